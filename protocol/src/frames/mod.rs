@@ -1,0 +1,237 @@
+//! WebSocket frames. Every frame is one JSON text message with a `type` field naming its variant.
+//!
+//! A connection starts with the client's [`ClientFrame::Hello`], answered by [`ServerFrame::Welcome`]
+//! or by [`ServerFrame::Error`] followed by a close. After that both sides send frames in any order.
+
+use crate::ids::{ConversationId, MessageId, SiteId, VisitorId};
+use crate::model::{Author, ConversationSummary, ErrorCode, Message, OperatorProfile};
+use serde::{Deserialize, Serialize};
+
+/// How a client proves who it is in its `hello`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "snake_case")]
+pub enum Auth {
+    /// A visitor's widget. Without a token (first contact) the deployment creates a visitor and
+    /// returns a token in the welcome; the widget keeps it and presents it on every later connection.
+    Visitor {
+        /// The site the widget is embedded on, from the snippet.
+        site_id: SiteId,
+        /// The signed visitor token from an earlier welcome, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
+    },
+    /// An operator's console, with the session token returned by the login endpoint.
+    Operator {
+        /// The session token.
+        token: String,
+    },
+}
+
+/// Frames sent by the widget or the console.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// The first frame: protocol version and credentials.
+    Hello {
+        /// The sender's [`crate::PROTOCOL_VERSION`].
+        protocol: u32,
+        /// Who is connecting.
+        auth: Auth,
+        /// The page the visitor is on, shown to operators as context.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        page_url: Option<String>,
+    },
+    /// Post a message. Resending the same `message_id` is always safe: it is stored once and
+    /// acknowledged again. A visitor naming a conversation that does not exist yet opens it.
+    Send {
+        /// The conversation, chosen by the visitor's widget for a new conversation.
+        conversation_id: ConversationId,
+        /// The message's id, chosen by the sender (UUIDv7).
+        message_id: MessageId,
+        /// The text.
+        body: String,
+    },
+    /// The sender started or stopped typing. Not stored; relayed to the other side.
+    Typing {
+        /// The conversation being typed in.
+        conversation_id: ConversationId,
+        /// True while typing.
+        typing: bool,
+    },
+    /// Ask for the messages of a conversation stored after `after_seq` (0 for all of them).
+    Sync {
+        /// The conversation.
+        conversation_id: ConversationId,
+        /// The highest sequence number the client already has.
+        after_seq: u64,
+    },
+    /// An operator takes a waiting conversation.
+    Accept {
+        /// The conversation.
+        conversation_id: ConversationId,
+    },
+    /// An operator ends a conversation.
+    Close {
+        /// The conversation.
+        conversation_id: ConversationId,
+    },
+}
+
+impl ClientFrame {
+    /// The `type` names of every client frame, used to tell an unknown frame from a malformed one.
+    pub const TYPES: [&'static str; 6] = ["hello", "send", "typing", "sync", "accept", "close"];
+
+    /// Decodes one text frame, telling apart invalid JSON, an unknown `type` and a known type with
+    /// missing or ill-typed fields, so the deployment can answer each with its own error code.
+    pub fn decode(text: &str) -> Result<Self, DecodeError> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+        let kind = value
+            .get("type")
+            .and_then(|t| t.as_str())
+            .ok_or_else(|| DecodeError::Malformed("missing string field `type`".into()))?;
+        if !Self::TYPES.contains(&kind) {
+            return Err(DecodeError::UnknownType(kind.to_owned()));
+        }
+        if kind == "hello" {
+            // Checked before the full decode: a future client may change the rest of `hello`, and it
+            // must still be told to reload rather than that its frame is malformed.
+            match value.get("protocol").and_then(|p| p.as_u64()) {
+                Some(v) if v == u64::from(crate::PROTOCOL_VERSION) => {}
+                Some(v) => return Err(DecodeError::UnsupportedProtocol(v)),
+                None => return Err(DecodeError::Malformed("missing number field `protocol`".into())),
+            }
+        }
+        serde_json::from_value(value).map_err(|e| DecodeError::Malformed(e.to_string()))
+    }
+
+    /// Encodes the frame as the JSON text sent on the socket.
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).expect("client frames always serialise")
+    }
+}
+
+/// Why a client frame could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Not JSON, or a known frame type with missing or ill-typed fields.
+    #[error("malformed frame: {0}")]
+    Malformed(String),
+    /// Valid JSON whose `type` names no known frame.
+    #[error("unknown frame type `{0}`")]
+    UnknownType(String),
+    /// A `hello` announcing a protocol version this build does not speak.
+    #[error("unsupported protocol version {0}")]
+    UnsupportedProtocol(u64),
+}
+
+impl DecodeError {
+    /// The error code the deployment answers with.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            DecodeError::Malformed(_) => ErrorCode::Malformed,
+            DecodeError::UnknownType(_) => ErrorCode::UnknownFrame,
+            DecodeError::UnsupportedProtocol(_) => ErrorCode::UnsupportedProtocol,
+        }
+    }
+}
+
+/// What the deployment tells a client about itself after a successful `hello`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "snake_case")]
+pub enum Session {
+    /// A visitor's session.
+    Visitor {
+        /// The visitor.
+        visitor_id: VisitorId,
+        /// The token to present on later connections (freshly issued or renewed).
+        token: String,
+        /// The visitor's conversations, newest first.
+        conversations: Vec<ConversationSummary>,
+    },
+    /// An operator's session.
+    Operator {
+        /// The logged-in operator.
+        operator: OperatorProfile,
+        /// Every waiting and active conversation, newest first.
+        inbox: Vec<ConversationSummary>,
+    },
+}
+
+/// Frames sent by a deployment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// The answer to a valid `hello`.
+    Welcome {
+        /// The deployment's protocol version.
+        protocol: u32,
+        /// The largest message body it accepts, in bytes.
+        max_message_bytes: usize,
+        /// Who the client is and what it can see.
+        session: Session,
+    },
+    /// A message the client sent is durably stored (sent again for a resent id).
+    Ack {
+        /// The acknowledged message.
+        message_id: MessageId,
+        /// The stored record, with its sequence number and timestamp.
+        message: Message,
+    },
+    /// A message someone else wrote, or one of the client's own written from another tab.
+    Message {
+        /// The message.
+        message: Message,
+    },
+    /// The other side started or stopped typing.
+    Typing {
+        /// The conversation.
+        conversation_id: ConversationId,
+        /// Who is typing.
+        author: Author,
+        /// True while typing.
+        typing: bool,
+    },
+    /// A conversation was opened, accepted or closed, or received a message (inbox preview).
+    Conversation {
+        /// Its new summary.
+        conversation: ConversationSummary,
+    },
+    /// The answer to `sync`: messages in sequence order.
+    History {
+        /// The conversation.
+        conversation_id: ConversationId,
+        /// The messages stored after the requested sequence number.
+        messages: Vec<Message>,
+    },
+    /// A frame was refused. Nothing it asked for was stored.
+    Error {
+        /// What went wrong, for the client to branch on.
+        code: ErrorCode,
+        /// A human-readable explanation.
+        message: String,
+        /// The message id of the refused `send`, so the client knows which message failed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message_id: Option<MessageId>,
+    },
+}
+
+impl ServerFrame {
+    /// Encodes the frame as the JSON text sent on the socket.
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).expect("server frames always serialise")
+    }
+
+    /// Decodes a frame received from a deployment.
+    pub fn decode(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// A shorthand for an error frame.
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        ServerFrame::Error { code, message: message.into(), message_id: None }
+    }
+}
+
+#[cfg(test)]
+mod tests;

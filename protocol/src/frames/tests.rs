@@ -1,0 +1,121 @@
+//! Round-trip and decoding tests for every frame.
+
+use super::*;
+use crate::ids::OperatorId;
+use crate::model::{AuthorKind, ConversationState, OperatorRole};
+use crate::PROTOCOL_VERSION;
+
+fn conversation() -> ConversationId {
+    ConversationId::from_parts(1_700_000_000_000, [1; 10])
+}
+
+fn message() -> Message {
+    Message {
+        id: MessageId::from_parts(1_700_000_000_001, [2; 10]),
+        conversation_id: conversation(),
+        author: Author { kind: AuthorKind::Operator, name: Some("Alice".into()) },
+        body: "Hello <b>there</b> \u{1F600}".into(),
+        sent_at: 1_700_000_000_002,
+        seq: 42,
+    }
+}
+
+fn summary() -> ConversationSummary {
+    ConversationSummary {
+        id: conversation(),
+        site_id: SiteId("acme".into()),
+        visitor_id: VisitorId::from_parts(1, [3; 10]),
+        state: ConversationState::Active,
+        operator: Some(OperatorProfile {
+            id: OperatorId::from_parts(2, [4; 10]),
+            name: "Alice".into(),
+            email: "alice@example.com".into(),
+            role: OperatorRole::Agent,
+        }),
+        created_at: 1,
+        updated_at: 2,
+        last_message: Some("hi".into()),
+        page_url: Some("https://acme.example/pricing".into()),
+    }
+}
+
+#[test]
+fn every_client_frame_round_trips() {
+    let frames = vec![
+        ClientFrame::Hello {
+            protocol: PROTOCOL_VERSION,
+            auth: Auth::Visitor { site_id: SiteId("acme".into()), token: None },
+            page_url: Some("https://acme.example/".into()),
+        },
+        ClientFrame::Hello {
+            protocol: PROTOCOL_VERSION,
+            auth: Auth::Operator { token: "t".into() },
+            page_url: None,
+        },
+        ClientFrame::Send { conversation_id: conversation(), message_id: message().id, body: "hi".into() },
+        ClientFrame::Typing { conversation_id: conversation(), typing: true },
+        ClientFrame::Sync { conversation_id: conversation(), after_seq: 7 },
+        ClientFrame::Accept { conversation_id: conversation() },
+        ClientFrame::Close { conversation_id: conversation() },
+    ];
+    for frame in frames {
+        assert_eq!(ClientFrame::decode(&frame.encode()).unwrap(), frame);
+    }
+}
+
+#[test]
+fn every_server_frame_round_trips() {
+    let frames = vec![
+        ServerFrame::Welcome {
+            protocol: PROTOCOL_VERSION,
+            max_message_bytes: 8192,
+            session: Session::Visitor {
+                visitor_id: VisitorId::from_parts(1, [3; 10]),
+                token: "tok".into(),
+                conversations: vec![summary()],
+            },
+        },
+        ServerFrame::Welcome {
+            protocol: PROTOCOL_VERSION,
+            max_message_bytes: 8192,
+            session: Session::Operator { operator: summary().operator.unwrap(), inbox: vec![summary()] },
+        },
+        ServerFrame::Ack { message_id: message().id, message: message() },
+        ServerFrame::Message { message: message() },
+        ServerFrame::Typing {
+            conversation_id: conversation(),
+            author: Author { kind: AuthorKind::Visitor, name: None },
+            typing: false,
+        },
+        ServerFrame::Conversation { conversation: summary() },
+        ServerFrame::History { conversation_id: conversation(), messages: vec![message()] },
+        ServerFrame::Error { code: ErrorCode::TooLarge, message: "too big".into(), message_id: Some(message().id) },
+    ];
+    for frame in frames {
+        assert_eq!(ServerFrame::decode(&frame.encode()).unwrap(), frame);
+    }
+}
+
+#[test]
+fn the_wire_format_is_stable() {
+    let frame = ClientFrame::Typing { conversation_id: conversation(), typing: true };
+    assert_eq!(
+        frame.encode(),
+        format!(r#"{{"type":"typing","conversation_id":"{}","typing":true}}"#, conversation())
+    );
+}
+
+#[test]
+fn decoding_tells_malformed_from_unknown_from_old() {
+    assert_eq!(ClientFrame::decode("{not json").unwrap_err().code(), ErrorCode::Malformed);
+    assert_eq!(ClientFrame::decode("[1,2]").unwrap_err().code(), ErrorCode::Malformed);
+    assert_eq!(
+        ClientFrame::decode(r#"{"type":"teleport"}"#).unwrap_err(),
+        DecodeError::UnknownType("teleport".into())
+    );
+    assert_eq!(ClientFrame::decode(r#"{"type":"send","body":"x"}"#).unwrap_err().code(), ErrorCode::Malformed);
+    assert_eq!(
+        ClientFrame::decode(r#"{"type":"hello","protocol":0,"whatever":"changed"}"#).unwrap_err(),
+        DecodeError::UnsupportedProtocol(0)
+    );
+}

@@ -1,0 +1,43 @@
+//! Bodies of the HTTP endpoints under `/v1`.
+
+use crate::model::{ErrorCode, OperatorProfile};
+use serde::{Deserialize, Serialize};
+
+/// `POST /v1/operators/login`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRequest {
+    /// The operator's e-mail address.
+    pub email: String,
+    /// The operator's password.
+    pub password: String,
+}
+
+/// The answer to a successful login.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginResponse {
+    /// The session token, sent as `Authorization: Bearer` and in the console's `hello`.
+    pub token: String,
+    /// Who logged in.
+    pub operator: OperatorProfile,
+}
+
+/// The body of every 4xx and 5xx answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// What went wrong, for the client to branch on.
+    pub error: ErrorCode,
+    /// A human-readable explanation.
+    pub message: String,
+}
+
+/// `GET /health`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthReport {
+    /// True when the database accepted a durable write just now.
+    pub ok: bool,
+    /// The protocol version this deployment speaks.
+    pub protocol: u32,
+    /// What failed, when `ok` is false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}

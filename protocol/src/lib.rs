@@ -1,0 +1,37 @@
+//! The wire protocol of the live chat: every JSON frame and HTTP body that crosses a network boundary.
+//!
+//! This crate is the API boundary. The server, the visitor widget and the operator console all depend on
+//! it and nothing else defines frames, so a change to the protocol is a change to this crate (and to
+//! [`PROTOCOL_VERSION`] when it is not backwards compatible). It builds for native targets and for
+//! `wasm32-unknown-unknown` and does no IO.
+//!
+//! - [`ids`]: the identifiers, including the client-generated UUIDv7 message ids that make ingest
+//!   idempotent.
+//! - [`frames`]: WebSocket frames in both directions, and their decoding with precise errors.
+//! - [`model`]: the shared records (messages, conversations, operators) carried inside frames.
+//! - [`http`]: the bodies of the HTTP endpoints (login, errors, health).
+
+pub mod frames;
+pub mod http;
+pub mod ids;
+pub mod model;
+
+pub use frames::{Auth, ClientFrame, DecodeError, ServerFrame, Session};
+pub use http::{ApiError, HealthReport, LoginRequest, LoginResponse};
+pub use ids::{ConversationId, MessageId, OperatorId, SiteId, VisitorId};
+pub use model::{
+    Author, AuthorKind, ConversationState, ConversationSummary, ErrorCode, Message, OperatorProfile,
+    OperatorRole,
+};
+
+/// The protocol version spoken by this build. A client announces it in [`ClientFrame::Hello`]; a
+/// deployment that does not speak it answers [`ErrorCode::UnsupportedProtocol`] so that an old widget
+/// cached in a visitor's browser asks for a reload instead of misbehaving.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The path of the WebSocket endpoint, relative to a deployment's base URL.
+pub const WS_PATH: &str = "/v1/ws";
+
+/// The default upper bound for a message body, in bytes of UTF-8 text. Deployments may configure
+/// another limit; they announce theirs in [`Session`].
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 8 * 1024;

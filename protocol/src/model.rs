@@ -1,0 +1,196 @@
+//! The records carried inside frames: messages, conversations, operators and error codes.
+
+use crate::ids::{ConversationId, MessageId, OperatorId, SiteId, VisitorId};
+use serde::{Deserialize, Serialize};
+
+/// Who wrote a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthorKind {
+    /// The visitor of the customer's site, through the widget.
+    Visitor,
+    /// An operator, through the console.
+    Operator,
+    /// The deployment itself (for example "Alice joined the chat").
+    System,
+}
+
+impl AuthorKind {
+    /// The lower-case name used on the wire, in the database and in `data-author` test hooks.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthorKind::Visitor => "visitor",
+            AuthorKind::Operator => "operator",
+            AuthorKind::System => "system",
+        }
+    }
+
+    /// The inverse of [`AuthorKind::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "visitor" => Some(AuthorKind::Visitor),
+            "operator" => Some(AuthorKind::Operator),
+            "system" => Some(AuthorKind::System),
+            _ => None,
+        }
+    }
+}
+
+/// The author of a message as shown to the other side.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Author {
+    /// Visitor, operator or system.
+    pub kind: AuthorKind,
+    /// The display name: the operator's name; absent for visitors and the system.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// A stored message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// The id its writer chose; unique across all deployments.
+    pub id: MessageId,
+    /// The conversation it belongs to.
+    pub conversation_id: ConversationId,
+    /// Who wrote it.
+    pub author: Author,
+    /// The text, shown as text and never interpreted as HTML.
+    pub body: String,
+    /// When the deployment stored it, in Unix milliseconds.
+    pub sent_at: i64,
+    /// The deployment's local sequence number: strictly increasing in storage order, so a client
+    /// asks for "everything after seq N" when it reconnects.
+    pub seq: u64,
+}
+
+/// The life of a conversation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationState {
+    /// Opened by a visitor, no operator yet.
+    Waiting,
+    /// An operator accepted it.
+    Active,
+    /// Closed by an operator; the visitor's next message opens a new conversation.
+    Closed,
+}
+
+impl ConversationState {
+    /// The lower-case name used on the wire and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversationState::Waiting => "waiting",
+            ConversationState::Active => "active",
+            ConversationState::Closed => "closed",
+        }
+    }
+
+    /// The inverse of [`ConversationState::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "waiting" => Some(ConversationState::Waiting),
+            "active" => Some(ConversationState::Active),
+            "closed" => Some(ConversationState::Closed),
+            _ => None,
+        }
+    }
+}
+
+/// What the inbox and the widget know about a conversation without its messages.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationSummary {
+    /// The conversation.
+    pub id: ConversationId,
+    /// The site the visitor was on.
+    pub site_id: SiteId,
+    /// The visitor who opened it.
+    pub visitor_id: VisitorId,
+    /// Waiting, active or closed.
+    pub state: ConversationState,
+    /// The operator who accepted it, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<OperatorProfile>,
+    /// When it was opened, in Unix milliseconds.
+    pub created_at: i64,
+    /// When its state or messages last changed, in Unix milliseconds.
+    pub updated_at: i64,
+    /// The body of its latest message, for the inbox preview.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_message: Option<String>,
+    /// The page the visitor was on when the conversation was opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_url: Option<String>,
+}
+
+/// An operator's role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperatorRole {
+    /// Manages operators and sites, and chats.
+    Admin,
+    /// Chats.
+    Agent,
+}
+
+impl OperatorRole {
+    /// The lower-case name used on the wire, in the database and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperatorRole::Admin => "admin",
+            OperatorRole::Agent => "agent",
+        }
+    }
+
+    /// The inverse of [`OperatorRole::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "admin" => Some(OperatorRole::Admin),
+            "agent" => Some(OperatorRole::Agent),
+            _ => None,
+        }
+    }
+}
+
+/// An operator as others see them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorProfile {
+    /// The account.
+    pub id: OperatorId,
+    /// The display name shown to visitors.
+    pub name: String,
+    /// The login e-mail address.
+    pub email: String,
+    /// Admin or agent.
+    pub role: OperatorRole,
+}
+
+/// Why a request or frame was refused. Clients branch on these, never on the human-readable text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The client speaks another protocol version; it should reload to get the current build.
+    UnsupportedProtocol,
+    /// The frame or body is not valid JSON or lacks required fields.
+    Malformed,
+    /// The frame's `type` is not one this deployment knows.
+    UnknownFrame,
+    /// The frame, body or message is larger than the configured limit.
+    TooLarge,
+    /// A message with no visible text.
+    EmptyMessage,
+    /// No credentials, or credentials that are forged, expired or revoked.
+    Unauthorized,
+    /// Valid credentials that do not grant this action.
+    Forbidden,
+    /// The conversation, site or record does not exist.
+    NotFound,
+    /// The id is already used by a different record, or the action conflicts with the current state.
+    Conflict,
+    /// The conversation is closed; the visitor's next message starts a new one.
+    ConversationClosed,
+    /// The first frame on a connection must be `hello`, and only once.
+    HelloRequired,
+    /// The deployment failed; nothing was stored and the client may retry.
+    Internal,
+}

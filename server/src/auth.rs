@@ -1,0 +1,176 @@
+//! Credentials: signed visitor tokens, operator passwords and operator session tokens.
+//!
+//! A visitor token is `base64url(payload) "." base64url(HMAC-SHA256(secret, payload))` where the
+//! payload is `v1|site|visitor|expires_at`. It needs no database row to verify, so any deployment
+//! sharing the secret accepts it. Operator session tokens are random; only their SHA-256 is stored,
+//! so a copy of the database does not let anyone log in.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use protocol::{SiteId, VisitorId};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Why a credential was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// The token is not in the expected format or its signature does not match.
+    #[error("the token is invalid")]
+    Invalid,
+    /// The token was valid once but has expired.
+    #[error("the token has expired")]
+    Expired,
+}
+
+/// What a valid visitor token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisitorClaims {
+    /// The site the visitor is on.
+    pub site_id: SiteId,
+    /// The visitor.
+    pub visitor_id: VisitorId,
+    /// When the token stops being valid, in Unix seconds.
+    pub expires_at: i64,
+}
+
+/// Signs and verifies visitor tokens with the deployment's secret.
+#[derive(Clone)]
+pub struct TokenSigner {
+    /// The HMAC key. Deployments that must accept each other's visitors share it.
+    secret: Vec<u8>,
+}
+
+impl TokenSigner {
+    /// A signer using `secret` as the HMAC key.
+    pub fn new(secret: &[u8]) -> Self {
+        Self { secret: secret.to_vec() }
+    }
+
+    /// Issues a token for `visitor` on `site` that expires at `expires_at` (Unix seconds).
+    pub fn issue(&self, site: &SiteId, visitor: VisitorId, expires_at: i64) -> String {
+        let payload = format!("v1|{}|{}|{}", site.0, visitor, expires_at);
+        let mut mac = self.mac();
+        mac.update(payload.as_bytes());
+        let signature = mac.finalize().into_bytes();
+        format!("{}.{}", URL_SAFE_NO_PAD.encode(payload), URL_SAFE_NO_PAD.encode(signature))
+    }
+
+    /// Checks a token's signature and expiry at time `now` (Unix seconds).
+    pub fn verify(&self, token: &str, now: i64) -> Result<VisitorClaims, AuthError> {
+        let (payload_b64, signature_b64) = token.split_once('.').ok_or(AuthError::Invalid)?;
+        let payload = URL_SAFE_NO_PAD.decode(payload_b64).map_err(|_| AuthError::Invalid)?;
+        let signature = URL_SAFE_NO_PAD.decode(signature_b64).map_err(|_| AuthError::Invalid)?;
+        let mut mac = self.mac();
+        mac.update(&payload);
+        // `verify_slice` compares in constant time, so the signature cannot be guessed byte by byte.
+        mac.verify_slice(&signature).map_err(|_| AuthError::Invalid)?;
+        let payload = String::from_utf8(payload).map_err(|_| AuthError::Invalid)?;
+        let mut parts = payload.split('|');
+        let (Some("v1"), Some(site), Some(visitor), Some(expires), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(AuthError::Invalid);
+        };
+        let visitor_id = VisitorId::parse(visitor).map_err(|_| AuthError::Invalid)?;
+        let expires_at: i64 = expires.parse().map_err(|_| AuthError::Invalid)?;
+        if expires_at <= now {
+            return Err(AuthError::Expired);
+        }
+        Ok(VisitorClaims { site_id: SiteId(site.to_owned()), visitor_id, expires_at })
+    }
+
+    fn mac(&self) -> HmacSha256 {
+        HmacSha256::new_from_slice(&self.secret).expect("HMAC takes keys of any length")
+    }
+}
+
+/// Hashes a password with argon2id and a random salt, as a PHC string.
+pub fn hash_password(password: &str) -> String {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2 hashes any password with default parameters")
+        .to_string()
+}
+
+/// Checks a password against a stored PHC string. A malformed stored hash never matches.
+pub fn verify_password(password: &str, stored: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(stored)
+        .map(|hash| argon2::Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
+        .unwrap_or(false)
+}
+
+/// A new random operator session token (256 bits).
+pub fn new_session_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The form in which a session token is stored and looked up.
+pub fn session_token_hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A new random secret for signing visitor tokens, used when none is configured.
+pub fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn visitor() -> VisitorId {
+        VisitorId::from_parts(1_700_000_000_000, [7; 10])
+    }
+
+    #[test]
+    fn a_token_verifies_with_its_secret_only() {
+        let signer = TokenSigner::new(b"secret one");
+        let token = signer.issue(&SiteId("acme".into()), visitor(), 2_000);
+        let claims = signer.verify(&token, 1_000).unwrap();
+        assert_eq!(claims.visitor_id, visitor());
+        assert_eq!(claims.site_id, SiteId("acme".into()));
+        assert_eq!(TokenSigner::new(b"secret two").verify(&token, 1_000), Err(AuthError::Invalid));
+    }
+
+    #[test]
+    fn expired_and_tampered_tokens_are_refused() {
+        let signer = TokenSigner::new(b"s");
+        let token = signer.issue(&SiteId("acme".into()), visitor(), 2_000);
+        assert_eq!(signer.verify(&token, 2_000), Err(AuthError::Expired));
+        let (payload, signature) = token.split_once('.').unwrap();
+        let forged_payload = URL_SAFE_NO_PAD.encode(format!("v1|acme|{}|9999999999", visitor()));
+        assert_eq!(signer.verify(&format!("{forged_payload}.{signature}"), 1_000), Err(AuthError::Invalid));
+        assert_eq!(signer.verify(payload, 1_000), Err(AuthError::Invalid));
+        assert_eq!(signer.verify("", 1_000), Err(AuthError::Invalid));
+        assert_eq!(signer.verify("a.b.c", 1_000), Err(AuthError::Invalid));
+    }
+
+    #[test]
+    fn passwords_verify_only_against_their_own_hash() {
+        let hash = hash_password("correct horse");
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &hash));
+        assert!(!verify_password("wrong horse", &hash));
+        assert!(!verify_password("correct horse", "not a hash"));
+    }
+
+    #[test]
+    fn session_tokens_are_unique_and_stored_hashed() {
+        let a = new_session_token();
+        let b = new_session_token();
+        assert_ne!(a, b);
+        assert_eq!(session_token_hash(&a).len(), 64);
+        assert_ne!(session_token_hash(&a), a);
+    }
+}

@@ -1,0 +1,198 @@
+//! Configuration: built-in defaults, overridden by a TOML file, overridden by environment variables
+//! (`LIVECHAT_*`) and command-line flags (clap merges those two).
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Everything a deployment needs to run.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The address to listen on.
+    pub listen: SocketAddr,
+    /// Where the database and the generated secret live.
+    pub data_dir: PathBuf,
+    /// The built static site: `widget/`, `console/` and the loader; not served when absent.
+    pub assets_dir: Option<PathBuf>,
+    /// The HMAC key for visitor tokens. When absent, one is generated and kept in the data
+    /// directory. Deployments that must accept each other's visitors are configured with the same.
+    pub token_secret: Option<String>,
+    /// The largest message body accepted, in bytes of UTF-8 text.
+    pub max_message_bytes: usize,
+    /// The largest HTTP request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// How long an operator stays logged in, in hours.
+    pub session_ttl_hours: i64,
+    /// How long a visitor token is valid, in days; renewed on every connection.
+    pub visitor_token_ttl_days: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("data"),
+            assets_dir: None,
+            token_secret: None,
+            max_message_bytes: protocol::DEFAULT_MAX_MESSAGE_BYTES,
+            max_body_bytes: 16 * 1024,
+            session_ttl_hours: 24 * 7,
+            visitor_token_ttl_days: 365,
+        }
+    }
+}
+
+/// The settings that may come from flags or environment variables; each overrides the file.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct Overrides {
+    /// A TOML configuration file.
+    #[arg(long, env = "LIVECHAT_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// The address to listen on, for example 127.0.0.1:8080.
+    #[arg(long, env = "LIVECHAT_LISTEN", global = true)]
+    pub listen: Option<SocketAddr>,
+    /// The data directory.
+    #[arg(long, env = "LIVECHAT_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// The built static site to serve.
+    #[arg(long, env = "LIVECHAT_ASSETS_DIR", global = true)]
+    pub assets_dir: Option<PathBuf>,
+    /// The HMAC key for visitor tokens.
+    #[arg(long, env = "LIVECHAT_TOKEN_SECRET", global = true, hide_env_values = true)]
+    pub token_secret: Option<String>,
+    /// The largest message body accepted, in bytes.
+    #[arg(long, env = "LIVECHAT_MAX_MESSAGE_BYTES", global = true)]
+    pub max_message_bytes: Option<usize>,
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The reason.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown or ill-typed keys.
+    #[error("invalid configuration in {path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The reason.
+        source: toml::de::Error,
+    },
+    /// A value is out of range.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads the file named in `overrides` (if any) and applies the overrides on top.
+    pub fn load(overrides: &Overrides) -> Result<Config, ConfigError> {
+        let mut config = match &overrides.config {
+            Some(path) => Self::from_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(listen) = overrides.listen {
+            config.listen = listen;
+        }
+        if let Some(dir) = &overrides.data_dir {
+            config.data_dir = dir.clone();
+        }
+        if let Some(dir) = &overrides.assets_dir {
+            config.assets_dir = Some(dir.clone());
+        }
+        if let Some(secret) = &overrides.token_secret {
+            config.token_secret = Some(secret.clone());
+        }
+        if let Some(limit) = overrides.max_message_bytes {
+            config.max_message_bytes = limit;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.to_owned(), source })
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_message_bytes == 0 || self.max_message_bytes > 1024 * 1024 {
+            return Err(ConfigError::Invalid("max_message_bytes must be between 1 and 1048576".into()));
+        }
+        if self.max_body_bytes < 1024 {
+            return Err(ConfigError::Invalid("max_body_bytes must be at least 1024".into()));
+        }
+        if self.token_secret.as_ref().is_some_and(|s| s.len() < 16) {
+            return Err(ConfigError::Invalid("token_secret must be at least 16 characters".into()));
+        }
+        Ok(())
+    }
+
+    /// The visitor-token secret: the configured one, or the one kept in the data directory
+    /// (created on first start with owner-only permissions).
+    pub fn resolve_secret(&self) -> std::io::Result<String> {
+        if let Some(secret) = &self.token_secret {
+            return Ok(secret.clone());
+        }
+        let path = self.data_dir.join("token-secret");
+        match std::fs::read_to_string(&path) {
+            Ok(secret) if !secret.trim().is_empty() => Ok(secret.trim().to_owned()),
+            _ => {
+                std::fs::create_dir_all(&self.data_dir)?;
+                let secret = crate::auth::new_secret();
+                let tmp = path.with_extension("tmp");
+                std::fs::write(&tmp, &secret)?;
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+                }
+                std::fs::rename(&tmp, &path)?;
+                Ok(secret)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("livechat.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nmax_message_bytes = 100\n").unwrap();
+        let overrides = Overrides { config: Some(file.clone()), max_message_bytes: Some(200), ..Default::default() };
+        let config = Config::load(&overrides).unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.max_message_bytes, 200);
+        assert_eq!(config.session_ttl_hours, Config::default().session_ttl_hours);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("livechat.toml");
+        std::fs::write(&file, "lisen = \"127.0.0.1:9000\"\n").unwrap();
+        let overrides = Overrides { config: Some(file), ..Default::default() };
+        assert!(matches!(Config::load(&overrides), Err(ConfigError::Parse { .. })));
+        let overrides = Overrides { max_message_bytes: Some(0), ..Default::default() };
+        assert!(matches!(Config::load(&overrides), Err(ConfigError::Invalid(_))));
+    }
+
+    #[test]
+    fn a_generated_secret_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config { data_dir: dir.path().to_owned(), ..Default::default() };
+        let first = config.resolve_secret().unwrap();
+        assert_eq!(config.resolve_secret().unwrap(), first);
+    }
+}

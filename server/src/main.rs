@@ -1,0 +1,152 @@
+//! The `server` binary: runs a deployment, and administers its database from the command line.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use protocol::{OperatorRole, SiteId};
+use server::config::{Config, Overrides};
+use server::store::{records, Store};
+use std::io::Read;
+
+#[derive(Parser)]
+#[command(name = "server", about = "A live chat deployment", version)]
+struct Cli {
+    #[command(flatten)]
+    overrides: Overrides,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the deployment (the default).
+    Serve,
+    /// Manage operator accounts.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+    /// Manage sites.
+    #[command(subcommand)]
+    Site(SiteCommand),
+}
+
+#[derive(Subcommand)]
+enum OperatorCommand {
+    /// Create an operator. The password is read from LIVECHAT_OPERATOR_PASSWORD or, when that is
+    /// unset, from the first line of standard input, so it never appears in the process list.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "agent", value_parser = ["admin", "agent"])]
+        role: String,
+        /// Update the name, password and role if the e-mail address already has an account.
+        #[arg(long)]
+        replace: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum SiteCommand {
+    /// Create or update a site.
+    Add {
+        /// The id the snippet carries, for example `acme`.
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// An origin allowed to embed the widget (repeatable); none allows any origin.
+        #[arg(long = "origin")]
+        origins: Vec<String>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let config = Config::load(&cli.overrides)?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config),
+        Command::Operator(OperatorCommand::Add { email, name, role, replace }) => {
+            let password = read_password()?;
+            anyhow::ensure!(password.len() >= 8, "the password must have at least 8 characters");
+            let role = OperatorRole::parse(&role).expect("clap restricts the values");
+            let hash = server::auth::hash_password(&password);
+            let store = Store::open(&config.data_dir)?;
+            let profile = block_on_write(&store, move |conn| {
+                records::add_operator(conn, &email, &name, &hash, role, replace)
+            })?;
+            store.shutdown();
+            println!("operator {} <{}> ({}) is ready", profile.name, profile.email, profile.role.as_str());
+            Ok(())
+        }
+        Command::Site(SiteCommand::Add { id, name, origins }) => {
+            let store = Store::open(&config.data_dir)?;
+            let site = records::Site { id: SiteId(id), name, allowed_origins: origins };
+            let shown = site.clone();
+            block_on_write(&store, move |conn| records::upsert_site(conn, &site))?;
+            store.shutdown();
+            println!("site {} ({}) allows {:?}", shown.id, shown.name, shown.allowed_origins);
+            Ok(())
+        }
+    }
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if let Ok(password) = std::env::var("LIVECHAT_OPERATOR_PASSWORD") {
+        return Ok(password);
+    }
+    let mut line = String::new();
+    std::io::stdin().read_to_string(&mut line).context("reading the password from standard input")?;
+    Ok(line.lines().next().unwrap_or_default().to_owned())
+}
+
+fn block_on_write<R: Send + 'static>(
+    store: &Store,
+    f: impl FnOnce(&rusqlite::Connection) -> Result<R, server::store::StoreError> + Send + 'static,
+) -> anyhow::Result<R> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    Ok(runtime.block_on(store.write(f))?)
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let address = listener.local_addr()?;
+        let data_dir = config.data_dir.clone();
+        let state = server::AppState::open(config)?;
+        // The line below is read by tests and tools to learn the bound port; keep its shape.
+        println!("listening on http://{address}");
+        tracing::info!(%address, data_dir = %data_dir.display(), "deployment started");
+        server::serve(listener, state, shutdown_signal()).await?;
+        tracing::info!("deployment stopped cleanly");
+        Ok(())
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}

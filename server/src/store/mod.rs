@@ -1,0 +1,256 @@
+//! Durable storage: one SQLite file per deployment, behind the small [`Store`] type.
+//!
+//! Writes go to a single writer thread that owns the only write connection. It takes every request
+//! waiting in its queue, applies them in one transaction (each inside its own savepoint, so one
+//! refused request never undoes its neighbours) and commits once: **group commit**. With
+//! `synchronous = FULL` the commit returns only when the batch is on disk, and only then does any
+//! caller get its answer, so an acknowledgement always means "durable". Reads use a small pool of
+//! read-only connections and never wait for the writer (WAL mode).
+//!
+//! The SQL lives in [`records`]; the schema and its migrations in [`schema`].
+
+pub mod records;
+pub mod schema;
+
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+use tokio::sync::oneshot;
+
+/// The most requests one transaction takes. Bounds the latency a request can add to its batch.
+const MAX_BATCH: usize = 512;
+
+/// The database file's name inside the data directory.
+pub const DATABASE_FILE: &str = "livechat.sqlite3";
+
+/// Why a storage request failed. Every variant means nothing of that request was stored.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The record the request names does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The request contradicts what is stored (an id reused for another record, a taken chat).
+    #[error("{0}")]
+    Conflict(String),
+    /// The requester may not touch this record.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The conversation is closed and takes no more messages.
+    #[error("the conversation is closed")]
+    ConversationClosed,
+    /// The database file was written by a newer release of the server.
+    #[error("the database has schema version {found}, newer than this build's {supported}")]
+    NewerSchema {
+        /// The version found in the file.
+        found: usize,
+        /// The newest version this build knows.
+        supported: usize,
+    },
+    /// SQLite failed (disk full, corruption, IO error).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The batch this request was part of could not be committed; nothing of it was stored.
+    #[error("the write was not committed: {0}")]
+    NotCommitted(String),
+    /// The data directory could not be created or read.
+    #[error("data directory: {0}")]
+    Io(#[from] std::io::Error),
+    /// The writer thread has stopped (the deployment is shutting down).
+    #[error("the store is shut down")]
+    Closed,
+}
+
+/// A unit of work for the writer. `run` applies it inside the batch's transaction and says whether
+/// it succeeded; `finish` delivers its answer once the batch has committed or failed.
+struct Job {
+    run: Box<dyn FnOnce(&Connection) -> bool + Send>,
+    finish: Box<dyn FnOnce(Result<(), String>) + Send>,
+}
+
+/// The handle to a deployment's database. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    /// The queue of the writer thread; `None` once shut down.
+    writer: Arc<Mutex<Option<mpsc::Sender<Job>>>>,
+    /// The writer thread, joined on shutdown so pending writes are flushed before exit.
+    writer_thread: Arc<Mutex<Option<JoinHandle<()>>>>,
+    /// Idle read connections, reused to avoid reopening the file for every read.
+    readers: Arc<Mutex<Vec<Connection>>>,
+    /// The database file, for opening more read connections.
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database in `data_dir`, migrates it and starts the writer.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir)?;
+        let path = data_dir.join(DATABASE_FILE);
+        let mut conn = Connection::open(&path)?;
+        schema::configure(&conn)?;
+        let found = schema::migrate(&mut conn)?;
+        if found > schema::MIGRATIONS.len() {
+            return Err(StoreError::NewerSchema { found, supported: schema::MIGRATIONS.len() });
+        }
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || run_writer(conn, receiver))
+            .expect("spawning the writer thread");
+        Ok(Store {
+            writer: Arc::new(Mutex::new(Some(sender))),
+            writer_thread: Arc::new(Mutex::new(Some(thread))),
+            readers: Arc::new(Mutex::new(Vec::new())),
+            path,
+        })
+    }
+
+    /// Runs `f` inside the next group commit and returns its result once the batch is durable.
+    /// If `f` fails, its own changes are rolled back and the rest of the batch is unaffected.
+    pub async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel::<Result<R, StoreError>>();
+        let slot = Arc::new(Mutex::new(None::<Result<R, StoreError>>));
+        let filled = slot.clone();
+        let job = Job {
+            run: Box::new(move |conn| {
+                let result = f(conn);
+                let ok = result.is_ok();
+                *filled.lock().expect("job slot") = Some(result);
+                ok
+            }),
+            finish: Box::new(move |committed| {
+                let outcome = match committed {
+                    Ok(()) => slot.lock().expect("job slot").take().unwrap_or(Err(StoreError::Closed)),
+                    // The batch did not commit, so whatever `f` wrote is gone: report the failure.
+                    Err(reason) => Err(StoreError::NotCommitted(reason)),
+                };
+                let _ = reply.send(outcome);
+            }),
+        };
+        {
+            let writer = self.writer.lock().expect("writer lock");
+            let sender = writer.as_ref().ok_or(StoreError::Closed)?;
+            sender.send(job).map_err(|_| StoreError::Closed)?;
+        }
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs `f` on a read connection, off the async runtime.
+    pub async fn read<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = store.take_reader()?;
+            let result = f(&conn);
+            store.readers.lock().expect("reader pool lock").push(conn);
+            result
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
+    }
+
+    /// The same as [`Store::read`], for callers that are not async (the command line).
+    pub fn read_blocking<R>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let conn = self.take_reader()?;
+        let result = f(&conn);
+        self.readers.lock().expect("reader pool lock").push(conn);
+        result
+    }
+
+    fn take_reader(&self) -> Result<Connection, StoreError> {
+        if let Some(conn) = self.readers.lock().expect("reader pool lock").pop() {
+            return Ok(conn);
+        }
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;")?;
+        Ok(conn)
+    }
+
+    /// Stops accepting writes, lets the writer commit everything already queued and waits for it.
+    /// Called on graceful shutdown; writes requested afterwards fail with [`StoreError::Closed`].
+    pub fn shutdown(&self) {
+        self.writer.lock().expect("writer lock").take();
+        if let Some(thread) = self.writer_thread.lock().expect("writer thread lock").take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The writer thread: waits for a job, gathers everything else already queued, commits once.
+fn run_writer(conn: Connection, jobs: mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&conn, batch);
+    }
+    tracing::debug!("store writer stopped after flushing its queue");
+}
+
+fn commit_batch(conn: &Connection, batch: Vec<Job>) {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        tracing::error!(error = %e, "could not begin a write transaction");
+        // The jobs never ran, so each is told the batch failed without touching the database.
+        for job in batch {
+            (job.finish)(Err(e.to_string()));
+        }
+        return;
+    }
+    let mut finishers = Vec::with_capacity(batch.len());
+    for job in batch {
+        let closed = conn.execute_batch("SAVEPOINT job").and_then(|()| {
+            if (job.run)(conn) {
+                conn.execute_batch("RELEASE job")
+            } else {
+                conn.execute_batch("ROLLBACK TO job; RELEASE job")
+            }
+        });
+        finishers.push(job.finish);
+        if let Err(e) = closed {
+            // A savepoint could not be opened or closed, so the transaction's contents are
+            // uncertain: roll everything back and fail every job of the batch.
+            tracing::error!(error = %e, "a savepoint failed; rolling the batch back");
+            let _ = conn.execute_batch("ROLLBACK");
+            for finish in finishers {
+                finish(Err(e.to_string()));
+            }
+            return;
+        }
+    }
+    let committed = conn.execute_batch("COMMIT").map_err(|e| {
+        let _ = conn.execute_batch("ROLLBACK");
+        tracing::error!(error = %e, "group commit failed");
+        e.to_string()
+    });
+    for finish in finishers {
+        finish(committed.clone());
+    }
+}
+
+/// The current time in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,94 @@
+//! The database schema as an ordered list of migrations, applied at start-up.
+//!
+//! `PRAGMA user_version` records how many migrations a database file has seen. A migration is never
+//! edited once released: a change to the schema is a new entry at the end of [`MIGRATIONS`], so an
+//! existing data directory from any earlier release is brought up to date in place.
+
+use rusqlite::Connection;
+
+/// Every migration, in order. Entry `i` moves a database from version `i` to `i + 1`.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the entities of a single deployment.
+    r#"
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE sites (
+        id              TEXT PRIMARY KEY,
+        name            TEXT NOT NULL,
+        allowed_origins TEXT NOT NULL,       -- JSON array of origins; empty means any origin
+        created_at      INTEGER NOT NULL
+    );
+    CREATE TABLE visitors (
+        id         TEXT PRIMARY KEY,
+        site_id    TEXT NOT NULL REFERENCES sites(id),
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE operators (
+        id            TEXT PRIMARY KEY,
+        email         TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        name          TEXT NOT NULL,
+        password_hash TEXT NOT NULL,          -- argon2id, PHC string
+        role          TEXT NOT NULL CHECK (role IN ('admin', 'agent')),
+        created_at    INTEGER NOT NULL
+    );
+    CREATE TABLE operator_sessions (
+        token_hash  TEXT PRIMARY KEY,         -- SHA-256 of the token; the token itself is never stored
+        operator_id TEXT NOT NULL REFERENCES operators(id),
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL
+    );
+    CREATE TABLE conversations (
+        id           TEXT PRIMARY KEY,
+        site_id      TEXT NOT NULL REFERENCES sites(id),
+        visitor_id   TEXT NOT NULL REFERENCES visitors(id),
+        state        TEXT NOT NULL CHECK (state IN ('waiting', 'active', 'closed')),
+        operator_id  TEXT REFERENCES operators(id),
+        page_url     TEXT,
+        last_message TEXT,
+        created_at   INTEGER NOT NULL,
+        updated_at   INTEGER NOT NULL
+    );
+    CREATE INDEX conversations_by_visitor ON conversations(visitor_id, created_at);
+    CREATE INDEX conversations_by_state ON conversations(state, updated_at);
+    CREATE TABLE messages (
+        seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+        id              TEXT NOT NULL UNIQUE,
+        conversation_id TEXT NOT NULL REFERENCES conversations(id),
+        author_kind     TEXT NOT NULL CHECK (author_kind IN ('visitor', 'operator', 'system')),
+        author_id       TEXT,                 -- visitor or operator id; NULL for system messages
+        author_name     TEXT,
+        body            TEXT NOT NULL,
+        sent_at         INTEGER NOT NULL
+    );
+    CREATE INDEX messages_by_conversation ON messages(conversation_id, seq);
+    "#,
+];
+
+/// Opens-time settings for every connection: WAL so readers never block the writer, `synchronous =
+/// FULL` so a commit is on disk before it returns (acknowledgements depend on it), foreign keys on.
+pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA busy_timeout = 5000;",
+    )
+}
+
+/// Brings the database to the newest schema in one transaction, so a crash mid-migration leaves
+/// the file at its old version. Returns the version it found.
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<usize> {
+    let found: usize = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if found >= MIGRATIONS.len() {
+        return Ok(found);
+    }
+    let tx = conn.transaction()?;
+    for migration in &MIGRATIONS[found..] {
+        tx.execute_batch(migration)?;
+    }
+    tx.pragma_update(None, "user_version", MIGRATIONS.len())?;
+    tx.commit()?;
+    Ok(found)
+}

@@ -1,0 +1,119 @@
+//! The WebSocket endpoint `/v1/ws`: the socket loop. What each frame does is decided in
+//! [`session`], which knows nothing about sockets.
+//!
+//! The loop waits for three things at once: a frame from the client, an event from the hub, and
+//! the deployment shutting down (then it closes with "going away" so clients reconnect at once).
+
+mod session;
+
+use crate::hub::Event;
+use crate::AppState;
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use protocol::{ErrorCode, ServerFrame};
+pub use session::Session;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+
+/// A client must say `hello` within this time or be disconnected.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Close code for "the server is going away" (shutdown): clients reconnect immediately.
+const CLOSE_GOING_AWAY: u16 = 1001;
+/// Close code for a policy violation (no valid `hello`).
+const CLOSE_POLICY: u16 = 1008;
+/// Close code for "try again later" (this connection fell behind and must resynchronise).
+const CLOSE_TRY_AGAIN: u16 = 1013;
+
+/// The WebSocket route.
+pub fn router() -> Router<AppState> {
+    Router::new().route(protocol::WS_PATH, get(upgrade))
+}
+
+async fn upgrade(State(state): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+    let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()).map(str::to_owned);
+    // Frames up to the hard limit are read and answered with a clear `too_large` error; only a
+    // frame beyond it (far larger than any legitimate one) drops the connection unread.
+    let hard_limit = session::frame_limit(state.config.max_message_bytes) * 16;
+    ws.max_message_size(hard_limit)
+        .max_frame_size(hard_limit)
+        .on_upgrade(move |socket| run(socket, state, origin))
+}
+
+async fn run(mut socket: WebSocket, state: AppState, origin: Option<String>) {
+    let (connection_id, mut events) = state.hub.subscribe();
+    let mut shutdown = state.shutdown.clone();
+    let mut session = Session::new(state.clone(), connection_id, origin);
+    let hello_deadline = tokio::time::sleep(HELLO_TIMEOUT);
+    tokio::pin!(hello_deadline);
+    loop {
+        tokio::select! {
+            incoming = socket.recv() => {
+                let text = match incoming {
+                    Some(Ok(WsMessage::Text(text))) => text,
+                    Some(Ok(WsMessage::Binary(_))) => {
+                        let reply = ServerFrame::error(ErrorCode::Malformed, "frames must be JSON text");
+                        if send(&mut socket, &reply).await.is_err() { return; }
+                        continue;
+                    }
+                    Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return,
+                    Some(Ok(_)) => continue,
+                };
+                let outcome = session.handle_text(text.as_str()).await;
+                for frame in &outcome.replies {
+                    if send(&mut socket, frame).await.is_err() { return; }
+                }
+                if outcome.close {
+                    close(&mut socket, CLOSE_POLICY, "hello failed").await;
+                    return;
+                }
+            }
+            event = events.recv() => match event {
+                Ok(event) => {
+                    if let Some(frame) = session.filter_event(event) {
+                        if send(&mut socket, &frame).await.is_err() { return; }
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "a connection fell behind the hub; asking it to resynchronise");
+                    close(&mut socket, CLOSE_TRY_AGAIN, "fell behind; reconnect and sync").await;
+                    return;
+                }
+                Err(RecvError::Closed) => return,
+            },
+            _ = &mut hello_deadline, if !session.is_authenticated() => {
+                let reply = ServerFrame::error(ErrorCode::HelloRequired, "no hello received in time");
+                let _ = send(&mut socket, &reply).await;
+                close(&mut socket, CLOSE_POLICY, "no hello").await;
+                return;
+            }
+            _ = shutdown.changed() => {
+                close(&mut socket, CLOSE_GOING_AWAY, "deployment shutting down").await;
+                return;
+            }
+        }
+    }
+}
+
+async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> Result<(), axum::Error> {
+    socket.send(WsMessage::Text(frame.encode().into())).await
+}
+
+async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
+    let _ = socket.send(WsMessage::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+}
+
+/// Whether an event concerns a visitor (their own conversation, not their own echo).
+fn concerns_visitor(event: &Event, visitor: protocol::VisitorId, me: crate::hub::ConnectionId) -> bool {
+    match event {
+        Event::Message { visitor_id, origin, .. } => *visitor_id == visitor && *origin != me,
+        Event::Conversation { conversation } => conversation.visitor_id == visitor,
+        Event::Typing { visitor_id, author, origin, .. } => {
+            *visitor_id == visitor && *origin != me && author.kind == protocol::AuthorKind::Operator
+        }
+    }
+}

@@ -1,0 +1,315 @@
+//! One WebSocket session's logic, without the socket: "process one frame" and "which events
+//! concern me". The first frame must be `hello`; after it the session is a visitor or an operator.
+
+use crate::auth::AuthError;
+use crate::error::describe;
+use crate::hub::{ConnectionId, Event};
+use crate::store::records::{self, Poster};
+use crate::store::{now_ms, StoreError};
+use crate::AppState;
+use protocol::{
+    Auth, Author, AuthorKind, ClientFrame, ConversationId, DecodeError, ErrorCode, MessageId,
+    OperatorProfile, ServerFrame, Session as WelcomeSession, SiteId, VisitorId, PROTOCOL_VERSION,
+};
+
+/// Events published for system notices carry this origin so that no connection filters them out
+/// as its own echo.
+const SYSTEM_ORIGIN: ConnectionId = ConnectionId::MAX;
+
+/// The largest text frame read and parsed for a given message limit: room for a body of the
+/// maximum size even if every character had to be escaped in JSON, plus the frame's other fields.
+pub fn frame_limit(max_message_bytes: usize) -> usize {
+    max_message_bytes * 6 + 1024
+}
+
+/// Who is on the other end, once `hello` succeeded.
+#[derive(Clone, Debug)]
+enum Peer {
+    Visitor { visitor_id: VisitorId, site_id: SiteId, page_url: Option<String> },
+    Operator(OperatorProfile),
+}
+
+/// What the socket loop must do after a frame: send these replies, then maybe close.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Frames to send back, in order.
+    pub replies: Vec<ServerFrame>,
+    /// Close the connection after sending them (failed `hello`).
+    pub close: bool,
+}
+
+impl Outcome {
+    fn reply(frame: ServerFrame) -> Self {
+        Self { replies: vec![frame], close: false }
+    }
+
+    fn refuse(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::reply(ServerFrame::error(code, message))
+    }
+
+    fn refuse_and_close(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { replies: vec![ServerFrame::error(code, message)], close: true }
+    }
+}
+
+/// The state of one connection.
+pub struct Session {
+    /// Storage, hub, signer and configuration.
+    state: AppState,
+    /// This connection's id in the hub.
+    connection_id: ConnectionId,
+    /// The `Origin` header of the upgrade request, checked against the site's allowed origins.
+    origin: Option<String>,
+    /// Set by a successful `hello`.
+    peer: Option<Peer>,
+}
+
+impl Session {
+    /// A session that has not said `hello` yet.
+    pub fn new(state: AppState, connection_id: ConnectionId, origin: Option<String>) -> Self {
+        Self { state, connection_id, origin, peer: None }
+    }
+
+    /// Whether `hello` succeeded.
+    pub fn is_authenticated(&self) -> bool {
+        self.peer.is_some()
+    }
+
+    /// Processes one text frame from the client.
+    pub async fn handle_text(&mut self, text: &str) -> Outcome {
+        if text.len() > frame_limit(self.state.config.max_message_bytes) {
+            return Outcome::refuse(
+                ErrorCode::TooLarge,
+                format!("frames are limited to {} bytes", frame_limit(self.state.config.max_message_bytes)),
+            );
+        }
+        let frame = match ClientFrame::decode(text) {
+            Ok(frame) => frame,
+            Err(e @ DecodeError::UnsupportedProtocol(_)) => {
+                return Outcome::refuse_and_close(
+                    e.code(),
+                    format!("this chat was updated (protocol {PROTOCOL_VERSION}); please reload the page"),
+                )
+            }
+            Err(e) => return Outcome::refuse(e.code(), e.to_string()),
+        };
+        match (&self.peer, frame) {
+            (None, ClientFrame::Hello { auth, page_url, .. }) => self.hello(auth, page_url).await,
+            (None, _) => Outcome::refuse(ErrorCode::HelloRequired, "the first frame must be hello"),
+            (Some(_), ClientFrame::Hello { .. }) => Outcome::refuse(ErrorCode::Conflict, "hello was already received"),
+            (Some(_), ClientFrame::Send { conversation_id, message_id, body }) => {
+                self.send(conversation_id, message_id, body).await
+            }
+            (Some(_), ClientFrame::Typing { conversation_id, typing }) => self.typing(conversation_id, typing).await,
+            (Some(_), ClientFrame::Sync { conversation_id, after_seq }) => self.sync(conversation_id, after_seq).await,
+            (Some(Peer::Operator(op)), ClientFrame::Accept { conversation_id }) => {
+                let op = op.clone();
+                self.change_state(move |conn| records::accept(conn, conversation_id, &op)).await
+            }
+            (Some(Peer::Operator(op)), ClientFrame::Close { conversation_id }) => {
+                let op = op.clone();
+                self.change_state(move |conn| records::close(conn, conversation_id, &op)).await
+            }
+            (Some(Peer::Visitor { .. }), ClientFrame::Accept { .. } | ClientFrame::Close { .. }) => {
+                Outcome::refuse(ErrorCode::Forbidden, "only operators can accept or close conversations")
+            }
+        }
+    }
+
+    async fn hello(&mut self, auth: Auth, page_url: Option<String>) -> Outcome {
+        let result = match auth {
+            Auth::Visitor { site_id, token } => self.visitor_hello(site_id, token, page_url).await,
+            Auth::Operator { token } => self.operator_hello(token).await,
+        };
+        match result {
+            Ok(session) => Outcome::reply(ServerFrame::Welcome {
+                protocol: PROTOCOL_VERSION,
+                max_message_bytes: self.state.config.max_message_bytes,
+                session,
+            }),
+            Err((code, message)) => Outcome::refuse_and_close(code, message),
+        }
+    }
+
+    async fn visitor_hello(
+        &mut self,
+        site_id: SiteId,
+        token: Option<String>,
+        page_url: Option<String>,
+    ) -> Result<WelcomeSession, (ErrorCode, String)> {
+        let store = &self.state.store;
+        let lookup = site_id.clone();
+        let site = store
+            .read(move |conn| records::site(conn, &lookup))
+            .await
+            .map_err(|e| describe(&e))?
+            .ok_or((ErrorCode::NotFound, format!("no site with id {site_id}")))?;
+        if let Some(origin) = &self.origin {
+            if !site.allows_origin(origin) {
+                return Err((ErrorCode::Forbidden, format!("site {site_id} does not allow pages from {origin}")));
+            }
+        }
+        let now_s = now_ms() / 1000;
+        let visitor_id = match token {
+            None => VisitorId(uuid::Uuid::now_v7()),
+            Some(token) => match self.state.signer.verify(&token, now_s) {
+                Ok(claims) if claims.site_id == site_id => claims.visitor_id,
+                Ok(_) => return Err((ErrorCode::Unauthorized, "the visitor token is for another site".into())),
+                Err(AuthError::Expired) => return Err((ErrorCode::Unauthorized, "the visitor token has expired".into())),
+                Err(AuthError::Invalid) => return Err((ErrorCode::Unauthorized, "the visitor token is invalid".into())),
+            },
+        };
+        let site_for_write = site_id.clone();
+        store
+            .write(move |conn| records::ensure_visitor(conn, visitor_id, &site_for_write))
+            .await
+            .map_err(|e| describe(&e))?;
+        let conversations = store
+            .read(move |conn| records::visitor_conversations(conn, visitor_id))
+            .await
+            .map_err(|e| describe(&e))?;
+        let expires = now_s + self.state.config.visitor_token_ttl_days * 86_400;
+        let token = self.state.signer.issue(&site_id, visitor_id, expires);
+        self.peer = Some(Peer::Visitor { visitor_id, site_id, page_url });
+        Ok(WelcomeSession::Visitor { visitor_id, token, conversations })
+    }
+
+    async fn operator_hello(&mut self, token: String) -> Result<WelcomeSession, (ErrorCode, String)> {
+        let operator = crate::http::operator_session(&self.state, &token)
+            .await
+            .map_err(|e| (e.code, e.message))?
+            .ok_or((ErrorCode::Unauthorized, "the session is unknown or has expired; log in again".into()))?;
+        let inbox = self.state.store.read(records::inbox).await.map_err(|e| describe(&e))?;
+        self.peer = Some(Peer::Operator(operator.clone()));
+        Ok(WelcomeSession::Operator { operator, inbox })
+    }
+
+    async fn send(&mut self, conversation_id: ConversationId, message_id: MessageId, body: String) -> Outcome {
+        let refuse = |code: ErrorCode, message: String| {
+            Outcome::reply(ServerFrame::Error { code, message, message_id: Some(message_id) })
+        };
+        if body.trim().is_empty() {
+            return refuse(ErrorCode::EmptyMessage, "a message needs some text".into());
+        }
+        let limit = self.state.config.max_message_bytes;
+        if body.len() > limit {
+            return refuse(ErrorCode::TooLarge, format!("messages are limited to {limit} bytes"));
+        }
+        let poster = match self.peer.clone().expect("authenticated") {
+            Peer::Visitor { visitor_id, site_id, page_url } => Poster::Visitor { visitor_id, site_id, page_url },
+            Peer::Operator(op) => Poster::Operator(op),
+        };
+        let posted = self
+            .state
+            .store
+            .write(move |conn| records::post_message(conn, &poster, conversation_id, message_id, &body))
+            .await;
+        match posted {
+            Ok(posted) => {
+                if !posted.duplicate {
+                    self.state.hub.publish(Event::Message {
+                        visitor_id: posted.conversation.visitor_id,
+                        message: posted.message.clone(),
+                        origin: self.connection_id,
+                    });
+                    self.state.hub.publish(Event::Conversation { conversation: posted.conversation });
+                }
+                Outcome::reply(ServerFrame::Ack { message_id, message: posted.message })
+            }
+            Err(e) => {
+                let (code, message) = describe(&e);
+                refuse(code, message)
+            }
+        }
+    }
+
+    /// Checks that this session may see a conversation, returning its visitor.
+    async fn visible(&self, conversation_id: ConversationId) -> Result<VisitorId, Outcome> {
+        let found = self
+            .state
+            .store
+            .read(move |conn| records::conversation(conn, conversation_id))
+            .await
+            .map_err(|e| {
+                let (code, message) = describe(&e);
+                Outcome::refuse(code, message)
+            })?;
+        let conversation = found.ok_or_else(|| Outcome::refuse(ErrorCode::NotFound, "conversation not found"))?;
+        match &self.peer {
+            Some(Peer::Visitor { visitor_id, .. }) if *visitor_id != conversation.visitor_id => {
+                Err(Outcome::refuse(ErrorCode::Forbidden, "this conversation belongs to another visitor"))
+            }
+            _ => Ok(conversation.visitor_id),
+        }
+    }
+
+    async fn typing(&mut self, conversation_id: ConversationId, typing: bool) -> Outcome {
+        let visitor_id = match self.visible(conversation_id).await {
+            Ok(visitor_id) => visitor_id,
+            Err(outcome) => return outcome,
+        };
+        let author = match &self.peer {
+            Some(Peer::Operator(op)) => Author { kind: AuthorKind::Operator, name: Some(op.name.clone()) },
+            _ => Author { kind: AuthorKind::Visitor, name: None },
+        };
+        self.state.hub.publish(Event::Typing { visitor_id, conversation_id, author, typing, origin: self.connection_id });
+        Outcome::default()
+    }
+
+    async fn sync(&mut self, conversation_id: ConversationId, after_seq: u64) -> Outcome {
+        if let Err(outcome) = self.visible(conversation_id).await {
+            return outcome;
+        }
+        match self.state.store.read(move |conn| records::messages_after(conn, conversation_id, after_seq)).await {
+            Ok(messages) => Outcome::reply(ServerFrame::History { conversation_id, messages }),
+            Err(e) => {
+                let (code, message) = describe(&e);
+                Outcome::refuse(code, message)
+            }
+        }
+    }
+
+    async fn change_state<F>(&mut self, change: F) -> Outcome
+    where
+        F: FnOnce(&rusqlite::Connection) -> Result<records::StateChange, StoreError> + Send + 'static,
+    {
+        match self.state.store.write(change).await {
+            Ok(change) => {
+                if let Some(notice) = change.notice {
+                    self.state.hub.publish(Event::Message {
+                        visitor_id: change.conversation.visitor_id,
+                        message: notice,
+                        origin: SYSTEM_ORIGIN,
+                    });
+                }
+                self.state.hub.publish(Event::Conversation { conversation: change.conversation.clone() });
+                Outcome::default()
+            }
+            Err(e) => {
+                let (code, message) = describe(&e);
+                Outcome::refuse(code, message)
+            }
+        }
+    }
+
+    /// Turns a hub event into a frame for this client, or `None` when it does not concern it.
+    pub fn filter_event(&self, event: Event) -> Option<ServerFrame> {
+        let relevant = match &self.peer {
+            None => false,
+            Some(Peer::Visitor { visitor_id, .. }) => super::concerns_visitor(&event, *visitor_id, self.connection_id),
+            Some(Peer::Operator(_)) => match &event {
+                Event::Message { origin, .. } => *origin != self.connection_id,
+                Event::Conversation { .. } => true,
+                Event::Typing { author, .. } => author.kind == AuthorKind::Visitor,
+            },
+        };
+        if !relevant {
+            return None;
+        }
+        Some(match event {
+            Event::Message { message, .. } => ServerFrame::Message { message },
+            Event::Conversation { conversation } => ServerFrame::Conversation { conversation },
+            Event::Typing { conversation_id, author, typing, .. } => ServerFrame::Typing { conversation_id, author, typing },
+        })
+    }
+}

@@ -1,0 +1,189 @@
+//! A real deployment on port 0 with a temporary data directory, plus native WebSocket clients.
+
+#![allow(dead_code)]
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use futures_util::{SinkExt, StreamExt};
+use protocol::{
+    Auth, ClientFrame, ConversationId, LoginResponse, MessageId, OperatorRole, ServerFrame, Session, SiteId,
+    PROTOCOL_VERSION,
+};
+use server::config::Config;
+use server::store::records;
+use server::AppState;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tower::ServiceExt;
+
+pub const ORIGIN: &str = "https://acme.example";
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A running deployment.
+pub struct TestServer {
+    pub address: SocketAddr,
+    pub state: AppState,
+    pub data_dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl TestServer {
+    /// Starts a deployment with a site `acme` (allowing [`ORIGIN`]) and an operator
+    /// `alice@example.com`, and `bob@example.com`, both with [`PASSWORD`].
+    pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tune: impl FnOnce(&mut Config)) -> TestServer {
+        let data_dir = tempfile::tempdir().unwrap();
+        let mut config = Config { data_dir: data_dir.path().to_owned(), token_secret: Some("test secret of sixteen+".into()), ..Config::default() };
+        tune(&mut config);
+        let state = AppState::open(config).unwrap();
+        let hash = server::auth::hash_password(PASSWORD);
+        state
+            .store
+            .write(move |conn| {
+                records::upsert_site(conn, &records::Site { id: SiteId("acme".into()), name: "Acme".into(), allowed_origins: vec![ORIGIN.into()] })?;
+                records::add_operator(conn, "alice@example.com", "Alice", &hash, OperatorRole::Admin, false)?;
+                records::add_operator(conn, "bob@example.com", "Bob", &hash, OperatorRole::Agent, false)
+            })
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(server::serve(listener, state.clone(), async move {
+            let _ = stopped.await;
+        }));
+        TestServer { address, state, data_dir, stop: Some(stop), task }
+    }
+
+    /// Sends an HTTP request through the router (no socket) and returns status and JSON body.
+    pub async fn http(&self, method: &str, path: &str, token: Option<&str>, body: Option<String>) -> (StatusCode, serde_json::Value) {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        if body.is_some() {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+        }
+        let request = request.body(body.map(Body::from).unwrap_or_else(Body::empty)).unwrap();
+        let response = server::app(self.state.clone()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        let json = if bytes.is_empty() { serde_json::Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::String(String::from_utf8_lossy(&bytes).into())) };
+        (status, json)
+    }
+
+    pub async fn login(&self, email: &str) -> LoginResponse {
+        let body = serde_json::json!({ "email": email, "password": PASSWORD }).to_string();
+        let (status, json) = self.http("POST", "/v1/operators/login", None, Some(body)).await;
+        assert_eq!(status, StatusCode::OK, "{json}");
+        serde_json::from_value(json).unwrap()
+    }
+
+    /// A raw WebSocket connection with the demo origin.
+    pub async fn connect(&self) -> Client {
+        let mut request = format!("ws://{}{}", self.address, protocol::WS_PATH).into_client_request().unwrap();
+        request.headers_mut().insert("origin", ORIGIN.parse().unwrap());
+        let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        Client { socket }
+    }
+
+    pub async fn visitor(&self, token: Option<String>) -> (Client, Session) {
+        let mut client = self.connect().await;
+        client.send(&ClientFrame::Hello { protocol: PROTOCOL_VERSION, auth: Auth::Visitor { site_id: SiteId("acme".into()), token }, page_url: Some(format!("{ORIGIN}/pricing")) }).await;
+        let session = client.welcome().await;
+        (client, session)
+    }
+
+    pub async fn operator(&self, email: &str) -> (Client, Session) {
+        let login = self.login(email).await;
+        let mut client = self.connect().await;
+        client.send(&ClientFrame::Hello { protocol: PROTOCOL_VERSION, auth: Auth::Operator { token: login.token }, page_url: None }).await;
+        let session = client.welcome().await;
+        (client, session)
+    }
+
+    /// Asks the deployment to shut down gracefully, waits for it, and hands back its data
+    /// directory so a test can reopen the database.
+    pub async fn shutdown(mut self) -> tempfile::TempDir {
+        let _ = self.stop.take().unwrap().send(());
+        tokio::time::timeout(Duration::from_secs(10), &mut self.task).await.expect("shutdown in time").unwrap().unwrap();
+        self.data_dir
+    }
+}
+
+/// A native WebSocket client.
+pub struct Client {
+    pub socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Client {
+    pub async fn send(&mut self, frame: &ClientFrame) {
+        self.send_text(frame.encode()).await;
+    }
+
+    pub async fn send_text(&mut self, text: String) {
+        self.socket.send(WsMessage::Text(text.into())).await.unwrap();
+    }
+
+    /// The next server frame, failing the test after 5 s.
+    pub async fn recv(&mut self) -> ServerFrame {
+        loop {
+            let next = tokio::time::timeout(Duration::from_secs(5), self.socket.next()).await.expect("a frame in time");
+            match next {
+                Some(Ok(WsMessage::Text(text))) => return ServerFrame::decode(&text).unwrap(),
+                Some(Ok(WsMessage::Close(frame))) => panic!("closed: {frame:?}"),
+                Some(Ok(_)) => continue,
+                other => panic!("socket ended: {other:?}"),
+            }
+        }
+    }
+
+    /// The next frame matching `pick`, skipping others (such as inbox updates).
+    pub async fn recv_until<T>(&mut self, mut pick: impl FnMut(ServerFrame) -> Option<T>) -> T {
+        loop {
+            if let Some(found) = pick(self.recv().await) {
+                return found;
+            }
+        }
+    }
+
+    pub async fn welcome(&mut self) -> Session {
+        match self.recv().await {
+            ServerFrame::Welcome { session, .. } => session,
+            other => panic!("expected welcome, got {other:?}"),
+        }
+    }
+
+    /// Waits for the connection to be closed by the server and returns the close code.
+    pub async fn closed(&mut self) -> Option<u16> {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(5), self.socket.next()).await.expect("close in time") {
+                Some(Ok(WsMessage::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+                _ => return None,
+            }
+        }
+    }
+
+    pub async fn post(&mut self, conversation_id: ConversationId, body: &str) -> (MessageId, ServerFrame) {
+        let message_id = MessageId(uuid::Uuid::now_v7());
+        self.send(&ClientFrame::Send { conversation_id, message_id, body: body.into() }).await;
+        let reply = self.recv_until(|f| match &f {
+            ServerFrame::Ack { message_id: id, .. } | ServerFrame::Error { message_id: Some(id), .. } if *id == message_id => Some(f),
+            _ => None,
+        }).await;
+        (message_id, reply)
+    }
+}
+
+pub fn new_conversation() -> ConversationId {
+    ConversationId(uuid::Uuid::now_v7())
+}
