@@ -1,1 +1,35 @@
-//! End-to-end test support.
+//! Support for the end-to-end tests: the real `server` binary in its own process, and real headless
+//! Chromium sessions driven over WebDriver (chromedriver).
+//!
+//! `cargo xtask test` builds the server and the static site first and passes their paths in
+//! `LIVECHAT_SERVER_BIN` and `LIVECHAT_SITE_DIR`; without those the defaults under `target/` are
+//! used, and a missing build fails the test with a message saying to run `cargo xtask test`.
+
+pub mod browser;
+pub mod deployment;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The repository's root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the workspace").to_owned()
+}
+
+/// Polls `check` every 100 ms until it yields a value, failing the test after `timeout` with
+/// `what` in the message. Used where the only observable event is a change in a page.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,15 +1,87 @@
-//! `cargo xtask`: project automation (set-up, demo, tests).
+//! `cargo xtask`: the project's automation, in Rust instead of shell scripts.
+//!
+//! - `cargo xtask demo [--port N]`: installs what is missing, builds the widget and the console,
+//!   starts a deployment with a demo site and a demo admin, and serves the demo page.
+//! - `cargo xtask test`: the same set-up plus Chromium, then every test (unit, integration,
+//!   browser end-to-end).
+//! - `cargo xtask site [--release]`: only builds the static site into `target/site`.
 
+mod demo;
+mod site;
+mod tools;
+
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn main() -> anyhow::Result<()> {
-    let task = std::env::args().nth(1).unwrap_or_default();
-    match task.as_str() {
-        "test" => {
-            let status = Command::new("cargo").args(["test", "-p", "protocol", "-p", "server"]).status()?;
-            anyhow::ensure!(status.success(), "tests failed");
-            Ok(())
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let flag = |name: &str| args.iter().any(|a| a == name);
+    match args.first().map(String::as_str) {
+        Some("demo") => {
+            let port = args
+                .iter()
+                .position(|a| a == "--port")
+                .and_then(|i| args.get(i + 1))
+                .map(|p| p.parse())
+                .transpose()?
+                .unwrap_or(8080);
+            demo::run(port)
         }
-        other => anyhow::bail!("unknown task {other:?}; try `cargo xtask test`"),
+        Some("test") => test(),
+        Some("site") => {
+            tools::ensure_wasm_tools()?;
+            site::build(flag("--release"))
+        }
+        _ => {
+            eprintln!("usage: cargo xtask <demo [--port N] | test | site [--release]>");
+            std::process::exit(2);
+        }
     }
+}
+
+/// Every test: set-up, then the site the browser tests load, then `cargo test`.
+fn test() -> anyhow::Result<()> {
+    tools::ensure_wasm_tools()?;
+    tools::ensure_chromium()?;
+    // Debug builds: the tests check behaviour, not size or speed, and debug builds are faster.
+    site::build(false)?;
+    step("Running every test");
+    // The default members are every crate with native tests (the WebAssembly apps are built above
+    // by Trunk). Building the `server` package's tests also builds the `server` binary that the
+    // browser tests start, before any test runs.
+    run(cargo()
+        .args(["test", "--no-fail-fast"])
+        .env("LIVECHAT_SERVER_BIN", target_dir().join("debug/server"))
+        .env("LIVECHAT_SITE_DIR", target_dir().join("site")))?;
+    step("All tests passed");
+    Ok(())
+}
+
+/// The repository's root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_owned()
+}
+
+/// The shared `target/` directory.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+}
+
+/// `cargo` from the toolchain running this xtask, in the repository root.
+pub fn cargo() -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(root());
+    command
+}
+
+/// Runs a command to completion, failing with its name if it fails.
+pub fn run(command: &mut Command) -> anyhow::Result<()> {
+    let status = command.status().map_err(|e| anyhow::anyhow!("cannot run {command:?}: {e}"))?;
+    anyhow::ensure!(status.success(), "{command:?} failed ({status})");
+    Ok(())
+}
+
+/// Prints a progress line.
+pub fn step(what: &str) {
+    eprintln!("\n==> {what}");
 }

@@ -1,0 +1,150 @@
+//! Browser plumbing shared by the widget and the console, so each of them holds only its own
+//! logic: a WebSocket whose callbacks live exactly as long as it does, one-shot timers, UUIDv7 ids
+//! from the browser's cryptographic generator, and namespaced `localStorage`.
+
+use protocol::{ClientFrame, ConversationId, MessageId};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+use web_sys::{CloseEvent, MessageEvent, WebSocket};
+
+/// A WebSocket and its callbacks. Dropping it detaches the callbacks and closes the socket, so a
+/// replaced connection can never deliver a late event.
+pub struct Socket {
+    ws: WebSocket,
+    _on_open: Closure<dyn FnMut()>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_close: Closure<dyn FnMut(CloseEvent)>,
+}
+
+impl Socket {
+    /// Opens a connection to `url`. `on_text` receives every text frame; `on_close` runs once when
+    /// the connection ends or fails to open.
+    pub fn open(
+        url: &str,
+        mut on_open: impl FnMut() + 'static,
+        mut on_text: impl FnMut(String) + 'static,
+        mut on_close: impl FnMut() + 'static,
+    ) -> Result<Socket, wasm_bindgen::JsValue> {
+        let ws = WebSocket::new(url)?;
+        let on_open = Closure::<dyn FnMut()>::new(move || on_open());
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            if let Some(text) = event.data().as_string() {
+                on_text(text);
+            }
+        });
+        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |_: CloseEvent| on_close());
+        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        Ok(Socket { ws, _on_open: on_open, _on_message: on_message, _on_close: on_close })
+    }
+
+    /// Sends a frame if the connection is open; otherwise does nothing (the caller's outbox keeps
+    /// whatever must not be lost).
+    pub fn send(&self, frame: &ClientFrame) {
+        if self.ws.ready_state() == WebSocket::OPEN {
+            let _ = self.ws.send_with_str(&frame.encode());
+        }
+    }
+}
+
+impl Socket {
+    /// Drops the socket on the next turn of the event loop. Used from inside the socket's own
+    /// callbacks, which must not free the closure that is running.
+    pub fn dispose_later(self) {
+        set_timeout(0, move || drop(self));
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        self.ws.set_onopen(None);
+        self.ws.set_onmessage(None);
+        self.ws.set_onclose(None);
+        let _ = self.ws.close();
+    }
+}
+
+/// Runs `f` once after `ms` milliseconds.
+pub fn set_timeout(ms: u64, f: impl FnOnce() + 'static) {
+    let callback = Closure::once_into_js(f);
+    if let Some(window) = web_sys::window() {
+        let ms = ms.min(i32::MAX as u64) as i32;
+        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(callback.unchecked_ref(), ms);
+    }
+}
+
+/// The current time in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    js_sys::Date::now() as i64
+}
+
+/// A new message id (UUIDv7).
+pub fn new_message_id() -> MessageId {
+    MessageId::from_parts(now_ms() as u64, random_bytes())
+}
+
+/// A new conversation id (UUIDv7).
+pub fn new_conversation_id() -> ConversationId {
+    ConversationId::from_parts(now_ms() as u64, random_bytes())
+}
+
+/// Ten random bytes from the browser's cryptographic generator.
+fn random_bytes() -> [u8; 10] {
+    let mut bytes = [0u8; 10];
+    let filled = web_sys::window()
+        .and_then(|w| w.crypto().ok())
+        .and_then(|c| c.get_random_values_with_u8_array(&mut bytes).ok())
+        .is_some();
+    if !filled {
+        for byte in &mut bytes {
+            *byte = (js_sys::Math::random() * 256.0) as u8;
+        }
+    }
+    bytes
+}
+
+/// `localStorage` under a prefix. Every call tolerates storage being unavailable (private modes):
+/// reads find nothing and writes are dropped, so the app works, only without surviving a reload.
+pub struct LocalStore {
+    /// `localStorage`, when the browser allows it.
+    storage: Option<web_sys::Storage>,
+    /// Prepended to every key, for example `livechat.acme.`.
+    prefix: String,
+}
+
+impl LocalStore {
+    /// Opens the store for keys starting with `prefix`.
+    pub fn new(prefix: impl Into<String>) -> Self {
+        let storage = web_sys::window().and_then(|w| w.local_storage().ok().flatten());
+        Self { storage, prefix: prefix.into() }
+    }
+
+    /// Reads a string.
+    pub fn get(&self, key: &str) -> Option<String> {
+        self.storage.as_ref()?.get_item(&format!("{}{key}", self.prefix)).ok().flatten()
+    }
+
+    /// Writes a string, or removes the key for `None`.
+    pub fn set(&self, key: &str, value: Option<&str>) {
+        let Some(storage) = &self.storage else { return };
+        let key = format!("{}{key}", self.prefix);
+        let _ = match value {
+            Some(value) => storage.set_item(&key, value),
+            None => storage.remove_item(&key),
+        };
+    }
+
+    /// Reads a JSON value; an unreadable one counts as absent.
+    pub fn get_json<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
+        serde_json::from_str(&self.get(key)?).ok()
+    }
+
+    /// Writes a JSON value.
+    pub fn set_json<T: Serialize>(&self, key: &str, value: &T) {
+        let text = serde_json::to_string(value).expect("stored values serialise");
+        self.set(key, Some(&text));
+    }
+}

@@ -1,0 +1,17 @@
+//! Client logic shared by the visitor widget and the operator console, with no IO: no sockets, no
+//! storage, no clock reads (time is passed in). The browser drivers in `widget` and `console` feed
+//! it what arrives and persist what it holds, so the same rules run in every client and are tested
+//! natively.
+//!
+//! - [`transcript`]: the messages of one conversation, deduplicated by id, in a stable order.
+//! - [`outbox`]: messages written but not yet acknowledged, persisted by the driver and resent on
+//!   every reconnect (ingest is idempotent, so resending is always safe).
+//! - [`backoff`]: when to try reconnecting after a failure.
+
+pub mod backoff;
+pub mod outbox;
+pub mod transcript;
+
+pub use backoff::Backoff;
+pub use outbox::{Outbox, PendingMessage};
+pub use transcript::{DeliveryStatus, Entry, Transcript};

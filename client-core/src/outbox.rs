@@ -1,0 +1,91 @@
+//! Messages written but not yet acknowledged. The driver persists the outbox after every change
+//! (localStorage in the browser) so that a reload, a crash or a lost connection loses nothing: on
+//! every reconnect each pending message is sent again with its original id.
+
+use protocol::{ConversationId, MessageId};
+use serde::{Deserialize, Serialize};
+
+/// A message waiting for its acknowledgement.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingMessage {
+    /// The conversation it belongs to.
+    pub conversation_id: ConversationId,
+    /// Its id, kept across resends so the deployment stores it once.
+    pub message_id: MessageId,
+    /// The text.
+    pub body: String,
+    /// When it was written (Unix ms).
+    pub written_at: i64,
+}
+
+/// The pending messages, oldest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outbox {
+    /// In writing order; resent in this order.
+    pending: Vec<PendingMessage>,
+}
+
+impl Outbox {
+    /// Adds a message; a message with the same id is not added twice.
+    pub fn push(&mut self, message: PendingMessage) {
+        if !self.pending.iter().any(|m| m.message_id == message.message_id) {
+            self.pending.push(message);
+        }
+    }
+
+    /// Forgets an acknowledged (or definitively refused) message; returns whether it was here.
+    pub fn remove(&mut self, id: MessageId) -> bool {
+        let before = self.pending.len();
+        self.pending.retain(|m| m.message_id != id);
+        before != self.pending.len()
+    }
+
+    /// Moves a message to another conversation (its conversation was closed before it arrived).
+    pub fn move_to(&mut self, id: MessageId, conversation: ConversationId) {
+        for message in self.pending.iter_mut().filter(|m| m.message_id == id) {
+            message.conversation_id = conversation;
+        }
+    }
+
+    /// The pending messages, oldest first.
+    pub fn pending(&self) -> &[PendingMessage] {
+        &self.pending
+    }
+
+    /// Whether nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(n: u64) -> PendingMessage {
+        PendingMessage {
+            conversation_id: ConversationId::from_parts(1, [1; 10]),
+            message_id: MessageId::from_parts(n, [0; 10]),
+            body: format!("m{n}"),
+            written_at: n as i64,
+        }
+    }
+
+    #[test]
+    fn messages_stay_until_acknowledged_and_survive_serialisation() {
+        let mut outbox = Outbox::default();
+        outbox.push(message(1));
+        outbox.push(message(2));
+        outbox.push(message(1));
+        assert_eq!(outbox.pending().len(), 2);
+        let restored: Outbox = serde_json_roundtrip(&outbox);
+        assert_eq!(restored, outbox);
+        assert!(outbox.remove(message(1).message_id));
+        assert!(!outbox.remove(message(1).message_id));
+        assert_eq!(outbox.pending()[0].body, "m2");
+    }
+
+    fn serde_json_roundtrip(outbox: &Outbox) -> Outbox {
+        serde_json::from_str(&serde_json::to_string(outbox).unwrap()).unwrap()
+    }
+}

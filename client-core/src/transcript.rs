@@ -1,0 +1,183 @@
+//! The messages of one conversation as a client shows them.
+//!
+//! Stored messages are ordered by the deployment's sequence number; messages still pending (not
+//! acknowledged) follow them in the order they were written. A message arriving twice (an ack and a
+//! broadcast, a resync after reconnect) replaces its earlier copy, so nothing is ever shown twice.
+
+use protocol::{Author, AuthorKind, ConversationId, Message, MessageId};
+use serde::{Deserialize, Serialize};
+
+/// How far a message has travelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DeliveryStatus {
+    /// Written here, not yet acknowledged by a deployment (it is in the outbox).
+    Pending,
+    /// Durably stored by a deployment.
+    Sent,
+}
+
+impl DeliveryStatus {
+    /// The name used in the `data-status` test hook.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Sent => "sent",
+        }
+    }
+}
+
+/// One line of the transcript.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// The message id.
+    pub id: MessageId,
+    /// Who wrote it.
+    pub author: Author,
+    /// The text.
+    pub body: String,
+    /// Pending or sent.
+    pub status: DeliveryStatus,
+    /// The deployment's sequence number, once stored.
+    pub seq: Option<u64>,
+    /// When it was stored (Unix ms), or written, for pending messages.
+    pub at: i64,
+}
+
+/// The messages of one conversation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Transcript {
+    /// The conversation shown, if any yet.
+    conversation: Option<ConversationId>,
+    /// Entries in display order.
+    entries: Vec<Entry>,
+}
+
+impl Transcript {
+    /// An empty transcript for `conversation`.
+    pub fn new(conversation: Option<ConversationId>) -> Self {
+        Self { conversation, entries: Vec::new() }
+    }
+
+    /// The conversation shown.
+    pub fn conversation(&self) -> Option<ConversationId> {
+        self.conversation
+    }
+
+    /// The entries in display order.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// The highest sequence number held: a reconnecting client asks for what follows it.
+    pub fn last_seq(&self) -> u64 {
+        self.entries.iter().filter_map(|e| e.seq).max().unwrap_or(0)
+    }
+
+    /// Adds or updates a stored message. Messages of other conversations are ignored; returns
+    /// whether the transcript changed.
+    pub fn apply_stored(&mut self, message: &Message) -> bool {
+        if self.conversation != Some(message.conversation_id) {
+            return false;
+        }
+        let entry = Entry {
+            id: message.id,
+            author: message.author.clone(),
+            body: message.body.clone(),
+            status: DeliveryStatus::Sent,
+            seq: Some(message.seq),
+            at: message.sent_at,
+        };
+        if self.entries.iter().any(|e| *e == entry) {
+            return false;
+        }
+        self.entries.retain(|e| e.id != message.id);
+        self.entries.push(entry);
+        self.sort();
+        true
+    }
+
+    /// Adds a message written here and not yet acknowledged. Ignored if the id is already shown.
+    pub fn add_pending(&mut self, id: MessageId, author: AuthorKind, body: String, now_ms: i64) {
+        if self.entries.iter().any(|e| e.id == id) {
+            return;
+        }
+        self.entries.push(Entry {
+            id,
+            author: Author { kind: author, name: None },
+            body,
+            status: DeliveryStatus::Pending,
+            seq: None,
+            at: now_ms,
+        });
+        self.sort();
+    }
+
+    /// Removes a pending message the deployment refused for good (for example, too large).
+    pub fn remove_pending(&mut self, id: MessageId) {
+        self.entries.retain(|e| !(e.id == id && e.status == DeliveryStatus::Pending));
+    }
+
+    fn sort(&mut self) {
+        // Stored messages by sequence number, then pending ones by id (UUIDv7: writing order).
+        self.entries.sort_by_key(|e| (e.seq.is_none(), e.seq.unwrap_or(0), e.id));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conversation() -> ConversationId {
+        ConversationId::from_parts(1, [1; 10])
+    }
+
+    fn stored(n: u64, seq: u64) -> Message {
+        Message {
+            id: MessageId::from_parts(n, [0; 10]),
+            conversation_id: conversation(),
+            author: Author { kind: AuthorKind::Operator, name: Some("Alice".into()) },
+            body: format!("m{n}"),
+            sent_at: n as i64,
+            seq,
+        }
+    }
+
+    #[test]
+    fn duplicates_are_shown_once_and_order_follows_sequence_numbers() {
+        let mut t = Transcript::new(Some(conversation()));
+        assert!(t.apply_stored(&stored(2, 20)));
+        assert!(t.apply_stored(&stored(1, 10)));
+        assert!(!t.apply_stored(&stored(2, 20)));
+        let bodies: Vec<_> = t.entries().iter().map(|e| e.body.as_str()).collect();
+        assert_eq!(bodies, ["m1", "m2"]);
+        assert_eq!(t.last_seq(), 20);
+    }
+
+    #[test]
+    fn a_pending_message_becomes_sent_in_place_when_acknowledged() {
+        let mut t = Transcript::new(Some(conversation()));
+        t.apply_stored(&stored(1, 10));
+        let mine = MessageId::from_parts(5, [5; 10]);
+        t.add_pending(mine, AuthorKind::Visitor, "mine".into(), 5);
+        t.add_pending(mine, AuthorKind::Visitor, "mine".into(), 5);
+        assert_eq!(t.entries().len(), 2);
+        assert_eq!(t.entries()[1].status, DeliveryStatus::Pending);
+        let ack = Message { id: mine, author: Author { kind: AuthorKind::Visitor, name: None }, body: "mine".into(), seq: 11, ..stored(5, 11) };
+        t.apply_stored(&ack);
+        assert_eq!(t.entries().len(), 2);
+        assert_eq!((t.entries()[1].id, t.entries()[1].status), (mine, DeliveryStatus::Sent));
+    }
+
+    #[test]
+    fn pending_messages_stay_after_stored_ones_and_other_conversations_are_ignored() {
+        let mut t = Transcript::new(Some(conversation()));
+        t.add_pending(MessageId::from_parts(1, [0; 10]), AuthorKind::Visitor, "pending".into(), 1);
+        t.apply_stored(&stored(9, 90));
+        assert_eq!(t.entries()[0].body, "m9");
+        let mut elsewhere = stored(3, 30);
+        elsewhere.conversation_id = ConversationId::from_parts(2, [2; 10]);
+        assert!(!t.apply_stored(&elsewhere));
+        t.remove_pending(MessageId::from_parts(1, [0; 10]));
+        assert_eq!(t.entries().len(), 1);
+    }
+}

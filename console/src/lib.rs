@@ -1,0 +1,19 @@
+//! The operator console, a Leptos (CSR) app served by each deployment under `/console/`.
+//!
+//! - [`api`]: login and logout over HTTP.
+//! - [`state`]: the reactive state the UI renders.
+//! - [`driver`]: the operator's WebSocket, which keeps the inbox and open chats live.
+//! - [`ui`]: the components.
+
+pub mod api;
+pub mod driver;
+pub mod state;
+pub mod ui;
+
+/// Starts the console: state, saved session, UI.
+pub fn boot() {
+    console_error_panic_hook::set_once();
+    let state = state::ConsoleState::new();
+    driver::start(state);
+    leptos::mount::mount_to_body(move || ui::app(state));
+}

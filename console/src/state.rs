@@ -1,0 +1,74 @@
+//! The reactive state of the console. The driver writes it; the components read it.
+
+use client_core::Transcript;
+use leptos::prelude::*;
+use protocol::{ConversationId, ConversationSummary, OperatorProfile};
+use std::collections::BTreeMap;
+
+/// The operator's connection (`console-connection`'s `data-state`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// Not logged in: no connection is wanted.
+    LoggedOut,
+    /// Opening a connection or waiting for the welcome.
+    Connecting,
+    /// Welcomed; the inbox is live.
+    Online,
+    /// Lost; retrying in the background.
+    Offline,
+}
+
+impl ConnectionState {
+    /// The name used in `data-state`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionState::LoggedOut => "logged-out",
+            ConnectionState::Connecting => "connecting",
+            ConnectionState::Online => "online",
+            ConnectionState::Offline => "offline",
+        }
+    }
+}
+
+/// Every signal of the console; `Copy`, so closures capture it freely.
+#[derive(Clone, Copy)]
+pub struct ConsoleState {
+    /// The logged-in operator, once welcomed.
+    pub operator: RwSignal<Option<OperatorProfile>>,
+    /// Whether a session token is held (the login form shows when not).
+    pub logged_in: RwSignal<bool>,
+    /// The connection's state.
+    pub connection: RwSignal<ConnectionState>,
+    /// Waiting and active conversations, most recently updated first.
+    pub inbox: RwSignal<Vec<ConversationSummary>>,
+    /// The conversations open side by side, in opening order, with their latest summary.
+    pub open: RwSignal<Vec<ConversationSummary>>,
+    /// The transcripts of the open conversations.
+    pub transcripts: RwSignal<BTreeMap<ConversationId, Transcript>>,
+    /// Conversations whose visitor is typing now.
+    pub visitor_typing: RwSignal<BTreeMap<ConversationId, bool>>,
+    /// A message for the operator (a refused action, a failed login).
+    pub notice: RwSignal<Option<String>>,
+}
+
+impl ConsoleState {
+    /// The initial state: logged out, empty.
+    pub fn new() -> Self {
+        Self {
+            operator: RwSignal::new(None),
+            logged_in: RwSignal::new(false),
+            connection: RwSignal::new(ConnectionState::LoggedOut),
+            inbox: RwSignal::new(Vec::new()),
+            open: RwSignal::new(Vec::new()),
+            transcripts: RwSignal::new(BTreeMap::new()),
+            visitor_typing: RwSignal::new(BTreeMap::new()),
+            notice: RwSignal::new(None),
+        }
+    }
+}
+
+impl Default for ConsoleState {
+    fn default() -> Self {
+        Self::new()
+    }
+}

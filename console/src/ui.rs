@@ -1,0 +1,223 @@
+//! The console's components: the login form, the inbox, and one pane per open conversation.
+//! They render [`ConsoleState`] and call the driver; they hold no chat logic.
+
+use crate::driver;
+use crate::state::ConsoleState;
+use client_core::Entry;
+use leptos::prelude::*;
+use protocol::{ConversationId, ConversationState, ConversationSummary};
+
+/// The whole console: the login form until logged in, then inbox and panes.
+pub fn app(state: ConsoleState) -> impl IntoView {
+    view! {
+        <Show when=move || state.logged_in.get() fallback=move || view! { <Login state=state /> }>
+            <Workspace state=state />
+        </Show>
+    }
+}
+
+/// E-mail and password.
+#[component]
+fn Login(
+    /// The console's state (for the refusal notice).
+    state: ConsoleState,
+) -> impl IntoView {
+    let email = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        driver::login(email.get_untracked(), password.get_untracked());
+    };
+    view! {
+        <main class="login">
+            <form on:submit=submit>
+                <h1>"LiveChat console"</h1>
+                <label>"E-mail"
+                    <input data-testid="login-email" type="email" autocomplete="username" required=true
+                        prop:value=move || email.get() on:input=move |ev| email.set(event_target_value(&ev)) />
+                </label>
+                <label>"Password"
+                    <input data-testid="login-password" type="password" autocomplete="current-password" required=true
+                        prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev)) />
+                </label>
+                <button data-testid="login-submit" type="submit">"Log in"</button>
+                <Show when=move || state.notice.get().is_some()>
+                    <p class="error" data-testid="login-error" role="alert">{move || state.notice.get().unwrap_or_default()}</p>
+                </Show>
+            </form>
+        </main>
+    }
+}
+
+/// The logged-in layout: top bar, inbox on the left, open conversations side by side.
+#[component]
+fn Workspace(
+    /// The console's state.
+    state: ConsoleState,
+) -> impl IntoView {
+    let name = move || state.operator.get().map(|o| o.name).unwrap_or_default();
+    let connection = move || state.connection.get().as_str();
+    view! {
+        <header class="topbar">
+            <strong>"LiveChat"</strong>
+            <span class="connection" data-testid="console-connection" data-state=connection>{connection}</span>
+            <span class="me">{name}</span>
+            <button data-testid="logout" on:click=move |_| driver::logout()>"Log out"</button>
+        </header>
+        <Show when=move || state.notice.get().is_some()>
+            <p class="notice" role="status">{move || state.notice.get().unwrap_or_default()}
+                <button aria-label="Dismiss" on:click=move |_| state.notice.set(None)>"×"</button>
+            </p>
+        </Show>
+        <div class="workspace">
+            <Inbox state=state />
+            <div class="panes">
+                <Show when=move || state.open.with(Vec::is_empty)>
+                    <p class="empty">"Pick a conversation from the inbox."</p>
+                </Show>
+                <For each=move || state.open.get() key=|c: &ConversationSummary| c.id let:summary>
+                    <Pane id=summary.id state=state />
+                </For>
+            </div>
+        </div>
+    }
+}
+
+/// Waiting and active conversations, newest activity first.
+#[component]
+fn Inbox(
+    /// The console's state.
+    state: ConsoleState,
+) -> impl IntoView {
+    view! {
+        <nav class="inbox" aria-label="Inbox">
+            <h2>"Inbox " <span class="count">{move || state.inbox.with(Vec::len)}</span></h2>
+            <For each=move || state.inbox.get() key=|c: &ConversationSummary| (c.id, c.updated_at, c.state) let:c>
+                <InboxItem summary=c />
+            </For>
+        </nav>
+    }
+}
+
+/// One conversation in the inbox; a click opens it.
+#[component]
+fn InboxItem(
+    /// The conversation.
+    summary: ConversationSummary,
+) -> impl IntoView {
+    let id = summary.id.to_string();
+    let state_name = summary.state.as_str();
+    let who = summary.operator.as_ref().map(|o| format!(" · {}", o.name)).unwrap_or_default();
+    let preview = summary.last_message.clone().unwrap_or_default();
+    let page = summary.page_url.clone().unwrap_or_default();
+    let label = visitor_label(&summary);
+    view! {
+        <button class=format!("inbox-item {state_name}") data-testid="inbox-item" data-conversation=id
+            data-state=state_name on:click=move |_| driver::open_conversation(summary.clone())>
+            <span class="who">{label}<span class="state">{format!(" {state_name}{who}")}</span></span>
+            <span class="preview">{preview}</span>
+            <span class="page">{page}</span>
+        </button>
+    }
+}
+
+fn visitor_label(summary: &ConversationSummary) -> String {
+    let id = summary.visitor_id.to_string();
+    format!("Visitor {}", &id[id.len() - 4..])
+}
+
+/// One open conversation: header with actions, transcript, typing indicator, reply box.
+#[component]
+fn Pane(
+    /// The conversation.
+    id: ConversationId,
+    /// The console's state.
+    state: ConsoleState,
+) -> impl IntoView {
+    let summary = move || state.open.with(|open| open.iter().find(|c| c.id == id).cloned());
+    let conversation_state = move || summary().map(|s| s.state).unwrap_or(ConversationState::Closed);
+    let mine = move || {
+        let me = state.operator.with(|o| o.as_ref().map(|o| o.id));
+        summary().and_then(|s| s.operator).map(|o| Some(o.id) == me).unwrap_or(false)
+    };
+    let can_reply = move || conversation_state() == ConversationState::Active && mine();
+    let title = move || summary().map(|s| visitor_label(&s)).unwrap_or_default();
+    let page = move || summary().and_then(|s| s.page_url).unwrap_or_default();
+    let entries = move || state.transcripts.with(|t| t.get(&id).map(|t| t.entries().to_vec()).unwrap_or_default());
+    let typing = move || state.visitor_typing.with(|t| t.contains_key(&id));
+    let list = NodeRef::<leptos::html::Div>::new();
+    Effect::new(move |_| {
+        state.transcripts.track();
+        if let Some(list) = list.get() {
+            list.set_scroll_top(list.scroll_height());
+        }
+    });
+    view! {
+        <section class="pane" data-testid="conversation-pane" data-conversation=id.to_string()
+            data-state=move || conversation_state().as_str()>
+            <header>
+                <div><strong>{title}</strong><small>{page}</small></div>
+                <Show when=move || conversation_state() == ConversationState::Waiting>
+                    <button data-testid="accept" on:click=move |_| driver::accept(id)>"Accept"</button>
+                </Show>
+                <Show when=move || conversation_state() != ConversationState::Closed>
+                    <button data-testid="close-conversation" on:click=move |_| driver::close_conversation(id)>"End chat"</button>
+                </Show>
+                <button class="dismiss" aria-label="Close pane" on:click=move |_| driver::close_pane(id)>"×"</button>
+            </header>
+            <div class="messages" node_ref=list>
+                <For each=entries key=|e: &Entry| (e.id, e.status, e.seq) let:entry>
+                    <Line entry=entry />
+                </For>
+            </div>
+            <Show when=typing>
+                <p class="typing" data-testid="console-typing">"Visitor is typing…"</p>
+            </Show>
+            <ReplyBox id=id enabled=Signal::derive(can_reply) />
+        </section>
+    }
+}
+
+/// One message, rendered as text.
+#[component]
+fn Line(
+    /// The message.
+    entry: Entry,
+) -> impl IntoView {
+    let author = entry.author.kind.as_str();
+    view! {
+        <div class=format!("line {author}") data-testid="console-message" data-id=entry.id.to_string()
+            data-author=author data-status=entry.status.as_str()>
+            <span class="body">{entry.body}</span>
+        </div>
+    }
+}
+
+/// The reply field of a pane; enabled only in an active conversation assigned to this operator.
+#[component]
+fn ReplyBox(
+    /// The conversation.
+    id: ConversationId,
+    /// Whether replying is allowed now.
+    enabled: Signal<bool>,
+) -> impl IntoView {
+    let text = RwSignal::new(String::new());
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if driver::reply(id, &text.get_untracked()) {
+            text.set(String::new());
+        }
+    };
+    view! {
+        <form class="reply" on:submit=submit>
+            <input data-testid="reply-input" type="text" placeholder="Reply…" autocomplete="off"
+                disabled=move || !enabled.get() prop:value=move || text.get()
+                on:input=move |ev| {
+                    let value = event_target_value(&ev);
+                    driver::typing(id, !value.is_empty());
+                    text.set(value);
+                } />
+            <button data-testid="reply-send" type="submit" disabled=move || !enabled.get()>"Send"</button>
+        </form>
+    }
+}

@@ -1,0 +1,113 @@
+//! A deployment as a real process: the `server` binary with a temporary data directory, a demo
+//! site allowing the demo page's origin, and an admin operator, all set up through its CLI.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// The admin's e-mail address.
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+/// The admin's password.
+pub const ADMIN_PASSWORD: &str = "correct horse battery";
+/// The demo site's id.
+pub const SITE_ID: &str = "demo";
+
+/// A running server process, killed when dropped.
+pub struct Deployment {
+    /// The process.
+    child: Child,
+    /// Where the deployment listens.
+    pub port: u16,
+    /// The data directory (kept until the deployment is dropped).
+    pub data_dir: tempfile::TempDir,
+    /// The served site: the built widget and console plus the rendered demo page.
+    pub assets_dir: tempfile::TempDir,
+}
+
+fn server_bin() -> PathBuf {
+    let path = std::env::var_os("LIVECHAT_SERVER_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::root().join("target/debug/server"));
+    assert!(path.exists(), "{} is missing: run `cargo xtask test`, which builds it", path.display());
+    path
+}
+
+fn site_dir() -> PathBuf {
+    let path = std::env::var_os("LIVECHAT_SITE_DIR").map(PathBuf::from).unwrap_or_else(|| crate::root().join("target/site"));
+    assert!(path.join("widget/widget_bg.wasm").exists(), "the widget is not built in {}: run `cargo xtask test`", path.display());
+    path
+}
+
+fn admin_command(data_dir: &Path) -> Command {
+    let mut command = Command::new(server_bin());
+    command.arg("--data-dir").arg(data_dir).env("LIVECHAT_OPERATOR_PASSWORD", ADMIN_PASSWORD);
+    command
+}
+
+fn run(command: &mut Command) {
+    let output = command.output().expect("the server binary runs");
+    assert!(output.status.success(), "{command:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+impl Deployment {
+    /// Starts a deployment on a free port with the admin operator and the demo site.
+    pub fn start() -> Deployment {
+        let data_dir = tempfile::tempdir().expect("a temporary directory");
+        let assets_dir = tempfile::tempdir().expect("a temporary directory");
+        let site = site_dir();
+        for app in ["widget", "console"] {
+            std::os::unix::fs::symlink(site.join(app), assets_dir.path().join(app)).expect("symlink");
+        }
+        std::fs::copy(crate::root().join("www/loader.js"), assets_dir.path().join("loader.js")).expect("loader.js");
+        run(admin_command(data_dir.path()).args(["operator", "add", "--email", ADMIN_EMAIL, "--name", "Ada Admin", "--role", "admin"]));
+
+        let mut child = Command::new(server_bin())
+            .arg("--data-dir")
+            .arg(data_dir.path())
+            .arg("--assets-dir")
+            .arg(assets_dir.path())
+            .args(["--listen", "127.0.0.1:0", "serve"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the server starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut line).expect("the server prints its address");
+        let port = line
+            .trim()
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line from the server: {line:?}"));
+        let deployment = Deployment { child, port, data_dir, assets_dir };
+        // The page is served as http://localhost:PORT while the snippet names http://127.0.0.1:PORT:
+        // two origins, as on a real customer's site.
+        run(admin_command(deployment.data_dir.path()).args(["site", "add", "--id", SITE_ID, "--name", "Northwind Coffee", "--origin", &deployment.page_origin()]));
+        let template = std::fs::read_to_string(crate::root().join("www/index.html")).expect("www/index.html");
+        let page = template.replace("{{DEPLOYMENT_URL}}", &deployment.url()).replace("{{SITE_ID}}", SITE_ID);
+        std::fs::write(deployment.assets_dir.path().join("index.html"), page).expect("the demo page");
+        deployment
+    }
+
+    /// The deployment's base URL, as the snippet names it.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The origin of the demo customer page.
+    pub fn page_origin(&self) -> String {
+        format!("http://localhost:{}", self.port)
+    }
+
+    /// The operator console.
+    pub fn console_url(&self) -> String {
+        format!("{}/console/", self.url())
+    }
+}
+
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,73 @@
+//! The reactive state the widget renders. The driver writes it; the components read it.
+
+use client_core::Transcript;
+use leptos::prelude::*;
+use protocol::ConversationSummary;
+
+/// The connection as the visitor sees it (`chat-connection`'s `data-state`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// Opening a connection or waiting for the welcome.
+    Connecting,
+    /// Welcomed; messages flow.
+    Online,
+    /// No connection; retrying in the background. Messages typed now wait in the outbox.
+    Offline,
+    /// The deployment speaks a newer protocol: the page must be reloaded.
+    Outdated,
+    /// The site is unknown or does not allow this page.
+    Unavailable,
+}
+
+impl ConnectionState {
+    /// The name used in `data-state`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionState::Connecting => "connecting",
+            ConnectionState::Online => "online",
+            ConnectionState::Offline => "offline",
+            ConnectionState::Outdated => "outdated",
+            ConnectionState::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// Every signal of the widget; `Copy`, so closures capture it freely.
+#[derive(Clone, Copy)]
+pub struct ChatState {
+    /// Whether the panel is open.
+    pub open: RwSignal<bool>,
+    /// The connection's state.
+    pub connection: RwSignal<ConnectionState>,
+    /// The current conversation's messages.
+    pub transcript: RwSignal<Transcript>,
+    /// The current conversation's summary (state, operator).
+    pub conversation: RwSignal<Option<ConversationSummary>>,
+    /// The name of the operator typing now, if any.
+    pub operator_typing: RwSignal<Option<String>>,
+    /// A short message for the visitor (a refused message, a reload request).
+    pub notice: RwSignal<Option<String>>,
+    /// Operator messages that arrived while the panel was closed.
+    pub unread: RwSignal<u32>,
+}
+
+impl ChatState {
+    /// The initial state: closed, connecting, empty.
+    pub fn new() -> Self {
+        Self {
+            open: RwSignal::new(false),
+            connection: RwSignal::new(ConnectionState::Connecting),
+            transcript: RwSignal::new(Transcript::default()),
+            conversation: RwSignal::new(None),
+            operator_typing: RwSignal::new(None),
+            notice: RwSignal::new(None),
+            unread: RwSignal::new(0),
+        }
+    }
+}
+
+impl Default for ChatState {
+    fn default() -> Self {
+        Self::new()
+    }
+}

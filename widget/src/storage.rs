@@ -1,0 +1,53 @@
+//! What the widget keeps in the customer page's `localStorage`, per site: the visitor token, the
+//! current conversation and the outbox. When storage is unavailable the chat still works, it just
+//! does not survive a reload.
+
+use browser::LocalStore;
+use client_core::Outbox;
+use protocol::ConversationId;
+
+/// The persisted part of the widget for one site.
+pub struct Persisted {
+    /// Keys under `livechat.<site id>.`.
+    store: LocalStore,
+}
+
+impl Persisted {
+    /// Opens the storage for `site_id`.
+    pub fn open(site_id: &str) -> Self {
+        Self { store: LocalStore::new(format!("livechat.{site_id}.")) }
+    }
+
+    /// The visitor token.
+    pub fn token(&self) -> Option<String> {
+        self.store.get("token")
+    }
+
+    /// Keeps (or forgets) the visitor token.
+    pub fn set_token(&self, token: Option<&str>) {
+        self.store.set("token", token);
+    }
+
+    /// The conversation shown last.
+    pub fn conversation(&self) -> Option<ConversationId> {
+        self.store.get_json("conversation")
+    }
+
+    /// Keeps (or forgets) the current conversation.
+    pub fn set_conversation(&self, id: Option<ConversationId>) {
+        match id {
+            Some(id) => self.store.set_json("conversation", &id),
+            None => self.store.set("conversation", None),
+        }
+    }
+
+    /// The outbox; an unreadable one is treated as empty.
+    pub fn outbox(&self) -> Outbox {
+        self.store.get_json("outbox").unwrap_or_default()
+    }
+
+    /// Saves the outbox; called after every change so a reload never loses a typed message.
+    pub fn set_outbox(&self, outbox: &Outbox) {
+        self.store.set_json("outbox", outbox);
+    }
+}

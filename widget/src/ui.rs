@@ -1,0 +1,161 @@
+//! The widget's components: a launcher button and the chat panel. They only render [`ChatState`]
+//! and call the driver; all chat logic lives in the driver and in `client-core`.
+
+use crate::driver;
+use crate::settings::Settings;
+use crate::state::{ChatState, ConnectionState};
+use client_core::Entry;
+use leptos::prelude::*;
+use protocol::ConversationState;
+
+/// The whole widget.
+pub fn app(settings: Settings, state: ChatState) -> impl IntoView {
+    view! {
+        <Launcher state=state />
+        <Show when=move || state.open.get()>
+            <Panel title=settings.title.clone() greeting=settings.greeting.clone() state=state />
+        </Show>
+    }
+}
+
+/// The round button that opens and closes the panel, with the unread count.
+#[component]
+fn Launcher(
+    /// The widget's state.
+    state: ChatState,
+) -> impl IntoView {
+    let toggle = move |_| {
+        state.open.update(|open| *open = !*open);
+        state.unread.set(0);
+    };
+    view! {
+        <button class="launcher" data-testid="chat-launcher" aria-label="Open chat"
+            aria-expanded=move || state.open.get().to_string() on:click=toggle>
+            <svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 4h16v12H7l-3 3z"/></svg>
+            <Show when=move || { state.unread.get() > 0 }>
+                <span class="badge" data-testid="chat-unread">{move || state.unread.get()}</span>
+            </Show>
+        </button>
+    }
+}
+
+/// The chat panel: header, transcript, typing indicator and composer.
+#[component]
+fn Panel(
+    /// The header's title.
+    title: String,
+    /// Shown while the conversation is empty.
+    greeting: String,
+    /// The widget's state.
+    state: ChatState,
+) -> impl IntoView {
+    let connection = move || state.connection.get();
+    let label = title.clone();
+    view! {
+        <section class="panel" data-testid="chat-panel" role="dialog" aria-label=label>
+            <header>
+                <span class="title">{title}</span>
+                <span class="connection" data-testid="chat-connection" data-state=move || connection().as_str()
+                    title=move || connection_label(connection())>
+                    {move || connection_label(connection())}
+                </span>
+                <button class="close" aria-label="Close chat" on:click=move |_| state.open.set(false)>"×"</button>
+            </header>
+            <Transcript greeting=greeting state=state />
+            <Show when=move || state.operator_typing.get().is_some()>
+                <div class="typing" data-testid="chat-typing">
+                    {move || format!("{} is typing…", state.operator_typing.get().unwrap_or_default())}
+                </div>
+            </Show>
+            <Show when=move || state.notice.get().is_some()>
+                <div class="notice" role="status">{move || state.notice.get().unwrap_or_default()}</div>
+            </Show>
+            <Composer state=state />
+        </section>
+    }
+}
+
+fn connection_label(state: ConnectionState) -> &'static str {
+    match state {
+        ConnectionState::Online => "Online",
+        ConnectionState::Connecting => "Connecting…",
+        ConnectionState::Offline => "Reconnecting…",
+        ConnectionState::Outdated => "Please reload",
+        ConnectionState::Unavailable => "Unavailable",
+    }
+}
+
+/// The messages, kept scrolled to the newest.
+#[component]
+fn Transcript(
+    /// Shown while the conversation is empty.
+    greeting: String,
+    /// The widget's state.
+    state: ChatState,
+) -> impl IntoView {
+    let list = NodeRef::<leptos::html::Div>::new();
+    Effect::new(move |_| {
+        state.transcript.track();
+        state.operator_typing.track();
+        if let Some(list) = list.get() {
+            list.set_scroll_top(list.scroll_height());
+        }
+    });
+    let entries = move || state.transcript.with(|t| t.entries().to_vec());
+    let ended = move || state.conversation.with(|c| c.as_ref().is_some_and(|c| c.state == ConversationState::Closed));
+    view! {
+        <div class="messages" node_ref=list aria-live="polite">
+            <p class="greeting">{greeting}</p>
+            <For each=entries key=|e: &Entry| (e.id, e.status, e.seq) let:entry>
+                <MessageLine entry=entry />
+            </For>
+            <Show when=ended>
+                <p class="ended">"This chat has ended. Write again to start a new one."</p>
+            </Show>
+        </div>
+    }
+}
+
+/// One message. The body is rendered as text, never as HTML.
+#[component]
+fn MessageLine(
+    /// The message.
+    entry: Entry,
+) -> impl IntoView {
+    let author = entry.author.kind.as_str();
+    view! {
+        <div class=format!("message {author}") data-testid="chat-message" data-id=entry.id.to_string()
+            data-author=author data-status=entry.status.as_str()>
+            {entry.author.name.map(|name| view! { <span class="name">{name}</span> })}
+            <span class="body">{entry.body}</span>
+            <span class="status">{if entry.status.as_str() == "pending" { "Sending…" } else { "" }}</span>
+        </div>
+    }
+}
+
+/// The text field and send button. Enter sends; the field clears once the message is queued.
+#[component]
+fn Composer(
+    /// The widget's state.
+    state: ChatState,
+) -> impl IntoView {
+    let text = RwSignal::new(String::new());
+    let send = move || {
+        if driver::send_message(&text.get_untracked()) {
+            text.set(String::new());
+        }
+    };
+    let disabled = move || matches!(state.connection.get(), ConnectionState::Outdated | ConnectionState::Unavailable);
+    view! {
+        <form class="composer" on:submit=move |ev| { ev.prevent_default(); send(); }>
+            <input data-testid="chat-input" type="text" placeholder="Write a message…" aria-label="Message"
+                autocomplete="off" prop:value=move || text.get() disabled=disabled
+                on:input=move |ev| {
+                    let value = event_target_value(&ev);
+                    driver::typing(!value.is_empty());
+                    text.set(value);
+                } />
+            <button data-testid="chat-send" type="submit" disabled=disabled>"Send"</button>
+        </form>
+    }
+}
