@@ -23,12 +23,12 @@ impl Socket {
     /// the connection ends or fails to open.
     pub fn open(
         url: &str,
-        mut on_open: impl FnMut() + 'static,
+        on_open: impl FnMut() + 'static,
         mut on_text: impl FnMut(String) + 'static,
         mut on_close: impl FnMut() + 'static,
     ) -> Result<Socket, wasm_bindgen::JsValue> {
         let ws = WebSocket::new(url)?;
-        let on_open = Closure::<dyn FnMut()>::new(move || on_open());
+        let on_open = Closure::<dyn FnMut()>::new(on_open);
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             if let Some(text) = event.data().as_string() {
                 on_text(text);
@@ -38,7 +38,12 @@ impl Socket {
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-        Ok(Socket { ws, _on_open: on_open, _on_message: on_message, _on_close: on_close })
+        Ok(Socket {
+            ws,
+            _on_open: on_open,
+            _on_message: on_message,
+            _on_close: on_close,
+        })
     }
 
     /// Sends a frame if the connection is open; otherwise does nothing (the caller's outbox keeps
@@ -72,7 +77,8 @@ pub fn set_timeout(ms: u64, f: impl FnOnce() + 'static) {
     let callback = Closure::once_into_js(f);
     if let Some(window) = web_sys::window() {
         let ms = ms.min(i32::MAX as u64) as i32;
-        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(callback.unchecked_ref(), ms);
+        let _ = window
+            .set_timeout_with_callback_and_timeout_and_arguments_0(callback.unchecked_ref(), ms);
     }
 }
 
@@ -119,12 +125,19 @@ impl LocalStore {
     /// Opens the store for keys starting with `prefix`.
     pub fn new(prefix: impl Into<String>) -> Self {
         let storage = web_sys::window().and_then(|w| w.local_storage().ok().flatten());
-        Self { storage, prefix: prefix.into() }
+        Self {
+            storage,
+            prefix: prefix.into(),
+        }
     }
 
     /// Reads a string.
     pub fn get(&self, key: &str) -> Option<String> {
-        self.storage.as_ref()?.get_item(&format!("{}{key}", self.prefix)).ok().flatten()
+        self.storage
+            .as_ref()?
+            .get_item(&format!("{}{key}", self.prefix))
+            .ok()
+            .flatten()
     }
 
     /// Writes a string, or removes the key for `None`.

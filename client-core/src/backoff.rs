@@ -23,7 +23,9 @@ impl Backoff {
         if failures == 0 {
             return 0;
         }
-        let nominal = BASE_MS.saturating_mul(1 << (failures - 1).min(16)).min(CEILING_MS);
+        let nominal = BASE_MS
+            .saturating_mul(1 << (failures - 1).min(16))
+            .min(CEILING_MS);
         let jitter = jitter.clamp(0.0, 1.0);
         nominal / 2 + ((nominal / 2) as f64 * jitter) as u64
     }

@@ -28,7 +28,11 @@ pub struct Outbox {
 impl Outbox {
     /// Adds a message; a message with the same id is not added twice.
     pub fn push(&mut self, message: PendingMessage) {
-        if !self.pending.iter().any(|m| m.message_id == message.message_id) {
+        if !self
+            .pending
+            .iter()
+            .any(|m| m.message_id == message.message_id)
+        {
             self.pending.push(message);
         }
     }

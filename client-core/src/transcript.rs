@@ -55,7 +55,10 @@ pub struct Transcript {
 impl Transcript {
     /// An empty transcript for `conversation`.
     pub fn new(conversation: Option<ConversationId>) -> Self {
-        Self { conversation, entries: Vec::new() }
+        Self {
+            conversation,
+            entries: Vec::new(),
+        }
     }
 
     /// The conversation shown.
@@ -87,7 +90,7 @@ impl Transcript {
             seq: Some(message.seq),
             at: message.sent_at,
         };
-        if self.entries.iter().any(|e| *e == entry) {
+        if self.entries.contains(&entry) {
             return false;
         }
         self.entries.retain(|e| e.id != message.id);
@@ -103,7 +106,10 @@ impl Transcript {
         }
         self.entries.push(Entry {
             id,
-            author: Author { kind: author, name: None },
+            author: Author {
+                kind: author,
+                name: None,
+            },
             body,
             status: DeliveryStatus::Pending,
             seq: None,
@@ -114,12 +120,14 @@ impl Transcript {
 
     /// Removes a pending message the deployment refused for good (for example, too large).
     pub fn remove_pending(&mut self, id: MessageId) {
-        self.entries.retain(|e| !(e.id == id && e.status == DeliveryStatus::Pending));
+        self.entries
+            .retain(|e| !(e.id == id && e.status == DeliveryStatus::Pending));
     }
 
     fn sort(&mut self) {
         // Stored messages by sequence number, then pending ones by id (UUIDv7: writing order).
-        self.entries.sort_by_key(|e| (e.seq.is_none(), e.seq.unwrap_or(0), e.id));
+        self.entries
+            .sort_by_key(|e| (e.seq.is_none(), e.seq.unwrap_or(0), e.id));
     }
 }
 
@@ -135,7 +143,10 @@ mod tests {
         Message {
             id: MessageId::from_parts(n, [0; 10]),
             conversation_id: conversation(),
-            author: Author { kind: AuthorKind::Operator, name: Some("Alice".into()) },
+            author: Author {
+                kind: AuthorKind::Operator,
+                name: Some("Alice".into()),
+            },
             body: format!("m{n}"),
             sent_at: n as i64,
             seq,
@@ -162,16 +173,33 @@ mod tests {
         t.add_pending(mine, AuthorKind::Visitor, "mine".into(), 5);
         assert_eq!(t.entries().len(), 2);
         assert_eq!(t.entries()[1].status, DeliveryStatus::Pending);
-        let ack = Message { id: mine, author: Author { kind: AuthorKind::Visitor, name: None }, body: "mine".into(), seq: 11, ..stored(5, 11) };
+        let ack = Message {
+            id: mine,
+            author: Author {
+                kind: AuthorKind::Visitor,
+                name: None,
+            },
+            body: "mine".into(),
+            seq: 11,
+            ..stored(5, 11)
+        };
         t.apply_stored(&ack);
         assert_eq!(t.entries().len(), 2);
-        assert_eq!((t.entries()[1].id, t.entries()[1].status), (mine, DeliveryStatus::Sent));
+        assert_eq!(
+            (t.entries()[1].id, t.entries()[1].status),
+            (mine, DeliveryStatus::Sent)
+        );
     }
 
     #[test]
     fn pending_messages_stay_after_stored_ones_and_other_conversations_are_ignored() {
         let mut t = Transcript::new(Some(conversation()));
-        t.add_pending(MessageId::from_parts(1, [0; 10]), AuthorKind::Visitor, "pending".into(), 1);
+        t.add_pending(
+            MessageId::from_parts(1, [0; 10]),
+            AuthorKind::Visitor,
+            "pending".into(),
+            1,
+        );
         t.apply_stored(&stored(9, 90));
         assert_eq!(t.entries()[0].body, "m9");
         let mut elsewhere = stored(3, 30);

@@ -22,23 +22,35 @@ pub async fn logout(token: &str) {
     let _ = post("/v1/operators/logout", Some(token), None).await;
 }
 
-async fn post(path: &str, token: Option<&str>, body: Option<String>) -> Result<(u16, String), String> {
+async fn post(
+    path: &str,
+    token: Option<&str>,
+    body: Option<String>,
+) -> Result<(u16, String), String> {
     let unreachable = |_| "the server cannot be reached; try again in a moment".to_owned();
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
     let headers = web_sys::Headers::new().map_err(unreachable)?;
     if let Some(token) = token {
-        headers.set("Authorization", &format!("Bearer {token}")).map_err(unreachable)?;
+        headers
+            .set("Authorization", &format!("Bearer {token}"))
+            .map_err(unreachable)?;
     }
     if let Some(body) = &body {
-        headers.set("Content-Type", "application/json").map_err(unreachable)?;
+        headers
+            .set("Content-Type", "application/json")
+            .map_err(unreachable)?;
         init.set_body(&body.into());
     }
     init.set_headers(&headers);
     let request = web_sys::Request::new_with_str_and_init(path, &init).map_err(unreachable)?;
     let window = web_sys::window().ok_or("no window")?;
-    let response: web_sys::Response =
-        JsFuture::from(window.fetch_with_request(&request)).await.map_err(unreachable)?.unchecked_into();
-    let text = JsFuture::from(response.text().map_err(unreachable)?).await.map_err(unreachable)?;
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_request(&request))
+        .await
+        .map_err(unreachable)?
+        .unchecked_into();
+    let text = JsFuture::from(response.text().map_err(unreachable)?)
+        .await
+        .map_err(unreachable)?;
     Ok((response.status(), text.as_string().unwrap_or_default()))
 }

@@ -9,8 +9,8 @@ use client_core::{Backoff, Outbox, PendingMessage, Transcript};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use protocol::{
-    Auth, AuthorKind, ClientFrame, ConversationId, ConversationState, ConversationSummary, ErrorCode,
-    ServerFrame, Session, PROTOCOL_VERSION,
+    Auth, AuthorKind, ClientFrame, ConversationId, ConversationState, ConversationSummary,
+    ErrorCode, ServerFrame, Session, PROTOCOL_VERSION,
 };
 use std::cell::RefCell;
 
@@ -28,7 +28,17 @@ pub fn start(state: ConsoleState) {
     let store = LocalStore::new("livechat.console.");
     let token = store.get("token");
     let outbox = store.get_json("outbox").unwrap_or_default();
-    let driver = Driver { state, store, token, socket: None, generation: 0, backoff: Backoff::default(), outbox, welcomed: false, typing_sent: Default::default() };
+    let driver = Driver {
+        state,
+        store,
+        token,
+        socket: None,
+        generation: 0,
+        backoff: Backoff::default(),
+        outbox,
+        welcomed: false,
+        typing_sent: Default::default(),
+    };
     DRIVER.with(|cell| *cell.borrow_mut() = Some(driver));
     with_driver(|d| {
         if d.token.is_some() {
@@ -81,12 +91,20 @@ pub fn close_pane(id: ConversationId) {
 
 /// Takes a waiting conversation.
 pub fn accept(id: ConversationId) {
-    with_driver(|d| d.send(&ClientFrame::Accept { conversation_id: id }));
+    with_driver(|d| {
+        d.send(&ClientFrame::Accept {
+            conversation_id: id,
+        })
+    });
 }
 
 /// Ends a conversation for both sides.
 pub fn close_conversation(id: ConversationId) {
-    with_driver(|d| d.send(&ClientFrame::Close { conversation_id: id }));
+    with_driver(|d| {
+        d.send(&ClientFrame::Close {
+            conversation_id: id,
+        })
+    });
 }
 
 /// Queues a reply; returns false when there was nothing to send.
@@ -102,10 +120,16 @@ pub fn typing(id: ConversationId, active: bool) {
         let last = d.typing_sent.get(&id).copied().unwrap_or(0);
         if active && now - last > 2_000 {
             d.typing_sent.insert(id, now);
-            d.send(&ClientFrame::Typing { conversation_id: id, typing: true });
+            d.send(&ClientFrame::Typing {
+                conversation_id: id,
+                typing: true,
+            });
         } else if !active && last > 0 {
             d.typing_sent.remove(&id);
-            d.send(&ClientFrame::Typing { conversation_id: id, typing: false });
+            d.send(&ClientFrame::Typing {
+                conversation_id: id,
+                typing: false,
+            });
         }
     });
 }
@@ -133,7 +157,9 @@ struct Driver {
 
 impl Driver {
     fn connect(&mut self) {
-        let Some(token) = self.token.clone() else { return };
+        let Some(token) = self.token.clone() else {
+            return;
+        };
         self.generation += 1;
         let generation = self.generation;
         self.state.connection.set(ConnectionState::Connecting);
@@ -143,7 +169,13 @@ impl Driver {
             move || {
                 with_driver(|d| {
                     if d.generation == generation {
-                        d.send_now(&ClientFrame::Hello { protocol: PROTOCOL_VERSION, auth: Auth::Operator { token: token.clone() }, page_url: None });
+                        d.send_now(&ClientFrame::Hello {
+                            protocol: PROTOCOL_VERSION,
+                            auth: Auth::Operator {
+                                token: token.clone(),
+                            },
+                            page_url: None,
+                        });
                     }
                 });
             },
@@ -215,26 +247,46 @@ impl Driver {
     }
 
     fn on_frame(&mut self, text: &str) {
-        let Ok(frame) = ServerFrame::decode(text) else { return };
+        let Ok(frame) = ServerFrame::decode(text) else {
+            return;
+        };
         match frame {
-            ServerFrame::Welcome { session: Session::Operator { operator, inbox }, .. } => {
+            ServerFrame::Welcome {
+                session: Session::Operator { operator, inbox },
+                ..
+            } => {
                 self.welcomed = true;
                 self.backoff.reset();
                 self.state.operator.set(Some(operator));
                 self.state.inbox.set(inbox);
                 self.state.connection.set(ConnectionState::Online);
                 // Catch up on what the open panes missed while disconnected.
-                let open: Vec<_> = self.state.open.get_untracked().iter().map(|c| c.id).collect();
+                let open: Vec<_> = self
+                    .state
+                    .open
+                    .get_untracked()
+                    .iter()
+                    .map(|c| c.id)
+                    .collect();
                 for id in open {
-                    let after_seq = self.state.transcripts.with_untracked(|t| t.get(&id).map(Transcript::last_seq).unwrap_or(0));
-                    self.send(&ClientFrame::Sync { conversation_id: id, after_seq });
+                    let after_seq = self
+                        .state
+                        .transcripts
+                        .with_untracked(|t| t.get(&id).map(Transcript::last_seq).unwrap_or(0));
+                    self.send(&ClientFrame::Sync {
+                        conversation_id: id,
+                        after_seq,
+                    });
                 }
                 for message in self.outbox.pending().to_vec() {
                     self.send(&send_frame(&message));
                 }
             }
             ServerFrame::Welcome { .. } => {}
-            ServerFrame::Ack { message_id, message } => {
+            ServerFrame::Ack {
+                message_id,
+                message,
+            } => {
                 if self.outbox.remove(message_id) {
                     self.store.set_json("outbox", &self.outbox);
                 }
@@ -250,7 +302,11 @@ impl Driver {
             }
             ServerFrame::History { messages, .. } => self.apply_messages(&messages),
             ServerFrame::Conversation { conversation } => self.apply_summary(conversation),
-            ServerFrame::Typing { conversation_id, typing, .. } => {
+            ServerFrame::Typing {
+                conversation_id,
+                typing,
+                ..
+            } => {
                 self.state.visitor_typing.update(|t| {
                     if typing {
                         t.insert(conversation_id, true);
@@ -259,15 +315,26 @@ impl Driver {
                     }
                 });
             }
-            ServerFrame::Error { code, message, message_id } => self.on_error(code, message, message_id),
+            ServerFrame::Error {
+                code,
+                message,
+                message_id,
+            } => self.on_error(code, message, message_id),
         }
     }
 
-    fn on_error(&mut self, code: ErrorCode, message: String, message_id: Option<protocol::MessageId>) {
+    fn on_error(
+        &mut self,
+        code: ErrorCode,
+        message: String,
+        message_id: Option<protocol::MessageId>,
+    ) {
         if code == ErrorCode::Unauthorized && !self.welcomed {
             // The session expired or was revoked: back to the login form.
             self.forget_session();
-            self.state.notice.set(Some("Your session has ended; please log in again.".into()));
+            self.state
+                .notice
+                .set(Some("Your session has ended; please log in again.".into()));
             return;
         }
         if let Some(id) = message_id {
@@ -310,18 +377,35 @@ impl Driver {
 
     fn open_conversation(&mut self, summary: ConversationSummary) {
         let id = summary.id;
-        if self.state.open.with_untracked(|open| open.iter().any(|c| c.id == id)) {
+        if self
+            .state
+            .open
+            .with_untracked(|open| open.iter().any(|c| c.id == id))
+        {
             return;
         }
         self.state.open.update(|open| open.push(summary));
         let mut transcript = Transcript::new(Some(id));
-        for message in self.outbox.pending().iter().filter(|m| m.conversation_id == id) {
-            transcript.add_pending(message.message_id, AuthorKind::Operator, message.body.clone(), message.written_at);
+        for message in self
+            .outbox
+            .pending()
+            .iter()
+            .filter(|m| m.conversation_id == id)
+        {
+            transcript.add_pending(
+                message.message_id,
+                AuthorKind::Operator,
+                message.body.clone(),
+                message.written_at,
+            );
         }
         self.state.transcripts.update(|t| {
             t.insert(id, transcript);
         });
-        self.send(&ClientFrame::Sync { conversation_id: id, after_seq: 0 });
+        self.send(&ClientFrame::Sync {
+            conversation_id: id,
+            after_seq: 0,
+        });
     }
 
     fn reply(&mut self, id: ConversationId, body: &str) -> bool {
@@ -329,12 +413,22 @@ impl Driver {
         if body.is_empty() {
             return false;
         }
-        let message = PendingMessage { conversation_id: id, message_id: new_message_id(), body: body.to_owned(), written_at: browser::now_ms() };
+        let message = PendingMessage {
+            conversation_id: id,
+            message_id: new_message_id(),
+            body: body.to_owned(),
+            written_at: browser::now_ms(),
+        };
         self.outbox.push(message.clone());
         self.store.set_json("outbox", &self.outbox);
         self.state.transcripts.update(|all| {
             if let Some(t) = all.get_mut(&id) {
-                t.add_pending(message.message_id, AuthorKind::Operator, message.body.clone(), message.written_at);
+                t.add_pending(
+                    message.message_id,
+                    AuthorKind::Operator,
+                    message.body.clone(),
+                    message.written_at,
+                );
             }
         });
         self.send(&send_frame(&message));
@@ -344,13 +438,26 @@ impl Driver {
 }
 
 fn send_frame(message: &PendingMessage) -> ClientFrame {
-    ClientFrame::Send { conversation_id: message.conversation_id, message_id: message.message_id, body: message.body.clone() }
+    ClientFrame::Send {
+        conversation_id: message.conversation_id,
+        message_id: message.message_id,
+        body: message.body.clone(),
+    }
 }
 
 /// The console is served by the deployment it talks to, so the socket is on the same host.
 fn websocket_url() -> String {
     let location = web_sys::window().map(|w| w.location());
-    let host = location.as_ref().and_then(|l| l.host().ok()).unwrap_or_default();
-    let secure = location.and_then(|l| l.protocol().ok()).is_some_and(|p| p == "https:");
-    format!("{}://{host}{}", if secure { "wss" } else { "ws" }, protocol::WS_PATH)
+    let host = location
+        .as_ref()
+        .and_then(|l| l.host().ok())
+        .unwrap_or_default();
+    let secure = location
+        .and_then(|l| l.protocol().ok())
+        .is_some_and(|p| p == "https:");
+    format!(
+        "{}://{host}{}",
+        if secure { "wss" } else { "ws" },
+        protocol::WS_PATH
+    )
 }

@@ -107,7 +107,11 @@ fn InboxItem(
 ) -> impl IntoView {
     let id = summary.id.to_string();
     let state_name = summary.state.as_str();
-    let who = summary.operator.as_ref().map(|o| format!(" · {}", o.name)).unwrap_or_default();
+    let who = summary
+        .operator
+        .as_ref()
+        .map(|o| format!(" · {}", o.name))
+        .unwrap_or_default();
     let preview = summary.last_message.clone().unwrap_or_default();
     let page = summary.page_url.clone().unwrap_or_default();
     let label = visitor_label(&summary);
@@ -134,16 +138,31 @@ fn Pane(
     /// The console's state.
     state: ConsoleState,
 ) -> impl IntoView {
-    let summary = move || state.open.with(|open| open.iter().find(|c| c.id == id).cloned());
-    let conversation_state = move || summary().map(|s| s.state).unwrap_or(ConversationState::Closed);
+    let summary = move || {
+        state
+            .open
+            .with(|open| open.iter().find(|c| c.id == id).cloned())
+    };
+    let conversation_state = move || {
+        summary()
+            .map(|s| s.state)
+            .unwrap_or(ConversationState::Closed)
+    };
     let mine = move || {
         let me = state.operator.with(|o| o.as_ref().map(|o| o.id));
-        summary().and_then(|s| s.operator).map(|o| Some(o.id) == me).unwrap_or(false)
+        summary()
+            .and_then(|s| s.operator)
+            .map(|o| Some(o.id) == me)
+            .unwrap_or(false)
     };
     let can_reply = move || conversation_state() == ConversationState::Active && mine();
     let title = move || summary().map(|s| visitor_label(&s)).unwrap_or_default();
     let page = move || summary().and_then(|s| s.page_url).unwrap_or_default();
-    let entries = move || state.transcripts.with(|t| t.get(&id).map(|t| t.entries().to_vec()).unwrap_or_default());
+    let entries = move || {
+        state
+            .transcripts
+            .with(|t| t.get(&id).map(|t| t.entries().to_vec()).unwrap_or_default())
+    };
     let typing = move || state.visitor_typing.with(|t| t.contains_key(&id));
     let list = NodeRef::<leptos::html::Div>::new();
     Effect::new(move |_| {

@@ -20,8 +20,8 @@ pub use frames::{Auth, ClientFrame, DecodeError, ServerFrame, Session};
 pub use http::{ApiError, HealthReport, LoginRequest, LoginResponse};
 pub use ids::{ConversationId, MessageId, OperatorId, SiteId, VisitorId};
 pub use model::{
-    Author, AuthorKind, ConversationState, ConversationSummary, ErrorCode, Message, OperatorProfile,
-    OperatorRole,
+    Author, AuthorKind, ConversationState, ConversationSummary, ErrorCode, Message,
+    OperatorProfile, OperatorRole,
 };
 
 /// The protocol version spoken by this build. A client announces it in [`ClientFrame::Hello`]; a

@@ -20,7 +20,10 @@ use tower_http::set_header::SetResponseHeaderLayer;
 pub fn router<S: Clone + Send + Sync + 'static>(dir: &Path) -> Router<S> {
     Router::new()
         .fallback_service(ServeDir::new(dir))
-        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-cache")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
+        ))
         .layer(CorsLayer::new().allow_origin(tower_http::cors::Any))
         .layer(CompressionLayer::new())
 }

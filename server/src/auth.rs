@@ -46,7 +46,9 @@ pub struct TokenSigner {
 impl TokenSigner {
     /// A signer using `secret` as the HMAC key.
     pub fn new(secret: &[u8]) -> Self {
-        Self { secret: secret.to_vec() }
+        Self {
+            secret: secret.to_vec(),
+        }
     }
 
     /// Issues a token for `visitor` on `site` that expires at `expires_at` (Unix seconds).
@@ -55,23 +57,36 @@ impl TokenSigner {
         let mut mac = self.mac();
         mac.update(payload.as_bytes());
         let signature = mac.finalize().into_bytes();
-        format!("{}.{}", URL_SAFE_NO_PAD.encode(payload), URL_SAFE_NO_PAD.encode(signature))
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(payload),
+            URL_SAFE_NO_PAD.encode(signature)
+        )
     }
 
     /// Checks a token's signature and expiry at time `now` (Unix seconds).
     pub fn verify(&self, token: &str, now: i64) -> Result<VisitorClaims, AuthError> {
         let (payload_b64, signature_b64) = token.split_once('.').ok_or(AuthError::Invalid)?;
-        let payload = URL_SAFE_NO_PAD.decode(payload_b64).map_err(|_| AuthError::Invalid)?;
-        let signature = URL_SAFE_NO_PAD.decode(signature_b64).map_err(|_| AuthError::Invalid)?;
+        let payload = URL_SAFE_NO_PAD
+            .decode(payload_b64)
+            .map_err(|_| AuthError::Invalid)?;
+        let signature = URL_SAFE_NO_PAD
+            .decode(signature_b64)
+            .map_err(|_| AuthError::Invalid)?;
         let mut mac = self.mac();
         mac.update(&payload);
         // `verify_slice` compares in constant time, so the signature cannot be guessed byte by byte.
-        mac.verify_slice(&signature).map_err(|_| AuthError::Invalid)?;
+        mac.verify_slice(&signature)
+            .map_err(|_| AuthError::Invalid)?;
         let payload = String::from_utf8(payload).map_err(|_| AuthError::Invalid)?;
         let mut parts = payload.split('|');
-        let (Some("v1"), Some(site), Some(visitor), Some(expires), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let (Some("v1"), Some(site), Some(visitor), Some(expires), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
             return Err(AuthError::Invalid);
         };
         let visitor_id = VisitorId::parse(visitor).map_err(|_| AuthError::Invalid)?;
@@ -79,7 +94,11 @@ impl TokenSigner {
         if expires_at <= now {
             return Err(AuthError::Expired);
         }
-        Ok(VisitorClaims { site_id: SiteId(site.to_owned()), visitor_id, expires_at })
+        Ok(VisitorClaims {
+            site_id: SiteId(site.to_owned()),
+            visitor_id,
+            expires_at,
+        })
     }
 
     fn mac(&self) -> HmacSha256 {
@@ -101,7 +120,11 @@ pub fn hash_password(password: &str) -> String {
 pub fn verify_password(password: &str, stored: &str) -> bool {
     use argon2::password_hash::{PasswordHash, PasswordVerifier};
     PasswordHash::new(stored)
-        .map(|hash| argon2::Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
+        .map(|hash| {
+            argon2::Argon2::default()
+                .verify_password(password.as_bytes(), &hash)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -140,7 +163,10 @@ mod tests {
         let claims = signer.verify(&token, 1_000).unwrap();
         assert_eq!(claims.visitor_id, visitor());
         assert_eq!(claims.site_id, SiteId("acme".into()));
-        assert_eq!(TokenSigner::new(b"secret two").verify(&token, 1_000), Err(AuthError::Invalid));
+        assert_eq!(
+            TokenSigner::new(b"secret two").verify(&token, 1_000),
+            Err(AuthError::Invalid)
+        );
     }
 
     #[test]
@@ -150,7 +176,10 @@ mod tests {
         assert_eq!(signer.verify(&token, 2_000), Err(AuthError::Expired));
         let (payload, signature) = token.split_once('.').unwrap();
         let forged_payload = URL_SAFE_NO_PAD.encode(format!("v1|acme|{}|9999999999", visitor()));
-        assert_eq!(signer.verify(&format!("{forged_payload}.{signature}"), 1_000), Err(AuthError::Invalid));
+        assert_eq!(
+            signer.verify(&format!("{forged_payload}.{signature}"), 1_000),
+            Err(AuthError::Invalid)
+        );
         assert_eq!(signer.verify(payload, 1_000), Err(AuthError::Invalid));
         assert_eq!(signer.verify("", 1_000), Err(AuthError::Invalid));
         assert_eq!(signer.verify("a.b.c", 1_000), Err(AuthError::Invalid));

@@ -59,7 +59,12 @@ pub struct Overrides {
     #[arg(long, env = "LIVECHAT_ASSETS_DIR", global = true)]
     pub assets_dir: Option<PathBuf>,
     /// The HMAC key for visitor tokens.
-    #[arg(long, env = "LIVECHAT_TOKEN_SECRET", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "LIVECHAT_TOKEN_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
     pub token_secret: Option<String>,
     /// The largest message body accepted, in bytes.
     #[arg(long, env = "LIVECHAT_MAX_MESSAGE_BYTES", global = true)]
@@ -117,20 +122,31 @@ impl Config {
     }
 
     fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-        toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.to_owned(), source })
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source,
+        })
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
         if self.max_message_bytes == 0 || self.max_message_bytes > 1024 * 1024 {
-            return Err(ConfigError::Invalid("max_message_bytes must be between 1 and 1048576".into()));
+            return Err(ConfigError::Invalid(
+                "max_message_bytes must be between 1 and 1048576".into(),
+            ));
         }
         if self.max_body_bytes < 1024 {
-            return Err(ConfigError::Invalid("max_body_bytes must be at least 1024".into()));
+            return Err(ConfigError::Invalid(
+                "max_body_bytes must be at least 1024".into(),
+            ));
         }
         if self.token_secret.as_ref().is_some_and(|s| s.len() < 16) {
-            return Err(ConfigError::Invalid("token_secret must be at least 16 characters".into()));
+            return Err(ConfigError::Invalid(
+                "token_secret must be at least 16 characters".into(),
+            ));
         }
         Ok(())
     }
@@ -169,12 +185,23 @@ mod tests {
     fn flags_override_the_file_which_overrides_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("livechat.toml");
-        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nmax_message_bytes = 100\n").unwrap();
-        let overrides = Overrides { config: Some(file.clone()), max_message_bytes: Some(200), ..Default::default() };
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\nmax_message_bytes = 100\n",
+        )
+        .unwrap();
+        let overrides = Overrides {
+            config: Some(file.clone()),
+            max_message_bytes: Some(200),
+            ..Default::default()
+        };
         let config = Config::load(&overrides).unwrap();
         assert_eq!(config.listen.port(), 9000);
         assert_eq!(config.max_message_bytes, 200);
-        assert_eq!(config.session_ttl_hours, Config::default().session_ttl_hours);
+        assert_eq!(
+            config.session_ttl_hours,
+            Config::default().session_ttl_hours
+        );
     }
 
     #[test]
@@ -182,16 +209,31 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("livechat.toml");
         std::fs::write(&file, "lisen = \"127.0.0.1:9000\"\n").unwrap();
-        let overrides = Overrides { config: Some(file), ..Default::default() };
-        assert!(matches!(Config::load(&overrides), Err(ConfigError::Parse { .. })));
-        let overrides = Overrides { max_message_bytes: Some(0), ..Default::default() };
-        assert!(matches!(Config::load(&overrides), Err(ConfigError::Invalid(_))));
+        let overrides = Overrides {
+            config: Some(file),
+            ..Default::default()
+        };
+        assert!(matches!(
+            Config::load(&overrides),
+            Err(ConfigError::Parse { .. })
+        ));
+        let overrides = Overrides {
+            max_message_bytes: Some(0),
+            ..Default::default()
+        };
+        assert!(matches!(
+            Config::load(&overrides),
+            Err(ConfigError::Invalid(_))
+        ));
     }
 
     #[test]
     fn a_generated_secret_is_kept() {
         let dir = tempfile::tempdir().unwrap();
-        let config = Config { data_dir: dir.path().to_owned(), ..Default::default() };
+        let config = Config {
+            data_dir: dir.path().to_owned(),
+            ..Default::default()
+        };
         let first = config.resolve_secret().unwrap();
         assert_eq!(config.resolve_secret().unwrap(), first);
     }

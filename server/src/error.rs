@@ -22,7 +22,11 @@ pub struct ApiFailure {
 impl ApiFailure {
     /// A failure with an explicit status and code.
     pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 
     /// 401: missing, forged or expired credentials.
@@ -33,7 +37,14 @@ impl ApiFailure {
 
 impl IntoResponse for ApiFailure {
     fn into_response(self) -> Response {
-        (self.status, Json(ApiError { error: self.code, message: self.message })).into_response()
+        (
+            self.status,
+            Json(ApiError {
+                error: self.code,
+                message: self.message,
+            }),
+        )
+            .into_response()
     }
 }
 
@@ -63,7 +74,10 @@ pub fn describe(error: &StoreError) -> (ErrorCode, String) {
         | StoreError::Io(_)
         | StoreError::Closed => {
             tracing::error!(%error, "storage failure");
-            (ErrorCode::Internal, "the deployment could not store this; nothing was saved, retry later".into())
+            (
+                ErrorCode::Internal,
+                "the deployment could not store this; nothing was saved, retry later".into(),
+            )
         }
     }
 }

@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use protocol::{
-    ConversationId, ConversationSummary, ErrorCode, HealthReport, LoginRequest, LoginResponse, Message,
-    OperatorProfile,
+    ConversationId, ConversationSummary, ErrorCode, HealthReport, LoginRequest, LoginResponse,
+    Message, OperatorProfile,
 };
 use serde::Deserialize;
 
@@ -41,12 +41,18 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiFailure::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                ErrorCode::TooLarge,
-                "the request body is larger than this deployment accepts",
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiFailure::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    ErrorCode::TooLarge,
+                    "the request body is larger than this deployment accepts",
+                ))
+            }
+            Err(rejection) => Err(ApiFailure::new(
+                rejection.status(),
+                ErrorCode::Malformed,
+                rejection.body_text(),
             )),
-            Err(rejection) => Err(ApiFailure::new(rejection.status(), ErrorCode::Malformed, rejection.body_text())),
         }
     }
 }
@@ -79,26 +85,47 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Calle
     operator_session(state, &token)
         .await?
         .map(Caller::Operator)
-        .ok_or_else(|| ApiFailure::unauthorized("the session is unknown or has expired; log in again"))
+        .ok_or_else(|| {
+            ApiFailure::unauthorized("the session is unknown or has expired; log in again")
+        })
 }
 
 /// The operator owning a session token, if the session is live.
-pub async fn operator_session(state: &AppState, token: &str) -> Result<Option<OperatorProfile>, ApiFailure> {
+pub async fn operator_session(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<OperatorProfile>, ApiFailure> {
     let hash = auth::session_token_hash(token);
-    Ok(state.store.read(move |conn| records::session_operator(conn, &hash)).await?)
+    Ok(state
+        .store
+        .read(move |conn| records::session_operator(conn, &hash))
+        .await?)
 }
 
-async fn require_operator(state: &AppState, headers: &HeaderMap) -> Result<OperatorProfile, ApiFailure> {
+async fn require_operator(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<OperatorProfile, ApiFailure> {
     match authenticate(state, headers).await? {
         Caller::Operator(op) => Ok(op),
-        Caller::Visitor(_) => Err(ApiFailure::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, "operators only")),
+        Caller::Visitor(_) => Err(ApiFailure::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "operators only",
+        )),
     }
 }
 
-async fn login(State(state): State<AppState>, ApiJson(request): ApiJson<LoginRequest>) -> Result<Json<LoginResponse>, ApiFailure> {
+async fn login(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<LoginRequest>,
+) -> Result<Json<LoginResponse>, ApiFailure> {
     let refused = || ApiFailure::unauthorized("wrong e-mail address or password");
     let email = request.email.trim().to_owned();
-    let found = state.store.read(move |conn| records::operator_by_email(conn, &email)).await?;
+    let found = state
+        .store
+        .read(move |conn| records::operator_by_email(conn, &email))
+        .await?;
     // Hash even for an unknown e-mail so the answer takes as long either way and does not reveal
     // which addresses have accounts.
     let (operator, stored) = match found {
@@ -114,24 +141,43 @@ async fn login(State(state): State<AppState>, ApiJson(request): ApiJson<LoginReq
     let hash = auth::session_token_hash(&token);
     let expires_at = now_ms() + state.config.session_ttl_hours * 3_600_000;
     let id = operator.id;
-    state.store.write(move |conn| records::create_session(conn, &hash, id, expires_at)).await?;
+    state
+        .store
+        .write(move |conn| records::create_session(conn, &hash, id, expires_at))
+        .await?;
     tracing::info!(operator = %operator.email, "operator logged in");
     Ok(Json(LoginResponse { token, operator }))
 }
 
-async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<StatusCode, ApiFailure> {
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiFailure> {
     require_operator(&state, &headers).await?;
-    let token = headers[header::AUTHORIZATION].to_str().unwrap_or_default().trim_start_matches("Bearer ").trim();
+    let token = headers[header::AUTHORIZATION]
+        .to_str()
+        .unwrap_or_default()
+        .trim_start_matches("Bearer ")
+        .trim();
     let hash = auth::session_token_hash(token);
-    state.store.write(move |conn| records::delete_session(conn, &hash)).await?;
+    state
+        .store
+        .write(move |conn| records::delete_session(conn, &hash))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<OperatorProfile>, ApiFailure> {
+async fn me(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<OperatorProfile>, ApiFailure> {
     Ok(Json(require_operator(&state, &headers).await?))
 }
 
-async fn inbox(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Vec<ConversationSummary>>, ApiFailure> {
+async fn inbox(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<ConversationSummary>>, ApiFailure> {
     require_operator(&state, &headers).await?;
     Ok(Json(state.store.read(records::inbox).await?))
 }
@@ -149,29 +195,53 @@ async fn messages(
     Query(AfterSeq { after_seq }): Query<AfterSeq>,
 ) -> Result<Json<Vec<Message>>, ApiFailure> {
     let caller = authenticate(&state, &headers).await?;
-    let id = ConversationId::parse(&id)
-        .map_err(|_| ApiFailure::new(StatusCode::BAD_REQUEST, ErrorCode::Malformed, "the conversation id is not a UUID"))?;
+    let id = ConversationId::parse(&id).map_err(|_| {
+        ApiFailure::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::Malformed,
+            "the conversation id is not a UUID",
+        )
+    })?;
     let conversation = state
         .store
         .read(move |conn| records::conversation(conn, id))
         .await?
-        .ok_or_else(|| ApiFailure::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "conversation not found"))?;
+        .ok_or_else(|| {
+            ApiFailure::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::NotFound,
+                "conversation not found",
+            )
+        })?;
     if let Caller::Visitor(claims) = caller {
         if claims.visitor_id != conversation.visitor_id {
-            return Err(ApiFailure::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, "this conversation belongs to another visitor"));
+            return Err(ApiFailure::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::Forbidden,
+                "this conversation belongs to another visitor",
+            ));
         }
     }
-    Ok(Json(state.store.read(move |conn| records::messages_after(conn, id, after_seq)).await?))
+    Ok(Json(
+        state
+            .store
+            .read(move |conn| records::messages_after(conn, id, after_seq))
+            .await?,
+    ))
 }
 
 /// `GET /health`: 200 when a durable write succeeds now, 503 otherwise.
 async fn health(State(state): State<AppState>) -> Response {
-    let probe = state.store.write(|conn| records::health_probe(conn)).await;
+    let probe = state.store.write(records::health_probe).await;
     let report = HealthReport {
         ok: probe.is_ok(),
         protocol: protocol::PROTOCOL_VERSION,
         error: probe.err().map(|e| e.to_string()),
     };
-    let status = if report.ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if report.ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, [(header::CACHE_CONTROL, "no-store")], Json(report)).into_response()
 }

@@ -57,7 +57,10 @@ pub struct Hub {
 
 impl Default for Hub {
     fn default() -> Self {
-        Self { sender: broadcast::channel(CAPACITY).0, next_id: Default::default() }
+        Self {
+            sender: broadcast::channel(CAPACITY).0,
+            next_id: Default::default(),
+        }
     }
 }
 
@@ -69,7 +72,9 @@ impl Hub {
 
     /// Subscribes a new connection and gives it its id.
     pub fn subscribe(&self) -> (ConnectionId, broadcast::Receiver<Event>) {
-        let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = self
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         (id, self.sender.subscribe())
     }
 }

@@ -94,7 +94,11 @@ pub fn app(state: AppState) -> Router {
 }
 
 async fn unknown_endpoint() -> ApiFailure {
-    ApiFailure::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such endpoint")
+    ApiFailure::new(
+        StatusCode::NOT_FOUND,
+        ErrorCode::NotFound,
+        "no such endpoint",
+    )
 }
 
 /// Serves `app(state)` on `listener` until `shutdown` resolves. Then it closes every WebSocket
@@ -114,6 +118,8 @@ pub async fn serve(
             let _ = sender.send(true);
         })
         .await;
-    tokio::task::spawn_blocking(move || store.shutdown()).await.ok();
+    tokio::task::spawn_blocking(move || store.shutdown())
+        .await
+        .ok();
     result
 }

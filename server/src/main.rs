@@ -72,9 +72,17 @@ fn main() -> anyhow::Result<()> {
     let config = Config::load(&cli.overrides)?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config),
-        Command::Operator(OperatorCommand::Add { email, name, role, replace }) => {
+        Command::Operator(OperatorCommand::Add {
+            email,
+            name,
+            role,
+            replace,
+        }) => {
             let password = read_password()?;
-            anyhow::ensure!(password.len() >= 8, "the password must have at least 8 characters");
+            anyhow::ensure!(
+                password.len() >= 8,
+                "the password must have at least 8 characters"
+            );
             let role = OperatorRole::parse(&role).expect("clap restricts the values");
             let hash = server::auth::hash_password(&password);
             let store = Store::open(&config.data_dir)?;
@@ -82,16 +90,28 @@ fn main() -> anyhow::Result<()> {
                 records::add_operator(conn, &email, &name, &hash, role, replace)
             })?;
             store.shutdown();
-            println!("operator {} <{}> ({}) is ready", profile.name, profile.email, profile.role.as_str());
+            println!(
+                "operator {} <{}> ({}) is ready",
+                profile.name,
+                profile.email,
+                profile.role.as_str()
+            );
             Ok(())
         }
         Command::Site(SiteCommand::Add { id, name, origins }) => {
             let store = Store::open(&config.data_dir)?;
-            let site = records::Site { id: SiteId(id), name, allowed_origins: origins };
+            let site = records::Site {
+                id: SiteId(id),
+                name,
+                allowed_origins: origins,
+            };
             let shown = site.clone();
             block_on_write(&store, move |conn| records::upsert_site(conn, &site))?;
             store.shutdown();
-            println!("site {} ({}) allows {:?}", shown.id, shown.name, shown.allowed_origins);
+            println!(
+                "site {} ({}) allows {:?}",
+                shown.id, shown.name, shown.allowed_origins
+            );
             Ok(())
         }
     }
@@ -102,7 +122,9 @@ fn read_password() -> anyhow::Result<String> {
         return Ok(password);
     }
     let mut line = String::new();
-    std::io::stdin().read_to_string(&mut line).context("reading the password from standard input")?;
+    std::io::stdin()
+        .read_to_string(&mut line)
+        .context("reading the password from standard input")?;
     Ok(line.lines().next().unwrap_or_default().to_owned())
 }
 
@@ -110,7 +132,9 @@ fn block_on_write<R: Send + 'static>(
     store: &Store,
     f: impl FnOnce(&rusqlite::Connection) -> Result<R, server::store::StoreError> + Send + 'static,
 ) -> anyhow::Result<R> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     Ok(runtime.block_on(store.write(f))?)
 }
 

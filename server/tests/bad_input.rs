@@ -19,15 +19,33 @@ async fn malformed_unknown_and_premature_frames_are_answered_and_the_socket_stay
     let mut client = server.connect().await;
     client.send_text("{\"type\":\"send\"".into()).await;
     assert_eq!(error_code(&client.recv().await), ErrorCode::Malformed);
-    client.send_text(r#"{"type":"launch_rockets"}"#.into()).await;
+    client
+        .send_text(r#"{"type":"launch_rockets"}"#.into())
+        .await;
     assert_eq!(error_code(&client.recv().await), ErrorCode::UnknownFrame);
-    client.send(&ClientFrame::Sync { conversation_id: new_conversation(), after_seq: 0 }).await;
+    client
+        .send(&ClientFrame::Sync {
+            conversation_id: new_conversation(),
+            after_seq: 0,
+        })
+        .await;
     assert_eq!(error_code(&client.recv().await), ErrorCode::HelloRequired);
     client
-        .send(&ClientFrame::Hello { protocol: PROTOCOL_VERSION, auth: Auth::Visitor { site_id: SiteId("acme".into()), token: None }, page_url: None })
+        .send(&ClientFrame::Hello {
+            protocol: PROTOCOL_VERSION,
+            auth: Auth::Visitor {
+                site_id: SiteId("acme".into()),
+                token: None,
+            },
+            page_url: None,
+        })
         .await;
     assert!(matches!(client.welcome().await, Session::Visitor { .. }));
-    client.send_text(r#"{"type":"send","conversation_id":"nope","message_id":"nope","body":"x"}"#.into()).await;
+    client
+        .send_text(
+            r#"{"type":"send","conversation_id":"nope","message_id":"nope","body":"x"}"#.into(),
+        )
+        .await;
     assert_eq!(error_code(&client.recv().await), ErrorCode::Malformed);
     let (_, ack) = client.post(new_conversation(), "still works").await;
     assert!(matches!(ack, ServerFrame::Ack { .. }));
@@ -37,10 +55,14 @@ async fn malformed_unknown_and_premature_frames_are_answered_and_the_socket_stay
 async fn an_old_client_is_told_to_reload_and_disconnected() {
     let server = TestServer::start().await;
     let mut client = server.connect().await;
-    client.send_text(r#"{"type":"hello","protocol":0,"site":"acme"}"#.into()).await;
+    client
+        .send_text(r#"{"type":"hello","protocol":0,"site":"acme"}"#.into())
+        .await;
     let frame = client.recv().await;
     assert_eq!(error_code(&frame), ErrorCode::UnsupportedProtocol);
-    let ServerFrame::Error { message, .. } = frame else { unreachable!() };
+    let ServerFrame::Error { message, .. } = frame else {
+        unreachable!()
+    };
     assert!(message.contains("reload"), "{message}");
     assert_eq!(client.closed().await, Some(1008));
 }
@@ -55,10 +77,20 @@ async fn empty_oversized_and_foreign_messages_are_refused_and_not_stored() {
     let (_, large) = visitor.post(conversation, &"x".repeat(101)).await;
     assert_eq!(error_code(&large), ErrorCode::TooLarge);
     // A frame far beyond any legitimate size is refused before it is parsed.
-    visitor.send_text(format!(r#"{{"type":"send","body":"{}"}}"#, "y".repeat(10_000))).await;
+    visitor
+        .send_text(format!(
+            r#"{{"type":"send","body":"{}"}}"#,
+            "y".repeat(10_000)
+        ))
+        .await;
     assert_eq!(error_code(&visitor.recv().await), ErrorCode::TooLarge);
     // None of it opened the conversation.
-    visitor.send(&ClientFrame::Sync { conversation_id: conversation, after_seq: 0 }).await;
+    visitor
+        .send(&ClientFrame::Sync {
+            conversation_id: conversation,
+            after_seq: 0,
+        })
+        .await;
     assert_eq!(error_code(&visitor.recv().await), ErrorCode::NotFound);
 
     let (_, ack) = visitor.post(conversation, &"x".repeat(100)).await;
@@ -66,11 +98,25 @@ async fn empty_oversized_and_foreign_messages_are_refused_and_not_stored() {
     let (mut intruder, _) = server.visitor(None).await;
     let (_, foreign) = intruder.post(conversation, "let me in").await;
     assert_eq!(error_code(&foreign), ErrorCode::Forbidden);
-    intruder.send(&ClientFrame::Sync { conversation_id: conversation, after_seq: 0 }).await;
+    intruder
+        .send(&ClientFrame::Sync {
+            conversation_id: conversation,
+            after_seq: 0,
+        })
+        .await;
     assert_eq!(error_code(&intruder.recv().await), ErrorCode::Forbidden);
-    intruder.send(&ClientFrame::Typing { conversation_id: conversation, typing: true }).await;
+    intruder
+        .send(&ClientFrame::Typing {
+            conversation_id: conversation,
+            typing: true,
+        })
+        .await;
     assert_eq!(error_code(&intruder.recv().await), ErrorCode::Forbidden);
-    intruder.send(&ClientFrame::Accept { conversation_id: conversation }).await;
+    intruder
+        .send(&ClientFrame::Accept {
+            conversation_id: conversation,
+        })
+        .await;
     assert_eq!(error_code(&intruder.recv().await), ErrorCode::Forbidden);
 }
 
@@ -80,82 +126,200 @@ async fn forged_expired_and_foreign_site_tokens_are_refused() {
     let signer = server.state.signer.clone();
     let visitor = protocol::VisitorId(uuid::Uuid::now_v7());
     let cases = [
-        ("forged", server::auth::TokenSigner::new(b"another secret!!").issue(&SiteId("acme".into()), visitor, i64::MAX / 2)),
+        (
+            "forged",
+            server::auth::TokenSigner::new(b"another secret!!").issue(
+                &SiteId("acme".into()),
+                visitor,
+                i64::MAX / 2,
+            ),
+        ),
         ("expired", signer.issue(&SiteId("acme".into()), visitor, 1)),
         ("garbage", "not-a-token".to_owned()),
     ];
     for (case, token) in cases {
         let mut client = server.connect().await;
         client
-            .send(&ClientFrame::Hello { protocol: PROTOCOL_VERSION, auth: Auth::Visitor { site_id: SiteId("acme".into()), token: Some(token) }, page_url: None })
+            .send(&ClientFrame::Hello {
+                protocol: PROTOCOL_VERSION,
+                auth: Auth::Visitor {
+                    site_id: SiteId("acme".into()),
+                    token: Some(token),
+                },
+                page_url: None,
+            })
             .await;
-        assert_eq!(error_code(&client.recv().await), ErrorCode::Unauthorized, "{case}");
+        assert_eq!(
+            error_code(&client.recv().await),
+            ErrorCode::Unauthorized,
+            "{case}"
+        );
         assert_eq!(client.closed().await, Some(1008), "{case}");
     }
     let mut client = server.connect().await;
-    client.send(&ClientFrame::Hello { protocol: PROTOCOL_VERSION, auth: Auth::Operator { token: "made-up".into() }, page_url: None }).await;
+    client
+        .send(&ClientFrame::Hello {
+            protocol: PROTOCOL_VERSION,
+            auth: Auth::Operator {
+                token: "made-up".into(),
+            },
+            page_url: None,
+        })
+        .await;
     assert_eq!(error_code(&client.recv().await), ErrorCode::Unauthorized);
     let mut client = server.connect().await;
-    client.send(&ClientFrame::Hello { protocol: PROTOCOL_VERSION, auth: Auth::Visitor { site_id: SiteId("nope".into()), token: None }, page_url: None }).await;
+    client
+        .send(&ClientFrame::Hello {
+            protocol: PROTOCOL_VERSION,
+            auth: Auth::Visitor {
+                site_id: SiteId("nope".into()),
+                token: None,
+            },
+            page_url: None,
+        })
+        .await;
     assert_eq!(error_code(&client.recv().await), ErrorCode::NotFound);
 }
 
 #[tokio::test]
 async fn a_page_from_another_origin_cannot_open_a_visitor_session() {
     let server = TestServer::start().await;
-    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{}/v1/ws", server.address)).unwrap();
-    request.headers_mut().insert("origin", "https://evil.example".parse().unwrap());
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
+            "ws://{}/v1/ws",
+            server.address
+        ))
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("origin", "https://evil.example".parse().unwrap());
     let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
     let mut client = support::Client { socket };
-    client.send(&ClientFrame::Hello { protocol: PROTOCOL_VERSION, auth: Auth::Visitor { site_id: SiteId("acme".into()), token: None }, page_url: None }).await;
+    client
+        .send(&ClientFrame::Hello {
+            protocol: PROTOCOL_VERSION,
+            auth: Auth::Visitor {
+                site_id: SiteId("acme".into()),
+                token: None,
+            },
+            page_url: None,
+        })
+        .await;
     assert_eq!(error_code(&client.recv().await), ErrorCode::Forbidden);
 }
 
 #[tokio::test]
 async fn http_errors_are_json_with_the_right_status() {
     let server = TestServer::start_with(|c| c.max_body_bytes = 1024).await;
-    let wrong = serde_json::json!({ "email": "alice@example.com", "password": "wrong" }).to_string();
-    let (status, body) = server.http("POST", "/v1/operators/login", None, Some(wrong)).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthorized")));
+    let wrong =
+        serde_json::json!({ "email": "alice@example.com", "password": "wrong" }).to_string();
+    let (status, body) = server
+        .http("POST", "/v1/operators/login", None, Some(wrong))
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+    );
     let unknown = serde_json::json!({ "email": "nobody@example.com", "password": "x" }).to_string();
-    assert_eq!(server.http("POST", "/v1/operators/login", None, Some(unknown)).await.0, StatusCode::UNAUTHORIZED);
-    let (status, body) = server.http("POST", "/v1/operators/login", None, Some("{\"email\":".into())).await;
-    assert_eq!((status.is_client_error(), body["error"].as_str()), (true, Some("malformed")));
+    assert_eq!(
+        server
+            .http("POST", "/v1/operators/login", None, Some(unknown))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, body) = server
+        .http(
+            "POST",
+            "/v1/operators/login",
+            None,
+            Some("{\"email\":".into()),
+        )
+        .await;
+    assert_eq!(
+        (status.is_client_error(), body["error"].as_str()),
+        (true, Some("malformed"))
+    );
     let huge = serde_json::json!({ "email": "a", "password": "p".repeat(5000) }).to_string();
-    let (status, body) = server.http("POST", "/v1/operators/login", None, Some(huge)).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("too_large")));
+    let (status, body) = server
+        .http("POST", "/v1/operators/login", None, Some(huge))
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("too_large"))
+    );
     let (status, body) = server.http("GET", "/v1/conversations", None, None).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthorized")));
-    let (status, _) = server.http("GET", "/v1/conversations", Some("forged"), None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+    );
+    let (status, _) = server
+        .http("GET", "/v1/conversations", Some("forged"), None)
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, body) = server.http("GET", "/v1/no-such-thing", None, None).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
 }
 
 #[tokio::test]
 async fn a_visitor_token_reads_only_its_own_conversation_and_never_the_inbox() {
     let server = TestServer::start().await;
     let (mut owner, session) = server.visitor(None).await;
-    let Session::Visitor { token: owner_token, .. } = session else { panic!() };
+    let Session::Visitor {
+        token: owner_token, ..
+    } = session
+    else {
+        panic!()
+    };
     let conversation = new_conversation();
     owner.post(conversation, "private").await;
     let (_, session) = server.visitor(None).await;
-    let Session::Visitor { token: other_token, .. } = session else { panic!() };
+    let Session::Visitor {
+        token: other_token, ..
+    } = session
+    else {
+        panic!()
+    };
 
     let path = format!("/v1/conversations/{conversation}/messages");
     let (status, body) = server.http("GET", &path, Some(&owner_token), None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body[0]["body"], "private");
     let (status, body) = server.http("GET", &path, Some(&other_token), None).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
-    let (status, _) = server.http("GET", "/v1/conversations", Some(&owner_token), None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
+    let (status, _) = server
+        .http("GET", "/v1/conversations", Some(&owner_token), None)
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     let login = server.login("bob@example.com").await;
-    let (status, body) = server.http("GET", "/v1/conversations", Some(&login.token), None).await;
-    assert_eq!((status, body.as_array().map(Vec::len)), (StatusCode::OK, Some(1)));
-    assert_eq!(server.http("POST", "/v1/operators/logout", Some(&login.token), None).await.0, StatusCode::NO_CONTENT);
-    assert_eq!(server.http("GET", "/v1/conversations", Some(&login.token), None).await.0, StatusCode::UNAUTHORIZED);
+    let (status, body) = server
+        .http("GET", "/v1/conversations", Some(&login.token), None)
+        .await;
+    assert_eq!(
+        (status, body.as_array().map(Vec::len)),
+        (StatusCode::OK, Some(1))
+    );
+    assert_eq!(
+        server
+            .http("POST", "/v1/operators/logout", Some(&login.token), None)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        server
+            .http("GET", "/v1/conversations", Some(&login.token), None)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -165,7 +329,10 @@ async fn health_reports_a_writable_database() {
     assert_eq!((status, body["ok"].as_bool()), (StatusCode::OK, Some(true)));
     server.state.store.shutdown();
     let (status, body) = server.http("GET", "/health", None, None).await;
-    assert_eq!((status, body["ok"].as_bool()), (StatusCode::SERVICE_UNAVAILABLE, Some(false)));
+    assert_eq!(
+        (status, body["ok"].as_bool()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some(false))
+    );
 }
 
 #[tokio::test]
@@ -180,7 +347,9 @@ async fn assets_are_served_with_the_wasm_type_compression_and_cache_headers() {
         .header("origin", support::ORIGIN)
         .body(axum::body::Body::empty())
         .unwrap();
-    let response = tower::ServiceExt::oneshot(server::app(server.state.clone()), request).await.unwrap();
+    let response = tower::ServiceExt::oneshot(server::app(server.state.clone()), request)
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let headers = response.headers();
     assert_eq!(headers["content-type"], "application/wasm");

@@ -10,71 +10,184 @@ use support::{new_conversation, TestServer};
 async fn visitor_and_operator_chat_end_to_end() {
     let server = TestServer::start().await;
     let (mut alice, session) = server.operator("alice@example.com").await;
-    let Session::Operator { inbox, operator } = session else { panic!("operator session") };
+    let Session::Operator { inbox, operator } = session else {
+        panic!("operator session")
+    };
     assert!(inbox.is_empty());
     assert_eq!(operator.name, "Alice");
 
     let (mut visitor, session) = server.visitor(None).await;
-    let Session::Visitor { token, conversations, .. } = session else { panic!("visitor session") };
+    let Session::Visitor {
+        token,
+        conversations,
+        ..
+    } = session
+    else {
+        panic!("visitor session")
+    };
     assert!(conversations.is_empty());
 
     // The visitor's first message opens the conversation and reaches the operator.
     let conversation = new_conversation();
-    let (first_id, ack) = visitor.post(conversation, "Hi, do you ship to Norway?").await;
+    let (first_id, ack) = visitor
+        .post(conversation, "Hi, do you ship to Norway?")
+        .await;
     assert!(matches!(ack, ServerFrame::Ack { .. }));
-    let seen = alice.recv_until(|f| match f { ServerFrame::Message { message } => Some(message), _ => None }).await;
+    let seen = alice
+        .recv_until(|f| match f {
+            ServerFrame::Message { message } => Some(message),
+            _ => None,
+        })
+        .await;
     assert_eq!((seen.id, seen.author.kind), (first_id, AuthorKind::Visitor));
-    let waiting = alice.recv_until(|f| match f { ServerFrame::Conversation { conversation } => Some(conversation), _ => None }).await;
+    let waiting = alice
+        .recv_until(|f| match f {
+            ServerFrame::Conversation { conversation } => Some(conversation),
+            _ => None,
+        })
+        .await;
     assert_eq!(waiting.state, ConversationState::Waiting);
-    assert_eq!(waiting.page_url.as_deref(), Some("https://acme.example/pricing"));
+    assert_eq!(
+        waiting.page_url.as_deref(),
+        Some("https://acme.example/pricing")
+    );
 
     // Typing travels both ways.
-    visitor.send(&ClientFrame::Typing { conversation_id: conversation, typing: true }).await;
-    let typing = alice.recv_until(|f| match f { ServerFrame::Typing { author, typing, .. } => Some((author.kind, typing)), _ => None }).await;
+    visitor
+        .send(&ClientFrame::Typing {
+            conversation_id: conversation,
+            typing: true,
+        })
+        .await;
+    let typing = alice
+        .recv_until(|f| match f {
+            ServerFrame::Typing { author, typing, .. } => Some((author.kind, typing)),
+            _ => None,
+        })
+        .await;
     assert_eq!(typing, (AuthorKind::Visitor, true));
 
     // Accepting is pushed to the visitor as a state change and a notice.
-    alice.send(&ClientFrame::Accept { conversation_id: conversation }).await;
-    let notice = visitor.recv_until(|f| match f { ServerFrame::Message { message } => Some(message), _ => None }).await;
-    assert_eq!((notice.author.kind, notice.body.as_str()), (AuthorKind::System, "Alice joined the chat"));
-    let active = visitor.recv_until(|f| match f { ServerFrame::Conversation { conversation } => Some(conversation), _ => None }).await;
+    alice
+        .send(&ClientFrame::Accept {
+            conversation_id: conversation,
+        })
+        .await;
+    let notice = visitor
+        .recv_until(|f| match f {
+            ServerFrame::Message { message } => Some(message),
+            _ => None,
+        })
+        .await;
+    assert_eq!(
+        (notice.author.kind, notice.body.as_str()),
+        (AuthorKind::System, "Alice joined the chat")
+    );
+    let active = visitor
+        .recv_until(|f| match f {
+            ServerFrame::Conversation { conversation } => Some(conversation),
+            _ => None,
+        })
+        .await;
     assert_eq!(active.state, ConversationState::Active);
     assert_eq!(active.operator.unwrap().name, "Alice");
 
-    alice.send(&ClientFrame::Typing { conversation_id: conversation, typing: true }).await;
-    let typing = visitor.recv_until(|f| match f { ServerFrame::Typing { author, .. } => Some(author), _ => None }).await;
-    assert_eq!((typing.kind, typing.name.as_deref()), (AuthorKind::Operator, Some("Alice")));
+    alice
+        .send(&ClientFrame::Typing {
+            conversation_id: conversation,
+            typing: true,
+        })
+        .await;
+    let typing = visitor
+        .recv_until(|f| match f {
+            ServerFrame::Typing { author, .. } => Some(author),
+            _ => None,
+        })
+        .await;
+    assert_eq!(
+        (typing.kind, typing.name.as_deref()),
+        (AuthorKind::Operator, Some("Alice"))
+    );
 
-    let (reply_id, ack) = alice.post(conversation, "We do! Shipping takes 3 days.").await;
+    let (reply_id, ack) = alice
+        .post(conversation, "We do! Shipping takes 3 days.")
+        .await;
     assert!(matches!(ack, ServerFrame::Ack { .. }), "{ack:?}");
-    let reply = visitor.recv_until(|f| match f { ServerFrame::Message { message } if message.author.kind == AuthorKind::Operator => Some(message), _ => None }).await;
-    assert_eq!((reply.id, reply.author.name.as_deref()), (reply_id, Some("Alice")));
+    let reply = visitor
+        .recv_until(|f| match f {
+            ServerFrame::Message { message } if message.author.kind == AuthorKind::Operator => {
+                Some(message)
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(
+        (reply.id, reply.author.name.as_deref()),
+        (reply_id, Some("Alice"))
+    );
 
     // A second operator cannot take the chat, but sees it in the inbox.
     let (mut bob, session) = server.operator("bob@example.com").await;
-    let Session::Operator { inbox, .. } = session else { panic!() };
+    let Session::Operator { inbox, .. } = session else {
+        panic!()
+    };
     assert_eq!(inbox.len(), 1);
-    bob.send(&ClientFrame::Accept { conversation_id: conversation }).await;
-    let refused = bob.recv_until(|f| match f { ServerFrame::Error { code, .. } => Some(code), _ => None }).await;
+    bob.send(&ClientFrame::Accept {
+        conversation_id: conversation,
+    })
+    .await;
+    let refused = bob
+        .recv_until(|f| match f {
+            ServerFrame::Error { code, .. } => Some(code),
+            _ => None,
+        })
+        .await;
     assert_eq!(refused, protocol::ErrorCode::Conflict);
 
     // The visitor reconnects with the token: same conversation, full history in order.
     drop(visitor);
     let (mut visitor, session) = server.visitor(Some(token)).await;
-    let Session::Visitor { conversations, .. } = session else { panic!() };
+    let Session::Visitor { conversations, .. } = session else {
+        panic!()
+    };
     assert_eq!(conversations[0].id, conversation);
-    visitor.send(&ClientFrame::Sync { conversation_id: conversation, after_seq: 0 }).await;
-    let history = visitor.recv_until(|f| match f { ServerFrame::History { messages, .. } => Some(messages), _ => None }).await;
+    visitor
+        .send(&ClientFrame::Sync {
+            conversation_id: conversation,
+            after_seq: 0,
+        })
+        .await;
+    let history = visitor
+        .recv_until(|f| match f {
+            ServerFrame::History { messages, .. } => Some(messages),
+            _ => None,
+        })
+        .await;
     let ids: Vec<_> = history.iter().map(|m| m.id).collect();
     assert_eq!(ids.len(), 3);
     assert_eq!((ids[0], ids[2]), (first_id, reply_id));
 
     // Closing is pushed too, and the closed conversation takes no more messages.
-    alice.send(&ClientFrame::Close { conversation_id: conversation }).await;
-    let closed = visitor.recv_until(|f| match f { ServerFrame::Conversation { conversation } => Some(conversation), _ => None }).await;
+    alice
+        .send(&ClientFrame::Close {
+            conversation_id: conversation,
+        })
+        .await;
+    let closed = visitor
+        .recv_until(|f| match f {
+            ServerFrame::Conversation { conversation } => Some(conversation),
+            _ => None,
+        })
+        .await;
     assert_eq!(closed.state, ConversationState::Closed);
     let (_, refused) = visitor.post(conversation, "one more thing").await;
-    assert!(matches!(refused, ServerFrame::Error { code: protocol::ErrorCode::ConversationClosed, .. }));
+    assert!(matches!(
+        refused,
+        ServerFrame::Error {
+            code: protocol::ErrorCode::ConversationClosed,
+            ..
+        }
+    ));
     server.shutdown().await;
 }
 
@@ -84,19 +197,47 @@ async fn a_resent_message_is_acknowledged_again_and_stored_once() {
     let (mut visitor, _) = server.visitor(None).await;
     let conversation = new_conversation();
     let message_id = protocol::MessageId(uuid::Uuid::now_v7());
-    let send = ClientFrame::Send { conversation_id: conversation, message_id, body: "only once".into() };
+    let send = ClientFrame::Send {
+        conversation_id: conversation,
+        message_id,
+        body: "only once".into(),
+    };
     for _ in 0..3 {
         visitor.send(&send).await;
-        let ack = visitor.recv_until(|f| match f { ServerFrame::Ack { message, .. } => Some(message), _ => None }).await;
+        let ack = visitor
+            .recv_until(|f| match f {
+                ServerFrame::Ack { message, .. } => Some(message),
+                _ => None,
+            })
+            .await;
         assert_eq!(ack.id, message_id);
     }
     // A reconnect (new socket) resending it is acknowledged once more.
     let (mut again, _) = server.visitor(None).await;
     again.send(&send).await;
     let refused = again.recv().await;
-    assert!(matches!(refused, ServerFrame::Error { code: protocol::ErrorCode::Conflict, .. }), "another visitor cannot claim the id: {refused:?}");
-    visitor.send(&ClientFrame::Sync { conversation_id: conversation, after_seq: 0 }).await;
-    let history = visitor.recv_until(|f| match f { ServerFrame::History { messages, .. } => Some(messages), _ => None }).await;
+    assert!(
+        matches!(
+            refused,
+            ServerFrame::Error {
+                code: protocol::ErrorCode::Conflict,
+                ..
+            }
+        ),
+        "another visitor cannot claim the id: {refused:?}"
+    );
+    visitor
+        .send(&ClientFrame::Sync {
+            conversation_id: conversation,
+            after_seq: 0,
+        })
+        .await;
+    let history = visitor
+        .recv_until(|f| match f {
+            ServerFrame::History { messages, .. } => Some(messages),
+            _ => None,
+        })
+        .await;
     assert_eq!(history.len(), 1);
     server.shutdown().await;
 }
@@ -112,6 +253,9 @@ async fn shutdown_closes_sockets_with_going_away_and_keeps_acknowledged_messages
     let data_dir = server.shutdown().await;
     assert_eq!(closing.await.unwrap(), Some(1001));
     let store = server::store::Store::open(data_dir.path()).unwrap();
-    let stored = store.read(move |conn| server::store::records::messages_after(conn, conversation, 0)).await.unwrap();
+    let stored = store
+        .read(move |conn| server::store::records::messages_after(conn, conversation, 0))
+        .await
+        .unwrap();
     assert_eq!(stored[0].id, id);
 }

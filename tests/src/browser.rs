@@ -34,21 +34,41 @@ pub struct ChromeDriver {
 impl ChromeDriver {
     /// Starts chromedriver on a free loopback port and waits until it accepts connections.
     pub async fn start() -> ChromeDriver {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let mut command = Command::new("/usr/bin/chromedriver");
-        command.arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null());
+        command
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         // Set LIVECHAT_CHROMEDRIVER_LOG to a file path to see every WebDriver command and browser log.
         if let Some(log) = std::env::var_os("LIVECHAT_CHROMEDRIVER_LOG") {
-            command.arg("--verbose").arg(format!("--log-path={}", log.to_string_lossy()));
+            command
+                .arg("--verbose")
+                .arg(format!("--log-path={}", log.to_string_lossy()));
         }
         let child = command
             .process_group(0)
             .spawn()
             .expect("chromedriver is installed (cargo xtask test installs it)");
-        let driver = ChromeDriver { child, port, profiles: Vec::new() };
-        crate::eventually("chromedriver to listen", Duration::from_secs(20), || async {
-            tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok().map(|_| ())
-        })
+        let driver = ChromeDriver {
+            child,
+            port,
+            profiles: Vec::new(),
+        };
+        crate::eventually(
+            "chromedriver to listen",
+            Duration::from_secs(20),
+            || async {
+                tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .ok()
+                    .map(|_| ())
+            },
+        )
         .await;
         driver
     }
@@ -60,7 +80,10 @@ impl ChromeDriver {
         args.push(format!("--user-data-dir={}", profile.path().display()));
         self.profiles.push(profile);
         let mut capabilities = serde_json::Map::new();
-        capabilities.insert("goog:chromeOptions".into(), serde_json::json!({ "binary": "/usr/bin/chromium", "args": args }));
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({ "binary": "/usr/bin/chromium", "args": args }),
+        );
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         ClientBuilder::new(connector)
             .capabilities(capabilities)
@@ -73,7 +96,9 @@ impl ChromeDriver {
 impl Drop for ChromeDriver {
     fn drop(&mut self) {
         // Negative pid: the whole process group, so the browsers chromedriver started go too.
-        let _ = Command::new("kill").args(["-s", "KILL", "--", &format!("-{}", self.child.id())]).status();
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", "--", &format!("-{}", self.child.id())])
+            .status();
         let _ = self.child.wait();
     }
 }

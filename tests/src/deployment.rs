@@ -28,25 +28,42 @@ fn server_bin() -> PathBuf {
     let path = std::env::var_os("LIVECHAT_SERVER_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| crate::root().join("target/debug/server"));
-    assert!(path.exists(), "{} is missing: run `cargo xtask test`, which builds it", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo xtask test`, which builds it",
+        path.display()
+    );
     path
 }
 
 fn site_dir() -> PathBuf {
-    let path = std::env::var_os("LIVECHAT_SITE_DIR").map(PathBuf::from).unwrap_or_else(|| crate::root().join("target/site"));
-    assert!(path.join("widget/widget_bg.wasm").exists(), "the widget is not built in {}: run `cargo xtask test`", path.display());
+    let path = std::env::var_os("LIVECHAT_SITE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::root().join("target/site"));
+    assert!(
+        path.join("widget/widget_bg.wasm").exists(),
+        "the widget is not built in {}: run `cargo xtask test`",
+        path.display()
+    );
     path
 }
 
 fn admin_command(data_dir: &Path) -> Command {
     let mut command = Command::new(server_bin());
-    command.arg("--data-dir").arg(data_dir).env("LIVECHAT_OPERATOR_PASSWORD", ADMIN_PASSWORD);
+    command
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("LIVECHAT_OPERATOR_PASSWORD", ADMIN_PASSWORD);
     command
 }
 
 fn run(command: &mut Command) {
     let output = command.output().expect("the server binary runs");
-    assert!(output.status.success(), "{command:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{command:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 impl Deployment {
@@ -56,10 +73,24 @@ impl Deployment {
         let assets_dir = tempfile::tempdir().expect("a temporary directory");
         let site = site_dir();
         for app in ["widget", "console"] {
-            std::os::unix::fs::symlink(site.join(app), assets_dir.path().join(app)).expect("symlink");
+            std::os::unix::fs::symlink(site.join(app), assets_dir.path().join(app))
+                .expect("symlink");
         }
-        std::fs::copy(crate::root().join("www/loader.js"), assets_dir.path().join("loader.js")).expect("loader.js");
-        run(admin_command(data_dir.path()).args(["operator", "add", "--email", ADMIN_EMAIL, "--name", "Ada Admin", "--role", "admin"]));
+        std::fs::copy(
+            crate::root().join("www/loader.js"),
+            assets_dir.path().join("loader.js"),
+        )
+        .expect("loader.js");
+        run(admin_command(data_dir.path()).args([
+            "operator",
+            "add",
+            "--email",
+            ADMIN_EMAIL,
+            "--name",
+            "Ada Admin",
+            "--role",
+            "admin",
+        ]));
 
         let mut child = Command::new(server_bin())
             .arg("--data-dir")
@@ -72,20 +103,40 @@ impl Deployment {
             .spawn()
             .expect("the server starts");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut line).expect("the server prints its address");
+        BufReader::new(child.stdout.take().expect("piped stdout"))
+            .read_line(&mut line)
+            .expect("the server prints its address");
         let port = line
             .trim()
             .rsplit(':')
             .next()
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("unexpected first line from the server: {line:?}"));
-        let deployment = Deployment { child, port, data_dir, assets_dir };
+        let deployment = Deployment {
+            child,
+            port,
+            data_dir,
+            assets_dir,
+        };
         // The page is served as http://localhost:PORT while the snippet names http://127.0.0.1:PORT:
         // two origins, as on a real customer's site.
-        run(admin_command(deployment.data_dir.path()).args(["site", "add", "--id", SITE_ID, "--name", "Northwind Coffee", "--origin", &deployment.page_origin()]));
-        let template = std::fs::read_to_string(crate::root().join("www/index.html")).expect("www/index.html");
-        let page = template.replace("{{DEPLOYMENT_URL}}", &deployment.url()).replace("{{SITE_ID}}", SITE_ID);
-        std::fs::write(deployment.assets_dir.path().join("index.html"), page).expect("the demo page");
+        run(admin_command(deployment.data_dir.path()).args([
+            "site",
+            "add",
+            "--id",
+            SITE_ID,
+            "--name",
+            "Northwind Coffee",
+            "--origin",
+            &deployment.page_origin(),
+        ]));
+        let template =
+            std::fs::read_to_string(crate::root().join("www/index.html")).expect("www/index.html");
+        let page = template
+            .replace("{{DEPLOYMENT_URL}}", &deployment.url())
+            .replace("{{SITE_ID}}", SITE_ID);
+        std::fs::write(deployment.assets_dir.path().join("index.html"), page)
+            .expect("the demo page");
         deployment
     }
 
@@ -102,6 +153,33 @@ impl Deployment {
     /// The operator console.
     pub fn console_url(&self) -> String {
         format!("{}/console/", self.url())
+    }
+}
+
+impl Deployment {
+    /// Sends SIGTERM and waits (at most 20 s) for the process to exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-s", "TERM", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "SIGTERM could not be sent");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if let Some(status) = self
+                .child
+                .try_wait()
+                .expect("the process can be waited for")
+            {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the deployment did not stop within 20 s of SIGTERM"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 }
 

@@ -9,13 +9,13 @@
 use crate::settings::Settings;
 use crate::state::{ChatState, ConnectionState};
 use crate::storage::Persisted;
+use browser::{new_conversation_id, new_message_id, set_timeout, Socket};
 use client_core::{Backoff, Outbox, PendingMessage, Transcript};
 use leptos::prelude::*;
 use protocol::{
-    Auth, AuthorKind, ClientFrame, ConversationId, ConversationState, ErrorCode, MessageId, ServerFrame,
-    Session, SiteId, PROTOCOL_VERSION,
+    Auth, AuthorKind, ClientFrame, ConversationId, ConversationState, ErrorCode, MessageId,
+    ServerFrame, Session, SiteId, PROTOCOL_VERSION,
 };
-use browser::{new_conversation_id, new_message_id, set_timeout, Socket};
 use std::cell::RefCell;
 
 thread_local! {
@@ -134,7 +134,10 @@ impl Driver {
         let page_url = web_sys::window().and_then(|w| w.location().href().ok());
         let hello = ClientFrame::Hello {
             protocol: PROTOCOL_VERSION,
-            auth: Auth::Visitor { site_id: SiteId(self.settings.site_id.clone()), token: self.persisted.token() },
+            auth: Auth::Visitor {
+                site_id: SiteId(self.settings.site_id.clone()),
+                token: self.persisted.token(),
+            },
             page_url,
         };
         self.send_raw(&hello);
@@ -187,23 +190,41 @@ impl Driver {
             return;
         };
         match frame {
-            ServerFrame::Welcome { max_message_bytes, session: Session::Visitor { token, conversations, .. }, .. } => {
+            ServerFrame::Welcome {
+                max_message_bytes,
+                session:
+                    Session::Visitor {
+                        token,
+                        conversations,
+                        ..
+                    },
+                ..
+            } => {
                 self.persisted.set_token(Some(&token));
                 self.max_message_bytes = max_message_bytes;
                 let known = |id: &ConversationId| conversations.iter().any(|c| c.id == *id);
-                let pending = |id: &ConversationId| self.outbox.pending().iter().any(|m| m.conversation_id == *id);
+                let pending = |id: &ConversationId| {
+                    self.outbox
+                        .pending()
+                        .iter()
+                        .any(|m| m.conversation_id == *id)
+                };
                 let chosen = self
                     .conversation
                     .filter(|id| known(id) || pending(id))
                     .or_else(|| conversations.first().map(|c| c.id));
                 self.switch_conversation(chosen);
-                let summary = chosen.and_then(|id| conversations.iter().find(|c| c.id == id).cloned());
+                let summary =
+                    chosen.and_then(|id| conversations.iter().find(|c| c.id == id).cloned());
                 self.state.conversation.set(summary);
                 self.welcomed = true;
                 self.backoff.reset();
                 if let Some(id) = chosen.filter(known) {
                     let after_seq = self.state.transcript.with_untracked(Transcript::last_seq);
-                    self.send_raw(&ClientFrame::Sync { conversation_id: id, after_seq });
+                    self.send_raw(&ClientFrame::Sync {
+                        conversation_id: id,
+                        after_seq,
+                    });
                 }
                 for message in self.outbox.pending().to_vec() {
                     self.send_raw(&send_frame(&message));
@@ -211,7 +232,10 @@ impl Driver {
                 self.state.connection.set(ConnectionState::Online);
             }
             ServerFrame::Welcome { .. } => {}
-            ServerFrame::Ack { message_id, message } => {
+            ServerFrame::Ack {
+                message_id,
+                message,
+            } => {
                 if self.outbox.remove(message_id) {
                     self.persisted.set_outbox(&self.outbox);
                 }
@@ -242,12 +266,23 @@ impl Driver {
                     self.state.conversation.set(Some(conversation));
                 }
             }
-            ServerFrame::Typing { conversation_id, author, typing } => {
-                if Some(conversation_id) == self.conversation && author.kind == AuthorKind::Operator {
-                    self.show_operator_typing(typing.then(|| author.name.unwrap_or_else(|| "The operator".into())));
+            ServerFrame::Typing {
+                conversation_id,
+                author,
+                typing,
+            } => {
+                if Some(conversation_id) == self.conversation && author.kind == AuthorKind::Operator
+                {
+                    self.show_operator_typing(
+                        typing.then(|| author.name.unwrap_or_else(|| "The operator".into())),
+                    );
                 }
             }
-            ServerFrame::Error { code, message, message_id } => self.on_error(code, message, message_id),
+            ServerFrame::Error {
+                code,
+                message,
+                message_id,
+            } => self.on_error(code, message, message_id),
         }
     }
 
@@ -277,7 +312,13 @@ impl Driver {
                 self.persisted.set_outbox(&self.outbox);
                 self.state.conversation.set(None);
                 self.switch_conversation(Some(fresh));
-                if let Some(pending) = self.outbox.pending().iter().find(|m| m.message_id == id).cloned() {
+                if let Some(pending) = self
+                    .outbox
+                    .pending()
+                    .iter()
+                    .find(|m| m.message_id == id)
+                    .cloned()
+                {
                     self.send_raw(&send_frame(&pending));
                 }
             }
@@ -297,7 +338,10 @@ impl Driver {
                 self.persisted.set_conversation(None);
             }
             (ErrorCode::UnsupportedProtocol, None) => {
-                self.stop(ConnectionState::Outdated, "This chat was updated. Please reload the page.".into());
+                self.stop(
+                    ConnectionState::Outdated,
+                    "This chat was updated. Please reload the page.".into(),
+                );
             }
             (ErrorCode::NotFound | ErrorCode::Forbidden, None) if !self.welcomed => {
                 self.stop(ConnectionState::Unavailable, message);
@@ -314,14 +358,29 @@ impl Driver {
 
     /// Shows `conversation`: a fresh transcript with the outbox's pending messages for it.
     fn switch_conversation(&mut self, conversation: Option<ConversationId>) {
-        if self.conversation == conversation && self.state.transcript.with_untracked(|t| t.conversation() == conversation) {
+        if self.conversation == conversation
+            && self
+                .state
+                .transcript
+                .with_untracked(|t| t.conversation() == conversation)
+        {
             return;
         }
         self.conversation = conversation;
         self.persisted.set_conversation(conversation);
         let mut transcript = Transcript::new(conversation);
-        for message in self.outbox.pending().iter().filter(|m| Some(m.conversation_id) == conversation) {
-            transcript.add_pending(message.message_id, AuthorKind::Visitor, message.body.clone(), message.written_at);
+        for message in self
+            .outbox
+            .pending()
+            .iter()
+            .filter(|m| Some(m.conversation_id) == conversation)
+        {
+            transcript.add_pending(
+                message.message_id,
+                AuthorKind::Visitor,
+                message.body.clone(),
+                message.written_at,
+            );
         }
         self.state.transcript.set(transcript);
     }
@@ -332,11 +391,17 @@ impl Driver {
             return false;
         }
         if body.len() > self.max_message_bytes {
-            self.state.notice.set(Some(format!("Messages can be at most {} characters long.", self.max_message_bytes)));
+            self.state.notice.set(Some(format!(
+                "Messages can be at most {} characters long.",
+                self.max_message_bytes
+            )));
             return false;
         }
         self.state.notice.set(None);
-        let closed = self.state.conversation.with_untracked(|c| c.as_ref().is_some_and(|c| c.state == ConversationState::Closed));
+        let closed = self.state.conversation.with_untracked(|c| {
+            c.as_ref()
+                .is_some_and(|c| c.state == ConversationState::Closed)
+        });
         if self.conversation.is_none() || closed {
             self.state.conversation.set(None);
             self.switch_conversation(Some(new_conversation_id()));
@@ -350,7 +415,14 @@ impl Driver {
         };
         self.outbox.push(message.clone());
         self.persisted.set_outbox(&self.outbox);
-        self.state.transcript.update(|t| t.add_pending(message.message_id, AuthorKind::Visitor, message.body.clone(), message.written_at));
+        self.state.transcript.update(|t| {
+            t.add_pending(
+                message.message_id,
+                AuthorKind::Visitor,
+                message.body.clone(),
+                message.written_at,
+            )
+        });
         if self.welcomed {
             self.send_raw(&send_frame(&message));
         }
@@ -359,21 +431,33 @@ impl Driver {
     }
 
     fn typing(&mut self, active: bool) {
-        let Some(conversation_id) = self.conversation else { return };
+        let Some(conversation_id) = self.conversation else {
+            return;
+        };
         if !self.welcomed {
             return;
         }
         let now = js_sys::Date::now();
         if active && now - self.last_typing_sent > 2_000.0 {
             self.last_typing_sent = now;
-            self.send_raw(&ClientFrame::Typing { conversation_id, typing: true });
+            self.send_raw(&ClientFrame::Typing {
+                conversation_id,
+                typing: true,
+            });
         } else if !active && self.last_typing_sent > 0.0 {
             self.last_typing_sent = 0.0;
-            self.send_raw(&ClientFrame::Typing { conversation_id, typing: false });
+            self.send_raw(&ClientFrame::Typing {
+                conversation_id,
+                typing: false,
+            });
         }
     }
 }
 
 fn send_frame(message: &PendingMessage) -> ClientFrame {
-    ClientFrame::Send { conversation_id: message.conversation_id, message_id: message.message_id, body: message.body.clone() }
+    ClientFrame::Send {
+        conversation_id: message.conversation_id,
+        message_id: message.message_id,
+        body: message.body.clone(),
+    }
 }

@@ -27,8 +27,12 @@ pub const HOST_ID: &str = "livechat-root";
 /// Starts the widget: settings, shadow root, connection, UI.
 pub fn boot() {
     console_error_panic_hook::set_once();
-    let Some(window) = web_sys::window() else { return };
-    let Some(document) = window.document() else { return };
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let Some(document) = window.document() else {
+        return;
+    };
     let settings = match settings::Settings::from_window(&window) {
         Ok(settings) => settings,
         Err(problem) => {
@@ -40,7 +44,9 @@ pub fn boot() {
         // The snippet was pasted twice; one widget is enough.
         return;
     }
-    let Some(container) = create_shadow_container(&document) else { return };
+    let Some(container) = create_shadow_container(&document) else {
+        return;
+    };
     let state = state::ChatState::new();
     driver::start(settings.clone(), state);
     leptos::mount::mount_to(container, move || ui::app(settings, state)).forget();
@@ -51,7 +57,9 @@ pub fn boot() {
 fn create_shadow_container(document: &web_sys::Document) -> Option<web_sys::HtmlElement> {
     let host = document.create_element("div").ok()?;
     host.set_id(HOST_ID);
-    let shadow = host.attach_shadow(&web_sys::ShadowRootInit::new(web_sys::ShadowRootMode::Open)).ok()?;
+    let shadow = host
+        .attach_shadow(&web_sys::ShadowRootInit::new(web_sys::ShadowRootMode::Open))
+        .ok()?;
     let style = document.create_element("style").ok()?;
     style.set_text_content(Some(include_str!("widget.css")));
     shadow.append_child(&style).ok()?;

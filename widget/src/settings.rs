@@ -38,8 +38,8 @@ impl Settings {
         if value.is_undefined() || value.is_null() {
             return Err("window.LiveChat is missing; paste the whole snippet".into());
         }
-        let settings: Settings =
-            serde_wasm_bindgen::from_value(value).map_err(|e| format!("window.LiveChat is invalid: {e}"))?;
+        let settings: Settings = serde_wasm_bindgen::from_value(value)
+            .map_err(|e| format!("window.LiveChat is invalid: {e}"))?;
         if settings.deployments.is_empty() {
             return Err("window.LiveChat.deployments must list at least one URL".into());
         }
@@ -50,7 +50,10 @@ impl Settings {
     pub fn endpoints(&self) -> Vec<String> {
         let mut bases: Vec<String> = self.asset_base.iter().cloned().collect();
         for base in &self.deployments {
-            if !bases.iter().any(|b| b.trim_end_matches('/') == base.trim_end_matches('/')) {
+            if !bases
+                .iter()
+                .any(|b| b.trim_end_matches('/') == base.trim_end_matches('/'))
+            {
                 bases.push(base.clone());
             }
         }
@@ -63,5 +66,9 @@ pub fn websocket_url(base: &str) -> String {
     let base = base.trim_end_matches('/');
     let rest = base.strip_prefix("https://").map(|r| format!("wss://{r}"));
     let rest = rest.or_else(|| base.strip_prefix("http://").map(|r| format!("ws://{r}")));
-    format!("{}{}", rest.unwrap_or_else(|| base.to_owned()), protocol::WS_PATH)
+    format!(
+        "{}{}",
+        rest.unwrap_or_else(|| base.to_owned()),
+        protocol::WS_PATH
+    )
 }

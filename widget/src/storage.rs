@@ -15,7 +15,9 @@ pub struct Persisted {
 impl Persisted {
     /// Opens the storage for `site_id`.
     pub fn open(site_id: &str) -> Self {
-        Self { store: LocalStore::new(format!("livechat.{site_id}.")) }
+        Self {
+            store: LocalStore::new(format!("livechat.{site_id}.")),
+        }
     }
 
     /// The visitor token.

@@ -102,7 +102,12 @@ fn Transcript(
         }
     });
     let entries = move || state.transcript.with(|t| t.entries().to_vec());
-    let ended = move || state.conversation.with(|c| c.as_ref().is_some_and(|c| c.state == ConversationState::Closed));
+    let ended = move || {
+        state.conversation.with(|c| {
+            c.as_ref()
+                .is_some_and(|c| c.state == ConversationState::Closed)
+        })
+    };
     view! {
         <div class="messages" node_ref=list aria-live="polite">
             <p class="greeting">{greeting}</p>
@@ -145,7 +150,12 @@ fn Composer(
             text.set(String::new());
         }
     };
-    let disabled = move || matches!(state.connection.get(), ConnectionState::Outdated | ConnectionState::Unavailable);
+    let disabled = move || {
+        matches!(
+            state.connection.get(),
+            ConnectionState::Outdated | ConnectionState::Unavailable
+        )
+    };
     view! {
         <form class="composer" on:submit=move |ev| { ev.prevent_default(); send(); }>
             <input data-testid="chat-input" type="text" placeholder="Write a message…" aria-label="Message"

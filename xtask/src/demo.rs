@@ -27,15 +27,39 @@ pub fn run(port: u16) -> anyhow::Result<()> {
 
     step("Preparing the demo site and operator");
     let admin = |command: &mut Command| {
-        command.arg("--data-dir").arg(&data_dir).env("LIVECHAT_OPERATOR_PASSWORD", DEMO_PASSWORD);
+        command
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .env("LIVECHAT_OPERATOR_PASSWORD", DEMO_PASSWORD);
     };
     let mut add_site = Command::new(&server);
     admin(&mut add_site);
-    add_site.args(["site", "add", "--id", "demo", "--name", "Northwind Coffee", "--origin", &page_origin, "--origin", &deployment]);
+    add_site.args([
+        "site",
+        "add",
+        "--id",
+        "demo",
+        "--name",
+        "Northwind Coffee",
+        "--origin",
+        &page_origin,
+        "--origin",
+        &deployment,
+    ]);
     crate::run(&mut add_site)?;
     let mut add_operator = Command::new(&server);
     admin(&mut add_operator);
-    add_operator.args(["operator", "add", "--email", DEMO_EMAIL, "--name", "Demo Admin", "--role", "admin", "--replace"]);
+    add_operator.args([
+        "operator",
+        "add",
+        "--email",
+        DEMO_EMAIL,
+        "--name",
+        "Demo Admin",
+        "--role",
+        "admin",
+        "--replace",
+    ]);
     crate::run(&mut add_operator)?;
 
     println!(

@@ -59,12 +59,17 @@ fn test() -> anyhow::Result<()> {
 
 /// The repository's root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_owned()
 }
 
 /// The shared `target/` directory.
 pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
 }
 
 /// `cargo` from the toolchain running this xtask, in the repository root.
@@ -76,7 +81,9 @@ pub fn cargo() -> Command {
 
 /// Runs a command to completion, failing with its name if it fails.
 pub fn run(command: &mut Command) -> anyhow::Result<()> {
-    let status = command.status().map_err(|e| anyhow::anyhow!("cannot run {command:?}: {e}"))?;
+    let status = command
+        .status()
+        .map_err(|e| anyhow::anyhow!("cannot run {command:?}: {e}"))?;
     anyhow::ensure!(status.success(), "{command:?} failed ({status})");
     Ok(())
 }

@@ -11,7 +11,10 @@ use std::process::Command;
 pub fn build(release: bool) -> anyhow::Result<()> {
     let site = target_dir().join("site");
     for app in ["widget", "console"] {
-        step(&format!("Building the {app} ({})", if release { "release" } else { "debug" }));
+        step(&format!(
+            "Building the {app} ({})",
+            if release { "release" } else { "debug" }
+        ));
         let mut trunk = Command::new("trunk");
         trunk
             .current_dir(root())
@@ -34,7 +37,9 @@ pub fn build(release: bool) -> anyhow::Result<()> {
 /// Writes the demo customer page into `dir`, with the snippet pointing at `deployment_url`.
 pub fn render_demo_page(dir: &Path, deployment_url: &str, site_id: &str) -> anyhow::Result<()> {
     let template = std::fs::read_to_string(root().join("www/index.html"))?;
-    let page = template.replace("{{DEPLOYMENT_URL}}", deployment_url).replace("{{SITE_ID}}", site_id);
+    let page = template
+        .replace("{{DEPLOYMENT_URL}}", deployment_url)
+        .replace("{{SITE_ID}}", site_id);
     std::fs::write(dir.join("index.html"), page)?;
     Ok(())
 }

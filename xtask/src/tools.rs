@@ -21,44 +21,85 @@ pub fn node_bin_dir() -> PathBuf {
 /// PATH with the project's tool folders in front.
 pub fn path_with_tools() -> std::ffi::OsString {
     let mut paths = vec![node_bin_dir()];
-    if let Some(home) = std::env::var_os("CARGO_HOME").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo"))) {
+    if let Some(home) = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+    {
         paths.push(home.join("bin"));
     }
-    paths.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+    paths.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
     std::env::join_paths(paths).expect("valid PATH entries")
 }
 
 fn version_of(program: &str, arg: &str) -> Option<String> {
-    let output = Command::new(program).arg(arg).env("PATH", path_with_tools()).output().ok()?;
-    output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    let output = Command::new(program)
+        .arg(arg)
+        .env("PATH", path_with_tools())
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
 /// The wasm32 target, wasm-bindgen-cli, Trunk and wasm-opt.
 pub fn ensure_wasm_tools() -> anyhow::Result<()> {
-    let targets = Command::new("rustup").args(["target", "list", "--installed"]).output()?;
+    let targets = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()?;
     if !String::from_utf8_lossy(&targets.stdout).contains("wasm32-unknown-unknown") {
         step("Installing the wasm32-unknown-unknown target");
         run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
     }
     if !version_of("wasm-bindgen", "--version").is_some_and(|v| v.ends_with(WASM_BINDGEN_VERSION)) {
-        step(&format!("Installing wasm-bindgen-cli {WASM_BINDGEN_VERSION} (about 2 minutes)"));
+        step(&format!(
+            "Installing wasm-bindgen-cli {WASM_BINDGEN_VERSION} (about 2 minutes)"
+        ));
         // Without --locked: the CLI's own lockfile asks for a crate version the registry lacks.
-        run(Command::new("cargo").args(["install", "wasm-bindgen-cli", "--version", WASM_BINDGEN_VERSION]))?;
+        run(Command::new("cargo").args([
+            "install",
+            "wasm-bindgen-cli",
+            "--version",
+            WASM_BINDGEN_VERSION,
+        ]))?;
     }
     if !version_of("trunk", "--version").is_some_and(|v| v.ends_with(TRUNK_VERSION)) {
-        step(&format!("Installing Trunk {TRUNK_VERSION} (about 6 minutes on 2 cores)"));
-        run(Command::new("cargo").args(["install", "--locked", "trunk", "--version", TRUNK_VERSION]))?;
+        step(&format!(
+            "Installing Trunk {TRUNK_VERSION} (about 6 minutes on 2 cores)"
+        ));
+        run(Command::new("cargo").args([
+            "install",
+            "--locked",
+            "trunk",
+            "--version",
+            TRUNK_VERSION,
+        ]))?;
     }
     let wasm_opt = node_bin_dir().join("wasm-opt");
-    if !version_of(wasm_opt.to_str().unwrap_or("wasm-opt"), "--version").is_some_and(|v| v.contains(&format!("version {BINARYEN_VERSION}"))) {
-        step(&format!("Installing wasm-opt (npm binaryen@{BINARYEN_VERSION})"));
+    if !version_of(wasm_opt.to_str().unwrap_or("wasm-opt"), "--version")
+        .is_some_and(|v| v.contains(&format!("version {BINARYEN_VERSION}")))
+    {
+        step(&format!(
+            "Installing wasm-opt (npm binaryen@{BINARYEN_VERSION})"
+        ));
         let prefix = target_dir().join("tools");
         std::fs::create_dir_all(&prefix)?;
         run(Command::new("npm")
-            .args(["install", "--no-save", "--no-audit", "--no-fund", "--prefix"])
+            .args([
+                "install",
+                "--no-save",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+            ])
             .arg(&prefix)
             .arg(format!("binaryen@{BINARYEN_VERSION}")))
-        .map_err(|e| anyhow::anyhow!("{e}; wasm-opt comes from npm, so Node.js and npm must be installed"))?;
+        .map_err(|e| {
+            anyhow::anyhow!("{e}; wasm-opt comes from npm, so Node.js and npm must be installed")
+        })?;
     }
     Ok(())
 }
@@ -69,7 +110,11 @@ pub fn ensure_chromium() -> anyhow::Result<()> {
     if present("/usr/bin/chromium") && present("/usr/bin/chromedriver") {
         return Ok(());
     }
-    let is_root = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false);
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
     anyhow::ensure!(
         is_root,
         "the browser tests need Chromium and ChromeDriver: run `sudo apt-get install -y chromium chromium-driver` and try again"
@@ -77,6 +122,13 @@ pub fn ensure_chromium() -> anyhow::Result<()> {
     step("Installing Chromium and ChromeDriver (apt-get)");
     run(Command::new("apt-get").arg("update"))?;
     // Another apt may hold the dpkg lock for a moment on a fresh machine; wait for it.
-    run(Command::new("apt-get").args(["-o", "DPkg::Lock::Timeout=120", "install", "-y", "chromium", "chromium-driver"]))?;
+    run(Command::new("apt-get").args([
+        "-o",
+        "DPkg::Lock::Timeout=120",
+        "install",
+        "-y",
+        "chromium",
+        "chromium-driver",
+    ]))?;
     Ok(())
 }

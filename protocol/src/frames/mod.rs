@@ -99,7 +99,11 @@ impl ClientFrame {
             match value.get("protocol").and_then(|p| p.as_u64()) {
                 Some(v) if v == u64::from(crate::PROTOCOL_VERSION) => {}
                 Some(v) => return Err(DecodeError::UnsupportedProtocol(v)),
-                None => return Err(DecodeError::Malformed("missing number field `protocol`".into())),
+                None => {
+                    return Err(DecodeError::Malformed(
+                        "missing number field `protocol`".into(),
+                    ))
+                }
             }
         }
         serde_json::from_value(value).map_err(|e| DecodeError::Malformed(e.to_string()))
@@ -229,7 +233,11 @@ impl ServerFrame {
 
     /// A shorthand for an error frame.
     pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
-        ServerFrame::Error { code, message: message.into(), message_id: None }
+        ServerFrame::Error {
+            code,
+            message: message.into(),
+            message_id: None,
+        }
     }
 }
 

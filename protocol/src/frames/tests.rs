@@ -13,7 +13,10 @@ fn message() -> Message {
     Message {
         id: MessageId::from_parts(1_700_000_000_001, [2; 10]),
         conversation_id: conversation(),
-        author: Author { kind: AuthorKind::Operator, name: Some("Alice".into()) },
+        author: Author {
+            kind: AuthorKind::Operator,
+            name: Some("Alice".into()),
+        },
         body: "Hello <b>there</b> \u{1F600}".into(),
         sent_at: 1_700_000_000_002,
         seq: 42,
@@ -44,7 +47,10 @@ fn every_client_frame_round_trips() {
     let frames = vec![
         ClientFrame::Hello {
             protocol: PROTOCOL_VERSION,
-            auth: Auth::Visitor { site_id: SiteId("acme".into()), token: None },
+            auth: Auth::Visitor {
+                site_id: SiteId("acme".into()),
+                token: None,
+            },
             page_url: Some("https://acme.example/".into()),
         },
         ClientFrame::Hello {
@@ -52,11 +58,25 @@ fn every_client_frame_round_trips() {
             auth: Auth::Operator { token: "t".into() },
             page_url: None,
         },
-        ClientFrame::Send { conversation_id: conversation(), message_id: message().id, body: "hi".into() },
-        ClientFrame::Typing { conversation_id: conversation(), typing: true },
-        ClientFrame::Sync { conversation_id: conversation(), after_seq: 7 },
-        ClientFrame::Accept { conversation_id: conversation() },
-        ClientFrame::Close { conversation_id: conversation() },
+        ClientFrame::Send {
+            conversation_id: conversation(),
+            message_id: message().id,
+            body: "hi".into(),
+        },
+        ClientFrame::Typing {
+            conversation_id: conversation(),
+            typing: true,
+        },
+        ClientFrame::Sync {
+            conversation_id: conversation(),
+            after_seq: 7,
+        },
+        ClientFrame::Accept {
+            conversation_id: conversation(),
+        },
+        ClientFrame::Close {
+            conversation_id: conversation(),
+        },
     ];
     for frame in frames {
         assert_eq!(ClientFrame::decode(&frame.encode()).unwrap(), frame);
@@ -78,18 +98,36 @@ fn every_server_frame_round_trips() {
         ServerFrame::Welcome {
             protocol: PROTOCOL_VERSION,
             max_message_bytes: 8192,
-            session: Session::Operator { operator: summary().operator.unwrap(), inbox: vec![summary()] },
+            session: Session::Operator {
+                operator: summary().operator.unwrap(),
+                inbox: vec![summary()],
+            },
         },
-        ServerFrame::Ack { message_id: message().id, message: message() },
+        ServerFrame::Ack {
+            message_id: message().id,
+            message: message(),
+        },
         ServerFrame::Message { message: message() },
         ServerFrame::Typing {
             conversation_id: conversation(),
-            author: Author { kind: AuthorKind::Visitor, name: None },
+            author: Author {
+                kind: AuthorKind::Visitor,
+                name: None,
+            },
             typing: false,
         },
-        ServerFrame::Conversation { conversation: summary() },
-        ServerFrame::History { conversation_id: conversation(), messages: vec![message()] },
-        ServerFrame::Error { code: ErrorCode::TooLarge, message: "too big".into(), message_id: Some(message().id) },
+        ServerFrame::Conversation {
+            conversation: summary(),
+        },
+        ServerFrame::History {
+            conversation_id: conversation(),
+            messages: vec![message()],
+        },
+        ServerFrame::Error {
+            code: ErrorCode::TooLarge,
+            message: "too big".into(),
+            message_id: Some(message().id),
+        },
     ];
     for frame in frames {
         assert_eq!(ServerFrame::decode(&frame.encode()).unwrap(), frame);
@@ -98,22 +136,39 @@ fn every_server_frame_round_trips() {
 
 #[test]
 fn the_wire_format_is_stable() {
-    let frame = ClientFrame::Typing { conversation_id: conversation(), typing: true };
+    let frame = ClientFrame::Typing {
+        conversation_id: conversation(),
+        typing: true,
+    };
     assert_eq!(
         frame.encode(),
-        format!(r#"{{"type":"typing","conversation_id":"{}","typing":true}}"#, conversation())
+        format!(
+            r#"{{"type":"typing","conversation_id":"{}","typing":true}}"#,
+            conversation()
+        )
     );
 }
 
 #[test]
 fn decoding_tells_malformed_from_unknown_from_old() {
-    assert_eq!(ClientFrame::decode("{not json").unwrap_err().code(), ErrorCode::Malformed);
-    assert_eq!(ClientFrame::decode("[1,2]").unwrap_err().code(), ErrorCode::Malformed);
+    assert_eq!(
+        ClientFrame::decode("{not json").unwrap_err().code(),
+        ErrorCode::Malformed
+    );
+    assert_eq!(
+        ClientFrame::decode("[1,2]").unwrap_err().code(),
+        ErrorCode::Malformed
+    );
     assert_eq!(
         ClientFrame::decode(r#"{"type":"teleport"}"#).unwrap_err(),
         DecodeError::UnknownType("teleport".into())
     );
-    assert_eq!(ClientFrame::decode(r#"{"type":"send","body":"x"}"#).unwrap_err().code(), ErrorCode::Malformed);
+    assert_eq!(
+        ClientFrame::decode(r#"{"type":"send","body":"x"}"#)
+            .unwrap_err()
+            .code(),
+        ErrorCode::Malformed
+    );
     assert_eq!(
         ClientFrame::decode(r#"{"type":"hello","protocol":0,"whatever":"changed"}"#).unwrap_err(),
         DecodeError::UnsupportedProtocol(0)

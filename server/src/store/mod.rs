@@ -90,7 +90,10 @@ impl Store {
         schema::configure(&conn)?;
         let found = schema::migrate(&mut conn)?;
         if found > schema::MIGRATIONS.len() {
-            return Err(StoreError::NewerSchema { found, supported: schema::MIGRATIONS.len() });
+            return Err(StoreError::NewerSchema {
+                found,
+                supported: schema::MIGRATIONS.len(),
+            });
         }
         let (sender, receiver) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
@@ -124,7 +127,11 @@ impl Store {
             }),
             finish: Box::new(move |committed| {
                 let outcome = match committed {
-                    Ok(()) => slot.lock().expect("job slot").take().unwrap_or(Err(StoreError::Closed)),
+                    Ok(()) => slot
+                        .lock()
+                        .expect("job slot")
+                        .take()
+                        .unwrap_or(Err(StoreError::Closed)),
                     // The batch did not commit, so whatever `f` wrote is gone: report the failure.
                     Err(reason) => Err(StoreError::NotCommitted(reason)),
                 };
@@ -183,7 +190,12 @@ impl Store {
     /// Called on graceful shutdown; writes requested afterwards fail with [`StoreError::Closed`].
     pub fn shutdown(&self) {
         self.writer.lock().expect("writer lock").take();
-        if let Some(thread) = self.writer_thread.lock().expect("writer thread lock").take() {
+        if let Some(thread) = self
+            .writer_thread
+            .lock()
+            .expect("writer thread lock")
+            .take()
+        {
             let _ = thread.join();
         }
     }

@@ -23,7 +23,10 @@ impl Site {
     /// Whether a page from `origin` may open a visitor session on this site.
     pub fn allows_origin(&self, origin: &str) -> bool {
         self.allowed_origins.is_empty()
-            || self.allowed_origins.iter().any(|o| o.trim_end_matches('/') == origin)
+            || self
+                .allowed_origins
+                .iter()
+                .any(|o| o.trim_end_matches('/') == origin)
     }
 }
 
@@ -31,7 +34,11 @@ impl Site {
 #[derive(Clone, Debug)]
 pub enum Poster {
     /// A visitor, who may post only in their own conversations.
-    Visitor { visitor_id: VisitorId, site_id: SiteId, page_url: Option<String> },
+    Visitor {
+        visitor_id: VisitorId,
+        site_id: SiteId,
+        page_url: Option<String>,
+    },
     /// An operator, who may post only in conversations assigned to them.
     Operator(OperatorProfile),
 }
@@ -61,9 +68,11 @@ pub fn upsert_site(conn: &Connection, site: &Site) -> Result<(), StoreError> {
 /// Looks a site up.
 pub fn site(conn: &Connection, id: &SiteId) -> Result<Option<Site>, StoreError> {
     let row = conn
-        .query_row("SELECT name, allowed_origins FROM sites WHERE id = ?1", [&id.0], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-        })
+        .query_row(
+            "SELECT name, allowed_origins FROM sites WHERE id = ?1",
+            [&id.0],
+            |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
+        )
         .optional()?;
     Ok(row.map(|(name, origins)| Site {
         id: id.clone(),
@@ -94,21 +103,39 @@ pub fn add_operator(
 ) -> Result<OperatorProfile, StoreError> {
     if let Some((existing, _)) = operator_by_email(conn, email)? {
         if !replace {
-            return Err(StoreError::Conflict(format!("an operator with e-mail {email} already exists")));
+            return Err(StoreError::Conflict(format!(
+                "an operator with e-mail {email} already exists"
+            )));
         }
         conn.execute(
             "UPDATE operators SET name = ?2, password_hash = ?3, role = ?4 WHERE id = ?1",
             params![existing.id.to_string(), name, password_hash, role.as_str()],
         )?;
-        return Ok(OperatorProfile { name: name.into(), role, ..existing });
+        return Ok(OperatorProfile {
+            name: name.into(),
+            role,
+            ..existing
+        });
     }
     let id = OperatorId(uuid::Uuid::now_v7());
     conn.execute(
         "INSERT INTO operators (id, email, name, password_hash, role, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![id.to_string(), email, name, password_hash, role.as_str(), now_ms()],
+        params![
+            id.to_string(),
+            email,
+            name,
+            password_hash,
+            role.as_str(),
+            now_ms()
+        ],
     )?;
-    Ok(OperatorProfile { id, name: name.into(), email: email.into(), role })
+    Ok(OperatorProfile {
+        id,
+        name: name.into(),
+        email: email.into(),
+        role,
+    })
 }
 
 const OPERATOR_COLUMNS: &str = "id, name, email, role";
@@ -129,7 +156,9 @@ pub fn operator_by_email(
 ) -> Result<Option<(OperatorProfile, String)>, StoreError> {
     let sql = format!("SELECT {OPERATOR_COLUMNS}, password_hash FROM operators WHERE email = ?1");
     Ok(conn
-        .query_row(&sql, [email], |row| Ok((operator_from_row(row)?, row.get(4)?)))
+        .query_row(&sql, [email], |row| {
+            Ok((operator_from_row(row)?, row.get(4)?))
+        })
         .optional()?)
 }
 
@@ -149,18 +178,30 @@ pub fn create_session(
 }
 
 /// The operator owning an unexpired session.
-pub fn session_operator(conn: &Connection, token_hash: &str) -> Result<Option<OperatorProfile>, StoreError> {
+pub fn session_operator(
+    conn: &Connection,
+    token_hash: &str,
+) -> Result<Option<OperatorProfile>, StoreError> {
     let sql = format!(
         "SELECT {} FROM operator_sessions s JOIN operators o ON o.id = s.operator_id
          WHERE s.token_hash = ?1 AND s.expires_at > ?2",
-        OPERATOR_COLUMNS.split(", ").map(|c| format!("o.{c}")).collect::<Vec<_>>().join(", ")
+        OPERATOR_COLUMNS
+            .split(", ")
+            .map(|c| format!("o.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
-    Ok(conn.query_row(&sql, params![token_hash, now_ms()], operator_from_row).optional()?)
+    Ok(conn
+        .query_row(&sql, params![token_hash, now_ms()], operator_from_row)
+        .optional()?)
 }
 
 /// Ends a session (logout). Ending an unknown session is not an error.
 pub fn delete_session(conn: &Connection, token_hash: &str) -> Result<(), StoreError> {
-    conn.execute("DELETE FROM operator_sessions WHERE token_hash = ?1", [token_hash])?;
+    conn.execute(
+        "DELETE FROM operator_sessions WHERE token_hash = ?1",
+        [token_hash],
+    )?;
     Ok(())
 }
 
@@ -184,14 +225,28 @@ pub fn post_message(
             || message.author.kind != author_kind
             || stored_author.as_deref() != Some(author_id.to_string().as_str())
         {
-            return Err(StoreError::Conflict(format!("message id {message_id} is already used")));
+            return Err(StoreError::Conflict(format!(
+                "message id {message_id} is already used"
+            )));
         }
-        let conversation = conversation(conn, conversation_id)?.ok_or(StoreError::NotFound("conversation"))?;
-        return Ok(Posted { message, conversation, duplicate: true });
+        let conversation =
+            conversation(conn, conversation_id)?.ok_or(StoreError::NotFound("conversation"))?;
+        return Ok(Posted {
+            message,
+            conversation,
+            duplicate: true,
+        });
     }
     let now = now_ms();
     match (conversation(conn, conversation_id)?, poster) {
-        (None, Poster::Visitor { visitor_id, site_id, page_url }) => {
+        (
+            None,
+            Poster::Visitor {
+                visitor_id,
+                site_id,
+                page_url,
+            },
+        ) => {
             conn.execute(
                 "INSERT INTO conversations (id, site_id, visitor_id, state, page_url, created_at, updated_at)
                  VALUES (?1, ?2, ?3, 'waiting', ?4, ?5, ?5)",
@@ -199,12 +254,18 @@ pub fn post_message(
             )?;
         }
         (None, Poster::Operator(_)) => return Err(StoreError::NotFound("conversation")),
-        (Some(c), _) if c.state == ConversationState::Closed => return Err(StoreError::ConversationClosed),
+        (Some(c), _) if c.state == ConversationState::Closed => {
+            return Err(StoreError::ConversationClosed)
+        }
         (Some(c), Poster::Visitor { visitor_id, .. }) if c.visitor_id != *visitor_id => {
-            return Err(StoreError::Forbidden("this conversation belongs to another visitor".into()))
+            return Err(StoreError::Forbidden(
+                "this conversation belongs to another visitor".into(),
+            ))
         }
         (Some(c), Poster::Operator(op)) if c.operator.as_ref().map(|o| o.id) != Some(op.id) => {
-            return Err(StoreError::Forbidden("accept the conversation before replying".into()))
+            return Err(StoreError::Forbidden(
+                "accept the conversation before replying".into(),
+            ))
         }
         (Some(_), _) => {}
     }
@@ -212,10 +273,25 @@ pub fn post_message(
         Poster::Operator(op) => Some(op.name.clone()),
         Poster::Visitor { .. } => None,
     };
-    insert_message(conn, conversation_id, message_id, author_kind, Some(author_id.to_string()), author_name, body, now)?;
-    let message = message_with_author(conn, message_id)?.expect("just inserted").0;
+    insert_message(
+        conn,
+        conversation_id,
+        message_id,
+        author_kind,
+        Some(author_id.to_string()),
+        author_name,
+        body,
+        now,
+    )?;
+    let message = message_with_author(conn, message_id)?
+        .expect("just inserted")
+        .0;
     let conversation = conversation(conn, conversation_id)?.expect("exists");
-    Ok(Posted { message, conversation, duplicate: false })
+    Ok(Posted {
+        message,
+        conversation,
+        duplicate: false,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -252,15 +328,24 @@ pub struct StateChange {
 
 /// An operator takes a waiting conversation. Accepting one's own active conversation again is a
 /// no-op; a conversation taken by someone else is a conflict.
-pub fn accept(conn: &Connection, id: ConversationId, op: &OperatorProfile) -> Result<StateChange, StoreError> {
+pub fn accept(
+    conn: &Connection,
+    id: ConversationId,
+    op: &OperatorProfile,
+) -> Result<StateChange, StoreError> {
     let current = conversation(conn, id)?.ok_or(StoreError::NotFound("conversation"))?;
     match current.state {
         ConversationState::Closed => return Err(StoreError::ConversationClosed),
         ConversationState::Active if current.operator.as_ref().map(|o| o.id) == Some(op.id) => {
-            return Ok(StateChange { conversation: current, notice: None })
+            return Ok(StateChange {
+                conversation: current,
+                notice: None,
+            })
         }
         ConversationState::Active => {
-            return Err(StoreError::Conflict("another operator has already accepted this chat".into()))
+            return Err(StoreError::Conflict(
+                "another operator has already accepted this chat".into(),
+            ))
         }
         ConversationState::Waiting => {}
     }
@@ -273,13 +358,24 @@ pub fn accept(conn: &Connection, id: ConversationId, op: &OperatorProfile) -> Re
 
 /// Closes a conversation. The assigned operator or an admin may close an active one; any operator
 /// may close a waiting one. Closing a closed conversation again is a no-op.
-pub fn close(conn: &Connection, id: ConversationId, op: &OperatorProfile) -> Result<StateChange, StoreError> {
+pub fn close(
+    conn: &Connection,
+    id: ConversationId,
+    op: &OperatorProfile,
+) -> Result<StateChange, StoreError> {
     let current = conversation(conn, id)?.ok_or(StoreError::NotFound("conversation"))?;
     let assigned_elsewhere = current.operator.as_ref().is_some_and(|o| o.id != op.id);
     match current.state {
-        ConversationState::Closed => return Ok(StateChange { conversation: current, notice: None }),
+        ConversationState::Closed => {
+            return Ok(StateChange {
+                conversation: current,
+                notice: None,
+            })
+        }
         ConversationState::Active if assigned_elsewhere && op.role != OperatorRole::Admin => {
-            return Err(StoreError::Forbidden("only the assigned operator or an admin can close this chat".into()))
+            return Err(StoreError::Forbidden(
+                "only the assigned operator or an admin can close this chat".into(),
+            ))
         }
         _ => {}
     }
@@ -290,16 +386,30 @@ pub fn close(conn: &Connection, id: ConversationId, op: &OperatorProfile) -> Res
     system_notice(conn, id, format!("{} closed the chat", op.name))
 }
 
-fn system_notice(conn: &Connection, id: ConversationId, text: String) -> Result<StateChange, StoreError> {
+fn system_notice(
+    conn: &Connection,
+    id: ConversationId,
+    text: String,
+) -> Result<StateChange, StoreError> {
     let notice_id = MessageId(uuid::Uuid::now_v7());
-    insert_message(conn, id, notice_id, AuthorKind::System, None, None, &text, now_ms())?;
+    insert_message(
+        conn,
+        id,
+        notice_id,
+        AuthorKind::System,
+        None,
+        None,
+        &text,
+        now_ms(),
+    )?;
     Ok(StateChange {
         conversation: conversation(conn, id)?.expect("exists"),
         notice: message_with_author(conn, notice_id)?.map(|(m, _)| m),
     })
 }
 
-const CONVERSATION_SELECT: &str = "SELECT c.id, c.site_id, c.visitor_id, c.state, c.page_url, c.last_message,
+const CONVERSATION_SELECT: &str =
+    "SELECT c.id, c.site_id, c.visitor_id, c.state, c.page_url, c.last_message,
         c.created_at, c.updated_at, o.id, o.name, o.email, o.role
      FROM conversations c LEFT JOIN operators o ON o.id = c.operator_id";
 
@@ -317,7 +427,8 @@ fn conversation_from_row(row: &Row<'_>) -> rusqlite::Result<ConversationSummary>
         id: ConversationId(parse_uuid(row, 0)?),
         site_id: SiteId(row.get(1)?),
         visitor_id: VisitorId(parse_uuid(row, 2)?),
-        state: ConversationState::parse(&row.get::<_, String>(3)?).unwrap_or(ConversationState::Closed),
+        state: ConversationState::parse(&row.get::<_, String>(3)?)
+            .unwrap_or(ConversationState::Closed),
         page_url: row.get(4)?,
         last_message: row.get(5)?,
         created_at: row.get(6)?,
@@ -327,13 +438,21 @@ fn conversation_from_row(row: &Row<'_>) -> rusqlite::Result<ConversationSummary>
 }
 
 /// One conversation.
-pub fn conversation(conn: &Connection, id: ConversationId) -> Result<Option<ConversationSummary>, StoreError> {
+pub fn conversation(
+    conn: &Connection,
+    id: ConversationId,
+) -> Result<Option<ConversationSummary>, StoreError> {
     let sql = format!("{CONVERSATION_SELECT} WHERE c.id = ?1");
-    Ok(conn.query_row(&sql, [id.to_string()], conversation_from_row).optional()?)
+    Ok(conn
+        .query_row(&sql, [id.to_string()], conversation_from_row)
+        .optional()?)
 }
 
 /// A visitor's conversations, newest first (at most 20).
-pub fn visitor_conversations(conn: &Connection, visitor: VisitorId) -> Result<Vec<ConversationSummary>, StoreError> {
+pub fn visitor_conversations(
+    conn: &Connection,
+    visitor: VisitorId,
+) -> Result<Vec<ConversationSummary>, StoreError> {
     let sql = format!("{CONVERSATION_SELECT} WHERE c.visitor_id = ?1 ORDER BY c.created_at DESC, c.id DESC LIMIT 20");
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map([visitor.to_string()], conversation_from_row)?;
@@ -365,17 +484,27 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
     })
 }
 
-fn message_with_author(conn: &Connection, id: MessageId) -> Result<Option<(Message, Option<String>)>, StoreError> {
+fn message_with_author(
+    conn: &Connection,
+    id: MessageId,
+) -> Result<Option<(Message, Option<String>)>, StoreError> {
     let sql = format!("{MESSAGE_SELECT} WHERE id = ?1");
     Ok(conn
-        .query_row(&sql, [id.to_string()], |row| Ok((message_from_row(row)?, row.get(7)?)))
+        .query_row(&sql, [id.to_string()], |row| {
+            Ok((message_from_row(row)?, row.get(7)?))
+        })
         .optional()?)
 }
 
 /// The messages of a conversation stored after `after_seq`, in storage order (at most 1,000; the
 /// client asks again from the last one it received).
-pub fn messages_after(conn: &Connection, id: ConversationId, after_seq: u64) -> Result<Vec<Message>, StoreError> {
-    let sql = format!("{MESSAGE_SELECT} WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq LIMIT 1000");
+pub fn messages_after(
+    conn: &Connection,
+    id: ConversationId,
+    after_seq: u64,
+) -> Result<Vec<Message>, StoreError> {
+    let sql =
+        format!("{MESSAGE_SELECT} WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq LIMIT 1000");
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params![id.to_string(), after_seq as i64], message_from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -393,6 +522,7 @@ pub fn health_probe(conn: &Connection) -> Result<(), StoreError> {
 
 fn parse_uuid(row: &Row<'_>, index: usize) -> rusqlite::Result<uuid::Uuid> {
     let text: String = row.get(index)?;
-    uuid::Uuid::parse_str(&text)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e)))
+    uuid::Uuid::parse_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
+    })
 }

@@ -3,11 +3,16 @@
 use super::records::{self, Poster, Site};
 use super::*;
 use protocol::{
-    AuthorKind, ConversationId, ConversationState, MessageId, OperatorProfile, OperatorRole, SiteId, VisitorId,
+    AuthorKind, ConversationId, ConversationState, MessageId, OperatorProfile, OperatorRole,
+    SiteId, VisitorId,
 };
 
 fn site() -> Site {
-    Site { id: SiteId("acme".into()), name: "Acme".into(), allowed_origins: vec!["https://acme.example".into()] }
+    Site {
+        id: SiteId("acme".into()),
+        name: "Acme".into(),
+        allowed_origins: vec!["https://acme.example".into()],
+    }
 }
 
 async fn setup() -> (tempfile::TempDir, Store, Poster, OperatorProfile) {
@@ -18,21 +23,43 @@ async fn setup() -> (tempfile::TempDir, Store, Poster, OperatorProfile) {
         .write(move |conn| {
             records::upsert_site(conn, &site())?;
             records::ensure_visitor(conn, visitor, &site().id)?;
-            records::add_operator(conn, "alice@example.com", "Alice", "hash", OperatorRole::Agent, false)
+            records::add_operator(
+                conn,
+                "alice@example.com",
+                "Alice",
+                "hash",
+                OperatorRole::Agent,
+                false,
+            )
         })
         .await
         .unwrap();
-    let poster = Poster::Visitor { visitor_id: visitor, site_id: site().id, page_url: None };
+    let poster = Poster::Visitor {
+        visitor_id: visitor,
+        site_id: site().id,
+        page_url: None,
+    };
     (dir, store, poster, operator)
 }
 
 fn new_ids() -> (ConversationId, MessageId) {
-    (ConversationId(uuid::Uuid::now_v7()), MessageId(uuid::Uuid::now_v7()))
+    (
+        ConversationId(uuid::Uuid::now_v7()),
+        MessageId(uuid::Uuid::now_v7()),
+    )
 }
 
-async fn post(store: &Store, poster: &Poster, c: ConversationId, m: MessageId, body: &str) -> Result<records::Posted, StoreError> {
+async fn post(
+    store: &Store,
+    poster: &Poster,
+    c: ConversationId,
+    m: MessageId,
+    body: &str,
+) -> Result<records::Posted, StoreError> {
     let (poster, body) = (poster.clone(), body.to_owned());
-    store.write(move |conn| records::post_message(conn, &poster, c, m, &body)).await
+    store
+        .write(move |conn| records::post_message(conn, &poster, c, m, &body))
+        .await
 }
 
 #[tokio::test]
@@ -44,7 +71,10 @@ async fn a_resent_message_is_stored_once_and_acknowledged_again() {
     assert!(!first.duplicate);
     assert!(again.duplicate);
     assert_eq!(first.message, again.message);
-    let stored = store.read(move |conn| records::messages_after(conn, c, 0)).await.unwrap();
+    let stored = store
+        .read(move |conn| records::messages_after(conn, c, 0))
+        .await
+        .unwrap();
     assert_eq!(stored.len(), 1);
     assert_eq!(first.conversation.state, ConversationState::Waiting);
 }
@@ -55,9 +85,16 @@ async fn a_message_id_cannot_be_reused_for_another_conversation() {
     let (c, m) = new_ids();
     post(&store, &visitor, c, m, "hello").await.unwrap();
     let other = ConversationId(uuid::Uuid::now_v7());
-    assert!(matches!(post(&store, &visitor, other, m, "hello").await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        post(&store, &visitor, other, m, "hello").await,
+        Err(StoreError::Conflict(_))
+    ));
     // The refused request opened no conversation: nothing half-stored.
-    assert!(store.read(move |conn| records::conversation(conn, other)).await.unwrap().is_none());
+    assert!(store
+        .read(move |conn| records::conversation(conn, other))
+        .await
+        .unwrap()
+        .is_none());
 }
 
 #[tokio::test]
@@ -65,30 +102,88 @@ async fn messages_keep_their_order_and_state_changes_apply_rules() {
     let (_dir, store, visitor, alice) = setup().await;
     let (c, _) = new_ids();
     for i in 0..5 {
-        post(&store, &visitor, c, MessageId(uuid::Uuid::now_v7()), &format!("m{i}")).await.unwrap();
+        post(
+            &store,
+            &visitor,
+            c,
+            MessageId(uuid::Uuid::now_v7()),
+            &format!("m{i}"),
+        )
+        .await
+        .unwrap();
     }
     let op = Poster::Operator(alice.clone());
-    assert!(matches!(post(&store, &op, c, MessageId(uuid::Uuid::now_v7()), "hi").await, Err(StoreError::Forbidden(_))));
+    assert!(matches!(
+        post(&store, &op, c, MessageId(uuid::Uuid::now_v7()), "hi").await,
+        Err(StoreError::Forbidden(_))
+    ));
     let a = alice.clone();
-    let accepted = store.write(move |conn| records::accept(conn, c, &a)).await.unwrap();
+    let accepted = store
+        .write(move |conn| records::accept(conn, c, &a))
+        .await
+        .unwrap();
     assert_eq!(accepted.conversation.state, ConversationState::Active);
     assert_eq!(accepted.notice.unwrap().author.kind, AuthorKind::System);
-    post(&store, &op, c, MessageId(uuid::Uuid::now_v7()), "how can I help?").await.unwrap();
+    post(
+        &store,
+        &op,
+        c,
+        MessageId(uuid::Uuid::now_v7()),
+        "how can I help?",
+    )
+    .await
+    .unwrap();
     let bob = store
-        .write(|conn| records::add_operator(conn, "bob@example.com", "Bob", "hash", OperatorRole::Agent, false))
+        .write(|conn| {
+            records::add_operator(
+                conn,
+                "bob@example.com",
+                "Bob",
+                "hash",
+                OperatorRole::Agent,
+                false,
+            )
+        })
         .await
         .unwrap();
     let b = bob.clone();
-    assert!(matches!(store.write(move |conn| records::accept(conn, c, &b)).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        store.write(move |conn| records::accept(conn, c, &b)).await,
+        Err(StoreError::Conflict(_))
+    ));
     let a = alice.clone();
-    store.write(move |conn| records::close(conn, c, &a)).await.unwrap();
-    assert!(matches!(post(&store, &visitor, c, MessageId(uuid::Uuid::now_v7()), "late").await, Err(StoreError::ConversationClosed)));
-    let messages = store.read(move |conn| records::messages_after(conn, c, 0)).await.unwrap();
+    store
+        .write(move |conn| records::close(conn, c, &a))
+        .await
+        .unwrap();
+    assert!(matches!(
+        post(&store, &visitor, c, MessageId(uuid::Uuid::now_v7()), "late").await,
+        Err(StoreError::ConversationClosed)
+    ));
+    let messages = store
+        .read(move |conn| records::messages_after(conn, c, 0))
+        .await
+        .unwrap();
     let bodies: Vec<_> = messages.iter().map(|m| m.body.as_str()).collect();
-    assert_eq!(bodies, ["m0", "m1", "m2", "m3", "m4", "Alice joined the chat", "how can I help?", "Alice closed the chat"]);
+    assert_eq!(
+        bodies,
+        [
+            "m0",
+            "m1",
+            "m2",
+            "m3",
+            "m4",
+            "Alice joined the chat",
+            "how can I help?",
+            "Alice closed the chat"
+        ]
+    );
     assert!(messages.windows(2).all(|w| w[0].seq < w[1].seq));
     let after = messages[4].seq;
-    let tail = store.read(move |conn| records::messages_after(conn, c, after)).await.unwrap();
+    let tail = store
+        .read(move |conn| records::messages_after(conn, c, after))
+        .await
+        .unwrap();
     assert_eq!(tail.len(), 3);
 }
 
@@ -98,9 +193,23 @@ async fn another_visitor_cannot_post_into_a_conversation() {
     let (c, m) = new_ids();
     post(&store, &visitor, c, m, "mine").await.unwrap();
     let intruder_id = VisitorId(uuid::Uuid::now_v7());
-    store.write(move |conn| records::ensure_visitor(conn, intruder_id, &site().id)).await.unwrap();
-    let intruder = Poster::Visitor { visitor_id: intruder_id, site_id: site().id, page_url: None };
-    let result = post(&store, &intruder, c, MessageId(uuid::Uuid::now_v7()), "theirs").await;
+    store
+        .write(move |conn| records::ensure_visitor(conn, intruder_id, &site().id))
+        .await
+        .unwrap();
+    let intruder = Poster::Visitor {
+        visitor_id: intruder_id,
+        site_id: site().id,
+        page_url: None,
+    };
+    let result = post(
+        &store,
+        &intruder,
+        c,
+        MessageId(uuid::Uuid::now_v7()),
+        "theirs",
+    )
+    .await;
     assert!(matches!(result, Err(StoreError::Forbidden(_))));
 }
 
@@ -114,8 +223,14 @@ async fn concurrent_writes_share_commits_and_a_failing_one_spoils_nothing() {
         let (store, visitor) = (store.clone(), visitor.clone());
         tasks.push(tokio::spawn(async move {
             // Every tenth request reuses `m` for another conversation and must fail alone.
-            let (conversation, id) = if i % 10 == 0 { (ConversationId(uuid::Uuid::now_v7()), m) } else { (c, MessageId(uuid::Uuid::now_v7())) };
-            post(&store, &visitor, conversation, id, &format!("n{i}")).await.is_ok()
+            let (conversation, id) = if i % 10 == 0 {
+                (ConversationId(uuid::Uuid::now_v7()), m)
+            } else {
+                (c, MessageId(uuid::Uuid::now_v7()))
+            };
+            post(&store, &visitor, conversation, id, &format!("n{i}"))
+                .await
+                .is_ok()
         }));
     }
     let mut ok = 0;
@@ -123,7 +238,10 @@ async fn concurrent_writes_share_commits_and_a_failing_one_spoils_nothing() {
         ok += task.await.unwrap() as usize;
     }
     assert_eq!(ok, 180);
-    let stored = store.read(move |conn| records::messages_after(conn, c, 0)).await.unwrap();
+    let stored = store
+        .read(move |conn| records::messages_after(conn, c, 0))
+        .await
+        .unwrap();
     assert_eq!(stored.len(), 181);
 }
 
@@ -134,11 +252,21 @@ async fn reopening_an_existing_file_keeps_data_and_does_not_migrate_twice() {
     post(&store, &visitor, c, m, "kept").await.unwrap();
     store.shutdown();
     let reopened = Store::open(dir.path()).unwrap();
-    let stored = reopened.read(move |conn| records::messages_after(conn, c, 0)).await.unwrap();
+    let stored = reopened
+        .read(move |conn| records::messages_after(conn, c, 0))
+        .await
+        .unwrap();
     assert_eq!(stored[0].body, "kept");
-    let version: usize = reopened.read_blocking(|conn| Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)).unwrap();
+    let version: usize = reopened
+        .read_blocking(|conn| Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?))
+        .unwrap();
     assert_eq!(version, schema::MIGRATIONS.len());
-    let sync: i64 = reopened.read_blocking(|conn| Ok(conn.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))?)).map(|m| (m == "wal") as i64).unwrap();
+    let sync: i64 = reopened
+        .read_blocking(|conn| {
+            Ok(conn.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))?)
+        })
+        .map(|m| (m == "wal") as i64)
+        .unwrap();
     assert_eq!(sync, 1);
 }
 
@@ -149,7 +277,10 @@ async fn a_database_from_a_newer_release_is_refused() {
         let conn = rusqlite::Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
         conn.pragma_update(None, "user_version", 999).unwrap();
     }
-    assert!(matches!(Store::open(dir.path()), Err(StoreError::NewerSchema { found: 999, .. })));
+    assert!(matches!(
+        Store::open(dir.path()),
+        Err(StoreError::NewerSchema { found: 999, .. })
+    ));
 }
 
 #[tokio::test]
@@ -157,5 +288,8 @@ async fn writes_after_shutdown_fail_cleanly() {
     let (_dir, store, visitor, _) = setup().await;
     store.shutdown();
     let (c, m) = new_ids();
-    assert!(matches!(post(&store, &visitor, c, m, "late").await, Err(StoreError::Closed)));
+    assert!(matches!(
+        post(&store, &visitor, c, m, "late").await,
+        Err(StoreError::Closed)
+    ));
 }

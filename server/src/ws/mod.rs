@@ -6,7 +6,6 @@
 
 mod session;
 
-use crate::hub::Event;
 use crate::AppState;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
@@ -15,7 +14,7 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use protocol::{ErrorCode, ServerFrame};
-pub use session::Session;
+use session::Session;
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -34,8 +33,15 @@ pub fn router() -> Router<AppState> {
     Router::new().route(protocol::WS_PATH, get(upgrade))
 }
 
-async fn upgrade(State(state): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
-    let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()).map(str::to_owned);
+async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let origin = headers
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .map(str::to_owned);
     // Frames up to the hard limit are read and answered with a clear `too_large` error; only a
     // frame beyond it (far larger than any legitimate one) drops the connection unread.
     let hard_limit = session::frame_limit(state.config.max_message_bytes) * 16;
@@ -104,16 +110,10 @@ async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> Result<(), axum::E
 }
 
 async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
-    let _ = socket.send(WsMessage::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
-}
-
-/// Whether an event concerns a visitor (their own conversation, not their own echo).
-fn concerns_visitor(event: &Event, visitor: protocol::VisitorId, me: crate::hub::ConnectionId) -> bool {
-    match event {
-        Event::Message { visitor_id, origin, .. } => *visitor_id == visitor && *origin != me,
-        Event::Conversation { conversation } => conversation.visitor_id == visitor,
-        Event::Typing { visitor_id, author, origin, .. } => {
-            *visitor_id == visitor && *origin != me && author.kind == protocol::AuthorKind::Operator
-        }
-    }
+    let _ = socket
+        .send(WsMessage::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        })))
+        .await;
 }

@@ -25,7 +25,11 @@ pub fn frame_limit(max_message_bytes: usize) -> usize {
 /// Who is on the other end, once `hello` succeeded.
 #[derive(Clone, Debug)]
 enum Peer {
-    Visitor { visitor_id: VisitorId, site_id: SiteId, page_url: Option<String> },
+    Visitor {
+        visitor_id: VisitorId,
+        site_id: SiteId,
+        page_url: Option<String>,
+    },
     Operator(OperatorProfile),
 }
 
@@ -40,7 +44,10 @@ pub struct Outcome {
 
 impl Outcome {
     fn reply(frame: ServerFrame) -> Self {
-        Self { replies: vec![frame], close: false }
+        Self {
+            replies: vec![frame],
+            close: false,
+        }
     }
 
     fn refuse(code: ErrorCode, message: impl Into<String>) -> Self {
@@ -48,7 +55,10 @@ impl Outcome {
     }
 
     fn refuse_and_close(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { replies: vec![ServerFrame::error(code, message)], close: true }
+        Self {
+            replies: vec![ServerFrame::error(code, message)],
+            close: true,
+        }
     }
 }
 
@@ -67,7 +77,12 @@ pub struct Session {
 impl Session {
     /// A session that has not said `hello` yet.
     pub fn new(state: AppState, connection_id: ConnectionId, origin: Option<String>) -> Self {
-        Self { state, connection_id, origin, peer: None }
+        Self {
+            state,
+            connection_id,
+            origin,
+            peer: None,
+        }
     }
 
     /// Whether `hello` succeeded.
@@ -80,39 +95,67 @@ impl Session {
         if text.len() > frame_limit(self.state.config.max_message_bytes) {
             return Outcome::refuse(
                 ErrorCode::TooLarge,
-                format!("frames are limited to {} bytes", frame_limit(self.state.config.max_message_bytes)),
+                format!(
+                    "frames are limited to {} bytes",
+                    frame_limit(self.state.config.max_message_bytes)
+                ),
             );
         }
         let frame = match ClientFrame::decode(text) {
             Ok(frame) => frame,
-            Err(e @ DecodeError::UnsupportedProtocol(_)) => {
-                return Outcome::refuse_and_close(
-                    e.code(),
-                    format!("this chat was updated (protocol {PROTOCOL_VERSION}); please reload the page"),
-                )
-            }
+            Err(e @ DecodeError::UnsupportedProtocol(_)) => return Outcome::refuse_and_close(
+                e.code(),
+                format!(
+                    "this chat was updated (protocol {PROTOCOL_VERSION}); please reload the page"
+                ),
+            ),
             Err(e) => return Outcome::refuse(e.code(), e.to_string()),
         };
         match (&self.peer, frame) {
             (None, ClientFrame::Hello { auth, page_url, .. }) => self.hello(auth, page_url).await,
             (None, _) => Outcome::refuse(ErrorCode::HelloRequired, "the first frame must be hello"),
-            (Some(_), ClientFrame::Hello { .. }) => Outcome::refuse(ErrorCode::Conflict, "hello was already received"),
-            (Some(_), ClientFrame::Send { conversation_id, message_id, body }) => {
-                self.send(conversation_id, message_id, body).await
+            (Some(_), ClientFrame::Hello { .. }) => {
+                Outcome::refuse(ErrorCode::Conflict, "hello was already received")
             }
-            (Some(_), ClientFrame::Typing { conversation_id, typing }) => self.typing(conversation_id, typing).await,
-            (Some(_), ClientFrame::Sync { conversation_id, after_seq }) => self.sync(conversation_id, after_seq).await,
+            (
+                Some(_),
+                ClientFrame::Send {
+                    conversation_id,
+                    message_id,
+                    body,
+                },
+            ) => self.send(conversation_id, message_id, body).await,
+            (
+                Some(_),
+                ClientFrame::Typing {
+                    conversation_id,
+                    typing,
+                },
+            ) => self.typing(conversation_id, typing).await,
+            (
+                Some(_),
+                ClientFrame::Sync {
+                    conversation_id,
+                    after_seq,
+                },
+            ) => self.sync(conversation_id, after_seq).await,
             (Some(Peer::Operator(op)), ClientFrame::Accept { conversation_id }) => {
                 let op = op.clone();
-                self.change_state(move |conn| records::accept(conn, conversation_id, &op)).await
+                self.change_state(move |conn| records::accept(conn, conversation_id, &op))
+                    .await
             }
             (Some(Peer::Operator(op)), ClientFrame::Close { conversation_id }) => {
                 let op = op.clone();
-                self.change_state(move |conn| records::close(conn, conversation_id, &op)).await
+                self.change_state(move |conn| records::close(conn, conversation_id, &op))
+                    .await
             }
-            (Some(Peer::Visitor { .. }), ClientFrame::Accept { .. } | ClientFrame::Close { .. }) => {
-                Outcome::refuse(ErrorCode::Forbidden, "only operators can accept or close conversations")
-            }
+            (
+                Some(Peer::Visitor { .. }),
+                ClientFrame::Accept { .. } | ClientFrame::Close { .. },
+            ) => Outcome::refuse(
+                ErrorCode::Forbidden,
+                "only operators can accept or close conversations",
+            ),
         }
     }
 
@@ -146,7 +189,10 @@ impl Session {
             .ok_or((ErrorCode::NotFound, format!("no site with id {site_id}")))?;
         if let Some(origin) = &self.origin {
             if !site.allows_origin(origin) {
-                return Err((ErrorCode::Forbidden, format!("site {site_id} does not allow pages from {origin}")));
+                return Err((
+                    ErrorCode::Forbidden,
+                    format!("site {site_id} does not allow pages from {origin}"),
+                ));
             }
         }
         let now_s = now_ms() / 1000;
@@ -154,9 +200,24 @@ impl Session {
             None => VisitorId(uuid::Uuid::now_v7()),
             Some(token) => match self.state.signer.verify(&token, now_s) {
                 Ok(claims) if claims.site_id == site_id => claims.visitor_id,
-                Ok(_) => return Err((ErrorCode::Unauthorized, "the visitor token is for another site".into())),
-                Err(AuthError::Expired) => return Err((ErrorCode::Unauthorized, "the visitor token has expired".into())),
-                Err(AuthError::Invalid) => return Err((ErrorCode::Unauthorized, "the visitor token is invalid".into())),
+                Ok(_) => {
+                    return Err((
+                        ErrorCode::Unauthorized,
+                        "the visitor token is for another site".into(),
+                    ))
+                }
+                Err(AuthError::Expired) => {
+                    return Err((
+                        ErrorCode::Unauthorized,
+                        "the visitor token has expired".into(),
+                    ))
+                }
+                Err(AuthError::Invalid) => {
+                    return Err((
+                        ErrorCode::Unauthorized,
+                        "the visitor token is invalid".into(),
+                    ))
+                }
             },
         };
         let site_for_write = site_id.clone();
@@ -170,39 +231,80 @@ impl Session {
             .map_err(|e| describe(&e))?;
         let expires = now_s + self.state.config.visitor_token_ttl_days * 86_400;
         let token = self.state.signer.issue(&site_id, visitor_id, expires);
-        self.peer = Some(Peer::Visitor { visitor_id, site_id, page_url });
-        Ok(WelcomeSession::Visitor { visitor_id, token, conversations })
+        self.peer = Some(Peer::Visitor {
+            visitor_id,
+            site_id,
+            page_url,
+        });
+        Ok(WelcomeSession::Visitor {
+            visitor_id,
+            token,
+            conversations,
+        })
     }
 
-    async fn operator_hello(&mut self, token: String) -> Result<WelcomeSession, (ErrorCode, String)> {
+    async fn operator_hello(
+        &mut self,
+        token: String,
+    ) -> Result<WelcomeSession, (ErrorCode, String)> {
         let operator = crate::http::operator_session(&self.state, &token)
             .await
             .map_err(|e| (e.code, e.message))?
-            .ok_or((ErrorCode::Unauthorized, "the session is unknown or has expired; log in again".into()))?;
-        let inbox = self.state.store.read(records::inbox).await.map_err(|e| describe(&e))?;
+            .ok_or((
+                ErrorCode::Unauthorized,
+                "the session is unknown or has expired; log in again".into(),
+            ))?;
+        let inbox = self
+            .state
+            .store
+            .read(records::inbox)
+            .await
+            .map_err(|e| describe(&e))?;
         self.peer = Some(Peer::Operator(operator.clone()));
         Ok(WelcomeSession::Operator { operator, inbox })
     }
 
-    async fn send(&mut self, conversation_id: ConversationId, message_id: MessageId, body: String) -> Outcome {
+    async fn send(
+        &mut self,
+        conversation_id: ConversationId,
+        message_id: MessageId,
+        body: String,
+    ) -> Outcome {
         let refuse = |code: ErrorCode, message: String| {
-            Outcome::reply(ServerFrame::Error { code, message, message_id: Some(message_id) })
+            Outcome::reply(ServerFrame::Error {
+                code,
+                message,
+                message_id: Some(message_id),
+            })
         };
         if body.trim().is_empty() {
             return refuse(ErrorCode::EmptyMessage, "a message needs some text".into());
         }
         let limit = self.state.config.max_message_bytes;
         if body.len() > limit {
-            return refuse(ErrorCode::TooLarge, format!("messages are limited to {limit} bytes"));
+            return refuse(
+                ErrorCode::TooLarge,
+                format!("messages are limited to {limit} bytes"),
+            );
         }
         let poster = match self.peer.clone().expect("authenticated") {
-            Peer::Visitor { visitor_id, site_id, page_url } => Poster::Visitor { visitor_id, site_id, page_url },
+            Peer::Visitor {
+                visitor_id,
+                site_id,
+                page_url,
+            } => Poster::Visitor {
+                visitor_id,
+                site_id,
+                page_url,
+            },
             Peer::Operator(op) => Poster::Operator(op),
         };
         let posted = self
             .state
             .store
-            .write(move |conn| records::post_message(conn, &poster, conversation_id, message_id, &body))
+            .write(move |conn| {
+                records::post_message(conn, &poster, conversation_id, message_id, &body)
+            })
             .await;
         match posted {
             Ok(posted) => {
@@ -212,9 +314,14 @@ impl Session {
                         message: posted.message.clone(),
                         origin: self.connection_id,
                     });
-                    self.state.hub.publish(Event::Conversation { conversation: posted.conversation });
+                    self.state.hub.publish(Event::Conversation {
+                        conversation: posted.conversation,
+                    });
                 }
-                Outcome::reply(ServerFrame::Ack { message_id, message: posted.message })
+                Outcome::reply(ServerFrame::Ack {
+                    message_id,
+                    message: posted.message,
+                })
             }
             Err(e) => {
                 let (code, message) = describe(&e);
@@ -234,10 +341,14 @@ impl Session {
                 let (code, message) = describe(&e);
                 Outcome::refuse(code, message)
             })?;
-        let conversation = found.ok_or_else(|| Outcome::refuse(ErrorCode::NotFound, "conversation not found"))?;
+        let conversation =
+            found.ok_or_else(|| Outcome::refuse(ErrorCode::NotFound, "conversation not found"))?;
         match &self.peer {
             Some(Peer::Visitor { visitor_id, .. }) if *visitor_id != conversation.visitor_id => {
-                Err(Outcome::refuse(ErrorCode::Forbidden, "this conversation belongs to another visitor"))
+                Err(Outcome::refuse(
+                    ErrorCode::Forbidden,
+                    "this conversation belongs to another visitor",
+                ))
             }
             _ => Ok(conversation.visitor_id),
         }
@@ -249,10 +360,22 @@ impl Session {
             Err(outcome) => return outcome,
         };
         let author = match &self.peer {
-            Some(Peer::Operator(op)) => Author { kind: AuthorKind::Operator, name: Some(op.name.clone()) },
-            _ => Author { kind: AuthorKind::Visitor, name: None },
+            Some(Peer::Operator(op)) => Author {
+                kind: AuthorKind::Operator,
+                name: Some(op.name.clone()),
+            },
+            _ => Author {
+                kind: AuthorKind::Visitor,
+                name: None,
+            },
         };
-        self.state.hub.publish(Event::Typing { visitor_id, conversation_id, author, typing, origin: self.connection_id });
+        self.state.hub.publish(Event::Typing {
+            visitor_id,
+            conversation_id,
+            author,
+            typing,
+            origin: self.connection_id,
+        });
         Outcome::default()
     }
 
@@ -260,8 +383,16 @@ impl Session {
         if let Err(outcome) = self.visible(conversation_id).await {
             return outcome;
         }
-        match self.state.store.read(move |conn| records::messages_after(conn, conversation_id, after_seq)).await {
-            Ok(messages) => Outcome::reply(ServerFrame::History { conversation_id, messages }),
+        match self
+            .state
+            .store
+            .read(move |conn| records::messages_after(conn, conversation_id, after_seq))
+            .await
+        {
+            Ok(messages) => Outcome::reply(ServerFrame::History {
+                conversation_id,
+                messages,
+            }),
             Err(e) => {
                 let (code, message) = describe(&e);
                 Outcome::refuse(code, message)
@@ -271,7 +402,9 @@ impl Session {
 
     async fn change_state<F>(&mut self, change: F) -> Outcome
     where
-        F: FnOnce(&rusqlite::Connection) -> Result<records::StateChange, StoreError> + Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> Result<records::StateChange, StoreError>
+            + Send
+            + 'static,
     {
         match self.state.store.write(change).await {
             Ok(change) => {
@@ -282,7 +415,9 @@ impl Session {
                         origin: SYSTEM_ORIGIN,
                     });
                 }
-                self.state.hub.publish(Event::Conversation { conversation: change.conversation.clone() });
+                self.state.hub.publish(Event::Conversation {
+                    conversation: change.conversation.clone(),
+                });
                 Outcome::default()
             }
             Err(e) => {
@@ -296,7 +431,9 @@ impl Session {
     pub fn filter_event(&self, event: Event) -> Option<ServerFrame> {
         let relevant = match &self.peer {
             None => false,
-            Some(Peer::Visitor { visitor_id, .. }) => super::concerns_visitor(&event, *visitor_id, self.connection_id),
+            Some(Peer::Visitor { visitor_id, .. }) => {
+                concerns_visitor(&event, *visitor_id, self.connection_id)
+            }
             Some(Peer::Operator(_)) => match &event {
                 Event::Message { origin, .. } => *origin != self.connection_id,
                 Event::Conversation { .. } => true,
@@ -309,7 +446,32 @@ impl Session {
         Some(match event {
             Event::Message { message, .. } => ServerFrame::Message { message },
             Event::Conversation { conversation } => ServerFrame::Conversation { conversation },
-            Event::Typing { conversation_id, author, typing, .. } => ServerFrame::Typing { conversation_id, author, typing },
+            Event::Typing {
+                conversation_id,
+                author,
+                typing,
+                ..
+            } => ServerFrame::Typing {
+                conversation_id,
+                author,
+                typing,
+            },
         })
+    }
+}
+
+/// Whether an event concerns a visitor (their own conversation, not their own echo).
+fn concerns_visitor(event: &Event, visitor: VisitorId, me: ConnectionId) -> bool {
+    match event {
+        Event::Message {
+            visitor_id, origin, ..
+        } => *visitor_id == visitor && *origin != me,
+        Event::Conversation { conversation } => conversation.visitor_id == visitor,
+        Event::Typing {
+            visitor_id,
+            author,
+            origin,
+            ..
+        } => *visitor_id == visitor && *origin != me && author.kind == AuthorKind::Operator,
     }
 }

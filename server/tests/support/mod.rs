@@ -6,8 +6,8 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use futures_util::{SinkExt, StreamExt};
 use protocol::{
-    Auth, ClientFrame, ConversationId, LoginResponse, MessageId, OperatorRole, ServerFrame, Session, SiteId,
-    PROTOCOL_VERSION,
+    Auth, ClientFrame, ConversationId, LoginResponse, MessageId, OperatorRole, ServerFrame,
+    Session, SiteId, PROTOCOL_VERSION,
 };
 use server::config::Config;
 use server::store::records;
@@ -41,16 +41,41 @@ impl TestServer {
 
     pub async fn start_with(tune: impl FnOnce(&mut Config)) -> TestServer {
         let data_dir = tempfile::tempdir().unwrap();
-        let mut config = Config { data_dir: data_dir.path().to_owned(), token_secret: Some("test secret of sixteen+".into()), ..Config::default() };
+        let mut config = Config {
+            data_dir: data_dir.path().to_owned(),
+            token_secret: Some("test secret of sixteen+".into()),
+            ..Config::default()
+        };
         tune(&mut config);
         let state = AppState::open(config).unwrap();
         let hash = server::auth::hash_password(PASSWORD);
         state
             .store
             .write(move |conn| {
-                records::upsert_site(conn, &records::Site { id: SiteId("acme".into()), name: "Acme".into(), allowed_origins: vec![ORIGIN.into()] })?;
-                records::add_operator(conn, "alice@example.com", "Alice", &hash, OperatorRole::Admin, false)?;
-                records::add_operator(conn, "bob@example.com", "Bob", &hash, OperatorRole::Agent, false)
+                records::upsert_site(
+                    conn,
+                    &records::Site {
+                        id: SiteId("acme".into()),
+                        name: "Acme".into(),
+                        allowed_origins: vec![ORIGIN.into()],
+                    },
+                )?;
+                records::add_operator(
+                    conn,
+                    "alice@example.com",
+                    "Alice",
+                    &hash,
+                    OperatorRole::Admin,
+                    false,
+                )?;
+                records::add_operator(
+                    conn,
+                    "bob@example.com",
+                    "Bob",
+                    &hash,
+                    OperatorRole::Agent,
+                    false,
+                )
             })
             .await
             .unwrap();
@@ -60,11 +85,23 @@ impl TestServer {
         let task = tokio::spawn(server::serve(listener, state.clone(), async move {
             let _ = stopped.await;
         }));
-        TestServer { address, state, data_dir, stop: Some(stop), task }
+        TestServer {
+            address,
+            state,
+            data_dir,
+            stop: Some(stop),
+            task,
+        }
     }
 
     /// Sends an HTTP request through the router (no socket) and returns status and JSON body.
-    pub async fn http(&self, method: &str, path: &str, token: Option<&str>, body: Option<String>) -> (StatusCode, serde_json::Value) {
+    pub async fn http(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<String>,
+    ) -> (StatusCode, serde_json::Value) {
         let mut request = Request::builder().method(method).uri(path);
         if let Some(token) = token {
             request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
@@ -72,32 +109,60 @@ impl TestServer {
         if body.is_some() {
             request = request.header(header::CONTENT_TYPE, "application/json");
         }
-        let request = request.body(body.map(Body::from).unwrap_or_else(Body::empty)).unwrap();
-        let response = server::app(self.state.clone()).oneshot(request).await.unwrap();
+        let request = request
+            .body(body.map(Body::from).unwrap_or_else(Body::empty))
+            .unwrap();
+        let response = server::app(self.state.clone())
+            .oneshot(request)
+            .await
+            .unwrap();
         let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-        let json = if bytes.is_empty() { serde_json::Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::String(String::from_utf8_lossy(&bytes).into())) };
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let json = if bytes.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::String(
+                String::from_utf8_lossy(&bytes).into(),
+            ))
+        };
         (status, json)
     }
 
     pub async fn login(&self, email: &str) -> LoginResponse {
         let body = serde_json::json!({ "email": email, "password": PASSWORD }).to_string();
-        let (status, json) = self.http("POST", "/v1/operators/login", None, Some(body)).await;
+        let (status, json) = self
+            .http("POST", "/v1/operators/login", None, Some(body))
+            .await;
         assert_eq!(status, StatusCode::OK, "{json}");
         serde_json::from_value(json).unwrap()
     }
 
     /// A raw WebSocket connection with the demo origin.
     pub async fn connect(&self) -> Client {
-        let mut request = format!("ws://{}{}", self.address, protocol::WS_PATH).into_client_request().unwrap();
-        request.headers_mut().insert("origin", ORIGIN.parse().unwrap());
+        let mut request = format!("ws://{}{}", self.address, protocol::WS_PATH)
+            .into_client_request()
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("origin", ORIGIN.parse().unwrap());
         let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
         Client { socket }
     }
 
     pub async fn visitor(&self, token: Option<String>) -> (Client, Session) {
         let mut client = self.connect().await;
-        client.send(&ClientFrame::Hello { protocol: PROTOCOL_VERSION, auth: Auth::Visitor { site_id: SiteId("acme".into()), token }, page_url: Some(format!("{ORIGIN}/pricing")) }).await;
+        client
+            .send(&ClientFrame::Hello {
+                protocol: PROTOCOL_VERSION,
+                auth: Auth::Visitor {
+                    site_id: SiteId("acme".into()),
+                    token,
+                },
+                page_url: Some(format!("{ORIGIN}/pricing")),
+            })
+            .await;
         let session = client.welcome().await;
         (client, session)
     }
@@ -105,7 +170,13 @@ impl TestServer {
     pub async fn operator(&self, email: &str) -> (Client, Session) {
         let login = self.login(email).await;
         let mut client = self.connect().await;
-        client.send(&ClientFrame::Hello { protocol: PROTOCOL_VERSION, auth: Auth::Operator { token: login.token }, page_url: None }).await;
+        client
+            .send(&ClientFrame::Hello {
+                protocol: PROTOCOL_VERSION,
+                auth: Auth::Operator { token: login.token },
+                page_url: None,
+            })
+            .await;
         let session = client.welcome().await;
         (client, session)
     }
@@ -114,7 +185,11 @@ impl TestServer {
     /// directory so a test can reopen the database.
     pub async fn shutdown(mut self) -> tempfile::TempDir {
         let _ = self.stop.take().unwrap().send(());
-        tokio::time::timeout(Duration::from_secs(10), &mut self.task).await.expect("shutdown in time").unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(10), &mut self.task)
+            .await
+            .expect("shutdown in time")
+            .unwrap()
+            .unwrap();
         self.data_dir
     }
 }
@@ -130,13 +205,18 @@ impl Client {
     }
 
     pub async fn send_text(&mut self, text: String) {
-        self.socket.send(WsMessage::Text(text.into())).await.unwrap();
+        self.socket
+            .send(WsMessage::Text(text.into()))
+            .await
+            .unwrap();
     }
 
     /// The next server frame, failing the test after 5 s.
     pub async fn recv(&mut self) -> ServerFrame {
         loop {
-            let next = tokio::time::timeout(Duration::from_secs(5), self.socket.next()).await.expect("a frame in time");
+            let next = tokio::time::timeout(Duration::from_secs(5), self.socket.next())
+                .await
+                .expect("a frame in time");
             match next {
                 Some(Ok(WsMessage::Text(text))) => return ServerFrame::decode(&text).unwrap(),
                 Some(Ok(WsMessage::Close(frame))) => panic!("closed: {frame:?}"),
@@ -165,7 +245,10 @@ impl Client {
     /// Waits for the connection to be closed by the server and returns the close code.
     pub async fn closed(&mut self) -> Option<u16> {
         loop {
-            match tokio::time::timeout(Duration::from_secs(5), self.socket.next()).await.expect("close in time") {
+            match tokio::time::timeout(Duration::from_secs(5), self.socket.next())
+                .await
+                .expect("close in time")
+            {
                 Some(Ok(WsMessage::Close(frame))) => return frame.map(|f| u16::from(f.code)),
                 Some(Ok(_)) => continue,
                 _ => return None,
@@ -173,13 +256,28 @@ impl Client {
         }
     }
 
-    pub async fn post(&mut self, conversation_id: ConversationId, body: &str) -> (MessageId, ServerFrame) {
+    pub async fn post(
+        &mut self,
+        conversation_id: ConversationId,
+        body: &str,
+    ) -> (MessageId, ServerFrame) {
         let message_id = MessageId(uuid::Uuid::now_v7());
-        self.send(&ClientFrame::Send { conversation_id, message_id, body: body.into() }).await;
-        let reply = self.recv_until(|f| match &f {
-            ServerFrame::Ack { message_id: id, .. } | ServerFrame::Error { message_id: Some(id), .. } if *id == message_id => Some(f),
-            _ => None,
-        }).await;
+        self.send(&ClientFrame::Send {
+            conversation_id,
+            message_id,
+            body: body.into(),
+        })
+        .await;
+        let reply = self
+            .recv_until(|f| match &f {
+                ServerFrame::Ack { message_id: id, .. }
+                | ServerFrame::Error {
+                    message_id: Some(id),
+                    ..
+                } if *id == message_id => Some(f),
+                _ => None,
+            })
+            .await;
         (message_id, reply)
     }
 }
