@@ -1,7 +1,7 @@
 //! The messages of one conversation as a client shows them.
 //!
-//! Stored messages are ordered by the deployment's sequence number; messages still pending (not
-//! acknowledged) follow them in the order they were written. A message arriving twice (an ack and a
+//! Stored messages are ordered by (hybrid logical clock, id), the order both deployments agree on;
+//! messages still pending (not acknowledged) follow them in the order they were written. A message arriving twice (an ack and a
 //! broadcast, a resync after reconnect) replaces its earlier copy, so nothing is ever shown twice.
 
 use protocol::{Author, AuthorKind, ConversationId, Message, MessageId};
@@ -37,8 +37,10 @@ pub struct Entry {
     pub body: String,
     /// Pending or sent.
     pub status: DeliveryStatus,
-    /// The deployment's sequence number, once stored.
+    /// The deployment's sequence number, once stored (used to ask for what follows).
     pub seq: Option<u64>,
+    /// The message's hybrid logical clock value once stored (the display order); 0 while pending.
+    pub hlc: u64,
     /// When it was stored (Unix ms), or written, for pending messages.
     pub at: i64,
 }
@@ -88,6 +90,7 @@ impl Transcript {
             body: message.body.clone(),
             status: DeliveryStatus::Sent,
             seq: Some(message.seq),
+            hlc: message.hlc,
             at: message.sent_at,
         };
         if self.entries.contains(&entry) {
@@ -113,6 +116,7 @@ impl Transcript {
             body,
             status: DeliveryStatus::Pending,
             seq: None,
+            hlc: 0,
             at: now_ms,
         });
         self.sort();
@@ -125,9 +129,8 @@ impl Transcript {
     }
 
     fn sort(&mut self) {
-        // Stored messages by sequence number, then pending ones by id (UUIDv7: writing order).
-        self.entries
-            .sort_by_key(|e| (e.seq.is_none(), e.seq.unwrap_or(0), e.id));
+        // Stored messages by (hlc, id), then pending ones by id (UUIDv7: writing order).
+        self.entries.sort_by_key(|e| (e.seq.is_none(), e.hlc, e.id));
     }
 }
 
@@ -150,11 +153,12 @@ mod tests {
             body: format!("m{n}"),
             sent_at: n as i64,
             seq,
+            hlc: seq,
         }
     }
 
     #[test]
-    fn duplicates_are_shown_once_and_order_follows_sequence_numbers() {
+    fn duplicates_are_shown_once_and_order_follows_the_logical_clock() {
         let mut t = Transcript::new(Some(conversation()));
         assert!(t.apply_stored(&stored(2, 20)));
         assert!(t.apply_stored(&stored(1, 10)));
@@ -207,5 +211,16 @@ mod tests {
         assert!(!t.apply_stored(&elsewhere));
         t.remove_pending(MessageId::from_parts(1, [0; 10]));
         assert_eq!(t.entries().len(), 1);
+    }
+
+    #[test]
+    fn a_message_replicated_late_is_placed_by_its_clock_not_by_its_arrival() {
+        let mut t = Transcript::new(Some(conversation()));
+        let mut late = stored(1, 30);
+        late.hlc = 5;
+        t.apply_stored(&stored(2, 10));
+        t.apply_stored(&late);
+        assert_eq!(t.entries()[0].body, "m1");
+        assert_eq!(t.last_seq(), 30);
     }
 }

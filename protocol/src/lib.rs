@@ -10,11 +10,13 @@
 //! - [`frames`]: WebSocket frames in both directions, and their decoding with precise errors.
 //! - [`model`]: the shared records (messages, conversations, operators) carried inside frames.
 //! - [`http`]: the bodies of the HTTP endpoints (login, errors, health).
+//! - [`replication`]: the event log entries and frames exchanged between the two deployments.
 
 pub mod frames;
 pub mod http;
 pub mod ids;
 pub mod model;
+pub mod replication;
 
 pub use frames::{Auth, ClientFrame, DecodeError, ServerFrame, Session};
 pub use http::{ApiError, HealthReport, LoginRequest, LoginResponse};

@@ -60,8 +60,12 @@ pub struct Message {
     /// When the deployment stored it, in Unix milliseconds.
     pub sent_at: i64,
     /// The deployment's local sequence number: strictly increasing in storage order, so a client
-    /// asks for "everything after seq N" when it reconnects.
+    /// asks for "everything after seq N" when it reconnects. Differs between deployments.
     pub seq: u64,
+    /// The hybrid logical clock value of the message, identical on both deployments. Transcripts
+    /// are shown ordered by (hlc, id), so both deployments show the same order.
+    #[serde(default)]
+    pub hlc: u64,
 }
 
 /// The life of a conversation.

@@ -26,6 +26,16 @@ pub struct Config {
     pub session_ttl_hours: i64,
     /// How long a visitor token is valid, in days; renewed on every connection.
     pub visitor_token_ttl_days: i64,
+    /// This deployment's name (`primary`, `redundant`): the origin of the events it records.
+    /// It must never change for a data directory.
+    pub deployment: String,
+    /// The peer deployment's base URL (`https://chat-b.example.com`); no replication when absent.
+    pub peer_url: Option<String>,
+    /// The secret both deployments present on the replication link.
+    pub replication_secret: Option<String>,
+    /// Shifts this deployment's wall clock, in milliseconds. For tests and fault injection only:
+    /// the hybrid logical clock must keep order correct whatever the skew.
+    pub clock_skew_ms: i64,
 }
 
 impl Default for Config {
@@ -39,6 +49,10 @@ impl Default for Config {
             max_body_bytes: 16 * 1024,
             session_ttl_hours: 24 * 7,
             visitor_token_ttl_days: 365,
+            deployment: "primary".into(),
+            peer_url: None,
+            replication_secret: None,
+            clock_skew_ms: 0,
         }
     }
 }
@@ -69,6 +83,28 @@ pub struct Overrides {
     /// The largest message body accepted, in bytes.
     #[arg(long, env = "LIVECHAT_MAX_MESSAGE_BYTES", global = true)]
     pub max_message_bytes: Option<usize>,
+    /// This deployment's name, for example `primary` or `redundant`.
+    #[arg(long, env = "LIVECHAT_DEPLOYMENT", global = true)]
+    pub deployment: Option<String>,
+    /// The peer deployment's base URL, for replication.
+    #[arg(long, env = "LIVECHAT_PEER_URL", global = true)]
+    pub peer_url: Option<String>,
+    /// The secret shared with the peer deployment.
+    #[arg(
+        long,
+        env = "LIVECHAT_REPLICATION_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub replication_secret: Option<String>,
+    /// Shifts this deployment's wall clock (tests and fault injection only).
+    #[arg(
+        long,
+        env = "LIVECHAT_CLOCK_SKEW_MS",
+        global = true,
+        allow_hyphen_values = true
+    )]
+    pub clock_skew_ms: Option<i64>,
 }
 
 /// Why the configuration could not be loaded.
@@ -117,6 +153,18 @@ impl Config {
         if let Some(limit) = overrides.max_message_bytes {
             config.max_message_bytes = limit;
         }
+        if let Some(name) = &overrides.deployment {
+            config.deployment = name.clone();
+        }
+        if let Some(url) = &overrides.peer_url {
+            config.peer_url = Some(url.clone());
+        }
+        if let Some(secret) = &overrides.replication_secret {
+            config.replication_secret = Some(secret.clone());
+        }
+        if let Some(skew) = overrides.clock_skew_ms {
+            config.clock_skew_ms = skew;
+        }
         config.validate()?;
         Ok(config)
     }
@@ -143,12 +191,41 @@ impl Config {
                 "max_body_bytes must be at least 1024".into(),
             ));
         }
+        if self.deployment.is_empty()
+            || !self
+                .deployment
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(ConfigError::Invalid(
+                "deployment must be a non-empty name of letters, digits, - and _".into(),
+            ));
+        }
+        if self.peer_url.is_some()
+            && self
+                .replication_secret
+                .as_ref()
+                .is_none_or(|s| s.len() < 16)
+        {
+            return Err(ConfigError::Invalid(
+                "a peer_url needs a replication_secret of at least 16 characters".into(),
+            ));
+        }
         if self.token_secret.as_ref().is_some_and(|s| s.len() < 16) {
             return Err(ConfigError::Invalid(
                 "token_secret must be at least 16 characters".into(),
             ));
         }
         Ok(())
+    }
+
+    /// Opens this deployment's database under its name and (possibly skewed) clock.
+    pub fn open_store(&self) -> Result<crate::store::Store, crate::store::StoreError> {
+        crate::store::Store::open_as(
+            &self.data_dir,
+            &self.deployment,
+            crate::hlc::system_clock(self.clock_skew_ms),
+        )
     }
 
     /// The visitor-token secret: the configured one, or the one kept in the data directory

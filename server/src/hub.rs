@@ -14,6 +14,10 @@ const CAPACITY: usize = 4096;
 /// Identifies one WebSocket connection, so its own events are not echoed back to it.
 pub type ConnectionId = u64;
 
+/// The origin of events that no local connection caused: system notices and changes replicated
+/// from the peer. No connection filters these out as its own echo.
+pub const REMOTE_ORIGIN: ConnectionId = ConnectionId::MAX;
+
 /// Something that happened, as published to every connection.
 #[derive(Clone, Debug)]
 pub enum Event {

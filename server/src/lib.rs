@@ -3,10 +3,13 @@
 //! - [`config`]: defaults, TOML file, environment and flags.
 //! - [`store`]: the SQLite database with group commit; [`store::records`] holds all SQL.
 //! - [`auth`]: visitor tokens, operator passwords and sessions.
+//! - [`hlc`]: the hybrid logical clock stamping every event.
 //! - [`hub`]: realtime fan-out of committed changes to open connections.
 //! - [`ws`]: the `/v1/ws` endpoint (socket loop and per-frame session logic).
 //! - [`http`]: login, logout, inbox, messages and `/health`.
+//! - [`replication`]: the link to the peer deployment, both directions, and its status.
 //! - [`assets`]: the widget, console, loader and demo page.
+//! - [`sync_check`]: compares two deployments' databases (`server check-sync`).
 //! - [`error`]: how failures reach clients.
 //!
 //! [`app`] builds the router from an [`AppState`]; [`serve`] runs it on a listener until a shutdown
@@ -16,9 +19,12 @@ pub mod assets;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod hlc;
 pub mod http;
 pub mod hub;
+pub mod replication;
 pub mod store;
+pub mod sync_check;
 pub mod ws;
 
 use axum::extract::DefaultBodyLimit;
@@ -45,6 +51,8 @@ pub struct AppState {
     pub hub: hub::Hub,
     /// The configuration the deployment started with.
     pub config: Arc<Config>,
+    /// What the replication link knows (peer, progress), for status reports.
+    pub link: Arc<replication::LinkState>,
     /// Turns true when the deployment is shutting down; open WebSockets close on it.
     pub shutdown: watch::Receiver<bool>,
     /// The sending half of `shutdown`.
@@ -65,7 +73,7 @@ pub enum StartError {
 impl AppState {
     /// Opens the database in the configured data directory and prepares everything else.
     pub fn open(config: Config) -> Result<AppState, StartError> {
-        let store = Store::open(&config.data_dir)?;
+        let store = config.open_store()?;
         let secret = config.resolve_secret()?;
         let (shutdown_sender, shutdown) = watch::channel(false);
         Ok(AppState {
@@ -73,6 +81,7 @@ impl AppState {
             signer: auth::TokenSigner::new(secret.as_bytes()),
             hub: hub::Hub::default(),
             config: Arc::new(config),
+            link: Arc::default(),
             shutdown,
             shutdown_sender: Arc::new(shutdown_sender),
         })
@@ -83,6 +92,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let api = http::router()
         .merge(ws::router())
+        .merge(replication::router())
         .route("/v1/{*rest}", any(unknown_endpoint))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(tower_http::trace::TraceLayer::new_for_http());
@@ -111,6 +121,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let sender = state.shutdown_sender.clone();
     let store = state.store.clone();
+    let puller = tokio::spawn(replication::puller::run(state.clone()));
     let result = axum::serve(listener, app(state))
         .with_graceful_shutdown(async move {
             shutdown.await;
@@ -118,6 +129,9 @@ pub async fn serve(
             let _ = sender.send(true);
         })
         .await;
+    // The puller stops on the same shutdown signal; waiting for it means no batch is half applied
+    // when the store shuts down.
+    let _ = puller.await;
     tokio::task::spawn_blocking(move || store.shutdown())
         .await
         .ok();

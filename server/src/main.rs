@@ -26,6 +26,14 @@ enum Command {
     /// Manage sites.
     #[command(subcommand)]
     Site(SiteCommand),
+    /// Compare two deployments' data directories; exit code 0 only when they hold the same data
+    /// in the same order.
+    CheckSync {
+        /// The first data directory.
+        a: std::path::PathBuf,
+        /// The second data directory.
+        b: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -85,7 +93,7 @@ fn main() -> anyhow::Result<()> {
             );
             let role = OperatorRole::parse(&role).expect("clap restricts the values");
             let hash = server::auth::hash_password(&password);
-            let store = Store::open(&config.data_dir)?;
+            let store = config.open_store()?;
             let profile = block_on_write(&store, move |conn| {
                 records::add_operator(conn, &email, &name, &hash, role, replace)
             })?;
@@ -98,8 +106,28 @@ fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::CheckSync { a, b } => {
+            let differences = server::sync_check::compare(&a, &b)?;
+            if differences.is_empty() {
+                println!(
+                    "in sync: {} and {} hold the same data",
+                    a.display(),
+                    b.display()
+                );
+                return Ok(());
+            }
+            for difference in &differences {
+                println!("{difference}");
+            }
+            anyhow::bail!(
+                "{} difference(s) between {} and {}",
+                differences.len(),
+                a.display(),
+                b.display()
+            )
+        }
         Command::Site(SiteCommand::Add { id, name, origins }) => {
-            let store = Store::open(&config.data_dir)?;
+            let store = config.open_store()?;
             let site = records::Site {
                 id: SiteId(id),
                 name,
@@ -130,7 +158,7 @@ fn read_password() -> anyhow::Result<String> {
 
 fn block_on_write<R: Send + 'static>(
     store: &Store,
-    f: impl FnOnce(&rusqlite::Connection) -> Result<R, server::store::StoreError> + Send + 'static,
+    f: impl FnOnce(&server::store::Writer) -> Result<R, server::store::StoreError> + Send + 'static,
 ) -> anyhow::Result<R> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

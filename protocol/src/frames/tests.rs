@@ -20,6 +20,7 @@ fn message() -> Message {
         body: "Hello <b>there</b> \u{1F600}".into(),
         sent_at: 1_700_000_000_002,
         seq: 42,
+        hlc: 7,
     }
 }
 

@@ -9,14 +9,19 @@
 //!
 //! The SQL lives in [`records`]; the schema and its migrations in [`schema`].
 
+pub mod changes;
+pub mod events;
 pub mod records;
 pub mod schema;
 
+use crate::hlc::{HlcClock, WallClock};
+use protocol::replication::{Change, LoggedEvent};
 use rusqlite::{Connection, OpenFlags};
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 /// The most requests one transaction takes. Bounds the latency a request can add to its batch.
 const MAX_BATCH: usize = 512;
@@ -64,7 +69,7 @@ pub enum StoreError {
 /// A unit of work for the writer. `run` applies it inside the batch's transaction and says whether
 /// it succeeded; `finish` delivers its answer once the batch has committed or failed.
 struct Job {
-    run: Box<dyn FnOnce(&Connection) -> bool + Send>,
+    run: Box<dyn FnOnce(&Writer) -> bool + Send>,
     finish: Box<dyn FnOnce(Result<(), String>) + Send>,
 }
 
@@ -79,11 +84,85 @@ pub struct Store {
     readers: Arc<Mutex<Vec<Connection>>>,
     /// The database file, for opening more read connections.
     path: PathBuf,
+    /// This deployment's name: the origin of the events it records.
+    origin: Arc<str>,
+    /// The hybrid logical clock stamping every event.
+    clock: Arc<Mutex<HlcClock>>,
+    /// The wall clock the HLC reads (injectable, so tests can skew it).
+    wall: WallClock,
+    /// The sequence number of the newest event recorded here; replication streams wait on it.
+    head: Arc<watch::Sender<u64>>,
+}
+
+/// What a write job gets: the write connection (through `Deref`) and the means to record events.
+pub struct Writer<'a> {
+    /// The connection, inside the batch's transaction and the job's savepoint.
+    conn: &'a Connection,
+    /// This deployment's name.
+    origin: &'a str,
+    /// The hybrid logical clock.
+    clock: &'a Mutex<HlcClock>,
+    /// The wall clock.
+    wall: &'a WallClock,
+    /// The newest event sequence number this batch appended, to publish after the commit.
+    appended: &'a Cell<Option<u64>>,
+}
+
+impl std::ops::Deref for Writer<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+impl Writer<'_> {
+    /// The wall-clock time in Unix milliseconds, as this deployment sees it.
+    pub fn now_ms(&self) -> i64 {
+        (self.wall)()
+    }
+
+    /// Records a local change: stamps it, applies it with its merge rule and appends it to the
+    /// event log, all inside the caller's transaction.
+    pub fn record(&self, change: Change) -> Result<LoggedEvent, StoreError> {
+        let hlc = self.clock.lock().expect("clock lock").tick(self.now_ms());
+        let mut event = LoggedEvent {
+            id: uuid::Uuid::now_v7(),
+            origin: self.origin.to_owned(),
+            seq: 0,
+            hlc,
+            change,
+        };
+        changes::apply(self.conn, &event)?;
+        event.seq = events::append(self.conn, &event, None)?;
+        self.appended.set(Some(event.seq));
+        Ok(event)
+    }
+
+    /// Applies an event from the peer unless it was applied before. Returns the conversation it
+    /// touched, or `None` for an already applied event or one that touches no conversation.
+    pub fn apply_remote(
+        &self,
+        event: &LoggedEvent,
+    ) -> Result<Option<protocol::ConversationId>, StoreError> {
+        if events::contains(self.conn, event.id)? {
+            return Ok(None);
+        }
+        self.clock.lock().expect("clock lock").observe(event.hlc);
+        let touched = changes::apply(self.conn, event)?;
+        events::append(self.conn, event, Some(event.seq))?;
+        Ok(touched)
+    }
 }
 
 impl Store {
-    /// Opens (creating if needed) the database in `data_dir`, migrates it and starts the writer.
+    /// Opens the database in `data_dir` as a deployment named `primary` on the system clock.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        Self::open_as(data_dir, "primary", crate::hlc::system_clock(0))
+    }
+
+    /// Opens (creating if needed) the database in `data_dir`, migrates it and starts the writer,
+    /// recording events as deployment `origin` with wall time from `wall`.
+    pub fn open_as(data_dir: &Path, origin: &str, wall: WallClock) -> Result<Store, StoreError> {
         std::fs::create_dir_all(data_dir)?;
         let path = data_dir.join(DATABASE_FILE);
         let mut conn = Connection::open(&path)?;
@@ -95,16 +174,31 @@ impl Store {
                 supported: schema::MIGRATIONS.len(),
             });
         }
+        let mut clock = HlcClock::default();
+        clock.observe(events::max_hlc(&conn)?);
+        let head = Arc::new(watch::channel(events::head(&conn, origin)?).0);
+        let clock = Arc::new(Mutex::new(clock));
+        let origin: Arc<str> = Arc::from(origin);
         let (sender, receiver) = mpsc::channel::<Job>();
+        let context = WriterContext {
+            origin: origin.clone(),
+            clock: clock.clone(),
+            wall: wall.clone(),
+            head: head.clone(),
+        };
         let thread = std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || run_writer(conn, receiver))
+            .spawn(move || run_writer(conn, receiver, context))
             .expect("spawning the writer thread");
         Ok(Store {
             writer: Arc::new(Mutex::new(Some(sender))),
             writer_thread: Arc::new(Mutex::new(Some(thread))),
             readers: Arc::new(Mutex::new(Vec::new())),
             path,
+            origin,
+            clock,
+            wall,
+            head,
         })
     }
 
@@ -113,7 +207,7 @@ impl Store {
     pub async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
-        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+        F: FnOnce(&Writer) -> Result<R, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel::<Result<R, StoreError>>();
         let slot = Arc::new(Mutex::new(None::<Result<R, StoreError>>));
@@ -186,6 +280,26 @@ impl Store {
         Ok(conn)
     }
 
+    /// This deployment's name.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The newest event sequence number recorded here, and a way to wait for the next one.
+    pub fn head(&self) -> watch::Receiver<u64> {
+        self.head.subscribe()
+    }
+
+    /// The newest hybrid logical clock value issued or observed.
+    pub fn last_hlc(&self) -> u64 {
+        self.clock.lock().expect("clock lock").last()
+    }
+
+    /// The wall-clock time as this deployment sees it.
+    pub fn now_ms(&self) -> i64 {
+        (self.wall)()
+    }
+
     /// Stops accepting writes, lets the writer commit everything already queued and waits for it.
     /// Called on graceful shutdown; writes requested afterwards fail with [`StoreError::Closed`].
     pub fn shutdown(&self) {
@@ -201,8 +315,16 @@ impl Store {
     }
 }
 
+/// What the writer thread needs besides its connection.
+struct WriterContext {
+    origin: Arc<str>,
+    clock: Arc<Mutex<HlcClock>>,
+    wall: WallClock,
+    head: Arc<watch::Sender<u64>>,
+}
+
 /// The writer thread: waits for a job, gathers everything else already queued, commits once.
-fn run_writer(conn: Connection, jobs: mpsc::Receiver<Job>) {
+fn run_writer(conn: Connection, jobs: mpsc::Receiver<Job>, context: WriterContext) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -211,19 +333,32 @@ fn run_writer(conn: Connection, jobs: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        commit_batch(&conn, batch);
+        let appended = Cell::new(None);
+        let writer = Writer {
+            conn: &conn,
+            origin: &context.origin,
+            clock: &context.clock,
+            wall: &context.wall,
+            appended: &appended,
+        };
+        if commit_batch(&writer, batch) {
+            if let Some(seq) = appended.get() {
+                context.head.send_replace(seq);
+            }
+        }
     }
     tracing::debug!("store writer stopped after flushing its queue");
 }
 
-fn commit_batch(conn: &Connection, batch: Vec<Job>) {
+/// Runs a batch in one transaction; returns whether it committed.
+fn commit_batch(conn: &Writer, batch: Vec<Job>) -> bool {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         tracing::error!(error = %e, "could not begin a write transaction");
         // The jobs never ran, so each is told the batch failed without touching the database.
         for job in batch {
             (job.finish)(Err(e.to_string()));
         }
-        return;
+        return false;
     }
     let mut finishers = Vec::with_capacity(batch.len());
     for job in batch {
@@ -243,7 +378,7 @@ fn commit_batch(conn: &Connection, batch: Vec<Job>) {
             for finish in finishers {
                 finish(Err(e.to_string()));
             }
-            return;
+            return false;
         }
     }
     let committed = conn.execute_batch("COMMIT").map_err(|e| {
@@ -251,9 +386,11 @@ fn commit_batch(conn: &Connection, batch: Vec<Job>) {
         tracing::error!(error = %e, "group commit failed");
         e.to_string()
     });
+    let ok = committed.is_ok();
     for finish in finishers {
         finish(committed.clone());
     }
+    ok
 }
 
 /// The current time in Unix milliseconds.

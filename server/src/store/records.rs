@@ -1,7 +1,8 @@
 //! All SQL of the deployment, one function per question or change. Writes take the writer's
 //! connection (inside a group commit, see [`super::Store::write`]); reads take a read connection.
 
-use super::{now_ms, StoreError};
+use super::{now_ms, StoreError, Writer};
+use protocol::replication::Change;
 use protocol::{
     Author, AuthorKind, ConversationId, ConversationState, ConversationSummary, Message, MessageId,
     OperatorId, OperatorProfile, OperatorRole, SiteId, VisitorId,
@@ -55,13 +56,12 @@ pub struct Posted {
 }
 
 /// Creates or updates a site.
-pub fn upsert_site(conn: &Connection, site: &Site) -> Result<(), StoreError> {
-    let origins = serde_json::to_string(&site.allowed_origins).expect("strings serialise");
-    conn.execute(
-        "INSERT INTO sites (id, name, allowed_origins, created_at) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT(id) DO UPDATE SET name = excluded.name, allowed_origins = excluded.allowed_origins",
-        params![site.id.0, site.name, origins, now_ms()],
-    )?;
+pub fn upsert_site(w: &Writer, site: &Site) -> Result<(), StoreError> {
+    w.record(Change::SiteUpserted {
+        id: site.id.clone(),
+        name: site.name.clone(),
+        allowed_origins: site.allowed_origins.clone(),
+    })?;
     Ok(())
 }
 
@@ -82,54 +82,51 @@ pub fn site(conn: &Connection, id: &SiteId) -> Result<Option<Site>, StoreError> 
 }
 
 /// Records a visitor if it is not known yet (a valid token may name a visitor this database has
-/// not seen, for example after a restore from an older backup).
-pub fn ensure_visitor(conn: &Connection, id: VisitorId, site: &SiteId) -> Result<(), StoreError> {
-    conn.execute(
-        "INSERT INTO visitors (id, site_id, created_at) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO NOTHING",
-        params![id.to_string(), site.0, now_ms()],
-    )?;
+/// not seen, for example one created on the other deployment and not replicated yet).
+pub fn ensure_visitor(w: &Writer, id: VisitorId, site: &SiteId) -> Result<(), StoreError> {
+    let known = w
+        .query_row(
+            "SELECT 1 FROM visitors WHERE id = ?1",
+            [id.to_string()],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some();
+    if !known {
+        w.record(Change::VisitorSeen {
+            id,
+            site_id: site.clone(),
+        })?;
+    }
     Ok(())
 }
 
 /// Creates an operator; fails with [`StoreError::Conflict`] when the e-mail is taken, unless
 /// `replace` is set, in which case the existing account's name, password and role are updated.
 pub fn add_operator(
-    conn: &Connection,
+    w: &Writer,
     email: &str,
     name: &str,
     password_hash: &str,
     role: OperatorRole,
     replace: bool,
 ) -> Result<OperatorProfile, StoreError> {
-    if let Some((existing, _)) = operator_by_email(conn, email)? {
-        if !replace {
+    let id = match operator_by_email(w, email)? {
+        Some(_) if !replace => {
             return Err(StoreError::Conflict(format!(
                 "an operator with e-mail {email} already exists"
-            )));
+            )))
         }
-        conn.execute(
-            "UPDATE operators SET name = ?2, password_hash = ?3, role = ?4 WHERE id = ?1",
-            params![existing.id.to_string(), name, password_hash, role.as_str()],
-        )?;
-        return Ok(OperatorProfile {
-            name: name.into(),
-            role,
-            ..existing
-        });
-    }
-    let id = OperatorId(uuid::Uuid::now_v7());
-    conn.execute(
-        "INSERT INTO operators (id, email, name, password_hash, role, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![
-            id.to_string(),
-            email,
-            name,
-            password_hash,
-            role.as_str(),
-            now_ms()
-        ],
-    )?;
+        Some((existing, _)) => existing.id,
+        None => OperatorId(uuid::Uuid::now_v7()),
+    };
+    w.record(Change::OperatorUpserted {
+        id,
+        email: email.to_owned(),
+        name: name.to_owned(),
+        password_hash: password_hash.to_owned(),
+        role,
+    })?;
     Ok(OperatorProfile {
         id,
         name: name.into(),
@@ -164,16 +161,16 @@ pub fn operator_by_email(
 
 /// Stores a new operator session under the hash of its token.
 pub fn create_session(
-    conn: &Connection,
+    w: &Writer,
     token_hash: &str,
     operator: OperatorId,
     expires_at: i64,
 ) -> Result<(), StoreError> {
-    conn.execute(
-        "INSERT INTO operator_sessions (token_hash, operator_id, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4)",
-        params![token_hash, operator.to_string(), now_ms(), expires_at],
-    )?;
+    w.record(Change::SessionCreated {
+        token_hash: token_hash.to_owned(),
+        operator_id: operator,
+        expires_at,
+    })?;
     Ok(())
 }
 
@@ -197,11 +194,10 @@ pub fn session_operator(
 }
 
 /// Ends a session (logout). Ending an unknown session is not an error.
-pub fn delete_session(conn: &Connection, token_hash: &str) -> Result<(), StoreError> {
-    conn.execute(
-        "DELETE FROM operator_sessions WHERE token_hash = ?1",
-        [token_hash],
-    )?;
+pub fn delete_session(w: &Writer, token_hash: &str) -> Result<(), StoreError> {
+    w.record(Change::SessionDeleted {
+        token_hash: token_hash.to_owned(),
+    })?;
     Ok(())
 }
 
@@ -210,7 +206,7 @@ pub fn delete_session(conn: &Connection, token_hash: &str) -> Result<(), StoreEr
 /// A resent id is answered with the stored copy and `duplicate = true`; an id already used for a
 /// different conversation or author is a conflict. All checks happen before the first write.
 pub fn post_message(
-    conn: &Connection,
+    conn: &Writer,
     poster: &Poster,
     conversation_id: ConversationId,
     message_id: MessageId,
@@ -237,7 +233,6 @@ pub fn post_message(
             duplicate: true,
         });
     }
-    let now = now_ms();
     match (conversation(conn, conversation_id)?, poster) {
         (
             None,
@@ -247,11 +242,13 @@ pub fn post_message(
                 page_url,
             },
         ) => {
-            conn.execute(
-                "INSERT INTO conversations (id, site_id, visitor_id, state, page_url, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, 'waiting', ?4, ?5, ?5)",
-                params![conversation_id.to_string(), site_id.0, visitor_id.to_string(), page_url, now],
-            )?;
+            conn.record(Change::ConversationOpened {
+                id: conversation_id,
+                site_id: site_id.clone(),
+                visitor_id: *visitor_id,
+                page_url: page_url.clone(),
+                created_at: conn.now_ms(),
+            })?;
         }
         (None, Poster::Operator(_)) => return Err(StoreError::NotFound("conversation")),
         (Some(c), _) if c.state == ConversationState::Closed => {
@@ -273,15 +270,12 @@ pub fn post_message(
         Poster::Operator(op) => Some(op.name.clone()),
         Poster::Visitor { .. } => None,
     };
-    insert_message(
+    record_message(
         conn,
         conversation_id,
         message_id,
-        author_kind,
-        Some(author_id.to_string()),
-        author_name,
+        (author_kind, Some(author_id), author_name),
         body,
-        now,
     )?;
     let message = message_with_author(conn, message_id)?
         .expect("just inserted")
@@ -294,26 +288,23 @@ pub fn post_message(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn insert_message(
-    conn: &Connection,
+/// Records a message posted now by `kind` (and `author_id`) in a conversation.
+fn record_message(
+    w: &Writer,
     conversation_id: ConversationId,
     id: MessageId,
-    kind: AuthorKind,
-    author_id: Option<String>,
-    author_name: Option<String>,
+    (kind, author_id, author_name): (AuthorKind, Option<uuid::Uuid>, Option<String>),
     body: &str,
-    now: i64,
 ) -> Result<(), StoreError> {
-    conn.execute(
-        "INSERT INTO messages (id, conversation_id, author_kind, author_id, author_name, body, sent_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![id.to_string(), conversation_id.to_string(), kind.as_str(), author_id, author_name, body, now],
-    )?;
-    conn.execute(
-        "UPDATE conversations SET last_message = ?2, updated_at = ?3 WHERE id = ?1",
-        params![conversation_id.to_string(), body, now],
-    )?;
+    w.record(Change::MessagePosted {
+        id,
+        conversation_id,
+        author_kind: kind,
+        author_id,
+        author_name,
+        body: body.to_owned(),
+        sent_at: w.now_ms(),
+    })?;
     Ok(())
 }
 
@@ -329,7 +320,7 @@ pub struct StateChange {
 /// An operator takes a waiting conversation. Accepting one's own active conversation again is a
 /// no-op; a conversation taken by someone else is a conflict.
 pub fn accept(
-    conn: &Connection,
+    conn: &Writer,
     id: ConversationId,
     op: &OperatorProfile,
 ) -> Result<StateChange, StoreError> {
@@ -349,17 +340,18 @@ pub fn accept(
         }
         ConversationState::Waiting => {}
     }
-    conn.execute(
-        "UPDATE conversations SET state = 'active', operator_id = ?2, updated_at = ?3 WHERE id = ?1",
-        params![id.to_string(), op.id.to_string(), now_ms()],
-    )?;
+    conn.record(Change::ConversationStateChanged {
+        id,
+        state: ConversationState::Active,
+        operator_id: Some(op.id),
+    })?;
     system_notice(conn, id, format!("{} joined the chat", op.name))
 }
 
 /// Closes a conversation. The assigned operator or an admin may close an active one; any operator
 /// may close a waiting one. Closing a closed conversation again is a no-op.
 pub fn close(
-    conn: &Connection,
+    conn: &Writer,
     id: ConversationId,
     op: &OperatorProfile,
 ) -> Result<StateChange, StoreError> {
@@ -379,32 +371,20 @@ pub fn close(
         }
         _ => {}
     }
-    conn.execute(
-        "UPDATE conversations SET state = 'closed', updated_at = ?2 WHERE id = ?1",
-        params![id.to_string(), now_ms()],
-    )?;
+    conn.record(Change::ConversationStateChanged {
+        id,
+        state: ConversationState::Closed,
+        operator_id: current.operator.as_ref().map(|o| o.id),
+    })?;
     system_notice(conn, id, format!("{} closed the chat", op.name))
 }
 
-fn system_notice(
-    conn: &Connection,
-    id: ConversationId,
-    text: String,
-) -> Result<StateChange, StoreError> {
+fn system_notice(w: &Writer, id: ConversationId, text: String) -> Result<StateChange, StoreError> {
     let notice_id = MessageId(uuid::Uuid::now_v7());
-    insert_message(
-        conn,
-        id,
-        notice_id,
-        AuthorKind::System,
-        None,
-        None,
-        &text,
-        now_ms(),
-    )?;
+    record_message(w, id, notice_id, (AuthorKind::System, None, None), &text)?;
     Ok(StateChange {
-        conversation: conversation(conn, id)?.expect("exists"),
-        notice: message_with_author(conn, notice_id)?.map(|(m, _)| m),
+        conversation: conversation(w, id)?.expect("exists"),
+        notice: message_with_author(w, notice_id)?.map(|(m, _)| m),
     })
 }
 
@@ -468,7 +448,7 @@ pub fn inbox(conn: &Connection) -> Result<Vec<ConversationSummary>, StoreError> 
 }
 
 const MESSAGE_SELECT: &str =
-    "SELECT id, conversation_id, author_kind, author_name, body, sent_at, seq, author_id FROM messages";
+    "SELECT id, conversation_id, author_kind, author_name, body, sent_at, seq, author_id, hlc FROM messages";
 
 fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
     Ok(Message {
@@ -481,6 +461,7 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
         body: row.get(4)?,
         sent_at: row.get(5)?,
         seq: row.get::<_, i64>(6)? as u64,
+        hlc: row.get::<_, i64>(8)? as u64,
     })
 }
 
@@ -494,6 +475,11 @@ fn message_with_author(
             Ok((message_from_row(row)?, row.get(7)?))
         })
         .optional()?)
+}
+
+/// One message.
+pub fn message(conn: &Connection, id: MessageId) -> Result<Option<Message>, StoreError> {
+    Ok(message_with_author(conn, id)?.map(|(m, _)| m))
 }
 
 /// The messages of a conversation stored after `after_seq`, in storage order (at most 1,000; the
@@ -511,7 +497,7 @@ pub fn messages_after(
 }
 
 /// Writes to a dedicated row, proving the database takes durable writes (used by `/health`).
-pub fn health_probe(conn: &Connection) -> Result<(), StoreError> {
+pub fn health_probe(conn: &Writer) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO meta (key, value) VALUES ('health_probe', ?1)
          ON CONFLICT(key) DO UPDATE SET value = excluded.value",

@@ -64,6 +64,35 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX messages_by_conversation ON messages(conversation_id, seq);
     "#,
+    // 2: replication. Every change is an event in `events`; the merge rules need each record's
+    // hybrid logical clock value and origin deployment.
+    r#"
+    CREATE TABLE events (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,  -- position in this deployment's log
+        id         TEXT NOT NULL UNIQUE,               -- applied once, whoever sends it
+        origin     TEXT NOT NULL,                      -- the deployment where it happened
+        origin_seq INTEGER NOT NULL,                   -- its position in the origin's log
+        hlc        INTEGER NOT NULL,
+        body       TEXT NOT NULL                       -- the JSON of protocol::replication::Change
+    );
+    CREATE INDEX events_by_origin ON events(origin, seq);
+    CREATE TABLE replication_cursors (
+        peer       TEXT PRIMARY KEY,                   -- the peer deployment's name
+        last_seq   INTEGER NOT NULL,                   -- the last origin_seq of its log applied here
+        updated_at INTEGER NOT NULL
+    );
+    ALTER TABLE sites ADD COLUMN hlc INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sites ADD COLUMN origin TEXT NOT NULL DEFAULT '';
+    ALTER TABLE operators ADD COLUMN hlc INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE operators ADD COLUMN origin TEXT NOT NULL DEFAULT '';
+    ALTER TABLE messages ADD COLUMN hlc INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN origin TEXT NOT NULL DEFAULT '';
+    UPDATE messages SET hlc = sent_at * 65536 + seq % 65536;
+    CREATE INDEX messages_by_clock ON messages(conversation_id, hlc, id);
+    ALTER TABLE conversations ADD COLUMN state_hlc INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE conversations ADD COLUMN state_origin TEXT NOT NULL DEFAULT '';
+    ALTER TABLE conversations ADD COLUMN last_message_hlc INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Opens-time settings for every connection: WAL so readers never block the writer, `synchronous =

@@ -12,10 +12,6 @@ use protocol::{
     OperatorProfile, ServerFrame, Session as WelcomeSession, SiteId, VisitorId, PROTOCOL_VERSION,
 };
 
-/// Events published for system notices carry this origin so that no connection filters them out
-/// as its own echo.
-const SYSTEM_ORIGIN: ConnectionId = ConnectionId::MAX;
-
 /// The largest text frame read and parsed for a given message limit: room for a body of the
 /// maximum size even if every character had to be escaped in JSON, plus the frame's other fields.
 pub fn frame_limit(max_message_bytes: usize) -> usize {
@@ -103,12 +99,14 @@ impl Session {
         }
         let frame = match ClientFrame::decode(text) {
             Ok(frame) => frame,
-            Err(e @ DecodeError::UnsupportedProtocol(_)) => return Outcome::refuse_and_close(
-                e.code(),
-                format!(
+            Err(e @ DecodeError::UnsupportedProtocol(_)) => {
+                return Outcome::refuse_and_close(
+                    e.code(),
+                    format!(
                     "this chat was updated (protocol {PROTOCOL_VERSION}); please reload the page"
                 ),
-            ),
+                )
+            }
             Err(e) => return Outcome::refuse(e.code(), e.to_string()),
         };
         match (&self.peer, frame) {
@@ -402,7 +400,7 @@ impl Session {
 
     async fn change_state<F>(&mut self, change: F) -> Outcome
     where
-        F: FnOnce(&rusqlite::Connection) -> Result<records::StateChange, StoreError>
+        F: FnOnce(&crate::store::Writer) -> Result<records::StateChange, StoreError>
             + Send
             + 'static,
     {
@@ -412,7 +410,7 @@ impl Session {
                     self.state.hub.publish(Event::Message {
                         visitor_id: change.conversation.visitor_id,
                         message: notice,
-                        origin: SYSTEM_ORIGIN,
+                        origin: crate::hub::REMOTE_ORIGIN,
                     });
                 }
                 self.state.hub.publish(Event::Conversation {

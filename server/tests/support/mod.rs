@@ -40,7 +40,36 @@ impl TestServer {
     }
 
     pub async fn start_with(tune: impl FnOnce(&mut Config)) -> TestServer {
-        let data_dir = tempfile::tempdir().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(listener, tempfile::tempdir().unwrap(), true, tune).await
+    }
+
+    /// Two linked deployments, `primary` and `redundant`, replicating to each other. Only the
+    /// primary is seeded with the site and the operators: the redundant one gets them by
+    /// replication.
+    pub async fn start_pair() -> (TestServer, TestServer) {
+        let a = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let b = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url_a = format!("http://{}", a.local_addr().unwrap());
+        let url_b = format!("http://{}", b.local_addr().unwrap());
+        let primary = Self::start_on(a, tempfile::tempdir().unwrap(), true, |c| {
+            pair_config(c, "primary", &url_b)
+        })
+        .await;
+        let redundant = Self::start_on(b, tempfile::tempdir().unwrap(), false, |c| {
+            pair_config(c, "redundant", &url_a)
+        })
+        .await;
+        (primary, redundant)
+    }
+
+    /// Starts a deployment on `listener` with `data_dir`, seeding the site and operators if asked.
+    pub async fn start_on(
+        listener: tokio::net::TcpListener,
+        data_dir: tempfile::TempDir,
+        seed: bool,
+        tune: impl FnOnce(&mut Config),
+    ) -> TestServer {
         let mut config = Config {
             data_dir: data_dir.path().to_owned(),
             token_secret: Some("test secret of sixteen+".into()),
@@ -48,38 +77,9 @@ impl TestServer {
         };
         tune(&mut config);
         let state = AppState::open(config).unwrap();
-        let hash = server::auth::hash_password(PASSWORD);
-        state
-            .store
-            .write(move |conn| {
-                records::upsert_site(
-                    conn,
-                    &records::Site {
-                        id: SiteId("acme".into()),
-                        name: "Acme".into(),
-                        allowed_origins: vec![ORIGIN.into()],
-                    },
-                )?;
-                records::add_operator(
-                    conn,
-                    "alice@example.com",
-                    "Alice",
-                    &hash,
-                    OperatorRole::Admin,
-                    false,
-                )?;
-                records::add_operator(
-                    conn,
-                    "bob@example.com",
-                    "Bob",
-                    &hash,
-                    OperatorRole::Agent,
-                    false,
-                )
-            })
-            .await
-            .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        if seed {
+            seed_directory(&state).await;
+        }
         let address = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(server::serve(listener, state.clone(), async move {
@@ -191,6 +191,66 @@ impl TestServer {
             .unwrap()
             .unwrap();
         self.data_dir
+    }
+}
+
+fn pair_config(config: &mut Config, name: &str, peer: &str) {
+    config.deployment = name.into();
+    config.peer_url = Some(peer.into());
+    config.replication_secret = Some("replication secret for tests".into());
+}
+
+/// The site `acme` (allowing [`ORIGIN`]) and the operators Alice (admin) and Bob (agent).
+async fn seed_directory(state: &AppState) {
+    let hash = server::auth::hash_password(PASSWORD);
+    state
+        .store
+        .write(move |conn| {
+            records::upsert_site(
+                conn,
+                &records::Site {
+                    id: SiteId("acme".into()),
+                    name: "Acme".into(),
+                    allowed_origins: vec![ORIGIN.into()],
+                },
+            )?;
+            records::add_operator(
+                conn,
+                "alice@example.com",
+                "Alice",
+                &hash,
+                OperatorRole::Admin,
+                false,
+            )?;
+            records::add_operator(
+                conn,
+                "bob@example.com",
+                "Bob",
+                &hash,
+                OperatorRole::Agent,
+                false,
+            )
+        })
+        .await
+        .unwrap();
+}
+
+/// Waits (at most 20 s) until the two deployments hold the same data, failing with the
+/// differences otherwise.
+pub async fn converged(a: &TestServer, b: &TestServer) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let differences =
+            server::sync_check::compare(a.data_dir.path(), b.data_dir.path()).unwrap();
+        if differences.is_empty() {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the deployments did not converge:\n{}",
+            differences.join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -1,0 +1,233 @@
+//! The replication protocol between the two deployments: the event log entries they exchange and
+//! the frames of the replication WebSocket (`/v1/replication`).
+//!
+//! Every state change on a deployment is one [`LoggedEvent`], appended to its log in the same
+//! transaction as the change itself. The peer pulls the log: it subscribes with the last sequence
+//! number it applied, receives batches in order, applies each batch and its new cursor in one
+//! transaction, and answers [`ReplicationFrame::Applied`]. Applying is idempotent (an event id is
+//! applied once) and every change merges by a rule that gives the same result in any order, so the
+//! two databases converge whatever the timing.
+
+use crate::ids::{ConversationId, MessageId, OperatorId, SiteId, VisitorId};
+use crate::model::{AuthorKind, ConversationState, OperatorRole};
+use serde::{Deserialize, Serialize};
+
+/// The path of the replication endpoint.
+pub const REPLICATION_PATH: &str = "/v1/replication";
+
+/// A hybrid logical clock value: milliseconds since the Unix epoch in the high 48 bits, a logical
+/// counter in the low 16. Comparing two values as integers orders events causally, even when the
+/// deployments' wall clocks disagree.
+pub type Hlc = u64;
+
+/// Builds an HLC value from a wall time and a counter.
+pub fn hlc_from_parts(wall_ms: u64, logical: u16) -> Hlc {
+    (wall_ms << 16) | u64::from(logical)
+}
+
+/// The wall-clock part of an HLC value, in Unix milliseconds.
+pub fn hlc_wall_ms(hlc: Hlc) -> u64 {
+    hlc >> 16
+}
+
+/// One change, as recorded in a deployment's event log and applied by its peer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggedEvent {
+    /// Unique across deployments (UUIDv7); an event is applied once per deployment.
+    pub id: uuid::Uuid,
+    /// The deployment where the change happened.
+    pub origin: String,
+    /// The origin's sequence number for this event (its position in the origin's log).
+    pub seq: u64,
+    /// When the change happened, on the origin's hybrid logical clock.
+    pub hlc: Hlc,
+    /// What changed.
+    pub change: Change,
+}
+
+/// A state change. Each variant documents how it merges.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    /// A site was created or edited. Last writer wins by (hlc, origin).
+    SiteUpserted {
+        /// The site.
+        id: SiteId,
+        /// Its display name.
+        name: String,
+        /// Origins allowed to embed the widget.
+        allowed_origins: Vec<String>,
+    },
+    /// An operator was created or edited. Last writer wins by (hlc, origin). The password hash
+    /// travels so the operator can log in at either deployment.
+    OperatorUpserted {
+        /// The account.
+        id: OperatorId,
+        /// Login e-mail address.
+        email: String,
+        /// Display name.
+        name: String,
+        /// argon2id PHC string.
+        password_hash: String,
+        /// Admin or agent.
+        role: OperatorRole,
+    },
+    /// An operator logged in: the session is valid at both deployments. Grow-only.
+    SessionCreated {
+        /// SHA-256 of the token.
+        token_hash: String,
+        /// The operator.
+        operator_id: OperatorId,
+        /// Expiry, Unix milliseconds.
+        expires_at: i64,
+    },
+    /// An operator logged out. Removal is final (a token is never reissued).
+    SessionDeleted {
+        /// SHA-256 of the token.
+        token_hash: String,
+    },
+    /// A visitor was first seen. Grow-only.
+    VisitorSeen {
+        /// The visitor.
+        id: VisitorId,
+        /// Their site.
+        site_id: SiteId,
+    },
+    /// A visitor opened a conversation. Grow-only; the id was chosen by the visitor's widget, so
+    /// both deployments opening it is the same conversation.
+    ConversationOpened {
+        /// The conversation.
+        id: ConversationId,
+        /// Its site.
+        site_id: SiteId,
+        /// Its visitor.
+        visitor_id: VisitorId,
+        /// The page the visitor was on.
+        page_url: Option<String>,
+        /// Unix milliseconds.
+        created_at: i64,
+    },
+    /// A message was stored. Grow-only set by id; when both deployments stored the same id before
+    /// replicating, the copy with the smaller (hlc, origin) is kept on both.
+    MessagePosted {
+        /// The message.
+        id: MessageId,
+        /// Its conversation.
+        conversation_id: ConversationId,
+        /// Visitor, operator or system.
+        author_kind: AuthorKind,
+        /// The visitor's or operator's id; absent for system messages.
+        author_id: Option<uuid::Uuid>,
+        /// The operator's display name.
+        author_name: Option<String>,
+        /// The text.
+        body: String,
+        /// Unix milliseconds on the origin.
+        sent_at: i64,
+    },
+    /// A conversation's state or operator changed. The state only moves forward (waiting, then
+    /// active, then closed: the larger wins); among changes of equal state the operator of the
+    /// latest (hlc, origin) wins.
+    ConversationStateChanged {
+        /// The conversation.
+        id: ConversationId,
+        /// The new state.
+        state: ConversationState,
+        /// The assigned operator.
+        operator_id: Option<OperatorId>,
+    },
+}
+
+/// Frames on the replication WebSocket.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ReplicationFrame {
+    /// Puller → source, first frame: who is asking, and from where in the source's log.
+    Subscribe {
+        /// The puller's deployment name.
+        deployment: String,
+        /// The last sequence number of the source's log the puller has applied.
+        after_seq: u64,
+    },
+    /// Source → puller: events in log order.
+    Batch {
+        /// The source's deployment name.
+        deployment: String,
+        /// The events, in increasing `seq`.
+        events: Vec<LoggedEvent>,
+        /// The source's newest sequence number, so the puller knows how far behind it is.
+        head_seq: u64,
+    },
+    /// Puller → source: everything up to `seq` is durably applied.
+    Applied {
+        /// The new cursor.
+        seq: u64,
+    },
+}
+
+impl ReplicationFrame {
+    /// Encodes the frame as JSON text.
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).expect("replication frames always serialise")
+    }
+
+    /// Decodes a frame.
+    pub fn decode(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+}
+
+/// `GET /v1/replication/status`: how far apart the two deployments are.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicationStatus {
+    /// This deployment's name.
+    pub deployment: String,
+    /// The peer's name, once it has been reached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
+    /// Whether a peer is configured at all.
+    pub peer_configured: bool,
+    /// Whether this deployment's pull link to the peer is up now.
+    pub peer_reachable: bool,
+    /// The newest event of this deployment's own log.
+    pub local_head: u64,
+    /// How far into this deployment's log the peer has confirmed applying.
+    pub peer_applied: u64,
+    /// Events of the peer not yet applied here (as of the peer's last report).
+    pub inbound_behind: u64,
+    /// Events of this deployment not yet confirmed by the peer.
+    pub outbound_behind: u64,
+    /// Age of the oldest event of ours the peer has not confirmed, in milliseconds (0 when none).
+    pub outbound_lag_ms: u64,
+    /// Age of the oldest event of the peer's that we know of and have not applied, in
+    /// milliseconds (0 when caught up).
+    pub inbound_lag_ms: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip_and_hlc_parts_compose() {
+        let event = LoggedEvent {
+            id: uuid::Uuid::from_u128(7),
+            origin: "primary".into(),
+            seq: 3,
+            hlc: hlc_from_parts(1_700_000_000_000, 2),
+            change: Change::ConversationStateChanged {
+                id: ConversationId::from_parts(1, [1; 10]),
+                state: ConversationState::Active,
+                operator_id: Some(OperatorId::from_parts(2, [2; 10])),
+            },
+        };
+        let frame = ReplicationFrame::Batch {
+            deployment: "primary".into(),
+            events: vec![event.clone()],
+            head_seq: 9,
+        };
+        assert_eq!(ReplicationFrame::decode(&frame.encode()).unwrap(), frame);
+        assert_eq!(hlc_wall_ms(event.hlc), 1_700_000_000_000);
+        assert!(hlc_from_parts(5, 0) > hlc_from_parts(4, u16::MAX));
+    }
+}

@@ -1,0 +1,219 @@
+//! Pulling the peer's event log into this deployment, for as long as the deployment runs.
+//!
+//! Each batch is applied in one transaction together with the new cursor, so a crash can neither
+//! skip nor apply an event twice; only then is it confirmed to the peer. Applied messages and
+//! conversation changes are published to our own hub: a visitor connected here and an operator
+//! connected to the peer chat in near real time (live relay).
+
+use crate::hub::Event;
+use crate::store::{events, records};
+use crate::AppState;
+use client_core::Backoff;
+use futures_util::{SinkExt, StreamExt};
+use protocol::replication::{Change, LoggedEvent, ReplicationFrame};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+/// How long to wait for a frame before declaring the link dead (the source sends a heartbeat
+/// every two seconds).
+const SILENCE_LIMIT: Duration = Duration::from_secs(8);
+
+/// Connects to the peer, pulls, and reconnects with backoff whenever the link breaks, until the
+/// deployment shuts down.
+pub async fn run(state: AppState) {
+    let Some(peer_url) = state.config.peer_url.clone() else {
+        return;
+    };
+    let mut shutdown = state.shutdown.clone();
+    let mut backoff = Backoff::default();
+    loop {
+        let outcome = tokio::select! {
+            outcome = pull(&state, &peer_url, &mut backoff) => outcome,
+            _ = shutdown.changed() => return,
+        };
+        state.link.update(|l| l.pull_connected = false);
+        if let Err(reason) = outcome {
+            tracing::warn!(peer = %peer_url, %reason, "replication pull link is down; retrying");
+        }
+        let delay = backoff.next_delay_ms(rand::random::<f64>()).max(100);
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(delay)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn receive(socket: &mut Socket) -> Result<ReplicationFrame, String> {
+    loop {
+        let next = tokio::time::timeout(SILENCE_LIMIT, socket.next())
+            .await
+            .map_err(|_| "the peer went silent".to_owned())?;
+        match next {
+            Some(Ok(WsMessage::Text(text))) => {
+                return ReplicationFrame::decode(&text)
+                    .map_err(|e| format!("unreadable frame from the peer: {e}"))
+            }
+            Some(Ok(WsMessage::Close(_))) | None => return Err("the peer closed the link".into()),
+            Some(Err(e)) => return Err(e.to_string()),
+            Some(Ok(_)) => continue,
+        }
+    }
+}
+
+async fn send(socket: &mut Socket, frame: &ReplicationFrame) -> Result<(), String> {
+    socket
+        .send(WsMessage::Text(frame.encode().into()))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// One connection's life: greeting, subscribe, then batches until something breaks.
+async fn pull(state: &AppState, peer_url: &str, backoff: &mut Backoff) -> Result<(), String> {
+    let url = websocket_url(peer_url);
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| e.to_string())?;
+    let secret = state.config.replication_secret.clone().unwrap_or_default();
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {secret}")
+            .parse()
+            .map_err(|_| "the replication secret is not a valid header value")?,
+    );
+    let (mut socket, _) = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio_tungstenite::connect_async(request),
+    )
+    .await
+    .map_err(|_| "connecting timed out".to_owned())?
+    .map_err(|e| e.to_string())?;
+    let peer = match receive(&mut socket).await? {
+        ReplicationFrame::Batch { deployment, .. } => deployment,
+        other => return Err(format!("expected a greeting, got {other:?}")),
+    };
+    if peer == state.store.origin() {
+        return Err(format!(
+            "the peer is also named {peer:?}; each deployment needs its own name"
+        ));
+    }
+    let lookup = peer.clone();
+    let cursor = state
+        .store
+        .read(move |conn| events::cursor(conn, &lookup))
+        .await
+        .map_err(|e| e.to_string())?;
+    send(
+        &mut socket,
+        &ReplicationFrame::Subscribe {
+            deployment: state.store.origin().to_owned(),
+            after_seq: cursor,
+        },
+    )
+    .await?;
+    state.link.update(|l| {
+        l.peer = Some(peer.clone());
+        l.pull_connected = true;
+        l.applied_from_peer = cursor;
+    });
+    backoff.reset();
+    tracing::info!(%peer, after_seq = cursor, "replication pull link is up");
+    loop {
+        let (events, head_seq) = match receive(&mut socket).await? {
+            ReplicationFrame::Batch {
+                events, head_seq, ..
+            } => (events, head_seq),
+            other => return Err(format!("expected a batch, got {other:?}")),
+        };
+        state.link.update(|l| {
+            l.peer_head = head_seq;
+            l.inbound_oldest_hlc = events.first().map(|e| e.hlc);
+        });
+        let applied = apply_batch(state, &peer, events).await?;
+        state.link.update(|l| {
+            l.applied_from_peer = l.applied_from_peer.max(applied);
+            l.inbound_oldest_hlc = None;
+        });
+        send(&mut socket, &ReplicationFrame::Applied { seq: applied }).await?;
+    }
+}
+
+/// Applies a batch and its cursor in one transaction, then relays what changed to local clients.
+/// Returns the new cursor.
+async fn apply_batch(
+    state: &AppState,
+    peer: &str,
+    events: Vec<LoggedEvent>,
+) -> Result<u64, String> {
+    let peer_name = peer.to_owned();
+    let relay = state
+        .store
+        .write(move |w| {
+            let start = events::cursor(w, &peer_name)?;
+            let mut cursor = start;
+            let mut messages = Vec::new();
+            let mut conversations = Vec::new();
+            // The source sends only its own events, in order; anything else or anything already
+            // covered by the cursor is skipped.
+            for event in events
+                .iter()
+                .filter(|e| e.origin == peer_name && e.seq > start)
+            {
+                if let Some(conversation) = w.apply_remote(event)? {
+                    if let Change::MessagePosted { id, .. } = &event.change {
+                        messages.push(*id);
+                    }
+                    if !conversations.contains(&conversation) {
+                        conversations.push(conversation);
+                    }
+                }
+                cursor = event.seq;
+            }
+            events::set_cursor(w, &peer_name, cursor, w.now_ms())?;
+            let messages = messages
+                .into_iter()
+                .filter_map(|id| records::message(w, id).ok().flatten())
+                .collect::<Vec<_>>();
+            let conversations = conversations
+                .into_iter()
+                .filter_map(|id| records::conversation(w, id).ok().flatten())
+                .collect::<Vec<_>>();
+            Ok((cursor, messages, conversations))
+        })
+        .await
+        .map_err(|e| format!("applying a batch from {peer} failed: {e}"))?;
+    let (cursor, messages, conversations) = relay;
+    for message in messages {
+        if let Some(conversation) = conversations
+            .iter()
+            .find(|c| c.id == message.conversation_id)
+        {
+            state.hub.publish(Event::Message {
+                visitor_id: conversation.visitor_id,
+                message,
+                origin: crate::hub::REMOTE_ORIGIN,
+            });
+        }
+    }
+    for conversation in conversations {
+        state.hub.publish(Event::Conversation { conversation });
+    }
+    Ok(cursor)
+}
+
+/// `https://host` → `wss://host/v1/replication`.
+fn websocket_url(base: &str) -> String {
+    let base = base.trim_end_matches('/');
+    let base = if let Some(rest) = base.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else if let Some(rest) = base.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else {
+        base.to_owned()
+    };
+    format!("{base}{}", protocol::replication::REPLICATION_PATH)
+}

@@ -1,0 +1,137 @@
+//! Serving this deployment's event log to the peer.
+//!
+//! The conversation on the socket: we greet with an empty batch naming ourselves; the peer answers
+//! `subscribe` with the last sequence number it applied; we then send batches of at most
+//! [`BATCH`] events read from disk, each confirmed by `applied` before the next, and an empty batch
+//! every [`HEARTBEAT`] when there is nothing new, so either side notices a dead link.
+
+use crate::error::ApiFailure;
+use crate::store::events;
+use crate::AppState;
+use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use protocol::replication::ReplicationFrame;
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+/// The most events in one batch: bounds memory on both sides during a long catch-up.
+pub const BATCH: usize = 500;
+/// How often an idle link proves it is alive.
+pub const HEARTBEAT: Duration = Duration::from_secs(2);
+/// How long the peer may take to confirm a batch before the link is dropped.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `GET /v1/replication`: checks the shared secret, then hands the socket to [`serve_peer`].
+pub async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let authorised = state
+        .config
+        .replication_secret
+        .as_deref()
+        // Comparing digests keeps the comparison's duration independent of the secret.
+        .is_some_and(|secret| {
+            Sha256::digest(secret.as_bytes()) == Sha256::digest(presented.as_bytes())
+        });
+    if !authorised {
+        return ApiFailure::unauthorized("the replication secret is missing or wrong")
+            .into_response();
+    }
+    ws.max_message_size(64 << 20)
+        .on_upgrade(move |socket| async move {
+            if let Err(reason) = serve_peer(socket, state).await {
+                tracing::info!(%reason, "replication link to a peer ended");
+            }
+        })
+}
+
+async fn send(socket: &mut WebSocket, frame: &ReplicationFrame) -> Result<(), String> {
+    socket
+        .send(WsMessage::Text(frame.encode().into()))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn receive(socket: &mut WebSocket, within: Duration) -> Result<ReplicationFrame, String> {
+    loop {
+        let next = tokio::time::timeout(within, socket.recv())
+            .await
+            .map_err(|_| "the peer went silent".to_owned())?;
+        match next {
+            Some(Ok(WsMessage::Text(text))) => {
+                return ReplicationFrame::decode(&text)
+                    .map_err(|e| format!("unreadable frame from the peer: {e}"))
+            }
+            Some(Ok(WsMessage::Close(_))) | None => return Err("the peer closed the link".into()),
+            Some(Err(e)) => return Err(e.to_string()),
+            Some(Ok(_)) => continue,
+        }
+    }
+}
+
+/// Streams our log to one peer until the link breaks or we shut down.
+pub async fn serve_peer(mut socket: WebSocket, state: AppState) -> Result<(), String> {
+    let me = state.store.origin().to_owned();
+    let mut head = state.store.head();
+    let greeting = ReplicationFrame::Batch {
+        deployment: me.clone(),
+        events: Vec::new(),
+        head_seq: *head.borrow(),
+    };
+    send(&mut socket, &greeting).await?;
+    let mut cursor = match receive(&mut socket, CONFIRM_TIMEOUT).await? {
+        ReplicationFrame::Subscribe {
+            deployment,
+            after_seq,
+        } => {
+            tracing::info!(peer = %deployment, after_seq, "peer subscribed to our log");
+            state.link.update(|l| {
+                l.peer.get_or_insert(deployment);
+                l.peer_applied = after_seq;
+            });
+            after_seq
+        }
+        other => return Err(format!("expected subscribe, got {other:?}")),
+    };
+    let mut shutdown = state.shutdown.clone();
+    loop {
+        let origin = me.clone();
+        let batch = state
+            .store
+            .read(move |conn| events::local_after(conn, &origin, cursor, BATCH))
+            .await
+            .map_err(|e| e.to_string())?;
+        let head_seq = *head.borrow_and_update();
+        if batch.is_empty() {
+            tokio::select! {
+                changed = head.changed() => { changed.map_err(|_| "the store closed".to_owned())?; continue; }
+                _ = shutdown.changed() => return Ok(()),
+                _ = tokio::time::sleep(HEARTBEAT) => {}
+            }
+        }
+        let frame = ReplicationFrame::Batch {
+            deployment: me.clone(),
+            events: batch,
+            head_seq,
+        };
+        send(&mut socket, &frame).await?;
+        match receive(&mut socket, CONFIRM_TIMEOUT).await? {
+            ReplicationFrame::Applied { seq } => {
+                cursor = cursor.max(seq);
+                state
+                    .link
+                    .update(|l| l.peer_applied = l.peer_applied.max(seq));
+            }
+            other => return Err(format!("expected applied, got {other:?}")),
+        }
+    }
+}

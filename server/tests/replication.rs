@@ -1,0 +1,177 @@
+//! Two real deployments linked over the network: everything replicates in both directions, a
+//! visitor on one and an operator on the other chat live, and a deployment that was down catches
+//! up from its cursor.
+
+mod support;
+
+use protocol::{ClientFrame, ConversationState, ServerFrame, Session};
+use std::time::Duration;
+use support::{converged, new_conversation, TestServer};
+
+#[tokio::test]
+async fn operators_sites_and_visitor_tokens_work_on_both_deployments() {
+    let (primary, redundant) = TestServer::start_pair().await;
+    // The site and the operators were created on the primary only.
+    converged(&primary, &redundant).await;
+    let (mut operator, session) = redundant.operator("alice@example.com").await;
+    assert!(matches!(session, Session::Operator { .. }));
+    // A visitor token issued by the primary is accepted by the redundant deployment.
+    let (mut visitor, session) = primary.visitor(None).await;
+    let Session::Visitor {
+        token, visitor_id, ..
+    } = session
+    else {
+        panic!()
+    };
+    let (_, session) = redundant.visitor(Some(token)).await;
+    let Session::Visitor {
+        visitor_id: same, ..
+    } = session
+    else {
+        panic!()
+    };
+    assert_eq!(same, visitor_id);
+    // And an operator session created on one side is valid on the other.
+    let login = primary.login("bob@example.com").await;
+    converged(&primary, &redundant).await;
+    let (status, _) = redundant
+        .http("GET", "/v1/conversations", Some(&login.token), None)
+        .await;
+    assert_eq!(status, axum::http::StatusCode::OK);
+    drop((
+        operator.socket.close(None).await,
+        visitor.socket.close(None).await,
+    ));
+}
+
+#[tokio::test]
+async fn a_visitor_on_one_deployment_chats_live_with_an_operator_on_the_other() {
+    let (primary, redundant) = TestServer::start_pair().await;
+    converged(&primary, &redundant).await;
+    let (mut alice, _) = redundant.operator("alice@example.com").await;
+    let (mut visitor, _) = primary.visitor(None).await;
+    let conversation = new_conversation();
+    let (first, _) = visitor.post(conversation, "Hello from the primary").await;
+    // Relayed to the operator connected to the redundant deployment.
+    let seen = alice
+        .recv_until(|f| match f {
+            ServerFrame::Message { message } => Some(message),
+            _ => None,
+        })
+        .await;
+    assert_eq!(seen.id, first);
+    // The conversation exists there now, so the operator can take it and answer.
+    alice
+        .send(&ClientFrame::Accept {
+            conversation_id: conversation,
+        })
+        .await;
+    let active = visitor
+        .recv_until(|f| match f {
+            ServerFrame::Conversation { conversation }
+                if conversation.state == ConversationState::Active =>
+            {
+                Some(conversation)
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(active.operator.unwrap().name, "Alice");
+    let (reply, ack) = alice
+        .post(conversation, "Hello from the redundant side")
+        .await;
+    assert!(matches!(ack, ServerFrame::Ack { .. }), "{ack:?}");
+    let answer = visitor
+        .recv_until(|f| match f {
+            ServerFrame::Message { message } if message.id == reply => Some(message),
+            _ => None,
+        })
+        .await;
+    assert_eq!(answer.body, "Hello from the redundant side");
+    converged(&primary, &redundant).await;
+}
+
+#[tokio::test]
+async fn writes_on_both_sides_converge_and_a_restarted_deployment_catches_up() {
+    let (primary, redundant) = TestServer::start_pair().await;
+    converged(&primary, &redundant).await;
+    let (mut on_primary, _) = primary.visitor(None).await;
+    let (mut on_redundant, _) = redundant.visitor(None).await;
+    let (a, b) = (new_conversation(), new_conversation());
+    for i in 0..20 {
+        on_primary.post(a, &format!("primary {i}")).await;
+        on_redundant.post(b, &format!("redundant {i}")).await;
+    }
+    converged(&primary, &redundant).await;
+
+    // The redundant deployment goes away; the primary keeps taking writes.
+    let redundant_address = redundant.address;
+    let redundant_dir = redundant.shutdown().await;
+    for i in 0..300 {
+        on_primary
+            .post(a, &format!("while the peer was away {i}"))
+            .await;
+    }
+    // It comes back on the same data directory and address and catches up from its cursor.
+    let listener = tokio::net::TcpListener::bind(redundant_address)
+        .await
+        .unwrap();
+    let primary_url = format!("http://{}", primary.address);
+    let redundant = TestServer::start_on(listener, redundant_dir, false, |c| {
+        c.deployment = "redundant".into();
+        c.peer_url = Some(primary_url);
+        c.replication_secret = Some("replication secret for tests".into());
+    })
+    .await;
+    converged(&primary, &redundant).await;
+    let count = |server: &TestServer| {
+        let conn =
+            rusqlite::Connection::open(server.data_dir.path().join(server::store::DATABASE_FILE))
+                .unwrap();
+        conn.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get::<_, i64>(0))
+            .unwrap()
+    };
+    assert_eq!(count(&primary), 340);
+    assert_eq!(count(&redundant), 340);
+
+    // The status endpoint reports both sides caught up.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, status) = primary
+            .http("GET", "/v1/replication/status", None, None)
+            .await;
+        if status["peer_reachable"] == true
+            && status["inbound_behind"] == 0
+            && status["outbound_behind"] == 0
+        {
+            assert_eq!(status["deployment"], "primary");
+            assert_eq!(status["peer"], "redundant");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "status never showed both sides caught up: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_replication_link_refuses_a_wrong_secret() {
+    let (primary, _redundant) = TestServer::start_pair().await;
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
+            "ws://{}{}",
+            primary.address,
+            protocol::replication::REPLICATION_PATH
+        ))
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", "Bearer wrong".parse().unwrap());
+    let refused = tokio_tungstenite::connect_async(request).await;
+    let Err(tokio_tungstenite::tungstenite::Error::Http(response)) = refused else {
+        panic!("expected a refusal")
+    };
+    assert_eq!(response.status(), 401);
+}
