@@ -40,4 +40,7 @@ pub struct HealthReport {
     /// What failed, when `ok` is false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The state of replication with the peer deployment (the moderator's failback reads it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication: Option<crate::replication::ReplicationStatus>,
 }

@@ -237,6 +237,7 @@ async fn health(State(state): State<AppState>) -> Response {
         ok: probe.is_ok(),
         protocol: protocol::PROTOCOL_VERSION,
         error: probe.err().map(|e| e.to_string()),
+        replication: Some(crate::replication::report(&state).await),
     };
     let status = if report.ok {
         StatusCode::OK

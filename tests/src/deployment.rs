@@ -133,6 +133,7 @@ impl Deployment {
         let template =
             std::fs::read_to_string(crate::root().join("www/index.html")).expect("www/index.html");
         let page = template
+            .replace("{{DEPLOYMENT_URLS}}", &format!("\"{}\"", deployment.url()))
             .replace("{{DEPLOYMENT_URL}}", &deployment.url())
             .replace("{{SITE_ID}}", SITE_ID);
         std::fs::write(deployment.assets_dir.path().join("index.html"), page)

@@ -1,84 +1,89 @@
-//! `cargo xtask demo`: one deployment with embedded defaults, a demo site and a demo admin.
+//! `cargo xtask demo`: two deployments (primary and redundant) replicating to each other, with a
+//! demo site, a demo admin and embedded defaults.
 //!
-//! The demo page is opened as `http://localhost:PORT/` while the snippet names the deployment as
-//! `http://127.0.0.1:PORT`: two different origins, so the demo exercises the same cross-origin path
-//! (CORS, allowed origins) as a real customer's site.
+//! The demo page is opened as `http://localhost:PORT/` while the snippet names the deployments as
+//! `http://127.0.0.1:PORT` and `http://127.0.0.1:PORT+1`: different origins, so the demo exercises
+//! the same cross-origin path (CORS, allowed origins) as a real customer's site.
 
 use crate::{cargo, site, step, target_dir, tools};
-use std::process::Command;
+use std::path::Path;
+use std::process::{Child, Command};
 
 /// The demo operator's credentials, printed at start.
 pub const DEMO_EMAIL: &str = "admin@example.com";
 /// The demo operator's password.
 pub const DEMO_PASSWORD: &str = "demo-password";
+/// Secrets of the demo only: a real installation configures its own.
+const DEMO_TOKEN_SECRET: &str = "demo visitor-token secret, not for production";
+const DEMO_REPLICATION_SECRET: &str = "demo replication secret, not for production";
 
-/// Sets everything up and runs the deployment until Ctrl-C.
+/// Sets everything up and runs both deployments until Ctrl-C.
 pub fn run(port: u16) -> anyhow::Result<()> {
     tools::ensure_wasm_tools()?;
     site::build(true)?;
     step("Building the server");
     crate::run(cargo().args(["build", "--package", "server", "--bin", "server"]))?;
     let server = target_dir().join("debug/server");
-    let data_dir = target_dir().join("demo/data");
     let site_dir = target_dir().join("site");
-    let deployment = format!("http://127.0.0.1:{port}");
+    let primary = format!("http://127.0.0.1:{port}");
+    let redundant = format!("http://127.0.0.1:{}", port + 1);
     let page_origin = format!("http://localhost:{port}");
-    site::render_demo_page(&site_dir, &deployment, "demo")?;
+    site::render_demo_page(&site_dir, &[primary.clone(), redundant.clone()], "demo")?;
 
-    step("Preparing the demo site and operator");
-    let admin = |command: &mut Command| {
+    step("Preparing the demo site and operator (on the primary; they replicate)");
+    let primary_dir = target_dir().join("demo/primary");
+    let redundant_dir = target_dir().join("demo/redundant");
+    let deployment = |name: &str, dir: &Path, peer: &str| {
+        let mut command = Command::new(&server);
         command
+            .args(["--deployment", name, "--peer-url", peer])
             .arg("--data-dir")
-            .arg(&data_dir)
+            .arg(dir)
+            .env("LIVECHAT_TOKEN_SECRET", DEMO_TOKEN_SECRET)
+            .env("LIVECHAT_REPLICATION_SECRET", DEMO_REPLICATION_SECRET)
             .env("LIVECHAT_OPERATOR_PASSWORD", DEMO_PASSWORD);
+        command
     };
-    let mut add_site = Command::new(&server);
-    admin(&mut add_site);
-    add_site.args([
-        "site",
-        "add",
-        "--id",
-        "demo",
-        "--name",
-        "Northwind Coffee",
-        "--origin",
-        &page_origin,
-        "--origin",
-        &deployment,
-    ]);
-    crate::run(&mut add_site)?;
-    let mut add_operator = Command::new(&server);
-    admin(&mut add_operator);
-    add_operator.args([
-        "operator",
-        "add",
-        "--email",
-        DEMO_EMAIL,
-        "--name",
-        "Demo Admin",
-        "--role",
-        "admin",
-        "--replace",
-    ]);
-    crate::run(&mut add_operator)?;
+    crate::run(deployment("primary", &primary_dir, &redundant).args([
+        "site", "add", "--id", "demo", "--name", "Northwind Coffee", "--origin", &page_origin,
+    ]))?;
+    crate::run(deployment("primary", &primary_dir, &redundant).args([
+        "operator", "add", "--email", DEMO_EMAIL, "--name", "Demo Admin", "--role", "admin", "--replace",
+    ]))?;
 
     println!(
-        "\n  LiveChat demo\n\
-         \n    Customer page (visitor):  {page_origin}/\
-         \n    Operator console:         {deployment}/console/\
-         \n    Console login:            {DEMO_EMAIL} / {DEMO_PASSWORD}\
-         \n    Health:                   {deployment}/health\
-         \n    Data directory:           {}\
-         \n\n  Open the customer page, click the chat button and write; answer from the console.\
+        "\n  LiveChat demo: two deployments replicating to each other\
+         \n\
+         \n    Customer page (visitor):      {page_origin}/\
+         \n    Operator console (primary):   {primary}/console/\
+         \n    Operator console (redundant): {redundant}/console/\
+         \n    Console login:                {DEMO_EMAIL} / {DEMO_PASSWORD}\
+         \n    Replication status:           {primary}/v1/replication/status\
+         \n    Data directories:             {} and {}\
+         \n\
+         \n  Open the customer page, click the chat button and write; answer from either console.\
          \n  Press Ctrl-C to stop.\n",
-        data_dir.display()
+        primary_dir.display(),
+        redundant_dir.display()
     );
-    let mut serve = Command::new(&server);
-    serve
-        .arg("--data-dir")
-        .arg(&data_dir)
-        .arg("--assets-dir")
-        .arg(&site_dir)
-        .args(["--listen", &format!("127.0.0.1:{port}"), "serve"]);
-    crate::run(&mut serve)
+    let serve = |name: &str, dir: &Path, listen: u16, peer: &str| -> anyhow::Result<Child> {
+        let mut command = deployment(name, dir, peer);
+        command
+            .arg("--assets-dir")
+            .arg(&site_dir)
+            .args(["--listen", &format!("127.0.0.1:{listen}"), "serve"]);
+        Ok(command.spawn()?)
+    };
+    let mut children = vec![
+        serve("primary", &primary_dir, port, &redundant)?,
+        serve("redundant", &redundant_dir, port + 1, &primary)?,
+    ];
+    // Ctrl-C reaches both servers (same process group); each stops cleanly and exits.
+    for child in &mut children {
+        let status = child.wait()?;
+        if !status.success() {
+            eprintln!("a deployment exited with {status}");
+        }
+    }
+    Ok(())
 }
