@@ -315,6 +315,9 @@ impl Driver {
                     }
                 });
             }
+            // The message is now on both deployments. The outbox already released it on `ack`;
+            // keeping it until this confirmation is part of client failover (a later issue).
+            ServerFrame::Replicated { .. } => {}
             ServerFrame::Error {
                 code,
                 message,

@@ -52,6 +52,14 @@ async fn a_visitor_on_one_deployment_chats_live_with_an_operator_on_the_other() 
     let (mut visitor, _) = primary.visitor(None).await;
     let conversation = new_conversation();
     let (first, _) = visitor.post(conversation, "Hello from the primary").await;
+    // The second acknowledgement level: the sender learns when the peer has the message too.
+    let replicated = visitor
+        .recv_until(|f| match f {
+            ServerFrame::Replicated { message_ids } => Some(message_ids),
+            _ => None,
+        })
+        .await;
+    assert_eq!(replicated, vec![first]);
     // Relayed to the operator connected to the redundant deployment.
     let seen = alice
         .recv_until(|f| match f {

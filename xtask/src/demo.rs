@@ -45,10 +45,25 @@ pub fn run(port: u16) -> anyhow::Result<()> {
         command
     };
     crate::run(deployment("primary", &primary_dir, &redundant).args([
-        "site", "add", "--id", "demo", "--name", "Northwind Coffee", "--origin", &page_origin,
+        "site",
+        "add",
+        "--id",
+        "demo",
+        "--name",
+        "Northwind Coffee",
+        "--origin",
+        &page_origin,
     ]))?;
     crate::run(deployment("primary", &primary_dir, &redundant).args([
-        "operator", "add", "--email", DEMO_EMAIL, "--name", "Demo Admin", "--role", "admin", "--replace",
+        "operator",
+        "add",
+        "--email",
+        DEMO_EMAIL,
+        "--name",
+        "Demo Admin",
+        "--role",
+        "admin",
+        "--replace",
     ]))?;
 
     println!(
@@ -68,10 +83,11 @@ pub fn run(port: u16) -> anyhow::Result<()> {
     );
     let serve = |name: &str, dir: &Path, listen: u16, peer: &str| -> anyhow::Result<Child> {
         let mut command = deployment(name, dir, peer);
-        command
-            .arg("--assets-dir")
-            .arg(&site_dir)
-            .args(["--listen", &format!("127.0.0.1:{listen}"), "serve"]);
+        command.arg("--assets-dir").arg(&site_dir).args([
+            "--listen",
+            &format!("127.0.0.1:{listen}"),
+            "serve",
+        ]);
         Ok(command.spawn()?)
     };
     let mut children = vec![

@@ -36,9 +36,17 @@ pub fn build(release: bool) -> anyhow::Result<()> {
 
 /// Writes the demo customer page into `dir`, with the snippet naming `deployment_urls` (primary
 /// first; the loader script itself comes from the first).
-pub fn render_demo_page(dir: &Path, deployment_urls: &[String], site_id: &str) -> anyhow::Result<()> {
+pub fn render_demo_page(
+    dir: &Path,
+    deployment_urls: &[String],
+    site_id: &str,
+) -> anyhow::Result<()> {
     let template = std::fs::read_to_string(root().join("www/index.html"))?;
-    let list = deployment_urls.iter().map(|u| format!("\"{u}\"")).collect::<Vec<_>>().join(", ");
+    let list = deployment_urls
+        .iter()
+        .map(|u| format!("\"{u}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
     let page = template
         .replace("{{DEPLOYMENT_URLS}}", &list)
         .replace("{{DEPLOYMENT_URL}}", &deployment_urls[0])

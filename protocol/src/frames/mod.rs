@@ -182,6 +182,12 @@ pub enum ServerFrame {
         /// The stored record, with its sequence number and timestamp.
         message: Message,
     },
+    /// These messages of the client's are now stored on both deployments: a client may forget
+    /// them (the second acknowledgement level, after `ack`).
+    Replicated {
+        /// The messages.
+        message_ids: Vec<MessageId>,
+    },
     /// A message someone else wrote, or one of the client's own written from another tab.
     Message {
         /// The message.

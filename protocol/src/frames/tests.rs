@@ -108,6 +108,9 @@ fn every_server_frame_round_trips() {
             message_id: message().id,
             message: message(),
         },
+        ServerFrame::Replicated {
+            message_ids: vec![message().id],
+        },
         ServerFrame::Message { message: message() },
         ServerFrame::Typing {
             conversation_id: conversation(),

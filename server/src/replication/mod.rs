@@ -15,6 +15,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use protocol::replication::{hlc_wall_ms, ReplicationStatus};
 use std::sync::Mutex;
+use tokio::sync::watch;
 
 /// The replication routes: the link itself and its status.
 pub fn router() -> Router<AppState> {
@@ -26,10 +27,21 @@ pub fn router() -> Router<AppState> {
         .route("/v1/replication/status", get(status))
 }
 
-/// What the two halves of replication know, for `/v1/replication/status` and `/health`.
-#[derive(Default)]
+/// What the two halves of replication know, for `/v1/replication/status` and `/health`, and how
+/// far the peer has confirmed our log (WebSocket sessions wait on it to tell senders that their
+/// messages are on both deployments).
 pub struct LinkState {
     inner: Mutex<LinkInner>,
+    confirmed: watch::Sender<u64>,
+}
+
+impl Default for LinkState {
+    fn default() -> Self {
+        Self {
+            inner: Mutex::default(),
+            confirmed: watch::channel(0).0,
+        }
+    }
 }
 
 #[derive(Default, Clone)]
@@ -49,6 +61,21 @@ struct LinkInner {
 }
 
 impl LinkState {
+    /// How far into our log the peer has confirmed applying; changes as confirmations arrive.
+    pub fn confirmed(&self) -> watch::Receiver<u64> {
+        self.confirmed.subscribe()
+    }
+
+    /// Records a confirmation from the peer.
+    fn peer_confirmed(&self, seq: u64) {
+        self.update(|l| l.peer_applied = l.peer_applied.max(seq));
+        self.confirmed.send_if_modified(|current| {
+            let advanced = seq > *current;
+            *current = (*current).max(seq);
+            advanced
+        });
+    }
+
     fn update(&self, f: impl FnOnce(&mut LinkInner)) {
         f(&mut self.inner.lock().expect("link state lock"));
     }

@@ -96,8 +96,8 @@ pub async fn serve_peer(mut socket: WebSocket, state: AppState) -> Result<(), St
             tracing::info!(peer = %deployment, after_seq, "peer subscribed to our log");
             state.link.update(|l| {
                 l.peer.get_or_insert(deployment);
-                l.peer_applied = after_seq;
             });
+            state.link.peer_confirmed(after_seq);
             after_seq
         }
         other => return Err(format!("expected subscribe, got {other:?}")),
@@ -127,9 +127,7 @@ pub async fn serve_peer(mut socket: WebSocket, state: AppState) -> Result<(), St
         match receive(&mut socket, CONFIRM_TIMEOUT).await? {
             ReplicationFrame::Applied { seq } => {
                 cursor = cursor.max(seq);
-                state
-                    .link
-                    .update(|l| l.peer_applied = l.peer_applied.max(seq));
+                state.link.peer_confirmed(seq);
             }
             other => return Err(format!("expected applied, got {other:?}")),
         }

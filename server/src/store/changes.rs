@@ -133,9 +133,10 @@ pub fn apply(
             sent_at,
         } => {
             conn.execute(
-                "INSERT INTO messages (id, conversation_id, author_kind, author_id, author_name, body, sent_at, hlc, origin)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                 ON CONFLICT(id) DO UPDATE SET hlc = excluded.hlc, origin = excluded.origin, sent_at = excluded.sent_at
+                "INSERT INTO messages (id, conversation_id, author_kind, author_id, author_name, body, sent_at, hlc, origin, origin_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT(id) DO UPDATE SET hlc = excluded.hlc, origin = excluded.origin, sent_at = excluded.sent_at,
+                     origin_seq = excluded.origin_seq
                  WHERE (excluded.hlc, excluded.origin) < (messages.hlc, messages.origin)",
                 params![
                     id.to_string(),
@@ -146,7 +147,8 @@ pub fn apply(
                     body,
                     sent_at,
                     hlc,
-                    origin
+                    origin,
+                    event.seq as i64
                 ],
             )?;
             conn.execute(

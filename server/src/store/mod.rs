@@ -132,8 +132,10 @@ impl Writer<'_> {
             hlc,
             change,
         };
-        changes::apply(self.conn, &event)?;
+        // Appended first so the change knows its position in our log (messages keep it, to tell
+        // their sender when the peer has confirmed that far).
         event.seq = events::append(self.conn, &event, None)?;
+        changes::apply(self.conn, &event)?;
         self.appended.set(Some(event.seq));
         Ok(event)
     }

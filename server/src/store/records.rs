@@ -477,6 +477,21 @@ fn message_with_author(
         .optional()?)
 }
 
+/// Where the stored copy of a message was first written: the origin deployment and the message's
+/// position in that deployment's log.
+pub fn message_origin(
+    conn: &Connection,
+    id: MessageId,
+) -> Result<Option<(String, u64)>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT origin, origin_seq FROM messages WHERE id = ?1",
+            [id.to_string()],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)),
+        )
+        .optional()?)
+}
+
 /// One message.
 pub fn message(conn: &Connection, id: MessageId) -> Result<Option<Message>, StoreError> {
     Ok(message_with_author(conn, id)?.map(|(m, _)| m))

@@ -93,6 +93,11 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE conversations ADD COLUMN state_origin TEXT NOT NULL DEFAULT '';
     ALTER TABLE conversations ADD COLUMN last_message_hlc INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 3: a message remembers its position in its origin's log, so its sender can be told when
+    // the peer has it too.
+    r#"
+    ALTER TABLE messages ADD COLUMN origin_seq INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Opens-time settings for every connection: WAL so readers never block the writer, `synchronous =

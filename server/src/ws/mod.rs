@@ -53,6 +53,7 @@ async fn upgrade(
 async fn run(mut socket: WebSocket, state: AppState, origin: Option<String>) {
     let (connection_id, mut events) = state.hub.subscribe();
     let mut shutdown = state.shutdown.clone();
+    let mut confirmed = state.link.confirmed();
     let mut session = Session::new(state.clone(), connection_id, origin);
     let hello_deadline = tokio::time::sleep(HELLO_TIMEOUT);
     tokio::pin!(hello_deadline);
@@ -96,6 +97,12 @@ async fn run(mut socket: WebSocket, state: AppState, origin: Option<String>) {
                 let _ = send(&mut socket, &reply).await;
                 close(&mut socket, CLOSE_POLICY, "no hello").await;
                 return;
+            }
+            Ok(()) = confirmed.changed() => {
+                let up_to = *confirmed.borrow_and_update();
+                if let Some(frame) = session.replicated_up_to(up_to) {
+                    if send(&mut socket, &frame).await.is_err() { return; }
+                }
             }
             _ = shutdown.changed() => {
                 close(&mut socket, CLOSE_GOING_AWAY, "deployment shutting down").await;

@@ -68,6 +68,9 @@ pub struct Session {
     origin: Option<String>,
     /// Set by a successful `hello`.
     peer: Option<Peer>,
+    /// Messages acknowledged on this connection that the peer deployment has not confirmed yet,
+    /// as (position in our log, id): reported with `replicated` once it has.
+    awaiting_peer: Vec<(u64, MessageId)>,
 }
 
 impl Session {
@@ -78,6 +81,7 @@ impl Session {
             connection_id,
             origin,
             peer: None,
+            awaiting_peer: Vec::new(),
         }
     }
 
@@ -301,11 +305,14 @@ impl Session {
             .state
             .store
             .write(move |conn| {
-                records::post_message(conn, &poster, conversation_id, message_id, &body)
+                let posted =
+                    records::post_message(conn, &poster, conversation_id, message_id, &body)?;
+                let copy = records::message_origin(conn, message_id)?;
+                Ok((posted, copy))
             })
             .await;
         match posted {
-            Ok(posted) => {
+            Ok((posted, copy)) => {
                 if !posted.duplicate {
                     self.state.hub.publish(Event::Message {
                         visitor_id: posted.conversation.visitor_id,
@@ -316,10 +323,25 @@ impl Session {
                         conversation: posted.conversation,
                     });
                 }
-                Outcome::reply(ServerFrame::Ack {
+                let mut outcome = Outcome::reply(ServerFrame::Ack {
                     message_id,
                     message: posted.message,
-                })
+                });
+                match copy {
+                    // Written first on the peer and replicated here: it is on both already.
+                    Some((origin, _)) if origin != self.state.store.origin() => {
+                        outcome.replies.push(ServerFrame::Replicated {
+                            message_ids: vec![message_id],
+                        });
+                    }
+                    Some((_, seq)) if self.state.config.peer_url.is_some() => {
+                        self.awaiting_peer.push((seq, message_id));
+                        let confirmed = *self.state.link.confirmed().borrow();
+                        outcome.replies.extend(self.replicated_up_to(confirmed));
+                    }
+                    _ => {}
+                }
+                outcome
             }
             Err(e) => {
                 let (code, message) = describe(&e);
@@ -423,6 +445,19 @@ impl Session {
                 Outcome::refuse(code, message)
             }
         }
+    }
+
+    /// The `replicated` frame for this connection's messages that the peer has confirmed, now
+    /// that it has confirmed our log up to `confirmed`.
+    pub fn replicated_up_to(&mut self, confirmed: u64) -> Option<ServerFrame> {
+        let (done, waiting): (Vec<_>, Vec<_>) = self
+            .awaiting_peer
+            .drain(..)
+            .partition(|(seq, _)| *seq <= confirmed);
+        self.awaiting_peer = waiting;
+        (!done.is_empty()).then(|| ServerFrame::Replicated {
+            message_ids: done.into_iter().map(|(_, id)| id).collect(),
+        })
     }
 
     /// Turns a hub event into a frame for this client, or `None` when it does not concern it.
