@@ -335,3 +335,120 @@ async fn applying_the_same_log_twice_changes_nothing() {
         .unwrap();
     assert_identical(&a, &b);
 }
+
+/// One step of a random schedule: an action on one side, or an exchange between the sides.
+#[derive(Clone, Debug)]
+enum Step {
+    /// The visitor posts message `message` (its conversation follows from its number, so the same
+    /// message posted on both sides is the same record, as when a client resends elsewhere).
+    Post { on_a: bool, message: u8 },
+    /// The side's operator accepts a conversation.
+    Accept { on_a: bool, conversation: u8 },
+    /// The side's operator closes a conversation.
+    Close { on_a: bool, conversation: u8 },
+    /// One side pulls the other's new events.
+    Pull { into_a: bool },
+    /// One side receives the other's whole log again (duplicates, as after a lost cursor).
+    Replay { into_a: bool },
+}
+
+fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+    use proptest::prelude::*;
+    prop_oneof![
+        4 => (any::<bool>(), 0u8..12).prop_map(|(on_a, message)| Step::Post { on_a, message }),
+        1 => (any::<bool>(), 0u8..3).prop_map(|(on_a, conversation)| Step::Accept { on_a, conversation }),
+        1 => (any::<bool>(), 0u8..3).prop_map(|(on_a, conversation)| Step::Close { on_a, conversation }),
+        2 => any::<bool>().prop_map(|into_a| Step::Pull { into_a }),
+        1 => any::<bool>().prop_map(|into_a| Step::Replay { into_a }),
+    ]
+}
+
+async fn replay(from: &Side, to: &Side) {
+    let origin = from.store.origin().to_owned();
+    let batch = from
+        .store
+        .read(move |c| events::local_after(c, &origin, 0, 10_000))
+        .await
+        .unwrap();
+    to.store
+        .write(move |w| {
+            for event in &batch {
+                w.apply_remote(event)?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+}
+
+async fn run_schedule(steps: Vec<Step>) {
+    let (a, b, visitor, [alice, bob]) = linked_pair(0).await;
+    let conversation = |k: u8| {
+        ConversationId(uuid::Uuid::from_u128(
+            0x0100_0000_0000_7000_8000_0000_0000_0000 + k as u128,
+        ))
+    };
+    for step in steps {
+        let side = |on_a: bool| if on_a { &a } else { &b };
+        // Refusals (a closed conversation, a chat taken by the other operator) are part of the
+        // game: each side refuses by its own current state, and nothing refused is stored.
+        match step {
+            Step::Post { on_a, message } => {
+                let id = MessageId(uuid::Uuid::from_u128(
+                    0x0200_0000_0000_7000_8000_0000_0000_0000 + message as u128,
+                ));
+                let (c, body) = (conversation(message % 3), format!("m{message}"));
+                let poster = visitor_poster(visitor);
+                let _ = side(on_a)
+                    .store
+                    .write(move |w| records::post_message(w, &poster, c, id, &body))
+                    .await;
+            }
+            Step::Accept {
+                on_a,
+                conversation: k,
+            } => {
+                let op = if on_a { alice.clone() } else { bob.clone() };
+                let c = conversation(k);
+                let _ = side(on_a)
+                    .store
+                    .write(move |w| records::accept(w, c, &op))
+                    .await;
+            }
+            Step::Close {
+                on_a,
+                conversation: k,
+            } => {
+                let op = protocol::OperatorProfile {
+                    role: OperatorRole::Admin,
+                    ..if on_a { alice.clone() } else { bob.clone() }
+                };
+                let c = conversation(k);
+                let _ = side(on_a)
+                    .store
+                    .write(move |w| records::close(w, c, &op))
+                    .await;
+            }
+            Step::Pull { into_a: true } => pull(&b, &a).await,
+            Step::Pull { into_a: false } => pull(&a, &b).await,
+            Step::Replay { into_a: true } => replay(&b, &a).await,
+            Step::Replay { into_a: false } => replay(&a, &b).await,
+        }
+    }
+    // The link heals: each side pulls what it has not seen.
+    pull(&a, &b).await;
+    pull(&b, &a).await;
+    assert_identical(&a, &b);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 48, ..Default::default() })]
+
+    /// Whatever the two sides did while apart, in whatever order their logs crossed, and however
+    /// often events were delivered again, they end identical.
+    #[test]
+    fn random_schedules_converge(steps in proptest::collection::vec(step(), 1..40)) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(run_schedule(steps));
+    }
+}
