@@ -345,3 +345,65 @@ impl Client {
 pub fn new_conversation() -> ConversationId {
     ConversationId(uuid::Uuid::now_v7())
 }
+
+/// A TCP proxy that can cut and heal a link, placed between two deployments' replication links.
+pub struct Proxy {
+    /// Where the proxy listens.
+    pub address: std::net::SocketAddr,
+    /// Whether new connections are forwarded.
+    open: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The forwarding tasks of live connections, aborted by [`Proxy::cut`].
+    links: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    /// Forwards every connection to `target` until cut.
+    pub async fn start(target: std::net::SocketAddr) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy = Proxy { address: listener.local_addr().unwrap(), open: Default::default(), links: Default::default() };
+        proxy.open.store(true, std::sync::atomic::Ordering::SeqCst);
+        let (open, links) = (proxy.open.clone(), proxy.links.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !open.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue; // Dropping the socket refuses the connection.
+                }
+                let link = tokio::spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                links.lock().unwrap().push(link);
+            }
+        });
+        proxy
+    }
+
+    /// Breaks every live connection and refuses new ones.
+    pub fn cut(&self) {
+        self.open.store(false, std::sync::atomic::Ordering::SeqCst);
+        for link in self.links.lock().unwrap().drain(..) {
+            link.abort();
+        }
+    }
+
+    /// Forwards connections again.
+    pub fn heal(&self) {
+        self.open.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl TestServer {
+    /// Like [`TestServer::start_pair`], but each deployment reaches the other through a [`Proxy`]
+    /// (the first proxy leads to the primary, the second to the redundant deployment).
+    pub async fn start_pair_through_proxies() -> (TestServer, TestServer, Proxy, Proxy) {
+        let a = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let b = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let to_a = Proxy::start(a.local_addr().unwrap()).await;
+        let to_b = Proxy::start(b.local_addr().unwrap()).await;
+        let (url_to_a, url_to_b) = (format!("http://{}", to_a.address), format!("http://{}", to_b.address));
+        let primary = Self::start_on(a, tempfile::tempdir().unwrap(), true, |c| pair_config(c, "primary", &url_to_b)).await;
+        let redundant = Self::start_on(b, tempfile::tempdir().unwrap(), false, |c| pair_config(c, "redundant", &url_to_a)).await;
+        (primary, redundant, to_a, to_b)
+    }
+}
