@@ -186,14 +186,21 @@ async fn the_replication_link_refuses_a_wrong_secret() {
 
 #[tokio::test]
 async fn clients_write_on_both_sides_of_a_cut_link_and_the_deployments_agree_after_it_heals() {
-    let (primary, redundant, to_primary, to_redundant) = TestServer::start_pair_through_proxies().await;
+    let (primary, redundant, to_primary, to_redundant) =
+        TestServer::start_pair_through_proxies().await;
     converged(&primary, &redundant).await;
     let (mut visitor, session) = primary.visitor(None).await;
-    let Session::Visitor { token, .. } = session else { panic!() };
+    let Session::Visitor { token, .. } = session else {
+        panic!()
+    };
     let (mut alice, _) = primary.operator("alice@example.com").await;
     let conversation = new_conversation();
     visitor.post(conversation, "before the cut").await;
-    alice.send(&ClientFrame::Accept { conversation_id: conversation }).await;
+    alice
+        .send(&ClientFrame::Accept {
+            conversation_id: conversation,
+        })
+        .await;
     converged(&primary, &redundant).await;
 
     to_primary.cut();
@@ -203,26 +210,52 @@ async fn clients_write_on_both_sides_of_a_cut_link_and_the_deployments_agree_aft
     // answers on the primary; another visitor starts a chat on the redundant side.
     let (mut moved, _) = redundant.visitor(Some(token)).await;
     let resent = protocol::MessageId(uuid::Uuid::now_v7());
-    let send_resent = ClientFrame::Send { conversation_id: conversation, message_id: resent, body: "sent twice".into() };
+    let send_resent = ClientFrame::Send {
+        conversation_id: conversation,
+        message_id: resent,
+        body: "sent twice".into(),
+    };
     visitor.send(&send_resent).await;
     moved.send(&send_resent).await;
     for i in 0..10 {
-        moved.post(conversation, &format!("visitor during the cut {i}")).await;
-        alice.post(conversation, &format!("operator during the cut {i}")).await;
+        moved
+            .post(conversation, &format!("visitor during the cut {i}"))
+            .await;
+        alice
+            .post(conversation, &format!("operator during the cut {i}"))
+            .await;
     }
     let (mut newcomer, _) = redundant.visitor(None).await;
-    newcomer.post(new_conversation(), "a new chat during the cut").await;
-    let differences = server::sync_check::compare(primary.data_dir.path(), redundant.data_dir.path()).unwrap();
-    assert!(!differences.is_empty(), "the cut should keep the deployments apart for now");
+    newcomer
+        .post(new_conversation(), "a new chat during the cut")
+        .await;
+    let differences =
+        server::sync_check::compare(primary.data_dir.path(), redundant.data_dir.path()).unwrap();
+    assert!(
+        !differences.is_empty(),
+        "the cut should keep the deployments apart for now"
+    );
 
     to_primary.heal();
     to_redundant.heal();
     converged(&primary, &redundant).await;
-    let conn = rusqlite::Connection::open(redundant.data_dir.path().join(server::store::DATABASE_FILE)).unwrap();
-    let copies: i64 = conn.query_row("SELECT COUNT(*) FROM messages WHERE id = ?1", [resent.to_string()], |r| r.get(0)).unwrap();
+    let conn =
+        rusqlite::Connection::open(redundant.data_dir.path().join(server::store::DATABASE_FILE))
+            .unwrap();
+    let copies: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM messages WHERE id = ?1",
+            [resent.to_string()],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert_eq!(copies, 1);
     let total: i64 = conn
-        .query_row("SELECT COUNT(*) FROM messages WHERE author_kind <> 'system'", [], |r| r.get(0))
+        .query_row(
+            "SELECT COUNT(*) FROM messages WHERE author_kind <> 'system'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(total, 1 + 1 + 20 + 1);
 }

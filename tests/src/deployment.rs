@@ -24,7 +24,8 @@ pub struct Deployment {
     pub assets_dir: tempfile::TempDir,
 }
 
-fn server_bin() -> PathBuf {
+/// The `server` binary under test.
+pub fn server_bin() -> PathBuf {
     let path = std::env::var_os("LIVECHAT_SERVER_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| crate::root().join("target/debug/server"));

@@ -7,6 +7,7 @@
 
 pub mod browser;
 pub mod deployment;
+pub mod pair;
 
 use std::future::Future;
 use std::path::PathBuf;

@@ -360,7 +360,11 @@ impl Proxy {
     /// Forwards every connection to `target` until cut.
     pub async fn start(target: std::net::SocketAddr) -> Proxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let proxy = Proxy { address: listener.local_addr().unwrap(), open: Default::default(), links: Default::default() };
+        let proxy = Proxy {
+            address: listener.local_addr().unwrap(),
+            open: Default::default(),
+            links: Default::default(),
+        };
         proxy.open.store(true, std::sync::atomic::Ordering::SeqCst);
         let (open, links) = (proxy.open.clone(), proxy.links.clone());
         tokio::spawn(async move {
@@ -401,9 +405,18 @@ impl TestServer {
         let b = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let to_a = Proxy::start(a.local_addr().unwrap()).await;
         let to_b = Proxy::start(b.local_addr().unwrap()).await;
-        let (url_to_a, url_to_b) = (format!("http://{}", to_a.address), format!("http://{}", to_b.address));
-        let primary = Self::start_on(a, tempfile::tempdir().unwrap(), true, |c| pair_config(c, "primary", &url_to_b)).await;
-        let redundant = Self::start_on(b, tempfile::tempdir().unwrap(), false, |c| pair_config(c, "redundant", &url_to_a)).await;
+        let (url_to_a, url_to_b) = (
+            format!("http://{}", to_a.address),
+            format!("http://{}", to_b.address),
+        );
+        let primary = Self::start_on(a, tempfile::tempdir().unwrap(), true, |c| {
+            pair_config(c, "primary", &url_to_b)
+        })
+        .await;
+        let redundant = Self::start_on(b, tempfile::tempdir().unwrap(), false, |c| {
+            pair_config(c, "redundant", &url_to_a)
+        })
+        .await;
         (primary, redundant, to_a, to_b)
     }
 }

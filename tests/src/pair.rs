@@ -1,0 +1,143 @@
+//! Two deployments as real processes, `primary` and `redundant`, replicating to each other on
+//! fixed loopback ports so that either can be killed with SIGKILL and restarted in place.
+
+use crate::deployment::{server_bin, ADMIN_PASSWORD, SITE_ID};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const TOKEN_SECRET: &str = "pair token secret for tests";
+const REPLICATION_SECRET: &str = "pair replication secret for tests";
+
+/// One deployment of the pair.
+pub struct Member {
+    /// Its name.
+    pub name: &'static str,
+    /// Its port.
+    pub port: u16,
+    /// Its peer's port.
+    peer_port: u16,
+    /// Its data directory.
+    pub data_dir: tempfile::TempDir,
+    /// How far its wall clock is shifted, in milliseconds.
+    skew_ms: i64,
+    /// The running process, if any.
+    child: Option<Child>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Member {
+    fn command(&self) -> Command {
+        let mut command = Command::new(server_bin());
+        command
+            .arg("--data-dir")
+            .arg(self.data_dir.path())
+            .args([
+                "--deployment",
+                self.name,
+                "--peer-url",
+                &format!("http://127.0.0.1:{}", self.peer_port),
+            ])
+            .env("LIVECHAT_TOKEN_SECRET", TOKEN_SECRET)
+            .env("LIVECHAT_REPLICATION_SECRET", REPLICATION_SECRET)
+            .env("LIVECHAT_OPERATOR_PASSWORD", ADMIN_PASSWORD)
+            .env("LIVECHAT_CLOCK_SKEW_MS", self.skew_ms.to_string())
+            .env("RUST_LOG", "error");
+        command
+    }
+
+    /// Starts (or restarts) the process and waits until it answers `/health`.
+    pub fn start(&mut self) {
+        let child = self
+            .command()
+            .args(["--listen", &format!("127.0.0.1:{}", self.port), "serve"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("the server starts");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "{} did not start listening",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the process with SIGKILL: no shutdown, no flush, like a power cut.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("SIGKILL");
+            let _ = child.wait();
+        }
+    }
+
+    /// The WebSocket URL of the deployment.
+    pub fn ws_url(&self) -> String {
+        format!("ws://127.0.0.1:{}{}", self.port, protocol::WS_PATH)
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Starts both, with the demo site created on the primary (it replicates). The redundant
+/// deployment's wall clock is `redundant_skew_ms` off.
+pub fn start_pair(redundant_skew_ms: i64) -> (Member, Member) {
+    let (port_a, port_b) = (free_port(), free_port());
+    let member = |name, port, peer_port, skew_ms| Member {
+        name,
+        port,
+        peer_port,
+        data_dir: tempfile::tempdir().unwrap(),
+        skew_ms,
+        child: None,
+    };
+    let (mut primary, mut redundant) = (
+        member("primary", port_a, port_b, 0),
+        member("redundant", port_b, port_a, redundant_skew_ms),
+    );
+    let status = primary
+        .command()
+        .args(["site", "add", "--id", SITE_ID, "--name", "Pair"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    primary.start();
+    redundant.start();
+    (primary, redundant)
+}
+
+/// Runs `server check-sync` until it reports the two data directories identical (at most 60 s).
+pub fn wait_until_in_sync(a: &Path, b: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let output = Command::new(server_bin())
+            .arg("check-sync")
+            .arg(a)
+            .arg(b)
+            .output()
+            .unwrap();
+        if output.status.success() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never in sync:\n{}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -1,0 +1,180 @@
+//! kill -9 of either deployment in the middle of a write burst, many times, with the redundant
+//! deployment's clock 30 s behind: after restarts and catch-up, every acknowledged message is on
+//! both deployments exactly once, and every conversation shows each author's messages in the order
+//! they were sent.
+
+use futures_util::{SinkExt, StreamExt};
+use protocol::{
+    Auth, ClientFrame, ConversationId, MessageId, ServerFrame, SiteId, PROTOCOL_VERSION,
+};
+use std::collections::BTreeSet;
+use std::time::Duration;
+use tests::deployment::SITE_ID;
+use tests::pair::{start_pair, wait_until_in_sync};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+/// Writes messages to `url` one after another until the connection breaks, reporting each
+/// acknowledged id. Returns when the deployment dies (or after `limit` messages).
+async fn write_burst(url: String, acked: mpsc::UnboundedSender<MessageId>, limit: usize) {
+    let Ok((mut socket, _)) = tokio_tungstenite::connect_async(url).await else {
+        return;
+    };
+    let hello = ClientFrame::Hello {
+        protocol: PROTOCOL_VERSION,
+        auth: Auth::Visitor {
+            site_id: SiteId(SITE_ID.into()),
+            token: None,
+        },
+        page_url: None,
+    };
+    if socket
+        .send(WsMessage::Text(hello.encode().into()))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let conversation = ConversationId(uuid::Uuid::now_v7());
+    for i in 0..limit {
+        let id = MessageId(uuid::Uuid::now_v7());
+        let send = ClientFrame::Send {
+            conversation_id: conversation,
+            message_id: id,
+            body: format!("burst {i}"),
+        };
+        if socket
+            .send(WsMessage::Text(send.encode().into()))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), socket.next()).await {
+                Ok(Some(Ok(WsMessage::Text(text)))) => match ServerFrame::decode(&text) {
+                    Ok(ServerFrame::Ack { message_id, .. }) if message_id == id => {
+                        let _ = acked.send(id);
+                        break;
+                    }
+                    _ => continue,
+                },
+                Ok(Some(Ok(_))) => continue,
+                _ => return,
+            }
+        }
+    }
+}
+
+/// For every conversation, the burst numbers of its messages in display order, (hlc, id).
+fn burst_orders(dir: &std::path::Path) -> Vec<Vec<u32>> {
+    let conn = rusqlite::Connection::open_with_flags(
+        dir.join("livechat.sqlite3"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut stmt = conn
+        .prepare("SELECT conversation_id, body FROM messages ORDER BY conversation_id, hlc, id")
+        .unwrap();
+    let rows: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut orders: Vec<Vec<u32>> = Vec::new();
+    let mut current = None;
+    for (conversation, body) in rows {
+        if current.as_ref() != Some(&conversation) {
+            orders.push(Vec::new());
+            current = Some(conversation);
+        }
+        orders
+            .last_mut()
+            .unwrap()
+            .push(body.trim_start_matches("burst ").parse().unwrap());
+    }
+    orders
+}
+
+fn stored_ids(dir: &std::path::Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open_with_flags(
+        dir.join("livechat.sqlite3"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut stmt = conn.prepare("SELECT id FROM messages").unwrap();
+    stmt.query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_messages_survive_kill_9_of_either_deployment() {
+    let (mut primary, mut redundant) = start_pair(-30_000);
+    let (acked_tx, mut acked_rx) = mpsc::unbounded_channel();
+    let mut acked = BTreeSet::new();
+    for round in 0..6 {
+        let (victim, survivor) = if round % 2 == 0 {
+            (&mut primary, &mut redundant)
+        } else {
+            (&mut redundant, &mut primary)
+        };
+        // Writers on both deployments at once; the victim dies mid-burst.
+        let on_victim = tokio::spawn(write_burst(victim.ws_url(), acked_tx.clone(), 10_000));
+        let on_survivor = tokio::spawn(write_burst(survivor.ws_url(), acked_tx.clone(), 40));
+        let mut seen_this_round = 0;
+        while seen_this_round < 25 {
+            let id = tokio::time::timeout(Duration::from_secs(20), acked_rx.recv())
+                .await
+                .expect("acks keep coming")
+                .unwrap();
+            acked.insert(id.to_string());
+            seen_this_round += 1;
+        }
+        victim.kill9();
+        let _ = on_victim.await;
+        let _ = on_survivor.await;
+        victim.start();
+    }
+    drop(acked_tx);
+    while let Some(id) = acked_rx.recv().await {
+        acked.insert(id.to_string());
+    }
+    let (a, b) = (
+        primary.data_dir.path().to_owned(),
+        redundant.data_dir.path().to_owned(),
+    );
+    tokio::task::spawn_blocking(move || wait_until_in_sync(&a, &b))
+        .await
+        .unwrap();
+    for member in [&primary, &redundant] {
+        let ids = stored_ids(member.data_dir.path());
+        let distinct: BTreeSet<_> = ids.iter().cloned().collect();
+        assert_eq!(
+            distinct.len(),
+            ids.len(),
+            "{}: a message is stored twice",
+            member.name
+        );
+        let missing: Vec<_> = acked.difference(&distinct).collect();
+        assert!(
+            missing.is_empty(),
+            "{}: {} acknowledged messages are missing: {missing:?}",
+            member.name,
+            missing.len()
+        );
+    }
+    assert!(
+        acked.len() >= 150,
+        "the bursts should have written plenty, got {}",
+        acked.len()
+    );
+    // Each conversation has one author writing in sequence, half of them on the skewed deployment.
+    for order in burst_orders(primary.data_dir.path()) {
+        assert!(
+            order.windows(2).all(|w| w[0] < w[1]),
+            "messages out of send order: {order:?}"
+        );
+    }
+}
