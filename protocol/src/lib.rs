@@ -37,3 +37,31 @@ pub const WS_PATH: &str = "/v1/ws";
 /// The default upper bound for a message body, in bytes of UTF-8 text. Deployments may configure
 /// another limit; they announce theirs in [`Session`].
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 8 * 1024;
+
+/// The WebSocket URL of endpoint `path` on the deployment at `base`: `https://host/x` with
+/// `/v1/ws` gives `wss://host/x/v1/ws`. Every client (widget, peer deployment) builds its URLs
+/// here so they agree.
+pub fn websocket_url(base: &str, path: &str) -> String {
+    let base = base.trim_end_matches('/');
+    let base = match (base.strip_prefix("https://"), base.strip_prefix("http://")) {
+        (Some(rest), _) => format!("wss://{rest}"),
+        (None, Some(rest)) => format!("ws://{rest}"),
+        (None, None) => base.to_owned(),
+    };
+    format!("{base}{path}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn websocket_urls_follow_the_scheme() {
+        assert_eq!(
+            super::websocket_url("https://chat.example.com/", super::WS_PATH),
+            "wss://chat.example.com/v1/ws"
+        );
+        assert_eq!(
+            super::websocket_url("http://127.0.0.1:8080", "/v1/replication"),
+            "ws://127.0.0.1:8080/v1/replication"
+        );
+    }
+}

@@ -68,12 +68,8 @@ pub enum Caller {
 /// Reads and checks the bearer token. Visitor tokens are signed (they contain a `.`); operator
 /// session tokens are random and looked up by hash.
 pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiFailure> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
+    let token = bearer_token(headers)
         .ok_or_else(|| ApiFailure::unauthorized("missing Authorization: Bearer token"))?
-        .trim()
         .to_owned();
     if token.contains('.') {
         return state
@@ -88,6 +84,12 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Calle
         .ok_or_else(|| {
             ApiFailure::unauthorized("the session is unknown or has expired; log in again")
         })
+}
+
+/// The token of an `Authorization: Bearer` header, if there is one.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    Some(value.strip_prefix("Bearer ")?.trim())
 }
 
 /// The operator owning a session token, if the session is live.
@@ -154,12 +156,7 @@ async fn logout(
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiFailure> {
     require_operator(&state, &headers).await?;
-    let token = headers[header::AUTHORIZATION]
-        .to_str()
-        .unwrap_or_default()
-        .trim_start_matches("Bearer ")
-        .trim();
-    let hash = auth::session_token_hash(token);
+    let hash = auth::session_token_hash(bearer_token(&headers).unwrap_or_default());
     state
         .store
         .write(move |conn| records::delete_session(conn, &hash))

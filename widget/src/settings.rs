@@ -57,18 +57,9 @@ impl Settings {
                 bases.push(base.clone());
             }
         }
-        bases.iter().map(|base| websocket_url(base)).collect()
+        bases
+            .iter()
+            .map(|base| protocol::websocket_url(base, protocol::WS_PATH))
+            .collect()
     }
-}
-
-/// `https://host/x` → `wss://host/x/v1/ws`.
-pub fn websocket_url(base: &str) -> String {
-    let base = base.trim_end_matches('/');
-    let rest = base.strip_prefix("https://").map(|r| format!("wss://{r}"));
-    let rest = rest.or_else(|| base.strip_prefix("http://").map(|r| format!("ws://{r}")));
-    format!(
-        "{}{}",
-        rest.unwrap_or_else(|| base.to_owned()),
-        protocol::WS_PATH
-    )
 }

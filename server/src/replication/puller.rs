@@ -73,7 +73,7 @@ async fn send(socket: &mut Socket, frame: &ReplicationFrame) -> Result<(), Strin
 
 /// One connection's life: greeting, subscribe, then batches until something breaks.
 async fn pull(state: &AppState, peer_url: &str, backoff: &mut Backoff) -> Result<(), String> {
-    let url = websocket_url(peer_url);
+    let url = protocol::websocket_url(peer_url, protocol::replication::REPLICATION_PATH);
     let mut request = url
         .as_str()
         .into_client_request()
@@ -203,17 +203,4 @@ async fn apply_batch(
         state.hub.publish(Event::Conversation { conversation });
     }
     Ok(cursor)
-}
-
-/// `https://host` → `wss://host/v1/replication`.
-fn websocket_url(base: &str) -> String {
-    let base = base.trim_end_matches('/');
-    let base = if let Some(rest) = base.strip_prefix("https://") {
-        format!("wss://{rest}")
-    } else if let Some(rest) = base.strip_prefix("http://") {
-        format!("ws://{rest}")
-    } else {
-        base.to_owned()
-    };
-    format!("{base}{}", protocol::replication::REPLICATION_PATH)
 }

@@ -10,7 +10,7 @@ use crate::store::events;
 use crate::AppState;
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use protocol::replication::ReplicationFrame;
 use sha2::{Digest, Sha256};
@@ -29,11 +29,7 @@ pub async fn upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
+    let presented = crate::http::bearer_token(&headers).unwrap_or_default();
     let authorised = state
         .config
         .replication_secret
