@@ -158,6 +158,18 @@ pub enum ReplicationFrame {
         /// The source's newest sequence number, so the puller knows how far behind it is.
         head_seq: u64,
     },
+    /// Source → puller, between batches: someone connected to the source is typing. Not stored
+    /// and not confirmed; dropped while a batch awaits confirmation, like any typing notice.
+    Typing {
+        /// The conversation.
+        conversation_id: ConversationId,
+        /// The conversation's visitor (the receiving deployment routes by it).
+        visitor_id: VisitorId,
+        /// Who is typing.
+        author: crate::model::Author,
+        /// True while typing.
+        typing: bool,
+    },
     /// Puller → source: everything up to `seq` is durably applied.
     Applied {
         /// The new cursor.

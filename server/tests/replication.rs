@@ -85,6 +85,33 @@ async fn a_visitor_on_one_deployment_chats_live_with_an_operator_on_the_other() 
         })
         .await;
     assert_eq!(active.operator.unwrap().name, "Alice");
+    // Typing travels across the deployments too, both ways.
+    alice
+        .send(&ClientFrame::Typing {
+            conversation_id: conversation,
+            typing: true,
+        })
+        .await;
+    let typing = visitor
+        .recv_until(|f| match f {
+            ServerFrame::Typing { author, typing, .. } => Some((author.kind, typing)),
+            _ => None,
+        })
+        .await;
+    assert_eq!(typing, (protocol::AuthorKind::Operator, true));
+    visitor
+        .send(&ClientFrame::Typing {
+            conversation_id: conversation,
+            typing: true,
+        })
+        .await;
+    let typing = alice
+        .recv_until(|f| match f {
+            ServerFrame::Typing { author, typing, .. } => Some((author.kind, typing)),
+            _ => None,
+        })
+        .await;
+    assert_eq!(typing, (protocol::AuthorKind::Visitor, true));
     let (reply, ack) = alice
         .post(conversation, "Hello from the redundant side")
         .await;

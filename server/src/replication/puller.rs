@@ -127,6 +127,21 @@ async fn pull(state: &AppState, peer_url: &str, backoff: &mut Backoff) -> Result
             ReplicationFrame::Batch {
                 events, head_seq, ..
             } => (events, head_seq),
+            ReplicationFrame::Typing {
+                conversation_id,
+                visitor_id,
+                author,
+                typing,
+            } => {
+                state.hub.publish(Event::Typing {
+                    visitor_id,
+                    conversation_id,
+                    author,
+                    typing,
+                    origin: crate::hub::REMOTE_ORIGIN,
+                });
+                continue;
+            }
             other => return Err(format!("expected a batch, got {other:?}")),
         };
         state.link.update(|l| {

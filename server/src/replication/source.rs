@@ -6,6 +6,7 @@
 //! every [`HEARTBEAT`] when there is nothing new, so either side notices a dead link.
 
 use crate::error::ApiFailure;
+use crate::hub::{Event, REMOTE_ORIGIN};
 use crate::store::events;
 use crate::AppState;
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
@@ -15,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use protocol::replication::ReplicationFrame;
 use sha2::{Digest, Sha256};
 use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
 
 /// The most events in one batch: bounds memory on both sides during a long catch-up.
 pub const BATCH: usize = 500;
@@ -99,6 +101,7 @@ pub async fn serve_peer(mut socket: WebSocket, state: AppState) -> Result<(), St
         other => return Err(format!("expected subscribe, got {other:?}")),
     };
     let mut shutdown = state.shutdown.clone();
+    let (_, mut typing) = state.hub.subscribe();
     loop {
         let origin = me.clone();
         let batch = state
@@ -112,6 +115,18 @@ pub async fn serve_peer(mut socket: WebSocket, state: AppState) -> Result<(), St
                 changed = head.changed() => { changed.map_err(|_| "the store closed".to_owned())?; continue; }
                 _ = shutdown.changed() => return Ok(()),
                 _ = tokio::time::sleep(HEARTBEAT) => {}
+                event = typing.recv() => {
+                    match event {
+                        // Typing on this deployment is relayed live; typing relayed from the peer
+                        // (REMOTE_ORIGIN) is not sent back.
+                        Ok(Event::Typing { visitor_id, conversation_id, author, typing, origin }) if origin != REMOTE_ORIGIN => {
+                            send(&mut socket, &ReplicationFrame::Typing { conversation_id, visitor_id, author, typing }).await?;
+                        }
+                        Err(RecvError::Closed) => return Ok(()),
+                        _ => {}
+                    }
+                    continue;
+                }
             }
         }
         let frame = ReplicationFrame::Batch {
