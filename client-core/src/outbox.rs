@@ -2,7 +2,7 @@
 //! (localStorage in the browser) so that a reload, a crash or a lost connection loses nothing: on
 //! every reconnect each pending message is sent again with its original id.
 
-use protocol::{ConversationId, MessageId};
+use protocol::{ClientFrame, ConversationId, MessageId};
 use serde::{Deserialize, Serialize};
 
 /// A message waiting for its acknowledgement.
@@ -16,6 +16,17 @@ pub struct PendingMessage {
     pub body: String,
     /// When it was written (Unix ms).
     pub written_at: i64,
+}
+
+impl PendingMessage {
+    /// The frame that sends (or resends: same id, stored once) this message.
+    pub fn send_frame(&self) -> ClientFrame {
+        ClientFrame::Send {
+            conversation_id: self.conversation_id,
+            message_id: self.message_id,
+            body: self.body.clone(),
+        }
+    }
 }
 
 /// The pending messages, oldest first.

@@ -279,7 +279,7 @@ impl Driver {
                     });
                 }
                 for message in self.outbox.pending().to_vec() {
-                    self.send(&send_frame(&message));
+                    self.send(&message.send_frame());
                 }
             }
             ServerFrame::Welcome { .. } => {}
@@ -434,17 +434,9 @@ impl Driver {
                 );
             }
         });
-        self.send(&send_frame(&message));
+        self.send(&message.send_frame());
         self.typing_sent.remove(&id);
         true
-    }
-}
-
-fn send_frame(message: &PendingMessage) -> ClientFrame {
-    ClientFrame::Send {
-        conversation_id: message.conversation_id,
-        message_id: message.message_id,
-        body: message.body.clone(),
     }
 }
 

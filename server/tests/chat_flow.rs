@@ -33,19 +33,9 @@ async fn visitor_and_operator_chat_end_to_end() {
         .post(conversation, "Hi, do you ship to Norway?")
         .await;
     assert!(matches!(ack, ServerFrame::Ack { .. }));
-    let seen = alice
-        .recv_until(|f| match f {
-            ServerFrame::Message { message } => Some(message),
-            _ => None,
-        })
-        .await;
+    let seen = alice.next_message().await;
     assert_eq!((seen.id, seen.author.kind), (first_id, AuthorKind::Visitor));
-    let waiting = alice
-        .recv_until(|f| match f {
-            ServerFrame::Conversation { conversation } => Some(conversation),
-            _ => None,
-        })
-        .await;
+    let waiting = alice.next_conversation().await;
     assert_eq!(waiting.state, ConversationState::Waiting);
     assert_eq!(
         waiting.page_url.as_deref(),
@@ -73,22 +63,12 @@ async fn visitor_and_operator_chat_end_to_end() {
             conversation_id: conversation,
         })
         .await;
-    let notice = visitor
-        .recv_until(|f| match f {
-            ServerFrame::Message { message } => Some(message),
-            _ => None,
-        })
-        .await;
+    let notice = visitor.next_message().await;
     assert_eq!(
         (notice.author.kind, notice.body.as_str()),
         (AuthorKind::System, "Alice joined the chat")
     );
-    let active = visitor
-        .recv_until(|f| match f {
-            ServerFrame::Conversation { conversation } => Some(conversation),
-            _ => None,
-        })
-        .await;
+    let active = visitor.next_conversation().await;
     assert_eq!(active.state, ConversationState::Active);
     assert_eq!(active.operator.unwrap().name, "Alice");
 
@@ -173,12 +153,7 @@ async fn visitor_and_operator_chat_end_to_end() {
             conversation_id: conversation,
         })
         .await;
-    let closed = visitor
-        .recv_until(|f| match f {
-            ServerFrame::Conversation { conversation } => Some(conversation),
-            _ => None,
-        })
-        .await;
+    let closed = visitor.next_conversation().await;
     assert_eq!(closed.state, ConversationState::Closed);
     let (_, refused) = visitor.post(conversation, "one more thing").await;
     assert!(matches!(

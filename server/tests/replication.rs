@@ -61,12 +61,7 @@ async fn a_visitor_on_one_deployment_chats_live_with_an_operator_on_the_other() 
         .await;
     assert_eq!(replicated, vec![first]);
     // Relayed to the operator connected to the redundant deployment.
-    let seen = alice
-        .recv_until(|f| match f {
-            ServerFrame::Message { message } => Some(message),
-            _ => None,
-        })
-        .await;
+    let seen = alice.next_message().await;
     assert_eq!(seen.id, first);
     // The conversation exists there now, so the operator can take it and answer.
     alice

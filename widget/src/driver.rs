@@ -227,7 +227,7 @@ impl Driver {
                     });
                 }
                 for message in self.outbox.pending().to_vec() {
-                    self.send_raw(&send_frame(&message));
+                    self.send_raw(&message.send_frame());
                 }
                 self.state.connection.set(ConnectionState::Online);
             }
@@ -322,7 +322,7 @@ impl Driver {
                     .find(|m| m.message_id == id)
                     .cloned()
                 {
-                    self.send_raw(&send_frame(&pending));
+                    self.send_raw(&pending.send_frame());
                 }
             }
             (ErrorCode::Internal, Some(_)) => {
@@ -427,7 +427,7 @@ impl Driver {
             )
         });
         if self.welcomed {
-            self.send_raw(&send_frame(&message));
+            self.send_raw(&message.send_frame());
         }
         self.last_typing_sent = 0.0;
         true
@@ -454,13 +454,5 @@ impl Driver {
                 typing: false,
             });
         }
-    }
-}
-
-fn send_frame(message: &PendingMessage) -> ClientFrame {
-    ClientFrame::Send {
-        conversation_id: message.conversation_id,
-        message_id: message.message_id,
-        body: message.body.clone(),
     }
 }

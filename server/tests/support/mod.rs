@@ -295,6 +295,24 @@ impl Client {
         }
     }
 
+    /// The next `message` frame's message.
+    pub async fn next_message(&mut self) -> protocol::Message {
+        self.recv_until(|f| match f {
+            ServerFrame::Message { message } => Some(message),
+            _ => None,
+        })
+        .await
+    }
+
+    /// The next `conversation` frame's summary.
+    pub async fn next_conversation(&mut self) -> protocol::ConversationSummary {
+        self.recv_until(|f| match f {
+            ServerFrame::Conversation { conversation } => Some(conversation),
+            _ => None,
+        })
+        .await
+    }
+
     pub async fn welcome(&mut self) -> Session {
         match self.recv().await {
             ServerFrame::Welcome { session, .. } => session,
