@@ -318,6 +318,10 @@ impl Driver {
             // The message is now on both deployments. The outbox already released it on `ack`;
             // keeping it until this confirmation is part of client failover (a later issue).
             ServerFrame::Replicated { .. } => {}
+            // The console talks to the deployment that served it (its session and storage belong to
+            // that origin), so it cannot follow a redirect yet; moving the console between
+            // deployments is part of client failover (a later issue).
+            ServerFrame::Redirect { .. } => {}
             ServerFrame::Error {
                 code,
                 message,

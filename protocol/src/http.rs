@@ -43,4 +43,8 @@ pub struct HealthReport {
     /// The state of replication with the peer deployment (the moderator's failback reads it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replication: Option<crate::replication::ReplicationStatus>,
+    /// The newest moderator decision this deployment knows; the moderator pushes its decision again
+    /// when this is older.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<crate::moderation::KnownRole>,
 }

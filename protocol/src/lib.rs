@@ -11,11 +11,13 @@
 //! - [`model`]: the shared records (messages, conversations, operators) carried inside frames.
 //! - [`http`]: the bodies of the HTTP endpoints (login, errors, health).
 //! - [`replication`]: the event log entries and frames exchanged between the two deployments.
+//! - [`moderation`]: what the moderator publishes (the active deployment and its epoch).
 
 pub mod frames;
 pub mod http;
 pub mod ids;
 pub mod model;
+pub mod moderation;
 pub mod replication;
 
 pub use frames::{Auth, ClientFrame, DecodeError, ServerFrame, Session};

@@ -148,6 +148,15 @@ pub fn new_secret() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Whether `presented` equals the configured shared secret (replication, moderator). No secret
+/// configured matches nothing. Comparing digests keeps the comparison's duration independent of
+/// the secret.
+pub fn shared_secret_matches(configured: Option<&str>, presented: &str) -> bool {
+    configured.is_some_and(|secret| {
+        Sha256::digest(secret.as_bytes()) == Sha256::digest(presented.as_bytes())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

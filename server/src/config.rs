@@ -33,6 +33,9 @@ pub struct Config {
     pub peer_url: Option<String>,
     /// The secret both deployments present on the replication link.
     pub replication_secret: Option<String>,
+    /// The secret the moderator presents when it pushes its decision (`POST /v1/role`); no
+    /// moderator is accepted when absent.
+    pub moderator_secret: Option<String>,
     /// Shifts this deployment's wall clock, in milliseconds. For tests and fault injection only:
     /// the hybrid logical clock must keep order correct whatever the skew.
     pub clock_skew_ms: i64,
@@ -52,6 +55,7 @@ impl Default for Config {
             deployment: "primary".into(),
             peer_url: None,
             replication_secret: None,
+            moderator_secret: None,
             clock_skew_ms: 0,
         }
     }
@@ -97,6 +101,14 @@ pub struct Overrides {
         hide_env_values = true
     )]
     pub replication_secret: Option<String>,
+    /// The secret the moderator presents when it pushes its decision.
+    #[arg(
+        long,
+        env = "LIVECHAT_MODERATOR_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub moderator_secret: Option<String>,
     /// Shifts this deployment's wall clock (tests and fault injection only).
     #[arg(
         long,
@@ -162,6 +174,9 @@ impl Config {
         if let Some(secret) = &overrides.replication_secret {
             config.replication_secret = Some(secret.clone());
         }
+        if let Some(secret) = &overrides.moderator_secret {
+            config.moderator_secret = Some(secret.clone());
+        }
         if let Some(skew) = overrides.clock_skew_ms {
             config.clock_skew_ms = skew;
         }
@@ -209,6 +224,11 @@ impl Config {
         {
             return Err(ConfigError::Invalid(
                 "a peer_url needs a replication_secret of at least 16 characters".into(),
+            ));
+        }
+        if self.moderator_secret.as_ref().is_some_and(|s| s.len() < 16) {
+            return Err(ConfigError::Invalid(
+                "moderator_secret must be at least 16 characters".into(),
             ));
         }
         if self.token_secret.as_ref().is_some_and(|s| s.len() < 16) {

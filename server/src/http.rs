@@ -235,6 +235,7 @@ async fn health(State(state): State<AppState>) -> Response {
         protocol: protocol::PROTOCOL_VERSION,
         error: probe.err().map(|e| e.to_string()),
         replication: Some(crate::replication::report(&state).await),
+        role: Some(state.role.known()),
     };
     let status = if report.ok {
         StatusCode::OK

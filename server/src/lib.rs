@@ -8,6 +8,7 @@
 //! - [`ws`]: the `/v1/ws` endpoint (socket loop and per-frame session logic).
 //! - [`http`]: login, logout, inbox, messages and `/health`.
 //! - [`replication`]: the link to the peer deployment, both directions, and its status.
+//! - [`role`]: the moderator's decision as this deployment knows it, and redirects of clients.
 //! - [`assets`]: the widget, console, loader and demo page.
 //! - [`sync_check`]: compares two deployments' databases (`server check-sync`).
 //! - [`error`]: how failures reach clients.
@@ -23,6 +24,7 @@ pub mod hlc;
 pub mod http;
 pub mod hub;
 pub mod replication;
+pub mod role;
 pub mod store;
 pub mod sync_check;
 pub mod ws;
@@ -53,6 +55,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// What the replication link knows (peer, progress), for status reports.
     pub link: Arc<replication::LinkState>,
+    /// The newest decision of the moderator (which deployment is active).
+    pub role: role::Role,
     /// Turns true when the deployment is shutting down; open WebSockets close on it.
     pub shutdown: watch::Receiver<bool>,
     /// The sending half of `shutdown`.
@@ -82,6 +86,7 @@ impl AppState {
             hub: hub::Hub::default(),
             config: Arc::new(config),
             link: Arc::default(),
+            role: role::Role::default(),
             shutdown,
             shutdown_sender: Arc::new(shutdown_sender),
         })
@@ -93,6 +98,7 @@ pub fn app(state: AppState) -> Router {
     let api = http::router()
         .merge(ws::router())
         .merge(replication::router())
+        .merge(role::router())
         .route("/v1/{*rest}", any(unknown_endpoint))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(tower_http::trace::TraceLayer::new_for_http());

@@ -48,6 +48,7 @@ pub fn start(settings: Settings, state: ChatState) {
         stopped: false,
         last_typing_sent: 0.0,
         typing_epoch: 0,
+        followed_epoch: 0,
     };
     DRIVER.with(|cell| *cell.borrow_mut() = Some(driver));
     with_driver(|d| {
@@ -98,6 +99,8 @@ struct Driver {
     last_typing_sent: f64,
     /// Increments with every typing notification, so only the latest one's timeout clears it.
     typing_epoch: u64,
+    /// The newest moderator epoch whose redirect was followed.
+    followed_epoch: u64,
 }
 
 impl Driver {
@@ -281,12 +284,37 @@ impl Driver {
             // The message is now on both deployments. The outbox already released it on `ack`;
             // keeping it until this confirmation is part of client failover (a later issue).
             ServerFrame::Replicated { .. } => {}
+            ServerFrame::Redirect { epoch, url, .. } => self.follow_redirect(epoch, &url),
             ServerFrame::Error {
                 code,
                 message,
                 message_id,
             } => self.on_error(code, message, message_id),
         }
+    }
+
+    /// Moves to the deployment the moderator named, when the snippet lists it. The outbox lives in
+    /// this page's storage, so it goes along and is resent there on welcome. Each decision is
+    /// followed once: should the named deployment be unreachable, the widget falls back to the
+    /// next one (see `schedule_reconnect`) and stays there instead of bouncing between the two.
+    fn follow_redirect(&mut self, epoch: u64, url: &str) {
+        let target = protocol::websocket_url(url, protocol::WS_PATH);
+        let Some(index) = self.endpoints.iter().position(|e| *e == target) else {
+            return;
+        };
+        if epoch <= self.followed_epoch || index == self.endpoint % self.endpoints.len() {
+            return;
+        }
+        self.followed_epoch = epoch;
+        self.endpoint = index;
+        // A new generation makes the old socket's late callbacks harmless; this runs inside one
+        // of them, so the socket itself is freed on the next turn.
+        self.generation += 1;
+        if let Some(socket) = self.socket.take() {
+            socket.dispose_later();
+        }
+        self.welcomed = false;
+        self.connect();
     }
 
     fn show_operator_typing(&mut self, name: Option<String>) {

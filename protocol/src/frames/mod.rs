@@ -214,6 +214,18 @@ pub enum ServerFrame {
         /// The messages stored after the requested sequence number.
         messages: Vec<Message>,
     },
+    /// This deployment is not the active one: the client should reconnect to `url` now. The
+    /// deployment keeps serving the client until it goes (it never refuses one), so following
+    /// the redirect is about converging on one deployment, not about correctness.
+    Redirect {
+        /// The moderator's epoch for this decision; a client ignores a redirect older than a
+        /// decision it already knows.
+        epoch: u64,
+        /// The active deployment's id.
+        deployment: String,
+        /// The active deployment's base URL (`https://…`, not the WebSocket URL).
+        url: String,
+    },
     /// A frame was refused. Nothing it asked for was stored.
     Error {
         /// What went wrong, for the client to branch on.

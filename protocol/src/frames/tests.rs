@@ -127,6 +127,11 @@ fn every_server_frame_round_trips() {
             conversation_id: conversation(),
             messages: vec![message()],
         },
+        ServerFrame::Redirect {
+            epoch: 7,
+            deployment: "redundant".into(),
+            url: "https://chat-b.example.com".into(),
+        },
         ServerFrame::Error {
             code: ErrorCode::TooLarge,
             message: "too big".into(),

@@ -14,7 +14,6 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use protocol::replication::ReplicationFrame;
-use sha2::{Digest, Sha256};
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -32,15 +31,7 @@ pub async fn upgrade(
     ws: WebSocketUpgrade,
 ) -> Response {
     let presented = crate::http::bearer_token(&headers).unwrap_or_default();
-    let authorised = state
-        .config
-        .replication_secret
-        .as_deref()
-        // Comparing digests keeps the comparison's duration independent of the secret.
-        .is_some_and(|secret| {
-            Sha256::digest(secret.as_bytes()) == Sha256::digest(presented.as_bytes())
-        });
-    if !authorised {
+    if !crate::auth::shared_secret_matches(state.config.replication_secret.as_deref(), presented) {
         return ApiFailure::unauthorized("the replication secret is missing or wrong")
             .into_response();
     }

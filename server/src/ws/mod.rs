@@ -1,8 +1,10 @@
 //! The WebSocket endpoint `/v1/ws`: the socket loop. What each frame does is decided in
 //! [`session`], which knows nothing about sockets.
 //!
-//! The loop waits for three things at once: a frame from the client, an event from the hub, and
-//! the deployment shutting down (then it closes with "going away" so clients reconnect at once).
+//! The loop waits for several things at once: a frame from the client, an event from the hub,
+//! replication confirmations, a new decision of the moderator (a client of a deployment that is not
+//! active is sent a `redirect`, once welcomed and again on every change), and the deployment
+//! shutting down (then it closes with "going away" so clients reconnect at once).
 
 mod session;
 
@@ -54,6 +56,7 @@ async fn run(mut socket: WebSocket, state: AppState, origin: Option<String>) {
     let (connection_id, mut events) = state.hub.subscribe();
     let mut shutdown = state.shutdown.clone();
     let mut confirmed = state.link.confirmed();
+    let mut role = state.role.subscribe();
     let mut session = Session::new(state.clone(), connection_id, origin);
     let hello_deadline = tokio::time::sleep(HELLO_TIMEOUT);
     tokio::pin!(hello_deadline);
@@ -70,9 +73,16 @@ async fn run(mut socket: WebSocket, state: AppState, origin: Option<String>) {
                     Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return,
                     Some(Ok(_)) => continue,
                 };
+                let was_authenticated = session.is_authenticated();
                 let outcome = session.handle_text(text.as_str()).await;
                 for frame in &outcome.replies {
                     if send(&mut socket, frame).await.is_err() { return; }
+                }
+                if !was_authenticated && session.is_authenticated() {
+                    let redirect = crate::role::redirect_for(role.borrow_and_update().as_ref(), &state.config.deployment);
+                    if let Some(frame) = redirect {
+                        if send(&mut socket, &frame).await.is_err() { return; }
+                    }
                 }
                 if outcome.close {
                     close(&mut socket, CLOSE_POLICY, "hello failed").await;
@@ -101,6 +111,12 @@ async fn run(mut socket: WebSocket, state: AppState, origin: Option<String>) {
             Ok(()) = confirmed.changed() => {
                 let up_to = *confirmed.borrow_and_update();
                 if let Some(frame) = session.replicated_up_to(up_to) {
+                    if send(&mut socket, &frame).await.is_err() { return; }
+                }
+            }
+            Ok(()) = role.changed() => {
+                let redirect = crate::role::redirect_for(role.borrow_and_update().as_ref(), &state.config.deployment);
+                if let Some(frame) = redirect.filter(|_| session.is_authenticated()) {
                     if send(&mut socket, &frame).await.is_err() { return; }
                 }
             }
