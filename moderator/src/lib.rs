@@ -2,10 +2,19 @@
 //! is active.
 //!
 //! - [`decision`]: the decision as a sans-IO state machine. It does no IO and reads no clock: health
-//!   probe results and the time come in, decisions (with an epoch and a reason) come out. The
-//!   health checker, the decision log on disk, the admin API and the publishing to deployments are
-//!   thin drivers around it (a later part of the moderator issue).
+//!   probe results and the time come in, decisions (with an epoch and a reason) come out.
+//! - [`log`]: the decision log on disk, so a restarted moderator resumes at the same epoch.
+//! - [`config`]: defaults, TOML file, environment and flags.
+//! - [`client`]: the HTTP client for probes, pushes and the admin CLI, with deadlines everywhere.
+//! - [`service`]: the driver: probes both deployments on a timer, feeds the decider, logs and
+//!   publishes its decisions, pushes them to the deployments, and runs admin commands.
+//! - [`api`]: the HTTP surface: `/v1/active`, `/v1/status`, the status page and the admin API.
 
+pub mod api;
+pub mod client;
+pub mod config;
 pub mod decision;
+pub mod log;
+pub mod service;
 
 pub use decision::{Decider, Decision, Deployment, Probe, Reason, Thresholds};

@@ -92,6 +92,10 @@ pub enum Reason {
     Pinned,
     /// An admin released the pin; the automatic rules apply again.
     Released,
+    /// A deployment knew a newer epoch than the moderator (its decision log was lost or
+    /// replaced): the decision in force is published again above that epoch, so deployments and
+    /// clients, which ignore older epochs, take it.
+    EpochResync,
 }
 
 /// One entry of the decision log: what is active from `epoch` on, and why.
@@ -194,6 +198,21 @@ impl Decider {
             self.primary_caught_up = probe.healthy && probe.caught_up;
         }
         self.evaluate(now_ms);
+    }
+
+    /// Takes into account that a deployment knows epoch `epoch`. Epochs only come from this
+    /// moderator, so a newer one means its log was lost; the current decision is then reissued
+    /// above it.
+    pub fn observe_epoch(&mut self, epoch: u64, now_ms: u64) {
+        if epoch > self.current.epoch {
+            self.current.epoch = epoch;
+            self.decide(
+                self.current.active,
+                self.current.pinned,
+                Reason::EpochResync,
+                now_ms,
+            );
+        }
     }
 
     /// Re-evaluates after the time [`Decider::poll_timeout`] named.

@@ -215,3 +215,20 @@ fn a_restarted_moderator_resumes_from_its_decision_log() {
     let released = restarted.poll_decision().unwrap();
     assert_eq!((released.epoch, released.pinned), (last.epoch + 1, None));
 }
+
+#[test]
+fn a_newer_epoch_seen_at_a_deployment_is_overtaken() {
+    // The moderator lost its log and starts at epoch 1, but a deployment still knows epoch 9.
+    let mut decider = Decider::new(Thresholds::default(), 0);
+    assert_eq!(decider.poll_decision().map(|d| d.epoch), Some(1));
+    decider.observe_epoch(9, 10);
+    let reissued = decider.poll_decision().unwrap();
+    assert_eq!(
+        (reissued.epoch, reissued.active, reissued.reason),
+        (10, Deployment::Primary, Reason::EpochResync)
+    );
+    // Older epochs, and the epoch in force, change nothing.
+    decider.observe_epoch(4, 20);
+    decider.observe_epoch(10, 20);
+    assert_eq!(decider.poll_decision(), None);
+}

@@ -1,0 +1,258 @@
+//! The moderator's HTTP surface.
+//!
+//! - `GET /v1/active`: the decision in force ([`ActiveDeployment`]). Open to every origin (any
+//!   customer site's widget asks it) and cheap: the answer is a small struct read under a lock.
+//!   It carries `Cache-Control: public, max-age=0, must-revalidate` and an `ETag` naming the epoch,
+//!   so caches may keep it but must revalidate every time (a 304 costs almost nothing); HTTP cannot
+//!   express a freshness below one second any other way, and a decision one second stale would
+//!   send clients to a dead deployment.
+//! - `GET /v1/status`: both deployments' health and replication, the decision and the recent
+//!   decision log, as JSON; `GET /` shows the same as a page.
+//! - `POST /v1/admin/failover` (`{"to": "redundant"}`) and `POST /v1/admin/release`: manual
+//!   failover for planned downtime, with the admin secret as bearer token (401 otherwise).
+//! - `GET /health`: the moderator itself answers.
+
+use crate::decision::Deployment;
+use crate::service::{Command, Handle, Status};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use protocol::{ApiError, ErrorCode};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+/// The moderator's routes.
+pub fn router(handle: Handle) -> Router {
+    Router::new()
+        .route(protocol::moderation::ACTIVE_PATH, get(active))
+        .route("/v1/status", get(status))
+        .route("/", get(status_page))
+        .route("/v1/admin/failover", post(failover))
+        .route("/v1/admin/release", post(release))
+        .route("/health", get(health))
+        .fallback(|| async {
+            failure(
+                StatusCode::NOT_FOUND,
+                ErrorCode::NotFound,
+                "no such endpoint",
+            )
+        })
+        .layer(axum::extract::DefaultBodyLimit::max(4096))
+        .with_state(handle)
+}
+
+fn failure(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Response {
+    let body = ApiError {
+        error: code,
+        message: message.into(),
+    };
+    (status, Json(body)).into_response()
+}
+
+async fn active(State(handle): State<Handle>, headers: HeaderMap) -> Response {
+    let decision = handle.active();
+    let etag = format!("\"epoch-{}\"", decision.epoch);
+    let cache = [
+        (
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        ),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=0, must-revalidate"),
+        ),
+        (
+            header::ETAG,
+            HeaderValue::from_str(&etag).expect("an ASCII tag"),
+        ),
+    ];
+    let revalidated = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag));
+    if revalidated {
+        return (StatusCode::NOT_MODIFIED, cache).into_response();
+    }
+    (cache, Json(decision)).into_response()
+}
+
+async fn status(State(handle): State<Handle>) -> Response {
+    (
+        [
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        Json(handle.status()),
+    )
+        .into_response()
+}
+
+async fn health() -> Response {
+    (
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(serde_json::json!({ "ok": true })),
+    )
+        .into_response()
+}
+
+fn authorised(handle: &Handle, headers: &HeaderMap) -> bool {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .unwrap_or_default();
+    // Comparing digests keeps the comparison's duration independent of the secret.
+    handle
+        .config
+        .admin_secret
+        .as_deref()
+        .is_some_and(|s| Sha256::digest(s.as_bytes()) == Sha256::digest(presented.as_bytes()))
+}
+
+fn unauthorised() -> Response {
+    failure(
+        StatusCode::UNAUTHORIZED,
+        ErrorCode::Unauthorized,
+        "the admin secret is missing or wrong",
+    )
+}
+
+/// `POST /v1/admin/failover`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailoverRequest {
+    /// `primary` or `redundant`, or a deployment's id.
+    pub to: String,
+}
+
+async fn failover(
+    State(handle): State<Handle>,
+    headers: HeaderMap,
+    body: Result<Json<FailoverRequest>, JsonRejection>,
+) -> Response {
+    if !authorised(&handle, &headers) {
+        return unauthorised();
+    }
+    let request = match body {
+        Ok(Json(request)) => request,
+        Err(rejection) => {
+            return failure(
+                rejection.status(),
+                ErrorCode::Malformed,
+                rejection.body_text(),
+            )
+        }
+    };
+    let config = &handle.config;
+    let target = match request.to.as_str() {
+        "primary" => Deployment::Primary,
+        "redundant" => Deployment::Redundant,
+        id if id == config.primary.id => Deployment::Primary,
+        id if id == config.redundant.id => Deployment::Redundant,
+        other => {
+            return failure(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::NotFound,
+                format!(
+                    "no deployment {other:?}; use primary, redundant, {:?} or {:?}",
+                    config.primary.id, config.redundant.id
+                ),
+            )
+        }
+    };
+    run(&handle, Command::Pin(target)).await
+}
+
+async fn release(State(handle): State<Handle>, headers: HeaderMap) -> Response {
+    if !authorised(&handle, &headers) {
+        return unauthorised();
+    }
+    run(&handle, Command::Release).await
+}
+
+async fn run(handle: &Handle, command: Command) -> Response {
+    match handle.command(command).await {
+        Ok(decision) => Json(decision).into_response(),
+        Err(reason) => failure(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Internal, reason),
+    }
+}
+
+async fn status_page(State(handle): State<Handle>) -> Response {
+    (
+        [(header::CACHE_CONTROL, "no-store")],
+        Html(render(&handle.status())),
+    )
+        .into_response()
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The status page: plain HTML that refreshes itself, so it works without JavaScript and shows
+/// the truth even when everything else is on fire.
+fn render(status: &Status) -> String {
+    let mut rows = String::new();
+    for d in &status.deployments {
+        let probe = d.last_probe.as_ref();
+        let replication = probe.and_then(|p| p.replication.as_ref());
+        rows += &format!(
+            "<tr><td>{id}{active}</td><td>{role:?}</td><td>{url}</td><td class=\"{class}\">{up}</td>\
+             <td>{latency}</td><td>{lag}</td><td>{behind}</td><td>{epoch}</td><td>{error}</td></tr>",
+            id = escape(&d.id),
+            active = if d.active { " <b>(active)</b>" } else { "" },
+            role = d.role,
+            url = escape(&d.url),
+            class = if d.up { "up" } else { "down" },
+            up = if d.up { "up" } else { "down" },
+            latency = probe.map(|p| format!("{} ms", p.latency_ms)).unwrap_or_default(),
+            lag = replication
+                .map(|r| format!("out {} ms / in {} ms", r.outbound_lag_ms, r.inbound_lag_ms))
+                .unwrap_or_default(),
+            behind = replication
+                .map(|r| format!("out {} / in {}", r.outbound_behind, r.inbound_behind))
+                .unwrap_or_default(),
+            epoch = probe
+                .and_then(|p| p.role.as_ref())
+                .map(|r| r.epoch.to_string())
+                .unwrap_or_default(),
+            error = escape(probe.and_then(|p| p.error.as_deref()).unwrap_or("")),
+        );
+    }
+    let mut decisions = String::new();
+    for d in status.recent_decisions.iter().rev() {
+        decisions += &format!(
+            "<tr><td>{}</td><td>{:?}</td><td>{:?}</td><td>{}</td><td>{}</td></tr>",
+            d.epoch,
+            d.active,
+            d.reason,
+            if d.pinned.is_some() { "pinned" } else { "" },
+            d.at_ms
+        );
+    }
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"refresh\" content=\"2\"><title>Live chat moderator</title>\
+         <style>body{{font-family:system-ui,sans-serif;margin:2rem}}table{{border-collapse:collapse}}\
+         td,th{{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}}.up{{color:#070}}.down{{color:#b00}}</style>\
+         </head><body><h1>Moderator</h1>\
+         <p data-testid=\"moderator-active\">Active: <b>{active}</b> ({url}), epoch {epoch}{pinned}, since {since} (reason: {reason:?})</p>\
+         <h2>Deployments</h2><table><tr><th>Deployment</th><th>Role</th><th>URL</th><th>Health</th>\
+         <th>Probe</th><th>Replication lag</th><th>Events behind</th><th>Knows epoch</th><th>Last error</th></tr>{rows}</table>\
+         <h2>Recent decisions</h2><table><tr><th>Epoch</th><th>Active</th><th>Reason</th><th></th><th>At (Unix ms)</th></tr>{decisions}</table>\
+         </body></html>",
+        active = escape(&status.active.active),
+        url = escape(&status.active.url),
+        epoch = status.active.epoch,
+        pinned = if status.active.pinned { ", pinned by an admin" } else { "" },
+        since = status.decided_at_ms,
+        reason = status.reason,
+    )
+}

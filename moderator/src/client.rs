@@ -1,0 +1,95 @@
+//! The moderator's HTTP client: health probes and decision pushes to the deployments, and the admin
+//! CLI's calls to a running moderator. Plain HTTP/1.1 on hyper; every call has a deadline and a
+//! bounded answer, so a slow or garbage-speaking deployment is a failed call, never a stuck or
+//! crashed moderator.
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper::{Method, Request};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use std::time::Duration;
+
+/// The largest answer read, in bytes: a health report is far smaller.
+const MAX_ANSWER_BYTES: usize = 256 * 1024;
+
+/// A status code and body.
+#[derive(Debug)]
+pub struct Answer {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The body.
+    pub body: Bytes,
+}
+
+/// A pooled HTTP client. Cheap to clone.
+#[derive(Clone)]
+pub struct HttpClient {
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Default for HttpClient {
+    fn default() -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        Self {
+            client: Client::builder(TokioExecutor::new())
+                // A deployment frozen mid-connection must not be handed a pooled connection
+                // forever; idle ones are dropped quickly.
+                .pool_idle_timeout(Duration::from_secs(5))
+                .build(connector),
+        }
+    }
+}
+
+impl HttpClient {
+    /// Sends a request and reads the answer, all within `timeout`.
+    pub async fn call(
+        &self,
+        method: Method,
+        url: &str,
+        bearer: Option<&str>,
+        json: Option<Vec<u8>>,
+        timeout: Duration,
+    ) -> Result<Answer, String> {
+        let mut request = Request::builder().method(method).uri(url);
+        if let Some(token) = bearer {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        if json.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        let request = request
+            .body(Full::new(Bytes::from(json.unwrap_or_default())))
+            .map_err(|e| format!("invalid request to {url}: {e}"))?;
+        let exchange = async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| describe(&e))?;
+            let status = response.status().as_u16();
+            let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
+                .collect()
+                .await
+                .map_err(|e| format!("reading the answer failed: {e}"))?
+                .to_bytes();
+            Ok(Answer { status, body })
+        };
+        tokio::time::timeout(timeout, exchange)
+            .await
+            .map_err(|_| format!("no answer within {} ms", timeout.as_millis()))?
+    }
+}
+
+/// The innermost cause of a client error ("connection refused" rather than "client error").
+fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    text
+}

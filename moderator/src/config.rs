@@ -1,0 +1,275 @@
+//! The moderator's configuration: built-in defaults (the demo's two deployments on 8080 and 8081),
+//! overridden by a TOML file, overridden by environment variables (`LIVECHAT_MODERATOR_*`) and
+//! flags.
+
+use crate::decision::Thresholds;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// One deployment the moderator watches.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    /// Its name: the same as its own `deployment` setting.
+    pub id: String,
+    /// Its base URL, for probes and pushes, and published to clients.
+    pub url: String,
+}
+
+/// Everything the moderator needs to run.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the moderator's own HTTP API listens.
+    pub listen: SocketAddr,
+    /// Where the decision log is kept.
+    pub data_dir: PathBuf,
+    /// The primary deployment.
+    pub primary: Endpoint,
+    /// The redundant deployment.
+    pub redundant: Endpoint,
+    /// How often each deployment is probed, in ms.
+    pub check_interval_ms: u64,
+    /// How long a probe may take before it counts as failed, in ms.
+    pub probe_timeout_ms: u64,
+    /// Consecutive failed probes before a deployment counts as down.
+    pub failures_to_down: u32,
+    /// Consecutive good probes before a down deployment counts as up.
+    pub successes_to_up: u32,
+    /// How long the primary must be up and synchronised before failback, in ms.
+    pub failback_hold_ms: u64,
+    /// The bearer secret of the admin API (manual failover); the admin API refuses every call
+    /// when absent.
+    pub admin_secret: Option<String>,
+    /// The secret the deployments know as their `moderator_secret`; decisions are not pushed to
+    /// them when absent (they then learn nothing, and clients rely on `/v1/active` alone).
+    pub deployment_secret: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let thresholds = Thresholds::default();
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8090)),
+            data_dir: PathBuf::from("moderator-data"),
+            primary: Endpoint {
+                id: "primary".into(),
+                url: "http://127.0.0.1:8080".into(),
+            },
+            redundant: Endpoint {
+                id: "redundant".into(),
+                url: "http://127.0.0.1:8081".into(),
+            },
+            check_interval_ms: 250,
+            probe_timeout_ms: 250,
+            failures_to_down: thresholds.failures_to_down,
+            successes_to_up: thresholds.successes_to_up,
+            failback_hold_ms: thresholds.failback_hold_ms,
+            admin_secret: None,
+            deployment_secret: None,
+        }
+    }
+}
+
+/// The settings that may come from flags or environment variables; each overrides the file.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct Overrides {
+    /// A TOML configuration file.
+    #[arg(long, env = "LIVECHAT_MODERATOR_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// The address to listen on, for example 127.0.0.1:8090.
+    #[arg(long, env = "LIVECHAT_MODERATOR_LISTEN", global = true)]
+    pub listen: Option<SocketAddr>,
+    /// Where the decision log is kept.
+    #[arg(long, env = "LIVECHAT_MODERATOR_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// The primary deployment's base URL.
+    #[arg(long, env = "LIVECHAT_MODERATOR_PRIMARY_URL", global = true)]
+    pub primary_url: Option<String>,
+    /// The redundant deployment's base URL.
+    #[arg(long, env = "LIVECHAT_MODERATOR_REDUNDANT_URL", global = true)]
+    pub redundant_url: Option<String>,
+    /// How often each deployment is probed, in ms.
+    #[arg(long, env = "LIVECHAT_MODERATOR_CHECK_INTERVAL_MS", global = true)]
+    pub check_interval_ms: Option<u64>,
+    /// How long a probe may take, in ms.
+    #[arg(long, env = "LIVECHAT_MODERATOR_PROBE_TIMEOUT_MS", global = true)]
+    pub probe_timeout_ms: Option<u64>,
+    /// How long the primary must be up and synchronised before failback, in ms.
+    #[arg(long, env = "LIVECHAT_MODERATOR_FAILBACK_HOLD_MS", global = true)]
+    pub failback_hold_ms: Option<u64>,
+    /// The admin API's bearer secret.
+    #[arg(
+        long,
+        env = "LIVECHAT_MODERATOR_ADMIN_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub admin_secret: Option<String>,
+    /// The secret the deployments know as their `moderator_secret`.
+    #[arg(
+        long,
+        env = "LIVECHAT_MODERATOR_DEPLOYMENT_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub deployment_secret: Option<String>,
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The reason.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown or ill-typed keys.
+    #[error("invalid configuration in {path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The reason.
+        source: toml::de::Error,
+    },
+    /// A value is out of range.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads the file named in `overrides` (if any) and applies the overrides on top.
+    pub fn load(overrides: &Overrides) -> Result<Config, ConfigError> {
+        let mut config = match &overrides.config {
+            Some(path) => Self::from_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(listen) = overrides.listen {
+            config.listen = listen;
+        }
+        if let Some(dir) = &overrides.data_dir {
+            config.data_dir = dir.clone();
+        }
+        if let Some(url) = &overrides.primary_url {
+            config.primary.url = url.clone();
+        }
+        if let Some(url) = &overrides.redundant_url {
+            config.redundant.url = url.clone();
+        }
+        if let Some(ms) = overrides.check_interval_ms {
+            config.check_interval_ms = ms;
+        }
+        if let Some(ms) = overrides.probe_timeout_ms {
+            config.probe_timeout_ms = ms;
+        }
+        if let Some(ms) = overrides.failback_hold_ms {
+            config.failback_hold_ms = ms;
+        }
+        if let Some(secret) = &overrides.admin_secret {
+            config.admin_secret = Some(secret.clone());
+        }
+        if let Some(secret) = &overrides.deployment_secret {
+            config.deployment_secret = Some(secret.clone());
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: &str| Err(ConfigError::Invalid(m.into()));
+        if self.primary.id == self.redundant.id {
+            return invalid("the primary and the redundant deployment need different ids");
+        }
+        for endpoint in [&self.primary, &self.redundant] {
+            if !(endpoint.url.starts_with("http://") || endpoint.url.starts_with("https://")) {
+                return Err(ConfigError::Invalid(format!(
+                    "the URL of {} must start with http:// or https://",
+                    endpoint.id
+                )));
+            }
+        }
+        if self.check_interval_ms == 0 || self.probe_timeout_ms == 0 {
+            return invalid("check_interval_ms and probe_timeout_ms must be above 0");
+        }
+        if self.failures_to_down == 0 || self.successes_to_up == 0 {
+            return invalid("failures_to_down and successes_to_up must be at least 1");
+        }
+        for secret in [&self.admin_secret, &self.deployment_secret] {
+            if secret.as_ref().is_some_and(|s| s.len() < 16) {
+                return invalid("admin_secret and deployment_secret need at least 16 characters");
+            }
+        }
+        Ok(())
+    }
+
+    /// The decision's tuning.
+    pub fn thresholds(&self) -> Thresholds {
+        Thresholds {
+            failures_to_down: self.failures_to_down,
+            successes_to_up: self.successes_to_up,
+            failback_hold_ms: self.failback_hold_ms,
+        }
+    }
+
+    /// Where the decision log is.
+    pub fn log_path(&self) -> PathBuf {
+        self.data_dir.join("decisions.jsonl")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("moderator.toml");
+        std::fs::write(
+            &file,
+            "check_interval_ms = 100\n[primary]\nid = \"a\"\nurl = \"https://a.example\"\n",
+        )
+        .unwrap();
+        let overrides = Overrides {
+            config: Some(file),
+            check_interval_ms: Some(50),
+            ..Default::default()
+        };
+        let config = Config::load(&overrides).unwrap();
+        assert_eq!(config.check_interval_ms, 50);
+        assert_eq!(config.primary.id, "a");
+        assert_eq!(config.redundant, Config::default().redundant);
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        let bad_url = Overrides {
+            redundant_url: Some("ftp://b.example".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            Config::load(&bad_url),
+            Err(ConfigError::Invalid(_))
+        ));
+        let short = Overrides {
+            admin_secret: Some("short".into()),
+            ..Default::default()
+        };
+        assert!(matches!(Config::load(&short), Err(ConfigError::Invalid(_))));
+    }
+}

@@ -1,0 +1,166 @@
+//! The `moderator` binary: runs the moderator, and drives a running one from the command line
+//! (manual failover for planned downtime).
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use hyper::Method;
+use moderator::client::HttpClient;
+use moderator::config::{Config, Overrides};
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "moderator",
+    about = "Watches the two live chat deployments and says which one is active",
+    version
+)]
+struct Cli {
+    #[command(flatten)]
+    overrides: Overrides,
+    /// The running moderator to talk to (admin commands); by default the configured listen
+    /// address.
+    #[arg(long, env = "LIVECHAT_MODERATOR_URL", global = true)]
+    moderator_url: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the moderator (the default).
+    Serve,
+    /// Make a deployment active and keep it so until `release` (planned downtime). Needs the
+    /// admin secret.
+    Failover {
+        /// `primary` or `redundant` (or a deployment's id).
+        #[arg(long)]
+        to: String,
+    },
+    /// Remove the pin: the automatic rules decide again. Needs the admin secret.
+    Release,
+    /// Print the running moderator's status as JSON.
+    Status,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let config = Config::load(&cli.overrides)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let moderator_url = cli
+        .moderator_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.listen));
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => runtime.block_on(serve(config)),
+        Command::Failover { to } => runtime.block_on(admin(
+            &moderator_url,
+            "/v1/admin/failover",
+            config.admin_secret.as_deref(),
+            Some(serde_json::json!({ "to": to })),
+        )),
+        Command::Release => runtime.block_on(admin(
+            &moderator_url,
+            "/v1/admin/release",
+            config.admin_secret.as_deref(),
+            None,
+        )),
+        Command::Status => runtime.block_on(async {
+            let answer = HttpClient::default()
+                .call(
+                    Method::GET,
+                    &format!("{}/v1/status", moderator_url.trim_end_matches('/')),
+                    None,
+                    None,
+                    Duration::from_secs(10),
+                )
+                .await
+                .map_err(anyhow::Error::msg)?;
+            println!("{}", String::from_utf8_lossy(&answer.body));
+            Ok(())
+        }),
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let address = listener.local_addr()?;
+    if config.deployment_secret.is_none() {
+        tracing::warn!("no deployment_secret: decisions are published on /v1/active but not pushed to the deployments");
+    }
+    let (handle, driver) = moderator::service::open(config)?;
+    let app = moderator::api::router(handle);
+    // The line below is read by tests and tools to learn the bound port; keep its shape.
+    println!("moderator listening on http://{address}");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(async move {
+        let mut stopped = stopped;
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    let result = driver.run(shutdown_signal()).await;
+    let _ = stop.send(true);
+    let _ = server.await;
+    result.context("the decision log cannot be written; stopping so no decision is published that a restart could forget")?;
+    tracing::info!("moderator stopped");
+    Ok(())
+}
+
+async fn admin(
+    moderator_url: &str,
+    path: &str,
+    secret: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> anyhow::Result<()> {
+    let Some(secret) = secret else {
+        bail!("the admin secret is needed: set LIVECHAT_MODERATOR_ADMIN_SECRET or pass --admin-secret");
+    };
+    let url = format!("{}{path}", moderator_url.trim_end_matches('/'));
+    let body = serde_json::to_vec(&body.unwrap_or_else(|| serde_json::json!({})))?;
+    let answer = HttpClient::default()
+        .call(
+            Method::POST,
+            &url,
+            Some(secret),
+            Some(body),
+            Duration::from_secs(10),
+        )
+        .await
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("cannot reach the moderator at {moderator_url}"))?;
+    let text = String::from_utf8_lossy(&answer.body);
+    if answer.status != 200 {
+        bail!("the moderator refused (status {}): {text}", answer.status);
+    }
+    println!("{text}");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}
