@@ -1,5 +1,6 @@
-//! Support for the end-to-end tests: the real `server` binary in its own process, and real headless
-//! Chromium sessions driven over WebDriver (chromedriver).
+//! Support for the end-to-end tests: the real `server` and `moderator` binaries in their own
+//! processes, native visitors that follow redirects, and real headless Chromium sessions driven
+//! over WebDriver (chromedriver).
 //!
 //! `cargo xtask test` builds the server and the static site first and passes their paths in
 //! `LIVECHAT_SERVER_BIN` and `LIVECHAT_SITE_DIR`; without those the defaults under `target/` are
@@ -7,7 +8,9 @@
 
 pub mod browser;
 pub mod deployment;
+pub mod moderator;
 pub mod pair;
+pub mod visitor;
 
 use std::future::Future;
 use std::path::PathBuf;

@@ -17,6 +17,8 @@ pub struct Member {
     pub port: u16,
     /// Its peer's port.
     peer_port: u16,
+    /// When set, the port its replication link pulls from instead of the peer's (a closed one).
+    cut_off_from: Option<u16>,
     /// Its data directory.
     pub data_dir: tempfile::TempDir,
     /// How far its wall clock is shifted, in milliseconds.
@@ -43,10 +45,17 @@ impl Member {
                 "--deployment",
                 self.name,
                 "--peer-url",
-                &format!("http://127.0.0.1:{}", self.peer_port),
+                &format!(
+                    "http://127.0.0.1:{}",
+                    self.cut_off_from.unwrap_or(self.peer_port)
+                ),
             ])
             .env("LIVECHAT_TOKEN_SECRET", TOKEN_SECRET)
             .env("LIVECHAT_REPLICATION_SECRET", REPLICATION_SECRET)
+            .env(
+                "LIVECHAT_MODERATOR_SECRET",
+                crate::moderator::DEPLOYMENT_SECRET,
+            )
             .env("LIVECHAT_OPERATOR_PASSWORD", ADMIN_PASSWORD)
             .env("LIVECHAT_CLOCK_SKEW_MS", self.skew_ms.to_string())
             .env("RUST_LOG", "error");
@@ -73,12 +82,25 @@ impl Member {
         }
     }
 
+    /// Starts (or restarts) the process with its pull link pointed at a closed port: it serves
+    /// clients and its peer still pulls from it, but it cannot catch up on what the peer wrote.
+    pub fn start_cut_off(&mut self) {
+        self.cut_off_from = Some(free_port());
+        self.start();
+        self.cut_off_from = None;
+    }
+
     /// Kills the process with SIGKILL: no shutdown, no flush, like a power cut.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
             child.kill().expect("SIGKILL");
             let _ = child.wait();
         }
+    }
+
+    /// The base URL of the deployment.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
     }
 
     /// The WebSocket URL of the deployment.
@@ -101,6 +123,7 @@ pub fn start_pair(redundant_skew_ms: i64) -> (Member, Member) {
         name,
         port,
         peer_port,
+        cut_off_from: None,
         data_dir: tempfile::tempdir().unwrap(),
         skew_ms,
         child: None,

@@ -1,5 +1,5 @@
-//! `cargo xtask demo`: two deployments (primary and redundant) replicating to each other, with a
-//! demo site, a demo admin and embedded defaults.
+//! `cargo xtask demo`: two deployments (primary and redundant) replicating to each other and the
+//! moderator watching them, with a demo site, a demo admin and embedded defaults.
 //!
 //! The demo page is opened as `http://localhost:PORT/` while the snippet names the deployments as
 //! `http://127.0.0.1:PORT` and `http://127.0.0.1:PORT+1`: different origins, so the demo exercises
@@ -16,14 +16,29 @@ pub const DEMO_PASSWORD: &str = "demo-password";
 /// Secrets of the demo only: a real installation configures its own.
 const DEMO_TOKEN_SECRET: &str = "demo visitor-token secret, not for production";
 const DEMO_REPLICATION_SECRET: &str = "demo replication secret, not for production";
+const DEMO_MODERATOR_SECRET: &str = "demo moderator secret, not for production";
+/// The moderator's admin secret in the demo, printed at start for manual failover.
+pub const DEMO_ADMIN_SECRET: &str = "demo-admin-secret-not-for-production";
 
-/// Sets everything up and runs both deployments until Ctrl-C.
+/// Sets everything up and runs both deployments and the moderator until Ctrl-C.
 pub fn run(port: u16) -> anyhow::Result<()> {
     tools::ensure_wasm_tools()?;
     site::build(true)?;
-    step("Building the server");
-    crate::run(cargo().args(["build", "--package", "server", "--bin", "server"]))?;
+    step("Building the server and the moderator");
+    crate::run(cargo().args([
+        "build",
+        "--package",
+        "server",
+        "--bin",
+        "server",
+        "--package",
+        "moderator",
+        "--bin",
+        "moderator",
+    ]))?;
     let server = target_dir().join("debug/server");
+    let moderator_bin = target_dir().join("debug/moderator");
+    let moderator = format!("http://127.0.0.1:{}", port + 2);
     let site_dir = target_dir().join("site");
     let primary = format!("http://127.0.0.1:{port}");
     let redundant = format!("http://127.0.0.1:{}", port + 1);
@@ -41,6 +56,7 @@ pub fn run(port: u16) -> anyhow::Result<()> {
             .arg(dir)
             .env("LIVECHAT_TOKEN_SECRET", DEMO_TOKEN_SECRET)
             .env("LIVECHAT_REPLICATION_SECRET", DEMO_REPLICATION_SECRET)
+            .env("LIVECHAT_MODERATOR_SECRET", DEMO_MODERATOR_SECRET)
             .env("LIVECHAT_OPERATOR_PASSWORD", DEMO_PASSWORD);
         command
     };
@@ -67,17 +83,23 @@ pub fn run(port: u16) -> anyhow::Result<()> {
     ]))?;
 
     println!(
-        "\n  LiveChat demo: two deployments replicating to each other\
+        "\n  LiveChat demo: two deployments replicating to each other, and the moderator\
          \n\
          \n    Customer page (visitor):      {page_origin}/\
          \n    Operator console (primary):   {primary}/console/\
          \n    Operator console (redundant): {redundant}/console/\
          \n    Console login:                {DEMO_EMAIL} / {DEMO_PASSWORD}\
          \n    Replication status:           {primary}/v1/replication/status\
+         \n    Moderator status:             {moderator}/\
+         \n    Planned failover:             LIVECHAT_MODERATOR_ADMIN_SECRET={DEMO_ADMIN_SECRET} \\\
+         \n                                    {} --moderator-url {moderator} failover --to redundant\
+         \n                                  (and `release` afterwards)\
          \n    Data directories:             {} and {}\
          \n\
          \n  Open the customer page, click the chat button and write; answer from either console.\
-         \n  Press Ctrl-C to stop.\n",
+         \n  Stop the primary and the moderator makes the redundant deployment active; start it again\
+         \n  and the primary becomes active once it holds everything. Press Ctrl-C to stop.\n",
+        moderator_bin.display(),
         primary_dir.display(),
         redundant_dir.display()
     );
@@ -90,11 +112,24 @@ pub fn run(port: u16) -> anyhow::Result<()> {
         ]);
         Ok(command.spawn()?)
     };
+    let mut watcher = Command::new(&moderator_bin);
+    watcher
+        .args(["--listen", &format!("127.0.0.1:{}", port + 2)])
+        .args(["--primary-url", &primary, "--redundant-url", &redundant])
+        .arg("--data-dir")
+        .arg(target_dir().join("demo/moderator"))
+        .env("LIVECHAT_MODERATOR_ADMIN_SECRET", DEMO_ADMIN_SECRET)
+        .env(
+            "LIVECHAT_MODERATOR_DEPLOYMENT_SECRET",
+            DEMO_MODERATOR_SECRET,
+        )
+        .arg("serve");
     let mut children = vec![
         serve("primary", &primary_dir, port, &redundant)?,
         serve("redundant", &redundant_dir, port + 1, &primary)?,
+        watcher.spawn()?,
     ];
-    // Ctrl-C reaches both servers (same process group); each stops cleanly and exits.
+    // Ctrl-C reaches every process (same process group); each stops cleanly and exits.
     for child in &mut children {
         let status = child.wait()?;
         if !status.success() {

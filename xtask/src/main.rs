@@ -47,11 +47,15 @@ fn test() -> anyhow::Result<()> {
     site::build(false)?;
     step("Running every test");
     // The default members are every crate with native tests (the WebAssembly apps are built above
-    // by Trunk). Building the `server` package's tests also builds the `server` binary that the
-    // browser tests start, before any test runs.
+    // by Trunk). Building the `server` and `moderator` packages' tests also builds the binaries
+    // that the process and browser tests start, before any test runs.
     run(cargo()
         .args(["test", "--no-fail-fast"])
         .env("LIVECHAT_SERVER_BIN", target_dir().join("debug/server"))
+        .env(
+            "LIVECHAT_MODERATOR_BIN",
+            target_dir().join("debug/moderator"),
+        )
         .env("LIVECHAT_SITE_DIR", target_dir().join("site")))?;
     step("All tests passed");
     Ok(())

@@ -1,0 +1,165 @@
+//! The `moderator` binary as a real process watching a [`crate::pair`], and small HTTP helpers to
+//! read what it publishes.
+
+use crate::pair::Member;
+use hyper::Method;
+use moderator::client::HttpClient;
+use protocol::moderation::ActiveDeployment;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The secret the moderator presents to the pair (their `moderator_secret`).
+pub const DEPLOYMENT_SECRET: &str = "pair moderator secret for tests";
+/// The moderator's admin secret.
+pub const ADMIN_SECRET: &str = "moderator admin secret for tests";
+/// How long the primary must be up and synchronised before failback, in these tests.
+pub const FAILBACK_HOLD_MS: u64 = 2_000;
+
+/// The `moderator` binary under test.
+pub fn moderator_bin() -> PathBuf {
+    let path = std::env::var_os("LIVECHAT_MODERATOR_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::root().join("target/debug/moderator"));
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo xtask test`, which builds it",
+        path.display()
+    );
+    path
+}
+
+/// A running moderator, killed when dropped.
+pub struct ModeratorProcess {
+    child: Child,
+    /// Its base URL.
+    pub url: String,
+    /// Its data directory (the decision log).
+    pub data_dir: tempfile::TempDir,
+}
+
+impl ModeratorProcess {
+    /// Starts a moderator watching `primary` and `redundant`, probing every 250 ms (the default)
+    /// with a 1 s probe timeout, so a loaded test machine does not fail over by itself; a killed
+    /// deployment refuses connections at once, so detection stays at three probe intervals.
+    pub fn start(primary: &Member, redundant: &Member) -> ModeratorProcess {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let data_dir = tempfile::tempdir().unwrap();
+        let child = Command::new(moderator_bin())
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--primary-url", &primary.url()])
+            .args(["--redundant-url", &redundant.url()])
+            .args(["--probe-timeout-ms", "1000"])
+            .args(["--failback-hold-ms", &FAILBACK_HOLD_MS.to_string()])
+            .arg("--data-dir")
+            .arg(data_dir.path())
+            .env("LIVECHAT_MODERATOR_ADMIN_SECRET", ADMIN_SECRET)
+            .env("LIVECHAT_MODERATOR_DEPLOYMENT_SECRET", DEPLOYMENT_SECRET)
+            .env("RUST_LOG", "warn")
+            .arg("serve")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("the moderator starts");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the moderator did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        ModeratorProcess {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            data_dir,
+        }
+    }
+
+    /// The decision in force, from `/v1/active`.
+    pub async fn active(&self) -> ActiveDeployment {
+        serde_json::from_value(get_json(&format!("{}/v1/active", self.url)).await)
+            .expect("an active deployment")
+    }
+
+    /// `/v1/status`.
+    pub async fn status(&self) -> serde_json::Value {
+        get_json(&format!("{}/v1/status", self.url)).await
+    }
+
+    /// Runs the `moderator` CLI against this moderator (for example `failover --to redundant`),
+    /// with the admin secret unless `secret` says otherwise; returns whether it succeeded.
+    pub fn cli(&self, args: &[&str], secret: Option<&str>) -> bool {
+        let mut command = Command::new(moderator_bin());
+        command
+            .args(["--moderator-url", &self.url])
+            .args(args)
+            .env_remove("LIVECHAT_MODERATOR_ADMIN_SECRET")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some(secret) = secret {
+            command.env("LIVECHAT_MODERATOR_ADMIN_SECRET", secret);
+        }
+        command.status().expect("the moderator CLI runs").success()
+    }
+
+    /// Waits until `/v1/active` names `deployment`, failing after `timeout`; returns the decision.
+    pub async fn wait_for_active(&self, deployment: &str, timeout: Duration) -> ActiveDeployment {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let active = self.active().await;
+            if active.active == deployment {
+                return active;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{deployment} never became active: {}",
+                self.status().await
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Waits until both deployments report knowing the epoch in force.
+    pub async fn wait_until_pushed(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let status = self.status().await;
+            let epoch = &status["active"]["epoch"];
+            let known = status["deployments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|d| &d["last_probe"]["role"]["epoch"] == epoch);
+            if known {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the decision never reached both deployments: {status}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Kills the moderator with SIGKILL.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ModeratorProcess {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// GETs `url` and parses the answer as JSON (any status).
+pub async fn get_json(url: &str) -> serde_json::Value {
+    let answer = HttpClient::default()
+        .call(Method::GET, url, None, None, Duration::from_secs(10))
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    serde_json::from_slice(&answer.body).unwrap_or_else(|e| panic!("GET {url}: {e}"))
+}
