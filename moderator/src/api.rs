@@ -196,6 +196,20 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// How long ago `at_ms` (Unix ms) was, for people.
+fn ago(at_ms: u64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let seconds = now.saturating_sub(at_ms) / 1000;
+    match seconds {
+        0..=119 => format!("{seconds} s ago"),
+        120..=7199 => format!("{} min ago", seconds / 60),
+        _ => format!("{} h ago", seconds / 3600),
+    }
+}
+
 /// The status page: plain HTML that refreshes itself, so it works without JavaScript and shows
 /// the truth even when everything else is on fire.
 fn render(status: &Status) -> String {
@@ -229,12 +243,13 @@ fn render(status: &Status) -> String {
     let mut decisions = String::new();
     for d in status.recent_decisions.iter().rev() {
         decisions += &format!(
-            "<tr><td>{}</td><td>{:?}</td><td>{:?}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{:?}</td><td>{:?}</td><td>{}</td><td title=\"{} (Unix ms)\">{}</td></tr>",
             d.epoch,
             d.active,
             d.reason,
             if d.pinned.is_some() { "pinned" } else { "" },
-            d.at_ms
+            d.at_ms,
+            ago(d.at_ms)
         );
     }
     format!(
@@ -243,16 +258,16 @@ fn render(status: &Status) -> String {
          <style>body{{font-family:system-ui,sans-serif;margin:2rem}}table{{border-collapse:collapse}}\
          td,th{{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}}.up{{color:#070}}.down{{color:#b00}}</style>\
          </head><body><h1>Moderator</h1>\
-         <p data-testid=\"moderator-active\">Active: <b>{active}</b> ({url}), epoch {epoch}{pinned}, since {since} (reason: {reason:?})</p>\
+         <p data-testid=\"moderator-active\">Active: <b>{active}</b> ({url}), epoch {epoch}{pinned}, decided {since} (reason: {reason:?})</p>\
          <h2>Deployments</h2><table><tr><th>Deployment</th><th>Role</th><th>URL</th><th>Health</th>\
          <th>Probe</th><th>Replication lag</th><th>Events behind</th><th>Knows epoch</th><th>Last error</th></tr>{rows}</table>\
-         <h2>Recent decisions</h2><table><tr><th>Epoch</th><th>Active</th><th>Reason</th><th></th><th>At (Unix ms)</th></tr>{decisions}</table>\
+         <h2>Recent decisions</h2><table><tr><th>Epoch</th><th>Active</th><th>Reason</th><th></th><th>When</th></tr>{decisions}</table>\
          </body></html>",
         active = escape(&status.active.active),
         url = escape(&status.active.url),
         epoch = status.active.epoch,
         pinned = if status.active.pinned { ", pinned by an admin" } else { "" },
-        since = status.decided_at_ms,
+        since = ago(status.decided_at_ms),
         reason = status.reason,
     )
 }

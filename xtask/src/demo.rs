@@ -97,20 +97,22 @@ pub fn run(port: u16) -> anyhow::Result<()> {
          \n    Data directories:             {} and {}\
          \n\
          \n  Open the customer page, click the chat button and write; answer from either console.\
-         \n  Stop the primary and the moderator makes the redundant deployment active; start it again\
-         \n  and the primary becomes active once it holds everything. Press Ctrl-C to stop.\n",
+         \n  Kill the primary (kill -9 with its pid, printed below) and the moderator makes the\
+         \n  redundant deployment active within about a second;\
+         \n  press Enter to start it again and the primary becomes active once it holds everything.\
+         \n  Press Ctrl-C to stop.\n",
         moderator_bin.display(),
         primary_dir.display(),
         redundant_dir.display()
     );
-    let serve = |name: &str, dir: &Path, listen: u16, peer: &str| -> anyhow::Result<Child> {
+    let serve = |name: &str, dir: &Path, listen: u16, peer: &str| -> Command {
         let mut command = deployment(name, dir, peer);
         command.arg("--assets-dir").arg(&site_dir).args([
             "--listen",
             &format!("127.0.0.1:{listen}"),
             "serve",
         ]);
-        Ok(command.spawn()?)
+        command
     };
     let mut watcher = Command::new(&moderator_bin);
     watcher
@@ -124,17 +126,59 @@ pub fn run(port: u16) -> anyhow::Result<()> {
             DEMO_MODERATOR_SECRET,
         )
         .arg("serve");
-    let mut children = vec![
-        serve("primary", &primary_dir, port, &redundant)?,
-        serve("redundant", &redundant_dir, port + 1, &primary)?,
-        watcher.spawn()?,
-    ];
-    // Ctrl-C reaches every process (same process group); each stops cleanly and exits.
-    for child in &mut children {
-        let status = child.wait()?;
-        if !status.success() {
-            eprintln!("a deployment exited with {status}");
+    supervise(vec![
+        ("primary", serve("primary", &primary_dir, port, &redundant)),
+        (
+            "redundant",
+            serve("redundant", &redundant_dir, port + 1, &primary),
+        ),
+        ("moderator", watcher),
+    ])
+}
+
+/// Runs the processes and, when one stops (say the primary was killed to watch the failover),
+/// says so and starts it again when Enter is pressed, so failback can be watched too. Ctrl-C
+/// reaches every process (same process group); each stops cleanly.
+fn supervise(mut processes: Vec<(&'static str, Command)>) -> anyhow::Result<()> {
+    let mut running: Vec<Option<Child>> = Vec::new();
+    for (name, command) in &mut processes {
+        let child = command.spawn()?;
+        println!("  {name}: pid {}", child.id());
+        running.push(Some(child));
+    }
+    let (enter, pressed) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
+            line.clear();
+            if enter.send(()).is_err() {
+                return;
+            }
+        }
+    });
+    loop {
+        for ((name, _), slot) in processes.iter().zip(running.iter_mut()) {
+            if let Some(child) = slot {
+                if let Some(status) = child.try_wait()? {
+                    println!("\n  {name} stopped ({status}). Press Enter to start it again.\n");
+                    *slot = None;
+                }
+            }
+        }
+        if running.iter().all(Option::is_none) {
+            return Ok(());
+        }
+        if pressed
+            .recv_timeout(std::time::Duration::from_millis(200))
+            .is_ok()
+        {
+            for ((name, command), slot) in processes.iter_mut().zip(running.iter_mut()) {
+                if slot.is_none() {
+                    let child = command.spawn()?;
+                    println!("  {name} started again: pid {}", child.id());
+                    *slot = Some(child);
+                }
+            }
         }
     }
-    Ok(())
 }
