@@ -321,7 +321,7 @@ impl Driver {
             // The console talks to the deployment that served it (its session and storage belong to
             // that origin), so it cannot follow a redirect yet; moving the console between
             // deployments is part of client failover (a later issue).
-            ServerFrame::Redirect { .. } => {}
+            ServerFrame::Redirect { .. } | ServerFrame::Pong { .. } => {}
             ServerFrame::Error {
                 code,
                 message,

@@ -234,3 +234,14 @@ async fn shutdown_closes_sockets_with_going_away_and_keeps_acknowledged_messages
         .unwrap();
     assert_eq!(stored[0].id, id);
 }
+
+#[tokio::test]
+async fn pings_are_answered_before_and_after_hello() {
+    let server = TestServer::start().await;
+    let mut client = server.connect().await;
+    client.send(&ClientFrame::Ping { nonce: 1 }).await;
+    assert_eq!(client.recv().await, ServerFrame::Pong { nonce: 1 });
+    let (mut visitor, _) = server.visitor(None).await;
+    visitor.send(&ClientFrame::Ping { nonce: 2 }).await;
+    assert_eq!(visitor.recv().await, ServerFrame::Pong { nonce: 2 });
+}

@@ -285,6 +285,7 @@ impl Driver {
             // keeping it until this confirmation is part of client failover (a later issue).
             ServerFrame::Replicated { .. } => {}
             ServerFrame::Redirect { epoch, url, .. } => self.follow_redirect(epoch, &url),
+            ServerFrame::Pong { .. } => {}
             ServerFrame::Error {
                 code,
                 message,

@@ -75,11 +75,19 @@ pub enum ClientFrame {
         /// The conversation.
         conversation_id: ConversationId,
     },
+    /// A heartbeat, allowed at any time (even before `hello`): the deployment answers `pong` at
+    /// once. A client that hears nothing for a few seconds knows the link is dead even when no
+    /// connection was closed (a frozen server, a black-holed network).
+    Ping {
+        /// Echoed in the `pong`.
+        nonce: u64,
+    },
 }
 
 impl ClientFrame {
     /// The `type` names of every client frame, used to tell an unknown frame from a malformed one.
-    pub const TYPES: [&'static str; 6] = ["hello", "send", "typing", "sync", "accept", "close"];
+    pub const TYPES: [&'static str; 7] =
+        ["hello", "send", "typing", "sync", "accept", "close", "ping"];
 
     /// Decodes one text frame, telling apart invalid JSON, an unknown `type` and a known type with
     /// missing or ill-typed fields, so the deployment can answer each with its own error code.
@@ -174,6 +182,11 @@ pub enum ServerFrame {
         max_message_bytes: usize,
         /// Who the client is and what it can see.
         session: Session,
+        /// True when this deployment replicates to a peer, so each of the client's messages is
+        /// confirmed twice: `ack` (stored here) and later `replicated` (stored on both). A client
+        /// keeps a message in its outbox until the confirmation that applies.
+        #[serde(default)]
+        replicates: bool,
     },
     /// A message the client sent is durably stored (sent again for a resent id).
     Ack {
@@ -213,6 +226,11 @@ pub enum ServerFrame {
         conversation_id: ConversationId,
         /// The messages stored after the requested sequence number.
         messages: Vec<Message>,
+    },
+    /// The answer to `ping`.
+    Pong {
+        /// The `ping`'s nonce.
+        nonce: u64,
     },
     /// This deployment is not the active one: the client should reconnect to `url` now. The
     /// deployment keeps serving the client until it goes (it never refuses one), so following

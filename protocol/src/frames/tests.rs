@@ -78,6 +78,7 @@ fn every_client_frame_round_trips() {
         ClientFrame::Close {
             conversation_id: conversation(),
         },
+        ClientFrame::Ping { nonce: 42 },
     ];
     for frame in frames {
         assert_eq!(ClientFrame::decode(&frame.encode()).unwrap(), frame);
@@ -90,6 +91,7 @@ fn every_server_frame_round_trips() {
         ServerFrame::Welcome {
             protocol: PROTOCOL_VERSION,
             max_message_bytes: 8192,
+            replicates: true,
             session: Session::Visitor {
                 visitor_id: VisitorId::from_parts(1, [3; 10]),
                 token: "tok".into(),
@@ -99,6 +101,7 @@ fn every_server_frame_round_trips() {
         ServerFrame::Welcome {
             protocol: PROTOCOL_VERSION,
             max_message_bytes: 8192,
+            replicates: true,
             session: Session::Operator {
                 operator: summary().operator.unwrap(),
                 inbox: vec![summary()],
@@ -127,6 +130,7 @@ fn every_server_frame_round_trips() {
             conversation_id: conversation(),
             messages: vec![message()],
         },
+        ServerFrame::Pong { nonce: 42 },
         ServerFrame::Redirect {
             epoch: 7,
             deployment: "redundant".into(),

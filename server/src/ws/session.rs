@@ -114,6 +114,7 @@ impl Session {
             Err(e) => return Outcome::refuse(e.code(), e.to_string()),
         };
         match (&self.peer, frame) {
+            (_, ClientFrame::Ping { nonce }) => Outcome::reply(ServerFrame::Pong { nonce }),
             (None, ClientFrame::Hello { auth, page_url, .. }) => self.hello(auth, page_url).await,
             (None, _) => Outcome::refuse(ErrorCode::HelloRequired, "the first frame must be hello"),
             (Some(_), ClientFrame::Hello { .. }) => {
@@ -171,6 +172,7 @@ impl Session {
                 protocol: PROTOCOL_VERSION,
                 max_message_bytes: self.state.config.max_message_bytes,
                 session,
+                replicates: self.state.config.peer_url.is_some(),
             }),
             Err((code, message)) => Outcome::refuse_and_close(code, message),
         }
