@@ -7,11 +7,16 @@
 //! - [`outbox`]: messages written but not yet acknowledged, persisted by the driver and resent on
 //!   every reconnect (ingest is idempotent, so resending is always safe).
 //! - [`backoff`]: when to try reconnecting after a failure.
+//! - [`link`]: the connection to the pair of deployments: where to connect (moderator, last known
+//!   active, primary, redundant), liveness by heartbeat, redirects, and the outbox kept until each
+//!   message is on both deployments.
 
 pub mod backoff;
+pub mod link;
 pub mod outbox;
 pub mod transcript;
 
 pub use backoff::Backoff;
+pub use link::{Action, Event, KnownActive, Link, LinkConfig, LinkStatus};
 pub use outbox::{Outbox, PendingMessage};
 pub use transcript::{DeliveryStatus, Entry, Transcript};

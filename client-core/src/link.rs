@@ -1,0 +1,682 @@
+//! The connection to the pair of deployments, as a sans-IO state machine shared by the widget, the
+//! console and the native client. It decides where to connect, notices when a link is dead,
+//! follows redirects, and keeps the outbox until each message is on both deployments.
+//!
+//! The driver owns the sockets, the HTTP request to the moderator, the clock and the storage. It
+//! feeds in what happens ([`Link::start`], [`Link::moderator_answered`], [`Link::opened`],
+//! [`Link::received`], [`Link::closed`], [`Link::handle_timeout`]) and after each call carries
+//! out [`Link::poll_action`] until it is empty, hands [`Link::poll_event`] to the app, and calls
+//! [`Link::handle_timeout`] when [`Link::poll_timeout`] says so.
+//!
+//! **Where to connect.** Each round asks the moderator (if there is one) with a short deadline;
+//! its answer, else the last known active deployment, else the primary, else the redundant one is
+//! tried. A deployment that fails (refused, closed before its welcome, silent) makes the link try
+//! the other at once; when both failed, it waits (exponential backoff with jitter) and starts a
+//! new round. A `redirect` from a deployment is followed at once, except to a deployment that
+//! failed us moments ago: then it is followed when that suspicion expires.
+//!
+//! **Liveness.** While online the link sends `ping` whenever it has sent nothing for
+//! `heartbeat_ms`, and declares the link dead when nothing at all arrived for `silence_ms`, which
+//! catches a frozen server or a black-holed network that never closes the socket.
+//!
+//! **The outbox.** Every message written goes into the outbox first, and is sent at once if the
+//! link is online. After every welcome the whole outbox is sent again (same ids, stored once). A
+//! message leaves the outbox on `replicated` (it is on both deployments) or, from a deployment
+//! that does not replicate, on `ack`. So losing a deployment before replication finished loses
+//! nothing: the message is still in the outbox and goes to the other one.
+
+use crate::outbox::{Outbox, PendingMessage};
+use crate::Backoff;
+use protocol::moderation::ActiveDeployment;
+use protocol::{Auth, ClientFrame, MessageId, ServerFrame, Session};
+use std::collections::{BTreeSet, VecDeque};
+
+/// Tuning and addresses.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkConfig {
+    /// The deployments' base URLs (`https://chat-a.example.com`), primary first; one or two.
+    pub deployments: Vec<String>,
+    /// The moderator's base URL, if there is one.
+    pub moderator: Option<String>,
+    /// Send a `ping` after this long without sending anything, in ms.
+    pub heartbeat_ms: u64,
+    /// Declare the link dead after this long without receiving anything, in ms.
+    pub silence_ms: u64,
+    /// How long the moderator may take to answer, in ms.
+    pub moderator_timeout_ms: u64,
+    /// How long opening a connection and getting its welcome may take, in ms.
+    pub connect_timeout_ms: u64,
+    /// How long a deployment that failed is not returned to on a redirect, in ms.
+    pub suspect_ms: u64,
+    /// Seeds the jitter of the backoff (any value; different per client).
+    pub seed: u64,
+}
+
+impl LinkConfig {
+    /// The defaults: a heartbeat every second, dead after 2.5 s of silence.
+    pub fn new(deployments: Vec<String>, moderator: Option<String>, seed: u64) -> Self {
+        Self {
+            deployments,
+            moderator,
+            heartbeat_ms: 1_000,
+            silence_ms: 2_500,
+            moderator_timeout_ms: 800,
+            connect_timeout_ms: 4_000,
+            suspect_ms: 5_000,
+            seed,
+        }
+    }
+}
+
+/// What the driver must do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// GET `url` (the moderator's `/v1/active`) within `timeout_ms`, then call
+    /// [`Link::moderator_answered`] with the decoded answer, or `None` on any failure.
+    AskModerator {
+        /// The full URL.
+        url: String,
+        /// The deadline.
+        timeout_ms: u64,
+    },
+    /// Open a WebSocket to `url`, then report [`Link::opened`], [`Link::received`] and
+    /// [`Link::closed`] with this `conn`.
+    Open {
+        /// Names the connection in callbacks.
+        conn: u64,
+        /// The WebSocket URL.
+        url: String,
+    },
+    /// Send `frame` on connection `conn`.
+    Send {
+        /// The connection.
+        conn: u64,
+        /// The frame.
+        frame: ClientFrame,
+    },
+    /// Close connection `conn`; the link ignores its callbacks from now on.
+    Close {
+        /// The connection.
+        conn: u64,
+    },
+}
+
+/// The link's state, for a connection indicator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkStatus {
+    /// Not started, or stopped for good.
+    Idle,
+    /// Looking for a deployment.
+    Connecting,
+    /// Welcomed by deployment `deployment` (an index into [`LinkConfig::deployments`]).
+    Online {
+        /// Which deployment.
+        deployment: usize,
+    },
+    /// Both deployments failed; waiting before the next round.
+    Offline,
+}
+
+/// What the app hears.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// The status changed.
+    Status(LinkStatus),
+    /// A deployment welcomed the client (the frame is the `welcome`). `moved` is true when it is
+    /// not the deployment that welcomed it last: sequence numbers are per deployment, so the app
+    /// resynchronises in full and merges by id instead of asking for what follows its last one.
+    Welcome {
+        /// The `welcome` frame.
+        frame: ServerFrame,
+        /// The deployment.
+        deployment: usize,
+        /// Whether it differs from the previous welcome's.
+        moved: bool,
+    },
+    /// Any other frame for the app: `ack`, `replicated`, `message`, `history`, `conversation`,
+    /// `typing`, `error`. (`pong` and `redirect` are handled here.)
+    Frame(ServerFrame),
+    /// The outbox changed: persist it.
+    OutboxChanged,
+}
+
+/// The newest decision the client knows: which deployment is active, under which epoch. Persisted
+/// by the driver so a reload during a moderator outage still starts at the right place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KnownActive {
+    /// The moderator's epoch.
+    pub epoch: u64,
+    /// Index into [`LinkConfig::deployments`].
+    pub deployment: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Idle,
+    Asking {
+        until: u64,
+    },
+    Connecting {
+        conn: u64,
+        target: usize,
+        until: u64,
+    },
+    Online {
+        conn: u64,
+        target: usize,
+        last_rx: u64,
+        last_tx: u64,
+    },
+    Waiting {
+        until: u64,
+    },
+}
+
+/// The state machine; see the module documentation.
+pub struct Link {
+    config: LinkConfig,
+    auth: Auth,
+    page_url: Option<String>,
+    outbox: Outbox,
+    /// Messages acknowledged by a replicating deployment and not yet replicated.
+    acked: BTreeSet<MessageId>,
+    /// Whether the deployment of the current connection sends `replicated`.
+    replicates: bool,
+    phase: Phase,
+    next_conn: u64,
+    /// Failures in the current round (a round tries each deployment once).
+    round_failures: u32,
+    backoff: Backoff,
+    known: Option<KnownActive>,
+    followed_epoch: u64,
+    deferred_redirect: Option<KnownActive>,
+    suspect_until: Vec<u64>,
+    last_welcomed_by: Option<usize>,
+    nonce: u64,
+    rng: u64,
+    actions: VecDeque<Action>,
+    events: VecDeque<Event>,
+    status: LinkStatus,
+}
+
+/// `https://a.example/` and `https://a.example` name the same deployment.
+fn same_base(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
+}
+
+impl Link {
+    /// A link that will authenticate with `auth`, resend `outbox`, and start from `known`.
+    pub fn new(
+        config: LinkConfig,
+        auth: Auth,
+        page_url: Option<String>,
+        outbox: Outbox,
+        known: Option<KnownActive>,
+    ) -> Link {
+        assert!(
+            !config.deployments.is_empty(),
+            "a link needs at least one deployment"
+        );
+        let known = known.filter(|k| k.deployment < config.deployments.len());
+        Link {
+            suspect_until: vec![0; config.deployments.len()],
+            rng: config.seed | 1,
+            followed_epoch: known.map_or(0, |k| k.epoch),
+            config,
+            auth,
+            page_url,
+            outbox,
+            acked: BTreeSet::new(),
+            replicates: false,
+            phase: Phase::Idle,
+            next_conn: 0,
+            round_failures: 0,
+            backoff: Backoff::default(),
+            known,
+            deferred_redirect: None,
+            last_welcomed_by: None,
+            nonce: 0,
+            actions: VecDeque::new(),
+            events: VecDeque::new(),
+            status: LinkStatus::Idle,
+        }
+    }
+
+    /// Starts looking for a deployment.
+    pub fn start(&mut self, now: u64) {
+        if self.phase == Phase::Idle {
+            self.begin_round(now);
+        }
+    }
+
+    /// Stops for good (an outdated client, an unknown site): closes the connection and does
+    /// nothing more.
+    pub fn stop(&mut self) {
+        if let Some(conn) = self.current_conn() {
+            self.actions.push_back(Action::Close { conn });
+        }
+        self.phase = Phase::Idle;
+        self.set_status(LinkStatus::Idle);
+    }
+
+    /// The moderator's answer (or `None`: unreachable, slow, unreadable).
+    pub fn moderator_answered(&mut self, now: u64, answer: Option<ActiveDeployment>) {
+        if !matches!(self.phase, Phase::Asking { .. }) {
+            return;
+        }
+        if let Some(answer) = answer {
+            self.learn(answer.epoch, &answer.url);
+        }
+        let target = self.choose(now);
+        self.connect_to(target, now);
+    }
+
+    /// The WebSocket `conn` is open.
+    pub fn opened(&mut self, conn: u64, _now: u64) {
+        if let Phase::Connecting { conn: current, .. } = self.phase {
+            if current == conn {
+                let hello = ClientFrame::Hello {
+                    protocol: protocol::PROTOCOL_VERSION,
+                    auth: self.auth.clone(),
+                    page_url: self.page_url.clone(),
+                };
+                self.actions.push_back(Action::Send { conn, frame: hello });
+            }
+        }
+    }
+
+    /// A frame arrived on `conn`.
+    pub fn received(&mut self, conn: u64, now: u64, frame: ServerFrame) {
+        match self.phase {
+            Phase::Connecting {
+                conn: current,
+                target,
+                ..
+            } if current == conn => match frame {
+                ServerFrame::Welcome { .. } => self.welcomed(conn, target, now, frame),
+                ServerFrame::Pong { .. } | ServerFrame::Redirect { .. } => {}
+                other => self.events.push_back(Event::Frame(other)),
+            },
+            Phase::Online {
+                conn: current,
+                target,
+                last_tx,
+                ..
+            } if current == conn => {
+                self.phase = Phase::Online {
+                    conn,
+                    target,
+                    last_rx: now,
+                    last_tx,
+                };
+                self.on_frame(conn, target, now, frame);
+            }
+            _ => {}
+        }
+    }
+
+    /// Connection `conn` closed or failed to open.
+    pub fn closed(&mut self, conn: u64, now: u64) {
+        if self.current_conn() == Some(conn) {
+            self.fail(now);
+        }
+    }
+
+    /// Time passed; see [`Link::poll_timeout`].
+    pub fn handle_timeout(&mut self, now: u64) {
+        match self.phase {
+            Phase::Asking { until } if now >= until => self.moderator_answered(now, None),
+            Phase::Connecting { conn, until, .. } if now >= until => {
+                self.actions.push_back(Action::Close { conn });
+                self.fail(now);
+            }
+            Phase::Online {
+                conn,
+                target,
+                last_rx,
+                last_tx,
+            } => {
+                if now >= last_rx + self.config.silence_ms {
+                    self.actions.push_back(Action::Close { conn });
+                    self.fail(now);
+                    return;
+                }
+                if let Some(redirect) = self.deferred_redirect {
+                    if now >= self.suspect_until[redirect.deployment] {
+                        self.deferred_redirect = None;
+                        if redirect.deployment != target {
+                            self.actions.push_back(Action::Close { conn });
+                            self.connect_to(redirect.deployment, now);
+                            return;
+                        }
+                    }
+                }
+                if now >= last_tx + self.config.heartbeat_ms {
+                    self.nonce += 1;
+                    self.send_on(conn, now, ClientFrame::Ping { nonce: self.nonce });
+                }
+            }
+            Phase::Waiting { until } if now >= until => self.begin_round(now),
+            _ => {}
+        }
+    }
+
+    /// When [`Link::handle_timeout`] must be called next, if ever.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        match self.phase {
+            Phase::Idle => None,
+            Phase::Asking { until }
+            | Phase::Connecting { until, .. }
+            | Phase::Waiting { until } => Some(until),
+            Phase::Online {
+                last_rx, last_tx, ..
+            } => {
+                let mut next =
+                    (last_rx + self.config.silence_ms).min(last_tx + self.config.heartbeat_ms);
+                if let Some(redirect) = self.deferred_redirect {
+                    next = next.min(self.suspect_until[redirect.deployment]);
+                }
+                Some(next)
+            }
+        }
+    }
+
+    /// Writes a message: into the outbox, and onto the link if it is online.
+    pub fn send_message(&mut self, now: u64, message: PendingMessage) {
+        let frame = message.send_frame();
+        self.outbox.push(message);
+        self.events.push_back(Event::OutboxChanged);
+        if let Phase::Online { conn, .. } = self.phase {
+            self.send_on(conn, now, frame);
+        }
+    }
+
+    /// Sends the outbox's message `id` again (after the app moved it to another conversation).
+    pub fn resend(&mut self, now: u64, id: MessageId) {
+        let frame = self
+            .outbox
+            .pending()
+            .iter()
+            .find(|m| m.message_id == id)
+            .map(PendingMessage::send_frame);
+        if let (Some(frame), Phase::Online { conn, .. }) = (frame, self.phase) {
+            self.send_on(conn, now, frame);
+        }
+    }
+
+    /// Sends a frame that is not worth keeping (typing, sync, accept, close) if online; returns
+    /// whether it went out.
+    pub fn send(&mut self, now: u64, frame: ClientFrame) -> bool {
+        match self.phase {
+            Phase::Online { conn, .. } => {
+                self.send_on(conn, now, frame);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The next thing for the driver to do.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// The next thing for the app to hear.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The outbox, for display and persistence.
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    /// The outbox, for the app's corrections (moving a message to a new conversation, dropping a
+    /// refused one). Persist it afterwards.
+    pub fn outbox_mut(&mut self) -> &mut Outbox {
+        &mut self.outbox
+    }
+
+    /// Whether a deployment has acknowledged message `id` (it may still wait for replication).
+    pub fn is_acknowledged(&self, id: MessageId) -> bool {
+        self.acked.contains(&id) || !self.outbox.pending().iter().any(|m| m.message_id == id)
+    }
+
+    /// The state, for the connection indicator.
+    pub fn status(&self) -> LinkStatus {
+        self.status
+    }
+
+    /// The newest decision known, to persist.
+    pub fn known_active(&self) -> Option<KnownActive> {
+        self.known
+    }
+
+    fn current_conn(&self) -> Option<u64> {
+        match self.phase {
+            Phase::Connecting { conn, .. } | Phase::Online { conn, .. } => Some(conn),
+            _ => None,
+        }
+    }
+
+    fn set_status(&mut self, status: LinkStatus) {
+        if self.status != status {
+            self.status = status;
+            self.events.push_back(Event::Status(status));
+        }
+    }
+
+    fn send_on(&mut self, conn: u64, now: u64, frame: ClientFrame) {
+        if let Phase::Online {
+            conn: current,
+            target,
+            last_rx,
+            ..
+        } = self.phase
+        {
+            if current == conn {
+                self.phase = Phase::Online {
+                    conn,
+                    target,
+                    last_rx,
+                    last_tx: now,
+                };
+            }
+        }
+        self.actions.push_back(Action::Send { conn, frame });
+    }
+
+    fn index_of(&self, url: &str) -> Option<usize> {
+        self.config
+            .deployments
+            .iter()
+            .position(|d| same_base(d, url))
+    }
+
+    /// Takes a decision (from the moderator or a redirect) into account if it is news.
+    fn learn(&mut self, epoch: u64, url: &str) -> Option<KnownActive> {
+        let deployment = self.index_of(url)?;
+        if self.known.is_some_and(|k| k.epoch > epoch) {
+            return None;
+        }
+        let known = KnownActive { epoch, deployment };
+        self.known = Some(known);
+        Some(known)
+    }
+
+    fn suspect(&self, deployment: usize, now: u64) -> bool {
+        now < self.suspect_until[deployment]
+    }
+
+    /// The moderator's answer or the last known active deployment, then the primary, then the
+    /// redundant one, skipping deployments that failed moments ago when another remains.
+    fn choose(&self, now: u64) -> usize {
+        let preferred = self.known.map(|k| k.deployment);
+        preferred
+            .into_iter()
+            .chain(0..self.config.deployments.len())
+            .find(|&d| !self.suspect(d, now))
+            .or(preferred)
+            .unwrap_or(0)
+    }
+
+    fn other(&self, deployment: usize) -> Option<usize> {
+        (self.config.deployments.len() > 1).then(|| 1 - deployment.min(1))
+    }
+
+    fn begin_round(&mut self, now: u64) {
+        self.round_failures = 0;
+        self.set_status(LinkStatus::Connecting);
+        match &self.config.moderator {
+            Some(base) => {
+                let url = format!(
+                    "{}{}",
+                    base.trim_end_matches('/'),
+                    protocol::moderation::ACTIVE_PATH
+                );
+                self.actions.push_back(Action::AskModerator {
+                    url,
+                    timeout_ms: self.config.moderator_timeout_ms,
+                });
+                self.phase = Phase::Asking {
+                    until: now + self.config.moderator_timeout_ms,
+                };
+            }
+            None => {
+                let target = self.choose(now);
+                self.connect_to(target, now);
+            }
+        }
+    }
+
+    fn connect_to(&mut self, target: usize, now: u64) {
+        self.next_conn += 1;
+        let conn = self.next_conn;
+        let url = protocol::websocket_url(&self.config.deployments[target], protocol::WS_PATH);
+        self.actions.push_back(Action::Open { conn, url });
+        self.phase = Phase::Connecting {
+            conn,
+            target,
+            until: now + self.config.connect_timeout_ms,
+        };
+        self.set_status(LinkStatus::Connecting);
+    }
+
+    fn fail(&mut self, now: u64) {
+        let failed = match self.phase {
+            Phase::Connecting { target, .. } | Phase::Online { target, .. } => target,
+            _ => return,
+        };
+        self.suspect_until[failed] = now + self.config.suspect_ms;
+        self.round_failures += 1;
+        match self.other(failed) {
+            Some(other) if self.round_failures == 1 => self.connect_to(other, now),
+            _ => {
+                let jitter = self.next_jitter();
+                let delay = self.backoff.next_delay_ms(jitter);
+                self.phase = Phase::Waiting { until: now + delay };
+                self.set_status(LinkStatus::Offline);
+            }
+        }
+    }
+
+    fn welcomed(&mut self, conn: u64, target: usize, now: u64, frame: ServerFrame) {
+        let ServerFrame::Welcome {
+            replicates,
+            session,
+            ..
+        } = &frame
+        else {
+            return;
+        };
+        if !replicates {
+            // This deployment never sends `replicated`: what it acknowledged may leave.
+            for id in std::mem::take(&mut self.acked) {
+                self.outbox.remove(id);
+            }
+        }
+        if let (Session::Visitor { token, .. }, Auth::Visitor { token: ours, .. }) =
+            (session, &mut self.auth)
+        {
+            *ours = Some(token.clone());
+        }
+        let replicates = *replicates;
+        self.phase = Phase::Online {
+            conn,
+            target,
+            last_rx: now,
+            last_tx: now,
+        };
+        self.round_failures = 0;
+        self.backoff.reset();
+        self.suspect_until[target] = 0;
+        let moved = self.last_welcomed_by != Some(target);
+        self.last_welcomed_by = Some(target);
+        self.replicates = replicates;
+        self.events.push_back(Event::Welcome {
+            frame,
+            deployment: target,
+            moved,
+        });
+        self.set_status(LinkStatus::Online { deployment: target });
+        // Everything not yet on both deployments goes again: the same ids are stored once.
+        for message in self.outbox.pending().to_vec() {
+            self.send_on(conn, now, message.send_frame());
+        }
+    }
+
+    fn on_frame(&mut self, conn: u64, target: usize, now: u64, frame: ServerFrame) {
+        match frame {
+            ServerFrame::Pong { .. } => {}
+            ServerFrame::Redirect { epoch, url, .. } => {
+                if epoch <= self.followed_epoch {
+                    return;
+                }
+                let Some(known) = self.learn(epoch, &url) else {
+                    return;
+                };
+                self.followed_epoch = epoch;
+                if known.deployment == target {
+                    return;
+                }
+                if self.suspect(known.deployment, now) {
+                    self.deferred_redirect = Some(known);
+                } else {
+                    self.actions.push_back(Action::Close { conn });
+                    self.connect_to(known.deployment, now);
+                }
+            }
+            ServerFrame::Ack { message_id, .. } => {
+                if self.replicates {
+                    self.acked.insert(message_id);
+                } else if self.outbox.remove(message_id) {
+                    self.events.push_back(Event::OutboxChanged);
+                }
+                self.events.push_back(Event::Frame(frame));
+            }
+            ServerFrame::Replicated { ref message_ids } => {
+                let mut changed = false;
+                for id in message_ids {
+                    self.acked.remove(id);
+                    changed |= self.outbox.remove(*id);
+                }
+                if changed {
+                    self.events.push_back(Event::OutboxChanged);
+                }
+                self.events.push_back(Event::Frame(frame));
+            }
+            other => self.events.push_back(Event::Frame(other)),
+        }
+    }
+
+    fn next_jitter(&mut self) -> f64 {
+        // xorshift64: deterministic for tests, different per client through the seed.
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        (self.rng >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[cfg(test)]
+mod tests;
