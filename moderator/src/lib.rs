@@ -5,13 +5,11 @@
 //!   probe results and the time come in, decisions (with an epoch and a reason) come out.
 //! - [`log`]: the decision log on disk, so a restarted moderator resumes at the same epoch.
 //! - [`config`]: defaults, TOML file, environment and flags.
-//! - [`client`]: the HTTP client for probes, pushes and the admin CLI, with deadlines everywhere.
 //! - [`service`]: the driver: probes both deployments on a timer, feeds the decider, logs and
 //!   publishes its decisions, pushes them to the deployments, and runs admin commands.
 //! - [`api`]: the HTTP surface: `/v1/active`, `/v1/status`, the status page and the admin API.
 
 pub mod api;
-pub mod client;
 pub mod config;
 pub mod decision;
 pub mod log;

@@ -3,9 +3,8 @@
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use hyper::Method;
-use moderator::client::HttpClient;
 use moderator::config::{Config, Overrides};
+use native_client::http::{HttpClient, Method};
 use std::time::Duration;
 
 #[derive(Parser)]

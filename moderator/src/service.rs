@@ -13,11 +13,10 @@
 //! Pushes are repeated until each deployment reports (in `/health`) the epoch in force, so a
 //! restarted deployment learns the decision again within one probe interval.
 
-use crate::client::HttpClient;
 use crate::config::{Config, Endpoint};
 use crate::decision::{Decider, Decision, Deployment, Probe, Reason};
 use crate::log::{DecisionLog, LogError};
-use hyper::Method;
+use native_client::http::{HttpClient, Method};
 use protocol::moderation::{ActiveDeployment, DeploymentInfo, DeploymentRole, KnownRole};
 use protocol::replication::ReplicationStatus;
 use protocol::HealthReport;

@@ -3,9 +3,8 @@
 //! The admin API refuses calls without the secret, and `/v1/active` is open to every origin and
 //! revalidated by epoch.
 
-use hyper::Method;
-use moderator::client::HttpClient;
 use moderator::config::{Config, Endpoint};
+use native_client::http::{HttpClient, Method};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;

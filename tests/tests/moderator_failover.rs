@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tests::deployment::{server_bin, SITE_ID};
 use tests::moderator::{ModeratorProcess, ADMIN_SECRET, FAILBACK_HOLD_MS};
 use tests::pair::{start_pair, wait_until_in_sync, Member};
-use tests::visitor::{chat, VisitorReport};
+use tests::visitor::Visitor;
 
 /// `server check-sync` once: true when the two data directories hold the same data.
 fn in_sync_now(a: &Path, b: &Path) -> bool {
@@ -50,30 +50,33 @@ fn stored_counts(dir: &Path) -> BTreeMap<String, usize> {
     counts
 }
 
-async fn visitors(
+/// Starts `count` visitors (knowing both deployments and the moderator), has each write
+/// `messages` messages one every `interval`, and returns them once every message is acknowledged.
+async fn chatting(
     count: usize,
-    start: &Member,
-    fallback: &Member,
+    deployments: [String; 2],
+    moderator: String,
     messages: usize,
     interval: Duration,
-) -> Vec<VisitorReport> {
+) -> Vec<Visitor> {
     let tasks: Vec<_> = (0..count)
         .map(|_| {
-            tokio::spawn(chat(
-                SITE_ID,
-                start.url(),
-                fallback.url(),
-                messages,
-                interval,
-                Duration::from_secs(60),
-            ))
+            let mut visitor = Visitor::start(SITE_ID, deployments.clone(), Some(moderator.clone()));
+            tokio::spawn(async move {
+                visitor.write_paced(messages, interval).await;
+                assert!(
+                    visitor.acknowledged(Duration::from_secs(30)).await,
+                    "unacknowledged messages"
+                );
+                visitor
+            })
         })
         .collect();
-    let mut reports = Vec::new();
+    let mut visitors = Vec::new();
     for task in tasks {
-        reports.push(task.await.unwrap());
+        visitors.push(task.await.unwrap());
     }
-    reports
+    visitors
 }
 
 fn reasons(status: &serde_json::Value) -> Vec<String> {
@@ -105,11 +108,20 @@ async fn kill_9_fails_over_and_failback_waits_until_the_primary_holds_everything
         switched.epoch
     );
 
-    // Visitors write to the redundant deployment while the primary is down.
-    let reports = visitors(8, &redundant, &primary, 10, Duration::from_millis(20)).await;
-    for report in &reports {
-        assert!(report.unacked.is_empty(), "{report:?}");
-        assert_eq!(report.acked.len(), 10);
+    // Visitors arriving now are sent to the redundant deployment and write there. Their messages
+    // are acknowledged but stay in their outboxes: the primary does not have them yet.
+    let deployments = [primary.url(), redundant.url()];
+    let mut visitors = chatting(
+        8,
+        deployments.clone(),
+        moderator.url.clone(),
+        10,
+        Duration::from_millis(20),
+    )
+    .await;
+    for visitor in &visitors {
+        assert_eq!(visitor.welcomed_by, [redundant.url()]);
+        assert_eq!(visitor.outbox_len(), 10);
     }
 
     // The primary comes back healthy but unable to pull from the redundant deployment: it lacks
@@ -150,10 +162,15 @@ async fn kill_9_fails_over_and_failback_waits_until_the_primary_holds_everything
         Some("failback"),
         "{status}"
     );
-    // Every message written during the outage is on the primary, exactly once.
+    // The visitors follow the redirect back, and their outboxes drain: every message written
+    // during the outage is on both deployments, exactly once.
+    for visitor in &mut visitors {
+        assert!(visitor.drained(Duration::from_secs(30)).await);
+    }
+    in_sync(&primary, &redundant).await;
     let stored = stored_counts(primary.data_dir.path());
-    for report in &reports {
-        for id in &report.acked {
+    for visitor in &visitors {
+        for id in &visitor.written {
             assert_eq!(stored.get(&id.to_string()), Some(&1));
         }
     }
@@ -167,28 +184,14 @@ async fn manual_failover_moves_connected_visitors_without_losing_a_message() {
     in_sync(&primary, &redundant).await;
 
     // Twenty visitors chat on the primary; a second in, an admin moves everyone.
-    let chatting = {
-        let (primary_url, redundant_url) = (primary.url(), redundant.url());
-        tokio::spawn(async move {
-            let tasks: Vec<_> = (0..20)
-                .map(|_| {
-                    tokio::spawn(chat(
-                        SITE_ID,
-                        primary_url.clone(),
-                        redundant_url.clone(),
-                        60,
-                        Duration::from_millis(50),
-                        Duration::from_secs(60),
-                    ))
-                })
-                .collect();
-            let mut reports = Vec::new();
-            for task in tasks {
-                reports.push(task.await.unwrap());
-            }
-            reports
-        })
-    };
+    let deployments = [primary.url(), redundant.url()];
+    let chat = tokio::spawn(chatting(
+        20,
+        deployments.clone(),
+        moderator.url.clone(),
+        60,
+        Duration::from_millis(50),
+    ));
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(!moderator.cli(&["failover", "--to", "redundant"], None));
     assert!(!moderator.cli(
@@ -198,29 +201,25 @@ async fn manual_failover_moves_connected_visitors_without_losing_a_message() {
     assert!(moderator.cli(&["failover", "--to", "redundant"], Some(ADMIN_SECRET)));
     let pinned = moderator.active().await;
     assert!(pinned.pinned && pinned.active == "redundant", "{pinned:?}");
-    let reports = chatting.await.unwrap();
+    let mut visitors = chat.await.unwrap();
+    for visitor in &mut visitors {
+        assert!(visitor.drained(Duration::from_secs(30)).await);
+        // Moved once, without bouncing back and forth.
+        assert_eq!(visitor.welcomed_by, [primary.url(), redundant.url()]);
+    }
 
     in_sync(&primary, &redundant).await;
     let on_primary = stored_counts(primary.data_dir.path());
     let on_redundant = stored_counts(redundant.data_dir.path());
-    let mut acked = 0;
-    for report in &reports {
-        assert!(report.unacked.is_empty(), "lost messages: {report:?}");
-        assert_eq!(report.acked.len(), 60);
-        assert_eq!(report.welcomed_by.first(), Some(&primary.url()));
-        assert_eq!(
-            report.welcomed_by.last(),
-            Some(&redundant.url()),
-            "{report:?}"
-        );
-        assert_eq!(report.redirects, [pinned.epoch], "{report:?}");
-        for id in &report.acked {
+    let mut written = 0;
+    for visitor in &visitors {
+        for id in &visitor.written {
             assert_eq!(on_primary.get(&id.to_string()), Some(&1));
             assert_eq!(on_redundant.get(&id.to_string()), Some(&1));
         }
-        acked += report.acked.len();
+        written += visitor.written.len();
     }
-    assert_eq!(acked, 20 * 60);
+    assert_eq!(written, 20 * 60);
 
     // A pin holds even though the primary is healthy and synchronised.
     tokio::time::sleep(Duration::from_millis(2 * FAILBACK_HOLD_MS)).await;
@@ -229,19 +228,21 @@ async fn manual_failover_moves_connected_visitors_without_losing_a_message() {
     moderator
         .wait_for_active("primary", Duration::from_secs(30))
         .await;
+    // Released, everyone is sent back to the primary.
+    for visitor in &mut visitors {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while visitor.welcomed_by.last() != Some(&primary.url()) {
+            assert!(Instant::now() < deadline, "{:?}", visitor.welcomed_by);
+            visitor.pump(Duration::from_millis(50)).await;
+        }
+    }
     moderator.wait_until_pushed().await;
 
     // With the moderator gone, both deployments keep serving and keep their last decision: a new
-    // visitor on the primary chats without being sent anywhere.
+    // visitor (whose moderator does not answer) reaches the primary and chats.
     moderator.kill9();
-    let late = chat(
-        SITE_ID,
-        primary.url(),
-        redundant.url(),
-        3,
-        Duration::from_millis(10),
-        Duration::from_secs(30),
-    )
-    .await;
-    assert_eq!((late.acked.len(), late.redirects.len()), (3, 0), "{late:?}");
+    let mut late = Visitor::start(SITE_ID, deployments, Some(moderator.url.clone()));
+    late.write_paced(3, Duration::from_millis(10)).await;
+    assert!(late.drained(Duration::from_secs(30)).await);
+    assert_eq!(late.welcomed_by, [primary.url()]);
 }

@@ -1,11 +1,12 @@
-//! The moderator's HTTP client: health probes and decision pushes to the deployments, and the admin
-//! CLI's calls to a running moderator. Plain HTTP/1.1 on hyper; every call has a deadline and a
-//! bounded answer, so a slow or garbage-speaking deployment is a failed call, never a stuck or
-//! crashed moderator.
+//! A small HTTP client for native programs: the client asking the moderator which deployment is
+//! active, and the moderator probing the deployments and answering its admin CLI. Plain HTTP/1.1
+//! on hyper; every call has a deadline and a bounded answer, so a slow or garbage-speaking peer is
+//! a failed call, never a stuck or crashed caller.
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
-use hyper::{Method, Request};
+pub use hyper::Method;
+use hyper::Request;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;

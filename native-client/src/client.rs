@@ -1,0 +1,336 @@
+//! The tokio driver of [`Link`]. One task owns the link; each WebSocket has a reader task that
+//! reports frames and its end, and a writer fed by a channel; the moderator is asked by a task of
+//! its own. Nothing here decides anything: every decision is the link's.
+
+use crate::http::{HttpClient, Method};
+use client_core::{
+    Action, Event, KnownActive, Link, LinkConfig, LinkStatus, Outbox, PendingMessage,
+};
+use futures_util::{SinkExt, StreamExt};
+use protocol::moderation::ActiveDeployment;
+use protocol::{Auth, ClientFrame, ConversationId, MessageId, ServerFrame};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+/// How a client is set up.
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    /// Addresses and tuning of the link.
+    pub link: LinkConfig,
+    /// Who connects.
+    pub auth: Auth,
+    /// Where the outbox is kept across restarts (none: in memory only).
+    pub outbox_file: Option<PathBuf>,
+}
+
+impl ClientOptions {
+    /// A visitor of `site` on the given deployments (primary first), asking `moderator` if any.
+    pub fn visitor(site: &str, deployments: Vec<String>, moderator: Option<String>) -> Self {
+        Self {
+            link: LinkConfig::new(deployments, moderator, rand::random()),
+            auth: Auth::Visitor {
+                site_id: protocol::SiteId(site.into()),
+                token: None,
+            },
+            outbox_file: None,
+        }
+    }
+}
+
+/// What the driver loop hears.
+enum Input {
+    Moderator(Option<ActiveDeployment>),
+    Opened(u64),
+    Received(u64, ServerFrame),
+    Closed(u64),
+    Write(PendingMessage),
+    Send(ClientFrame),
+}
+
+/// A running client. Dropping it stops the driver and closes its connection.
+pub struct Client {
+    inputs: mpsc::UnboundedSender<Input>,
+    events: mpsc::UnboundedReceiver<Event>,
+    status: watch::Receiver<LinkStatus>,
+    outbox_len: watch::Receiver<usize>,
+    conversation: ConversationId,
+}
+
+impl Client {
+    /// Starts the client in the background (on the current tokio runtime).
+    pub fn start(options: ClientOptions) -> Client {
+        let outbox = options
+            .outbox_file
+            .as_ref()
+            .and_then(|path| std::fs::read(path).ok())
+            .and_then(|bytes| serde_json::from_slice::<Outbox>(&bytes).ok())
+            .unwrap_or_default();
+        let conversation = outbox
+            .pending()
+            .first()
+            .map(|m| m.conversation_id)
+            .unwrap_or_else(|| ConversationId(uuid::Uuid::now_v7()));
+        let (inputs, input_rx) = mpsc::unbounded_channel();
+        let (event_tx, events) = mpsc::unbounded_channel();
+        let (status_tx, status) = watch::channel(LinkStatus::Idle);
+        let (outbox_tx, outbox_len) = watch::channel(outbox.pending().len());
+        let link = Link::new(
+            options.link,
+            options.auth,
+            None,
+            outbox,
+            None::<KnownActive>,
+        );
+        let driver = Driver {
+            link,
+            started: Instant::now(),
+            inputs: inputs.clone(),
+            writers: HashMap::new(),
+            http: HttpClient::default(),
+            events: event_tx,
+            status: status_tx,
+            outbox_len: outbox_tx,
+            outbox_file: options.outbox_file,
+        };
+        tokio::spawn(driver.run(input_rx));
+        Client {
+            inputs,
+            events,
+            status,
+            outbox_len,
+            conversation,
+        }
+    }
+
+    /// The conversation this client writes to (a visitor's first message opens it).
+    pub fn conversation(&self) -> ConversationId {
+        self.conversation
+    }
+
+    /// Writes a message to the client's conversation; returns its id.
+    pub fn write(&self, body: impl Into<String>) -> MessageId {
+        self.write_to(self.conversation, body)
+    }
+
+    /// Writes a message to `conversation`; returns its id.
+    pub fn write_to(&self, conversation: ConversationId, body: impl Into<String>) -> MessageId {
+        let id = MessageId(uuid::Uuid::now_v7());
+        let message = PendingMessage {
+            conversation_id: conversation,
+            message_id: id,
+            body: body.into(),
+            written_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0),
+        };
+        let _ = self.inputs.send(Input::Write(message));
+        id
+    }
+
+    /// Sends a frame that is not kept if offline (typing, sync, accept, close).
+    pub fn send(&self, frame: ClientFrame) {
+        let _ = self.inputs.send(Input::Send(frame));
+    }
+
+    /// The next event (welcomes, frames, status changes).
+    pub async fn next_event(&mut self) -> Option<Event> {
+        self.events.recv().await
+    }
+
+    /// The link's state now.
+    pub fn status(&self) -> LinkStatus {
+        *self.status.borrow()
+    }
+
+    /// Waits until the outbox is empty (every message on both deployments), at most `limit`;
+    /// returns whether it emptied.
+    pub async fn drained(&mut self, limit: Duration) -> bool {
+        tokio::time::timeout(limit, self.outbox_len.wait_for(|n| *n == 0))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// How many messages wait in the outbox.
+    pub fn outbox_len(&self) -> usize {
+        *self.outbox_len.borrow()
+    }
+}
+
+struct Driver {
+    link: Link,
+    started: Instant,
+    inputs: mpsc::UnboundedSender<Input>,
+    writers: HashMap<u64, mpsc::UnboundedSender<WsMessage>>,
+    http: HttpClient,
+    events: mpsc::UnboundedSender<Event>,
+    status: watch::Sender<LinkStatus>,
+    outbox_len: watch::Sender<usize>,
+    outbox_file: Option<PathBuf>,
+}
+
+impl Driver {
+    fn now(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    async fn run(mut self, mut inputs: mpsc::UnboundedReceiver<Input>) {
+        self.link.start(self.now());
+        self.carry_out();
+        loop {
+            let wake = self
+                .link
+                .poll_timeout()
+                .map(|ms| self.started + Duration::from_millis(ms))
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                input = inputs.recv() => {
+                    let Some(input) = input else { return };
+                    let now = self.now();
+                    match input {
+                        Input::Moderator(answer) => self.link.moderator_answered(now, answer),
+                        Input::Opened(conn) => self.link.opened(conn, now),
+                        Input::Received(conn, frame) => self.link.received(conn, now, frame),
+                        Input::Closed(conn) => {
+                            self.writers.remove(&conn);
+                            self.link.closed(conn, now);
+                        }
+                        Input::Write(message) => self.link.send_message(now, message),
+                        Input::Send(frame) => { self.link.send(now, frame); }
+                    }
+                }
+                _ = tokio::time::sleep_until(wake.into()) => {
+                    let now = self.now();
+                    self.link.handle_timeout(now);
+                }
+                // The handle was dropped: nobody listens any more.
+                _ = self.events.closed() => return,
+            }
+            self.carry_out();
+        }
+    }
+
+    fn carry_out(&mut self) {
+        while let Some(action) = self.link.poll_action() {
+            match action {
+                Action::AskModerator { url, timeout_ms } => {
+                    let (http, inputs) = (self.http.clone(), self.inputs.clone());
+                    tokio::spawn(async move {
+                        let answer = http
+                            .call(
+                                Method::GET,
+                                &url,
+                                None,
+                                None,
+                                Duration::from_millis(timeout_ms),
+                            )
+                            .await
+                            .ok()
+                            .filter(|a| a.status == 200)
+                            .and_then(|a| serde_json::from_slice(&a.body).ok());
+                        let _ = inputs.send(Input::Moderator(answer));
+                    });
+                }
+                Action::Open { conn, url } => {
+                    let (writer, outgoing) = mpsc::unbounded_channel();
+                    self.writers.insert(conn, writer);
+                    tokio::spawn(connection(conn, url, outgoing, self.inputs.clone()));
+                }
+                Action::Send { conn, frame } => {
+                    if let Some(writer) = self.writers.get(&conn) {
+                        let _ = writer.send(WsMessage::Text(frame.encode().into()));
+                    }
+                }
+                Action::Close { conn } => {
+                    // Dropping the writer ends the connection task, which closes the socket.
+                    self.writers.remove(&conn);
+                }
+            }
+        }
+        while let Some(event) = self.link.poll_event() {
+            match &event {
+                Event::Status(status) => {
+                    let _ = self.status.send(*status);
+                }
+                Event::OutboxChanged => self.persist_outbox(),
+                _ => {}
+            }
+            let _ = self.events.send(event);
+        }
+    }
+
+    /// Writes the outbox file whole (temporary file, then rename), so a crash leaves the old or
+    /// the new outbox, never half of one.
+    fn persist_outbox(&mut self) {
+        let outbox = self.link.outbox();
+        let _ = self.outbox_len.send(outbox.pending().len());
+        let Some(path) = &self.outbox_file else {
+            return;
+        };
+        let bytes = serde_json::to_vec(outbox).expect("the outbox serialises");
+        let temporary = path.with_extension("tmp");
+        let written = std::fs::File::create(&temporary).and_then(|mut file| {
+            use std::io::Write;
+            file.write_all(&bytes)?;
+            file.sync_data()
+        });
+        if written
+            .and_then(|()| std::fs::rename(&temporary, path))
+            .is_err()
+        {
+            eprintln!("cannot write the outbox to {}", path.display());
+        }
+    }
+}
+
+/// One WebSocket: connects, reports frames and its end, writes what the driver sends.
+async fn connection(
+    conn: u64,
+    url: String,
+    mut outgoing: mpsc::UnboundedReceiver<WsMessage>,
+    inputs: mpsc::UnboundedSender<Input>,
+) {
+    // A frozen server completes the TCP handshake and then never answers the upgrade: when the
+    // link gives up on this connection (drops its writer), the attempt is abandoned too.
+    let connected = tokio::select! {
+        connected = tokio_tungstenite::connect_async(url.as_str()) => connected.ok(),
+        () = abandoned(&mut outgoing) => None,
+    };
+    let Some((socket, _)) = connected else {
+        let _ = inputs.send(Input::Closed(conn));
+        return;
+    };
+    let _ = inputs.send(Input::Opened(conn));
+    let (mut sink, mut stream) = socket.split();
+    loop {
+        tokio::select! {
+            message = outgoing.recv() => match message {
+                Some(message) => {
+                    if sink.send(message).await.is_err() { break; }
+                }
+                None => {
+                    let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+                    return;
+                }
+            },
+            incoming = stream.next() => match incoming {
+                Some(Ok(WsMessage::Text(text))) => {
+                    if let Ok(frame) = ServerFrame::decode(&text) {
+                        let _ = inputs.send(Input::Received(conn, frame));
+                    }
+                }
+                Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+    let _ = inputs.send(Input::Closed(conn));
+}
+
+/// Resolves when the driver drops the connection's writer.
+async fn abandoned(outgoing: &mut mpsc::UnboundedReceiver<WsMessage>) {
+    while outgoing.recv().await.is_some() {}
+}
