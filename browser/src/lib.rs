@@ -1,6 +1,9 @@
 //! Browser plumbing shared by the widget and the console, so each of them holds only its own
-//! logic: a WebSocket whose callbacks live exactly as long as it does, one-shot timers, UUIDv7 ids
-//! from the browser's cryptographic generator, and namespaced `localStorage`.
+//! logic: the browser driver of the client core's link ([`link`]), a WebSocket whose callbacks live
+//! exactly as long as it does, one-shot timers, a GET with a deadline, UUIDv7 ids from the
+//! browser's cryptographic generator, and namespaced `localStorage`.
+
+pub mod link;
 
 use protocol::{ClientFrame, ConversationId, MessageId};
 use serde::de::DeserializeOwned;
@@ -79,6 +82,45 @@ pub fn set_timeout(ms: u64, f: impl FnOnce() + 'static) {
         let ms = ms.min(i32::MAX as u64) as i32;
         let _ = window
             .set_timeout_with_callback_and_timeout_and_arguments_0(callback.unchecked_ref(), ms);
+    }
+}
+
+/// Milliseconds on a monotonic clock (`performance.now()`), for the link's timers.
+pub fn monotonic_ms() -> u64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map(|p| p.now() as u64)
+        .unwrap_or_else(|| now_ms() as u64)
+}
+
+/// A random number from the browser's cryptographic generator (a seed for jitter).
+pub fn random_u64() -> u64 {
+    let bytes = random_bytes();
+    u64::from_le_bytes(bytes[..8].try_into().expect("eight bytes"))
+}
+
+/// GETs `url` within `timeout_ms`; `done` receives the status and the body, or `None` when the
+/// request failed or timed out. `loadend` fires exactly once whatever happens, so the one callback
+/// is always freed.
+pub fn get_text(url: &str, timeout_ms: u64, done: impl FnOnce(Option<(u16, String)>) + 'static) {
+    let Ok(request) = web_sys::XmlHttpRequest::new() else {
+        done(None);
+        return;
+    };
+    if request.open("GET", url).is_err() {
+        done(None);
+        return;
+    }
+    request.set_timeout(timeout_ms.min(u32::MAX as u64) as u32);
+    let handle = request.clone();
+    let on_end = Closure::once_into_js(move || {
+        let status = handle.status().unwrap_or(0);
+        let body = handle.response_text().ok().flatten();
+        done((status != 0).then_some(()).and(body.map(|b| (status, b))));
+    });
+    request.set_onloadend(Some(on_end.unchecked_ref()));
+    if request.send().is_err() {
+        request.set_onloadend(None);
     }
 }
 

@@ -242,6 +242,12 @@ impl Link {
         }
     }
 
+    /// Replaces the credentials used from the next `hello` on (a visitor whose token was refused
+    /// starts afresh).
+    pub fn set_auth(&mut self, auth: Auth) {
+        self.auth = auth;
+    }
+
     /// Starts looking for a deployment.
     pub fn start(&mut self, now: u64) {
         if self.phase == Phase::Idle {
@@ -521,7 +527,8 @@ impl Link {
     }
 
     fn other(&self, deployment: usize) -> Option<usize> {
-        (self.config.deployments.len() > 1).then(|| 1 - deployment.min(1))
+        let count = self.config.deployments.len();
+        (count > 1).then(|| (deployment + 1) % count)
     }
 
     fn begin_round(&mut self, now: u64) {

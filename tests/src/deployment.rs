@@ -131,12 +131,8 @@ impl Deployment {
             "--origin",
             &deployment.page_origin(),
         ]));
-        let template =
-            std::fs::read_to_string(crate::root().join("www/index.html")).expect("www/index.html");
-        let page = template
-            .replace("{{DEPLOYMENT_URLS}}", &format!("\"{}\"", deployment.url()))
-            .replace("{{DEPLOYMENT_URL}}", &deployment.url())
-            .replace("{{SITE_ID}}", SITE_ID);
+        let page = xtask::render_demo_page(&crate::root(), &[deployment.url()], None, SITE_ID)
+            .expect("the demo page renders");
         std::fs::write(deployment.assets_dir.path().join("index.html"), page)
             .expect("the demo page");
         deployment

@@ -1,20 +1,23 @@
-//! The widget's connection to a deployment: a WebSocket driven by browser callbacks, feeding
-//! [`ChatState`] and the persisted outbox.
+//! The widget's connection: the client core's [`Link`] (in a [`LinkHost`], the browser driver)
+//! feeding [`ChatState`], with the outbox and the last known active deployment persisted.
 //!
-//! Every message the visitor writes goes to the outbox (saved in `localStorage`) before anything
-//! is sent, and leaves it only when a deployment acknowledges it as durable. On every (re)connect
-//! the whole outbox is sent again with the original ids, which the deployment stores once. A lost
-//! connection therefore never loses a message; it only delays it.
+//! Every message the visitor writes goes to the link's outbox (saved in `localStorage`) before
+//! anything is sent, and leaves it only once it is stored on both deployments. The link finds a
+//! deployment (moderator, last known active, primary, redundant), follows redirects, notices dead
+//! links by heartbeat, and resends the whole outbox after every welcome, so a lost connection, a
+//! reload or the loss of a data centre never loses a message; it only delays it. This file only
+//! turns the link's events into what the visitor sees.
 
 use crate::settings::Settings;
 use crate::state::{ChatState, ConnectionState};
 use crate::storage::Persisted;
-use browser::{new_conversation_id, new_message_id, set_timeout, Socket};
-use client_core::{Backoff, Outbox, PendingMessage, Transcript};
+use browser::link::{Input, LinkHost};
+use browser::{monotonic_ms, new_conversation_id, new_message_id, set_timeout};
+use client_core::{Event, Link, LinkConfig, LinkStatus, PendingMessage, Transcript};
 use leptos::prelude::*;
 use protocol::{
-    Auth, AuthorKind, ClientFrame, ConversationId, ConversationState, ErrorCode, MessageId,
-    ServerFrame, Session, SiteId, PROTOCOL_VERSION,
+    Auth, AuthorKind, ClientFrame, ConversationId, ConversationState, ErrorCode, Message,
+    MessageId, ServerFrame, Session, SiteId,
 };
 use std::cell::RefCell;
 
@@ -27,34 +30,48 @@ fn with_driver<R>(f: impl FnOnce(&mut Driver) -> R) -> Option<R> {
     DRIVER.with(|cell| cell.borrow_mut().as_mut().map(f))
 }
 
+/// How browser callbacks reach the link: feed it, then show what it says.
+fn deliver(input: Input) {
+    with_driver(|d| {
+        d.host.input(input);
+        d.drain();
+    });
+}
+
 /// Starts connecting in the background.
 pub fn start(settings: Settings, state: ChatState) {
     let persisted = Persisted::open(&settings.site_id);
     let outbox = persisted.outbox();
     let conversation = persisted.conversation();
+    let auth = Auth::Visitor {
+        site_id: SiteId(settings.site_id.clone()),
+        token: persisted.token(),
+    };
+    let page_url = web_sys::window().and_then(|w| w.location().href().ok());
+    let config = LinkConfig::new(
+        settings.deployment_bases(),
+        settings.moderator.clone(),
+        browser::random_u64(),
+    );
+    let link = Link::new(config, auth, page_url, outbox, persisted.known_active());
     let driver = Driver {
-        endpoints: settings.endpoints(),
         settings,
         state,
         persisted,
-        endpoint: 0,
-        backoff: Backoff::default(),
-        socket: None,
-        generation: 0,
-        outbox,
+        host: LinkHost::new(link, deliver),
         conversation: None,
+        last_seq_here: 0,
         max_message_bytes: protocol::DEFAULT_MAX_MESSAGE_BYTES,
-        welcomed: false,
         stopped: false,
         last_typing_sent: 0.0,
         typing_epoch: 0,
-        followed_epoch: 0,
     };
     DRIVER.with(|cell| *cell.borrow_mut() = Some(driver));
     with_driver(|d| {
         // Messages still pending from an earlier page show at once, before any connection.
         d.switch_conversation(conversation);
-        d.connect();
+        d.host.start();
+        d.drain();
     });
 }
 
@@ -73,179 +90,110 @@ struct Driver {
     settings: Settings,
     /// What the UI renders.
     state: ChatState,
-    /// The visitor's token, conversation and outbox in `localStorage`.
+    /// The visitor's token, conversation, outbox and last known active deployment.
     persisted: Persisted,
-    /// WebSocket URLs, the deployment that served the widget first.
-    endpoints: Vec<String>,
-    /// Which endpoint the next connection uses.
-    endpoint: usize,
-    /// Delay before the next reconnect.
-    backoff: Backoff,
-    /// The current connection, if any.
-    socket: Option<Socket>,
-    /// Increments with every connection, so callbacks of a replaced socket are ignored.
-    generation: u64,
-    /// Messages not yet acknowledged, oldest first.
-    outbox: Outbox,
+    /// The link and its browser resources.
+    host: LinkHost,
     /// The conversation shown and written to; `None` until the first message.
     conversation: Option<ConversationId>,
+    /// The highest sequence number received from the deployment of the current welcome.
+    /// Sequence numbers are per deployment, so it restarts at 0 when the widget moves.
+    last_seq_here: u64,
     /// The deployment's limit, from its welcome.
     max_message_bytes: usize,
-    /// Whether the current connection has been welcomed (frames may be sent).
-    welcomed: bool,
     /// Set when retrying cannot help (outdated widget, unknown site).
     stopped: bool,
     /// When a "typing" frame was last sent (ms), to send at most one every two seconds.
     last_typing_sent: f64,
     /// Increments with every typing notification, so only the latest one's timeout clears it.
     typing_epoch: u64,
-    /// The newest moderator epoch whose redirect was followed.
-    followed_epoch: u64,
 }
 
 impl Driver {
-    fn connect(&mut self) {
+    /// Hands every event of the link to the UI, then persists what changed.
+    fn drain(&mut self) {
+        while let Some(event) = self.host.link.poll_event() {
+            match event {
+                Event::Status(status) => self.show_status(status),
+                Event::Welcome { frame, moved, .. } => self.on_welcome(frame, moved),
+                Event::Frame(frame) => self.on_frame(frame),
+                Event::OutboxChanged => self.persisted.set_outbox(self.host.link.outbox()),
+            }
+        }
+        if let Some(known) = self.host.link.known_active() {
+            self.persisted.set_known_active(known);
+        }
+        // Frames queued by the handlers above go out now.
+        self.host.carry_out();
+    }
+
+    fn show_status(&mut self, status: LinkStatus) {
         if self.stopped {
             return;
         }
-        self.generation += 1;
-        let generation = self.generation;
-        let url = self.endpoints[self.endpoint % self.endpoints.len()].clone();
-        self.state.connection.set(ConnectionState::Connecting);
-        let socket = Socket::open(
-            &url,
-            move || {
-                with_driver(|d| d.on_open(generation));
-            },
-            move |text| {
-                with_driver(|d| d.on_frame(generation, &text));
-            },
-            move || {
-                with_driver(|d| d.on_close(generation));
-            },
-        );
-        match socket {
-            Ok(socket) => self.socket = Some(socket),
-            Err(_) => self.schedule_reconnect(false),
-        }
-    }
-
-    fn on_open(&mut self, generation: u64) {
-        if generation != self.generation {
-            return;
-        }
-        let page_url = web_sys::window().and_then(|w| w.location().href().ok());
-        let hello = ClientFrame::Hello {
-            protocol: PROTOCOL_VERSION,
-            auth: Auth::Visitor {
-                site_id: SiteId(self.settings.site_id.clone()),
-                token: self.persisted.token(),
-            },
-            page_url,
+        let shown = match status {
+            LinkStatus::Online { .. } => ConnectionState::Online,
+            LinkStatus::Connecting | LinkStatus::Idle => ConnectionState::Connecting,
+            LinkStatus::Offline => ConnectionState::Offline,
         };
-        self.send_raw(&hello);
+        if shown != ConnectionState::Online {
+            self.state.operator_typing.set(None);
+        }
+        self.state.connection.set(shown);
     }
 
-    fn on_close(&mut self, generation: u64) {
-        if generation != self.generation {
+    fn on_welcome(&mut self, frame: ServerFrame, moved: bool) {
+        let ServerFrame::Welcome {
+            max_message_bytes,
+            session:
+                Session::Visitor {
+                    token,
+                    conversations,
+                    ..
+                },
+            ..
+        } = frame
+        else {
             return;
+        };
+        if moved {
+            self.last_seq_here = 0;
         }
-        let was_welcomed = self.welcomed;
-        if let Some(socket) = self.socket.take() {
-            socket.dispose_later();
-        }
-        self.welcomed = false;
-        self.state.operator_typing.set(None);
-        if !self.stopped {
-            self.state.connection.set(ConnectionState::Offline);
-            self.schedule_reconnect(was_welcomed);
+        self.persisted.set_token(Some(&token));
+        self.max_message_bytes = max_message_bytes;
+        let known = |id: &ConversationId| conversations.iter().any(|c| c.id == *id);
+        let outbox = self.host.link.outbox();
+        let pending =
+            |id: &ConversationId| outbox.pending().iter().any(|m| m.conversation_id == *id);
+        let chosen = self
+            .conversation
+            .filter(|id| known(id) || pending(id))
+            .or_else(|| conversations.first().map(|c| c.id));
+        self.switch_conversation(chosen);
+        let summary = chosen.and_then(|id| conversations.iter().find(|c| c.id == id).cloned());
+        self.state.conversation.set(summary);
+        if let Some(id) = chosen.filter(known) {
+            // On the same deployment only what is new; after a move everything, merged by id.
+            self.host.link.send(
+                monotonic_ms(),
+                ClientFrame::Sync {
+                    conversation_id: id,
+                    after_seq: self.last_seq_here,
+                },
+            );
         }
     }
 
-    /// Reconnects after the backoff delay; a connection that never got a welcome moves on to the
-    /// next deployment, so an unreachable one is not retried forever.
-    fn schedule_reconnect(&mut self, was_welcomed: bool) {
-        if !was_welcomed {
-            self.endpoint = (self.endpoint + 1) % self.endpoints.len();
-        }
-        let delay = self.backoff.next_delay_ms(js_sys::Math::random());
-        set_timeout(delay, || {
-            with_driver(|d| {
-                if d.socket.is_none() {
-                    d.connect();
-                }
-            });
+    fn note_stored(&mut self, message: &Message) {
+        self.last_seq_here = self.last_seq_here.max(message.seq);
+        self.state.transcript.update(|t| {
+            t.apply_stored(message);
         });
     }
 
-    fn send_raw(&self, frame: &ClientFrame) {
-        if let Some(socket) = &self.socket {
-            socket.send(frame);
-        }
-    }
-
-    fn on_frame(&mut self, generation: u64, text: &str) {
-        if generation != self.generation {
-            return;
-        }
-        let Ok(frame) = ServerFrame::decode(text) else {
-            web_sys::console::warn_1(&"LiveChat: ignoring an unreadable frame".into());
-            return;
-        };
+    fn on_frame(&mut self, frame: ServerFrame) {
         match frame {
-            ServerFrame::Welcome {
-                max_message_bytes,
-                session:
-                    Session::Visitor {
-                        token,
-                        conversations,
-                        ..
-                    },
-                ..
-            } => {
-                self.persisted.set_token(Some(&token));
-                self.max_message_bytes = max_message_bytes;
-                let known = |id: &ConversationId| conversations.iter().any(|c| c.id == *id);
-                let pending = |id: &ConversationId| {
-                    self.outbox
-                        .pending()
-                        .iter()
-                        .any(|m| m.conversation_id == *id)
-                };
-                let chosen = self
-                    .conversation
-                    .filter(|id| known(id) || pending(id))
-                    .or_else(|| conversations.first().map(|c| c.id));
-                self.switch_conversation(chosen);
-                let summary =
-                    chosen.and_then(|id| conversations.iter().find(|c| c.id == id).cloned());
-                self.state.conversation.set(summary);
-                self.welcomed = true;
-                self.backoff.reset();
-                if let Some(id) = chosen.filter(known) {
-                    let after_seq = self.state.transcript.with_untracked(Transcript::last_seq);
-                    self.send_raw(&ClientFrame::Sync {
-                        conversation_id: id,
-                        after_seq,
-                    });
-                }
-                for message in self.outbox.pending().to_vec() {
-                    self.send_raw(&message.send_frame());
-                }
-                self.state.connection.set(ConnectionState::Online);
-            }
-            ServerFrame::Welcome { .. } => {}
-            ServerFrame::Ack {
-                message_id,
-                message,
-            } => {
-                if self.outbox.remove(message_id) {
-                    self.persisted.set_outbox(&self.outbox);
-                }
-                self.state.transcript.update(|t| {
-                    t.apply_stored(&message);
-                });
-            }
+            ServerFrame::Ack { message, .. } => self.note_stored(&message),
             ServerFrame::Message { message } => {
                 if message.author.kind == AuthorKind::Operator {
                     self.state.operator_typing.set(None);
@@ -253,16 +201,12 @@ impl Driver {
                         self.state.unread.update(|n| *n += 1);
                     }
                 }
-                self.state.transcript.update(|t| {
-                    t.apply_stored(&message);
-                });
+                self.note_stored(&message);
             }
             ServerFrame::History { messages, .. } => {
-                self.state.transcript.update(|t| {
-                    for message in &messages {
-                        t.apply_stored(message);
-                    }
-                });
+                for message in &messages {
+                    self.note_stored(message);
+                }
             }
             ServerFrame::Conversation { conversation } => {
                 if Some(conversation.id) == self.conversation {
@@ -281,41 +225,17 @@ impl Driver {
                     );
                 }
             }
-            // The message is now on both deployments. The outbox already released it on `ack`;
-            // keeping it until this confirmation is part of client failover (a later issue).
-            ServerFrame::Replicated { .. } => {}
-            ServerFrame::Redirect { epoch, url, .. } => self.follow_redirect(epoch, &url),
-            ServerFrame::Pong { .. } => {}
             ServerFrame::Error {
                 code,
                 message,
                 message_id,
             } => self.on_error(code, message, message_id),
+            // Welcomes, redirects, pongs and replication confirmations are the link's business.
+            ServerFrame::Welcome { .. }
+            | ServerFrame::Replicated { .. }
+            | ServerFrame::Redirect { .. }
+            | ServerFrame::Pong { .. } => {}
         }
-    }
-
-    /// Moves to the deployment the moderator named, when the snippet lists it. The outbox lives in
-    /// this page's storage, so it goes along and is resent there on welcome. Each decision is
-    /// followed once: should the named deployment be unreachable, the widget falls back to the
-    /// next one (see `schedule_reconnect`) and stays there instead of bouncing between the two.
-    fn follow_redirect(&mut self, epoch: u64, url: &str) {
-        let target = protocol::websocket_url(url, protocol::WS_PATH);
-        let Some(index) = self.endpoints.iter().position(|e| *e == target) else {
-            return;
-        };
-        if epoch <= self.followed_epoch || index == self.endpoint % self.endpoints.len() {
-            return;
-        }
-        self.followed_epoch = epoch;
-        self.endpoint = index;
-        // A new generation makes the old socket's late callbacks harmless; this runs inside one
-        // of them, so the socket itself is freed on the next turn.
-        self.generation += 1;
-        if let Some(socket) = self.socket.take() {
-            socket.dispose_later();
-        }
-        self.welcomed = false;
-        self.connect();
     }
 
     fn show_operator_typing(&mut self, name: Option<String>) {
@@ -340,27 +260,19 @@ impl Driver {
             (ErrorCode::ConversationClosed, Some(id)) => {
                 // The conversation was closed while this message travelled: it opens a new one.
                 let fresh = new_conversation_id();
-                self.outbox.move_to(id, fresh);
-                self.persisted.set_outbox(&self.outbox);
+                self.host.link.outbox_mut().move_to(id, fresh);
+                self.persisted.set_outbox(self.host.link.outbox());
                 self.state.conversation.set(None);
                 self.switch_conversation(Some(fresh));
-                if let Some(pending) = self
-                    .outbox
-                    .pending()
-                    .iter()
-                    .find(|m| m.message_id == id)
-                    .cloned()
-                {
-                    self.send_raw(&pending.send_frame());
-                }
+                self.host.link.resend(monotonic_ms(), id);
             }
             (ErrorCode::Internal, Some(_)) => {
                 // Nothing was stored; the message stays in the outbox and is resent on reconnect.
             }
             (_, Some(id)) => {
                 // Refused for good (too large, empty, not allowed): retrying cannot help.
-                self.outbox.remove(id);
-                self.persisted.set_outbox(&self.outbox);
+                self.host.link.outbox_mut().remove(id);
+                self.persisted.set_outbox(self.host.link.outbox());
                 self.state.transcript.update(|t| t.remove_pending(id));
                 self.state.notice.set(Some(message));
             }
@@ -368,6 +280,10 @@ impl Driver {
                 // The stored identity is no longer valid: start afresh as a new visitor.
                 self.persisted.set_token(None);
                 self.persisted.set_conversation(None);
+                self.host.link.set_auth(Auth::Visitor {
+                    site_id: SiteId(self.settings.site_id.clone()),
+                    token: None,
+                });
             }
             (ErrorCode::UnsupportedProtocol, None) => {
                 self.stop(
@@ -375,7 +291,9 @@ impl Driver {
                     "This chat was updated. Please reload the page.".into(),
                 );
             }
-            (ErrorCode::NotFound | ErrorCode::Forbidden, None) if !self.welcomed => {
+            (ErrorCode::NotFound | ErrorCode::Forbidden, None)
+                if !matches!(self.host.link.status(), LinkStatus::Online { .. }) =>
+            {
                 self.stop(ConnectionState::Unavailable, message);
             }
             (_, None) => web_sys::console::warn_1(&format!("LiveChat: {message}").into()),
@@ -384,6 +302,7 @@ impl Driver {
 
     fn stop(&mut self, state: ConnectionState, notice: String) {
         self.stopped = true;
+        self.host.link.stop();
         self.state.connection.set(state);
         self.state.notice.set(Some(notice));
     }
@@ -402,7 +321,9 @@ impl Driver {
         self.persisted.set_conversation(conversation);
         let mut transcript = Transcript::new(conversation);
         for message in self
-            .outbox
+            .host
+            .link
+            .outbox()
             .pending()
             .iter()
             .filter(|m| Some(m.conversation_id) == conversation)
@@ -445,8 +366,6 @@ impl Driver {
             body: body.to_owned(),
             written_at: browser::now_ms(),
         };
-        self.outbox.push(message.clone());
-        self.persisted.set_outbox(&self.outbox);
         self.state.transcript.update(|t| {
             t.add_pending(
                 message.message_id,
@@ -455,10 +374,9 @@ impl Driver {
                 message.written_at,
             )
         });
-        if self.welcomed {
-            self.send_raw(&message.send_frame());
-        }
+        self.host.link.send_message(monotonic_ms(), message);
         self.last_typing_sent = 0.0;
+        self.drain();
         true
     }
 
@@ -466,22 +384,24 @@ impl Driver {
         let Some(conversation_id) = self.conversation else {
             return;
         };
-        if !self.welcomed {
-            return;
-        }
         let now = js_sys::Date::now();
-        if active && now - self.last_typing_sent > 2_000.0 {
+        let frame = if active && now - self.last_typing_sent > 2_000.0 {
             self.last_typing_sent = now;
-            self.send_raw(&ClientFrame::Typing {
+            ClientFrame::Typing {
                 conversation_id,
                 typing: true,
-            });
+            }
         } else if !active && self.last_typing_sent > 0.0 {
             self.last_typing_sent = 0.0;
-            self.send_raw(&ClientFrame::Typing {
+            ClientFrame::Typing {
                 conversation_id,
                 typing: false,
-            });
-        }
+            }
+        } else {
+            return;
+        };
+        // Typing notices are not worth keeping: dropped while offline.
+        self.host.link.send(monotonic_ms(), frame);
+        self.host.carry_out();
     }
 }

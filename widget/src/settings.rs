@@ -11,7 +11,12 @@ pub struct Settings {
     pub site_id: String,
     /// The deployments' base URLs (`https://chat-a.example.com`), primary first.
     pub deployments: Vec<String>,
-    /// The deployment the loader fetched the widget from; tried first.
+    /// The moderator's base URL (`https://moderator.example.com`): asked which deployment is
+    /// active, and bypassed when it does not answer.
+    #[serde(default)]
+    pub moderator: Option<String>,
+    /// The deployment the loader fetched the widget from (tried as well, should the snippet not
+    /// list it).
     #[serde(default)]
     pub asset_base: Option<String>,
     /// The panel's title.
@@ -46,10 +51,11 @@ impl Settings {
         Ok(settings)
     }
 
-    /// The WebSocket URLs to try, the one that served the widget first.
-    pub fn endpoints(&self) -> Vec<String> {
-        let mut bases: Vec<String> = self.asset_base.iter().cloned().collect();
-        for base in &self.deployments {
+    /// The deployments' base URLs, primary first, then the one that served the widget if the
+    /// snippet does not list it.
+    pub fn deployment_bases(&self) -> Vec<String> {
+        let mut bases: Vec<String> = Vec::new();
+        for base in self.deployments.iter().chain(&self.asset_base) {
             if !bases
                 .iter()
                 .any(|b| b.trim_end_matches('/') == base.trim_end_matches('/'))
@@ -58,8 +64,5 @@ impl Settings {
             }
         }
         bases
-            .iter()
-            .map(|base| protocol::websocket_url(base, protocol::WS_PATH))
-            .collect()
     }
 }

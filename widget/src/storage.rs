@@ -1,9 +1,9 @@
 //! What the widget keeps in the customer page's `localStorage`, per site: the visitor token, the
-//! current conversation and the outbox. When storage is unavailable the chat still works, it just
+//! current conversation, the outbox and the last known active deployment. When storage is unavailable the chat still works, it just
 //! does not survive a reload.
 
 use browser::LocalStore;
-use client_core::Outbox;
+use client_core::{KnownActive, Outbox};
 use protocol::ConversationId;
 
 /// The persisted part of the widget for one site.
@@ -51,5 +51,18 @@ impl Persisted {
     /// Saves the outbox; called after every change so a reload never loses a typed message.
     pub fn set_outbox(&self, outbox: &Outbox) {
         self.store.set_json("outbox", outbox);
+    }
+
+    /// The newest decision of the moderator the widget heard of, so a reload while the moderator
+    /// is down still starts at the active deployment.
+    pub fn known_active(&self) -> Option<KnownActive> {
+        self.store.get_json("active")
+    }
+
+    /// Keeps the newest decision heard of.
+    pub fn set_known_active(&self, known: KnownActive) {
+        if self.known_active() != Some(known) {
+            self.store.set_json("active", &known);
+        }
     }
 }

@@ -43,7 +43,12 @@ pub fn run(port: u16) -> anyhow::Result<()> {
     let primary = format!("http://127.0.0.1:{port}");
     let redundant = format!("http://127.0.0.1:{}", port + 1);
     let page_origin = format!("http://localhost:{port}");
-    site::render_demo_page(&site_dir, &[primary.clone(), redundant.clone()], "demo")?;
+    site::render_demo_page(
+        &site_dir,
+        &[primary.clone(), redundant.clone()],
+        Some(&moderator),
+        "demo",
+    )?;
 
     step("Preparing the demo site and operator (on the primary; they replicate)");
     let primary_dir = target_dir().join("demo/primary");

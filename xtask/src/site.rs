@@ -1,6 +1,6 @@
 //! Builds the static site a deployment serves: `target/site/widget/`, `target/site/console/`, and
 //! the loader. The demo page is rendered separately (see [`render_demo_page`]) because it names
-//! the deployment's URL.
+//! the deployments' and the moderator's URLs.
 
 use crate::tools::path_with_tools;
 use crate::{root, run, step, target_dir};
@@ -35,22 +35,14 @@ pub fn build(release: bool) -> anyhow::Result<()> {
 }
 
 /// Writes the demo customer page into `dir`, with the snippet naming `deployment_urls` (primary
-/// first; the loader script itself comes from the first).
+/// first) and the moderator.
 pub fn render_demo_page(
     dir: &Path,
     deployment_urls: &[String],
+    moderator: Option<&str>,
     site_id: &str,
 ) -> anyhow::Result<()> {
-    let template = std::fs::read_to_string(root().join("www/index.html"))?;
-    let list = deployment_urls
-        .iter()
-        .map(|u| format!("\"{u}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let page = template
-        .replace("{{DEPLOYMENT_URLS}}", &list)
-        .replace("{{DEPLOYMENT_URL}}", &deployment_urls[0])
-        .replace("{{SITE_ID}}", site_id);
+    let page = xtask::render_demo_page(&root(), deployment_urls, moderator, site_id)?;
     std::fs::write(dir.join("index.html"), page)?;
     Ok(())
 }
