@@ -271,7 +271,11 @@ impl Link {
             return;
         }
         if let Some(answer) = answer {
-            self.learn(answer.epoch, &answer.url);
+            if self.learn(answer.epoch, &answer.url).is_some() {
+                // Connecting where the moderator says follows its decision: a redirect of the
+                // same epoch (from a deployment we fled to when this one failed) is stale.
+                self.followed_epoch = self.followed_epoch.max(answer.epoch);
+            }
         }
         let target = self.choose(now);
         self.connect_to(target, now);
@@ -507,6 +511,9 @@ impl Link {
         }
         let known = KnownActive { epoch, deployment };
         self.known = Some(known);
+        if self.deferred_redirect.is_some_and(|d| d.epoch < epoch) {
+            self.deferred_redirect = None;
+        }
         Some(known)
     }
 

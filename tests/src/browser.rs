@@ -1,6 +1,7 @@
 //! Headless Chromium through chromedriver. Chromedriver runs in its own process group, which a
 //! `Drop` guard kills, so a failing test leaves no browser behind.
 
+use crate::eventually;
 use fantoccini::{Client, ClientBuilder, Locator};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
@@ -112,4 +113,98 @@ pub async fn by_test_id(client: &Client, id: &str) -> fantoccini::elements::Elem
         .for_element(Locator::Css(&selector))
         .await
         .unwrap_or_else(|e| panic!("no element {selector}: {e}"))
+}
+
+/// How long the browser tests wait for anything a person would see.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// One message as a page shows it: id, author, status, text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// `data-id`.
+    pub id: String,
+    /// `data-author`.
+    pub author: String,
+    /// `data-status`.
+    pub status: String,
+    /// The text.
+    pub text: String,
+}
+
+/// Reads the messages shown in the widget (inside its shadow root) or in the console (within the
+/// CSS `scope`).
+pub async fn lines(client: &Client, in_widget: bool, scope: &str) -> Vec<Line> {
+    let script = r#"
+        const [inWidget, scope] = arguments;
+        const root = inWidget ? document.getElementById('livechat-root')?.shadowRoot : document;
+        if (!root) return [];
+        const testId = inWidget ? 'chat-message' : 'console-message';
+        return Array.from(root.querySelectorAll(scope + ' [data-testid="' + testId + '"]')).map(e =>
+            [e.dataset.id, e.dataset.author, e.dataset.status || '', e.querySelector('.body').textContent]);
+    "#;
+    let value = client
+        .execute(script, vec![in_widget.into(), scope.into()])
+        .await
+        .expect("script runs");
+    value
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .map(|r| Line {
+                    id: r[0].as_str().unwrap_or_default().into(),
+                    author: r[1].as_str().unwrap_or_default().into(),
+                    status: r[2].as_str().unwrap_or_default().into(),
+                    text: r[3].as_str().unwrap_or_default().into(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Finds an element by `data-testid` inside the widget's shadow root, waiting for it.
+pub async fn widget_element(client: &Client, id: &str) -> fantoccini::elements::Element {
+    let host = client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("livechat-root"))
+        .await
+        .expect("the widget's host element");
+    let selector = format!("[data-testid=\"{id}\"]");
+    eventually(&format!("{selector} in the widget"), WAIT, || {
+        let (host, selector) = (host.clone(), selector.clone());
+        async move {
+            host.shadow_root()
+                .await
+                .ok()?
+                .find(Locator::Css(&selector))
+                .await
+                .ok()
+        }
+    })
+    .await
+}
+
+/// Whether an element with `data-testid` = `id` is in the widget right now (no waiting).
+pub async fn widget_has(client: &Client, id: &str) -> bool {
+    let script = r#"
+        const root = document.getElementById('livechat-root')?.shadowRoot;
+        return !!(root && root.querySelector('[data-testid="' + arguments[0] + '"]'));
+    "#;
+    client
+        .execute(script, vec![id.into()])
+        .await
+        .ok()
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false)
+}
+
+/// The widget's connection indicator (`data-state` of `chat-connection`).
+pub async fn widget_state(client: &Client) -> String {
+    widget_element(client, "chat-connection")
+        .await
+        .attr("data-state")
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default()
 }

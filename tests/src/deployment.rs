@@ -37,10 +37,16 @@ pub fn server_bin() -> PathBuf {
     path
 }
 
-fn site_dir() -> PathBuf {
-    let path = std::env::var_os("LIVECHAT_SITE_DIR")
+/// The built site (widget and console), where `cargo xtask test` put it.
+pub fn site_dir_path() -> PathBuf {
+    std::env::var_os("LIVECHAT_SITE_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| crate::root().join("target/site"));
+        .unwrap_or_else(|| crate::root().join("target/site"))
+}
+
+/// The built site, failing the test with advice when it is missing.
+pub fn site_dir() -> PathBuf {
+    let path = site_dir_path();
     assert!(
         path.join("widget/widget_bg.wasm").exists(),
         "the widget is not built in {}: run `cargo xtask test`",

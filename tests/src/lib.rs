@@ -9,6 +9,7 @@
 pub mod browser;
 pub mod deployment;
 pub mod moderator;
+pub mod page;
 pub mod pair;
 pub mod visitor;
 

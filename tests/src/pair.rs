@@ -1,7 +1,8 @@
 //! Two deployments as real processes, `primary` and `redundant`, replicating to each other on
 //! fixed loopback ports so that either can be killed with SIGKILL and restarted in place.
 
-use crate::deployment::{server_bin, ADMIN_PASSWORD, SITE_ID};
+use crate::deployment::{server_bin, site_dir_path, ADMIN_EMAIL, ADMIN_PASSWORD, SITE_ID};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -59,6 +60,11 @@ impl Member {
             .env("LIVECHAT_OPERATOR_PASSWORD", ADMIN_PASSWORD)
             .env("LIVECHAT_CLOCK_SKEW_MS", self.skew_ms.to_string())
             .env("RUST_LOG", "error");
+        // The widget and the console are served when built (the browser tests need them).
+        let site = site_dir_path();
+        if site.join("widget/widget_bg.wasm").exists() {
+            command.arg("--assets-dir").arg(site);
+        }
         command
     }
 
@@ -115,7 +121,8 @@ impl Drop for Member {
     }
 }
 
-/// Starts both, with the demo site created on the primary (it replicates). The redundant
+/// Starts both, with the demo site and the admin operator created on the primary (they
+/// replicate). The redundant
 /// deployment's wall clock is `redundant_skew_ms` off.
 pub fn start_pair(redundant_skew_ms: i64) -> (Member, Member) {
     let (port_a, port_b) = (free_port(), free_port());
@@ -132,12 +139,22 @@ pub fn start_pair(redundant_skew_ms: i64) -> (Member, Member) {
         member("primary", port_a, port_b, 0),
         member("redundant", port_b, port_a, redundant_skew_ms),
     );
-    let status = primary
-        .command()
-        .args(["site", "add", "--id", SITE_ID, "--name", "Pair"])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    for args in [
+        &["site", "add", "--id", SITE_ID, "--name", "Pair"][..],
+        &[
+            "operator",
+            "add",
+            "--email",
+            ADMIN_EMAIL,
+            "--name",
+            "Ada Admin",
+            "--role",
+            "admin",
+        ][..],
+    ] {
+        let status = primary.command().args(args).status().unwrap();
+        assert!(status.success());
+    }
     primary.start();
     redundant.start();
     (primary, redundant)
@@ -163,4 +180,19 @@ pub fn wait_until_in_sync(a: &Path, b: &Path) {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// How many times each message id is stored in a deployment's database.
+pub fn stored_counts(dir: &Path) -> BTreeMap<String, usize> {
+    let conn = rusqlite::Connection::open_with_flags(
+        dir.join("livechat.sqlite3"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut stmt = conn.prepare("SELECT id FROM messages").unwrap();
+    let mut counts = BTreeMap::new();
+    for id in stmt.query_map([], |r| r.get::<_, String>(0)).unwrap() {
+        *counts.entry(id.unwrap()).or_default() += 1;
+    }
+    counts
 }

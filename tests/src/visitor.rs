@@ -1,14 +1,19 @@
-//! A native visitor for process tests: the real client ([`native_client::Client`], the client core
-//! on tokio) plus a record of what happened to it: every message written, every acknowledgement,
-//! and which deployment welcomed it each time.
+//! Native visitors and operators for process tests: the real client ([`native_client::Client`],
+//! the client core on tokio) plus a record of what happened to it: every message written, every
+//! acknowledgement, every message received, the conversations it heard of, and which deployment
+//! welcomed it each time.
 
 use client_core::{Event, LinkConfig};
+use native_client::http::{HttpClient, Method};
 use native_client::{Client, ClientOptions};
-use protocol::{MessageId, ServerFrame};
+use protocol::{
+    Auth, ClientFrame, ConversationId, ConversationSummary, LoginResponse, Message, MessageId,
+    ServerFrame, Session,
+};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-/// A visitor and its record.
+/// A visitor or an operator, and its record.
 pub struct Visitor {
     client: Client,
     /// The deployments, primary first, as configured.
@@ -19,6 +24,10 @@ pub struct Visitor {
     pub acked: BTreeSet<MessageId>,
     /// The deployment (base URL) of every welcome, in order.
     pub welcomed_by: Vec<String>,
+    /// Every message received from others (or from itself elsewhere), in arrival order.
+    pub received: Vec<Message>,
+    /// The conversations heard of (an operator's inbox), latest summary of each.
+    pub conversations: Vec<ConversationSummary>,
 }
 
 impl Visitor {
@@ -36,22 +45,73 @@ impl Visitor {
     ) -> Visitor {
         let mut options = ClientOptions::visitor(site, deployments.to_vec(), moderator);
         tune(&mut options.link);
+        Self::with_options(options, deployments)
+    }
+
+    /// Logs `email` in on `deployments[0]` over HTTP and starts an operator client with the session.
+    pub async fn operator(
+        email: &str,
+        password: &str,
+        deployments: [String; 2],
+        moderator: Option<String>,
+    ) -> Visitor {
+        let body = serde_json::json!({ "email": email, "password": password }).to_string();
+        let answer = HttpClient::default()
+            .call(
+                Method::POST,
+                &format!("{}/v1/operators/login", deployments[0]),
+                None,
+                Some(body.into_bytes()),
+                Duration::from_secs(30),
+            )
+            .await
+            .expect("the login answers");
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+        let login: LoginResponse = serde_json::from_slice(&answer.body).unwrap();
+        let mut options = ClientOptions::visitor("", deployments.to_vec(), moderator);
+        options.auth = Auth::Operator { token: login.token };
+        Self::with_options(options, deployments)
+    }
+
+    fn with_options(options: ClientOptions, deployments: [String; 2]) -> Visitor {
         Visitor {
             client: Client::start(options),
             deployments: deployments.to_vec(),
             written: Vec::new(),
             acked: BTreeSet::new(),
             welcomed_by: Vec::new(),
+            received: Vec::new(),
+            conversations: Vec::new(),
         }
+    }
+
+    fn note_conversation(&mut self, summary: ConversationSummary) {
+        self.conversations.retain(|c| c.id != summary.id);
+        self.conversations.push(summary);
     }
 
     fn absorb(&mut self, event: Event) {
         match event {
-            Event::Welcome { deployment, .. } => {
-                self.welcomed_by.push(self.deployments[deployment].clone())
+            Event::Welcome {
+                deployment, frame, ..
+            } => {
+                self.welcomed_by.push(self.deployments[deployment].clone());
+                if let ServerFrame::Welcome {
+                    session: Session::Operator { inbox, .. },
+                    ..
+                } = frame
+                {
+                    for summary in inbox {
+                        self.note_conversation(summary);
+                    }
+                }
             }
             Event::Frame(ServerFrame::Ack { message_id, .. }) => {
                 self.acked.insert(message_id);
+            }
+            Event::Frame(ServerFrame::Message { message }) => self.received.push(message),
+            Event::Frame(ServerFrame::Conversation { conversation }) => {
+                self.note_conversation(conversation)
             }
             _ => {}
         }
@@ -78,6 +138,30 @@ impl Visitor {
             self.written.push(id);
             self.pump(interval).await;
         }
+    }
+
+    /// Writes one message to `conversation` (an operator's reply); returns its id.
+    pub fn write_to(&mut self, conversation: ConversationId, body: &str) -> MessageId {
+        let id = self.client.write_to(conversation, body);
+        self.written.push(id);
+        id
+    }
+
+    /// Sends a frame that is not kept while offline (accept, close, typing).
+    pub fn send(&self, frame: ClientFrame) {
+        self.client.send(frame);
+    }
+
+    /// Handles events until `check` holds, at most `limit`; returns whether it held.
+    pub async fn until(&mut self, limit: Duration, check: impl Fn(&Visitor) -> bool) -> bool {
+        let deadline = Instant::now() + limit;
+        while !check(self) {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            self.pump(Duration::from_millis(50)).await;
+        }
+        true
     }
 
     /// Waits until every message written was acknowledged, at most `limit`.

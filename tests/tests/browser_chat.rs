@@ -2,84 +2,10 @@
 //! visitor writes from the demo customer page, the operator logs in to the console, accepts and
 //! replies, the visitor sees the reply and still has the whole history, in order, after a reload.
 
-use fantoccini::{Client, Locator};
-use std::time::Duration;
-use tests::browser::{by_test_id, ChromeDriver};
+use fantoccini::Locator;
+use tests::browser::{by_test_id, lines, widget_element, widget_state, ChromeDriver, WAIT};
 use tests::deployment::{Deployment, ADMIN_EMAIL, ADMIN_PASSWORD};
 use tests::eventually;
-
-const WAIT: Duration = Duration::from_secs(30);
-
-/// One line of a transcript as the page shows it: id, author, status, text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Line {
-    id: String,
-    author: String,
-    status: String,
-    text: String,
-}
-
-/// Reads the messages shown in the widget (inside its shadow root) or the console.
-async fn lines(client: &Client, in_widget: bool, scope: &str) -> Vec<Line> {
-    let script = r#"
-        const [inWidget, scope] = arguments;
-        const root = inWidget ? document.getElementById('livechat-root')?.shadowRoot : document;
-        if (!root) return [];
-        const testId = inWidget ? 'chat-message' : 'console-message';
-        return Array.from(root.querySelectorAll(scope + ' [data-testid="' + testId + '"]')).map(e =>
-            [e.dataset.id, e.dataset.author, e.dataset.status || '', e.querySelector('.body').textContent]);
-    "#;
-    let value = client
-        .execute(script, vec![in_widget.into(), scope.into()])
-        .await
-        .expect("script runs");
-    value
-        .as_array()
-        .map(|rows| {
-            rows.iter()
-                .map(|r| Line {
-                    id: r[0].as_str().unwrap_or_default().into(),
-                    author: r[1].as_str().unwrap_or_default().into(),
-                    status: r[2].as_str().unwrap_or_default().into(),
-                    text: r[3].as_str().unwrap_or_default().into(),
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Finds an element by `data-testid` inside the widget's shadow root, waiting for it.
-async fn widget_element(client: &Client, id: &str) -> fantoccini::elements::Element {
-    let host = client
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Id("livechat-root"))
-        .await
-        .expect("the widget's host element");
-    let selector = format!("[data-testid=\"{id}\"]");
-    eventually(&format!("{selector} in the widget"), WAIT, || {
-        let (host, selector) = (host.clone(), selector.clone());
-        async move {
-            host.shadow_root()
-                .await
-                .ok()?
-                .find(Locator::Css(&selector))
-                .await
-                .ok()
-        }
-    })
-    .await
-}
-
-async fn widget_state(client: &Client) -> String {
-    widget_element(client, "chat-connection")
-        .await
-        .attr("data-state")
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_default()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_visitor_and_an_operator_chat_in_real_browsers() {

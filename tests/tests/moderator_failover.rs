@@ -4,13 +4,12 @@
 //! failover moves connected native visitors to the redundant deployment without losing or doubling
 //! a message, and `release` brings everyone back.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use tests::deployment::{server_bin, SITE_ID};
 use tests::moderator::{ModeratorProcess, ADMIN_SECRET, FAILBACK_HOLD_MS};
-use tests::pair::{start_pair, wait_until_in_sync, Member};
+use tests::pair::{start_pair, stored_counts, wait_until_in_sync, Member};
 use tests::visitor::Visitor;
 
 /// `server check-sync` once: true when the two data directories hold the same data.
@@ -33,21 +32,6 @@ async fn in_sync(primary: &Member, redundant: &Member) {
     tokio::task::spawn_blocking(move || wait_until_in_sync(&a, &b))
         .await
         .unwrap();
-}
-
-/// How many times each message id is stored in a deployment's database.
-fn stored_counts(dir: &Path) -> BTreeMap<String, usize> {
-    let conn = rusqlite::Connection::open_with_flags(
-        dir.join("livechat.sqlite3"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
-    let mut stmt = conn.prepare("SELECT id FROM messages").unwrap();
-    let mut counts = BTreeMap::new();
-    for id in stmt.query_map([], |r| r.get::<_, String>(0)).unwrap() {
-        *counts.entry(id.unwrap()).or_default() += 1;
-    }
-    counts
 }
 
 /// Starts `count` visitors (knowing both deployments and the moderator), has each write

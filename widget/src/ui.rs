@@ -68,7 +68,7 @@ fn Panel(
                 </div>
             </Show>
             <Show when=move || state.notice.get().is_some()>
-                <div class="notice" role="status">{move || state.notice.get().unwrap_or_default()}</div>
+                <div class="notice" data-testid="chat-notice" role="status">{move || state.notice.get().unwrap_or_default()}</div>
             </Show>
             <Composer state=state />
         </section>

@@ -458,6 +458,21 @@ fn a_redirect_to_a_deployment_that_just_failed_waits_for_the_suspicion_to_expire
     assert_eq!(sim.online_at(), Some(0));
 }
 
+#[test]
+fn a_stale_redirect_does_not_send_the_client_back_to_a_dead_deployment() {
+    let mut sim = Sim::new(true);
+    // The primary dies; the client moves to the redundant deployment at once, which (not yet
+    // told otherwise by the moderator) redirects to the primary under the same epoch.
+    sim.kill(0);
+    assert_eq!(sim.online_at(), Some(1));
+    let conn = *sim.connections.keys().last().unwrap();
+    sim.link.received(conn, sim.now, sim.redirect());
+    sim.settle();
+    sim.advance(20_000);
+    assert_eq!(sim.online_at(), Some(1));
+    assert_eq!(sim.opened_to, [0, 1], "no bounce back to the dead primary");
+}
+
 mod schedules {
     use super::*;
     use proptest::prelude::*;

@@ -1,0 +1,34 @@
+//! The customer's website: a minimal HTTP server on its own origin (`http://localhost:PORT`,
+//! while the deployments are `http://127.0.0.1:…`) serving the demo page, whose snippet names the
+//! deployments and the moderator. It keeps serving whatever happens to the deployments, as a real
+//! customer's site would.
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Serves `html` for every request until the test ends; returns the page's URL.
+pub async fn serve_page(html: String) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let html = html.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 2048];
+                // Read the request head; its content does not matter, every path gets the page.
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncache-control: no-store\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{html}",
+                    html.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://localhost:{port}/")
+}
