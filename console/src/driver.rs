@@ -1,18 +1,22 @@
-//! The console's connection: logs in, keeps one WebSocket open while logged in, and keeps the
-//! inbox and the open conversations live. Replies go through a persisted outbox, like the widget's
-//! messages, so an operator's reply survives a lost connection or a reload.
+//! The console's connection: the client core's [`Link`] (in a [`LinkHost`]) while logged in,
+//! keeping the inbox and the open conversations live. The link knows both deployments and the
+//! moderator (from `/v1/client-config`), so when the deployment that served the console dies the
+//! console carries on at the other one. Replies go through the link's persisted outbox, like the
+//! widget's messages, so an operator's reply survives a lost connection, a reload or a failover.
 
 use crate::api;
 use crate::state::{ConnectionState, ConsoleState};
-use browser::{new_message_id, set_timeout, LocalStore, Socket};
-use client_core::{Backoff, Outbox, PendingMessage, Transcript};
+use browser::link::{Input, LinkHost};
+use browser::{monotonic_ms, new_message_id, LocalStore};
+use client_core::{Event, Link, LinkConfig, LinkStatus, Outbox, PendingMessage, Transcript};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use protocol::{
-    Auth, AuthorKind, ClientFrame, ConversationId, ConversationState, ConversationSummary,
-    ErrorCode, ServerFrame, Session, PROTOCOL_VERSION,
+    Auth, AuthorKind, ClientConfig, ClientFrame, ConversationId, ConversationState,
+    ConversationSummary, ErrorCode, ServerFrame, Session,
 };
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 
 thread_local! {
     /// The one driver of this page. Browser callbacks reach it through [`with_driver`].
@@ -23,28 +27,44 @@ fn with_driver<R>(f: impl FnOnce(&mut Driver) -> R) -> Option<R> {
     DRIVER.with(|cell| cell.borrow_mut().as_mut().map(f))
 }
 
-/// Creates the driver and, when a session token was kept from an earlier visit, connects.
+/// How browser callbacks reach the link: feed it, then show what it says.
+fn deliver(input: Input) {
+    with_driver(|d| {
+        if let Some(host) = &mut d.host {
+            host.input(input);
+            d.drain();
+        }
+    });
+}
+
+/// Creates the driver, learns where the deployments are, and connects when a session token was
+/// kept from an earlier visit.
 pub fn start(state: ConsoleState) {
     let store = LocalStore::new("livechat.console.");
     let token = store.get("token");
-    let outbox = store.get_json("outbox").unwrap_or_default();
     let driver = Driver {
         state,
         store,
         token,
-        socket: None,
-        generation: 0,
-        backoff: Backoff::default(),
-        outbox,
-        welcomed: false,
+        config: None,
+        host: None,
+        seq_here: BTreeMap::new(),
         typing_sent: Default::default(),
     };
     DRIVER.with(|cell| *cell.borrow_mut() = Some(driver));
     with_driver(|d| {
         if d.token.is_some() {
             d.state.logged_in.set(true);
-            d.connect();
+            d.state.connection.set(ConnectionState::Connecting);
         }
+    });
+    // Leptos's executor starts with the app's mount, after this: the browser's own runs now.
+    wasm_bindgen_futures::spawn_local(async {
+        let config = api::client_config().await;
+        with_driver(|d| {
+            d.config = Some(config);
+            d.connect();
+        });
     });
 }
 
@@ -58,6 +78,7 @@ pub fn login(email: String, password: String) {
                     d.token = Some(response.token);
                     d.state.notice.set(None);
                     d.state.logged_in.set(true);
+                    d.state.connection.set(ConnectionState::Connecting);
                     d.connect();
                 });
             }
@@ -92,7 +113,7 @@ pub fn close_pane(id: ConversationId) {
 /// Takes a waiting conversation.
 pub fn accept(id: ConversationId) {
     with_driver(|d| {
-        d.send(&ClientFrame::Accept {
+        d.send(ClientFrame::Accept {
             conversation_id: id,
         })
     });
@@ -101,7 +122,7 @@ pub fn accept(id: ConversationId) {
 /// Ends a conversation for both sides.
 pub fn close_conversation(id: ConversationId) {
     with_driver(|d| {
-        d.send(&ClientFrame::Close {
+        d.send(ClientFrame::Close {
             conversation_id: id,
         })
     });
@@ -120,13 +141,13 @@ pub fn typing(id: ConversationId, active: bool) {
         let last = d.typing_sent.get(&id).copied().unwrap_or(0);
         if active && now - last > 2_000 {
             d.typing_sent.insert(id, now);
-            d.send(&ClientFrame::Typing {
+            d.send(ClientFrame::Typing {
                 conversation_id: id,
                 typing: true,
             });
         } else if !active && last > 0 {
             d.typing_sent.remove(&id);
-            d.send(&ClientFrame::Typing {
+            d.send(ClientFrame::Typing {
                 conversation_id: id,
                 typing: false,
             });
@@ -137,161 +158,152 @@ pub fn typing(id: ConversationId, active: bool) {
 struct Driver {
     /// What the UI renders.
     state: ConsoleState,
-    /// The session token and outbox in `localStorage`.
+    /// The session token, the outbox and the last known active deployment in `localStorage`.
     store: LocalStore,
     /// The session token, while logged in.
     token: Option<String>,
-    /// The current connection.
-    socket: Option<Socket>,
-    /// Increments with every connection, so callbacks of a replaced socket are ignored.
-    generation: u64,
-    /// Delay before the next reconnect.
-    backoff: Backoff,
-    /// Replies not yet acknowledged.
-    outbox: Outbox,
-    /// Whether the current connection has been welcomed.
-    welcomed: bool,
+    /// Where the deployments and the moderator are, once asked.
+    config: Option<ClientConfig>,
+    /// The link, while logged in.
+    host: Option<LinkHost>,
+    /// Per open conversation, the highest sequence number received from the deployment of the
+    /// current welcome (sequence numbers are per deployment; cleared when the console moves).
+    seq_here: BTreeMap<ConversationId, u64>,
     /// When a typing notice was last sent, per conversation (ms).
-    typing_sent: std::collections::BTreeMap<ConversationId, i64>,
+    typing_sent: BTreeMap<ConversationId, i64>,
 }
 
 impl Driver {
+    /// Starts the link when there is both a session and a configuration.
     fn connect(&mut self) {
-        let Some(token) = self.token.clone() else {
+        let (Some(token), Some(config), None) = (&self.token, &self.config, &self.host) else {
             return;
         };
-        self.generation += 1;
-        let generation = self.generation;
-        self.state.connection.set(ConnectionState::Connecting);
-        let url = websocket_url();
-        let socket = Socket::open(
-            &url,
-            move || {
-                with_driver(|d| {
-                    if d.generation == generation {
-                        d.send_now(&ClientFrame::Hello {
-                            protocol: PROTOCOL_VERSION,
-                            auth: Auth::Operator {
-                                token: token.clone(),
-                            },
-                            page_url: None,
-                        });
-                    }
-                });
+        let outbox: Outbox = self.store.get_json("outbox").unwrap_or_default();
+        let link = Link::new(
+            LinkConfig::new(
+                config.deployments.clone(),
+                config.moderator.clone(),
+                browser::random_u64(),
+            ),
+            Auth::Operator {
+                token: token.clone(),
             },
-            move |text| {
-                with_driver(|d| {
-                    if d.generation == generation {
-                        d.on_frame(&text);
-                    }
-                });
-            },
-            move || {
-                with_driver(|d| {
-                    if d.generation == generation {
-                        d.on_close();
-                    }
-                });
-            },
+            None,
+            outbox,
+            self.store.get_json("active"),
         );
-        match socket {
-            Ok(socket) => self.socket = Some(socket),
-            Err(_) => self.on_close(),
-        }
+        let mut host = LinkHost::new(link, deliver);
+        host.start();
+        self.host = Some(host);
+        self.drain();
     }
 
-    fn on_close(&mut self) {
-        if let Some(socket) = self.socket.take() {
-            socket.dispose_later();
-        }
-        self.welcomed = false;
-        if self.token.is_none() {
-            return;
-        }
-        self.state.connection.set(ConnectionState::Offline);
-        let delay = self.backoff.next_delay_ms(js_sys::Math::random());
-        set_timeout(delay, || {
-            with_driver(|d| {
-                if d.socket.is_none() {
-                    d.connect();
+    fn outbox(&self) -> Option<&Outbox> {
+        self.host.as_ref().map(|h| h.link.outbox())
+    }
+
+    /// Hands every event of the link to the UI, then sends what the handlers queued.
+    fn drain(&mut self) {
+        while let Some(event) = self.host.as_mut().and_then(|h| h.link.poll_event()) {
+            match event {
+                Event::Status(status) => self.show_status(status),
+                Event::Welcome { frame, moved, .. } => self.on_welcome(frame, moved),
+                Event::Frame(frame) => self.on_frame(frame),
+                Event::OutboxChanged => {
+                    if let Some(outbox) = self.outbox() {
+                        self.store.set_json("outbox", outbox);
+                    }
                 }
-            });
-        });
+            }
+        }
+        let Some(host) = &mut self.host else {
+            return;
+        };
+        if let Some(known) = host.link.known_active() {
+            self.store.set_json("active", &known);
+            let deployments = &self.config.as_ref().expect("configured").deployments;
+            self.state
+                .moderator_view
+                .set(deployments.get(known.deployment).cloned());
+        }
+        host.carry_out();
+    }
+
+    fn show_status(&mut self, status: LinkStatus) {
+        let deployments = &self.config.as_ref().expect("configured").deployments;
+        let (shown, deployment) = match status {
+            LinkStatus::Online { deployment } => (
+                ConnectionState::Online,
+                deployments.get(deployment).cloned(),
+            ),
+            LinkStatus::Connecting | LinkStatus::Idle => (ConnectionState::Connecting, None),
+            LinkStatus::Offline => (ConnectionState::Offline, None),
+        };
+        self.state.connection.set(shown);
+        self.state.deployment.set(deployment);
     }
 
     fn forget_session(&mut self) -> Option<String> {
         let token = self.token.take();
         self.store.set("token", None);
-        self.generation += 1;
-        self.socket = None;
-        self.welcomed = false;
+        if let Some(mut host) = self.host.take() {
+            host.link.stop();
+            host.carry_out();
+        }
+        self.seq_here.clear();
         self.state.logged_in.set(false);
         self.state.operator.set(None);
         self.state.connection.set(ConnectionState::LoggedOut);
+        self.state.deployment.set(None);
         self.state.inbox.set(Vec::new());
         self.state.open.set(Vec::new());
         self.state.transcripts.set(Default::default());
         token
     }
 
-    fn send_now(&self, frame: &ClientFrame) {
-        if let Some(socket) = &self.socket {
-            socket.send(frame);
+    /// Sends a frame that is not worth keeping (accept, close, typing, sync) if online.
+    fn send(&mut self, frame: ClientFrame) {
+        if let Some(host) = &mut self.host {
+            host.link.send(monotonic_ms(), frame);
+            host.carry_out();
         }
     }
 
-    fn send(&self, frame: &ClientFrame) {
-        if self.welcomed {
-            self.send_now(frame);
-        }
-    }
-
-    fn on_frame(&mut self, text: &str) {
-        let Ok(frame) = ServerFrame::decode(text) else {
+    fn on_welcome(&mut self, frame: ServerFrame, moved: bool) {
+        let ServerFrame::Welcome {
+            session: Session::Operator { operator, inbox },
+            ..
+        } = frame
+        else {
             return;
         };
+        if moved {
+            self.seq_here.clear();
+        }
+        self.state.operator.set(Some(operator));
+        self.state.inbox.set(inbox);
+        // Catch up on what the open panes missed: only what is new on the same deployment,
+        // everything (merged by id) after a move.
+        let open: Vec<_> = self
+            .state
+            .open
+            .get_untracked()
+            .iter()
+            .map(|c| c.id)
+            .collect();
+        for id in open {
+            let after_seq = self.seq_here.get(&id).copied().unwrap_or(0);
+            self.send(ClientFrame::Sync {
+                conversation_id: id,
+                after_seq,
+            });
+        }
+    }
+
+    fn on_frame(&mut self, frame: ServerFrame) {
         match frame {
-            ServerFrame::Welcome {
-                session: Session::Operator { operator, inbox },
-                ..
-            } => {
-                self.welcomed = true;
-                self.backoff.reset();
-                self.state.operator.set(Some(operator));
-                self.state.inbox.set(inbox);
-                self.state.connection.set(ConnectionState::Online);
-                // Catch up on what the open panes missed while disconnected.
-                let open: Vec<_> = self
-                    .state
-                    .open
-                    .get_untracked()
-                    .iter()
-                    .map(|c| c.id)
-                    .collect();
-                for id in open {
-                    let after_seq = self
-                        .state
-                        .transcripts
-                        .with_untracked(|t| t.get(&id).map(Transcript::last_seq).unwrap_or(0));
-                    self.send(&ClientFrame::Sync {
-                        conversation_id: id,
-                        after_seq,
-                    });
-                }
-                for message in self.outbox.pending().to_vec() {
-                    self.send(&message.send_frame());
-                }
-            }
-            ServerFrame::Welcome { .. } => {}
-            ServerFrame::Ack {
-                message_id,
-                message,
-            } => {
-                if self.outbox.remove(message_id) {
-                    self.store.set_json("outbox", &self.outbox);
-                }
-                self.apply_messages(std::slice::from_ref(&message));
-            }
+            ServerFrame::Ack { message, .. } => self.apply_messages(std::slice::from_ref(&message)),
             ServerFrame::Message { message } => {
                 if message.author.kind == AuthorKind::Visitor {
                     self.state.visitor_typing.update(|t| {
@@ -315,18 +327,16 @@ impl Driver {
                     }
                 });
             }
-            // The message is now on both deployments. The outbox already released it on `ack`;
-            // keeping it until this confirmation is part of client failover (a later issue).
-            ServerFrame::Replicated { .. } => {}
-            // The console talks to the deployment that served it (its session and storage belong to
-            // that origin), so it cannot follow a redirect yet; moving the console between
-            // deployments is part of client failover (a later issue).
-            ServerFrame::Redirect { .. } | ServerFrame::Pong { .. } => {}
             ServerFrame::Error {
                 code,
                 message,
                 message_id,
             } => self.on_error(code, message, message_id),
+            // Welcomes, redirects, pongs and replication confirmations are the link's business.
+            ServerFrame::Welcome { .. }
+            | ServerFrame::Replicated { .. }
+            | ServerFrame::Redirect { .. }
+            | ServerFrame::Pong { .. } => {}
         }
     }
 
@@ -336,7 +346,11 @@ impl Driver {
         message: String,
         message_id: Option<protocol::MessageId>,
     ) {
-        if code == ErrorCode::Unauthorized && !self.welcomed {
+        let online = self
+            .host
+            .as_ref()
+            .is_some_and(|h| matches!(h.link.status(), LinkStatus::Online { .. }));
+        if code == ErrorCode::Unauthorized && !online {
             // The session expired or was revoked: back to the login form.
             self.forget_session();
             self.state
@@ -344,10 +358,10 @@ impl Driver {
                 .set(Some("Your session has ended; please log in again.".into()));
             return;
         }
-        if let Some(id) = message_id {
+        if let (Some(id), Some(host)) = (message_id, &mut self.host) {
             if code != ErrorCode::Internal {
-                self.outbox.remove(id);
-                self.store.set_json("outbox", &self.outbox);
+                host.link.outbox_mut().remove(id);
+                self.store.set_json("outbox", host.link.outbox());
                 self.state.transcripts.update(|all| {
                     for transcript in all.values_mut() {
                         transcript.remove_pending(id);
@@ -359,6 +373,10 @@ impl Driver {
     }
 
     fn apply_messages(&mut self, messages: &[protocol::Message]) {
+        for message in messages {
+            let seq = self.seq_here.entry(message.conversation_id).or_default();
+            *seq = (*seq).max(message.seq);
+        }
         self.state.transcripts.update(|all| {
             for message in messages {
                 if let Some(transcript) = all.get_mut(&message.conversation_id) {
@@ -394,8 +412,9 @@ impl Driver {
         self.state.open.update(|open| open.push(summary));
         let mut transcript = Transcript::new(Some(id));
         for message in self
-            .outbox
-            .pending()
+            .outbox()
+            .map(|o| o.pending().to_vec())
+            .unwrap_or_default()
             .iter()
             .filter(|m| m.conversation_id == id)
         {
@@ -409,7 +428,8 @@ impl Driver {
         self.state.transcripts.update(|t| {
             t.insert(id, transcript);
         });
-        self.send(&ClientFrame::Sync {
+        self.seq_here.remove(&id);
+        self.send(ClientFrame::Sync {
             conversation_id: id,
             after_seq: 0,
         });
@@ -417,7 +437,7 @@ impl Driver {
 
     fn reply(&mut self, id: ConversationId, body: &str) -> bool {
         let body = body.trim();
-        if body.is_empty() {
+        if body.is_empty() || self.host.is_none() {
             return false;
         }
         let message = PendingMessage {
@@ -426,8 +446,6 @@ impl Driver {
             body: body.to_owned(),
             written_at: browser::now_ms(),
         };
-        self.outbox.push(message.clone());
-        self.store.set_json("outbox", &self.outbox);
         self.state.transcripts.update(|all| {
             if let Some(t) = all.get_mut(&id) {
                 t.add_pending(
@@ -438,25 +456,11 @@ impl Driver {
                 );
             }
         });
-        self.send(&message.send_frame());
+        if let Some(host) = &mut self.host {
+            host.link.send_message(monotonic_ms(), message);
+        }
         self.typing_sent.remove(&id);
+        self.drain();
         true
     }
-}
-
-/// The console is served by the deployment it talks to, so the socket is on the same host.
-fn websocket_url() -> String {
-    let location = web_sys::window().map(|w| w.location());
-    let host = location
-        .as_ref()
-        .and_then(|l| l.host().ok())
-        .unwrap_or_default();
-    let secure = location
-        .and_then(|l| l.protocol().ok())
-        .is_some_and(|p| p == "https:");
-    format!(
-        "{}://{host}{}",
-        if secure { "wss" } else { "ws" },
-        protocol::WS_PATH
-    )
 }

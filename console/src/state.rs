@@ -39,6 +39,10 @@ pub struct ConsoleState {
     pub logged_in: RwSignal<bool>,
     /// The connection's state.
     pub connection: RwSignal<ConnectionState>,
+    /// The base URL of the deployment the console is connected to, while online.
+    pub deployment: RwSignal<Option<String>>,
+    /// The base URL of the deployment the moderator names as active, as last heard.
+    pub moderator_view: RwSignal<Option<String>>,
     /// Waiting and active conversations, most recently updated first.
     pub inbox: RwSignal<Vec<ConversationSummary>>,
     /// The conversations open side by side, in opening order, with their latest summary.
@@ -58,6 +62,8 @@ impl ConsoleState {
             operator: RwSignal::new(None),
             logged_in: RwSignal::new(false),
             connection: RwSignal::new(ConnectionState::LoggedOut),
+            deployment: RwSignal::new(None),
+            moderator_view: RwSignal::new(None),
             inbox: RwSignal::new(Vec::new()),
             open: RwSignal::new(Vec::new()),
             transcripts: RwSignal::new(BTreeMap::new()),

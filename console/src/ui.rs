@@ -61,6 +61,12 @@ fn Workspace(
         <header class="topbar">
             <strong>"LiveChat"</strong>
             <span class="connection" data-testid="console-connection" data-state=connection>{connection}</span>
+            <span class="deployment" data-testid="console-deployment"
+                data-deployment=move || state.deployment.get().unwrap_or_default()
+                data-moderator=move || state.moderator_view.get().unwrap_or_default()>
+                {move || state.deployment.get().map(|d| format!("on {}", host_of(&d))).unwrap_or_default()}
+                {move || state.moderator_view.get().map(|d| format!(" · moderator: {} active", host_of(&d))).unwrap_or_default()}
+            </span>
             <span class="me">{name}</span>
             <button data-testid="logout" on:click=move |_| driver::logout()>"Log out"</button>
         </header>
@@ -239,4 +245,10 @@ fn ReplyBox(
             <button data-testid="reply-send" type="submit" disabled=move || !enabled.get()>"Send"</button>
         </form>
     }
+}
+
+/// `https://chat-a.example.com/` as `chat-a.example.com`, for the top bar.
+fn host_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.trim_end_matches('/')
 }

@@ -30,6 +30,18 @@ pub struct ApiError {
     pub message: String,
 }
 
+/// `GET /v1/client-config`: where the deployments and the moderator are, for the console (which
+/// is served by one deployment and must be able to continue on the other).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientConfig {
+    /// Both deployments' public base URLs, primary first; empty when not configured (the console
+    /// then talks to the deployment that served it only).
+    pub deployments: Vec<String>,
+    /// The moderator's public base URL, if configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moderator: Option<String>,
+}
+
 /// `GET /health`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthReport {

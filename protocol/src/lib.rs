@@ -21,7 +21,7 @@ pub mod moderation;
 pub mod replication;
 
 pub use frames::{Auth, ClientFrame, DecodeError, ServerFrame, Session};
-pub use http::{ApiError, HealthReport, LoginRequest, LoginResponse};
+pub use http::{ApiError, ClientConfig, HealthReport, LoginRequest, LoginResponse};
 pub use ids::{ConversationId, MessageId, OperatorId, SiteId, VisitorId};
 pub use model::{
     Author, AuthorKind, ConversationState, ConversationSummary, ErrorCode, Message,

@@ -36,6 +36,11 @@ pub struct Config {
     /// The secret the moderator presents when it pushes its decision (`POST /v1/role`); no
     /// moderator is accepted when absent.
     pub moderator_secret: Option<String>,
+    /// Both deployments' public base URLs, primary first, told to the console
+    /// (`/v1/client-config`) so it can carry on at the other deployment.
+    pub public_urls: Vec<String>,
+    /// The moderator's public base URL, told to the console.
+    pub moderator_url: Option<String>,
     /// Shifts this deployment's wall clock, in milliseconds. For tests and fault injection only:
     /// the hybrid logical clock must keep order correct whatever the skew.
     pub clock_skew_ms: i64,
@@ -56,6 +61,8 @@ impl Default for Config {
             peer_url: None,
             replication_secret: None,
             moderator_secret: None,
+            public_urls: Vec::new(),
+            moderator_url: None,
             clock_skew_ms: 0,
         }
     }
@@ -109,6 +116,17 @@ pub struct Overrides {
         hide_env_values = true
     )]
     pub moderator_secret: Option<String>,
+    /// Both deployments' public base URLs, primary first (comma-separated).
+    #[arg(
+        long = "public-urls",
+        env = "LIVECHAT_PUBLIC_URLS",
+        global = true,
+        value_delimiter = ','
+    )]
+    pub public_urls: Option<Vec<String>>,
+    /// The moderator's public base URL.
+    #[arg(long, env = "LIVECHAT_MODERATOR_URL", global = true)]
+    pub moderator_url: Option<String>,
     /// Shifts this deployment's wall clock (tests and fault injection only).
     #[arg(
         long,
@@ -176,6 +194,12 @@ impl Config {
         }
         if let Some(secret) = &overrides.moderator_secret {
             config.moderator_secret = Some(secret.clone());
+        }
+        if let Some(urls) = &overrides.public_urls {
+            config.public_urls = urls.clone();
+        }
+        if let Some(url) = &overrides.moderator_url {
+            config.moderator_url = Some(url.clone());
         }
         if let Some(skew) = overrides.clock_skew_ms {
             config.clock_skew_ms = skew;

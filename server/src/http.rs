@@ -24,7 +24,15 @@ pub fn router() -> Router<AppState> {
         .route("/v1/operators/me", get(me))
         .route("/v1/conversations", get(inbox))
         .route("/v1/conversations/{id}/messages", get(messages))
+        .route("/v1/client-config", get(client_config))
         .route("/health", get(health))
+}
+
+async fn client_config(State(state): State<AppState>) -> Json<protocol::ClientConfig> {
+    Json(protocol::ClientConfig {
+        deployments: state.config.public_urls.clone(),
+        moderator: state.config.moderator_url.clone(),
+    })
 }
 
 /// A JSON body whose rejections (malformed, too large, wrong content type) are answered in the

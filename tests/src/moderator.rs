@@ -42,11 +42,7 @@ impl ModeratorProcess {
     /// with a 1 s probe timeout, so a loaded test machine does not fail over by itself; a killed
     /// deployment refuses connections at once, so detection stays at three probe intervals.
     pub fn start(primary: &Member, redundant: &Member) -> ModeratorProcess {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = primary.moderator_port;
         let data_dir = tempfile::tempdir().unwrap();
         let child = Command::new(moderator_bin())
             .args(["--listen", &format!("127.0.0.1:{port}")])

@@ -18,6 +18,9 @@ pub struct Member {
     pub port: u16,
     /// Its peer's port.
     peer_port: u16,
+    /// Where the pair's moderator listens (reserved at start, so the deployments can tell their
+    /// consoles where it is).
+    pub moderator_port: u16,
     /// When set, the port its replication link pulls from instead of the peer's (a closed one).
     cut_off_from: Option<u16>,
     /// Its data directory.
@@ -59,6 +62,11 @@ impl Member {
             )
             .env("LIVECHAT_OPERATOR_PASSWORD", ADMIN_PASSWORD)
             .env("LIVECHAT_CLOCK_SKEW_MS", self.skew_ms.to_string())
+            .env("LIVECHAT_PUBLIC_URLS", self.public_urls())
+            .env(
+                "LIVECHAT_MODERATOR_URL",
+                format!("http://127.0.0.1:{}", self.moderator_port),
+            )
             .env("RUST_LOG", "error");
         // The widget and the console are served when built (the browser tests need them).
         let site = site_dir_path();
@@ -96,12 +104,42 @@ impl Member {
         self.cut_off_from = None;
     }
 
+    /// Freezes the process (SIGSTOP): its connections stay open and silent, like a hung machine.
+    pub fn freeze(&self) {
+        self.signal("STOP");
+    }
+
+    /// Lets a frozen process run again (SIGCONT).
+    pub fn thaw(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, name: &str) {
+        if let Some(child) = &self.child {
+            let status = Command::new("kill")
+                .args(["-s", name, &child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+    }
+
     /// Kills the process with SIGKILL: no shutdown, no flush, like a power cut.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
             child.kill().expect("SIGKILL");
             let _ = child.wait();
         }
+    }
+
+    /// Both deployments' base URLs, primary first, comma-separated.
+    fn public_urls(&self) -> String {
+        let (primary, redundant) = if self.name == "primary" {
+            (self.port, self.peer_port)
+        } else {
+            (self.peer_port, self.port)
+        };
+        format!("http://127.0.0.1:{primary},http://127.0.0.1:{redundant}")
     }
 
     /// The base URL of the deployment.
@@ -125,8 +163,9 @@ impl Drop for Member {
 /// replicate). The redundant
 /// deployment's wall clock is `redundant_skew_ms` off.
 pub fn start_pair(redundant_skew_ms: i64) -> (Member, Member) {
-    let (port_a, port_b) = (free_port(), free_port());
+    let (port_a, port_b, moderator_port) = (free_port(), free_port(), free_port());
     let member = |name, port, peer_port, skew_ms| Member {
+        moderator_port,
         name,
         port,
         peer_port,
@@ -152,8 +191,8 @@ pub fn start_pair(redundant_skew_ms: i64) -> (Member, Member) {
             "admin",
         ][..],
     ] {
-        let status = primary.command().args(args).status().unwrap();
-        assert!(status.success());
+        let output = primary.command().args(args).output().unwrap();
+        assert!(output.status.success(), "{args:?} failed");
     }
     primary.start();
     redundant.start();

@@ -62,6 +62,8 @@ pub fn run(port: u16) -> anyhow::Result<()> {
             .env("LIVECHAT_TOKEN_SECRET", DEMO_TOKEN_SECRET)
             .env("LIVECHAT_REPLICATION_SECRET", DEMO_REPLICATION_SECRET)
             .env("LIVECHAT_MODERATOR_SECRET", DEMO_MODERATOR_SECRET)
+            .env("LIVECHAT_PUBLIC_URLS", format!("{primary},{redundant}"))
+            .env("LIVECHAT_MODERATOR_URL", &moderator)
             .env("LIVECHAT_OPERATOR_PASSWORD", DEMO_PASSWORD);
         command
     };
