@@ -198,6 +198,17 @@ pub async fn widget_has(client: &Client, id: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// The deployment the widget is connected to (`data-deployment` of `chat-connection`).
+pub async fn widget_deployment(client: &Client) -> String {
+    widget_element(client, "chat-connection")
+        .await
+        .attr("data-deployment")
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
 /// The widget's connection indicator (`data-state` of `chat-connection`).
 pub async fn widget_state(client: &Client) -> String {
     widget_element(client, "chat-connection")

@@ -131,6 +131,11 @@ impl Driver {
         if self.stopped {
             return;
         }
+        let bases = self.settings.deployment_bases();
+        self.state.deployment.set(match status {
+            LinkStatus::Online { deployment } => bases.get(deployment).cloned(),
+            _ => None,
+        });
         let shown = match status {
             LinkStatus::Online { .. } => ConnectionState::Online,
             LinkStatus::Connecting | LinkStatus::Idle => ConnectionState::Connecting,

@@ -39,6 +39,8 @@ pub struct ChatState {
     pub open: RwSignal<bool>,
     /// The connection's state.
     pub connection: RwSignal<ConnectionState>,
+    /// The base URL of the deployment the widget is connected to, while online.
+    pub deployment: RwSignal<Option<String>>,
     /// The current conversation's messages.
     pub transcript: RwSignal<Transcript>,
     /// The current conversation's summary (state, operator).
@@ -57,6 +59,7 @@ impl ChatState {
         Self {
             open: RwSignal::new(false),
             connection: RwSignal::new(ConnectionState::Connecting),
+            deployment: RwSignal::new(None),
             transcript: RwSignal::new(Transcript::default()),
             conversation: RwSignal::new(None),
             operator_typing: RwSignal::new(None),

@@ -56,6 +56,7 @@ fn Panel(
             <header>
                 <span class="title">{title}</span>
                 <span class="connection" data-testid="chat-connection" data-state=move || connection().as_str()
+                    data-deployment=move || state.deployment.get().unwrap_or_default()
                     title=move || connection_label(connection())>
                     {move || connection_label(connection())}
                 </span>
