@@ -11,7 +11,6 @@
 //! - Manual failover: the widget is drained to the redundant deployment without a gap.
 
 use fantoccini::Client;
-use std::time::Duration;
 use tests::browser::{
     lines, widget_deployment, widget_element, widget_has, widget_state, ChromeDriver, Line, WAIT,
 };
