@@ -8,7 +8,7 @@ use client_core::{
 };
 use futures_util::{SinkExt, StreamExt};
 use protocol::moderation::ActiveDeployment;
-use protocol::{Auth, ClientFrame, ConversationId, MessageId, ServerFrame};
+use protocol::{Auth, ClientFrame, ConversationId, MessageId, ServerFrame, Session};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -22,8 +22,24 @@ pub struct ClientOptions {
     pub link: LinkConfig,
     /// Who connects.
     pub auth: Auth,
-    /// Where the outbox is kept across restarts (none: in memory only).
-    pub outbox_file: Option<PathBuf>,
+    /// Where the visitor token, the outbox and the last known active deployment are kept across
+    /// restarts (none: in memory only), like the widget's `localStorage`.
+    pub state_file: Option<PathBuf>,
+}
+
+/// What a client keeps across restarts.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct Saved {
+    /// A visitor's token, so a restarted client is the same visitor (and may write to its
+    /// conversations).
+    #[serde(default)]
+    token: Option<String>,
+    /// Messages not yet on both deployments.
+    #[serde(default)]
+    outbox: Outbox,
+    /// The newest decision of the moderator heard of.
+    #[serde(default)]
+    active: Option<KnownActive>,
 }
 
 impl ClientOptions {
@@ -35,7 +51,7 @@ impl ClientOptions {
                 site_id: protocol::SiteId(site.into()),
                 token: None,
             },
-            outbox_file: None,
+            state_file: None,
         }
     }
 }
@@ -61,13 +77,17 @@ pub struct Client {
 
 impl Client {
     /// Starts the client in the background (on the current tokio runtime).
-    pub fn start(options: ClientOptions) -> Client {
-        let outbox = options
-            .outbox_file
+    pub fn start(mut options: ClientOptions) -> Client {
+        let saved: Saved = options
+            .state_file
             .as_ref()
             .and_then(|path| std::fs::read(path).ok())
-            .and_then(|bytes| serde_json::from_slice::<Outbox>(&bytes).ok())
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .unwrap_or_default();
+        if let (Auth::Visitor { token, .. }, Some(saved)) = (&mut options.auth, &saved.token) {
+            token.get_or_insert_with(|| saved.clone());
+        }
+        let outbox = saved.outbox;
         let conversation = outbox
             .pending()
             .first()
@@ -77,13 +97,11 @@ impl Client {
         let (event_tx, events) = mpsc::unbounded_channel();
         let (status_tx, status) = watch::channel(LinkStatus::Idle);
         let (outbox_tx, outbox_len) = watch::channel(outbox.pending().len());
-        let link = Link::new(
-            options.link,
-            options.auth,
-            None,
-            outbox,
-            None::<KnownActive>,
-        );
+        let token = match &options.auth {
+            Auth::Visitor { token, .. } => token.clone(),
+            Auth::Operator { .. } => None,
+        };
+        let link = Link::new(options.link, options.auth, None, outbox, saved.active);
         let driver = Driver {
             link,
             started: Instant::now(),
@@ -93,7 +111,8 @@ impl Client {
             events: event_tx,
             status: status_tx,
             outbox_len: outbox_tx,
-            outbox_file: options.outbox_file,
+            state_file: options.state_file,
+            token,
         };
         tokio::spawn(driver.run(input_rx));
         Client {
@@ -169,7 +188,9 @@ struct Driver {
     events: mpsc::UnboundedSender<Event>,
     status: watch::Sender<LinkStatus>,
     outbox_len: watch::Sender<usize>,
-    outbox_file: Option<PathBuf>,
+    state_file: Option<PathBuf>,
+    /// The visitor token to save.
+    token: Option<String>,
 }
 
 impl Driver {
@@ -255,22 +276,38 @@ impl Driver {
                 Event::Status(status) => {
                     let _ = self.status.send(*status);
                 }
-                Event::OutboxChanged => self.persist_outbox(),
+                Event::OutboxChanged => self.save(),
+                Event::Welcome {
+                    frame:
+                        ServerFrame::Welcome {
+                            session: Session::Visitor { token, .. },
+                            ..
+                        },
+                    ..
+                } => {
+                    self.token = Some(token.clone());
+                    self.save();
+                }
                 _ => {}
             }
             let _ = self.events.send(event);
         }
     }
 
-    /// Writes the outbox file whole (temporary file, then rename), so a crash leaves the old or
-    /// the new outbox, never half of one.
-    fn persist_outbox(&mut self) {
+    /// Writes the state file whole (temporary file, flushed, then renamed), so a crash leaves the
+    /// old or the new state, never half of one.
+    fn save(&mut self) {
         let outbox = self.link.outbox();
         let _ = self.outbox_len.send(outbox.pending().len());
-        let Some(path) = &self.outbox_file else {
+        let Some(path) = &self.state_file else {
             return;
         };
-        let bytes = serde_json::to_vec(outbox).expect("the outbox serialises");
+        let saved = Saved {
+            token: self.token.clone(),
+            outbox: outbox.clone(),
+            active: self.link.known_active(),
+        };
+        let bytes = serde_json::to_vec(&saved).expect("the state serialises");
         let temporary = path.with_extension("tmp");
         let written = std::fs::File::create(&temporary).and_then(|mut file| {
             use std::io::Write;
@@ -281,7 +318,7 @@ impl Driver {
             .and_then(|()| std::fs::rename(&temporary, path))
             .is_err()
         {
-            eprintln!("cannot write the outbox to {}", path.display());
+            eprintln!("cannot write the client state to {}", path.display());
         }
     }
 }

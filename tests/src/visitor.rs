@@ -3,7 +3,7 @@
 //! acknowledgement, every message received, the conversations it heard of, and which deployment
 //! welcomed it each time.
 
-use client_core::{Event, LinkConfig};
+use client_core::Event;
 use native_client::http::{HttpClient, Method};
 use native_client::{Client, ClientOptions};
 use protocol::{
@@ -36,15 +36,15 @@ impl Visitor {
         Self::start_with(site, deployments, moderator, |_| {})
     }
 
-    /// Like [`Visitor::start`], with the link's tuning adjusted by `tune`.
+    /// Like [`Visitor::start`], with the options (tuning, state file) adjusted by `tune`.
     pub fn start_with(
         site: &str,
         deployments: [String; 2],
         moderator: Option<String>,
-        tune: impl FnOnce(&mut LinkConfig),
+        tune: impl FnOnce(&mut ClientOptions),
     ) -> Visitor {
         let mut options = ClientOptions::visitor(site, deployments.to_vec(), moderator);
-        tune(&mut options.link);
+        tune(&mut options);
         Self::with_options(options, deployments)
     }
 
@@ -186,6 +186,11 @@ impl Visitor {
             self.pump(Duration::from_millis(50)).await;
         }
         true
+    }
+
+    /// The conversation a visitor writes to.
+    pub fn conversation(&self) -> protocol::ConversationId {
+        self.client.conversation()
     }
 
     /// Messages not yet on both deployments.

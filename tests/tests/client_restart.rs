@@ -1,0 +1,52 @@
+//! A native client restarted with a non-empty outbox: messages written while both deployments are
+//! down survive the client's restart (its state file holds the token, the outbox and the last known
+//! active deployment) and are delivered exactly once when a deployment returns, in the same
+//! conversation, by the same visitor.
+
+use std::time::Duration;
+use tests::deployment::SITE_ID;
+use tests::pair::{start_pair, stored_counts, wait_until_in_sync};
+use tests::visitor::Visitor;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_client_delivers_its_outbox_once() {
+    let (mut primary, mut redundant) = start_pair(0);
+    let state = tempfile::tempdir().unwrap();
+    let state_file = state.path().join("client.json");
+    let deployments = [primary.url(), redundant.url()];
+    let with_state = |options: &mut native_client::ClientOptions| {
+        options.state_file = Some(state_file.clone());
+    };
+
+    let mut first = Visitor::start_with(SITE_ID, deployments.clone(), None, with_state);
+    first.write_paced(2, Duration::from_millis(20)).await;
+    assert!(first.drained(Duration::from_secs(30)).await);
+    let conversation_before = first.conversation();
+
+    primary.kill9();
+    redundant.kill9();
+    first.write_paced(3, Duration::from_millis(20)).await;
+    assert_eq!(first.outbox_len(), 3);
+    let written = first.written.clone();
+    drop(first);
+
+    primary.start();
+    redundant.start();
+    let mut second = Visitor::start_with(SITE_ID, deployments, None, with_state);
+    assert_eq!(second.conversation(), conversation_before);
+    assert!(second.drained(Duration::from_secs(30)).await);
+
+    let (a, b) = (
+        primary.data_dir.path().to_owned(),
+        redundant.data_dir.path().to_owned(),
+    );
+    tokio::task::spawn_blocking(move || wait_until_in_sync(&a, &b))
+        .await
+        .unwrap();
+    for dir in [primary.data_dir.path(), redundant.data_dir.path()] {
+        let stored = stored_counts(dir);
+        for id in &written {
+            assert_eq!(stored.get(&id.to_string()), Some(&1));
+        }
+    }
+}
