@@ -50,3 +50,47 @@ async fn a_restarted_client_delivers_its_outbox_once() {
         }
     }
 }
+
+/// `livechat-client`, the command-line visitor, built by `cargo xtask test`.
+fn client_bin() -> std::path::PathBuf {
+    let path = std::env::var_os("LIVECHAT_CLIENT_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| tests::root().join("target/debug/livechat-client"));
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo xtask test`",
+        path.display()
+    );
+    path
+}
+
+#[test]
+fn the_command_line_client_delivers_what_it_reads_to_both_deployments() {
+    use std::io::Write;
+    let (primary, redundant) = start_pair(0);
+    let mut child = std::process::Command::new(client_bin())
+        .args(["--site", SITE_ID])
+        .args([
+            "--deployment",
+            &primary.url(),
+            "--deployment",
+            &redundant.url(),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"hello from a terminal\nand a second line\n")
+        .unwrap();
+    assert!(
+        child.wait().unwrap().success(),
+        "exits once both are on both"
+    );
+    wait_until_in_sync(primary.data_dir.path(), redundant.data_dir.path());
+    assert_eq!(stored_counts(redundant.data_dir.path()).len(), 2);
+}

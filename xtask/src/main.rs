@@ -45,6 +45,16 @@ fn test() -> anyhow::Result<()> {
     tools::ensure_chromium()?;
     // Debug builds: the tests check behaviour, not size or speed, and debug builds are faster.
     site::build(false)?;
+    step("Building the binaries the tests run");
+    run(cargo().args([
+        "build",
+        "--bin",
+        "server",
+        "--bin",
+        "moderator",
+        "--bin",
+        "livechat-client",
+    ]))?;
     step("Running every test");
     // The default members are every crate with native tests (the WebAssembly apps are built above
     // by Trunk). Building the `server` and `moderator` packages' tests also builds the binaries
