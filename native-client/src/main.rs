@@ -65,9 +65,9 @@ async fn main() {
     }
     if !client.drained(Duration::from_secs(60)).await {
         eprintln!(
-            "{} message(s) are not yet on both deployments; they are kept{}",
-            client.outbox_len(),
-            " and sent on the next run with the same --state-file"
+            "{} message(s) are not yet on both deployments; with --state-file they are sent on \
+             the next run",
+            client.outbox_len()
         );
         std::process::exit(1);
     }
