@@ -219,3 +219,154 @@ pub async fn widget_state(client: &Client) -> String {
         .flatten()
         .unwrap_or_default()
 }
+
+/// Opens `page` and the widget's panel.
+pub async fn open_widget(client: &Client, page: &str) {
+    client.goto(page).await.unwrap();
+    widget_element(client, "chat-launcher")
+        .await
+        .click()
+        .await
+        .unwrap();
+    widget_element(client, "chat-panel").await;
+}
+
+/// Waits until the widget says it is online.
+pub async fn widget_online(client: &Client) {
+    eventually("the widget to be online", WAIT, || async {
+        (widget_state(client).await == "online").then_some(())
+    })
+    .await;
+}
+
+/// Types `text` into the widget and sends it.
+pub async fn widget_write(client: &Client, text: &str) {
+    widget_element(client, "chat-input")
+        .await
+        .send_keys(text)
+        .await
+        .unwrap();
+    widget_element(client, "chat-send")
+        .await
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Waits until `lines_now` yields exactly `texts`, all acknowledged, and returns the lines.
+async fn shows_exactly<F, Fut>(what: &str, texts: &[&str], lines_now: F) -> Vec<Line>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Vec<Line>>,
+{
+    eventually(&format!("{what} to show {texts:?}"), WAIT, || async {
+        let shown = lines_now().await;
+        let matches = shown
+            .iter()
+            .map(|l| l.text.as_str())
+            .eq(texts.iter().copied())
+            && shown.iter().all(|l| l.status == "sent");
+        matches.then_some(shown)
+    })
+    .await
+}
+
+/// Waits until the widget shows exactly `texts`, all acknowledged.
+pub async fn widget_shows(client: &Client, texts: &[&str]) -> Vec<Line> {
+    shows_exactly("the widget", texts, || lines(client, true, "")).await
+}
+
+/// Waits until the console's pane (`pane`, a CSS selector) shows exactly `texts`, all acknowledged.
+pub async fn console_shows(client: &Client, pane: &str, texts: &[&str]) -> Vec<Line> {
+    shows_exactly("the console", texts, || lines(client, false, pane)).await
+}
+
+/// Logs in to the console at `console_url` with the test admin's credentials.
+pub async fn console_login(client: &Client, console_url: &str) {
+    client.goto(console_url).await.unwrap();
+    by_test_id(client, "login-email")
+        .await
+        .send_keys(crate::deployment::ADMIN_EMAIL)
+        .await
+        .unwrap();
+    by_test_id(client, "login-password")
+        .await
+        .send_keys(crate::deployment::ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    by_test_id(client, "login-submit")
+        .await
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Opens the first conversation of the inbox and accepts it; returns its pane's CSS selector.
+pub async fn console_accept_first(client: &Client) -> String {
+    let item = by_test_id(client, "inbox-item").await;
+    let conversation = item
+        .attr("data-conversation")
+        .await
+        .unwrap()
+        .expect("data-conversation");
+    item.click().await.unwrap();
+    let pane = format!("[data-testid=\"conversation-pane\"][data-conversation=\"{conversation}\"]");
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(&format!("{pane} [data-testid=\"accept\"]")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    pane
+}
+
+/// The reply field of `pane`, once it is enabled.
+pub async fn console_reply_input(client: &Client, pane: &str) -> fantoccini::elements::Element {
+    eventually("the reply field to be enabled", WAIT, || async {
+        let input = client
+            .find(Locator::Css(&format!(
+                "{pane} [data-testid=\"reply-input\"]"
+            )))
+            .await
+            .ok()?;
+        input.is_enabled().await.ok()?.then_some(input)
+    })
+    .await
+}
+
+/// Clicks the send button of `pane`.
+pub async fn console_send(client: &Client, pane: &str) {
+    client
+        .find(Locator::Css(&format!(
+            "{pane} [data-testid=\"reply-send\"]"
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Types `text` as a reply in `pane` and sends it.
+pub async fn console_reply(client: &Client, pane: &str, text: &str) {
+    console_reply_input(client, pane)
+        .await
+        .send_keys(text)
+        .await
+        .unwrap();
+    console_send(client, pane).await;
+}
+
+/// The deployment the console says it is connected to.
+pub async fn console_deployment(client: &Client) -> String {
+    by_test_id(client, "console-deployment")
+        .await
+        .attr("data-deployment")
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}

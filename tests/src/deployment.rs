@@ -26,15 +26,7 @@ pub struct Deployment {
 
 /// The `server` binary under test.
 pub fn server_bin() -> PathBuf {
-    let path = std::env::var_os("LIVECHAT_SERVER_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate::root().join("target/debug/server"));
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo xtask test`, which builds it",
-        path.display()
-    );
-    path
+    crate::binary("LIVECHAT_SERVER_BIN", "server")
 }
 
 /// The built site (widget and console), where `cargo xtask test` put it.

@@ -17,6 +17,20 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+/// A binary under test: `$env` when set (as `cargo xtask test` does), else `target/debug/<name>`;
+/// a missing one fails the test with advice.
+pub fn binary(env: &str, name: &str) -> PathBuf {
+    let path = std::env::var_os(env)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/debug").join(name));
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo xtask test`, which builds it",
+        path.display()
+    );
+    path
+}
+
 /// The repository's root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

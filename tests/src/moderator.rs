@@ -17,15 +17,7 @@ pub const FAILBACK_HOLD_MS: u64 = 2_000;
 
 /// The `moderator` binary under test.
 pub fn moderator_bin() -> PathBuf {
-    let path = std::env::var_os("LIVECHAT_MODERATOR_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate::root().join("target/debug/moderator"));
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo xtask test`, which builds it",
-        path.display()
-    );
-    path
+    crate::binary("LIVECHAT_MODERATOR_BIN", "moderator")
 }
 
 /// A running moderator, killed when dropped.

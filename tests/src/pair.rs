@@ -221,6 +221,35 @@ pub fn wait_until_in_sync(a: &Path, b: &Path) {
     }
 }
 
+/// Waits (without blocking the runtime) until `server check-sync` reports the pair identical.
+pub async fn in_sync(primary: &Member, redundant: &Member) {
+    let (a, b) = (
+        primary.data_dir.path().to_owned(),
+        redundant.data_dir.path().to_owned(),
+    );
+    tokio::task::spawn_blocking(move || wait_until_in_sync(&a, &b))
+        .await
+        .unwrap();
+}
+
+/// Once the pair agrees, asserts that each of `ids` is stored exactly once on both deployments.
+pub async fn stored_once_on_both(
+    primary: &Member,
+    redundant: &Member,
+    ids: impl IntoIterator<Item = String>,
+) {
+    in_sync(primary, redundant).await;
+    let stores = [
+        stored_counts(primary.data_dir.path()),
+        stored_counts(redundant.data_dir.path()),
+    ];
+    for id in ids {
+        for (stored, member) in stores.iter().zip([primary, redundant]) {
+            assert_eq!(stored.get(&id), Some(&1), "message {id} on {}", member.name);
+        }
+    }
+}
+
 /// How many times each message id is stored in a deployment's database.
 pub fn stored_counts(dir: &Path) -> BTreeMap<String, usize> {
     let conn = rusqlite::Connection::open_with_flags(

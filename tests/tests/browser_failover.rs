@@ -4,43 +4,17 @@
 //! in the same order, on both screens, with no error shown; the primary comes back, everyone is
 //! moved back to it once it holds everything, and nothing is lost on either deployment.
 
-use fantoccini::{Client, Locator};
 use std::time::{Duration, Instant};
 use tests::browser::{
-    by_test_id, lines, widget_element, widget_has, widget_state, ChromeDriver, Line, WAIT,
+    console_accept_first, console_deployment, console_login, console_reply, console_shows, lines,
+    open_widget, widget_has, widget_online, widget_shows, widget_state, widget_write, ChromeDriver,
+    WAIT,
 };
-use tests::deployment::{ADMIN_EMAIL, ADMIN_PASSWORD, SITE_ID};
+use tests::deployment::SITE_ID;
 use tests::eventually;
 use tests::moderator::ModeratorProcess;
 use tests::page::serve_page;
-use tests::pair::{start_pair, stored_counts, wait_until_in_sync};
-
-async fn write_in_widget(client: &Client, text: &str) {
-    widget_element(client, "chat-input")
-        .await
-        .send_keys(text)
-        .await
-        .unwrap();
-    widget_element(client, "chat-send")
-        .await
-        .click()
-        .await
-        .unwrap();
-}
-
-/// Waits until the widget shows exactly `texts`, all acknowledged, and returns the lines.
-async fn widget_shows(client: &Client, texts: &[&str]) -> Vec<Line> {
-    eventually(&format!("the widget to show {texts:?}"), WAIT, || async {
-        let shown = lines(client, true, "").await;
-        let matches = shown
-            .iter()
-            .map(|l| l.text.as_str())
-            .eq(texts.iter().copied())
-            && shown.iter().all(|l| l.status == "sent");
-        matches.then_some(shown)
-    })
-    .await
-}
+use tests::pair::{start_pair, stored_once_on_both};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_the_primary_mid_chat_goes_unnoticed_and_failback_loses_nothing() {
@@ -55,62 +29,24 @@ async fn kill_9_of_the_primary_mid_chat_goes_unnoticed_and_failback_loses_nothin
     // The visitor opens the shop and writes; the operator (a native client) accepts and replies.
     let mut chrome = ChromeDriver::start().await;
     let visitor = chrome.session().await;
-    visitor.goto(&page_url).await.unwrap();
-    widget_element(&visitor, "chat-launcher")
-        .await
-        .click()
-        .await
-        .unwrap();
-    eventually("the widget to be online", WAIT, || async {
-        (widget_state(&visitor).await == "online").then_some(())
-    })
-    .await;
-    write_in_widget(&visitor, "one").await;
+    open_widget(&visitor, &page_url).await;
+    widget_online(&visitor).await;
+    widget_write(&visitor, "one").await;
     widget_shows(&visitor, &["one"]).await;
 
     // The operator logs in to the console served by the primary, accepts and replies.
     let operator = chrome.session().await;
-    operator
-        .goto(&format!("{}/console/", primary.url()))
-        .await
-        .unwrap();
-    by_test_id(&operator, "login-email")
-        .await
-        .send_keys(ADMIN_EMAIL)
-        .await
-        .unwrap();
-    by_test_id(&operator, "login-password")
-        .await
-        .send_keys(ADMIN_PASSWORD)
-        .await
-        .unwrap();
-    by_test_id(&operator, "login-submit")
-        .await
-        .click()
-        .await
-        .unwrap();
-    let item = by_test_id(&operator, "inbox-item").await;
-    let conversation = item.attr("data-conversation").await.unwrap().unwrap();
-    item.click().await.unwrap();
-    let pane = format!("[data-testid=\"conversation-pane\"][data-conversation=\"{conversation}\"]");
-    operator
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(&format!("{pane} [data-testid=\"accept\"]")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    reply_in_console(&operator, &pane, "reply one").await;
+    console_login(&operator, &format!("{}/console/", primary.url())).await;
+    let pane = console_accept_first(&operator).await;
+    console_reply(&operator, &pane, "reply one").await;
     widget_shows(&visitor, &["one", "Ada Admin joined the chat", "reply one"]).await;
     assert_eq!(console_deployment(&operator).await, primary.url());
 
     // The primary dies. The visitor types on; the operator, whose console came from the dead
     // deployment, sees it and answers.
     primary.kill9();
-    write_in_widget(&visitor, "two").await;
-    write_in_widget(&visitor, "three").await;
+    widget_write(&visitor, "two").await;
+    widget_write(&visitor, "three").await;
     eventually(
         "the visitor's new messages in the console",
         WAIT,
@@ -124,7 +60,7 @@ async fn kill_9_of_the_primary_mid_chat_goes_unnoticed_and_failback_loses_nothin
         },
     )
     .await;
-    reply_in_console(&operator, &pane, "reply two").await;
+    console_reply(&operator, &pane, "reply two").await;
     let after_failover = [
         "one",
         "Ada Admin joined the chat",
@@ -154,7 +90,7 @@ async fn kill_9_of_the_primary_mid_chat_goes_unnoticed_and_failback_loses_nothin
         (console_deployment(&operator).await == primary.url()).then_some(())
     })
     .await;
-    write_in_widget(&visitor, "four").await;
+    widget_write(&visitor, "four").await;
     let mut expected = after_failover.to_vec();
     expected.push("four");
     let final_lines = widget_shows(&visitor, &expected).await;
@@ -166,19 +102,12 @@ async fn kill_9_of_the_primary_mid_chat_goes_unnoticed_and_failback_loses_nothin
     console_shows(&operator, &pane, &expected).await;
 
     // Both deployments hold every message exactly once.
-    let (a, b) = (
-        primary.data_dir.path().to_owned(),
-        redundant.data_dir.path().to_owned(),
-    );
-    tokio::task::spawn_blocking(move || wait_until_in_sync(&a, &b))
-        .await
-        .unwrap();
-    for dir in [primary.data_dir.path(), redundant.data_dir.path()] {
-        let stored = stored_counts(dir);
-        for line in &final_lines {
-            assert_eq!(stored.get(&line.id), Some(&1), "{line:?}");
-        }
-    }
+    stored_once_on_both(
+        &primary,
+        &redundant,
+        final_lines.iter().map(|l| l.id.clone()),
+    )
+    .await;
     let deadline = Instant::now() + WAIT;
     while widget_state(&visitor).await != "online" {
         assert!(Instant::now() < deadline);
@@ -186,52 +115,4 @@ async fn kill_9_of_the_primary_mid_chat_goes_unnoticed_and_failback_loses_nothin
     }
     visitor.close().await.unwrap();
     operator.close().await.unwrap();
-}
-
-async fn reply_in_console(operator: &Client, pane: &str, text: &str) {
-    let input = eventually("the reply field to be enabled", WAIT, || async {
-        let input = operator
-            .find(Locator::Css(&format!(
-                "{pane} [data-testid=\"reply-input\"]"
-            )))
-            .await
-            .ok()?;
-        input.is_enabled().await.ok()?.then_some(input)
-    })
-    .await;
-    input.send_keys(text).await.unwrap();
-    operator
-        .find(Locator::Css(&format!(
-            "{pane} [data-testid=\"reply-send\"]"
-        )))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-}
-
-/// Waits until the console's pane shows exactly `texts`, all acknowledged.
-async fn console_shows(operator: &Client, pane: &str, texts: &[&str]) -> Vec<Line> {
-    eventually(&format!("the console to show {texts:?}"), WAIT, || async {
-        let shown = lines(operator, false, pane).await;
-        let matches = shown
-            .iter()
-            .map(|l| l.text.as_str())
-            .eq(texts.iter().copied())
-            && shown.iter().all(|l| l.status == "sent");
-        matches.then_some(shown)
-    })
-    .await
-}
-
-/// The deployment the console says it is connected to.
-async fn console_deployment(operator: &Client) -> String {
-    by_test_id(operator, "console-deployment")
-        .await
-        .attr("data-deployment")
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_default()
 }

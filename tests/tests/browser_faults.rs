@@ -10,62 +10,18 @@
 //!   moderator naming the frozen deployment does not keep a new visitor from the live one.
 //! - Manual failover: the widget is drained to the redundant deployment without a gap.
 
-use fantoccini::Client;
 use tests::browser::{
-    lines, widget_deployment, widget_element, widget_has, widget_state, ChromeDriver, Line, WAIT,
+    lines, open_widget, widget_deployment, widget_element, widget_has, widget_online, widget_shows,
+    widget_state, widget_write, ChromeDriver, WAIT,
 };
 use tests::deployment::SITE_ID;
 use tests::eventually;
 use tests::moderator::{ModeratorProcess, ADMIN_SECRET};
 use tests::page::serve_page;
-use tests::pair::{start_pair, stored_counts, wait_until_in_sync, Member};
+use tests::pair::{start_pair, stored_once_on_both, Member};
 
 /// One test at a time (see the module documentation).
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-async fn open_widget(client: &Client, page: &str) {
-    client.goto(page).await.unwrap();
-    widget_element(client, "chat-launcher")
-        .await
-        .click()
-        .await
-        .unwrap();
-    widget_element(client, "chat-panel").await;
-}
-
-async fn online(client: &Client) {
-    eventually("the widget to be online", WAIT, || async {
-        (widget_state(client).await == "online").then_some(())
-    })
-    .await;
-}
-
-async fn write(client: &Client, text: &str) {
-    widget_element(client, "chat-input")
-        .await
-        .send_keys(text)
-        .await
-        .unwrap();
-    widget_element(client, "chat-send")
-        .await
-        .click()
-        .await
-        .unwrap();
-}
-
-/// Waits until the widget shows exactly `texts`, all acknowledged.
-async fn shows(client: &Client, texts: &[&str]) -> Vec<Line> {
-    eventually(&format!("the widget to show {texts:?}"), WAIT, || async {
-        let shown = lines(client, true, "").await;
-        let matches = shown
-            .iter()
-            .map(|l| l.text.as_str())
-            .eq(texts.iter().copied())
-            && shown.iter().all(|l| l.status == "sent");
-        matches.then_some(shown)
-    })
-    .await
-}
 
 /// The demo page naming both deployments and the moderator, on its own origin.
 async fn page(primary: &Member, redundant: &Member, moderator: &ModeratorProcess) -> String {
@@ -79,23 +35,6 @@ async fn page(primary: &Member, redundant: &Member, moderator: &ModeratorProcess
     serve_page(html).await
 }
 
-/// Every line is stored exactly once on both deployments, once they agree.
-async fn stored_once_on_both(primary: &Member, redundant: &Member, shown: &[Line]) {
-    let (a, b) = (
-        primary.data_dir.path().to_owned(),
-        redundant.data_dir.path().to_owned(),
-    );
-    tokio::task::spawn_blocking(move || wait_until_in_sync(&a, &b))
-        .await
-        .unwrap();
-    for dir in [primary.data_dir.path(), redundant.data_dir.path()] {
-        let stored = stored_counts(dir);
-        for line in shown {
-            assert_eq!(stored.get(&line.id), Some(&1), "{line:?}");
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_moderator_and_then_the_primary_down_chats_go_on_and_new_ones_start() {
     let _serial = SERIAL.lock().await;
@@ -106,36 +45,36 @@ async fn with_the_moderator_and_then_the_primary_down_chats_go_on_and_new_ones_s
     let mut chrome = ChromeDriver::start().await;
     let visitor = chrome.session().await;
     open_widget(&visitor, &page).await;
-    online(&visitor).await;
-    write(&visitor, "one").await;
-    shows(&visitor, &["one"]).await;
+    widget_online(&visitor).await;
+    widget_write(&visitor, "one").await;
+    widget_shows(&visitor, &["one"]).await;
 
     // The moderator dies mid-chat: nothing changes for the visitor.
     moderator.kill9();
-    write(&visitor, "two").await;
-    shows(&visitor, &["one", "two"]).await;
+    widget_write(&visitor, "two").await;
+    widget_shows(&visitor, &["one", "two"]).await;
 
     // Then the primary dies too, with nobody left to decide: the visitor moves on by itself.
     primary.kill9();
-    write(&visitor, "three").await;
-    let shown = shows(&visitor, &["one", "two", "three"]).await;
+    widget_write(&visitor, "three").await;
+    let shown = widget_shows(&visitor, &["one", "two", "three"]).await;
     assert_eq!(widget_deployment(&visitor).await, redundant.url());
 
     // A new visitor arrives with the primary and the moderator both down: the snippet loads the
     // widget from the redundant deployment, and the chat starts there.
     let newcomer = chrome.session().await;
     open_widget(&newcomer, &page).await;
-    online(&newcomer).await;
-    write(&newcomer, "anyone there?").await;
-    let greeted = shows(&newcomer, &["anyone there?"]).await;
+    widget_online(&newcomer).await;
+    widget_write(&newcomer, "anyone there?").await;
+    let greeted = widget_shows(&newcomer, &["anyone there?"]).await;
     assert_eq!(widget_deployment(&newcomer).await, redundant.url());
     assert!(!widget_has(&visitor, "chat-notice").await);
     assert!(!widget_has(&newcomer, "chat-notice").await);
 
     // The primary returns (the moderator stays down): everything reaches it by replication.
     primary.start();
-    stored_once_on_both(&primary, &redundant, &shown).await;
-    stored_once_on_both(&primary, &redundant, &greeted).await;
+    stored_once_on_both(&primary, &redundant, shown.iter().map(|l| l.id.clone())).await;
+    stored_once_on_both(&primary, &redundant, greeted.iter().map(|l| l.id.clone())).await;
     visitor.close().await.unwrap();
     newcomer.close().await.unwrap();
 }
@@ -151,15 +90,15 @@ async fn messages_typed_while_both_deployments_are_down_survive_a_reload() {
     let mut chrome = ChromeDriver::start().await;
     let visitor = chrome.session().await;
     open_widget(&visitor, &page).await;
-    online(&visitor).await;
-    write(&visitor, "first").await;
-    shows(&visitor, &["first"]).await;
+    widget_online(&visitor).await;
+    widget_write(&visitor, "first").await;
+    widget_shows(&visitor, &["first"]).await;
 
     primary.kill9();
     redundant.kill9();
     let typed = ["one", "two", "three", "four", "five"];
     for text in typed {
-        write(&visitor, text).await;
+        widget_write(&visitor, text).await;
     }
     eventually("five pending messages", WAIT, || async {
         let shown = lines(&visitor, true, "").await;
@@ -177,8 +116,8 @@ async fn messages_typed_while_both_deployments_are_down_survive_a_reload() {
         .unwrap();
     let mut expected = vec!["first"];
     expected.extend(typed);
-    let shown = shows(&visitor, &expected).await;
-    stored_once_on_both(&primary, &redundant, &shown).await;
+    let shown = widget_shows(&visitor, &expected).await;
+    stored_once_on_both(&primary, &redundant, shown.iter().map(|l| l.id.clone())).await;
     visitor.close().await.unwrap();
 }
 
@@ -193,14 +132,14 @@ async fn a_frozen_primary_is_noticed_and_a_moderator_naming_it_is_bypassed() {
     let mut chrome = ChromeDriver::start().await;
     let visitor = chrome.session().await;
     open_widget(&visitor, &page).await;
-    online(&visitor).await;
-    write(&visitor, "before").await;
-    shows(&visitor, &["before"]).await;
+    widget_online(&visitor).await;
+    widget_write(&visitor, "before").await;
+    widget_shows(&visitor, &["before"]).await;
 
     // SIGSTOP: no connection is closed; only silence tells.
     primary.freeze();
-    write(&visitor, "during").await;
-    shows(&visitor, &["before", "during"]).await;
+    widget_write(&visitor, "during").await;
+    widget_shows(&visitor, &["before", "during"]).await;
     assert_eq!(widget_deployment(&visitor).await, redundant.url());
 
     // An admin pins the frozen primary: the moderator now names a deployment nobody can reach.
@@ -208,9 +147,9 @@ async fn a_frozen_primary_is_noticed_and_a_moderator_naming_it_is_bypassed() {
     assert!(moderator.cli(&["failover", "--to", "primary"], Some(ADMIN_SECRET)));
     let newcomer = chrome.session().await;
     open_widget(&newcomer, &page).await;
-    online(&newcomer).await;
-    write(&newcomer, "hello from a newcomer").await;
-    shows(&newcomer, &["hello from a newcomer"]).await;
+    widget_online(&newcomer).await;
+    widget_write(&newcomer, "hello from a newcomer").await;
+    widget_shows(&newcomer, &["hello from a newcomer"]).await;
     assert_eq!(widget_deployment(&newcomer).await, redundant.url());
     assert!(!widget_has(&visitor, "chat-notice").await);
 
@@ -230,31 +169,20 @@ async fn manual_failover_drains_the_widget_to_the_redundant_deployment_without_a
     let mut chrome = ChromeDriver::start().await;
     let visitor = chrome.session().await;
     open_widget(&visitor, &page).await;
-    online(&visitor).await;
+    widget_online(&visitor).await;
     assert_eq!(widget_deployment(&visitor).await, primary.url());
-    write(&visitor, "a").await;
-    write(&visitor, "b").await;
+    widget_write(&visitor, "a").await;
+    widget_write(&visitor, "b").await;
     assert!(moderator.cli(&["failover", "--to", "redundant"], Some(ADMIN_SECRET)));
-    write(&visitor, "c").await;
-    write(&visitor, "d").await;
-    let shown = shows(&visitor, &["a", "b", "c", "d"]).await;
+    widget_write(&visitor, "c").await;
+    widget_write(&visitor, "d").await;
+    let shown = widget_shows(&visitor, &["a", "b", "c", "d"]).await;
     eventually("the widget on the redundant deployment", WAIT, || async {
         (widget_deployment(&visitor).await == redundant.url()).then_some(())
     })
     .await;
     assert_eq!(widget_state(&visitor).await, "online");
-    // The primary no longer has any client: it can be taken down for maintenance, and
-    // everything written is on the redundant deployment.
-    let (a, b) = (
-        primary.data_dir.path().to_owned(),
-        redundant.data_dir.path().to_owned(),
-    );
-    tokio::task::spawn_blocking(move || wait_until_in_sync(&a, &b))
-        .await
-        .unwrap();
-    let stored = stored_counts(redundant.data_dir.path());
-    for line in &shown {
-        assert_eq!(stored.get(&line.id), Some(&1));
-    }
+    // Everything written, before and after the switch, is on both deployments exactly once.
+    stored_once_on_both(&primary, &redundant, shown.iter().map(|l| l.id.clone())).await;
     visitor.close().await.unwrap();
 }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 use tests::deployment::SITE_ID;
-use tests::pair::{start_pair, stored_counts, wait_until_in_sync};
+use tests::pair::{start_pair, stored_counts, stored_once_on_both, wait_until_in_sync};
 use tests::visitor::Visitor;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -36,51 +36,32 @@ async fn a_restarted_client_delivers_its_outbox_once() {
     assert_eq!(second.conversation(), conversation_before);
     assert!(second.drained(Duration::from_secs(30)).await);
 
-    let (a, b) = (
-        primary.data_dir.path().to_owned(),
-        redundant.data_dir.path().to_owned(),
-    );
-    tokio::task::spawn_blocking(move || wait_until_in_sync(&a, &b))
-        .await
-        .unwrap();
-    for dir in [primary.data_dir.path(), redundant.data_dir.path()] {
-        let stored = stored_counts(dir);
-        for id in &written {
-            assert_eq!(stored.get(&id.to_string()), Some(&1));
-        }
-    }
-}
-
-/// `livechat-client`, the command-line visitor, built by `cargo xtask test`.
-fn client_bin() -> std::path::PathBuf {
-    let path = std::env::var_os("LIVECHAT_CLIENT_BIN")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| tests::root().join("target/debug/livechat-client"));
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo xtask test`",
-        path.display()
-    );
-    path
+    stored_once_on_both(
+        &primary,
+        &redundant,
+        written.iter().map(|id| id.to_string()),
+    )
+    .await;
 }
 
 #[test]
 fn the_command_line_client_delivers_what_it_reads_to_both_deployments() {
     use std::io::Write;
     let (primary, redundant) = start_pair(0);
-    let mut child = std::process::Command::new(client_bin())
-        .args(["--site", SITE_ID])
-        .args([
-            "--deployment",
-            &primary.url(),
-            "--deployment",
-            &redundant.url(),
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child =
+        std::process::Command::new(tests::binary("LIVECHAT_CLIENT_BIN", "livechat-client"))
+            .args(["--site", SITE_ID])
+            .args([
+                "--deployment",
+                &primary.url(),
+                "--deployment",
+                &redundant.url(),
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
     child
         .stdin
         .take()

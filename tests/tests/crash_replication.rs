@@ -10,7 +10,7 @@ use protocol::{
 use std::collections::BTreeSet;
 use std::time::Duration;
 use tests::deployment::SITE_ID;
-use tests::pair::{start_pair, wait_until_in_sync};
+use tests::pair::{in_sync, start_pair};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
@@ -141,13 +141,7 @@ async fn acknowledged_messages_survive_kill_9_of_either_deployment() {
     while let Some(id) = acked_rx.recv().await {
         acked.insert(id.to_string());
     }
-    let (a, b) = (
-        primary.data_dir.path().to_owned(),
-        redundant.data_dir.path().to_owned(),
-    );
-    tokio::task::spawn_blocking(move || wait_until_in_sync(&a, &b))
-        .await
-        .unwrap();
+    in_sync(&primary, &redundant).await;
     for member in [&primary, &redundant] {
         let ids = stored_ids(member.data_dir.path());
         let distinct: BTreeSet<_> = ids.iter().cloned().collect();

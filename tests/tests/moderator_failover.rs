@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use tests::deployment::{server_bin, SITE_ID};
 use tests::moderator::{ModeratorProcess, ADMIN_SECRET, FAILBACK_HOLD_MS};
-use tests::pair::{start_pair, stored_counts, wait_until_in_sync, Member};
+use tests::pair::{in_sync, start_pair, stored_once_on_both};
 use tests::visitor::Visitor;
 
 /// `server check-sync` once: true when the two data directories hold the same data.
@@ -22,16 +22,6 @@ fn in_sync_now(a: &Path, b: &Path) -> bool {
         .unwrap()
         .status
         .success()
-}
-
-async fn in_sync(primary: &Member, redundant: &Member) {
-    let (a, b) = (
-        primary.data_dir.path().to_owned(),
-        redundant.data_dir.path().to_owned(),
-    );
-    tokio::task::spawn_blocking(move || wait_until_in_sync(&a, &b))
-        .await
-        .unwrap();
 }
 
 /// Starts `count` visitors (knowing both deployments and the moderator), has each write
@@ -151,13 +141,11 @@ async fn kill_9_fails_over_and_failback_waits_until_the_primary_holds_everything
     for visitor in &mut visitors {
         assert!(visitor.drained(Duration::from_secs(30)).await);
     }
-    in_sync(&primary, &redundant).await;
-    let stored = stored_counts(primary.data_dir.path());
-    for visitor in &visitors {
-        for id in &visitor.written {
-            assert_eq!(stored.get(&id.to_string()), Some(&1));
-        }
-    }
+    let written: Vec<String> = visitors
+        .iter()
+        .flat_map(|v| v.written.iter().map(|id| id.to_string()))
+        .collect();
+    stored_once_on_both(&primary, &redundant, written).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -192,18 +180,12 @@ async fn manual_failover_moves_connected_visitors_without_losing_a_message() {
         assert_eq!(visitor.welcomed_by, [primary.url(), redundant.url()]);
     }
 
-    in_sync(&primary, &redundant).await;
-    let on_primary = stored_counts(primary.data_dir.path());
-    let on_redundant = stored_counts(redundant.data_dir.path());
-    let mut written = 0;
-    for visitor in &visitors {
-        for id in &visitor.written {
-            assert_eq!(on_primary.get(&id.to_string()), Some(&1));
-            assert_eq!(on_redundant.get(&id.to_string()), Some(&1));
-        }
-        written += visitor.written.len();
-    }
-    assert_eq!(written, 20 * 60);
+    let written: Vec<String> = visitors
+        .iter()
+        .flat_map(|v| v.written.iter().map(|id| id.to_string()))
+        .collect();
+    assert_eq!(written.len(), 20 * 60);
+    stored_once_on_both(&primary, &redundant, written).await;
 
     // A pin holds even though the primary is healthy and synchronised.
     tokio::time::sleep(Duration::from_millis(2 * FAILBACK_HOLD_MS)).await;
