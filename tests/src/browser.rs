@@ -200,24 +200,25 @@ pub async fn widget_has(client: &Client, id: &str) -> bool {
 
 /// The deployment the widget is connected to (`data-deployment` of `chat-connection`).
 pub async fn widget_deployment(client: &Client) -> String {
-    widget_element(client, "chat-connection")
-        .await
-        .attr("data-deployment")
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_default()
+    attribute(
+        widget_element(client, "chat-connection").await,
+        "data-deployment",
+    )
+    .await
+}
+
+/// An attribute's value, empty when absent.
+async fn attribute(element: fantoccini::elements::Element, name: &str) -> String {
+    element.attr(name).await.ok().flatten().unwrap_or_default()
 }
 
 /// The widget's connection indicator (`data-state` of `chat-connection`).
 pub async fn widget_state(client: &Client) -> String {
-    widget_element(client, "chat-connection")
-        .await
-        .attr("data-state")
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_default()
+    attribute(
+        widget_element(client, "chat-connection").await,
+        "data-state",
+    )
+    .await
 }
 
 /// Opens `page` and the widget's panel.
@@ -362,11 +363,9 @@ pub async fn console_reply(client: &Client, pane: &str, text: &str) {
 
 /// The deployment the console says it is connected to.
 pub async fn console_deployment(client: &Client) -> String {
-    by_test_id(client, "console-deployment")
-        .await
-        .attr("data-deployment")
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_default()
+    attribute(
+        by_test_id(client, "console-deployment").await,
+        "data-deployment",
+    )
+    .await
 }
