@@ -319,6 +319,11 @@ impl Sim {
     /// The deployment dies: its connections are reset.
     fn kill(&mut self, deployment: usize) {
         self.deployments[deployment].up = false;
+        self.drop_connections(deployment);
+    }
+
+    /// The deployment closes its connections.
+    fn drop_connections(&mut self, deployment: usize) {
         let dead: Vec<u64> = self
             .connections
             .iter()
@@ -481,6 +486,9 @@ mod schedules {
     enum Fault {
         Write,
         Kill(usize),
+        /// The deployment closes every connection (a restart behind a load balancer, a proxy
+        /// timeout) but stays up.
+        Drop(usize),
         /// The data centre is lost: the deployment dies and comes back with an empty database,
         /// refilled only by replication from the other one and by clients' outboxes.
         Destroy(usize),
@@ -501,6 +509,7 @@ mod schedules {
             4 => Just(Fault::Write),
             1 => (0..2usize).prop_map(Fault::Kill),
             1 => (0..2usize).prop_map(Fault::Destroy),
+            1 => (0..2usize).prop_map(Fault::Drop),
             1 => (0..2usize).prop_map(Fault::Restart),
             1 => (0..2usize).prop_map(Fault::Freeze),
             1 => (0..2usize).prop_map(Fault::Thaw),
@@ -528,6 +537,7 @@ mod schedules {
                 match fault {
                     Fault::Write => { n += 1; sim.write(n); }
                     Fault::Kill(d) => sim.kill(d),
+                    Fault::Drop(d) => sim.drop_connections(d),
                     // One data centre may be lost; losing both after replication is beyond any
                     // promise, so a second loss is only a crash.
                     Fault::Destroy(d) => {
