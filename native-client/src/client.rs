@@ -11,6 +11,8 @@ use protocol::moderation::ActiveDeployment;
 use protocol::{Auth, ClientFrame, ConversationId, MessageId, ServerFrame, Session};
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -72,6 +74,11 @@ pub struct Client {
     events: mpsc::UnboundedReceiver<Event>,
     status: watch::Receiver<LinkStatus>,
     outbox_len: watch::Receiver<usize>,
+    /// Publishes the outbox's length; a message written here counts at once, before the driver
+    /// has taken it into the outbox, so "the outbox is empty" is never read between the two.
+    outbox_len_now: Arc<watch::Sender<usize>>,
+    /// Messages written and not yet taken into the outbox by the driver.
+    unqueued: Arc<AtomicUsize>,
     conversation: ConversationId,
 }
 
@@ -97,6 +104,8 @@ impl Client {
         let (event_tx, events) = mpsc::unbounded_channel();
         let (status_tx, status) = watch::channel(LinkStatus::Idle);
         let (outbox_tx, outbox_len) = watch::channel(outbox.pending().len());
+        let outbox_tx = Arc::new(outbox_tx);
+        let unqueued = Arc::new(AtomicUsize::new(0));
         let token = match &options.auth {
             Auth::Visitor { token, .. } => token.clone(),
             Auth::Operator { .. } => None,
@@ -110,7 +119,8 @@ impl Client {
             http: HttpClient::default(),
             events: event_tx,
             status: status_tx,
-            outbox_len: outbox_tx,
+            outbox_len: outbox_tx.clone(),
+            unqueued: unqueued.clone(),
             state_file: options.state_file,
             token,
         };
@@ -120,6 +130,8 @@ impl Client {
             events,
             status,
             outbox_len,
+            outbox_len_now: outbox_tx,
+            unqueued,
             conversation,
         }
     }
@@ -146,6 +158,8 @@ impl Client {
                 .map(|d| d.as_millis() as i64)
                 .unwrap_or(0),
         };
+        self.unqueued.fetch_add(1, Ordering::SeqCst);
+        self.outbox_len_now.send_modify(|n| *n += 1);
         let _ = self.inputs.send(Input::Write(message));
         id
     }
@@ -187,7 +201,8 @@ struct Driver {
     http: HttpClient,
     events: mpsc::UnboundedSender<Event>,
     status: watch::Sender<LinkStatus>,
-    outbox_len: watch::Sender<usize>,
+    outbox_len: Arc<watch::Sender<usize>>,
+    unqueued: Arc<AtomicUsize>,
     state_file: Option<PathBuf>,
     /// The visitor token to save.
     token: Option<String>,
@@ -219,7 +234,10 @@ impl Driver {
                             self.writers.remove(&conn);
                             self.link.closed(conn, now);
                         }
-                        Input::Write(message) => self.link.send_message(now, message),
+                        Input::Write(message) => {
+                            self.unqueued.fetch_sub(1, Ordering::SeqCst);
+                            self.link.send_message(now, message);
+                        }
                         Input::Send(frame) => { self.link.send(now, frame); }
                     }
                 }
@@ -298,7 +316,9 @@ impl Driver {
     /// old or the new state, never half of one.
     fn save(&mut self) {
         let outbox = self.link.outbox();
-        let _ = self.outbox_len.send(outbox.pending().len());
+        let _ = self
+            .outbox_len
+            .send(outbox.pending().len() + self.unqueued.load(Ordering::SeqCst));
         let Some(path) = &self.state_file else {
             return;
         };

@@ -45,31 +45,38 @@ async fn main() {
     let mut client = Client::start(options);
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let mut input_open = true;
+    // After the end of input, events are still shown while the outbox drains, for at most a
+    // minute.
+    let give_up = tokio::time::sleep(Duration::from_secs(60 * 60 * 24 * 365));
+    tokio::pin!(give_up);
     loop {
+        if !input_open && client.outbox_len() == 0 {
+            return;
+        }
         tokio::select! {
             line = lines.next_line(), if input_open => match line {
                 Ok(Some(line)) if !line.trim().is_empty() => {
                     client.write(line.trim());
                 }
                 Ok(Some(_)) => {}
-                Ok(None) | Err(_) => input_open = false,
+                Ok(None) | Err(_) => {
+                    input_open = false;
+                    give_up.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(60));
+                }
             },
             event = client.next_event() => match event {
                 Some(event) => show(&cli.deployments, event),
                 None => return,
             },
+            () = &mut give_up => {
+                eprintln!(
+                    "{} message(s) are not yet on both deployments; with --state-file they are \
+                     sent on the next run",
+                    client.outbox_len()
+                );
+                std::process::exit(1);
+            }
         }
-        if !input_open {
-            break;
-        }
-    }
-    if !client.drained(Duration::from_secs(60)).await {
-        eprintln!(
-            "{} message(s) are not yet on both deployments; with --state-file they are sent on \
-             the next run",
-            client.outbox_len()
-        );
-        std::process::exit(1);
     }
 }
 
