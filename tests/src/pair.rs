@@ -104,6 +104,11 @@ impl Member {
         self.cut_off_from = None;
     }
 
+    /// The process id, while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Freezes the process (SIGSTOP): its connections stay open and silent, like a hung machine.
     pub fn freeze(&self) {
         self.signal("STOP");

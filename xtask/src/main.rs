@@ -5,6 +5,8 @@
 //! - `cargo xtask test`: the same set-up plus Chromium, then every test (unit, integration,
 //!   browser end-to-end).
 //! - `cargo xtask site [--release]`: only builds the static site into `target/site`.
+//! - `cargo xtask bench [--quick]`: release builds of everything, then the benchmarks (see
+//!   `bench/` and `docs/benchmarks.md`); `--quick` takes about three minutes once built.
 
 mod demo;
 mod site;
@@ -28,12 +30,15 @@ fn main() -> anyhow::Result<()> {
             demo::run(port)
         }
         Some("test") => test(),
+        Some("bench") => bench(flag("--quick")),
         Some("site") => {
             tools::ensure_wasm_tools()?;
             site::build(flag("--release"))
         }
         _ => {
-            eprintln!("usage: cargo xtask <demo [--port N] | test | site [--release]>");
+            eprintln!(
+                "usage: cargo xtask <demo [--port N] | test | site [--release] | bench [--quick]>"
+            );
             std::process::exit(2);
         }
     }
@@ -69,6 +74,40 @@ fn test() -> anyhow::Result<()> {
         .env("LIVECHAT_SITE_DIR", target_dir().join("site")))?;
     step("All tests passed");
     Ok(())
+}
+
+/// The benchmarks: the release site (its weight is a figure), the binaries built for speed
+/// (`bench-native`), then the bench itself with as many open files as the system allows (idle
+/// connections are file descriptors, in the bench and in the server).
+fn bench(quick: bool) -> anyhow::Result<()> {
+    tools::ensure_wasm_tools()?;
+    site::build(true)?;
+    step("Building the server, the moderator and the bench (bench-native profile)");
+    run(cargo().args([
+        "build",
+        "--profile",
+        "bench-native",
+        "--bin",
+        "server",
+        "--bin",
+        "moderator",
+        "--bin",
+        "bench",
+    ]))?;
+    step("Running the benchmarks");
+    let binaries = target_dir().join("bench-native");
+    let bench = binaries.join("bench");
+    let script = format!(
+        "ulimit -n \"$(ulimit -Hn)\" 2>/dev/null; exec \"{}\" {}",
+        bench.display(),
+        if quick { "--quick" } else { "" }
+    );
+    run(Command::new("sh")
+        .args(["-c", &script])
+        .current_dir(root())
+        .env("LIVECHAT_SERVER_BIN", binaries.join("server"))
+        .env("LIVECHAT_MODERATOR_BIN", binaries.join("moderator"))
+        .env("LIVECHAT_SITE_DIR", target_dir().join("site")))
 }
 
 /// The repository's root.

@@ -47,8 +47,13 @@ async fn upgrade(
     // Frames up to the hard limit are read and answered with a clear `too_large` error; only a
     // frame beyond it (far larger than any legitimate one) drops the connection unread.
     let hard_limit = session::frame_limit(state.config.max_message_bytes) * 16;
+    // Most connections are idle most of the time: small buffers (the defaults are 128 KiB each)
+    // keep an idle connection to a few KiB of memory. Larger frames still arrive whole; they are
+    // only read in more steps.
     ws.max_message_size(hard_limit)
         .max_frame_size(hard_limit)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
         .on_upgrade(move |socket| run(socket, state, origin))
 }
 

@@ -1,0 +1,585 @@
+//! `cargo xtask bench [--quick]`: starts the real binaries (release builds) and measures what the
+//! product promises, each figure beside a bare baseline measured in the same run. Writes
+//! `target/bench/summary.json`, `summary.md` and `failover.svg`, and prints the table.
+//!
+//! Sections, in order: widget weight; the SQLite baseline; the relay baseline and the real
+//! throughput (with replication lag sampled meanwhile); latency at many quiet conversations; idle
+//! connections and their memory; kill -9 failovers and SIGSTOP freezes with active chats, and the
+//! messages lost or doubled across all of them.
+
+mod load;
+mod relay;
+mod report;
+mod sizes;
+mod sqlite;
+mod stats;
+
+use load::{Pace, Seen, Window};
+use stats::{now_us, quantile};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tests::moderator::ModeratorProcess;
+use tests::pair::{in_sync, start_pair, Member};
+
+/// How much of everything to do.
+struct Scale {
+    throughput_conversations: usize,
+    throughput_secs: u64,
+    latency_conversations: usize,
+    latency_secs: u64,
+    idle_connections: usize,
+    failovers: usize,
+    freezes: usize,
+    failover_chats: usize,
+}
+
+const QUICK: Scale = Scale {
+    throughput_conversations: 200,
+    throughput_secs: 10,
+    latency_conversations: 1_000,
+    latency_secs: 15,
+    idle_connections: 2_000,
+    failovers: 3,
+    freezes: 1,
+    failover_chats: 50,
+};
+
+const FULL: Scale = Scale {
+    throughput_conversations: 1_000,
+    throughput_secs: 30,
+    latency_conversations: 10_000,
+    latency_secs: 30,
+    idle_connections: 100_000,
+    failovers: 10,
+    freezes: 3,
+    failover_chats: 200,
+};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let scale = if quick { QUICK } else { FULL };
+    let root = tests::root();
+    let out = std::env::var_os("LIVECHAT_BENCH_OUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target/bench"));
+    let site = tests::deployment::site_dir();
+    now_us();
+    let mut figures: Vec<(String, f64)> = Vec::new();
+    let add = |figures: &mut Vec<(String, f64)>, key: &str, value: f64| {
+        println!("  {key} = {value:.2}");
+        figures.push((key.into(), value));
+    };
+
+    println!("==> Widget weight");
+    for (key, value) in sizes::measure(&site, &root)? {
+        add(&mut figures, key, value);
+    }
+
+    println!("==> SQLite baseline (durable single-row transactions)");
+    let rows = tokio::task::spawn_blocking(|| sqlite::rows_per_s(Duration::from_secs(5))).await??;
+    add(&mut figures, "sqlite_baseline_rows_per_s", rows);
+
+    let throughput_secs = Duration::from_secs(scale.throughput_secs);
+    println!(
+        "==> Relay baseline: {} conversations for {} s",
+        scale.throughput_conversations, scale.throughput_secs
+    );
+    let relay_url = relay::start().await?;
+    let (relay_rate, _, _) = throughput(
+        vec![relay_url],
+        None,
+        "relay".into(),
+        scale.throughput_conversations,
+        throughput_secs,
+        None,
+    )
+    .await;
+    add(&mut figures, "relay_baseline_msgs_per_s", relay_rate);
+
+    println!("==> Primary, redundant and moderator: throughput and replication lag");
+    let (primary, redundant) = start_pair(0);
+    let moderator = ModeratorProcess::start(&primary, &redundant);
+    moderator.wait_until_pushed().await;
+    let deployments = vec![primary.url(), redundant.url()];
+    let token = load::operator_token(&primary.url()).await?;
+    let (rate, _, lags) = throughput(
+        deployments.clone(),
+        Some(moderator.url.clone()),
+        token.clone(),
+        scale.throughput_conversations,
+        throughput_secs,
+        Some(primary.url()),
+    )
+    .await;
+    add(&mut figures, "throughput_msgs_per_s", rate);
+    add(&mut figures, "throughput_ratio", rate / relay_rate.max(1.0));
+    let mut lags = lags;
+    add(
+        &mut figures,
+        "replication_lag_ms_p99",
+        quantile(&mut lags, 0.99),
+    );
+
+    println!(
+        "==> Latency: {} conversations, one message each every 5 s, for {} s",
+        scale.latency_conversations, scale.latency_secs
+    );
+    let mut latencies = latency(
+        deployments.clone(),
+        Some(moderator.url.clone()),
+        token.clone(),
+        scale.latency_conversations,
+        Duration::from_secs(scale.latency_secs),
+    )
+    .await;
+    add(
+        &mut figures,
+        "latency_ms_p50",
+        quantile(&mut latencies, 0.5),
+    );
+    add(
+        &mut figures,
+        "latency_ms_p99",
+        quantile(&mut latencies, 0.99),
+    );
+
+    println!("==> Idle connections: {}", scale.idle_connections);
+    let (held, per_connection) = idle::hold(&primary, scale.idle_connections).await?;
+    add(&mut figures, "idle_connections", held as f64);
+    add(&mut figures, "bytes_per_idle_connection", per_connection);
+    drop(moderator);
+    drop((primary, redundant));
+
+    println!(
+        "==> Failover: {} kill -9 and {} SIGSTOP of the primary with {} active chats",
+        scale.failovers, scale.freezes, scale.failover_chats
+    );
+    let outcome = failover::run(
+        scale.failovers,
+        scale.freezes,
+        scale.failover_chats,
+        &out.join("failover.svg"),
+    )
+    .await?;
+    let mut kills = outcome.kill_resume_ms;
+    let mut freezes = outcome.freeze_resume_ms;
+    add(
+        &mut figures,
+        "failover_resume_ms_p50",
+        quantile(&mut kills, 0.5),
+    );
+    add(
+        &mut figures,
+        "failover_resume_ms_max",
+        kills.iter().copied().fold(0.0, f64::max),
+    );
+    add(
+        &mut figures,
+        "freeze_resume_ms_p50",
+        quantile(&mut freezes, 0.5),
+    );
+    add(&mut figures, "messages_lost", outcome.lost as f64);
+    add(&mut figures, "duplicates", outcome.duplicates as f64);
+
+    let context = vec![
+        (
+            "mode".to_owned(),
+            if quick { "quick" } else { "full" }.to_owned(),
+        ),
+        (
+            "cpus".to_owned(),
+            std::thread::available_parallelism()?.to_string(),
+        ),
+        ("date (UTC)".to_owned(), date()),
+    ];
+    let table = report::write(&out, &figures, &context)?;
+    println!("\n{table}");
+    println!("Written to {}", out.display());
+    Ok(())
+}
+
+fn date() -> String {
+    std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// Visitors writing as fast as confirmations allow (4 unconfirmed each) for `duration` after a
+/// 3 s warm-up, one operator counting deliveries. Returns messages per second that were both
+/// delivered to the operator and confirmed to their sender inside the window, the latencies, and
+/// (when `lag_of` names a deployment) its replication lag sampled every 100 ms.
+async fn throughput(
+    deployments: Vec<String>,
+    moderator: Option<String>,
+    token: String,
+    conversations: usize,
+    duration: Duration,
+    lag_of: Option<String>,
+) -> (f64, Vec<f64>, Vec<f64>) {
+    let start = now_us();
+    let window = Window {
+        from_us: start + 3_000_000,
+        to_us: start + 3_000_000 + duration.as_micros() as u64,
+    };
+    let seen = Arc::new(Seen::default());
+    let operator = load::operator(
+        deployments.clone(),
+        moderator.clone(),
+        token,
+        window,
+        window.to_us + 2_000_000,
+        seen.clone(),
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let visitors: Vec<_> = (0..conversations)
+        .map(|_| {
+            load::visitor(
+                deployments.clone(),
+                moderator.clone(),
+                Pace::Window(4),
+                window,
+                window.to_us,
+                seen.clone(),
+            )
+        })
+        .collect();
+    let sampler = lag_of.map(|deployment| {
+        tokio::spawn(async move {
+            let mut lags = Vec::new();
+            while now_us() < window.to_us {
+                if now_us() >= window.from_us {
+                    let status =
+                        tests::moderator::get_json(&format!("{deployment}/v1/replication/status"))
+                            .await;
+                    lags.push(status["outbound_lag_ms"].as_f64().unwrap_or(0.0));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            lags
+        })
+    });
+    for visitor in visitors {
+        let _ = visitor.await;
+    }
+    let _ = operator.await;
+    let lags = match sampler {
+        Some(task) => task.await.unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let delivered = seen.delivered.load(Ordering::Relaxed);
+    let confirmed = seen.confirmed.load(Ordering::Relaxed);
+    let rate = delivered.min(confirmed) as f64 / duration.as_secs_f64();
+    let latencies = seen
+        .latencies
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|l| l.1)
+        .collect();
+    (rate, latencies, lags)
+}
+
+/// `conversations` visitors, each writing once every 5 s (spread evenly), for `duration` after a
+/// warm-up of one period; returns the latencies (ms) the operator measured.
+async fn latency(
+    deployments: Vec<String>,
+    moderator: Option<String>,
+    token: String,
+    conversations: usize,
+    duration: Duration,
+) -> Vec<f64> {
+    let period = Duration::from_secs(5);
+    let start = now_us();
+    let window = Window {
+        from_us: start + 2 * period.as_micros() as u64,
+        to_us: start + 2 * period.as_micros() as u64 + duration.as_micros() as u64,
+    };
+    let seen = Arc::new(Seen::default());
+    let operator = load::operator(
+        deployments.clone(),
+        moderator.clone(),
+        token,
+        window,
+        window.to_us + 2_000_000,
+        seen.clone(),
+    );
+    let visitors: Vec<_> = (0..conversations)
+        .map(|i| {
+            let offset = period.mul_f64(i as f64 / conversations as f64) + period;
+            load::visitor(
+                deployments.clone(),
+                moderator.clone(),
+                Pace::Every { period, offset },
+                window,
+                window.to_us,
+                seen.clone(),
+            )
+        })
+        .collect();
+    for visitor in visitors {
+        let _ = visitor.await;
+    }
+    let _ = operator.await;
+    let latencies = seen
+        .latencies
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|l| l.1)
+        .collect();
+    latencies
+}
+
+mod idle {
+    //! Idle connections: visitors that said hello and then say nothing, spread over several
+    //! loopback source addresses (each holds at most ~28,000 ports towards one server port).
+
+    use super::Member;
+    use futures_util::{SinkExt, StreamExt};
+    use protocol::{Auth, ClientFrame, SiteId, PROTOCOL_VERSION};
+    use std::time::Duration;
+    use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+    type Socket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+    async fn open(server: std::net::SocketAddr, source: std::net::Ipv4Addr) -> Option<Socket> {
+        let socket = tokio::net::TcpSocket::new_v4().ok()?;
+        socket.bind((source, 0).into()).ok()?;
+        let stream = socket.connect(server).await.ok()?;
+        let url = format!("ws://{server}{}", protocol::WS_PATH);
+        let (mut ws, _) = tokio_tungstenite::client_async(url, stream).await.ok()?;
+        let hello = ClientFrame::Hello {
+            protocol: PROTOCOL_VERSION,
+            auth: Auth::Visitor {
+                site_id: SiteId(tests::deployment::SITE_ID.into()),
+                token: None,
+            },
+            page_url: None,
+        };
+        ws.send(WsMessage::Text(hello.encode().into())).await.ok()?;
+        match tokio::time::timeout(Duration::from_secs(30), ws.next()).await {
+            Ok(Some(Ok(WsMessage::Text(_)))) => Some(ws),
+            _ => None,
+        }
+    }
+
+    /// Opens up to `count` idle connections to `member`; returns how many are held and the
+    /// server's resident memory growth divided by that.
+    pub async fn hold(member: &Member, count: usize) -> anyhow::Result<(usize, f64)> {
+        let pid = member
+            .pid()
+            .ok_or_else(|| anyhow::anyhow!("the primary is not running"))?;
+        let server: std::net::SocketAddr = format!("127.0.0.1:{}", member.port).parse()?;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let before = super::stats::rss_bytes(pid);
+        let mut held = Vec::with_capacity(count);
+        let batch = 500;
+        for start in (0..count).step_by(batch) {
+            let opening: Vec<_> = (start..(start + batch).min(count))
+                .map(|i| {
+                    let source = std::net::Ipv4Addr::new(127, 0, 1 + (i / 20_000) as u8, 1);
+                    tokio::spawn(open(server, source))
+                })
+                .collect();
+            for task in opening {
+                if let Ok(Some(socket)) = task.await {
+                    held.push(socket);
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let after = super::stats::rss_bytes(pid);
+        let per = after.saturating_sub(before) as f64 / held.len().max(1) as f64;
+        Ok((held.len(), per))
+    }
+}
+
+mod failover {
+    //! kill -9 (or SIGSTOP) of the active primary while chats go on; per chat, the time from the
+    //! fault to the first message delivered end to end afterwards; then the primary returns, the
+    //! moderator fails back once it holds everything, and the next round starts.
+
+    use super::*;
+
+    /// What the failover rounds measured.
+    pub struct Outcome {
+        pub kill_resume_ms: Vec<f64>,
+        pub freeze_resume_ms: Vec<f64>,
+        pub lost: u64,
+        pub duplicates: u64,
+    }
+
+    pub async fn run(
+        kills: usize,
+        freezes: usize,
+        chats: usize,
+        svg: &std::path::Path,
+    ) -> anyhow::Result<Outcome> {
+        let (mut primary, redundant) = start_pair(0);
+        let moderator = ModeratorProcess::start(&primary, &redundant);
+        moderator.wait_until_pushed().await;
+        let deployments = vec![primary.url(), redundant.url()];
+        let token = load::operator_token(&primary.url()).await?;
+        // Long enough for every round: each takes a few seconds plus the failback hold.
+        let until = now_us() + ((kills + freezes) as u64 * 20 + 10) * 1_000_000;
+        let window = Window {
+            from_us: 0,
+            to_us: u64::MAX,
+        };
+        let seen = Arc::new(Seen::default());
+        let operator = load::operator(
+            deployments.clone(),
+            Some(moderator.url.clone()),
+            token,
+            window,
+            until + 70_000_000,
+            seen.clone(),
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let visitors: Vec<_> = (0..chats)
+            .map(|i| {
+                let period = Duration::from_millis(100);
+                load::visitor(
+                    deployments.clone(),
+                    Some(moderator.url.clone()),
+                    Pace::Every {
+                        period,
+                        offset: period.mul_f64(i as f64 / chats as f64),
+                    },
+                    window,
+                    until,
+                    seen.clone(),
+                )
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+
+        let mut outcome = Outcome {
+            kill_resume_ms: Vec::new(),
+            freeze_resume_ms: Vec::new(),
+            lost: 0,
+            duplicates: 0,
+        };
+        for round in 0..kills + freezes {
+            let freeze = round >= kills;
+            moderator
+                .wait_for_active("primary", Duration::from_secs(60))
+                .await;
+            in_sync(&primary, &redundant).await;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let chats_now: std::collections::BTreeSet<_> = {
+                let deliveries = seen.deliveries.lock().expect("lock");
+                let recent = now_us().saturating_sub(1_000_000);
+                deliveries
+                    .iter()
+                    .filter(|(_, t)| *t >= recent)
+                    .map(|(c, _)| *c)
+                    .collect()
+            };
+            let fault_us = now_us();
+            if freeze {
+                primary.freeze();
+            } else {
+                primary.kill9();
+            }
+            let switched = moderator
+                .wait_for_active("redundant", Duration::from_secs(30))
+                .await;
+            let switch_us = now_us();
+            let _ = switched;
+            tokio::time::sleep(Duration::from_secs(4)).await;
+            let resumed = resume_times(&seen, &chats_now, fault_us);
+            println!(
+                "  round {}: {} of the primary, {} chats live, {} resumed, moderator switched after {} ms",
+                round + 1,
+                if freeze { "SIGSTOP" } else { "kill -9" },
+                chats_now.len(),
+                resumed.len(),
+                (switch_us - fault_us) / 1000
+            );
+            if freeze {
+                outcome.freeze_resume_ms.extend(resumed);
+                primary.thaw();
+                // A thawed primary rejoins; restarting it as well keeps rounds alike.
+                primary.kill9();
+                primary.start();
+            } else {
+                outcome.kill_resume_ms.extend(resumed);
+                primary.start();
+            }
+            if round == 0 {
+                let points: Vec<(u64, f64)> = seen
+                    .latencies
+                    .lock()
+                    .expect("lock")
+                    .iter()
+                    .filter(|(sent, _)| {
+                        *sent + 3_000_000 >= fault_us && *sent <= fault_us + 4_000_000
+                    })
+                    .copied()
+                    .collect();
+                if let Some(dir) = svg.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                report::failover_svg(svg, &points, fault_us, Some(switch_us))?;
+            }
+        }
+        let mut written = 0;
+        for visitor in visitors {
+            written += visitor.await.unwrap_or(0);
+        }
+        let _ = operator.await;
+        moderator
+            .wait_for_active("primary", Duration::from_secs(60))
+            .await;
+        in_sync(&primary, &redundant).await;
+        for dir in [primary.data_dir.path(), redundant.data_dir.path()] {
+            let (stored, doubled) = count_messages(dir)?;
+            outcome.lost = outcome.lost.max(written.saturating_sub(stored));
+            outcome.duplicates = outcome.duplicates.max(doubled);
+        }
+        Ok(outcome)
+    }
+
+    /// Per chat that was live before the fault, the time (ms) from the fault to its first
+    /// delivery to the operator afterwards.
+    fn resume_times(
+        seen: &Seen,
+        chats: &std::collections::BTreeSet<protocol::ConversationId>,
+        fault_us: u64,
+    ) -> Vec<f64> {
+        let deliveries = seen.deliveries.lock().expect("lock");
+        let mut first: BTreeMap<protocol::ConversationId, u64> = BTreeMap::new();
+        for (conversation, at) in deliveries.iter() {
+            if *at > fault_us && chats.contains(conversation) {
+                first.entry(*conversation).or_insert(*at);
+            }
+        }
+        first
+            .values()
+            .map(|at| (at - fault_us) as f64 / 1000.0)
+            .collect()
+    }
+
+    /// Visitor messages stored, and how many were stored twice under different ids (the same
+    /// conversation and body, which carries the send time).
+    fn count_messages(dir: &std::path::Path) -> anyhow::Result<(u64, u64)> {
+        let conn = rusqlite::Connection::open_with_flags(
+            dir.join("livechat.sqlite3"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )?;
+        let (stored, distinct): (i64, i64) = conn.query_row(
+            "SELECT COUNT(*), COUNT(DISTINCT conversation_id || '|' || body) FROM messages
+             WHERE author_kind = 'visitor'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok((stored as u64, (stored - distinct) as u64))
+    }
+}

@@ -1,0 +1,33 @@
+//! Widget weight: what the browser downloads, gzipped, from the release build of the site.
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use std::io::Write;
+use std::path::Path;
+
+fn gz_len(bytes: &[u8]) -> u64 {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
+    encoder.write_all(bytes).expect("in memory");
+    encoder.finish().expect("in memory").len() as u64
+}
+
+fn gz_file(path: &Path) -> anyhow::Result<u64> {
+    Ok(gz_len(&std::fs::read(path)?))
+}
+
+/// `widget_wasm_gz_bytes`, `widget_total_gz_bytes`, `launcher_gz_bytes`.
+///
+/// The snippet's inline loader, `widget.js` and `widget_bg.wasm` are everything the open widget
+/// needs (its stylesheet is compiled in). The launcher button is rendered by the same WebAssembly
+/// module, so today what loads before the visitor touches the widget is all of it.
+pub fn measure(site: &Path, root: &Path) -> anyhow::Result<Vec<(&'static str, f64)>> {
+    let wasm = gz_file(&site.join("widget/widget_bg.wasm"))?;
+    let js = gz_file(&site.join("widget/widget.js"))?;
+    let loader = gz_file(&root.join("www/loader.js"))?;
+    let total = wasm + js + loader;
+    Ok(vec![
+        ("widget_wasm_gz_bytes", wasm as f64),
+        ("widget_total_gz_bytes", total as f64),
+        ("launcher_gz_bytes", total as f64),
+    ])
+}
