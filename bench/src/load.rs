@@ -117,13 +117,22 @@ pub enum Pace {
     },
 }
 
-/// Runs one visitor until `until_us`; returns the number of messages it wrote.
+/// When visitors stop writing (µs since the bench started); shared, so a run can end them when
+/// it is done rather than at a time fixed in advance.
+pub type Deadline = Arc<AtomicU64>;
+
+/// A deadline at `at_us`.
+pub fn deadline(at_us: u64) -> Deadline {
+    Arc::new(AtomicU64::new(at_us))
+}
+
+/// Runs one visitor until the deadline; returns the number of messages it wrote.
 pub fn visitor(
     deployments: Vec<String>,
     moderator: Option<String>,
     pace: Pace,
     window: Window,
-    until_us: u64,
+    until: Deadline,
     seen: Arc<Seen>,
 ) -> tokio::task::JoinHandle<u64> {
     let options = ClientOptions::visitor(tests::deployment::SITE_ID, deployments, moderator);
@@ -138,6 +147,7 @@ pub fn visitor(
             };
         loop {
             let now = now_us();
+            let until_us = until.load(Ordering::Relaxed);
             if now >= until_us {
                 break;
             }
