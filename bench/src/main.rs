@@ -384,13 +384,26 @@ mod idle {
             let opening: Vec<_> = (start..(start + batch).min(count))
                 .map(|i| {
                     let source = std::net::Ipv4Addr::new(127, 0, 1 + (i / 20_000) as u8, 1);
-                    tokio::spawn(open(server, source))
+                    // A server out of file descriptors leaves connections in its backlog,
+                    // never answered: each attempt has a deadline.
+                    tokio::spawn(tokio::time::timeout(
+                        Duration::from_secs(10),
+                        open(server, source),
+                    ))
                 })
                 .collect();
+            let before_batch = held.len();
             for task in opening {
-                if let Ok(Some(socket)) = task.await {
+                if let Ok(Ok(Some(socket))) = task.await {
                     held.push(socket);
                 }
+            }
+            if held.len() == before_batch {
+                println!(
+                    "  stopped at {} connections: no more could be opened (file descriptor limits)",
+                    held.len()
+                );
+                break;
             }
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
