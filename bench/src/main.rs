@@ -228,27 +228,15 @@ async fn throughput(
         to_us: start + 3_000_000 + duration.as_micros() as u64,
     };
     let seen = Arc::new(Seen::default());
-    let operator = load::operator(
-        deployments.clone(),
-        moderator.clone(),
+    let run = tokio::spawn(run_load(
+        deployments,
+        moderator,
         token,
         window,
-        window.to_us + 2_000_000,
+        conversations,
+        |_| Pace::Window(4),
         seen.clone(),
-    );
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let visitors: Vec<_> = (0..conversations)
-        .map(|_| {
-            load::visitor(
-                deployments.clone(),
-                moderator.clone(),
-                Pace::Window(4),
-                window,
-                load::deadline(window.to_us),
-                seen.clone(),
-            )
-        })
-        .collect();
+    ));
     let sampler = lag_of.map(|deployment| {
         tokio::spawn(async move {
             let mut lags = Vec::new();
@@ -264,10 +252,7 @@ async fn throughput(
             lags
         })
     });
-    for visitor in visitors {
-        let _ = visitor.await;
-    }
-    let _ = operator.await;
+    let _ = run.await;
     let lags = match sampler {
         Some(task) => task.await.unwrap_or_default(),
         None => Vec::new(),
@@ -283,6 +268,44 @@ async fn throughput(
         .map(|l| l.1)
         .collect();
     (rate, latencies, lags)
+}
+
+/// One operator and `conversations` visitors (visitor `i` paced by `pace(i)`) writing until the
+/// window ends; what they saw goes to `seen`.
+async fn run_load(
+    deployments: Vec<String>,
+    moderator: Option<String>,
+    token: String,
+    window: Window,
+    conversations: usize,
+    pace: impl Fn(usize) -> Pace,
+    seen: Arc<Seen>,
+) {
+    let operator = load::operator(
+        deployments.clone(),
+        moderator.clone(),
+        token,
+        window,
+        window.to_us + 2_000_000,
+        seen.clone(),
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let visitors: Vec<_> = (0..conversations)
+        .map(|i| {
+            load::visitor(
+                deployments.clone(),
+                moderator.clone(),
+                pace(i),
+                window,
+                load::deadline(window.to_us),
+                seen.clone(),
+            )
+        })
+        .collect();
+    for visitor in visitors {
+        let _ = visitor.await;
+    }
+    let _ = operator.await;
 }
 
 /// `conversations` visitors, each writing once every 5 s (spread evenly), for `duration` after a
@@ -301,31 +324,19 @@ async fn latency(
         to_us: start + 2 * period.as_micros() as u64 + duration.as_micros() as u64,
     };
     let seen = Arc::new(Seen::default());
-    let operator = load::operator(
-        deployments.clone(),
-        moderator.clone(),
+    run_load(
+        deployments,
+        moderator,
         token,
         window,
-        window.to_us + 2_000_000,
+        conversations,
+        |i| Pace::Every {
+            period,
+            offset: period.mul_f64(i as f64 / conversations as f64) + period,
+        },
         seen.clone(),
-    );
-    let visitors: Vec<_> = (0..conversations)
-        .map(|i| {
-            let offset = period.mul_f64(i as f64 / conversations as f64) + period;
-            load::visitor(
-                deployments.clone(),
-                moderator.clone(),
-                Pace::Every { period, offset },
-                window,
-                load::deadline(window.to_us),
-                seen.clone(),
-            )
-        })
-        .collect();
-    for visitor in visitors {
-        let _ = visitor.await;
-    }
-    let _ = operator.await;
+    )
+    .await;
     let latencies = seen
         .latencies
         .lock()
