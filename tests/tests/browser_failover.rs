@@ -82,10 +82,11 @@ async fn kill_9_of_the_primary_mid_chat_goes_unnoticed_and_failback_loses_nothin
     assert_eq!(console_deployment(&operator).await, redundant.url());
 
     // The primary comes back; once it holds everything the moderator makes it active again and
-    // both screens are sent back to it. The chat goes on there. It comes back after the clients'
-    // 5 s suspicion of it has expired, the common case. A redirect inside that window is deferred
-    // (client-core's scenario tests cover it); in one CI run the console did not return after
-    // such a deferral, which is still open (see the session note).
+    // both screens are sent back to it. The chat goes on there. It comes back only after the
+    // moderator has had time to notice the kill: a primary back within a second is never seen
+    // down, no decision changes, and clients that fled to the redundant deployment stay there
+    // (they ignore its redirect of the epoch they already follow). That is a known gap, written
+    // up in the session note, not a behaviour this test asserts.
     let since_kill = killed.elapsed();
     if since_kill < Duration::from_secs(6) {
         tokio::time::sleep(Duration::from_secs(6) - since_kill).await;
