@@ -13,7 +13,10 @@
 //! tried. A deployment that fails (refused, closed before its welcome, silent) makes the link try
 //! the other at once; when both failed, it waits (exponential backoff with jitter) and starts a
 //! new round. A `redirect` from a deployment is followed at once, except to a deployment that
-//! failed us moments ago: then it is followed when that suspicion expires.
+//! failed us moments ago: then it is followed when that suspicion expires. A client that fled the
+//! deployment believed active asks the moderator again after a while (5 s, doubling after each
+//! failed return) and goes back if it still names it: a deployment back before the moderator
+//! noticed it was gone changes no decision, so no redirect would bring the client back.
 //!
 //! **Liveness.** While online the link sends `ping` whenever it has sent nothing for
 //! `heartbeat_ms`, and declares the link dead when nothing at all arrived for `silence_ms`, which
@@ -190,6 +193,17 @@ pub struct Link {
     known: Option<KnownActive>,
     followed_epoch: u64,
     deferred_redirect: Option<KnownActive>,
+    /// While online elsewhere than the known active deployment: when to ask the moderator again
+    /// whether to go back. A deployment back before the moderator noticed it was gone changes no
+    /// decision, so no redirect would ever bring the client back.
+    recheck_at: Option<u64>,
+    /// Between two such questions, in ms: doubles (up to a minute) each time going back failed,
+    /// so a moderator naming a dead deployment costs a blip now and then, not a flicker.
+    recheck_interval_ms: u64,
+    /// Whether a moderator request made while online is in flight.
+    rechecking: bool,
+    /// Whether the current connection attempt is such a return.
+    returning: bool,
     suspect_until: Vec<u64>,
     last_welcomed_by: Option<usize>,
     nonce: u64,
@@ -197,6 +211,15 @@ pub struct Link {
     actions: VecDeque<Action>,
     events: VecDeque<Event>,
     status: LinkStatus,
+}
+
+/// The moderator's `/v1/active` URL.
+fn active_url(base: &str) -> String {
+    format!(
+        "{}{}",
+        base.trim_end_matches('/'),
+        protocol::moderation::ACTIVE_PATH
+    )
 }
 
 /// `https://a.example/` and `https://a.example` name the same deployment.
@@ -234,6 +257,10 @@ impl Link {
             backoff: Backoff::default(),
             known,
             deferred_redirect: None,
+            recheck_at: None,
+            recheck_interval_ms: 0,
+            rechecking: false,
+            returning: false,
             last_welcomed_by: None,
             nonce: 0,
             actions: VecDeque::new(),
@@ -267,6 +294,24 @@ impl Link {
 
     /// The moderator's answer (or `None`: unreachable, slow, unreadable).
     pub fn moderator_answered(&mut self, now: u64, answer: Option<ActiveDeployment>) {
+        if let Phase::Online { conn, target, .. } = self.phase {
+            if !std::mem::take(&mut self.rechecking) {
+                return;
+            }
+            if let Some(answer) = answer {
+                if self.learn(answer.epoch, &answer.url).is_some() {
+                    self.followed_epoch = self.followed_epoch.max(answer.epoch);
+                }
+            }
+            if let Some(known) = self.known.filter(|k| k.deployment != target) {
+                if !self.suspect(known.deployment, now) {
+                    self.returning = true;
+                    self.actions.push_back(Action::Close { conn });
+                    self.connect_to(known.deployment, now);
+                }
+            }
+            return;
+        }
         if !matches!(self.phase, Phase::Asking { .. }) {
             return;
         }
@@ -361,6 +406,16 @@ impl Link {
                         }
                     }
                 }
+                if self.recheck_at.is_some_and(|at| now >= at) && !self.rechecking {
+                    self.recheck_at = Some(now + self.recheck_interval_ms);
+                    if let Some(base) = &self.config.moderator {
+                        self.rechecking = true;
+                        self.actions.push_back(Action::AskModerator {
+                            url: active_url(base),
+                            timeout_ms: self.config.moderator_timeout_ms,
+                        });
+                    }
+                }
                 if now >= last_tx + self.config.heartbeat_ms {
                     self.nonce += 1;
                     self.send_on(conn, now, ClientFrame::Ping { nonce: self.nonce });
@@ -385,6 +440,9 @@ impl Link {
                     (last_rx + self.config.silence_ms).min(last_tx + self.config.heartbeat_ms);
                 if let Some(redirect) = self.deferred_redirect {
                     next = next.min(self.suspect_until[redirect.deployment]);
+                }
+                if let Some(at) = self.recheck_at.filter(|_| !self.rechecking) {
+                    next = next.min(at);
                 }
                 Some(next)
             }
@@ -543,11 +601,7 @@ impl Link {
         self.set_status(LinkStatus::Connecting);
         match &self.config.moderator {
             Some(base) => {
-                let url = format!(
-                    "{}{}",
-                    base.trim_end_matches('/'),
-                    protocol::moderation::ACTIVE_PATH
-                );
+                let url = active_url(base);
                 self.actions.push_back(Action::AskModerator {
                     url,
                     timeout_ms: self.config.moderator_timeout_ms,
@@ -624,6 +678,23 @@ impl Link {
         self.round_failures = 0;
         self.backoff.reset();
         self.suspect_until[target] = 0;
+        self.rechecking = false;
+        match self.known {
+            Some(known) if known.deployment != target => {
+                // Welcomed away from the deployment believed active: ask again later whether to
+                // go back, less often each time going back failed.
+                self.recheck_interval_ms = if std::mem::take(&mut self.returning) {
+                    (self.recheck_interval_ms * 2).min(60_000)
+                } else {
+                    self.config.suspect_ms
+                };
+                self.recheck_at = Some(now + self.recheck_interval_ms);
+            }
+            _ => {
+                self.returning = false;
+                self.recheck_at = None;
+            }
+        }
         let moved = self.last_welcomed_by != Some(target);
         self.last_welcomed_by = Some(target);
         self.replicates = replicates;

@@ -82,11 +82,9 @@ async fn kill_9_of_the_primary_mid_chat_goes_unnoticed_and_failback_loses_nothin
     assert_eq!(console_deployment(&operator).await, redundant.url());
 
     // The primary comes back; once it holds everything the moderator makes it active again and
-    // both screens are sent back to it. The chat goes on there. It comes back only after the
-    // moderator has had time to notice the kill: a primary back within a second is never seen
-    // down, no decision changes, and clients that fled to the redundant deployment stay there
-    // (they ignore its redirect of the epoch they already follow). That is a known gap, written
-    // up in the session note, not a behaviour this test asserts.
+    // both screens are sent back to it. The chat goes on there. It comes back after the
+    // moderator has noticed the kill, so this is failback by redirect; a primary back before the
+    // moderator noticed (clients return by asking it again) is covered in moderator_failover.rs.
     let since_kill = killed.elapsed();
     if since_kill < Duration::from_secs(6) {
         tokio::time::sleep(Duration::from_secs(6) - since_kill).await;

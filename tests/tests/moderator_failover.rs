@@ -212,3 +212,31 @@ async fn manual_failover_moves_connected_visitors_without_losing_a_message() {
     assert!(late.drained(Duration::from_secs(30)).await);
     assert_eq!(late.welcomed_by, [primary.url()]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_return_to_a_primary_that_came_back_before_the_moderator_noticed() {
+    let (mut primary, redundant) = start_pair(0);
+    let moderator = ModeratorProcess::start(&primary, &redundant);
+    moderator.wait_until_pushed().await;
+    let deployments = [primary.url(), redundant.url()];
+    let mut visitor = Visitor::start(SITE_ID, deployments, Some(moderator.url.clone()));
+    visitor.write_paced(2, Duration::from_millis(20)).await;
+    assert!(visitor.drained(Duration::from_secs(30)).await);
+    assert_eq!(visitor.welcomed_by, [primary.url()]);
+
+    // A blip: the primary is killed and restarted at once, likely before three probes fail, so
+    // the moderator may never change its decision and no redirect would come.
+    primary.kill9();
+    primary.start();
+    assert!(
+        visitor
+            .until(Duration::from_secs(30), |v| {
+                v.welcomed_by.len() >= 3 && v.welcomed_by.last() == Some(&v.deployments[0])
+            })
+            .await,
+        "the visitor went back to the primary: {:?}",
+        visitor.welcomed_by
+    );
+    visitor.write_paced(2, Duration::from_millis(20)).await;
+    assert!(visitor.drained(Duration::from_secs(30)).await);
+}

@@ -475,7 +475,33 @@ fn a_stale_redirect_does_not_send_the_client_back_to_a_dead_deployment() {
     sim.settle();
     sim.advance(20_000);
     assert_eq!(sim.online_at(), Some(1));
-    assert_eq!(sim.opened_to, [0, 1], "no bounce back to the dead primary");
+    // This moderator keeps naming the dead primary: the client tries to go back only when it
+    // asks again, after 5 s and then 10 s, never in a tight loop.
+    assert_eq!(sim.opened_to, [0, 1, 0, 1, 0, 1]);
+}
+
+#[test]
+fn a_client_returns_to_a_primary_that_came_back_before_the_moderator_noticed() {
+    let mut sim = Sim::new(true);
+    // The primary drops everyone and is back at once: the moderator never saw it down, so no
+    // decision changes and no redirect will come.
+    sim.kill(0);
+    sim.deployments[0].up = true;
+    assert_eq!(sim.online_at(), Some(1));
+    sim.advance(2_000);
+    assert_eq!(sim.online_at(), Some(1), "not while the primary is suspect");
+    sim.advance(4_000);
+    assert_eq!(
+        sim.online_at(),
+        Some(0),
+        "asked the moderator again and went back"
+    );
+    // Where the moderator switched meanwhile, the client stays where it is.
+    sim.kill(0);
+    sim.decide(1);
+    sim.deployments[0].up = true;
+    sim.advance(20_000);
+    assert_eq!(sim.online_at(), Some(1));
 }
 
 mod schedules {
