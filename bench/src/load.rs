@@ -26,6 +26,18 @@ pub struct Seen {
     pub deliveries: Mutex<Vec<(protocol::ConversationId, u64)>>,
 }
 
+impl Seen {
+    /// The latencies measured, in ms.
+    pub fn latency_values(&self) -> Vec<f64> {
+        self.latencies
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|l| l.1)
+            .collect()
+    }
+}
+
 /// The measurement window, in µs since the bench started.
 #[derive(Clone, Copy)]
 pub struct Window {

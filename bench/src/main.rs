@@ -260,14 +260,7 @@ async fn throughput(
     let delivered = seen.delivered.load(Ordering::Relaxed);
     let confirmed = seen.confirmed.load(Ordering::Relaxed);
     let rate = delivered.min(confirmed) as f64 / duration.as_secs_f64();
-    let latencies = seen
-        .latencies
-        .lock()
-        .expect("lock")
-        .iter()
-        .map(|l| l.1)
-        .collect();
-    (rate, latencies, lags)
+    (rate, seen.latency_values(), lags)
 }
 
 /// One operator and `conversations` visitors (visitor `i` paced by `pace(i)`) writing until the
@@ -337,14 +330,7 @@ async fn latency(
         seen.clone(),
     )
     .await;
-    let latencies = seen
-        .latencies
-        .lock()
-        .expect("lock")
-        .iter()
-        .map(|l| l.1)
-        .collect();
-    latencies
+    seen.latency_values()
 }
 
 mod idle {
