@@ -5,8 +5,9 @@
 //! - `cargo xtask test`: the same set-up plus Chromium, then every test (unit, integration,
 //!   browser end-to-end).
 //! - `cargo xtask site [--release]`: only builds the static site into `target/site`.
-//! - `cargo xtask bench [--quick]`: release builds of everything, then the benchmarks (see
-//!   `bench/` and `docs/benchmarks.md`); `--quick` takes about three minutes once built.
+//! - `cargo xtask bench [--quick]`: release builds of everything, then the benchmarks and the
+//!   criterion micro-benchmarks (see `bench/` and `docs/benchmarks.md`); `--quick` takes about
+//!   three minutes once built.
 
 mod demo;
 mod site;
@@ -72,6 +73,8 @@ fn test() -> anyhow::Result<()> {
             target_dir().join("debug/moderator"),
         )
         .env("LIVECHAT_SITE_DIR", target_dir().join("site")))?;
+    step("Running each micro-benchmark once, so none of them rots");
+    run(cargo().args(["test", "-p", "bench", "--benches"]))?;
     step("All tests passed");
     Ok(())
 }
@@ -107,7 +110,14 @@ fn bench(quick: bool) -> anyhow::Result<()> {
         .current_dir(root())
         .env("LIVECHAT_SERVER_BIN", binaries.join("server"))
         .env("LIVECHAT_MODERATOR_BIN", binaries.join("moderator"))
-        .env("LIVECHAT_SITE_DIR", target_dir().join("site")))
+        .env("LIVECHAT_SITE_DIR", target_dir().join("site")))?;
+    step("Running the micro-benchmarks of the hot paths (criterion)");
+    let mut micro = cargo();
+    micro.args(["bench", "-p", "bench", "--bench", "hot_paths"]);
+    if quick {
+        micro.args(["--", "--warm-up-time", "1", "--measurement-time", "2"]);
+    }
+    run(&mut micro)
 }
 
 /// The repository's root.
