@@ -13,7 +13,7 @@
 //!   deployments therefore converge to the one whose accept has the later clock, and both keep
 //!   every message written meanwhile.
 
-use super::StoreError;
+use super::{Cached, StoreError};
 use protocol::replication::{Change, LoggedEvent};
 use rusqlite::{params, Connection};
 
@@ -30,7 +30,7 @@ pub fn apply(
             allowed_origins,
         } => {
             let origins = serde_json::to_string(allowed_origins).expect("strings serialise");
-            conn.execute(
+            conn.execute_cached(
                 "INSERT INTO sites (id, name, allowed_origins, created_at, hlc, origin)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT(id) DO UPDATE SET name = excluded.name, allowed_origins = excluded.allowed_origins,
@@ -48,7 +48,7 @@ pub fn apply(
             role,
         } => {
             let taken_by_other: Option<String> = conn
-                .query_row(
+                .query_row_cached(
                     "SELECT id FROM operators WHERE email = ?1 AND id <> ?2",
                     params![email, id.to_string()],
                     |r| r.get(0),
@@ -61,7 +61,7 @@ pub fn apply(
                 tracing::warn!(%email, kept = %other, dropped = %id, "two operator accounts share an e-mail address");
                 return Ok(None);
             }
-            conn.execute(
+            conn.execute_cached(
                 "INSERT INTO operators (id, email, name, password_hash, role, created_at, hlc, origin)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT(id) DO UPDATE SET email = excluded.email, name = excluded.name,
@@ -77,7 +77,7 @@ pub fn apply(
             operator_id,
             expires_at,
         } => {
-            conn.execute(
+            conn.execute_cached(
                 "INSERT INTO operator_sessions (token_hash, operator_id, created_at, expires_at)
                  SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM events WHERE body = ?5)
                  ON CONFLICT(token_hash) DO NOTHING",
@@ -92,14 +92,14 @@ pub fn apply(
             Ok(None)
         }
         Change::SessionDeleted { token_hash } => {
-            conn.execute(
+            conn.execute_cached(
                 "DELETE FROM operator_sessions WHERE token_hash = ?1",
                 [token_hash],
             )?;
             Ok(None)
         }
         Change::VisitorSeen { id, site_id } => {
-            conn.execute(
+            conn.execute_cached(
                 "INSERT INTO visitors (id, site_id, created_at) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO NOTHING",
                 params![id.to_string(), site_id.0, wall(hlc)],
             )?;
@@ -112,11 +112,11 @@ pub fn apply(
             page_url,
             created_at,
         } => {
-            conn.execute(
+            conn.execute_cached(
                 "INSERT INTO visitors (id, site_id, created_at) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO NOTHING",
                 params![visitor_id.to_string(), site_id.0, created_at],
             )?;
-            conn.execute(
+            conn.execute_cached(
                 "INSERT INTO conversations (id, site_id, visitor_id, state, page_url, created_at, updated_at, state_hlc, state_origin)
                  VALUES (?1, ?2, ?3, 'waiting', ?4, ?5, ?5, ?6, ?7) ON CONFLICT(id) DO NOTHING",
                 params![id.to_string(), site_id.0, visitor_id.to_string(), page_url, created_at, hlc, origin],
@@ -132,7 +132,7 @@ pub fn apply(
             body,
             sent_at,
         } => {
-            conn.execute(
+            conn.execute_cached(
                 "INSERT INTO messages (id, conversation_id, author_kind, author_id, author_name, body, sent_at, hlc, origin, origin_seq)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                  ON CONFLICT(id) DO UPDATE SET hlc = excluded.hlc, origin = excluded.origin, sent_at = excluded.sent_at,
@@ -151,7 +151,7 @@ pub fn apply(
                     event.seq as i64
                 ],
             )?;
-            conn.execute(
+            conn.execute_cached(
                 "UPDATE conversations SET last_message = ?2, updated_at = max(updated_at, ?3), last_message_hlc = ?4
                  WHERE id = ?1 AND last_message_hlc <= ?4",
                 params![conversation_id.to_string(), body, sent_at, hlc],
@@ -163,7 +163,7 @@ pub fn apply(
             state,
             operator_id,
         } => {
-            conn.execute(
+            conn.execute_cached(
                 "UPDATE conversations SET state = ?2, operator_id = ?3, state_hlc = ?4, state_origin = ?5,
                      updated_at = max(updated_at, ?6)
                  WHERE id = ?1 AND (

@@ -1,7 +1,7 @@
 //! The event log: every change recorded here or applied from the peer, in this deployment's order,
 //! and the replication cursor (how far into the peer's log this deployment has applied).
 
-use super::StoreError;
+use super::{Cached, StoreError};
 use protocol::replication::{Change, LoggedEvent};
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -13,7 +13,7 @@ pub fn append(
     origin_seq: Option<u64>,
 ) -> Result<u64, StoreError> {
     let body = serde_json::to_string(&event.change).expect("changes serialise");
-    conn.execute(
+    conn.execute_cached(
         "INSERT INTO events (id, origin, origin_seq, hlc, body) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![
             event.id.to_string(),
@@ -25,7 +25,7 @@ pub fn append(
     )?;
     let seq = conn.last_insert_rowid();
     if origin_seq.is_none() {
-        conn.execute("UPDATE events SET origin_seq = ?1 WHERE seq = ?1", [seq])?;
+        conn.execute_cached("UPDATE events SET origin_seq = ?1 WHERE seq = ?1", [seq])?;
     }
     Ok(seq as u64)
 }
@@ -33,7 +33,7 @@ pub fn append(
 /// Whether an event was already recorded or applied here.
 pub fn contains(conn: &Connection, id: uuid::Uuid) -> Result<bool, StoreError> {
     Ok(conn
-        .query_row(
+        .query_row_cached(
             "SELECT 1 FROM events WHERE id = ?1",
             [id.to_string()],
             |_| Ok(()),
@@ -81,7 +81,7 @@ pub fn local_after(
 
 /// The newest sequence number of `origin`'s own events here (0 when none).
 pub fn head(conn: &Connection, origin: &str) -> Result<u64, StoreError> {
-    Ok(conn.query_row(
+    Ok(conn.query_row_cached(
         "SELECT COALESCE(MAX(seq), 0) FROM events WHERE origin = ?1",
         [origin],
         |r| r.get::<_, i64>(0),
@@ -91,7 +91,7 @@ pub fn head(conn: &Connection, origin: &str) -> Result<u64, StoreError> {
 /// The largest clock value in the log, so a restarted deployment never issues a smaller one.
 pub fn max_hlc(conn: &Connection) -> Result<u64, StoreError> {
     Ok(
-        conn.query_row("SELECT COALESCE(MAX(hlc), 0) FROM events", [], |r| {
+        conn.query_row_cached("SELECT COALESCE(MAX(hlc), 0) FROM events", [], |r| {
             r.get::<_, i64>(0)
         })? as u64,
     )
@@ -100,7 +100,7 @@ pub fn max_hlc(conn: &Connection) -> Result<u64, StoreError> {
 /// How far into `peer`'s log this deployment has applied.
 pub fn cursor(conn: &Connection, peer: &str) -> Result<u64, StoreError> {
     Ok(conn
-        .query_row(
+        .query_row_cached(
             "SELECT last_seq FROM replication_cursors WHERE peer = ?1",
             [peer],
             |r| r.get::<_, i64>(0),
@@ -112,7 +112,7 @@ pub fn cursor(conn: &Connection, peer: &str) -> Result<u64, StoreError> {
 /// Moves the cursor; called in the same transaction as the events it covers, so a crash can
 /// neither skip nor repeat an event.
 pub fn set_cursor(conn: &Connection, peer: &str, seq: u64, now_ms: i64) -> Result<(), StoreError> {
-    conn.execute(
+    conn.execute_cached(
         "INSERT INTO replication_cursors (peer, last_seq, updated_at) VALUES (?1, ?2, ?3)
          ON CONFLICT(peer) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq), updated_at = excluded.updated_at",
         params![peer, seq as i64, now_ms],

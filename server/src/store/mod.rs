@@ -66,6 +66,33 @@ pub enum StoreError {
     Closed,
 }
 
+/// `execute` and `query_row` through the connection's statement cache. Plain `Connection::execute`
+/// parses its SQL on every call; on the write path, where every message runs a dozen statements,
+/// the parsing cost more than the work. Every store query goes through these.
+pub trait Cached {
+    /// [`Connection::execute`], with the statement prepared once per connection.
+    fn execute_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+    /// [`Connection::query_row`], with the statement prepared once per connection.
+    fn query_row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>;
+}
+
+impl Cached for Connection {
+    fn execute_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    fn query_row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+}
+
 /// A unit of work for the writer. `run` applies it inside the batch's transaction and says whether
 /// it succeeded; `finish` delivers its answer once the batch has committed or failed.
 struct Job {
@@ -279,6 +306,7 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;")?;
+        conn.set_prepared_statement_cache_capacity(64);
         Ok(conn)
     }
 

@@ -1,7 +1,7 @@
 //! All SQL of the deployment, one function per question or change. Writes take the writer's
 //! connection (inside a group commit, see [`super::Store::write`]); reads take a read connection.
 
-use super::{now_ms, StoreError, Writer};
+use super::{now_ms, Cached, StoreError, Writer};
 use protocol::replication::Change;
 use protocol::{
     Author, AuthorKind, ConversationId, ConversationState, ConversationSummary, Message, MessageId,
@@ -68,7 +68,7 @@ pub fn upsert_site(w: &Writer, site: &Site) -> Result<(), StoreError> {
 /// Looks a site up.
 pub fn site(conn: &Connection, id: &SiteId) -> Result<Option<Site>, StoreError> {
     let row = conn
-        .query_row(
+        .query_row_cached(
             "SELECT name, allowed_origins FROM sites WHERE id = ?1",
             [&id.0],
             |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
@@ -85,7 +85,7 @@ pub fn site(conn: &Connection, id: &SiteId) -> Result<Option<Site>, StoreError> 
 /// not seen, for example one created on the other deployment and not replicated yet).
 pub fn ensure_visitor(w: &Writer, id: VisitorId, site: &SiteId) -> Result<(), StoreError> {
     let known = w
-        .query_row(
+        .query_row_cached(
             "SELECT 1 FROM visitors WHERE id = ?1",
             [id.to_string()],
             |_| Ok(()),
@@ -153,7 +153,7 @@ pub fn operator_by_email(
 ) -> Result<Option<(OperatorProfile, String)>, StoreError> {
     let sql = format!("SELECT {OPERATOR_COLUMNS}, password_hash FROM operators WHERE email = ?1");
     Ok(conn
-        .query_row(&sql, [email], |row| {
+        .query_row_cached(&sql, [email], |row| {
             Ok((operator_from_row(row)?, row.get(4)?))
         })
         .optional()?)
@@ -189,7 +189,7 @@ pub fn session_operator(
             .join(", ")
     );
     Ok(conn
-        .query_row(&sql, params![token_hash, now_ms()], operator_from_row)
+        .query_row_cached(&sql, params![token_hash, now_ms()], operator_from_row)
         .optional()?)
 }
 
@@ -424,7 +424,7 @@ pub fn conversation(
 ) -> Result<Option<ConversationSummary>, StoreError> {
     let sql = format!("{CONVERSATION_SELECT} WHERE c.id = ?1");
     Ok(conn
-        .query_row(&sql, [id.to_string()], conversation_from_row)
+        .query_row_cached(&sql, [id.to_string()], conversation_from_row)
         .optional()?)
 }
 
@@ -471,7 +471,7 @@ fn message_with_author(
 ) -> Result<Option<(Message, Option<String>)>, StoreError> {
     let sql = format!("{MESSAGE_SELECT} WHERE id = ?1");
     Ok(conn
-        .query_row(&sql, [id.to_string()], |row| {
+        .query_row_cached(&sql, [id.to_string()], |row| {
             Ok((message_from_row(row)?, row.get(7)?))
         })
         .optional()?)
@@ -484,7 +484,7 @@ pub fn message_origin(
     id: MessageId,
 ) -> Result<Option<(String, u64)>, StoreError> {
     Ok(conn
-        .query_row(
+        .query_row_cached(
             "SELECT origin, origin_seq FROM messages WHERE id = ?1",
             [id.to_string()],
             |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)),
@@ -513,7 +513,7 @@ pub fn messages_after(
 
 /// Writes to a dedicated row, proving the database takes durable writes (used by `/health`).
 pub fn health_probe(conn: &Writer) -> Result<(), StoreError> {
-    conn.execute(
+    conn.execute_cached(
         "INSERT INTO meta (key, value) VALUES ('health_probe', ?1)
          ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         [now_ms().to_string()],

@@ -103,6 +103,8 @@ pub const MIGRATIONS: &[&str] = &[
 /// Opens-time settings for every connection: WAL so readers never block the writer, `synchronous =
 /// FULL` so a commit is on disk before it returns (acknowledgements depend on it), foreign keys on.
 pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    // Room for every statement the store runs, so none is evicted and parsed again.
+    conn.set_prepared_statement_cache_capacity(64);
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
