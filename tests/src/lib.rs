@@ -7,10 +7,13 @@
 //! used, and a missing build fails the test with a message saying to run `cargo xtask test`.
 
 pub mod browser;
+pub mod burst;
+pub mod chaos;
 pub mod deployment;
 pub mod moderator;
 pub mod page;
 pub mod pair;
+pub mod proxy;
 pub mod visitor;
 
 use std::future::Future;
@@ -57,4 +60,13 @@ where
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Sends signal `name` (`STOP`, `CONT`, `KILL`) to process `pid`.
+pub fn signal(pid: u32, name: &str) {
+    let status = std::process::Command::new("kill")
+        .args(["-s", name, &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -s {name} {pid} failed");
 }

@@ -22,9 +22,13 @@ pub fn moderator_bin() -> PathBuf {
 
 /// A running moderator, killed when dropped.
 pub struct ModeratorProcess {
-    child: Child,
+    child: Option<Child>,
     /// Its base URL.
     pub url: String,
+    /// Its port.
+    port: u16,
+    /// The deployments' URLs it probes, primary first.
+    watches: [String; 2],
     /// Its data directory (the decision log).
     pub data_dir: tempfile::TempDir,
 }
@@ -34,16 +38,34 @@ impl ModeratorProcess {
     /// with a 1 s probe timeout, so a loaded test machine does not fail over by itself; a killed
     /// deployment refuses connections at once, so detection stays at three probe intervals.
     pub fn start(primary: &Member, redundant: &Member) -> ModeratorProcess {
-        let port = primary.moderator_port;
-        let data_dir = tempfile::tempdir().unwrap();
+        Self::start_watching(primary.moderator_port, [primary.url(), redundant.url()])
+    }
+
+    /// Starts a moderator on `port` that probes (and tells clients about) the deployments at
+    /// `watches`, primary first: the fault-injection suite puts proxies there.
+    pub fn start_watching(port: u16, watches: [String; 2]) -> ModeratorProcess {
+        let mut moderator = ModeratorProcess {
+            child: None,
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            watches,
+            data_dir: tempfile::tempdir().unwrap(),
+        };
+        moderator.restart();
+        moderator
+    }
+
+    /// Starts the process again (after [`ModeratorProcess::kill9`]) on the same decision log.
+    pub fn restart(&mut self) {
+        self.kill9();
         let child = Command::new(moderator_bin())
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--primary-url", &primary.url()])
-            .args(["--redundant-url", &redundant.url()])
+            .args(["--listen", &format!("127.0.0.1:{}", self.port)])
+            .args(["--primary-url", &self.watches[0]])
+            .args(["--redundant-url", &self.watches[1]])
             .args(["--probe-timeout-ms", "1000"])
             .args(["--failback-hold-ms", &FAILBACK_HOLD_MS.to_string()])
             .arg("--data-dir")
-            .arg(data_dir.path())
+            .arg(self.data_dir.path())
             .env("LIVECHAT_MODERATOR_ADMIN_SECRET", ADMIN_SECRET)
             .env("LIVECHAT_MODERATOR_DEPLOYMENT_SECRET", DEPLOYMENT_SECRET)
             .env("RUST_LOG", "warn")
@@ -51,16 +73,17 @@ impl ModeratorProcess {
             .stdout(Stdio::null())
             .spawn()
             .expect("the moderator starts");
+        self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(Instant::now() < deadline, "the moderator did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
-        ModeratorProcess {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            data_dir,
-        }
+    }
+
+    /// The process id, while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// The decision in force, from `/v1/active`.
@@ -131,8 +154,10 @@ impl ModeratorProcess {
 
     /// Kills the moderator with SIGKILL.
     pub fn kill9(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 

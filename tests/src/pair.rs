@@ -25,10 +25,24 @@ pub struct Member {
     cut_off_from: Option<u16>,
     /// Its data directory.
     pub data_dir: tempfile::TempDir,
-    /// How far its wall clock is shifted, in milliseconds.
-    skew_ms: i64,
+    /// How far its wall clock is shifted, in milliseconds (taken into account at the next start).
+    pub skew_ms: i64,
+    /// Where it is reached, when not directly (the fault-injection suite's proxies).
+    routes: Option<Routes>,
     /// The running process, if any.
     child: Option<Child>,
+}
+
+/// How a deployment is reached when something (a fault-injecting proxy) stands in between.
+#[derive(Clone, Debug)]
+pub struct Routes {
+    /// The deployments' base URLs as clients reach them, primary first (`LIVECHAT_PUBLIC_URLS`):
+    /// redirects name these.
+    pub public_urls: [String; 2],
+    /// Where its replication link pulls from the peer.
+    pub peer_url: String,
+    /// The moderator's base URL as clients reach it.
+    pub moderator_url: String,
 }
 
 fn free_port() -> u16 {
@@ -45,15 +59,7 @@ impl Member {
         command
             .arg("--data-dir")
             .arg(self.data_dir.path())
-            .args([
-                "--deployment",
-                self.name,
-                "--peer-url",
-                &format!(
-                    "http://127.0.0.1:{}",
-                    self.cut_off_from.unwrap_or(self.peer_port)
-                ),
-            ])
+            .args(["--deployment", self.name, "--peer-url", &self.peer_url()])
             .env("LIVECHAT_TOKEN_SECRET", TOKEN_SECRET)
             .env("LIVECHAT_REPLICATION_SECRET", REPLICATION_SECRET)
             .env(
@@ -63,10 +69,7 @@ impl Member {
             .env("LIVECHAT_OPERATOR_PASSWORD", ADMIN_PASSWORD)
             .env("LIVECHAT_CLOCK_SKEW_MS", self.skew_ms.to_string())
             .env("LIVECHAT_PUBLIC_URLS", self.public_urls())
-            .env(
-                "LIVECHAT_MODERATOR_URL",
-                format!("http://127.0.0.1:{}", self.moderator_port),
-            )
+            .env("LIVECHAT_MODERATOR_URL", self.moderator_url())
             .env("RUST_LOG", "error");
         // The widget and the console are served when built (the browser tests need them).
         let site = site_dir_path();
@@ -74,6 +77,15 @@ impl Member {
             command.arg("--assets-dir").arg(site);
         }
         command
+    }
+
+    /// Runs a `server` admin command (`operator add …`) on its data directory; the process
+    /// must not be running. Returns whether it succeeded.
+    pub fn admin(&self, args: &[&str]) -> bool {
+        self.command()
+            .args(args)
+            .output()
+            .is_ok_and(|output| output.status.success())
     }
 
     /// Starts (or restarts) the process and waits until it answers `/health`.
@@ -121,11 +133,7 @@ impl Member {
 
     fn signal(&self, name: &str) {
         if let Some(child) = &self.child {
-            let status = Command::new("kill")
-                .args(["-s", name, &child.id().to_string()])
-                .status()
-                .unwrap();
-            assert!(status.success());
+            crate::signal(child.id(), name);
         }
     }
 
@@ -137,8 +145,31 @@ impl Member {
         }
     }
 
+    /// Routes it through proxies from its next start on.
+    pub fn route_through(&mut self, routes: Routes) {
+        self.routes = Some(routes);
+    }
+
+    fn peer_url(&self) -> String {
+        match (self.cut_off_from, &self.routes) {
+            (Some(closed), _) => format!("http://127.0.0.1:{closed}"),
+            (None, Some(routes)) => routes.peer_url.clone(),
+            (None, None) => format!("http://127.0.0.1:{}", self.peer_port),
+        }
+    }
+
+    fn moderator_url(&self) -> String {
+        match &self.routes {
+            Some(routes) => routes.moderator_url.clone(),
+            None => format!("http://127.0.0.1:{}", self.moderator_port),
+        }
+    }
+
     /// Both deployments' base URLs, primary first, comma-separated.
     fn public_urls(&self) -> String {
+        if let Some(routes) = &self.routes {
+            return routes.public_urls.join(",");
+        }
         let (primary, redundant) = if self.name == "primary" {
             (self.port, self.peer_port)
         } else {
@@ -165,9 +196,16 @@ impl Drop for Member {
 }
 
 /// Starts both, with the demo site and the admin operator created on the primary (they
-/// replicate). The redundant
-/// deployment's wall clock is `redundant_skew_ms` off.
+/// replicate). The redundant deployment's wall clock is `redundant_skew_ms` off.
 pub fn start_pair(redundant_skew_ms: i64) -> (Member, Member) {
+    let (mut primary, mut redundant) = prepare_pair(redundant_skew_ms);
+    primary.start();
+    redundant.start();
+    (primary, redundant)
+}
+
+/// Like [`start_pair`], without starting the processes, so their routes can be set first.
+pub fn prepare_pair(redundant_skew_ms: i64) -> (Member, Member) {
     let (port_a, port_b, moderator_port) = (free_port(), free_port(), free_port());
     let member = |name, port, peer_port, skew_ms| Member {
         moderator_port,
@@ -177,9 +215,10 @@ pub fn start_pair(redundant_skew_ms: i64) -> (Member, Member) {
         cut_off_from: None,
         data_dir: tempfile::tempdir().unwrap(),
         skew_ms,
+        routes: None,
         child: None,
     };
-    let (mut primary, mut redundant) = (
+    let (primary, redundant) = (
         member("primary", port_a, port_b, 0),
         member("redundant", port_b, port_a, redundant_skew_ms),
     );
@@ -196,11 +235,8 @@ pub fn start_pair(redundant_skew_ms: i64) -> (Member, Member) {
             "admin",
         ][..],
     ] {
-        let output = primary.command().args(args).output().unwrap();
-        assert!(output.status.success(), "{args:?} failed");
+        assert!(primary.admin(args), "{args:?} failed");
     }
-    primary.start();
-    redundant.start();
     (primary, redundant)
 }
 

@@ -4,13 +4,14 @@
 //! welcomed it each time.
 
 use client_core::Event;
+use client_core::Transcript;
 use native_client::http::{HttpClient, Method};
 use native_client::{Client, ClientOptions};
 use protocol::{
     Auth, ClientFrame, ConversationId, ConversationSummary, LoginResponse, Message, MessageId,
     ServerFrame, Session,
 };
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 /// A visitor or an operator, and its record.
@@ -28,6 +29,18 @@ pub struct Visitor {
     pub received: Vec<Message>,
     /// The conversations heard of (an operator's inbox), latest summary of each.
     pub conversations: Vec<ConversationSummary>,
+    /// When each message was written and when its first acknowledgement arrived.
+    pub timings: BTreeMap<MessageId, (Instant, Option<Instant>)>,
+    /// Messages a deployment refused for good (an error naming them).
+    pub refused: BTreeSet<MessageId>,
+    /// What the client would show of each conversation it heard messages of: acknowledgements,
+    /// live messages and history merged by id, as the widget and the console merge them.
+    pub transcripts: BTreeMap<ConversationId, Transcript>,
+    /// When set, every welcome is followed by a full `sync` of every conversation in
+    /// `transcripts`, as the apps do after moving to another deployment.
+    pub resync_on_welcome: bool,
+    /// How the client was started, to start it again from its state file.
+    options: ClientOptions,
 }
 
 impl Visitor {
@@ -75,14 +88,42 @@ impl Visitor {
 
     fn with_options(options: ClientOptions, deployments: [String; 2]) -> Visitor {
         Visitor {
-            client: Client::start(options),
+            client: Client::start(options.clone()),
             deployments: deployments.to_vec(),
             written: Vec::new(),
             acked: BTreeSet::new(),
             welcomed_by: Vec::new(),
             received: Vec::new(),
             conversations: Vec::new(),
+            timings: BTreeMap::new(),
+            refused: BTreeSet::new(),
+            transcripts: BTreeMap::new(),
+            resync_on_welcome: false,
+            options,
         }
+    }
+
+    /// Stops the client and starts it again from its state file (like a reloaded page), keeping
+    /// the record.
+    pub fn restart(&mut self) {
+        self.client = Client::start(self.options.clone());
+    }
+
+    /// Asks the deployment for every message of every conversation in `transcripts`.
+    pub fn resync(&self) {
+        for &conversation_id in self.transcripts.keys() {
+            self.client.send(ClientFrame::Sync {
+                conversation_id,
+                after_seq: 0,
+            });
+        }
+    }
+
+    fn merge(&mut self, message: &Message) {
+        self.transcripts
+            .entry(message.conversation_id)
+            .or_insert_with(|| Transcript::new(Some(message.conversation_id)))
+            .apply_stored(message);
     }
 
     fn note_conversation(&mut self, summary: ConversationSummary) {
@@ -96,6 +137,9 @@ impl Visitor {
                 deployment, frame, ..
             } => {
                 self.welcomed_by.push(self.deployments[deployment].clone());
+                if self.resync_on_welcome {
+                    self.resync();
+                }
                 if let ServerFrame::Welcome {
                     session: Session::Operator { inbox, .. },
                     ..
@@ -106,10 +150,31 @@ impl Visitor {
                     }
                 }
             }
-            Event::Frame(ServerFrame::Ack { message_id, .. }) => {
+            Event::Frame(ServerFrame::Ack {
+                message_id,
+                message,
+            }) => {
                 self.acked.insert(message_id);
+                if let Some((_, acked_at)) = self.timings.get_mut(&message_id) {
+                    acked_at.get_or_insert_with(Instant::now);
+                }
+                self.merge(&message);
             }
-            Event::Frame(ServerFrame::Message { message }) => self.received.push(message),
+            Event::Frame(ServerFrame::Message { message }) => {
+                self.merge(&message);
+                self.received.push(message);
+            }
+            Event::Frame(ServerFrame::History { messages, .. }) => {
+                for message in &messages {
+                    self.merge(message);
+                }
+            }
+            Event::Frame(ServerFrame::Error {
+                message_id: Some(id),
+                ..
+            }) => {
+                self.refused.insert(id);
+            }
             Event::Frame(ServerFrame::Conversation { conversation }) => {
                 self.note_conversation(conversation)
             }
@@ -134,16 +199,25 @@ impl Visitor {
     /// Writes `count` messages, one every `interval`, handling events meanwhile.
     pub async fn write_paced(&mut self, count: usize, interval: Duration) {
         for _ in 0..count {
-            let id = self.client.write(format!("message {}", self.written.len()));
-            self.written.push(id);
+            self.write(&format!("message {}", self.written.len()));
             self.pump(interval).await;
         }
+    }
+
+    /// Writes one message to the client's own conversation; returns its id.
+    pub fn write(&mut self, body: &str) -> MessageId {
+        let conversation = self.client.conversation();
+        self.write_to(conversation, body)
     }
 
     /// Writes one message to `conversation` (an operator's reply); returns its id.
     pub fn write_to(&mut self, conversation: ConversationId, body: &str) -> MessageId {
         let id = self.client.write_to(conversation, body);
         self.written.push(id);
+        self.timings.insert(id, (Instant::now(), None));
+        self.transcripts
+            .entry(conversation)
+            .or_insert_with(|| Transcript::new(Some(conversation)));
         id
     }
 

@@ -5,6 +5,8 @@
 //! - `cargo xtask test`: the same set-up plus Chromium, then every test (unit, integration,
 //!   browser end-to-end).
 //! - `cargo xtask site [--release]`: only builds the static site into `target/site`.
+//! - `cargo xtask chaos [--seed S] [--minutes M]`: the fault-injection suite at length (see
+//!   `docs/reliability.md`); a short seeded run of it is part of `cargo xtask test`.
 //! - `cargo xtask bench [--quick]`: release builds of everything, then the benchmarks and the
 //!   criterion micro-benchmarks (see `bench/` and `docs/benchmarks.md`); `--quick` takes about
 //!   three minutes once built.
@@ -32,13 +34,14 @@ fn main() -> anyhow::Result<()> {
         }
         Some("test") => test(),
         Some("bench") => bench(flag("--quick")),
+        Some("chaos") => chaos(&args[1..]),
         Some("site") => {
             tools::ensure_wasm_tools()?;
             site::build(flag("--release"))
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo [--port N] | test | site [--release] | bench [--quick]>"
+                "usage: cargo xtask <demo [--port N] | test | site [--release] | bench [--quick] | chaos [--seed S] [--minutes M]>"
             );
             std::process::exit(2);
         }
@@ -77,6 +80,32 @@ fn test() -> anyhow::Result<()> {
     run(cargo().args(["test", "-p", "bench", "--benches"]))?;
     step("All tests passed");
     Ok(())
+}
+
+/// The fault-injection suite at length: builds the binaries it starts, then runs `chaos` from
+/// the `tests` package with the arguments given (`--seed S --minutes M`, see
+/// docs/reliability.md). It stops by itself and fails when anything was lost.
+fn chaos(args: &[String]) -> anyhow::Result<()> {
+    step("Building the server, the moderator and the fault-injection suite");
+    run(cargo().args([
+        "build",
+        "-p",
+        "server",
+        "-p",
+        "moderator",
+        "-p",
+        "tests",
+        "--bins",
+    ]))?;
+    step("Running the fault-injection suite");
+    run(Command::new(target_dir().join("debug/chaos"))
+        .args(args)
+        .current_dir(root())
+        .env("LIVECHAT_SERVER_BIN", target_dir().join("debug/server"))
+        .env(
+            "LIVECHAT_MODERATOR_BIN",
+            target_dir().join("debug/moderator"),
+        ))
 }
 
 /// The benchmarks: the release site (its weight is a figure), the binaries built for speed
