@@ -1,14 +1,18 @@
-//! The realtime fan-out: every committed change is published here and every open WebSocket decides
-//! which events concern it (operators see everything, a visitor only their own conversations).
+//! The realtime fan-out: every committed change is published here and reaches the open WebSockets
+//! it concerns (operators see everything, a visitor only their own conversations).
 //!
 //! Events are published only after the change is durable, so a client never sees a message that a
 //! crash could take back. A connection that falls too far behind is closed and resynchronises from
 //! the database when it reconnects, so a slow client can never make the hub lose a message.
 
 use protocol::{Author, ConversationId, ConversationSummary, Message, VisitorId};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
+pub use tokio::sync::broadcast::error::RecvError;
 
-/// How many events a connection may lag behind before it is told to resynchronise.
+/// How many events an operator's connection may lag behind before it is told to resynchronise.
 const CAPACITY: usize = 4096;
 
 /// Identifies one WebSocket connection, so its own events are not echoed back to it.
@@ -18,7 +22,7 @@ pub type ConnectionId = u64;
 /// from the peer. No connection filters these out as its own echo.
 pub const REMOTE_ORIGIN: ConnectionId = ConnectionId::MAX;
 
-/// Something that happened, as published to every connection.
+/// Something that happened, as published to the connections it concerns.
 #[derive(Clone, Debug)]
 pub enum Event {
     /// A message was stored.
@@ -50,35 +54,187 @@ pub enum Event {
     },
 }
 
+/// How many events a visitor's connections may lag behind before they are told to resynchronise.
+/// A visitor hears only of their own conversations, so this is plenty.
+const VISITOR_CAPACITY: usize = 256;
+
+/// Each visitor's own channel, created by their first connection and removed with their last.
+type VisitorChannels = Arc<Mutex<HashMap<VisitorId, broadcast::Sender<Event>>>>;
+
 /// The publisher half; cloned into every request handler.
+///
+/// Events are routed, not filtered everywhere: operators (and the replication link) hear every
+/// event on one channel, and each visitor's connections hear their own conversations' events on
+/// a channel of that visitor. A message therefore wakes its visitor's connections and the
+/// operators, not every connection of the deployment; with thousands of visitors connected that is
+/// the difference between a few wake-ups per message and thousands.
 #[derive(Clone)]
 pub struct Hub {
-    /// The broadcast channel shared by every connection.
-    sender: broadcast::Sender<Event>,
+    /// Every event: operators and the replication source.
+    everyone: broadcast::Sender<Event>,
+    /// Each connected visitor's events.
+    visitors: VisitorChannels,
     /// Hands out connection ids.
-    next_id: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    next_id: Arc<AtomicU64>,
 }
 
 impl Default for Hub {
     fn default() -> Self {
         Self {
-            sender: broadcast::channel(CAPACITY).0,
+            everyone: broadcast::channel(CAPACITY).0,
+            visitors: Default::default(),
             next_id: Default::default(),
         }
     }
 }
 
+/// The visitor an event concerns.
+fn visitor_of(event: &Event) -> VisitorId {
+    match event {
+        Event::Message { visitor_id, .. } | Event::Typing { visitor_id, .. } => *visitor_id,
+        Event::Conversation { conversation } => conversation.visitor_id,
+    }
+}
+
 impl Hub {
-    /// Publishes an event to every connection. Having no listener is fine.
+    /// Publishes an event to the operators and to the connections of the visitor it concerns.
+    /// Having no listener is fine.
     pub fn publish(&self, event: Event) {
-        let _ = self.sender.send(event);
+        let visitor = visitor_of(&event);
+        {
+            let mut visitors = self.visitors.lock().expect("hub lock");
+            if let Some(channel) = visitors.get(&visitor) {
+                if channel.send(event.clone()).is_err() {
+                    // Nobody listens any more (the last connection is closing): forget the channel.
+                    visitors.remove(&visitor);
+                }
+            }
+        }
+        let _ = self.everyone.send(event);
     }
 
-    /// Subscribes a new connection and gives it its id.
-    pub fn subscribe(&self) -> (ConnectionId, broadcast::Receiver<Event>) {
-        let id = self
-            .next_id
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        (id, self.sender.subscribe())
+    /// A fresh id for a new connection, so its own events are not echoed back to it.
+    pub fn connection_id(&self) -> ConnectionId {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Every event from now on (operators, the replication link).
+    pub fn subscribe_all(&self) -> Subscription {
+        Subscription {
+            receiver: self.everyone.subscribe(),
+            visitor: None,
+        }
+    }
+
+    /// The events of `visitor`'s conversations from now on.
+    pub fn subscribe_visitor(&self, visitor: VisitorId) -> Subscription {
+        let mut visitors = self.visitors.lock().expect("hub lock");
+        let receiver = visitors
+            .entry(visitor)
+            .or_insert_with(|| broadcast::channel(VISITOR_CAPACITY).0)
+            .subscribe();
+        Subscription {
+            receiver,
+            visitor: Some((visitor, self.visitors.clone())),
+        }
+    }
+
+    /// How many visitors have a channel now (for tests: channels do not outlive connections).
+    pub fn visitor_channels(&self) -> usize {
+        self.visitors.lock().expect("hub lock").len()
+    }
+}
+
+/// One connection's feed of events. Dropping the last subscription of a visitor removes the
+/// visitor's channel, so the hub holds nothing for visitors who left.
+pub struct Subscription {
+    receiver: broadcast::Receiver<Event>,
+    visitor: Option<(VisitorId, VisitorChannels)>,
+}
+
+impl Subscription {
+    /// The next event; `Lagged` when this connection fell too far behind and must resynchronise.
+    pub async fn recv(&mut self) -> Result<Event, RecvError> {
+        self.receiver.recv().await
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        if let Some((visitor, channels)) = &self.visitor {
+            let mut channels = channels.lock().expect("hub lock");
+            // This subscription's receiver still counts until the fields are dropped.
+            if channels
+                .get(visitor)
+                .is_some_and(|channel| channel.receiver_count() <= 1)
+            {
+                channels.remove(visitor);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::{AuthorKind, ConversationId, Message, MessageId};
+
+    fn message_for(visitor_id: VisitorId) -> Event {
+        let conversation_id = ConversationId(uuid::Uuid::now_v7());
+        Event::Message {
+            visitor_id,
+            message: Message {
+                id: MessageId(uuid::Uuid::now_v7()),
+                conversation_id,
+                author: Author {
+                    kind: AuthorKind::Visitor,
+                    name: None,
+                },
+                body: "hello".into(),
+                sent_at: 0,
+                seq: 1,
+                hlc: 1,
+            },
+            origin: REMOTE_ORIGIN,
+        }
+    }
+
+    #[tokio::test]
+    async fn visitors_hear_only_their_own_events_and_operators_hear_all() {
+        let hub = Hub::default();
+        let (alice, bob) = (
+            VisitorId(uuid::Uuid::now_v7()),
+            VisitorId(uuid::Uuid::now_v7()),
+        );
+        let mut alice_tab_1 = hub.subscribe_visitor(alice);
+        let mut alice_tab_2 = hub.subscribe_visitor(alice);
+        let mut bob_feed = hub.subscribe_visitor(bob);
+        let mut operator = hub.subscribe_all();
+        hub.publish(message_for(alice));
+        for feed in [&mut alice_tab_1, &mut alice_tab_2, &mut operator] {
+            assert!(
+                matches!(feed.recv().await, Ok(Event::Message { visitor_id, .. }) if visitor_id == alice)
+            );
+        }
+        assert!(matches!(
+            bob_feed.receiver.try_recv(),
+            Err(broadcast::error::TryRecvError::Empty)
+        ));
+    }
+
+    #[test]
+    fn a_visitor_channel_lives_as_long_as_their_connections() {
+        let hub = Hub::default();
+        let visitor = VisitorId(uuid::Uuid::now_v7());
+        let first = hub.subscribe_visitor(visitor);
+        let second = hub.subscribe_visitor(visitor);
+        assert_eq!(hub.visitor_channels(), 1);
+        drop(first);
+        assert_eq!(hub.visitor_channels(), 1);
+        drop(second);
+        assert_eq!(hub.visitor_channels(), 0);
+        // Publishing for a visitor nobody listens to keeps nothing either.
+        hub.publish(message_for(visitor));
+        assert_eq!(hub.visitor_channels(), 0);
     }
 }

@@ -19,6 +19,7 @@ async fn every_acknowledged_message_survives_a_seeded_run_of_faults() {
         duration: Duration::from_secs(75),
         visitors: 100,
         operators: 10,
+        browsers: 0,
     })
     .await;
     let out = tests::root().join("target/chaos/report-test.json");

@@ -86,6 +86,17 @@ fn test() -> anyhow::Result<()> {
 /// the `tests` package with the arguments given (`--seed S --minutes M`, see
 /// docs/reliability.md). It stops by itself and fails when anything was lost.
 fn chaos(args: &[String]) -> anyhow::Result<()> {
+    let browsers = args
+        .iter()
+        .position(|a| a == "--browsers")
+        .and_then(|i| args.get(i + 1))
+        .is_none_or(|n| n != "0");
+    if browsers {
+        // The long run has real widgets too: the site the deployments serve, and Chromium.
+        tools::ensure_wasm_tools()?;
+        tools::ensure_chromium()?;
+        site::build(false)?;
+    }
     step("Building the server, the moderator and the fault-injection suite");
     run(cargo().args([
         "build",
@@ -105,7 +116,8 @@ fn chaos(args: &[String]) -> anyhow::Result<()> {
         .env(
             "LIVECHAT_MODERATOR_BIN",
             target_dir().join("debug/moderator"),
-        ))
+        )
+        .env("LIVECHAT_SITE_DIR", target_dir().join("site")))
 }
 
 /// The benchmarks: the release site (its weight is a figure), the binaries built for speed

@@ -92,7 +92,7 @@ pub async fn serve_peer(mut socket: WebSocket, state: AppState) -> Result<(), St
         other => return Err(format!("expected subscribe, got {other:?}")),
     };
     let mut shutdown = state.shutdown.clone();
-    let (_, mut typing) = state.hub.subscribe();
+    let mut typing = state.hub.subscribe_all();
     loop {
         let origin = me.clone();
         let batch = state

@@ -8,6 +8,7 @@
 
 mod session;
 
+use crate::hub::{RecvError, Subscription};
 use crate::AppState;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
@@ -18,7 +19,6 @@ use axum::Router;
 use protocol::{ErrorCode, ServerFrame};
 use session::Session;
 use std::time::Duration;
-use tokio::sync::broadcast::error::RecvError;
 
 /// A client must say `hello` within this time or be disconnected.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(15);
@@ -58,7 +58,9 @@ async fn upgrade(
 }
 
 async fn run(mut socket: WebSocket, state: AppState, origin: Option<String>) {
-    let (connection_id, mut events) = state.hub.subscribe();
+    let connection_id = state.hub.connection_id();
+    // Subscribed by a successful `hello`, to the feed its peer may see.
+    let mut events: Option<Subscription> = None;
     let mut shutdown = state.shutdown.clone();
     let mut confirmed = state.link.confirmed();
     let mut role = state.role.subscribe();
@@ -80,6 +82,9 @@ async fn run(mut socket: WebSocket, state: AppState, origin: Option<String>) {
                 };
                 let was_authenticated = session.is_authenticated();
                 let outcome = session.handle_text(text.as_str()).await;
+                if events.is_none() {
+                    events = session.take_subscription();
+                }
                 for frame in &outcome.replies {
                     if send(&mut socket, frame).await.is_err() { return; }
                 }
@@ -94,7 +99,7 @@ async fn run(mut socket: WebSocket, state: AppState, origin: Option<String>) {
                     return;
                 }
             }
-            event = events.recv() => match event {
+            event = next_event(&mut events) => match event {
                 Ok(event) => {
                     if let Some(frame) = session.filter_event(event) {
                         if send(&mut socket, &frame).await.is_err() { return; }
@@ -144,4 +149,12 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
             reason: reason.into(),
         })))
         .await;
+}
+
+/// The next event of the connection's feed; never, before `hello` subscribed it to one.
+async fn next_event(events: &mut Option<Subscription>) -> Result<crate::hub::Event, RecvError> {
+    match events {
+        Some(events) => events.recv().await,
+        None => std::future::pending().await,
+    }
 }

@@ -3,7 +3,7 @@
 
 use crate::auth::AuthError;
 use crate::error::describe;
-use crate::hub::{ConnectionId, Event};
+use crate::hub::{ConnectionId, Event, Subscription};
 use crate::store::records::{self, Poster};
 use crate::store::{now_ms, StoreError};
 use crate::AppState;
@@ -71,6 +71,8 @@ pub struct Session {
     /// Messages acknowledged on this connection that the peer deployment has not confirmed yet,
     /// as (position in our log, id): reported with `replicated` once it has.
     awaiting_peer: Vec<(u64, MessageId)>,
+    /// The feed of events `hello` subscribed to, until the socket loop takes it.
+    subscription: Option<Subscription>,
 }
 
 impl Session {
@@ -82,7 +84,13 @@ impl Session {
             origin,
             peer: None,
             awaiting_peer: Vec::new(),
+            subscription: None,
         }
+    }
+
+    /// The event feed a successful `hello` subscribed to (once).
+    pub fn take_subscription(&mut self) -> Option<Subscription> {
+        self.subscription.take()
     }
 
     /// Whether `hello` succeeded.
@@ -224,6 +232,9 @@ impl Session {
                 }
             },
         };
+        // Subscribed before the conversations are read, so nothing committed after that read is
+        // missed: it is either in the welcome or in the feed.
+        self.subscription = Some(self.state.hub.subscribe_visitor(visitor_id));
         let site_for_write = site_id.clone();
         store
             .write(move |conn| records::ensure_visitor(conn, visitor_id, &site_for_write))
@@ -258,6 +269,7 @@ impl Session {
                 ErrorCode::Unauthorized,
                 "the session is unknown or has expired; log in again".into(),
             ))?;
+        self.subscription = Some(self.state.hub.subscribe_all());
         let inbox = self
             .state
             .store

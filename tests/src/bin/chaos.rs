@@ -8,7 +8,7 @@ use tests::chaos::{self, Options};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: chaos [--seed S] [--minutes M | --seconds S] [--visitors N] [--operators N] [--out FILE]"
+        "usage: chaos [--seed S] [--minutes M | --seconds S] [--visitors N] [--operators N] [--browsers N] [--out FILE]"
     );
     std::process::exit(2);
 }
@@ -19,6 +19,7 @@ fn main() {
         duration: Duration::from_secs(600),
         visitors: 100,
         operators: 10,
+        browsers: 2,
     };
     let mut out = tests::root().join("target/chaos/report.json");
     let mut args = std::env::args().skip(1);
@@ -31,6 +32,7 @@ fn main() {
             "--seconds" => options.duration = Duration::from_secs(number(value())),
             "--visitors" => options.visitors = number(value()) as usize,
             "--operators" => options.operators = number(value()).max(1) as usize,
+            "--browsers" => options.browsers = number(value()) as usize,
             "--out" => out = value().into(),
             _ => usage(),
         }
@@ -41,11 +43,12 @@ fn main() {
         .build()
         .expect("a tokio runtime");
     eprintln!(
-        "chaos: seed {}, faults for {} s, {} visitors, {} operators",
+        "chaos: seed {}, faults for {} s, {} visitors, {} operators, {} browsers",
         options.seed,
         options.duration.as_secs(),
         options.visitors,
-        options.operators
+        options.operators,
+        options.browsers
     );
     let report = runtime.block_on(chaos::run(options));
     std::fs::create_dir_all(out.parent().expect("a directory")).expect("creating the directory");

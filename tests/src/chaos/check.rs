@@ -3,6 +3,7 @@
 //! every conversation must still carry a message both ways; and every message written must have
 //! been confirmed. Whatever fails is counted and described in the report.
 
+use super::browsers::BrowserRecord;
 use super::faults::Entry;
 use super::workload::{owner, Participant};
 use super::{Options, World};
@@ -23,14 +24,18 @@ pub struct Report {
     pub seed: u64,
     /// How long faults were injected, in seconds.
     pub fault_seconds: u64,
-    /// Visitors and operators.
+    /// Native visitors.
     pub visitors: usize,
-    /// Operators.
+    /// Native operators.
     pub operators: usize,
+    /// Visitors in headless Chromium (the real widget).
+    pub browsers: usize,
     /// Faults injected.
     pub faults_injected: usize,
     /// Messages written by all participants.
     pub messages_written: usize,
+    /// Of those, typed in the browsers.
+    pub browser_messages: usize,
     /// Messages acknowledged (durably stored on at least one deployment).
     pub messages_acked: usize,
     /// Acknowledged messages missing from a deployment or from a participant of their
@@ -52,6 +57,9 @@ pub struct Report {
     pub in_sync: bool,
     /// The longest a message waited between being written and its first acknowledgement.
     pub max_resume_ms: u64,
+    /// When that message was written, in milliseconds from the start (to find its fault in the
+    /// log).
+    pub max_resume_written_at_ms: u64,
     /// Visitors restarted from their state files.
     pub client_restarts: usize,
     /// What went wrong, described (at most 100).
@@ -76,7 +84,7 @@ impl Report {
     /// The figures, one per line, for the terminal.
     pub fn summary(&self) -> String {
         format!(
-            "seed {seed}: {faults} faults in {secs} s; {written} messages written, {acked} acknowledged\n\
+            "seed {seed}: {faults} faults in {secs} s; {written} messages written ({browser} in browsers), {acked} acknowledged\n\
              lost {lost}, duplicated {dup}, order violations {order}, stuck conversations {stuck}, \
              unconfirmed {unconfirmed}, in sync {sync}\n\
              refused {refused}, client restarts {restarts}, longest wait for an acknowledgement {resume} ms\n\
@@ -85,6 +93,7 @@ impl Report {
             faults = self.faults_injected,
             secs = self.fault_seconds,
             written = self.messages_written,
+            browser = self.browser_messages,
             acked = self.messages_acked,
             lost = self.lost,
             dup = self.duplicated,
@@ -199,11 +208,31 @@ fn wait_in_sync(a: &Path, b: &Path, limit: Duration) -> bool {
     }
 }
 
+/// A conversation seen from its visitor's side, native or in a browser.
+struct Subject {
+    name: String,
+    conversation: ConversationId,
+    /// What the visitor shows: stored messages (not system notices), in order.
+    shown: Vec<(MessageId, String)>,
+    answered: bool,
+}
+
+/// The stored messages a client transcript shows (pending ones and system notices left out).
+fn shown_by_transcript(transcript: &client_core::Transcript) -> Vec<(MessageId, String)> {
+    transcript
+        .entries()
+        .iter()
+        .filter(|e| e.seq.is_some() && e.author.kind != AuthorKind::System)
+        .map(|e| (e.id, e.body.clone()))
+        .collect()
+}
+
 /// Compares the records with both databases.
 pub async fn check(
     world: &World,
     options: &Options,
     participants: Vec<Participant>,
+    browsers: Vec<BrowserRecord>,
     log: Vec<Entry>,
     faults_injected: usize,
 ) -> Report {
@@ -219,9 +248,11 @@ pub async fn check(
         fault_seconds: options.duration.as_secs(),
         visitors: options.visitors,
         operators: options.operators,
+        browsers: options.browsers,
         faults_injected,
         messages_written: participants.iter().map(|p| p.record.written.len()).sum(),
         messages_acked: 0,
+        browser_messages: 0,
         lost: 0,
         duplicated: 0,
         order_violations: 0,
@@ -230,6 +261,7 @@ pub async fn check(
         refused: participants.iter().map(|p| p.record.refused.len()).sum(),
         in_sync,
         max_resume_ms: 0,
+        max_resume_written_at_ms: 0,
         client_restarts: participants.iter().map(|p| p.restarts).sum(),
         problems: Vec::new(),
         log,
@@ -260,7 +292,7 @@ pub async fn check(
         .collect();
 
     // Stored exactly once on both deployments, in the same order.
-    let acked: BTreeSet<MessageId> = participants
+    let mut acked: BTreeSet<MessageId> = participants
         .iter()
         .flat_map(|p| p.record.acked.iter().copied())
         .collect();
@@ -338,27 +370,110 @@ pub async fn check(
         for (written_at, acked_at) in record.timings.values() {
             if let Some(acked_at) = acked_at {
                 let waited = acked_at.duration_since(*written_at).as_millis() as u64;
-                report.max_resume_ms = report.max_resume_ms.max(waited);
+                if waited > report.max_resume_ms {
+                    report.max_resume_ms = waited;
+                    report.max_resume_written_at_ms = written_at
+                        .saturating_duration_since(world.started)
+                        .as_millis() as u64;
+                }
+            }
+        }
+    }
+
+    // The browsers' messages: a line shown as sent was acknowledged; a text typed must end up
+    // shown as sent.
+    for browser in &browsers {
+        let sent: BTreeSet<&str> = browser
+            .lines
+            .iter()
+            .filter(|l| l.status == "sent")
+            .map(|l| l.text.as_str())
+            .collect();
+        for text in &browser.typed {
+            if !sent.contains(text.as_str()) {
+                report.unconfirmed += 1;
+                report.problem(format!("{}: {text:?} is not shown as sent", browser.name));
+            }
+        }
+        report.messages_written += browser.typed.len();
+        report.browser_messages += browser.typed.len();
+        for line in browser.lines.iter().filter(|l| l.status == "sent") {
+            if let Ok(id) = MessageId::parse(&line.id) {
+                acked.insert(id);
+                if line.author == "visitor" {
+                    report.messages_acked += 1;
+                    for (d, name) in ["primary", "redundant"].iter().enumerate() {
+                        if !positions[d].contains_key(&id) {
+                            report.lost += 1;
+                            report.problem(format!(
+                                "{}: message {id} ({:?}) is missing on {name}",
+                                browser.name, line.text
+                            ));
+                        }
+                    }
+                }
             }
         }
     }
 
     // Every participant of a conversation shows all of it, once, in the deployments' order: the
     // visitor who opened it and the operator it ended with.
+    let mut subjects: Vec<Subject> = Vec::new();
+    for participant in participants.iter().take(options.visitors) {
+        if let Some((&conversation, transcript)) = participant.record.transcripts.iter().next() {
+            subjects.push(Subject {
+                name: participant.name.clone(),
+                conversation,
+                shown: shown_by_transcript(transcript),
+                answered: participant.answered,
+            });
+        }
+    }
+    for browser in &browsers {
+        let shown: Vec<(MessageId, String)> = browser
+            .lines
+            .iter()
+            .filter(|l| l.author != "system")
+            .filter_map(|l| Some((MessageId::parse(&l.id).ok()?, l.text.clone())))
+            .collect();
+        let conversation = shown
+            .iter()
+            .find_map(|(id, _)| positions[0].get(id).map(|&(c, _)| c));
+        match conversation {
+            Some(conversation) => subjects.push(Subject {
+                name: browser.name.clone(),
+                conversation,
+                shown,
+                answered: browser.answered,
+            }),
+            None => {
+                report.stuck_conversations += 1;
+                report.problem(format!("{} shows no stored message", browser.name));
+            }
+        }
+    }
     let operator_index: BTreeMap<String, usize> = (0..options.operators)
         .map(|i| (super::operator_email(i), i))
         .collect();
-    for (index, participant) in participants.iter().enumerate().take(options.visitors) {
-        let Some(&conversation) = participant.record.transcripts.keys().next() else {
-            continue;
-        };
-        let mut members = vec![index];
+    for subject in &subjects {
+        let conversation = subject.conversation;
+        let mut members: Vec<(String, Vec<(MessageId, String)>)> =
+            vec![(subject.name.clone(), subject.shown.clone())];
         match databases[0].operators.get(&conversation) {
-            Some(email) => members.push(options.visitors + operator_index[email]),
+            Some(email) => {
+                let operator = &participants[options.visitors + operator_index[email]];
+                let shown = operator
+                    .record
+                    .transcripts
+                    .get(&conversation)
+                    .map(shown_by_transcript)
+                    .unwrap_or_default();
+                members.push((operator.name.clone(), shown));
+            }
             None => {
                 report.problem(format!(
                     "conversation {conversation} of {} was never accepted (its owner is operator {})",
-                    participant.name,
+                    subject.name,
                     owner(conversation, options.operators)
                 ));
             }
@@ -368,27 +483,14 @@ pub async fn check(
             .get(&conversation)
             .map(|ms| ms.iter().filter(|m| m.kind != AuthorKind::System).collect())
             .unwrap_or_default();
-        for member in members {
-            let member = &participants[member];
-            let shown: Vec<(MessageId, String)> = member
-                .record
-                .transcripts
-                .get(&conversation)
-                .map(|t| {
-                    t.entries()
-                        .iter()
-                        .filter(|e| e.seq.is_some() && e.author.kind != AuthorKind::System)
-                        .map(|e| (e.id, e.body.clone()))
-                        .collect()
-                })
-                .unwrap_or_default();
+        for (name, shown) in members {
             let shown_ids: BTreeSet<MessageId> = shown.iter().map(|(id, _)| *id).collect();
             for m in &stored {
                 if acked.contains(&m.id) && !shown_ids.contains(&m.id) {
                     report.lost += 1;
                     report.problem(format!(
-                        "{} does not show acknowledged message {} ({:?})",
-                        member.name, m.id, m.body
+                        "{name} does not show acknowledged message {} ({:?})",
+                        m.id, m.body
                     ));
                 }
             }
@@ -398,7 +500,7 @@ pub async fn check(
             }
             for (body, n) in bodies.into_iter().filter(|(_, n)| *n > 1) {
                 report.duplicated += n - 1;
-                report.problem(format!("{} shows {body:?} {n} times", member.name));
+                report.problem(format!("{name} shows {body:?} {n} times"));
             }
             let expected: Vec<MessageId> = stored
                 .iter()
@@ -413,16 +515,15 @@ pub async fn check(
             if expected != seen {
                 report.order_violations += 1;
                 report.problem(format!(
-                    "{} shows conversation {conversation} in another order than the deployments",
-                    member.name
+                    "{name} shows conversation {conversation} in another order than the deployments"
                 ));
             }
         }
-        if !participant.answered {
+        if !subject.answered {
             report.stuck_conversations += 1;
             report.problem(format!(
                 "{}: the final round got no answer in conversation {conversation}",
-                participant.name
+                subject.name
             ));
         }
     }

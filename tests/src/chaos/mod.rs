@@ -11,6 +11,7 @@
 //! operating system's scheduling, so a failing seed is a strong lead rather than an exact replay;
 //! the report's log says what was injected when, to the millisecond.
 
+pub mod browsers;
 pub mod check;
 pub mod faults;
 pub mod workload;
@@ -32,6 +33,8 @@ pub struct Options {
     pub visitors: usize,
     /// Native operators sharing the conversations.
     pub operators: usize,
+    /// Headless Chromium visitors on the customer's page (the real widget).
+    pub browsers: usize,
 }
 
 /// A small deterministic generator (SplitMix64): the suite needs reproducible choices, not
@@ -219,6 +222,6 @@ pub async fn run(options: Options) -> check::Report {
     }
     log.push(faults::Entry::new(&world, "heal", serde_json::json!({})));
     world.heal().await;
-    let participants = workload.finish().await;
-    check::check(&world, &options, participants, log, injected).await
+    let (participants, browsers) = workload.finish().await;
+    check::check(&world, &options, participants, browsers, log, injected).await
 }

@@ -3,12 +3,13 @@
 //! client core on tokio, the same `Link` as the widget) in a task of its own, recording what it
 //! wrote, what was acknowledged and when, and what it would show.
 
+use super::browsers::{BrowserRecord, Browsers};
 use super::{operator_email, Options, Rng, World, OPERATOR_PASSWORD};
 use crate::visitor::Visitor;
 use protocol::{AuthorKind, ClientFrame, ConversationId, ConversationState};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
@@ -19,13 +20,27 @@ const FINAL_ROUND_LIMIT: Duration = Duration::from_secs(60);
 
 /// What the tasks share with the conductor.
 #[derive(Default)]
-struct Control {
+pub struct Control {
     /// Participants write while this is set.
-    writing: AtomicBool,
+    pub writing: AtomicBool,
     /// Every visitor writes one last message and waits for an answer.
-    final_round: AtomicBool,
+    pub final_round: AtomicBool,
     /// The tasks return their records.
-    stop: AtomicBool,
+    pub stop: AtomicBool,
+    /// The browsers whose final message was answered.
+    browsers_answered: Mutex<BTreeSet<usize>>,
+}
+
+impl Control {
+    /// Records whether browser `index` saw the answer to its final message.
+    pub fn browser_answered(&self, index: usize, answered: bool) {
+        let mut set = self.browsers_answered.lock().expect("control lock");
+        if answered {
+            set.insert(index);
+        } else {
+            set.remove(&index);
+        }
+    }
 }
 
 /// One participant's flags.
@@ -59,6 +74,8 @@ pub struct Workload {
     control: Arc<Control>,
     visitors: Vec<(JoinHandle<Visitor>, Arc<Slot>)>,
     operators: Vec<(JoinHandle<Visitor>, Arc<Slot>)>,
+    browsers: Option<Browsers>,
+    browser_count: usize,
     /// The visitors' state files.
     _state: tempfile::TempDir,
 }
@@ -115,10 +132,25 @@ impl Workload {
             ));
             visitors.push((task, slot));
         }
+        let browsers = if options.browsers > 0 {
+            let page = xtask::render_demo_page(
+                &crate::root(),
+                &urls,
+                Some(&world.moderator_url()),
+                crate::deployment::SITE_ID,
+            )
+            .expect("the demo page renders");
+            let page_url = crate::page::serve_page(page).await;
+            Some(Browsers::start(options.browsers, &page_url, control.clone(), &mut rng).await)
+        } else {
+            None
+        };
         Workload {
             control,
             visitors,
             operators,
+            browsers,
+            browser_count: options.browsers,
             _state: state,
         }
     }
@@ -156,7 +188,7 @@ impl Workload {
     /// After healing: stops writing, waits for every outbox to empty, runs the final round,
     /// asks every participant for full histories, and returns the records. Every wait is bounded;
     /// what did not happen in time shows in the records and fails the check.
-    pub async fn finish(self) -> Vec<Participant> {
+    pub async fn finish(self) -> (Vec<Participant>, Vec<BrowserRecord>) {
         self.control.writing.store(false, Ordering::SeqCst);
         let deadline = Instant::now() + DRAIN_LIMIT;
         while Instant::now() < deadline && self.slots().any(|s| s.outbox.load(Ordering::SeqCst) > 0)
@@ -166,10 +198,17 @@ impl Workload {
         self.control.final_round.store(true, Ordering::SeqCst);
         let deadline = Instant::now() + FINAL_ROUND_LIMIT;
         while Instant::now() < deadline
-            && self
+            && (self
                 .visitors
                 .iter()
                 .any(|(_, s)| !s.answered.load(Ordering::SeqCst))
+                || self
+                    .control
+                    .browsers_answered
+                    .lock()
+                    .expect("control lock")
+                    .len()
+                    < self.browser_count)
         {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -192,7 +231,11 @@ impl Workload {
                 });
             }
         }
-        participants
+        let browsers = match self.browsers {
+            Some(browsers) => browsers.finish().await,
+            None => Vec::new(),
+        };
+        (participants, browsers)
     }
 }
 
