@@ -1,14 +1,17 @@
-/* LiveChat loader, inlined in the snippet so that it does not depend on any one deployment. It
-   waits until the page has finished loading (so the chat never delays it), then imports the
-   WebAssembly widget from the first deployment in window.LiveChat.deployments that answers within
-   a few seconds, trying the others in turn. The widget renders inside a shadow root and keeps the
-   visitor's session and outbox in this page's localStorage, so it is the same whichever
-   deployment served these files. */
+/* LiveChat loader, inlined in the snippet so that it does not depend on any one deployment. Once
+   the page has finished loading (so the chat never delays it) it shows the chat button, drawn
+   here in plain DOM, and nothing else: the WebAssembly widget is imported on the first click, or
+   at once for a returning visitor (a conversation or unsent messages in localStorage, which must
+   go out and hear replies). It comes from the first deployment in window.LiveChat.deployments that
+   answers within a few seconds, trying the others in turn. The widget adopts this button and
+   renders inside the same shadow root, keeping the visitor's session and outbox in this page's
+   localStorage, so it is the same whichever deployment served its files. */
 (function () {
   "use strict";
-  var w = window, settings = w.LiveChat;
+  var w = window, d = document, settings = w.LiveChat;
   if (!settings || !settings.deployments || !settings.deployments.length || w.__liveChatLoader) return;
   w.__liveChatLoader = true;
+  var started = false, retry = null;
 
   function within(ms, promise) {
     // A frozen deployment accepts the connection and never answers: give up on it in time.
@@ -18,9 +21,10 @@
   }
 
   function attempt(index, round) {
+    retry = null;
     if (index >= settings.deployments.length) {
       // Every deployment failed; try again later, more and more patiently, up to once a minute.
-      setTimeout(function () { attempt(0, round + 1); }, Math.min(60000, 2000 * Math.pow(2, round)));
+      retry = setTimeout(function () { attempt(0, round + 1); }, Math.min(60000, 2000 * Math.pow(2, round)));
       return;
     }
     var base = String(settings.deployments[index]).replace(/\/+$/, "");
@@ -35,7 +39,51 @@
       });
   }
 
-  function start() { attempt(0, 0); }
-  if (document.readyState === "complete") start();
+  function load() {
+    if (retry) {
+      // Waiting after a failed round: a click is a good moment to try again at once.
+      clearTimeout(retry);
+      attempt(0, 0);
+    } else if (!started) {
+      started = true;
+      attempt(0, 0);
+    }
+  }
+
+  function returning() {
+    try {
+      var prefix = "livechat." + settings.siteId + ".", s = w.localStorage;
+      return !!s.getItem(prefix + "conversation") || (s.getItem(prefix + "outbox") || "").indexOf("message_id") >= 0;
+    } catch (e) {
+      return false;
+    }
+  }
+
+  function button() {
+    var host = d.createElement("div");
+    host.id = "livechat-root";
+    host.setAttribute("data-loader", "");
+    var root = host.attachShadow({ mode: "open" });
+    // The same look as the widget's own stylesheet, which replaces this one when it loads.
+    root.innerHTML = "<style>:host{all:initial}.launcher{position:fixed;right:20px;bottom:20px;" +
+      "z-index:2147483000;width:56px;height:56px;border-radius:50%;border:none;cursor:pointer;" +
+      "background:#2f6fed;color:#fff;box-shadow:0 4px 14px rgba(0,0,0,.25);display:flex;" +
+      "align-items:center;justify-content:center}.launcher svg{width:26px;height:26px;fill:currentColor}</style>" +
+      '<button class="launcher" data-testid="chat-launcher" aria-label="Open chat" aria-expanded="false">' +
+      '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 4h16v12H7l-3 3z"/></svg></button>';
+    root.querySelector("button").addEventListener("click", function () {
+      // Once the widget has adopted the button, its clicks are the widget's.
+      if (settings.launcherAdopted) return;
+      settings.openOnStart = true;
+      load();
+    });
+    d.body.appendChild(host);
+  }
+
+  function start() {
+    button();
+    if (returning()) load();
+  }
+  if (d.readyState === "complete") start();
   else w.addEventListener("load", start);
 })();

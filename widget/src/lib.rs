@@ -1,8 +1,9 @@
 //! The visitor's chat widget, a Leptos (CSR) app compiled to WebAssembly.
 //!
-//! The loader (`www/loader.js`) imports this module from a deployment; [`boot`] then reads the
-//! site's settings from `window.LiveChat`, creates a host element with an open **shadow root** on
-//! the customer's page, and mounts the app inside it, so the page's CSS cannot reach the widget and
+//! The loader (`www/loader.js`) shows the chat button and imports this module from a deployment on
+//! the first click (or at once for a returning visitor); [`boot`] then reads the site's settings
+//! from `window.LiveChat`, takes over the loader's host element and its **shadow root** on the
+//! customer's page (or creates them), and mounts the app inside it, so the page's CSS cannot reach the widget and
 //! the widget's CSS cannot leak out. The widget runs in the host page (not in an iframe) so that its
 //! `localStorage` belongs to the customer's origin: the visitor's token and outbox are found again
 //! whichever deployment served the assets.
@@ -19,6 +20,7 @@ pub mod state;
 pub mod storage;
 pub mod ui;
 
+use leptos::prelude::Set;
 use wasm_bindgen::JsCast;
 
 /// The id of the element hosting the widget's shadow root on the customer's page.
@@ -40,16 +42,39 @@ pub fn boot() {
             return;
         }
     };
-    if document.get_element_by_id(HOST_ID).is_some() {
+    let mounted = match document.get_element_by_id(HOST_ID) {
+        // The loader's button: take over its shadow root and the button itself.
+        Some(host) if host.has_attribute(LOADER_MARK) => adopt_loader(&window, &host),
         // The snippet was pasted twice; one widget is enough.
-        return;
-    }
-    let Some(container) = create_shadow_container(&document) else {
+        Some(_) => return,
+        None => create_shadow_container(&document).map(|container| (container, None)),
+    };
+    let Some((container, launcher)) = mounted else {
         return;
     };
     let state = state::ChatState::new();
+    if settings.open_on_start {
+        state.open.set(true);
+    }
     driver::start(settings.clone(), state);
-    leptos::mount::mount_to(container, move || ui::app(settings, state)).forget();
+    leptos::mount::mount_to(container, move || ui::app(settings, state, launcher)).forget();
+}
+
+/// The attribute the loader puts on the host element it created for its button.
+const LOADER_MARK: &str = "data-loader";
+
+/// The widget's stylesheet and the element the app mounts into, added to `shadow`.
+fn add_container(
+    document: &web_sys::Document,
+    shadow: &web_sys::ShadowRoot,
+) -> Option<web_sys::HtmlElement> {
+    let style = document.create_element("style").ok()?;
+    style.set_text_content(Some(include_str!("widget.css")));
+    shadow.append_child(&style).ok()?;
+    let container = document.create_element("div").ok()?;
+    container.set_class_name("livechat");
+    shadow.append_child(&container).ok()?;
+    container.dyn_into::<web_sys::HtmlElement>().ok()
 }
 
 /// Creates `<div id="livechat-root">` at the end of `<body>` with an open shadow root holding the
@@ -60,12 +85,33 @@ fn create_shadow_container(document: &web_sys::Document) -> Option<web_sys::Html
     let shadow = host
         .attach_shadow(&web_sys::ShadowRootInit::new(web_sys::ShadowRootMode::Open))
         .ok()?;
-    let style = document.create_element("style").ok()?;
-    style.set_text_content(Some(include_str!("widget.css")));
-    shadow.append_child(&style).ok()?;
-    let container = document.create_element("div").ok()?;
-    container.set_class_name("livechat");
-    shadow.append_child(&container).ok()?;
+    let container = add_container(document, &shadow)?;
     document.body()?.append_child(&host).ok()?;
-    container.dyn_into::<web_sys::HtmlElement>().ok()
+    Some(container)
+}
+
+/// Takes over the loader's host element: the widget's stylesheet and app go into its shadow root,
+/// and its button stays where it is (the same element, so a click landing while the module starts
+/// is not lost) and becomes the widget's launcher. The loader stops handling its clicks.
+fn adopt_loader(
+    window: &web_sys::Window,
+    host: &web_sys::Element,
+) -> Option<(web_sys::HtmlElement, Option<web_sys::HtmlElement>)> {
+    let document = window.document()?;
+    let shadow = host.shadow_root()?;
+    let container = add_container(&document, &shadow)?;
+    // The loader's own stylesheet goes; the widget's one styles the button the same way.
+    if let Ok(Some(style)) = shadow.query_selector("style") {
+        style.remove();
+    }
+    let launcher = shadow
+        .query_selector("[data-testid=\"chat-launcher\"]")
+        .ok()
+        .flatten()
+        .and_then(|button| button.dyn_into::<web_sys::HtmlElement>().ok());
+    if let Ok(settings) = js_sys::Reflect::get(window, &"LiveChat".into()) {
+        let _ = js_sys::Reflect::set(&settings, &"launcherAdopted".into(), &true.into());
+    }
+    let _ = host.remove_attribute(LOADER_MARK);
+    Some((container, launcher))
 }

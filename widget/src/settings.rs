@@ -25,6 +25,10 @@ pub struct Settings {
     /// The greeting shown above an empty conversation.
     #[serde(default = "default_greeting")]
     pub greeting: String,
+    /// Set by the loader when the visitor clicked its button before this module was loaded: the
+    /// panel opens at once.
+    #[serde(default)]
+    pub open_on_start: bool,
 }
 
 fn default_title() -> String {

@@ -8,14 +8,62 @@ use client_core::Entry;
 use leptos::prelude::*;
 use protocol::ConversationState;
 
-/// The whole widget.
-pub fn app(settings: Settings, state: ChatState) -> impl IntoView {
+/// The whole widget. `adopted` is the loader's button when the loader drew one: it becomes the
+/// launcher instead of a new one.
+pub fn app(
+    settings: Settings,
+    state: ChatState,
+    adopted: Option<web_sys::HtmlElement>,
+) -> impl IntoView {
+    let own_launcher = match adopted {
+        Some(button) => {
+            adopt_launcher(button, state);
+            None
+        }
+        None => Some(view! { <Launcher state=state /> }),
+    };
     view! {
-        <Launcher state=state />
+        {own_launcher}
         <Show when=move || state.open.get()>
             <Panel title=settings.title.clone() greeting=settings.greeting.clone() state=state />
         </Show>
     }
+}
+
+/// Gives the loader's button the launcher's behaviour: it toggles the panel, says whether the
+/// panel is open, and shows the unread count, exactly as [`Launcher`] renders them.
+fn adopt_launcher(button: web_sys::HtmlElement, state: ChatState) {
+    use wasm_bindgen::{closure::Closure, JsCast};
+    let toggle = Closure::<dyn FnMut()>::new(move || {
+        state.open.update(|open| *open = !*open);
+        state.unread.set(0);
+    });
+    let _ = button.add_event_listener_with_callback("click", toggle.as_ref().unchecked_ref());
+    // The button lives as long as the page; so does its handler.
+    toggle.forget();
+    let button = send_wrapper::SendWrapper::new(button);
+    Effect::new(move |_| {
+        let open = state.open.get();
+        let unread = state.unread.get();
+        let _ = button.set_attribute("aria-expanded", &open.to_string());
+        let badge = button.query_selector(".badge").ok().flatten();
+        match (badge, unread) {
+            (Some(badge), 0) => badge.remove(),
+            (Some(badge), n) => badge.set_text_content(Some(&n.to_string())),
+            (None, 0) => {}
+            (None, n) => {
+                if let Some(badge) = button
+                    .owner_document()
+                    .and_then(|d| d.create_element("span").ok())
+                {
+                    badge.set_class_name("badge");
+                    let _ = badge.set_attribute("data-testid", "chat-unread");
+                    badge.set_text_content(Some(&n.to_string()));
+                    let _ = button.append_child(&badge);
+                }
+            }
+        }
+    });
 }
 
 /// The round button that opens and closes the panel, with the unread count.

@@ -1,0 +1,122 @@
+//! The launcher costs a new visitor nothing but the snippet: the loader draws the chat button
+//! itself and fetches the WebAssembly widget only when it is clicked. The widget then adopts that
+//! very button (it toggles the panel and shows the unread count), and a returning visitor, who may
+//! have replies waiting, gets the widget without clicking.
+
+use std::time::Duration;
+use tests::browser::{
+    widget_element, widget_has, widget_online, widget_shows, widget_write, ChromeDriver, WAIT,
+};
+use tests::deployment::{Deployment, ADMIN_EMAIL, ADMIN_PASSWORD};
+use tests::eventually;
+use tests::visitor::Visitor;
+
+/// Whether the page has fetched the widget's WebAssembly module.
+async fn module_fetched(client: &fantoccini::Client) -> bool {
+    let names = client
+        .execute(
+            "return performance.getEntriesByType('resource').map(e => e.name)",
+            vec![],
+        )
+        .await
+        .expect("script runs");
+    names.as_array().is_some_and(|names| {
+        names
+            .iter()
+            .any(|n| n.as_str().is_some_and(|n| n.ends_with("widget_bg.wasm")))
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_widget_loads_on_the_first_click_and_adopts_the_loaders_button() {
+    let deployment = Deployment::start();
+    let mut chrome = ChromeDriver::start().await;
+    let visitor = chrome.session().await;
+    visitor
+        .goto(&format!("{}/", deployment.page_origin()))
+        .await
+        .unwrap();
+
+    // A new visitor: the button is there, the module is not fetched, however long they read.
+    let launcher = widget_element(&visitor, "chat-launcher").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        !module_fetched(&visitor).await,
+        "the widget loaded before any click"
+    );
+    assert!(!widget_has(&visitor, "chat-panel").await);
+
+    // The first click loads the widget and opens the panel.
+    launcher.click().await.unwrap();
+    widget_element(&visitor, "chat-panel").await;
+    assert!(module_fetched(&visitor).await);
+    widget_online(&visitor).await;
+    widget_write(&visitor, "Is the Ethiopian roast in stock?").await;
+    widget_shows(&visitor, &["Is the Ethiopian roast in stock?"]).await;
+
+    // The same button, now the widget's, closes the panel; a reply arrives meanwhile and is
+    // counted on the button.
+    launcher.click().await.unwrap();
+    eventually("the panel to close", WAIT, || async {
+        (!widget_has(&visitor, "chat-panel").await).then_some(())
+    })
+    .await;
+    let urls = [deployment.url(), deployment.url()];
+    let mut operator = Visitor::operator(ADMIN_EMAIL, ADMIN_PASSWORD, urls, None).await;
+    assert!(
+        operator.until(WAIT, |o| !o.conversations.is_empty()).await,
+        "the operator never saw the conversation"
+    );
+    let conversation = operator.conversations[0].id;
+    operator.send(protocol::ClientFrame::Accept {
+        conversation_id: conversation,
+    });
+    operator.pump(Duration::from_millis(500)).await;
+    operator.write_to(conversation, "Yes, freshly roasted on Monday.");
+    assert!(operator.acknowledged(WAIT).await);
+    let badge = widget_element(&visitor, "chat-unread").await;
+    assert_ne!(badge.text().await.unwrap(), "0");
+    assert_eq!(
+        launcher.attr("aria-expanded").await.unwrap().as_deref(),
+        Some("false")
+    );
+
+    // Opening reads the reply and clears the count.
+    launcher.click().await.unwrap();
+    widget_shows(
+        &visitor,
+        &[
+            "Is the Ethiopian roast in stock?",
+            "Ada Admin joined the chat",
+            "Yes, freshly roasted on Monday.",
+        ],
+    )
+    .await;
+    assert!(!widget_has(&visitor, "chat-unread").await);
+    assert_eq!(
+        launcher.attr("aria-expanded").await.unwrap().as_deref(),
+        Some("true")
+    );
+
+    // A returning visitor gets the widget without clicking, so replies reach them.
+    visitor.refresh().await.unwrap();
+    eventually("the widget to load by itself", WAIT, || async {
+        module_fetched(&visitor).await.then_some(())
+    })
+    .await;
+    widget_element(&visitor, "chat-launcher")
+        .await
+        .click()
+        .await
+        .unwrap();
+    widget_shows(
+        &visitor,
+        &[
+            "Is the Ethiopian roast in stock?",
+            "Ada Admin joined the chat",
+            "Yes, freshly roasted on Monday.",
+        ],
+    )
+    .await;
+    visitor.close().await.unwrap();
+}
