@@ -60,6 +60,8 @@ pub struct Report {
     /// When that message was written, in milliseconds from the start (to find its fault in the
     /// log).
     pub max_resume_written_at_ms: u64,
+    /// Who wrote it, and its id.
+    pub max_resume_message: String,
     /// Visitors restarted from their state files.
     pub client_restarts: usize,
     /// What went wrong, described (at most 100).
@@ -262,6 +264,7 @@ pub async fn check(
         in_sync,
         max_resume_ms: 0,
         max_resume_written_at_ms: 0,
+        max_resume_message: String::new(),
         client_restarts: participants.iter().map(|p| p.restarts).sum(),
         problems: Vec::new(),
         log,
@@ -367,11 +370,12 @@ pub async fn check(
                 ));
             }
         }
-        for (written_at, acked_at) in record.timings.values() {
+        for (id, (written_at, acked_at)) in &record.timings {
             if let Some(acked_at) = acked_at {
                 let waited = acked_at.duration_since(*written_at).as_millis() as u64;
                 if waited > report.max_resume_ms {
                     report.max_resume_ms = waited;
+                    report.max_resume_message = format!("{}: {id}", participant.name);
                     report.max_resume_written_at_ms = written_at
                         .saturating_duration_since(world.started)
                         .as_millis() as u64;

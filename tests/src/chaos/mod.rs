@@ -222,6 +222,18 @@ pub async fn run(options: Options) -> check::Report {
     }
     log.push(faults::Entry::new(&world, "heal", serde_json::json!({})));
     world.heal().await;
-    let (participants, browsers) = workload.finish().await;
-    check::check(&world, &options, participants, browsers, log, injected).await
+    let finished = workload.finish().await;
+    let state = finished.state;
+    let report = check::check(
+        &world,
+        &options,
+        finished.participants,
+        finished.browsers,
+        log,
+        injected,
+    )
+    .await;
+    // The participants' clients stopped with the check; their state files may go now.
+    drop(state);
+    report
 }

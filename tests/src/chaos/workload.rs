@@ -188,7 +188,7 @@ impl Workload {
     /// After healing: stops writing, waits for every outbox to empty, runs the final round,
     /// asks every participant for full histories, and returns the records. Every wait is bounded;
     /// what did not happen in time shows in the records and fails the check.
-    pub async fn finish(self) -> (Vec<Participant>, Vec<BrowserRecord>) {
+    pub async fn finish(self) -> Finished {
         self.control.writing.store(false, Ordering::SeqCst);
         let deadline = Instant::now() + DRAIN_LIMIT;
         while Instant::now() < deadline && self.slots().any(|s| s.outbox.load(Ordering::SeqCst) > 0)
@@ -235,8 +235,23 @@ impl Workload {
             Some(browsers) => browsers.finish().await,
             None => Vec::new(),
         };
-        (participants, browsers)
+        Finished {
+            participants,
+            browsers,
+            state: self._state,
+        }
     }
+}
+
+/// The records of a finished workload.
+pub struct Finished {
+    /// Visitors, then operators.
+    pub participants: Vec<Participant>,
+    /// The browsers' records.
+    pub browsers: Vec<BrowserRecord>,
+    /// The visitors' state files: their clients still run inside the records, so the directory
+    /// must outlive them.
+    pub state: tempfile::TempDir,
 }
 
 /// The body of a visitor's final message.
