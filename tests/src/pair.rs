@@ -240,25 +240,31 @@ pub fn prepare_pair(redundant_skew_ms: i64) -> (Member, Member) {
     (primary, redundant)
 }
 
-/// Runs `server check-sync` until it reports the two data directories identical (at most 60 s).
-pub fn wait_until_in_sync(a: &Path, b: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(60);
+/// Runs `server check-sync` until it reports the two data directories identical, at most
+/// `limit`; on failure, returns its last report.
+pub fn check_sync_within(a: &Path, b: &Path, limit: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + limit;
     loop {
         let output = Command::new(server_bin())
             .arg("check-sync")
             .arg(a)
             .arg(b)
             .output()
-            .unwrap();
+            .map_err(|e| format!("check-sync did not run: {e}"))?;
         if output.status.success() {
-            return;
+            return Ok(());
         }
-        assert!(
-            Instant::now() < deadline,
-            "never in sync:\n{}",
-            String::from_utf8_lossy(&output.stdout)
-        );
+        if Instant::now() >= deadline {
+            return Err(String::from_utf8_lossy(&output.stdout).into_owned());
+        }
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Runs `server check-sync` until it reports the two data directories identical (at most 60 s).
+pub fn wait_until_in_sync(a: &Path, b: &Path) {
+    if let Err(report) = check_sync_within(a, b, Duration::from_secs(60)) {
+        panic!("never in sync:\n{report}");
     }
 }
 

@@ -11,6 +11,13 @@ use tests::deployment::{Deployment, ADMIN_EMAIL, ADMIN_PASSWORD};
 use tests::eventually;
 use tests::visitor::Visitor;
 
+/// The conversation, as the visitor sees it once the reply arrived.
+const CHAT: [&str; 3] = [
+    "Is the Ethiopian roast in stock?",
+    "Ada Admin joined the chat",
+    "Yes, freshly roasted on Monday.",
+];
+
 /// Whether the page has fetched the widget's WebAssembly module.
 async fn module_fetched(client: &fantoccini::Client) -> bool {
     let names = client
@@ -83,15 +90,7 @@ async fn the_widget_loads_on_the_first_click_and_adopts_the_loaders_button() {
 
     // Opening reads the reply and clears the count.
     launcher.click().await.unwrap();
-    widget_shows(
-        &visitor,
-        &[
-            "Is the Ethiopian roast in stock?",
-            "Ada Admin joined the chat",
-            "Yes, freshly roasted on Monday.",
-        ],
-    )
-    .await;
+    widget_shows(&visitor, &CHAT).await;
     assert!(!widget_has(&visitor, "chat-unread").await);
     assert_eq!(
         launcher.attr("aria-expanded").await.unwrap().as_deref(),
@@ -109,14 +108,6 @@ async fn the_widget_loads_on_the_first_click_and_adopts_the_loaders_button() {
         .click()
         .await
         .unwrap();
-    widget_shows(
-        &visitor,
-        &[
-            "Is the Ethiopian roast in stock?",
-            "Ada Admin joined the chat",
-            "Yes, freshly roasted on Monday.",
-        ],
-    )
-    .await;
+    widget_shows(&visitor, &CHAT).await;
     visitor.close().await.unwrap();
 }

@@ -48,12 +48,17 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-/// Every test: set-up, then the site the browser tests load, then `cargo test`.
-fn test() -> anyhow::Result<()> {
+/// What browser runs need: the WebAssembly tools, Chromium, and the site the deployments serve,
+/// in debug builds (tests check behaviour, not size or speed, and debug builds are faster).
+fn browser_setup() -> anyhow::Result<()> {
     tools::ensure_wasm_tools()?;
     tools::ensure_chromium()?;
-    // Debug builds: the tests check behaviour, not size or speed, and debug builds are faster.
-    site::build(false)?;
+    site::build(false)
+}
+
+/// Every test: set-up, then the site the browser tests load, then `cargo test`.
+fn test() -> anyhow::Result<()> {
+    browser_setup()?;
     step("Building the binaries the tests run");
     run(cargo().args([
         "build",
@@ -93,9 +98,7 @@ fn chaos(args: &[String]) -> anyhow::Result<()> {
         .is_none_or(|n| n != "0");
     if browsers {
         // The long run has real widgets too: the site the deployments serve, and Chromium.
-        tools::ensure_wasm_tools()?;
-        tools::ensure_chromium()?;
-        site::build(false)?;
+        browser_setup()?;
     }
     step("Building the server, the moderator and the fault-injection suite");
     run(cargo().args([

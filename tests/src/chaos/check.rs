@@ -7,12 +7,11 @@ use super::browsers::BrowserRecord;
 use super::faults::Entry;
 use super::workload::{owner, Participant};
 use super::{Options, World};
-use crate::deployment::server_bin;
+use crate::pair::check_sync_within;
 use protocol::{AuthorKind, ConversationId, MessageId};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// At most this many problems are described in the report (all are counted).
 const MAX_PROBLEMS: usize = 100;
@@ -190,26 +189,6 @@ fn read_database(dir: &Path) -> Database {
     }
 }
 
-/// Runs `server check-sync` until it reports the two directories identical, at most `limit`.
-fn wait_in_sync(a: &Path, b: &Path, limit: Duration) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        let identical = Command::new(server_bin())
-            .arg("check-sync")
-            .arg(a)
-            .arg(b)
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if identical {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
 /// A conversation seen from its visitor's side, native or in a browser.
 struct Subject {
     name: String,
@@ -242,8 +221,9 @@ pub async fn check(
         world.deployments[0].data_dir.path().to_owned(),
         world.deployments[1].data_dir.path().to_owned(),
     ];
-    let in_sync =
-        tokio::task::block_in_place(|| wait_in_sync(&dirs[0], &dirs[1], Duration::from_secs(60)));
+    let in_sync = tokio::task::block_in_place(|| {
+        check_sync_within(&dirs[0], &dirs[1], Duration::from_secs(60)).is_ok()
+    });
     let databases = [read_database(&dirs[0]), read_database(&dirs[1])];
     let mut report = Report {
         seed: options.seed,

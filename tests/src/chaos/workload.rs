@@ -287,17 +287,24 @@ async fn visitor(
         record.pump(Duration::from_millis(100)).await;
         if final_written && !slot.answered.load(Ordering::SeqCst) {
             let conversation = record.conversation();
-            let answered = record.transcripts.get(&conversation).is_some_and(|t| {
-                t.entries()
-                    .iter()
-                    .any(|e| e.author.kind == AuthorKind::Operator && e.body.ends_with(" final"))
-            });
+            let answered = record
+                .transcripts
+                .get(&conversation)
+                .is_some_and(|t| has_final(t, AuthorKind::Operator));
             slot.answered.store(answered, Ordering::SeqCst);
         }
         slot.outbox.store(record.outbox_len(), Ordering::SeqCst);
     }
     resync_once(&mut record).await;
     record
+}
+
+/// Whether `transcript` shows a final-round message written by `kind`.
+fn has_final(transcript: &client_core::Transcript, kind: AuthorKind) -> bool {
+    transcript
+        .entries()
+        .iter()
+        .any(|e| e.author.kind == kind && e.body.ends_with(" final"))
 }
 
 /// The full history of every conversation, merged, before the record is handed over.
@@ -376,11 +383,9 @@ async fn operator(
         // A final message that arrived only through a history (after a move) is answered too.
         if control.final_round.load(Ordering::SeqCst) {
             for (&conversation, transcript) in &record.transcripts.clone() {
-                let has_final = transcript
-                    .entries()
-                    .iter()
-                    .any(|e| e.author.kind == AuthorKind::Visitor && e.body.ends_with(" final"));
-                if has_final && mine.contains(&conversation) && finals_answered.insert(conversation)
+                if has_final(transcript, AuthorKind::Visitor)
+                    && mine.contains(&conversation)
+                    && finals_answered.insert(conversation)
                 {
                     record.write_to(conversation, &format!("op{index} final"));
                 }
