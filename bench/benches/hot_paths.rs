@@ -18,7 +18,8 @@ use protocol::{
     Author, AuthorKind, ClientFrame, ConversationId, Message, MessageId, ServerFrame, SiteId,
     VisitorId,
 };
-use server::store::records::{self, Poster, Site};
+use server::identity::Identity;
+use server::store::Site;
 use server::store::Store;
 use std::hint::black_box;
 
@@ -148,10 +149,10 @@ fn ingest(c: &mut Criterion) {
         name: "Acme".into(),
         allowed_origins: Vec::new(),
     };
-    let visitors: Vec<Poster> = runtime.block_on(async {
+    let visitors: Vec<Identity> = runtime.block_on(async {
         let for_write = site.clone();
         store
-            .write(move |w| records::upsert_site(w, &for_write))
+            .write(move |w| w.upsert_site(&for_write))
             .await
             .expect("site stored");
         let mut visitors = Vec::new();
@@ -159,10 +160,10 @@ fn ingest(c: &mut Criterion) {
             let visitor_id = VisitorId(uuid::Uuid::now_v7());
             let site_id = site.id.clone();
             store
-                .write(move |w| records::ensure_visitor(w, visitor_id, &site_id))
+                .write(move |w| w.ensure_visitor(visitor_id, &site_id))
                 .await
                 .expect("visitor stored");
-            visitors.push(Poster::Visitor {
+            visitors.push(Identity::Visitor {
                 visitor_id,
                 site_id: site.id.clone(),
                 page_url: None,
@@ -188,13 +189,7 @@ fn ingest(c: &mut Criterion) {
                     tokio::spawn(async move {
                         store
                             .write(move |w| {
-                                records::post_message(
-                                    w,
-                                    &poster,
-                                    c,
-                                    MessageId(uuid::Uuid::now_v7()),
-                                    BODY,
-                                )
+                                w.post_message(&poster, c, MessageId(uuid::Uuid::now_v7()), BODY)
                             })
                             .await
                     })

@@ -61,9 +61,9 @@ pub async fn operator_token(deployment: &str) -> anyhow::Result<String> {
         "password": tests::deployment::ADMIN_PASSWORD,
     })
     .to_string();
-    let answer = native_client::http::HttpClient::default()
+    let answer = daemon::http::HttpClient::default()
         .call(
-            native_client::http::Method::POST,
+            daemon::http::Method::POST,
             &format!("{deployment}/v1/operators/login"),
             None,
             Some(body.into_bytes()),

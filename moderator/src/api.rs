@@ -177,7 +177,11 @@ async fn release(State(handle): State<Handle>, headers: HeaderMap) -> Response {
 async fn run(handle: &Handle, command: Command) -> Response {
     match handle.command(command).await {
         Ok(decision) => Json(decision).into_response(),
-        Err(reason) => failure(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Internal, reason),
+        Err(reason) => failure(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Internal,
+            reason.to_string(),
+        ),
     }
 }
 

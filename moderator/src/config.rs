@@ -117,80 +117,15 @@ pub struct Overrides {
     pub deployment_secret: Option<String>,
 }
 
-/// Why the configuration could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The reason.
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML or has unknown or ill-typed keys.
-    #[error("invalid configuration in {path}: {source}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// The reason.
-        source: toml::de::Error,
-    },
-    /// A value is out of range.
-    #[error("invalid configuration: {0}")]
-    Invalid(String),
-}
+pub use daemon::config::ConfigError;
+use daemon::config::{set, set_some, Layered};
 
 impl Config {
-    /// Loads the file named in `overrides` (if any) and applies the overrides on top.
+    /// Defaults, then the file named in `overrides` (if any), then the overrides themselves.
     pub fn load(overrides: &Overrides) -> Result<Config, ConfigError> {
-        let mut config = match &overrides.config {
-            Some(path) => Self::from_file(path)?,
-            None => Config::default(),
-        };
-        if let Some(listen) = overrides.listen {
-            config.listen = listen;
-        }
-        if let Some(dir) = &overrides.data_dir {
-            config.data_dir = dir.clone();
-        }
-        if let Some(url) = &overrides.primary_url {
-            config.primary.url = url.clone();
-        }
-        if let Some(url) = &overrides.redundant_url {
-            config.redundant.url = url.clone();
-        }
-        if let Some(ms) = overrides.check_interval_ms {
-            config.check_interval_ms = ms;
-        }
-        if let Some(ms) = overrides.probe_timeout_ms {
-            config.probe_timeout_ms = ms;
-        }
-        if let Some(ms) = overrides.failback_hold_ms {
-            config.failback_hold_ms = ms;
-        }
-        if let Some(secret) = &overrides.admin_secret {
-            config.admin_secret = Some(secret.clone());
-        }
-        if let Some(secret) = &overrides.deployment_secret {
-            config.deployment_secret = Some(secret.clone());
-        }
-        config.validate()?;
-        Ok(config)
+        daemon::config::load(overrides)
     }
-
-    fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        toml::from_str(&text).map_err(|source| ConfigError::Parse {
-            path: path.to_owned(),
-            source,
-        })
-    }
-
-    fn validate(&self) -> Result<(), ConfigError> {
+    fn check(&self) -> Result<(), ConfigError> {
         let invalid = |m: &str| Err(ConfigError::Invalid(m.into()));
         if self.primary.id == self.redundant.id {
             return invalid("the primary and the redundant deployment need different ids");
@@ -229,6 +164,30 @@ impl Config {
     /// Where the decision log is.
     pub fn log_path(&self) -> PathBuf {
         self.data_dir.join("decisions.jsonl")
+    }
+}
+
+impl Layered for Config {
+    type Overrides = Overrides;
+
+    fn file(overrides: &Overrides) -> Option<&Path> {
+        overrides.config.as_deref()
+    }
+
+    fn apply(&mut self, o: &Overrides) {
+        set(&mut self.listen, &o.listen);
+        set(&mut self.data_dir, &o.data_dir);
+        set(&mut self.primary.url, &o.primary_url);
+        set(&mut self.redundant.url, &o.redundant_url);
+        set(&mut self.check_interval_ms, &o.check_interval_ms);
+        set(&mut self.probe_timeout_ms, &o.probe_timeout_ms);
+        set(&mut self.failback_hold_ms, &o.failback_hold_ms);
+        set_some(&mut self.admin_secret, &o.admin_secret);
+        set_some(&mut self.deployment_secret, &o.deployment_secret);
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.check()
     }
 }
 

@@ -12,6 +12,7 @@
 pub mod api;
 pub mod config;
 pub mod decision;
+pub mod error;
 pub mod log;
 pub mod service;
 

@@ -3,8 +3,8 @@
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
+use daemon::http::{HttpClient, Method};
 use moderator::config::{Config, Overrides};
-use native_client::http::{HttpClient, Method};
 use std::time::Duration;
 
 #[derive(Parser)]
@@ -78,8 +78,7 @@ fn main() -> anyhow::Result<()> {
                     None,
                     Duration::from_secs(10),
                 )
-                .await
-                .map_err(anyhow::Error::msg)?;
+                .await?;
             println!("{}", String::from_utf8_lossy(&answer.body));
             Ok(())
         }),
@@ -107,7 +106,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             })
             .await
     });
-    let result = driver.run(shutdown_signal()).await;
+    let result = driver.run(daemon::shutdown_signal()).await;
     let _ = stop.send(true);
     let _ = server.await;
     result.context("the decision log cannot be written; stopping so no decision is published that a restart could forget")?;
@@ -135,7 +134,6 @@ async fn admin(
             Duration::from_secs(10),
         )
         .await
-        .map_err(anyhow::Error::msg)
         .with_context(|| format!("cannot reach the moderator at {moderator_url}"))?;
     let text = String::from_utf8_lossy(&answer.body);
     if answer.status != 200 {
@@ -143,23 +141,4 @@ async fn admin(
     }
     println!("{text}");
     Ok(())
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
 }

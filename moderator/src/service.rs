@@ -15,8 +15,9 @@
 
 use crate::config::{Config, Endpoint};
 use crate::decision::{Decider, Decision, Deployment, Probe, Reason};
+use crate::error::ModeratorError;
 use crate::log::{DecisionLog, LogError};
-use native_client::http::{HttpClient, Method};
+use daemon::http::{HttpClient, Method};
 use protocol::moderation::{ActiveDeployment, DeploymentInfo, DeploymentRole, KnownRole};
 use protocol::replication::ReplicationStatus;
 use protocol::HealthReport;
@@ -89,7 +90,7 @@ pub enum Command {
 
 struct Request {
     command: Command,
-    reply: oneshot::Sender<Result<ActiveDeployment, String>>,
+    reply: oneshot::Sender<Result<ActiveDeployment, ModeratorError>>,
 }
 
 /// What the HTTP handlers share with the driver. Cheap to clone.
@@ -113,15 +114,13 @@ impl Handle {
     }
 
     /// Runs an admin command; answers once the resulting decision is logged.
-    pub async fn command(&self, command: Command) -> Result<ActiveDeployment, String> {
+    pub async fn command(&self, command: Command) -> Result<ActiveDeployment, ModeratorError> {
         let (reply, answer) = oneshot::channel();
         self.commands
             .send(Request { command, reply })
             .await
-            .map_err(|_| "the moderator is shutting down".to_owned())?;
-        answer
-            .await
-            .map_err(|_| "the moderator is shutting down".to_owned())?
+            .map_err(|_| ModeratorError::ShuttingDown)?;
+        answer.await.map_err(|_| ModeratorError::ShuttingDown)?
     }
 }
 
@@ -163,8 +162,8 @@ pub struct Driver {
     client: HttpClient,
     status: Arc<Mutex<Status>>,
     commands: mpsc::Receiver<Request>,
-    pushes: mpsc::Sender<(Deployment, Result<KnownRole, String>)>,
-    push_results: mpsc::Receiver<(Deployment, Result<KnownRole, String>)>,
+    pushes: mpsc::Sender<(Deployment, Result<KnownRole, ModeratorError>)>,
+    push_results: mpsc::Receiver<(Deployment, Result<KnownRole, ModeratorError>)>,
     push_in_flight: [bool; 2],
     /// The epoch each deployment last reported knowing.
     known_epochs: [u64; 2],
@@ -390,7 +389,7 @@ impl Driver {
             .await;
         let latency_ms = started.elapsed().as_millis() as u64;
         let (health, error) = match answer {
-            Err(reason) => (None, Some(reason)),
+            Err(reason) => (None, Some(reason.to_string())),
             Ok(answer) => match serde_json::from_slice::<HealthReport>(&answer.body) {
                 Err(e) => (
                     None,
@@ -480,16 +479,20 @@ impl Driver {
                 let result = client
                     .call(Method::POST, &url, Some(&secret), Some(body), timeout)
                     .await
+                    .map_err(ModeratorError::from)
                     .and_then(|answer| {
                         if answer.status == 200 {
-                            serde_json::from_slice::<KnownRole>(&answer.body)
-                                .map_err(|e| format!("unreadable answer: {e}"))
+                            serde_json::from_slice::<KnownRole>(&answer.body).map_err(|source| {
+                                ModeratorError::Unreadable {
+                                    status: answer.status,
+                                    source,
+                                }
+                            })
                         } else {
-                            Err(format!(
-                                "status {}: {}",
-                                answer.status,
-                                String::from_utf8_lossy(&answer.body)
-                            ))
+                            Err(ModeratorError::Status {
+                                status: answer.status,
+                                body: String::from_utf8_lossy(&answer.body).into_owned(),
+                            })
                         }
                     });
                 let _ = results.send((deployment, result)).await;

@@ -3,8 +3,8 @@
 //! The admin API refuses calls without the secret, and `/v1/active` is open to every origin and
 //! revalidated by epoch.
 
+use daemon::http::{HttpClient, Method};
 use moderator::config::{Config, Endpoint};
-use native_client::http::{HttpClient, Method};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;

@@ -2,10 +2,10 @@
 //! reports frames and its end, and a writer fed by a channel; the moderator is asked by a task of
 //! its own. Nothing here decides anything: every decision is the link's.
 
-use crate::http::{HttpClient, Method};
 use client_core::{
     Action, Event, KnownActive, Link, LinkConfig, LinkStatus, Outbox, PendingMessage,
 };
+use daemon::http::{HttpClient, Method};
 use futures_util::{SinkExt, StreamExt};
 use protocol::moderation::ActiveDeployment;
 use protocol::{Auth, ClientFrame, ConversationId, MessageId, ServerFrame, Session};

@@ -3,11 +3,9 @@
 //! Tests, the load generator and command-line tools use it as a visitor or an operator would use
 //! the widget or the console.
 //!
-//! - [`client`]: the driver loop and its handle.
-//! - [`http`]: a deadline-bound HTTP client (the moderator's `/v1/active`, and the moderator's own
-//!   probes of the deployments).
+//! - [`client`]: the driver loop and its handle. The moderator is asked over the deadline-bound
+//!   HTTP client of the `daemon` crate.
 
 pub mod client;
-pub mod http;
 
 pub use client::{Client, ClientOptions};

@@ -137,89 +137,15 @@ pub struct Overrides {
     pub clock_skew_ms: Option<i64>,
 }
 
-/// Why the configuration could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The reason.
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML or has unknown or ill-typed keys.
-    #[error("invalid configuration in {path}: {source}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// The reason.
-        source: toml::de::Error,
-    },
-    /// A value is out of range.
-    #[error("invalid configuration: {0}")]
-    Invalid(String),
-}
+pub use daemon::config::ConfigError;
+use daemon::config::{set, set_some, Layered};
 
 impl Config {
-    /// Loads the file named in `overrides` (if any) and applies the overrides on top.
+    /// Defaults, then the file named in `overrides` (if any), then the overrides themselves.
     pub fn load(overrides: &Overrides) -> Result<Config, ConfigError> {
-        let mut config = match &overrides.config {
-            Some(path) => Self::from_file(path)?,
-            None => Config::default(),
-        };
-        if let Some(listen) = overrides.listen {
-            config.listen = listen;
-        }
-        if let Some(dir) = &overrides.data_dir {
-            config.data_dir = dir.clone();
-        }
-        if let Some(dir) = &overrides.assets_dir {
-            config.assets_dir = Some(dir.clone());
-        }
-        if let Some(secret) = &overrides.token_secret {
-            config.token_secret = Some(secret.clone());
-        }
-        if let Some(limit) = overrides.max_message_bytes {
-            config.max_message_bytes = limit;
-        }
-        if let Some(name) = &overrides.deployment {
-            config.deployment = name.clone();
-        }
-        if let Some(url) = &overrides.peer_url {
-            config.peer_url = Some(url.clone());
-        }
-        if let Some(secret) = &overrides.replication_secret {
-            config.replication_secret = Some(secret.clone());
-        }
-        if let Some(secret) = &overrides.moderator_secret {
-            config.moderator_secret = Some(secret.clone());
-        }
-        if let Some(urls) = &overrides.public_urls {
-            config.public_urls = urls.clone();
-        }
-        if let Some(url) = &overrides.moderator_url {
-            config.moderator_url = Some(url.clone());
-        }
-        if let Some(skew) = overrides.clock_skew_ms {
-            config.clock_skew_ms = skew;
-        }
-        config.validate()?;
-        Ok(config)
+        daemon::config::load(overrides)
     }
-
-    fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        toml::from_str(&text).map_err(|source| ConfigError::Parse {
-            path: path.to_owned(),
-            source,
-        })
-    }
-
-    fn validate(&self) -> Result<(), ConfigError> {
+    fn check(&self) -> Result<(), ConfigError> {
         if self.max_message_bytes == 0 || self.max_message_bytes > 1024 * 1024 {
             return Err(ConfigError::Invalid(
                 "max_message_bytes must be between 1 and 1048576".into(),
@@ -268,7 +194,7 @@ impl Config {
         crate::store::Store::open_as(
             &self.data_dir,
             &self.deployment,
-            crate::hlc::system_clock(self.clock_skew_ms),
+            crate::clock::system_clock(self.clock_skew_ms),
         )
     }
 
@@ -295,6 +221,33 @@ impl Config {
                 Ok(secret)
             }
         }
+    }
+}
+
+impl Layered for Config {
+    type Overrides = Overrides;
+
+    fn file(overrides: &Overrides) -> Option<&Path> {
+        overrides.config.as_deref()
+    }
+
+    fn apply(&mut self, o: &Overrides) {
+        set(&mut self.listen, &o.listen);
+        set(&mut self.data_dir, &o.data_dir);
+        set_some(&mut self.assets_dir, &o.assets_dir);
+        set_some(&mut self.token_secret, &o.token_secret);
+        set(&mut self.max_message_bytes, &o.max_message_bytes);
+        set(&mut self.deployment, &o.deployment);
+        set_some(&mut self.peer_url, &o.peer_url);
+        set_some(&mut self.replication_secret, &o.replication_secret);
+        set_some(&mut self.moderator_secret, &o.moderator_secret);
+        set(&mut self.public_urls, &o.public_urls);
+        set_some(&mut self.moderator_url, &o.moderator_url);
+        set(&mut self.clock_skew_ms, &o.clock_skew_ms);
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.check()
     }
 }
 

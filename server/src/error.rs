@@ -1,12 +1,95 @@
-//! How failures reach clients: an [`ErrorCode`] and a sentence, never internals. Database failures
-//! are logged here and shown to the client as [`ErrorCode::Internal`] ("retry"), because a client's
-//! only useful reaction is to retry later, which is always safe thanks to idempotent ingest.
+//! How failures reach clients: an [`ErrorCode`] and a sentence, never internals. A [`Refusal`] is
+//! what a WebSocket frame is answered with; an [`ApiFailure`] is the same refusal over HTTP, with
+//! its status. Database failures are logged here and shown to the client as
+//! [`ErrorCode::Internal`] ("retry"), because a client's only useful reaction is to retry later,
+//! which is always safe thanks to idempotent ingest.
 
 use crate::store::StoreError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use protocol::{ApiError, ErrorCode};
+use protocol::{ApiError, ErrorCode, ServerFrame};
+
+/// A refused request: the machine-readable reason and the sentence shown to the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The machine-readable reason.
+    pub code: ErrorCode,
+    /// The human-readable reason.
+    pub message: String,
+}
+
+impl Refusal {
+    /// A refusal with `code` and `message`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Missing, forged or expired credentials.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unauthorized, message)
+    }
+
+    /// Authenticated, but not allowed to do this.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Forbidden, message)
+    }
+
+    /// The `error` frame carrying this refusal.
+    pub fn frame(self) -> ServerFrame {
+        ServerFrame::error(self.code, self.message)
+    }
+
+    /// The HTTP status this refusal is answered with.
+    fn status(&self) -> StatusCode {
+        match self.code {
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::Conflict | ErrorCode::ConversationClosed => StatusCode::CONFLICT,
+            ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::Malformed => StatusCode::BAD_REQUEST,
+            _ => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+impl From<&StoreError> for Refusal {
+    /// The code and client-facing sentence for a storage failure. Internal failures are logged.
+    fn from(error: &StoreError) -> Self {
+        match error {
+            StoreError::NotFound(what) => {
+                Refusal::new(ErrorCode::NotFound, format!("{what} not found"))
+            }
+            StoreError::Conflict(why) => Refusal::new(ErrorCode::Conflict, why.clone()),
+            StoreError::Forbidden(why) => Refusal::forbidden(why.clone()),
+            StoreError::ConversationClosed => {
+                Refusal::new(ErrorCode::ConversationClosed, error.to_string())
+            }
+            StoreError::Corrupt { .. }
+            | StoreError::Sqlite(_)
+            | StoreError::NotCommitted(_)
+            | StoreError::NewerSchema { .. }
+            | StoreError::Io(_)
+            | StoreError::Closed => {
+                tracing::error!(%error, "storage failure");
+                Refusal::new(
+                    ErrorCode::Internal,
+                    "the deployment could not store this; nothing was saved, retry later",
+                )
+            }
+        }
+    }
+}
+
+impl From<StoreError> for Refusal {
+    fn from(error: StoreError) -> Self {
+        Refusal::from(&error)
+    }
+}
 
 /// A refused HTTP request: status, code and explanation.
 #[derive(Debug)]
@@ -48,36 +131,14 @@ impl IntoResponse for ApiFailure {
     }
 }
 
-impl From<StoreError> for ApiFailure {
-    fn from(error: StoreError) -> Self {
-        let (code, message) = describe(&error);
-        let status = match code {
-            ErrorCode::NotFound => StatusCode::NOT_FOUND,
-            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
-            ErrorCode::Conflict | ErrorCode::ConversationClosed => StatusCode::CONFLICT,
-            _ => StatusCode::SERVICE_UNAVAILABLE,
-        };
-        Self::new(status, code, message)
+impl From<Refusal> for ApiFailure {
+    fn from(refusal: Refusal) -> Self {
+        Self::new(refusal.status(), refusal.code, refusal.message)
     }
 }
 
-/// The code and client-facing sentence for a storage failure. Internal failures are logged.
-pub fn describe(error: &StoreError) -> (ErrorCode, String) {
-    match error {
-        StoreError::NotFound(what) => (ErrorCode::NotFound, format!("{what} not found")),
-        StoreError::Conflict(why) => (ErrorCode::Conflict, why.clone()),
-        StoreError::Forbidden(why) => (ErrorCode::Forbidden, why.clone()),
-        StoreError::ConversationClosed => (ErrorCode::ConversationClosed, error.to_string()),
-        StoreError::Sqlite(_)
-        | StoreError::NotCommitted(_)
-        | StoreError::NewerSchema { .. }
-        | StoreError::Io(_)
-        | StoreError::Closed => {
-            tracing::error!(%error, "storage failure");
-            (
-                ErrorCode::Internal,
-                "the deployment could not store this; nothing was saved, retry later".into(),
-            )
-        }
+impl From<StoreError> for ApiFailure {
+    fn from(error: StoreError) -> Self {
+        Refusal::from(&error).into()
     }
 }

@@ -1,16 +1,18 @@
 //! A live chat deployment: the HTTP and WebSocket API, durable storage and the static assets.
 //!
+//! - [`state`]: what every handler shares ([`AppState`]) and why a deployment cannot start.
 //! - [`config`]: defaults, TOML file, environment and flags.
-//! - [`store`]: the SQLite database with group commit; [`store::records`] holds all SQL.
-//! - [`auth`]: visitor tokens, operator passwords and sessions.
-//! - [`hlc`]: the hybrid logical clock stamping every event.
+//! - [`clock`]: the one wall clock (injectable) and the hybrid logical clock stamping every event.
+//! - [`store`]: the SQLite database with group commit, its queries by concept and its merge rules.
+//! - [`identity`]: who is calling, one type for HTTP, WebSocket and the store.
+//! - [`auth`]: credentials: visitor tokens, operator passwords, session tokens, shared secrets.
+//! - [`extract`]: a request's caller and role checks, shared secrets, JSON bodies.
 //! - [`hub`]: realtime fan-out of committed changes to open connections.
 //! - [`ws`]: the `/v1/ws` endpoint (socket loop and per-frame session logic).
 //! - [`http`]: login, logout, inbox, messages and `/health`.
 //! - [`replication`]: the link to the peer deployment, both directions, and its status.
 //! - [`role`]: the moderator's decision as this deployment knows it, and redirects of clients.
 //! - [`assets`]: the widget, console, loader and demo page.
-//! - [`sync_check`]: compares two deployments' databases (`server check-sync`).
 //! - [`error`]: how failures reach clients.
 //!
 //! [`app`] builds the router from an [`AppState`]; [`serve`] runs it on a listener until a shutdown
@@ -18,87 +20,36 @@
 
 pub mod assets;
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod error;
-pub mod hlc;
+pub mod extract;
 pub mod http;
 pub mod hub;
+pub mod identity;
 pub mod replication;
 pub mod role;
+pub mod state;
 pub mod store;
-pub mod sync_check;
 pub mod ws;
+
+pub use state::{AppState, StartError};
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::any;
 use axum::Router;
-use config::Config;
 use error::ApiFailure;
 use protocol::ErrorCode;
 use std::future::Future;
-use std::sync::Arc;
-use store::Store;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
-
-/// What every request handler shares. Cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    /// The database.
-    pub store: Store,
-    /// Signs and checks visitor tokens.
-    pub signer: auth::TokenSigner,
-    /// Fan-out of committed changes to open WebSockets.
-    pub hub: hub::Hub,
-    /// The configuration the deployment started with.
-    pub config: Arc<Config>,
-    /// What the replication link knows (peer, progress), for status reports.
-    pub link: Arc<replication::LinkState>,
-    /// The newest decision of the moderator (which deployment is active).
-    pub role: role::Role,
-    /// Turns true when the deployment is shutting down; open WebSockets close on it.
-    pub shutdown: watch::Receiver<bool>,
-    /// The sending half of `shutdown`.
-    shutdown_sender: Arc<watch::Sender<bool>>,
-}
-
-/// Why a deployment could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// The database could not be opened or migrated.
-    #[error("cannot open the database: {0}")]
-    Store(#[from] store::StoreError),
-    /// The token secret could not be read or created.
-    #[error("cannot read or create the token secret: {0}")]
-    Secret(#[from] std::io::Error),
-}
-
-impl AppState {
-    /// Opens the database in the configured data directory and prepares everything else.
-    pub fn open(config: Config) -> Result<AppState, StartError> {
-        let store = config.open_store()?;
-        let secret = config.resolve_secret()?;
-        let (shutdown_sender, shutdown) = watch::channel(false);
-        Ok(AppState {
-            store,
-            signer: auth::TokenSigner::new(secret.as_bytes()),
-            hub: hub::Hub::default(),
-            config: Arc::new(config),
-            link: Arc::default(),
-            role: role::Role::default(),
-            shutdown,
-            shutdown_sender: Arc::new(shutdown_sender),
-        })
-    }
-}
 
 /// The whole HTTP surface of a deployment.
 pub fn app(state: AppState) -> Router {
     let api = http::router()
         .merge(ws::router())
         .merge(replication::router())
-        .merge(role::router())
+        .merge(role::route::router())
         .route("/v1/{*rest}", any(unknown_endpoint))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(tower_http::trace::TraceLayer::new_for_http());

@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use protocol::{OperatorRole, SiteId};
 use server::config::{Config, Overrides};
-use server::store::{records, Store};
+use server::store::{Site, Store};
 use std::io::Read;
 
 #[derive(Parser)]
@@ -95,7 +95,7 @@ fn main() -> anyhow::Result<()> {
             let hash = server::auth::hash_password(&password);
             let store = config.open_store()?;
             let profile = block_on_write(&store, move |conn| {
-                records::add_operator(conn, &email, &name, &hash, role, replace)
+                conn.add_operator(&email, &name, &hash, role, replace)
             })?;
             store.shutdown();
             println!(
@@ -107,7 +107,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::CheckSync { a, b } => {
-            let differences = server::sync_check::compare(&a, &b)?;
+            let differences = server::store::sync_check::compare(&a, &b)?;
             if differences.is_empty() {
                 println!(
                     "in sync: {} and {} hold the same data",
@@ -128,13 +128,13 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Site(SiteCommand::Add { id, name, origins }) => {
             let store = config.open_store()?;
-            let site = records::Site {
+            let site = Site {
                 id: SiteId(id),
                 name,
                 allowed_origins: origins,
             };
             let shown = site.clone();
-            block_on_write(&store, move |conn| records::upsert_site(conn, &site))?;
+            block_on_write(&store, move |conn| conn.upsert_site(&site))?;
             store.shutdown();
             println!(
                 "site {} ({}) allows {:?}",
@@ -178,27 +178,8 @@ fn serve(config: Config) -> anyhow::Result<()> {
         // The line below is read by tests and tools to learn the bound port; keep its shape.
         println!("listening on http://{address}");
         tracing::info!(%address, data_dir = %data_dir.display(), "deployment started");
-        server::serve(listener, state, shutdown_signal()).await?;
+        server::serve(listener, state, daemon::shutdown_signal()).await?;
         tracing::info!("deployment stopped cleanly");
         Ok(())
     })
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
 }

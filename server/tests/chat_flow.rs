@@ -229,7 +229,7 @@ async fn shutdown_closes_sockets_with_going_away_and_keeps_acknowledged_messages
     assert_eq!(closing.await.unwrap(), Some(1001));
     let store = server::store::Store::open(data_dir.path()).unwrap();
     let stored = store
-        .read(move |conn| server::store::records::messages_after(conn, conversation, 0))
+        .read(move |conn| conn.messages_after(conversation, 0))
         .await
         .unwrap();
     assert_eq!(stored[0].id, id);

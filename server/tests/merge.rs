@@ -5,9 +5,9 @@
 use protocol::{
     AuthorKind, ConversationId, ConversationState, MessageId, OperatorRole, SiteId, VisitorId,
 };
-use server::hlc::system_clock;
-use server::store::records::{self, Poster, Site};
-use server::store::{events, Store};
+use server::clock::system_clock;
+use server::identity::Identity;
+use server::store::{Site, Store};
 
 struct Side {
     dir: tempfile::TempDir,
@@ -24,14 +24,10 @@ fn side(name: &str, skew_ms: i64) -> Side {
 async fn pull(from: &Side, to: &Side) {
     let origin = from.store.origin().to_owned();
     let peer = origin.clone();
-    let cursor = to
-        .store
-        .read(move |c| events::cursor(c, &peer))
-        .await
-        .unwrap();
+    let cursor = to.store.read(move |c| c.cursor(&peer)).await.unwrap();
     let batch = from
         .store
-        .read(move |c| events::local_after(c, &origin, cursor, 10_000))
+        .read(move |c| c.local_events_after(&origin, cursor, 10_000))
         .await
         .unwrap();
     let peer = from.store.origin().to_owned();
@@ -42,14 +38,14 @@ async fn pull(from: &Side, to: &Side) {
                 w.apply_remote(event)?;
                 last = event.seq;
             }
-            events::set_cursor(w, &peer, last, w.now_ms())
+            w.set_cursor(&peer, last)
         })
         .await
         .unwrap();
 }
 
 fn assert_identical(a: &Side, b: &Side) {
-    let differences = server::sync_check::compare(a.dir.path(), b.dir.path()).unwrap();
+    let differences = server::store::sync_check::compare(a.dir.path(), b.dir.path()).unwrap();
     assert!(differences.is_empty(), "{}", differences.join("\n"));
 }
 
@@ -60,31 +56,20 @@ async fn linked_pair(skew_b: i64) -> (Side, Side, VisitorId, [protocol::Operator
     let operators = a
         .store
         .write(move |w| {
-            records::upsert_site(
-                w,
-                &Site {
-                    id: SiteId("acme".into()),
-                    name: "Acme".into(),
-                    allowed_origins: vec![],
-                },
-            )?;
-            records::ensure_visitor(w, visitor, &SiteId("acme".into()))?;
-            let alice = records::add_operator(
-                w,
+            w.upsert_site(&Site {
+                id: SiteId("acme".into()),
+                name: "Acme".into(),
+                allowed_origins: vec![],
+            })?;
+            w.ensure_visitor(visitor, &SiteId("acme".into()))?;
+            let alice = w.add_operator(
                 "alice@example.com",
                 "Alice",
                 "h",
                 OperatorRole::Agent,
                 false,
             )?;
-            let bob = records::add_operator(
-                w,
-                "bob@example.com",
-                "Bob",
-                "h",
-                OperatorRole::Agent,
-                false,
-            )?;
+            let bob = w.add_operator("bob@example.com", "Bob", "h", OperatorRole::Agent, false)?;
             Ok([alice, bob])
         })
         .await
@@ -94,8 +79,8 @@ async fn linked_pair(skew_b: i64) -> (Side, Side, VisitorId, [protocol::Operator
     (a, b, visitor, operators)
 }
 
-fn visitor_poster(visitor: VisitorId) -> Poster {
-    Poster::Visitor {
+fn visitor_poster(visitor: VisitorId) -> Identity {
+    Identity::Visitor {
         visitor_id: visitor,
         site_id: SiteId("acme".into()),
         page_url: None,
@@ -104,14 +89,14 @@ fn visitor_poster(visitor: VisitorId) -> Poster {
 
 async fn post(
     side: &Side,
-    poster: Poster,
+    poster: Identity,
     conversation: ConversationId,
     id: MessageId,
     body: &str,
 ) -> protocol::Message {
     let body = body.to_owned();
     side.store
-        .write(move |w| records::post_message(w, &poster, conversation, id, &body))
+        .write(move |w| w.post_message(&poster, conversation, id, &body))
         .await
         .unwrap()
         .message
@@ -145,7 +130,7 @@ async fn the_same_message_stored_on_both_sides_is_kept_once_with_one_clock_value
     assert_identical(&a, &b);
     let count = a
         .store
-        .read(move |c| records::messages_after(c, conversation, 0))
+        .read(move |c| c.messages_after(conversation, 0))
         .await
         .unwrap()
         .len();
@@ -169,17 +154,17 @@ async fn two_operators_accepting_on_the_two_sides_converge_and_keep_every_messag
     // each answers.
     let al = alice.clone();
     a.store
-        .write(move |w| records::accept(w, conversation, &al))
+        .write(move |w| w.accept(conversation, &al))
         .await
         .unwrap();
     let bo = bob.clone();
     b.store
-        .write(move |w| records::accept(w, conversation, &bo))
+        .write(move |w| w.accept(conversation, &bo))
         .await
         .unwrap();
     post(
         &a,
-        Poster::Operator(alice.clone()),
+        Identity::Operator(alice.clone()),
         conversation,
         MessageId(uuid::Uuid::now_v7()),
         "Alice here",
@@ -187,7 +172,7 @@ async fn two_operators_accepting_on_the_two_sides_converge_and_keep_every_messag
     .await;
     post(
         &b,
-        Poster::Operator(bob.clone()),
+        Identity::Operator(bob.clone()),
         conversation,
         MessageId(uuid::Uuid::now_v7()),
         "Bob here",
@@ -199,7 +184,7 @@ async fn two_operators_accepting_on_the_two_sides_converge_and_keep_every_messag
     assert_identical(&a, &b);
     let summary = a
         .store
-        .read(move |c| records::conversation(c, conversation))
+        .read(move |c| c.conversation(conversation))
         .await
         .unwrap()
         .unwrap();
@@ -208,7 +193,7 @@ async fn two_operators_accepting_on_the_two_sides_converge_and_keep_every_messag
     assert_eq!(summary.operator.unwrap().id, bob.id);
     let messages = b
         .store
-        .read(move |c| records::messages_after(c, conversation, 0))
+        .read(move |c| c.messages_after(conversation, 0))
         .await
         .unwrap();
     let bodies: Vec<_> = messages.iter().map(|m| m.body.as_str()).collect();
@@ -223,14 +208,14 @@ async fn two_operators_accepting_on_the_two_sides_converge_and_keep_every_messag
         ..al
     };
     a.store
-        .write(move |w| records::close(w, conversation, &admin_close))
+        .write(move |w| w.close(conversation, &admin_close))
         .await
         .unwrap();
     pull(&a, &b).await;
     pull(&b, &a).await;
     let state = b
         .store
-        .read(move |c| records::conversation(c, conversation))
+        .read(move |c| c.conversation(conversation))
         .await
         .unwrap()
         .unwrap()
@@ -255,12 +240,12 @@ async fn a_deployment_thirty_seconds_behind_still_orders_replies_after_questions
         pull(&a, &b).await;
         let al = alice.clone();
         b.store
-            .write(move |w| records::accept(w, conversation, &al))
+            .write(move |w| w.accept(conversation, &al))
             .await
             .unwrap();
         let answer = post(
             &b,
-            Poster::Operator(alice.clone()),
+            Identity::Operator(alice.clone()),
             conversation,
             MessageId(uuid::Uuid::now_v7()),
             "answer",
@@ -318,7 +303,7 @@ async fn applying_the_same_log_twice_changes_nothing() {
     let origin = a.store.origin().to_owned();
     let batch = a
         .store
-        .read(move |c| events::local_after(c, &origin, 0, 10_000))
+        .read(move |c| c.local_events_after(&origin, 0, 10_000))
         .await
         .unwrap();
     b.store
@@ -367,7 +352,7 @@ async fn replay(from: &Side, to: &Side) {
     let origin = from.store.origin().to_owned();
     let batch = from
         .store
-        .read(move |c| events::local_after(c, &origin, 0, 10_000))
+        .read(move |c| c.local_events_after(&origin, 0, 10_000))
         .await
         .unwrap();
     to.store
@@ -401,7 +386,7 @@ async fn run_schedule(steps: Vec<Step>) {
                 let poster = visitor_poster(visitor);
                 let _ = side(on_a)
                     .store
-                    .write(move |w| records::post_message(w, &poster, c, id, &body))
+                    .write(move |w| w.post_message(&poster, c, id, &body))
                     .await;
             }
             Step::Accept {
@@ -410,10 +395,7 @@ async fn run_schedule(steps: Vec<Step>) {
             } => {
                 let op = if on_a { alice.clone() } else { bob.clone() };
                 let c = conversation(k);
-                let _ = side(on_a)
-                    .store
-                    .write(move |w| records::accept(w, c, &op))
-                    .await;
+                let _ = side(on_a).store.write(move |w| w.accept(c, &op)).await;
             }
             Step::Close {
                 on_a,
@@ -424,10 +406,7 @@ async fn run_schedule(steps: Vec<Step>) {
                     ..if on_a { alice.clone() } else { bob.clone() }
                 };
                 let c = conversation(k);
-                let _ = side(on_a)
-                    .store
-                    .write(move |w| records::close(w, c, &op))
-                    .await;
+                let _ = side(on_a).store.write(move |w| w.close(c, &op)).await;
             }
             Step::Pull { into_a: true } => pull(&b, &a).await,
             Step::Pull { into_a: false } => pull(&a, &b).await,

@@ -252,7 +252,8 @@ async fn clients_write_on_both_sides_of_a_cut_link_and_the_deployments_agree_aft
         .post(new_conversation(), "a new chat during the cut")
         .await;
     let differences =
-        server::sync_check::compare(primary.data_dir.path(), redundant.data_dir.path()).unwrap();
+        server::store::sync_check::compare(primary.data_dir.path(), redundant.data_dir.path())
+            .unwrap();
     assert!(
         !differences.is_empty(),
         "the cut should keep the deployments apart for now"

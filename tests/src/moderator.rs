@@ -2,7 +2,7 @@
 //! read what it publishes.
 
 use crate::pair::Member;
-use native_client::http::{HttpClient, Method};
+use daemon::http::{HttpClient, Method};
 use protocol::moderation::ActiveDeployment;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -5,7 +5,7 @@
 
 use client_core::Event;
 use client_core::Transcript;
-use native_client::http::{HttpClient, Method};
+use daemon::http::{HttpClient, Method};
 use native_client::{Client, ClientOptions};
 use protocol::{
     Auth, ClientFrame, ConversationId, ConversationSummary, LoginResponse, Message, MessageId,

@@ -2,7 +2,8 @@
 //!
 //! - `cargo xtask demo [--port N]`: installs what is missing, builds the widget and the console,
 //!   starts a deployment with a demo site and a demo admin, and serves the demo page.
-//! - `cargo xtask test`: the same set-up plus Chromium, then every test (unit, integration,
+//! - `cargo xtask test`: the same set-up plus Chromium, the lint gate (`cargo fmt --check`, clippy
+//!   with `-D warnings` natively and for wasm32), then every test (unit, integration, tidy,
 //!   browser end-to-end).
 //! - `cargo xtask site [--release]`: only builds the static site into `target/site`.
 //! - `cargo xtask chaos [--seed S] [--minutes M]`: the fault-injection suite at length (see
@@ -56,9 +57,40 @@ fn browser_setup() -> anyhow::Result<()> {
     site::build(false)
 }
 
-/// Every test: set-up, then the site the browser tests load, then `cargo test`.
+/// The lint gate: formatting, then clippy with warnings as errors, natively for the native crates
+/// and for `wasm32-unknown-unknown` for the browser crates (their code behind `cfg` differs).
+fn lint() -> anyhow::Result<()> {
+    step("Checking formatting (cargo fmt --check)");
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+    step("Linting the native crates (clippy, warnings are errors)");
+    let mut native = cargo();
+    native.args(["clippy", "--workspace", "--all-targets"]);
+    for browser_crate in BROWSER_CRATES {
+        native.args(["--exclude", browser_crate]);
+    }
+    run(native.args(["--", "-D", "warnings"]))?;
+    step("Linting the browser crates for wasm32 (clippy, warnings are errors)");
+    let mut wasm = cargo();
+    wasm.args([
+        "clippy",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--all-targets",
+    ]);
+    for browser_crate in BROWSER_CRATES {
+        wasm.args(["-p", browser_crate]);
+    }
+    run(wasm.args(["--", "-D", "warnings"]))
+}
+
+/// The crates compiled to WebAssembly only.
+const BROWSER_CRATES: [&str; 3] = ["browser", "widget", "console"];
+
+/// Every test: set-up, the lint gate, then the site the browser tests load, then `cargo test`
+/// (which includes the tidy tests in `xtask/tests/tidy.rs`).
 fn test() -> anyhow::Result<()> {
     browser_setup()?;
+    lint()?;
     step("Building the binaries the tests run");
     run(cargo().args([
         "build",

@@ -6,9 +6,8 @@
 //! connected to the peer chat in near real time (live relay).
 
 use crate::hub::Event;
-use crate::store::{events, records};
-use crate::AppState;
-use client_core::Backoff;
+use crate::state::AppState;
+use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use futures_util::{SinkExt, StreamExt};
 use protocol::replication::{Change, LoggedEvent, ReplicationFrame};
 use std::time::Duration;
@@ -19,6 +18,21 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 /// every two seconds).
 const SILENCE_LIMIT: Duration = Duration::from_secs(8);
 
+/// The longest pause between two attempts to reach the peer.
+const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(10);
+
+/// The pauses between attempts to reach the peer: from 100 ms, doubling up to
+/// [`MAX_RECONNECT_DELAY`], with jitter so the two deployments do not retry in step; started
+/// afresh after every successful subscription.
+fn reconnect_delays() -> ExponentialBackoff {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(100))
+        .with_max_delay(MAX_RECONNECT_DELAY)
+        .with_jitter()
+        .without_max_times()
+        .build()
+}
+
 /// Connects to the peer, pulls, and reconnects with backoff whenever the link breaks, until the
 /// deployment shuts down.
 pub async fn run(state: AppState) {
@@ -26,7 +40,7 @@ pub async fn run(state: AppState) {
         return;
     };
     let mut shutdown = state.shutdown.clone();
-    let mut backoff = Backoff::default();
+    let mut backoff = reconnect_delays();
     loop {
         let outcome = tokio::select! {
             outcome = pull(&state, &peer_url, &mut backoff) => outcome,
@@ -36,9 +50,9 @@ pub async fn run(state: AppState) {
         if let Err(reason) = outcome {
             tracing::warn!(peer = %peer_url, %reason, "replication pull link is down; retrying");
         }
-        let delay = backoff.next_delay_ms(rand::random::<f64>()).max(100);
+        let delay = backoff.next().unwrap_or(MAX_RECONNECT_DELAY);
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(delay)) => {}
+            _ = tokio::time::sleep(delay) => {}
             _ = shutdown.changed() => return,
         }
     }
@@ -72,7 +86,11 @@ async fn send(socket: &mut Socket, frame: &ReplicationFrame) -> Result<(), Strin
 }
 
 /// One connection's life: greeting, subscribe, then batches until something breaks.
-async fn pull(state: &AppState, peer_url: &str, backoff: &mut Backoff) -> Result<(), String> {
+async fn pull(
+    state: &AppState,
+    peer_url: &str,
+    backoff: &mut ExponentialBackoff,
+) -> Result<(), String> {
     let url = protocol::websocket_url(peer_url, protocol::replication::REPLICATION_PATH);
     let mut request = url
         .as_str()
@@ -104,7 +122,7 @@ async fn pull(state: &AppState, peer_url: &str, backoff: &mut Backoff) -> Result
     let lookup = peer.clone();
     let cursor = state
         .store
-        .read(move |conn| events::cursor(conn, &lookup))
+        .read(move |r| r.cursor(&lookup))
         .await
         .map_err(|e| e.to_string())?;
     send(
@@ -120,7 +138,7 @@ async fn pull(state: &AppState, peer_url: &str, backoff: &mut Backoff) -> Result
         l.pull_connected = true;
         l.applied_from_peer = cursor;
     });
-    backoff.reset();
+    *backoff = reconnect_delays();
     tracing::info!(%peer, after_seq = cursor, "replication pull link is up");
     loop {
         let (events, head_seq) = match receive(&mut socket).await? {
@@ -168,7 +186,7 @@ async fn apply_batch(
     let relay = state
         .store
         .write(move |w| {
-            let start = events::cursor(w, &peer_name)?;
+            let start = w.cursor(&peer_name)?;
             let mut cursor = start;
             let mut messages = Vec::new();
             let mut conversations = Vec::new();
@@ -188,14 +206,14 @@ async fn apply_batch(
                 }
                 cursor = event.seq;
             }
-            events::set_cursor(w, &peer_name, cursor, w.now_ms())?;
+            w.set_cursor(&peer_name, cursor)?;
             let messages = messages
                 .into_iter()
-                .filter_map(|id| records::message(w, id).ok().flatten())
+                .filter_map(|id| w.message(id).ok().flatten())
                 .collect::<Vec<_>>();
             let conversations = conversations
                 .into_iter()
-                .filter_map(|id| records::conversation(w, id).ok().flatten())
+                .filter_map(|id| w.conversation(id).ok().flatten())
                 .collect::<Vec<_>>();
             Ok((cursor, messages, conversations))
         })

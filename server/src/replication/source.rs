@@ -5,10 +5,9 @@
 //! [`BATCH`] events read from disk, each confirmed by `applied` before the next, and an empty batch
 //! every [`HEARTBEAT`] when there is nothing new, so either side notices a dead link.
 
-use crate::error::ApiFailure;
+use crate::extract::require_shared_secret;
 use crate::hub::{Event, REMOTE_ORIGIN};
-use crate::store::events;
-use crate::AppState;
+use crate::state::AppState;
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -30,10 +29,12 @@ pub async fn upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let presented = crate::http::bearer_token(&headers).unwrap_or_default();
-    if !crate::auth::shared_secret_matches(state.config.replication_secret.as_deref(), presented) {
-        return ApiFailure::unauthorized("the replication secret is missing or wrong")
-            .into_response();
+    if let Err(refused) = require_shared_secret(
+        &headers,
+        state.config.replication_secret.as_deref(),
+        "replication",
+    ) {
+        return refused.into_response();
     }
     ws.max_message_size(64 << 20)
         .on_upgrade(move |socket| async move {
@@ -97,7 +98,7 @@ pub async fn serve_peer(mut socket: WebSocket, state: AppState) -> Result<(), St
         let origin = me.clone();
         let batch = state
             .store
-            .read(move |conn| events::local_after(conn, &origin, cursor, BATCH))
+            .read(move |r| r.local_events_after(&origin, cursor, BATCH))
             .await
             .map_err(|e| e.to_string())?;
         let head_seq = *head.borrow_and_update();

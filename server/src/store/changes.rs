@@ -1,45 +1,46 @@
-//! Applying a [`Change`] to the database, with its merge rule. This is the only code that writes
-//! chat data: a local action records an event and applies it here; an event replicated from the
-//! peer is applied here too. One code path means both deployments compute the same state from the
-//! same events, whatever order they arrive in.
+//! Applying a [`Change`] to the database, each kind by its own function beside its merge rule.
+//! This is the only code that writes chat data: a local action records an event and applies it
+//! here; an event replicated from the peer is applied here too. One code path means both
+//! deployments compute the same state from the same events, whatever order they arrive in.
 //!
-//! Merge rules (also in ARCHITECTURE.md):
-//! - sites, operators: last writer wins by (hlc, origin);
-//! - visitors, conversations opened, sessions created: grow-only (first insert wins, later ones
-//!   are no-ops); a deleted session stays deleted;
-//! - messages: grow-only set by id; of two copies of one id, the smaller (hlc, origin) is kept;
-//! - conversation state: only moves forward (waiting < active < closed); among equal states the
-//!   latest (hlc, origin) decides the operator. Two operators accepting the same chat on the two
-//!   deployments therefore converge to the one whose accept has the later clock, and both keep
-//!   every message written meanwhile.
+//! The merge rules are also listed in ARCHITECTURE.md; each function below states its own.
 
-use super::{Cached, StoreError};
+use super::rows::Cached;
+use super::StoreError;
 use protocol::replication::{Change, LoggedEvent};
-use rusqlite::{params, Connection};
+use protocol::{
+    AuthorKind, ConversationId, ConversationState, OperatorId, OperatorRole, SiteId, VisitorId,
+};
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// The stamp of the event being applied: its clock value and origin decide last-writer-wins
+/// comparisons, and its position in the origin's log is kept with messages.
+struct Stamp<'a> {
+    hlc: i64,
+    origin: &'a str,
+    origin_seq: i64,
+}
+
+impl Stamp<'_> {
+    /// The wall-clock milliseconds of the HLC value, as stored in `*_at` columns.
+    fn wall_ms(&self) -> i64 {
+        self.hlc >> 16
+    }
+}
 
 /// Applies one event. Returns the conversation it touched, if any (for live notifications).
-pub fn apply(
-    conn: &Connection,
-    event: &LoggedEvent,
-) -> Result<Option<protocol::ConversationId>, StoreError> {
-    let (hlc, origin) = (event.hlc as i64, event.origin.as_str());
+pub fn apply(conn: &Connection, event: &LoggedEvent) -> Result<Option<ConversationId>, StoreError> {
+    let stamp = Stamp {
+        hlc: event.hlc as i64,
+        origin: &event.origin,
+        origin_seq: event.seq as i64,
+    };
     match &event.change {
         Change::SiteUpserted {
             id,
             name,
             allowed_origins,
-        } => {
-            let origins = serde_json::to_string(allowed_origins).expect("strings serialise");
-            conn.execute_cached(
-                "INSERT INTO sites (id, name, allowed_origins, created_at, hlc, origin)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT(id) DO UPDATE SET name = excluded.name, allowed_origins = excluded.allowed_origins,
-                     hlc = excluded.hlc, origin = excluded.origin
-                 WHERE (excluded.hlc, excluded.origin) > (sites.hlc, sites.origin)",
-                params![id.0, name, origins, wall(hlc), hlc, origin],
-            )?;
-            Ok(None)
-        }
+        } => site_upserted(conn, &stamp, id, name, allowed_origins).map(|()| None),
         Change::OperatorUpserted {
             id,
             email,
@@ -47,63 +48,16 @@ pub fn apply(
             password_hash,
             role,
         } => {
-            let taken_by_other: Option<String> = conn
-                .query_row_cached(
-                    "SELECT id FROM operators WHERE email = ?1 AND id <> ?2",
-                    params![email, id.to_string()],
-                    |r| r.get(0),
-                )
-                .ok();
-            if let Some(other) = taken_by_other {
-                // The same e-mail address was given to two accounts on the two deployments before
-                // they synchronised. The account created here keeps the address; the event is
-                // recorded (so it is never re-sent) but not applied.
-                tracing::warn!(%email, kept = %other, dropped = %id, "two operator accounts share an e-mail address");
-                return Ok(None);
-            }
-            conn.execute_cached(
-                "INSERT INTO operators (id, email, name, password_hash, role, created_at, hlc, origin)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                 ON CONFLICT(id) DO UPDATE SET email = excluded.email, name = excluded.name,
-                     password_hash = excluded.password_hash, role = excluded.role,
-                     hlc = excluded.hlc, origin = excluded.origin
-                 WHERE (excluded.hlc, excluded.origin) > (operators.hlc, operators.origin)",
-                params![id.to_string(), email, name, password_hash, role.as_str(), wall(hlc), hlc, origin],
-            )?;
-            Ok(None)
+            operator_upserted(conn, &stamp, *id, (email, name, password_hash), *role).map(|()| None)
         }
         Change::SessionCreated {
             token_hash,
             operator_id,
             expires_at,
-        } => {
-            conn.execute_cached(
-                "INSERT INTO operator_sessions (token_hash, operator_id, created_at, expires_at)
-                 SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM events WHERE body = ?5)
-                 ON CONFLICT(token_hash) DO NOTHING",
-                params![
-                    token_hash,
-                    operator_id.to_string(),
-                    wall(hlc),
-                    expires_at,
-                    deleted_marker(token_hash)
-                ],
-            )?;
-            Ok(None)
-        }
-        Change::SessionDeleted { token_hash } => {
-            conn.execute_cached(
-                "DELETE FROM operator_sessions WHERE token_hash = ?1",
-                [token_hash],
-            )?;
-            Ok(None)
-        }
+        } => session_created(conn, &stamp, token_hash, *operator_id, *expires_at).map(|()| None),
+        Change::SessionDeleted { token_hash } => session_deleted(conn, token_hash).map(|()| None),
         Change::VisitorSeen { id, site_id } => {
-            conn.execute_cached(
-                "INSERT INTO visitors (id, site_id, created_at) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO NOTHING",
-                params![id.to_string(), site_id.0, wall(hlc)],
-            )?;
-            Ok(None)
+            visitor_seen(conn, *id, site_id, stamp.wall_ms()).map(|()| None)
         }
         Change::ConversationOpened {
             id,
@@ -112,16 +66,8 @@ pub fn apply(
             page_url,
             created_at,
         } => {
-            conn.execute_cached(
-                "INSERT INTO visitors (id, site_id, created_at) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO NOTHING",
-                params![visitor_id.to_string(), site_id.0, created_at],
-            )?;
-            conn.execute_cached(
-                "INSERT INTO conversations (id, site_id, visitor_id, state, page_url, created_at, updated_at, state_hlc, state_origin)
-                 VALUES (?1, ?2, ?3, 'waiting', ?4, ?5, ?5, ?6, ?7) ON CONFLICT(id) DO NOTHING",
-                params![id.to_string(), site_id.0, visitor_id.to_string(), page_url, created_at, hlc, origin],
-            )?;
-            Ok(Some(*id))
+            let opened = (site_id, *visitor_id, page_url.as_deref(), *created_at);
+            conversation_opened(conn, &stamp, *id, opened).map(|()| Some(*id))
         }
         Change::MessagePosted {
             id,
@@ -132,62 +78,219 @@ pub fn apply(
             body,
             sent_at,
         } => {
-            conn.execute_cached(
-                "INSERT INTO messages (id, conversation_id, author_kind, author_id, author_name, body, sent_at, hlc, origin, origin_seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                 ON CONFLICT(id) DO UPDATE SET hlc = excluded.hlc, origin = excluded.origin, sent_at = excluded.sent_at,
-                     origin_seq = excluded.origin_seq
-                 WHERE (excluded.hlc, excluded.origin) < (messages.hlc, messages.origin)",
-                params![
-                    id.to_string(),
-                    conversation_id.to_string(),
-                    author_kind.as_str(),
-                    author_id.map(|a| a.to_string()),
-                    author_name,
-                    body,
-                    sent_at,
-                    hlc,
-                    origin,
-                    event.seq as i64
-                ],
-            )?;
-            conn.execute_cached(
-                "UPDATE conversations SET last_message = ?2, updated_at = max(updated_at, ?3), last_message_hlc = ?4
-                 WHERE id = ?1 AND last_message_hlc <= ?4",
-                params![conversation_id.to_string(), body, sent_at, hlc],
-            )?;
-            Ok(Some(*conversation_id))
+            let author = (*author_kind, *author_id, author_name.as_deref());
+            message_posted(conn, &stamp, id, *conversation_id, author, body, *sent_at)
+                .map(|()| Some(*conversation_id))
         }
         Change::ConversationStateChanged {
             id,
             state,
             operator_id,
-        } => {
-            conn.execute_cached(
-                "UPDATE conversations SET state = ?2, operator_id = ?3, state_hlc = ?4, state_origin = ?5,
-                     updated_at = max(updated_at, ?6)
-                 WHERE id = ?1 AND (
-                     (CASE ?2 WHEN 'waiting' THEN 0 WHEN 'active' THEN 1 ELSE 2 END) >
-                     (CASE state WHEN 'waiting' THEN 0 WHEN 'active' THEN 1 ELSE 2 END)
-                     OR ((CASE ?2 WHEN 'waiting' THEN 0 WHEN 'active' THEN 1 ELSE 2 END) =
-                         (CASE state WHEN 'waiting' THEN 0 WHEN 'active' THEN 1 ELSE 2 END)
-                         AND (?4, ?5) > (state_hlc, state_origin)))",
-                params![id.to_string(), state.as_str(), operator_id.map(|o| o.to_string()), hlc, origin, wall(hlc)],
-            )?;
-            Ok(Some(*id))
-        }
+        } => state_changed(conn, &stamp, *id, *state, *operator_id).map(|()| Some(*id)),
     }
 }
 
-/// The stored JSON of a session deletion, so a late creation of the same session is not revived.
-fn deleted_marker(token_hash: &str) -> String {
-    serde_json::to_string(&Change::SessionDeleted {
-        token_hash: token_hash.to_owned(),
-    })
-    .expect("serialises")
+/// **Sites: last writer wins by (hlc, origin).**
+fn site_upserted(
+    conn: &Connection,
+    stamp: &Stamp,
+    id: &SiteId,
+    name: &str,
+    allowed_origins: &[String],
+) -> Result<(), StoreError> {
+    let origins = serde_json::to_string(allowed_origins).expect("strings serialise");
+    conn.execute_cached(
+        "INSERT INTO sites (id, name, allowed_origins, created_at, hlc, origin)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT(id) DO UPDATE SET name = excluded.name, allowed_origins = excluded.allowed_origins,
+             hlc = excluded.hlc, origin = excluded.origin
+         WHERE (excluded.hlc, excluded.origin) > (sites.hlc, sites.origin)",
+        params![id.0, name, origins, stamp.wall_ms(), stamp.hlc, stamp.origin],
+    )?;
+    Ok(())
 }
 
-/// The wall-clock milliseconds of an HLC value, as stored in `*_at` columns.
-fn wall(hlc: i64) -> i64 {
-    hlc >> 16
+/// **Operators: last writer wins by (hlc, origin)**, except that an e-mail address belongs to one
+/// account: when two accounts were given the same address on the two deployments before they
+/// synchronised, the account stored first here keeps it, and the other account's event is
+/// recorded (so it is never re-sent) but not applied.
+fn operator_upserted(
+    conn: &Connection,
+    stamp: &Stamp,
+    id: OperatorId,
+    (email, name, password_hash): (&str, &str, &str),
+    role: OperatorRole,
+) -> Result<(), StoreError> {
+    let taken_by_other: Option<String> = conn
+        .query_row_cached(
+            "SELECT id FROM operators WHERE email = ?1 AND id <> ?2",
+            params![email, id.to_string()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(other) = taken_by_other {
+        tracing::warn!(%email, kept = %other, dropped = %id, "two operator accounts share an e-mail address");
+        return Ok(());
+    }
+    conn.execute_cached(
+        "INSERT INTO operators (id, email, name, password_hash, role, created_at, hlc, origin)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT(id) DO UPDATE SET email = excluded.email, name = excluded.name,
+             password_hash = excluded.password_hash, role = excluded.role,
+             hlc = excluded.hlc, origin = excluded.origin
+         WHERE (excluded.hlc, excluded.origin) > (operators.hlc, operators.origin)",
+        params![
+            id.to_string(),
+            email,
+            name,
+            password_hash,
+            role.as_str(),
+            stamp.wall_ms(),
+            stamp.hlc,
+            stamp.origin
+        ],
+    )?;
+    Ok(())
+}
+
+/// **Sessions created: grow-only, and a deleted session stays deleted**: a creation arriving
+/// after the deletion of the same token (possible across the two deployments' logs) finds its
+/// tombstone and is not revived.
+fn session_created(
+    conn: &Connection,
+    stamp: &Stamp,
+    token_hash: &str,
+    operator_id: OperatorId,
+    expires_at: i64,
+) -> Result<(), StoreError> {
+    conn.execute_cached(
+        "INSERT INTO operator_sessions (token_hash, operator_id, created_at, expires_at)
+         SELECT ?1, ?2, ?3, ?4
+         WHERE NOT EXISTS (SELECT 1 FROM session_tombstones WHERE token_hash = ?1)
+         ON CONFLICT(token_hash) DO NOTHING",
+        params![
+            token_hash,
+            operator_id.to_string(),
+            stamp.wall_ms(),
+            expires_at
+        ],
+    )?;
+    Ok(())
+}
+
+/// **Sessions deleted: final.** The session goes and a tombstone stays (an indexed table), so
+/// the rule above holds in any order.
+fn session_deleted(conn: &Connection, token_hash: &str) -> Result<(), StoreError> {
+    conn.execute_cached(
+        "INSERT INTO session_tombstones (token_hash) VALUES (?1) ON CONFLICT(token_hash) DO NOTHING",
+        [token_hash],
+    )?;
+    conn.execute_cached(
+        "DELETE FROM operator_sessions WHERE token_hash = ?1",
+        [token_hash],
+    )?;
+    Ok(())
+}
+
+/// **Visitors: grow-only**; the first insert wins, later ones are no-ops.
+fn visitor_seen(
+    conn: &Connection,
+    id: VisitorId,
+    site_id: &SiteId,
+    created_at: i64,
+) -> Result<(), StoreError> {
+    conn.execute_cached(
+        "INSERT INTO visitors (id, site_id, created_at) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO NOTHING",
+        params![id.to_string(), site_id.0, created_at],
+    )?;
+    Ok(())
+}
+
+/// **Conversations opened: grow-only.** The id was chosen by the visitor's widget, so both
+/// deployments opening it is the same conversation; the first insert wins. The visitor is
+/// recorded too, since a conversation can arrive before its visitor's own event.
+fn conversation_opened(
+    conn: &Connection,
+    stamp: &Stamp,
+    id: ConversationId,
+    (site_id, visitor_id, page_url, created_at): (&SiteId, VisitorId, Option<&str>, i64),
+) -> Result<(), StoreError> {
+    visitor_seen(conn, visitor_id, site_id, created_at)?;
+    conn.execute_cached(
+        "INSERT INTO conversations (id, site_id, visitor_id, state, page_url, created_at, updated_at, state_hlc, state_origin)
+         VALUES (?1, ?2, ?3, 'waiting', ?4, ?5, ?5, ?6, ?7) ON CONFLICT(id) DO NOTHING",
+        params![id.to_string(), site_id.0, visitor_id.to_string(), page_url, created_at, stamp.hlc, stamp.origin],
+    )?;
+    Ok(())
+}
+
+/// **Messages: a grow-only set by id.** If both deployments stored the same id before
+/// replicating (a client resent it elsewhere), the copy with the smaller (hlc, origin) is kept on
+/// both. The conversation's preview shows the message with the largest clock value.
+fn message_posted(
+    conn: &Connection,
+    stamp: &Stamp,
+    id: &protocol::MessageId,
+    conversation_id: ConversationId,
+    (author_kind, author_id, author_name): (AuthorKind, Option<uuid::Uuid>, Option<&str>),
+    body: &str,
+    sent_at: i64,
+) -> Result<(), StoreError> {
+    conn.execute_cached(
+        "INSERT INTO messages (id, conversation_id, author_kind, author_id, author_name, body, sent_at, hlc, origin, origin_seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT(id) DO UPDATE SET hlc = excluded.hlc, origin = excluded.origin, sent_at = excluded.sent_at,
+             origin_seq = excluded.origin_seq
+         WHERE (excluded.hlc, excluded.origin) < (messages.hlc, messages.origin)",
+        params![
+            id.to_string(),
+            conversation_id.to_string(),
+            author_kind.as_str(),
+            author_id.map(|a| a.to_string()),
+            author_name,
+            body,
+            sent_at,
+            stamp.hlc,
+            stamp.origin,
+            stamp.origin_seq
+        ],
+    )?;
+    conn.execute_cached(
+        "UPDATE conversations SET last_message = ?2, updated_at = max(updated_at, ?3), last_message_hlc = ?4
+         WHERE id = ?1 AND last_message_hlc <= ?4",
+        params![conversation_id.to_string(), body, sent_at, stamp.hlc],
+    )?;
+    Ok(())
+}
+
+/// **Conversation state only moves forward** (waiting < active < closed); among equal states the
+/// latest (hlc, origin) decides the operator. Two operators accepting the same chat on the two
+/// deployments therefore converge to the one whose accept has the later clock, both keep every
+/// message written meanwhile, and a close wins over any accept.
+fn state_changed(
+    conn: &Connection,
+    stamp: &Stamp,
+    id: ConversationId,
+    state: ConversationState,
+    operator_id: Option<OperatorId>,
+) -> Result<(), StoreError> {
+    conn.execute_cached(
+        "UPDATE conversations SET state = ?2, operator_id = ?3, state_hlc = ?4, state_origin = ?5,
+             updated_at = max(updated_at, ?6)
+         WHERE id = ?1 AND (
+             (CASE ?2 WHEN 'waiting' THEN 0 WHEN 'active' THEN 1 ELSE 2 END) >
+             (CASE state WHEN 'waiting' THEN 0 WHEN 'active' THEN 1 ELSE 2 END)
+             OR ((CASE ?2 WHEN 'waiting' THEN 0 WHEN 'active' THEN 1 ELSE 2 END) =
+                 (CASE state WHEN 'waiting' THEN 0 WHEN 'active' THEN 1 ELSE 2 END)
+                 AND (?4, ?5) > (state_hlc, state_origin)))",
+        params![
+            id.to_string(),
+            state.as_str(),
+            operator_id.map(|o| o.to_string()),
+            stamp.hlc,
+            stamp.origin,
+            stamp.wall_ms()
+        ],
+    )?;
+    Ok(())
 }

@@ -1,121 +1,133 @@
 //! The event log: every change recorded here or applied from the peer, in this deployment's order,
 //! and the replication cursor (how far into the peer's log this deployment has applied).
 
-use super::{Cached, StoreError};
+use super::rows::Cached;
+use super::{Reader, StoreError, Writer};
 use protocol::replication::{Change, LoggedEvent};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, OptionalExtension};
 
-/// Appends an event; `origin_seq` is its position in the origin's log (`None` for a local event,
-/// whose position is its own sequence number). Returns the local sequence number.
-pub fn append(
-    conn: &Connection,
-    event: &LoggedEvent,
-    origin_seq: Option<u64>,
-) -> Result<u64, StoreError> {
-    let body = serde_json::to_string(&event.change).expect("changes serialise");
-    conn.execute_cached(
-        "INSERT INTO events (id, origin, origin_seq, hlc, body) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            event.id.to_string(),
-            event.origin,
-            origin_seq.unwrap_or(0) as i64,
-            event.hlc as i64,
-            body
-        ],
-    )?;
-    let seq = conn.last_insert_rowid();
-    if origin_seq.is_none() {
-        conn.execute_cached("UPDATE events SET origin_seq = ?1 WHERE seq = ?1", [seq])?;
+impl Reader<'_> {
+    /// Whether an event was already recorded or applied here.
+    pub fn contains_event(&self, id: uuid::Uuid) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .query_row_cached(
+                "SELECT 1 FROM events WHERE id = ?1",
+                [id.to_string()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
     }
-    Ok(seq as u64)
-}
 
-/// Whether an event was already recorded or applied here.
-pub fn contains(conn: &Connection, id: uuid::Uuid) -> Result<bool, StoreError> {
-    Ok(conn
-        .query_row_cached(
-            "SELECT 1 FROM events WHERE id = ?1",
-            [id.to_string()],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some())
-}
-
-/// This deployment's own events after `after_seq`, oldest first, at most `limit`: what the peer
-/// pulls. Reading from disk in bounded batches keeps memory flat however far behind the peer is.
-pub fn local_after(
-    conn: &Connection,
-    origin: &str,
-    after_seq: u64,
-    limit: usize,
-) -> Result<Vec<LoggedEvent>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, origin_seq, hlc, body FROM events WHERE origin = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-    )?;
-    let rows = stmt.query_map(params![origin, after_seq as i64, limit as i64], |row| {
-        Ok((
-            row.get::<_, String>(0)?,
-            row.get::<_, i64>(1)?,
-            row.get::<_, i64>(2)?,
-            row.get::<_, String>(3)?,
-        ))
-    })?;
-    let mut events = Vec::new();
-    for row in rows {
-        let (id, seq, hlc, body) = row?;
-        let change: Change = serde_json::from_str(&body).map_err(|e| {
-            StoreError::Conflict(format!("event {id} in the log is unreadable: {e}"))
+    /// This deployment's own events after `after_seq`, oldest first, at most `limit`: what the
+    /// peer pulls. Reading from disk in bounded batches keeps memory flat however far behind the
+    /// peer is. An event that does not parse is an error (fail closed): skipping it would lose it
+    /// on the peer for good.
+    pub fn local_events_after(
+        &self,
+        origin: &str,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<LoggedEvent>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, origin_seq, hlc, body FROM events WHERE origin = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![origin, after_seq as i64, limit as i64], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, i64>(2)?,
+                row.get::<_, String>(3)?,
+            ))
         })?;
-        let id = uuid::Uuid::parse_str(&id).map_err(|e| StoreError::Conflict(e.to_string()))?;
-        events.push(LoggedEvent {
-            id,
-            origin: origin.to_owned(),
-            seq: seq as u64,
-            hlc: hlc as u64,
-            change,
-        });
+        let mut events = Vec::new();
+        for row in rows {
+            let (id, seq, hlc, body) = row?;
+            let corrupt = |detail: String| StoreError::Corrupt {
+                what: format!("event {id}"),
+                detail,
+            };
+            let change: Change = serde_json::from_str(&body).map_err(|e| corrupt(e.to_string()))?;
+            let id = uuid::Uuid::parse_str(&id).map_err(|e| corrupt(e.to_string()))?;
+            events.push(LoggedEvent {
+                id,
+                origin: origin.to_owned(),
+                seq: seq as u64,
+                hlc: hlc as u64,
+                change,
+            });
+        }
+        Ok(events)
     }
-    Ok(events)
-}
 
-/// The newest sequence number of `origin`'s own events here (0 when none).
-pub fn head(conn: &Connection, origin: &str) -> Result<u64, StoreError> {
-    Ok(conn.query_row_cached(
-        "SELECT COALESCE(MAX(seq), 0) FROM events WHERE origin = ?1",
-        [origin],
-        |r| r.get::<_, i64>(0),
-    )? as u64)
-}
-
-/// The largest clock value in the log, so a restarted deployment never issues a smaller one.
-pub fn max_hlc(conn: &Connection) -> Result<u64, StoreError> {
-    Ok(
-        conn.query_row_cached("SELECT COALESCE(MAX(hlc), 0) FROM events", [], |r| {
-            r.get::<_, i64>(0)
-        })? as u64,
-    )
-}
-
-/// How far into `peer`'s log this deployment has applied.
-pub fn cursor(conn: &Connection, peer: &str) -> Result<u64, StoreError> {
-    Ok(conn
-        .query_row_cached(
-            "SELECT last_seq FROM replication_cursors WHERE peer = ?1",
-            [peer],
+    /// The newest sequence number of `origin`'s own events here (0 when none).
+    pub fn head(&self, origin: &str) -> Result<u64, StoreError> {
+        Ok(self.conn.query_row_cached(
+            "SELECT COALESCE(MAX(seq), 0) FROM events WHERE origin = ?1",
+            [origin],
             |r| r.get::<_, i64>(0),
-        )
-        .optional()?
-        .unwrap_or(0) as u64)
+        )? as u64)
+    }
+
+    /// The largest clock value in the log, so a restarted deployment never issues a smaller one.
+    pub fn max_hlc(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .conn
+            .query_row_cached("SELECT COALESCE(MAX(hlc), 0) FROM events", [], |r| {
+                r.get::<_, i64>(0)
+            })? as u64)
+    }
+
+    /// How far into `peer`'s log this deployment has applied.
+    pub fn cursor(&self, peer: &str) -> Result<u64, StoreError> {
+        Ok(self
+            .conn
+            .query_row_cached(
+                "SELECT last_seq FROM replication_cursors WHERE peer = ?1",
+                [peer],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+            .unwrap_or(0) as u64)
+    }
 }
 
-/// Moves the cursor; called in the same transaction as the events it covers, so a crash can
-/// neither skip nor repeat an event.
-pub fn set_cursor(conn: &Connection, peer: &str, seq: u64, now_ms: i64) -> Result<(), StoreError> {
-    conn.execute_cached(
-        "INSERT INTO replication_cursors (peer, last_seq, updated_at) VALUES (?1, ?2, ?3)
-         ON CONFLICT(peer) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq), updated_at = excluded.updated_at",
-        params![peer, seq as i64, now_ms],
-    )?;
-    Ok(())
+impl Writer<'_> {
+    /// Appends an event; `origin_seq` is its position in the origin's log (`None` for a local
+    /// event, whose position is its own sequence number). Returns the local sequence number.
+    pub(super) fn append_event(
+        &self,
+        event: &LoggedEvent,
+        origin_seq: Option<u64>,
+    ) -> Result<u64, StoreError> {
+        let body = serde_json::to_string(&event.change).expect("changes serialise");
+        let conn = self.conn();
+        conn.execute_cached(
+            "INSERT INTO events (id, origin, origin_seq, hlc, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                event.id.to_string(),
+                event.origin,
+                origin_seq.unwrap_or(0) as i64,
+                event.hlc as i64,
+                body
+            ],
+        )?;
+        let seq = conn.last_insert_rowid();
+        if origin_seq.is_none() {
+            conn.execute_cached("UPDATE events SET origin_seq = ?1 WHERE seq = ?1", [seq])?;
+        }
+        Ok(seq as u64)
+    }
+
+    /// Moves the cursor; called in the same transaction as the events it covers, so a crash can
+    /// neither skip nor repeat an event.
+    pub fn set_cursor(&self, peer: &str, seq: u64) -> Result<(), StoreError> {
+        self.conn().execute_cached(
+            "INSERT INTO replication_cursors (peer, last_seq, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT(peer) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq), updated_at = excluded.updated_at",
+            params![peer, seq as i64, self.now_ms()],
+        )?;
+        Ok(())
+    }
 }

@@ -1,30 +1,40 @@
 //! Durable storage: one SQLite file per deployment, behind the small [`Store`] type.
 //!
-//! Writes go to a single writer thread that owns the only write connection. It takes every request
-//! waiting in its queue, applies them in one transaction (each inside its own savepoint, so one
-//! refused request never undoes its neighbours) and commits once: **group commit**. With
-//! `synchronous = FULL` the commit returns only when the batch is on disk, and only then does any
-//! caller get its answer, so an acknowledgement always means "durable". Reads use a small pool of
-//! read-only connections and never wait for the writer (WAL mode).
+//! Writes go to a single writer thread that owns the only write connection ([`writer`]): **group
+//! commit**, so an acknowledgement always means "durable". Reads use a small pool of read-only
+//! connections and never wait for the writer (WAL mode).
 //!
-//! The SQL lives in [`records`]; the schema and its migrations in [`schema`].
+//! **The seam for another backend.** Callers see only [`Store`], the [`Reader`] a read job gets,
+//! the [`Writer`] a write job gets, and the plain records they return; no rusqlite type appears in
+//! that interface. Every query is a method of `Reader` or `Writer`, one file per concept:
+//! [`accounts`] (sites, operators, sessions, visitors), [`conversations`], [`messages`], and
+//! [`events`] (the event log and replication cursors). A second backend (PostgreSQL) would
+//! implement those same methods. Every write goes through [`changes`], where each kind of change is
+//! applied by its own function beside its merge rule; [`schema`] holds the migrations, [`rows`]
+//! how stored values are read (fail closed), [`sync_check`] the comparison of two data
+//! directories.
 
+pub mod accounts;
 pub mod changes;
+pub mod conversations;
 pub mod events;
-pub mod records;
+pub mod messages;
+mod rows;
 pub mod schema;
+pub mod sync_check;
+mod writer;
 
-use crate::hlc::{HlcClock, WallClock};
-use protocol::replication::{Change, LoggedEvent};
+pub use accounts::Site;
+pub use conversations::StateChange;
+pub use messages::Posted;
+pub use writer::Writer;
+
+use crate::clock::{HlcClock, WallClock};
 use rusqlite::{Connection, OpenFlags};
-use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use tokio::sync::{oneshot, watch};
-
-/// The most requests one transaction takes. Bounds the latency a request can add to its batch.
-const MAX_BATCH: usize = 512;
 
 /// The database file's name inside the data directory.
 pub const DATABASE_FILE: &str = "livechat.sqlite3";
@@ -44,6 +54,15 @@ pub enum StoreError {
     /// The conversation is closed and takes no more messages.
     #[error("the conversation is closed")]
     ConversationClosed,
+    /// A stored value does not parse (a damaged file, or one written by a newer release): the
+    /// request is refused rather than served from a guess.
+    #[error("stored {what} is unreadable: {detail}")]
+    Corrupt {
+        /// Which value (`operator role`, `site allowed_origins`, an event).
+        what: String,
+        /// What was wrong with it.
+        detail: String,
+    },
     /// The database file was written by a newer release of the server.
     #[error("the database has schema version {found}, newer than this build's {supported}")]
     NewerSchema {
@@ -54,7 +73,7 @@ pub enum StoreError {
     },
     /// SQLite failed (disk full, corruption, IO error).
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
     /// The batch this request was part of could not be committed; nothing of it was stored.
     #[error("the write was not committed: {0}")]
     NotCommitted(String),
@@ -66,45 +85,19 @@ pub enum StoreError {
     Closed,
 }
 
-/// `execute` and `query_row` through the connection's statement cache. Plain `Connection::execute`
-/// parses its SQL on every call; on the write path, where every message runs a dozen statements,
-/// the parsing cost more than the work. Every store query goes through these.
-pub trait Cached {
-    /// [`Connection::execute`], with the statement prepared once per connection.
-    fn execute_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
-    /// [`Connection::query_row`], with the statement prepared once per connection.
-    fn query_row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
-    where
-        P: rusqlite::Params,
-        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>;
-}
-
-impl Cached for Connection {
-    fn execute_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
-        self.prepare_cached(sql)?.execute(params)
-    }
-
-    fn query_row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
-    where
-        P: rusqlite::Params,
-        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-    {
-        self.prepare_cached(sql)?.query_row(params, f)
-    }
-}
-
-/// A unit of work for the writer. `run` applies it inside the batch's transaction and says whether
-/// it succeeded; `finish` delivers its answer once the batch has committed or failed.
-struct Job {
-    run: Box<dyn FnOnce(&Writer) -> bool + Send>,
-    finish: Box<dyn FnOnce(Result<(), String>) + Send>,
+/// What a read job gets: a read-only connection, through the query methods of [`accounts`],
+/// [`conversations`], [`messages`] and [`events`]. A [`Writer`] dereferences to one, so write jobs
+/// read the same way (inside their own transaction).
+pub struct Reader<'a> {
+    /// The connection; private to the store, so its SQL stays here.
+    conn: &'a Connection,
 }
 
 /// The handle to a deployment's database. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     /// The queue of the writer thread; `None` once shut down.
-    writer: Arc<Mutex<Option<mpsc::Sender<Job>>>>,
+    writer: Arc<Mutex<Option<mpsc::Sender<writer::Job>>>>,
     /// The writer thread, joined on shutdown so pending writes are flushed before exit.
     writer_thread: Arc<Mutex<Option<JoinHandle<()>>>>,
     /// Idle read connections, reused to avoid reopening the file for every read.
@@ -115,78 +108,16 @@ pub struct Store {
     origin: Arc<str>,
     /// The hybrid logical clock stamping every event.
     clock: Arc<Mutex<HlcClock>>,
-    /// The wall clock the HLC reads (injectable, so tests can skew it).
+    /// The wall clock: the HLC's, and the one every expiry check of the deployment reads.
     wall: WallClock,
     /// The sequence number of the newest event recorded here; replication streams wait on it.
     head: Arc<watch::Sender<u64>>,
 }
 
-/// What a write job gets: the write connection (through `Deref`) and the means to record events.
-pub struct Writer<'a> {
-    /// The connection, inside the batch's transaction and the job's savepoint.
-    conn: &'a Connection,
-    /// This deployment's name.
-    origin: &'a str,
-    /// The hybrid logical clock.
-    clock: &'a Mutex<HlcClock>,
-    /// The wall clock.
-    wall: &'a WallClock,
-    /// The newest event sequence number this batch appended, to publish after the commit.
-    appended: &'a Cell<Option<u64>>,
-}
-
-impl std::ops::Deref for Writer<'_> {
-    type Target = Connection;
-    fn deref(&self) -> &Connection {
-        self.conn
-    }
-}
-
-impl Writer<'_> {
-    /// The wall-clock time in Unix milliseconds, as this deployment sees it.
-    pub fn now_ms(&self) -> i64 {
-        (self.wall)()
-    }
-
-    /// Records a local change: stamps it, applies it with its merge rule and appends it to the
-    /// event log, all inside the caller's transaction.
-    pub fn record(&self, change: Change) -> Result<LoggedEvent, StoreError> {
-        let hlc = self.clock.lock().expect("clock lock").tick(self.now_ms());
-        let mut event = LoggedEvent {
-            id: uuid::Uuid::now_v7(),
-            origin: self.origin.to_owned(),
-            seq: 0,
-            hlc,
-            change,
-        };
-        // Appended first so the change knows its position in our log (messages keep it, to tell
-        // their sender when the peer has confirmed that far).
-        event.seq = events::append(self.conn, &event, None)?;
-        changes::apply(self.conn, &event)?;
-        self.appended.set(Some(event.seq));
-        Ok(event)
-    }
-
-    /// Applies an event from the peer unless it was applied before. Returns the conversation it
-    /// touched, or `None` for an already applied event or one that touches no conversation.
-    pub fn apply_remote(
-        &self,
-        event: &LoggedEvent,
-    ) -> Result<Option<protocol::ConversationId>, StoreError> {
-        if events::contains(self.conn, event.id)? {
-            return Ok(None);
-        }
-        self.clock.lock().expect("clock lock").observe(event.hlc);
-        let touched = changes::apply(self.conn, event)?;
-        events::append(self.conn, event, Some(event.seq))?;
-        Ok(touched)
-    }
-}
-
 impl Store {
     /// Opens the database in `data_dir` as a deployment named `primary` on the system clock.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
-        Self::open_as(data_dir, "primary", crate::hlc::system_clock(0))
+        Self::open_as(data_dir, "primary", crate::clock::system_clock(0))
     }
 
     /// Opens (creating if needed) the database in `data_dir`, migrates it and starts the writer,
@@ -203,22 +134,24 @@ impl Store {
                 supported: schema::MIGRATIONS.len(),
             });
         }
+        let (max_hlc, head) = {
+            let reader = Reader { conn: &conn };
+            (reader.max_hlc()?, reader.head(origin)?)
+        };
         let mut clock = HlcClock::default();
-        clock.observe(events::max_hlc(&conn)?);
-        let head = Arc::new(watch::channel(events::head(&conn, origin)?).0);
+        clock.observe(max_hlc);
+        let head = Arc::new(watch::channel(head).0);
         let clock = Arc::new(Mutex::new(clock));
         let origin: Arc<str> = Arc::from(origin);
-        let (sender, receiver) = mpsc::channel::<Job>();
-        let context = WriterContext {
-            origin: origin.clone(),
-            clock: clock.clone(),
-            wall: wall.clone(),
-            head: head.clone(),
-        };
-        let thread = std::thread::Builder::new()
-            .name("store-writer".into())
-            .spawn(move || run_writer(conn, receiver, context))
-            .expect("spawning the writer thread");
+        let (sender, thread) = writer::start(
+            conn,
+            writer::Context {
+                origin: origin.clone(),
+                clock: clock.clone(),
+                wall: wall.clone(),
+                head: head.clone(),
+            },
+        )?;
         Ok(Store {
             writer: Arc::new(Mutex::new(Some(sender))),
             writer_thread: Arc::new(Mutex::new(Some(thread))),
@@ -239,28 +172,7 @@ impl Store {
         F: FnOnce(&Writer) -> Result<R, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel::<Result<R, StoreError>>();
-        let slot = Arc::new(Mutex::new(None::<Result<R, StoreError>>));
-        let filled = slot.clone();
-        let job = Job {
-            run: Box::new(move |conn| {
-                let result = f(conn);
-                let ok = result.is_ok();
-                *filled.lock().expect("job slot") = Some(result);
-                ok
-            }),
-            finish: Box::new(move |committed| {
-                let outcome = match committed {
-                    Ok(()) => slot
-                        .lock()
-                        .expect("job slot")
-                        .take()
-                        .unwrap_or(Err(StoreError::Closed)),
-                    // The batch did not commit, so whatever `f` wrote is gone: report the failure.
-                    Err(reason) => Err(StoreError::NotCommitted(reason)),
-                };
-                let _ = reply.send(outcome);
-            }),
-        };
+        let job = writer::Job::new(f, reply);
         {
             let writer = self.writer.lock().expect("writer lock");
             let sender = writer.as_ref().ok_or(StoreError::Closed)?;
@@ -273,26 +185,21 @@ impl Store {
     pub async fn read<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
-        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+        F: FnOnce(&Reader) -> Result<R, StoreError> + Send + 'static,
     {
         let store = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = store.take_reader()?;
-            let result = f(&conn);
-            store.readers.lock().expect("reader pool lock").push(conn);
-            result
-        })
-        .await
-        .map_err(|_| StoreError::Closed)?
+        tokio::task::spawn_blocking(move || store.read_blocking(f))
+            .await
+            .map_err(|_| StoreError::Closed)?
     }
 
     /// The same as [`Store::read`], for callers that are not async (the command line).
     pub fn read_blocking<R>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<R, StoreError>,
+        f: impl FnOnce(&Reader) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
         let conn = self.take_reader()?;
-        let result = f(&conn);
+        let result = f(&Reader { conn: &conn });
         self.readers.lock().expect("reader pool lock").push(conn);
         result
     }
@@ -325,7 +232,8 @@ impl Store {
         self.clock.lock().expect("clock lock").last()
     }
 
-    /// The wall-clock time as this deployment sees it.
+    /// The wall-clock time as this deployment sees it (skewed in tests); every expiry check of the
+    /// deployment reads this.
     pub fn now_ms(&self) -> i64 {
         (self.wall)()
     }
@@ -343,92 +251,6 @@ impl Store {
             let _ = thread.join();
         }
     }
-}
-
-/// What the writer thread needs besides its connection.
-struct WriterContext {
-    origin: Arc<str>,
-    clock: Arc<Mutex<HlcClock>>,
-    wall: WallClock,
-    head: Arc<watch::Sender<u64>>,
-}
-
-/// The writer thread: waits for a job, gathers everything else already queued, commits once.
-fn run_writer(conn: Connection, jobs: mpsc::Receiver<Job>, context: WriterContext) {
-    while let Ok(first) = jobs.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        let appended = Cell::new(None);
-        let writer = Writer {
-            conn: &conn,
-            origin: &context.origin,
-            clock: &context.clock,
-            wall: &context.wall,
-            appended: &appended,
-        };
-        if commit_batch(&writer, batch) {
-            if let Some(seq) = appended.get() {
-                context.head.send_replace(seq);
-            }
-        }
-    }
-    tracing::debug!("store writer stopped after flushing its queue");
-}
-
-/// Runs a batch in one transaction; returns whether it committed.
-fn commit_batch(conn: &Writer, batch: Vec<Job>) -> bool {
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        tracing::error!(error = %e, "could not begin a write transaction");
-        // The jobs never ran, so each is told the batch failed without touching the database.
-        for job in batch {
-            (job.finish)(Err(e.to_string()));
-        }
-        return false;
-    }
-    let mut finishers = Vec::with_capacity(batch.len());
-    for job in batch {
-        let closed = conn.execute_batch("SAVEPOINT job").and_then(|()| {
-            if (job.run)(conn) {
-                conn.execute_batch("RELEASE job")
-            } else {
-                conn.execute_batch("ROLLBACK TO job; RELEASE job")
-            }
-        });
-        finishers.push(job.finish);
-        if let Err(e) = closed {
-            // A savepoint could not be opened or closed, so the transaction's contents are
-            // uncertain: roll everything back and fail every job of the batch.
-            tracing::error!(error = %e, "a savepoint failed; rolling the batch back");
-            let _ = conn.execute_batch("ROLLBACK");
-            for finish in finishers {
-                finish(Err(e.to_string()));
-            }
-            return false;
-        }
-    }
-    let committed = conn.execute_batch("COMMIT").map_err(|e| {
-        let _ = conn.execute_batch("ROLLBACK");
-        tracing::error!(error = %e, "group commit failed");
-        e.to_string()
-    });
-    let ok = committed.is_ok();
-    for finish in finishers {
-        finish(committed.clone());
-    }
-    ok
-}
-
-/// The current time in Unix milliseconds.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

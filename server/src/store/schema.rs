@@ -98,6 +98,18 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE messages ADD COLUMN origin_seq INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 4: deleted sessions leave a tombstone, so a creation replicated after the deletion is not
+    // revived. Until now that was found by scanning the event log for the deletion's JSON; the
+    // deletions already in the log become the first tombstones.
+    r#"
+    CREATE TABLE session_tombstones (
+        token_hash TEXT PRIMARY KEY           -- SHA-256 of a token that was logged out
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO session_tombstones (token_hash)
+        SELECT json_extract(body, '$.token_hash') FROM events
+        WHERE json_valid(body) AND json_extract(body, '$.kind') = 'session_deleted'
+          AND json_extract(body, '$.token_hash') IS NOT NULL;
+    "#,
 ];
 
 /// Opens-time settings for every connection: WAL so readers never block the writer, `synchronous =

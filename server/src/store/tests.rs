@@ -1,7 +1,7 @@
 //! Storage tests: idempotent ingest, ordering, state changes, migrations and group commit.
 
-use super::records::{self, Poster, Site};
 use super::*;
+use crate::identity::Identity;
 use protocol::{
     AuthorKind, ConversationId, ConversationState, MessageId, OperatorProfile, OperatorRole,
     SiteId, VisitorId,
@@ -15,16 +15,15 @@ fn site() -> Site {
     }
 }
 
-async fn setup() -> (tempfile::TempDir, Store, Poster, OperatorProfile) {
+async fn setup() -> (tempfile::TempDir, Store, Identity, OperatorProfile) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let visitor = VisitorId(uuid::Uuid::now_v7());
     let operator = store
         .write(move |conn| {
-            records::upsert_site(conn, &site())?;
-            records::ensure_visitor(conn, visitor, &site().id)?;
-            records::add_operator(
-                conn,
+            conn.upsert_site(&site())?;
+            conn.ensure_visitor(visitor, &site().id)?;
+            conn.add_operator(
                 "alice@example.com",
                 "Alice",
                 "hash",
@@ -34,7 +33,7 @@ async fn setup() -> (tempfile::TempDir, Store, Poster, OperatorProfile) {
         })
         .await
         .unwrap();
-    let poster = Poster::Visitor {
+    let poster = Identity::Visitor {
         visitor_id: visitor,
         site_id: site().id,
         page_url: None,
@@ -51,14 +50,14 @@ fn new_ids() -> (ConversationId, MessageId) {
 
 async fn post(
     store: &Store,
-    poster: &Poster,
+    poster: &Identity,
     c: ConversationId,
     m: MessageId,
     body: &str,
-) -> Result<records::Posted, StoreError> {
+) -> Result<Posted, StoreError> {
     let (poster, body) = (poster.clone(), body.to_owned());
     store
-        .write(move |conn| records::post_message(conn, &poster, c, m, &body))
+        .write(move |conn| conn.post_message(&poster, c, m, &body))
         .await
 }
 
@@ -72,7 +71,7 @@ async fn a_resent_message_is_stored_once_and_acknowledged_again() {
     assert!(again.duplicate);
     assert_eq!(first.message, again.message);
     let stored = store
-        .read(move |conn| records::messages_after(conn, c, 0))
+        .read(move |conn| conn.messages_after(c, 0))
         .await
         .unwrap();
     assert_eq!(stored.len(), 1);
@@ -91,7 +90,7 @@ async fn a_message_id_cannot_be_reused_for_another_conversation() {
     ));
     // The refused request opened no conversation: nothing half-stored.
     assert!(store
-        .read(move |conn| records::conversation(conn, other))
+        .read(move |conn| conn.conversation(other))
         .await
         .unwrap()
         .is_none());
@@ -112,16 +111,13 @@ async fn messages_keep_their_order_and_state_changes_apply_rules() {
         .await
         .unwrap();
     }
-    let op = Poster::Operator(alice.clone());
+    let op = Identity::Operator(alice.clone());
     assert!(matches!(
         post(&store, &op, c, MessageId(uuid::Uuid::now_v7()), "hi").await,
         Err(StoreError::Forbidden(_))
     ));
     let a = alice.clone();
-    let accepted = store
-        .write(move |conn| records::accept(conn, c, &a))
-        .await
-        .unwrap();
+    let accepted = store.write(move |conn| conn.accept(c, &a)).await.unwrap();
     assert_eq!(accepted.conversation.state, ConversationState::Active);
     assert_eq!(accepted.notice.unwrap().author.kind, AuthorKind::System);
     post(
@@ -135,33 +131,23 @@ async fn messages_keep_their_order_and_state_changes_apply_rules() {
     .unwrap();
     let bob = store
         .write(|conn| {
-            records::add_operator(
-                conn,
-                "bob@example.com",
-                "Bob",
-                "hash",
-                OperatorRole::Agent,
-                false,
-            )
+            conn.add_operator("bob@example.com", "Bob", "hash", OperatorRole::Agent, false)
         })
         .await
         .unwrap();
     let b = bob.clone();
     assert!(matches!(
-        store.write(move |conn| records::accept(conn, c, &b)).await,
+        store.write(move |conn| conn.accept(c, &b)).await,
         Err(StoreError::Conflict(_))
     ));
     let a = alice.clone();
-    store
-        .write(move |conn| records::close(conn, c, &a))
-        .await
-        .unwrap();
+    store.write(move |conn| conn.close(c, &a)).await.unwrap();
     assert!(matches!(
         post(&store, &visitor, c, MessageId(uuid::Uuid::now_v7()), "late").await,
         Err(StoreError::ConversationClosed)
     ));
     let messages = store
-        .read(move |conn| records::messages_after(conn, c, 0))
+        .read(move |conn| conn.messages_after(c, 0))
         .await
         .unwrap();
     let bodies: Vec<_> = messages.iter().map(|m| m.body.as_str()).collect();
@@ -181,7 +167,7 @@ async fn messages_keep_their_order_and_state_changes_apply_rules() {
     assert!(messages.windows(2).all(|w| w[0].seq < w[1].seq));
     let after = messages[4].seq;
     let tail = store
-        .read(move |conn| records::messages_after(conn, c, after))
+        .read(move |conn| conn.messages_after(c, after))
         .await
         .unwrap();
     assert_eq!(tail.len(), 3);
@@ -194,10 +180,10 @@ async fn another_visitor_cannot_post_into_a_conversation() {
     post(&store, &visitor, c, m, "mine").await.unwrap();
     let intruder_id = VisitorId(uuid::Uuid::now_v7());
     store
-        .write(move |conn| records::ensure_visitor(conn, intruder_id, &site().id))
+        .write(move |conn| conn.ensure_visitor(intruder_id, &site().id))
         .await
         .unwrap();
-    let intruder = Poster::Visitor {
+    let intruder = Identity::Visitor {
         visitor_id: intruder_id,
         site_id: site().id,
         page_url: None,
@@ -239,7 +225,7 @@ async fn concurrent_writes_share_commits_and_a_failing_one_spoils_nothing() {
     }
     assert_eq!(ok, 180);
     let stored = store
-        .read(move |conn| records::messages_after(conn, c, 0))
+        .read(move |conn| conn.messages_after(c, 0))
         .await
         .unwrap();
     assert_eq!(stored.len(), 181);
@@ -253,17 +239,23 @@ async fn reopening_an_existing_file_keeps_data_and_does_not_migrate_twice() {
     store.shutdown();
     let reopened = Store::open(dir.path()).unwrap();
     let stored = reopened
-        .read(move |conn| records::messages_after(conn, c, 0))
+        .read(move |conn| conn.messages_after(c, 0))
         .await
         .unwrap();
     assert_eq!(stored[0].body, "kept");
     let version: usize = reopened
-        .read_blocking(|conn| Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?))
+        .read_blocking(|conn| {
+            Ok(conn
+                .conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+        })
         .unwrap();
     assert_eq!(version, schema::MIGRATIONS.len());
     let sync: i64 = reopened
         .read_blocking(|conn| {
-            Ok(conn.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))?)
+            Ok(conn
+                .conn
+                .query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))?)
         })
         .map(|m| (m == "wal") as i64)
         .unwrap();

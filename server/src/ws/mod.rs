@@ -9,7 +9,7 @@
 mod session;
 
 use crate::hub::{RecvError, Subscription};
-use crate::AppState;
+use crate::state::AppState;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::{header, HeaderMap};

@@ -1,32 +1,21 @@
 //! One WebSocket session's logic, without the socket: "process one frame" and "which events
 //! concern me". The first frame must be `hello`; after it the session is a visitor or an operator.
 
-use crate::auth::AuthError;
-use crate::error::describe;
+use crate::error::Refusal;
+use crate::extract;
 use crate::hub::{ConnectionId, Event, Subscription};
-use crate::store::records::{self, Poster};
-use crate::store::{now_ms, StoreError};
-use crate::AppState;
+use crate::identity::Identity;
+use crate::state::AppState;
+use crate::store::{StateChange, StoreError, Writer};
 use protocol::{
     Auth, Author, AuthorKind, ClientFrame, ConversationId, DecodeError, ErrorCode, MessageId,
-    OperatorProfile, ServerFrame, Session as WelcomeSession, SiteId, VisitorId, PROTOCOL_VERSION,
+    ServerFrame, Session as WelcomeSession, SiteId, VisitorId, PROTOCOL_VERSION,
 };
 
 /// The largest text frame read and parsed for a given message limit: room for a body of the
 /// maximum size even if every character had to be escaped in JSON, plus the frame's other fields.
 pub fn frame_limit(max_message_bytes: usize) -> usize {
     max_message_bytes * 6 + 1024
-}
-
-/// Who is on the other end, once `hello` succeeded.
-#[derive(Clone, Debug)]
-enum Peer {
-    Visitor {
-        visitor_id: VisitorId,
-        site_id: SiteId,
-        page_url: Option<String>,
-    },
-    Operator(OperatorProfile),
 }
 
 /// What the socket loop must do after a frame: send these replies, then maybe close.
@@ -50,9 +39,13 @@ impl Outcome {
         Self::reply(ServerFrame::error(code, message))
     }
 
-    fn refuse_and_close(code: ErrorCode, message: impl Into<String>) -> Self {
+    fn refused(refusal: Refusal) -> Self {
+        Self::reply(refusal.frame())
+    }
+
+    fn refuse_and_close(refusal: Refusal) -> Self {
         Self {
-            replies: vec![ServerFrame::error(code, message)],
+            replies: vec![refusal.frame()],
             close: true,
         }
     }
@@ -66,8 +59,8 @@ pub struct Session {
     connection_id: ConnectionId,
     /// The `Origin` header of the upgrade request, checked against the site's allowed origins.
     origin: Option<String>,
-    /// Set by a successful `hello`.
-    peer: Option<Peer>,
+    /// Who is on the other end; set by a successful `hello`.
+    peer: Option<Identity>,
     /// Messages acknowledged on this connection that the peer deployment has not confirmed yet,
     /// as (position in our log, id): reported with `replicated` once it has.
     awaiting_peer: Vec<(u64, MessageId)>,
@@ -112,12 +105,12 @@ impl Session {
         let frame = match ClientFrame::decode(text) {
             Ok(frame) => frame,
             Err(e @ DecodeError::UnsupportedProtocol(_)) => {
-                return Outcome::refuse_and_close(
+                return Outcome::refuse_and_close(Refusal::new(
                     e.code(),
                     format!(
-                    "this chat was updated (protocol {PROTOCOL_VERSION}); please reload the page"
-                ),
-                )
+                        "this chat was updated (protocol {PROTOCOL_VERSION}); please reload the page"
+                    ),
+                ))
             }
             Err(e) => return Outcome::refuse(e.code(), e.to_string()),
         };
@@ -150,18 +143,18 @@ impl Session {
                     after_seq,
                 },
             ) => self.sync(conversation_id, after_seq).await,
-            (Some(Peer::Operator(op)), ClientFrame::Accept { conversation_id }) => {
+            (Some(Identity::Operator(op)), ClientFrame::Accept { conversation_id }) => {
                 let op = op.clone();
-                self.change_state(move |conn| records::accept(conn, conversation_id, &op))
+                self.change_state(move |w| w.accept(conversation_id, &op))
                     .await
             }
-            (Some(Peer::Operator(op)), ClientFrame::Close { conversation_id }) => {
+            (Some(Identity::Operator(op)), ClientFrame::Close { conversation_id }) => {
                 let op = op.clone();
-                self.change_state(move |conn| records::close(conn, conversation_id, &op))
+                self.change_state(move |w| w.close(conversation_id, &op))
                     .await
             }
             (
-                Some(Peer::Visitor { .. }),
+                Some(Identity::Visitor { .. }),
                 ClientFrame::Accept { .. } | ClientFrame::Close { .. },
             ) => Outcome::refuse(
                 ErrorCode::Forbidden,
@@ -182,7 +175,7 @@ impl Session {
                 session,
                 replicates: self.state.config.peer_url.is_some(),
             }),
-            Err((code, message)) => Outcome::refuse_and_close(code, message),
+            Err(refusal) => Outcome::refuse_and_close(refusal),
         }
     }
 
@@ -191,62 +184,37 @@ impl Session {
         site_id: SiteId,
         token: Option<String>,
         page_url: Option<String>,
-    ) -> Result<WelcomeSession, (ErrorCode, String)> {
+    ) -> Result<WelcomeSession, Refusal> {
         let store = &self.state.store;
         let lookup = site_id.clone();
-        let site = store
-            .read(move |conn| records::site(conn, &lookup))
-            .await
-            .map_err(|e| describe(&e))?
-            .ok_or((ErrorCode::NotFound, format!("no site with id {site_id}")))?;
+        let site = store.read(move |r| r.site(&lookup)).await?.ok_or_else(|| {
+            Refusal::new(ErrorCode::NotFound, format!("no site with id {site_id}"))
+        })?;
         if let Some(origin) = &self.origin {
             if !site.allows_origin(origin) {
-                return Err((
-                    ErrorCode::Forbidden,
-                    format!("site {site_id} does not allow pages from {origin}"),
-                ));
+                return Err(Refusal::forbidden(format!(
+                    "site {site_id} does not allow pages from {origin}"
+                )));
             }
         }
-        let now_s = now_ms() / 1000;
         let visitor_id = match token {
             None => VisitorId(uuid::Uuid::now_v7()),
-            Some(token) => match self.state.signer.verify(&token, now_s) {
-                Ok(claims) if claims.site_id == site_id => claims.visitor_id,
-                Ok(_) => {
-                    return Err((
-                        ErrorCode::Unauthorized,
-                        "the visitor token is for another site".into(),
-                    ))
-                }
-                Err(AuthError::Expired) => {
-                    return Err((
-                        ErrorCode::Unauthorized,
-                        "the visitor token has expired".into(),
-                    ))
-                }
-                Err(AuthError::Invalid) => {
-                    return Err((
-                        ErrorCode::Unauthorized,
-                        "the visitor token is invalid".into(),
-                    ))
-                }
-            },
+            Some(token) => extract::visitor_token(&self.state, &site_id, &token)?,
         };
         // Subscribed before the conversations are read, so nothing committed after that read is
         // missed: it is either in the welcome or in the feed.
         self.subscription = Some(self.state.hub.subscribe_visitor(visitor_id));
         let site_for_write = site_id.clone();
         store
-            .write(move |conn| records::ensure_visitor(conn, visitor_id, &site_for_write))
-            .await
-            .map_err(|e| describe(&e))?;
+            .write(move |w| w.ensure_visitor(visitor_id, &site_for_write))
+            .await?;
         let conversations = store
-            .read(move |conn| records::visitor_conversations(conn, visitor_id))
-            .await
-            .map_err(|e| describe(&e))?;
-        let expires = now_s + self.state.config.visitor_token_ttl_days * 86_400;
+            .read(move |r| r.visitor_conversations(visitor_id))
+            .await?;
+        let expires =
+            self.state.now_ms() / 1000 + self.state.config.visitor_token_ttl_days * 86_400;
         let token = self.state.signer.issue(&site_id, visitor_id, expires);
-        self.peer = Some(Peer::Visitor {
+        self.peer = Some(Identity::Visitor {
             visitor_id,
             site_id,
             page_url,
@@ -258,25 +226,15 @@ impl Session {
         })
     }
 
-    async fn operator_hello(
-        &mut self,
-        token: String,
-    ) -> Result<WelcomeSession, (ErrorCode, String)> {
-        let operator = crate::http::operator_session(&self.state, &token)
-            .await
-            .map_err(|e| (e.code, e.message))?
-            .ok_or((
-                ErrorCode::Unauthorized,
-                "the session is unknown or has expired; log in again".into(),
-            ))?;
+    async fn operator_hello(&mut self, token: String) -> Result<WelcomeSession, Refusal> {
+        let operator = extract::operator_session(&self.state, &token)
+            .await?
+            .ok_or_else(|| {
+                Refusal::unauthorized("the session is unknown or has expired; log in again")
+            })?;
         self.subscription = Some(self.state.hub.subscribe_all());
-        let inbox = self
-            .state
-            .store
-            .read(records::inbox)
-            .await
-            .map_err(|e| describe(&e))?;
-        self.peer = Some(Peer::Operator(operator.clone()));
+        let inbox = self.state.store.read(|r| r.inbox()).await?;
+        self.peer = Some(Identity::Operator(operator.clone()));
         Ok(WelcomeSession::Operator { operator, inbox })
     }
 
@@ -303,25 +261,18 @@ impl Session {
                 format!("messages are limited to {limit} bytes"),
             );
         }
-        let poster = match self.peer.clone().expect("authenticated") {
-            Peer::Visitor {
-                visitor_id,
-                site_id,
-                page_url,
-            } => Poster::Visitor {
-                visitor_id,
-                site_id,
-                page_url,
-            },
-            Peer::Operator(op) => Poster::Operator(op),
+        let Some(author) = self.peer.clone() else {
+            return refuse(
+                ErrorCode::HelloRequired,
+                "the first frame must be hello".into(),
+            );
         };
         let posted = self
             .state
             .store
-            .write(move |conn| {
-                let posted =
-                    records::post_message(conn, &poster, conversation_id, message_id, &body)?;
-                let copy = records::message_origin(conn, message_id)?;
+            .write(move |w| {
+                let posted = w.post_message(&author, conversation_id, message_id, &body)?;
+                let copy = w.message_origin(message_id)?;
                 Ok((posted, copy))
             })
             .await;
@@ -358,8 +309,8 @@ impl Session {
                 outcome
             }
             Err(e) => {
-                let (code, message) = describe(&e);
-                refuse(code, message)
+                let refusal = Refusal::from(&e);
+                refuse(refusal.code, refusal.message)
             }
         }
     }
@@ -369,16 +320,15 @@ impl Session {
         let found = self
             .state
             .store
-            .read(move |conn| records::conversation(conn, conversation_id))
+            .read(move |r| r.conversation(conversation_id))
             .await
-            .map_err(|e| {
-                let (code, message) = describe(&e);
-                Outcome::refuse(code, message)
-            })?;
+            .map_err(|e| Outcome::refused(e.into()))?;
         let conversation =
             found.ok_or_else(|| Outcome::refuse(ErrorCode::NotFound, "conversation not found"))?;
         match &self.peer {
-            Some(Peer::Visitor { visitor_id, .. }) if *visitor_id != conversation.visitor_id => {
+            Some(Identity::Visitor { visitor_id, .. })
+                if *visitor_id != conversation.visitor_id =>
+            {
                 Err(Outcome::refuse(
                     ErrorCode::Forbidden,
                     "this conversation belongs to another visitor",
@@ -394,7 +344,7 @@ impl Session {
             Err(outcome) => return outcome,
         };
         let author = match &self.peer {
-            Some(Peer::Operator(op)) => Author {
+            Some(Identity::Operator(op)) => Author {
                 kind: AuthorKind::Operator,
                 name: Some(op.name.clone()),
             },
@@ -420,25 +370,20 @@ impl Session {
         match self
             .state
             .store
-            .read(move |conn| records::messages_after(conn, conversation_id, after_seq))
+            .read(move |r| r.messages_after(conversation_id, after_seq))
             .await
         {
             Ok(messages) => Outcome::reply(ServerFrame::History {
                 conversation_id,
                 messages,
             }),
-            Err(e) => {
-                let (code, message) = describe(&e);
-                Outcome::refuse(code, message)
-            }
+            Err(e) => Outcome::refused(e.into()),
         }
     }
 
     async fn change_state<F>(&mut self, change: F) -> Outcome
     where
-        F: FnOnce(&crate::store::Writer) -> Result<records::StateChange, StoreError>
-            + Send
-            + 'static,
+        F: FnOnce(&Writer) -> Result<StateChange, StoreError> + Send + 'static,
     {
         match self.state.store.write(change).await {
             Ok(change) => {
@@ -454,10 +399,7 @@ impl Session {
                 });
                 Outcome::default()
             }
-            Err(e) => {
-                let (code, message) = describe(&e);
-                Outcome::refuse(code, message)
-            }
+            Err(e) => Outcome::refused(e.into()),
         }
     }
 
@@ -478,10 +420,10 @@ impl Session {
     pub fn filter_event(&self, event: Event) -> Option<ServerFrame> {
         let relevant = match &self.peer {
             None => false,
-            Some(Peer::Visitor { visitor_id, .. }) => {
+            Some(Identity::Visitor { visitor_id, .. }) => {
                 concerns_visitor(&event, *visitor_id, self.connection_id)
             }
-            Some(Peer::Operator(_)) => match &event {
+            Some(Identity::Operator(_)) => match &event {
                 Event::Message { origin, .. } => *origin != self.connection_id,
                 Event::Conversation { .. } => true,
                 Event::Typing { author, .. } => author.kind == AuthorKind::Visitor,

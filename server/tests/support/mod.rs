@@ -10,7 +10,6 @@ use protocol::{
     Session, SiteId, PROTOCOL_VERSION,
 };
 use server::config::Config;
-use server::store::records;
 use server::AppState;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -206,30 +205,19 @@ async fn seed_directory(state: &AppState) {
     state
         .store
         .write(move |conn| {
-            records::upsert_site(
-                conn,
-                &records::Site {
-                    id: SiteId("acme".into()),
-                    name: "Acme".into(),
-                    allowed_origins: vec![ORIGIN.into()],
-                },
-            )?;
-            records::add_operator(
-                conn,
+            conn.upsert_site(&server::store::Site {
+                id: SiteId("acme".into()),
+                name: "Acme".into(),
+                allowed_origins: vec![ORIGIN.into()],
+            })?;
+            conn.add_operator(
                 "alice@example.com",
                 "Alice",
                 &hash,
                 OperatorRole::Admin,
                 false,
             )?;
-            records::add_operator(
-                conn,
-                "bob@example.com",
-                "Bob",
-                &hash,
-                OperatorRole::Agent,
-                false,
-            )
+            conn.add_operator("bob@example.com", "Bob", &hash, OperatorRole::Agent, false)
         })
         .await
         .unwrap();
@@ -241,7 +229,7 @@ pub async fn converged(a: &TestServer, b: &TestServer) {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let differences =
-            server::sync_check::compare(a.data_dir.path(), b.data_dir.path()).unwrap();
+            server::store::sync_check::compare(a.data_dir.path(), b.data_dir.path()).unwrap();
         if differences.is_empty() {
             return;
         }

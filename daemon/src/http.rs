@@ -1,4 +1,4 @@
-//! A small HTTP client for native programs: the client asking the moderator which deployment is
+//! A small HTTP client for native programs: a client asking the moderator which deployment is
 //! active, and the moderator probing the deployments and answering its admin CLI. Plain HTTP/1.1
 //! on hyper; every call has a deadline and a bounded answer, so a slow or garbage-speaking peer is
 //! a failed call, never a stuck or crashed caller.
@@ -22,6 +22,28 @@ pub struct Answer {
     pub status: u16,
     /// The body.
     pub body: Bytes,
+}
+
+/// Why a call failed. Every variant means no usable answer arrived.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// The URL or a header could not form a request.
+    #[error("invalid request to {url}: {reason}")]
+    InvalidRequest {
+        /// The URL asked for.
+        url: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// Connecting or exchanging the request failed (refused, reset, not HTTP).
+    #[error("{0}")]
+    Exchange(String),
+    /// The answer's body could not be read, or was larger than [`MAX_ANSWER_BYTES`].
+    #[error("reading the answer failed: {0}")]
+    Body(String),
+    /// No whole answer within the deadline.
+    #[error("no answer within {} ms", .0.as_millis())]
+    Timeout(Duration),
 }
 
 /// A pooled HTTP client. Cheap to clone.
@@ -53,7 +75,7 @@ impl HttpClient {
         bearer: Option<&str>,
         json: Option<Vec<u8>>,
         timeout: Duration,
-    ) -> Result<Answer, String> {
+    ) -> Result<Answer, HttpError> {
         let mut request = Request::builder().method(method).uri(url);
         if let Some(token) = bearer {
             request = request.header("authorization", format!("Bearer {token}"));
@@ -63,24 +85,27 @@ impl HttpClient {
         }
         let request = request
             .body(Full::new(Bytes::from(json.unwrap_or_default())))
-            .map_err(|e| format!("invalid request to {url}: {e}"))?;
+            .map_err(|e| HttpError::InvalidRequest {
+                url: url.to_owned(),
+                reason: e.to_string(),
+            })?;
         let exchange = async {
             let response = self
                 .client
                 .request(request)
                 .await
-                .map_err(|e| describe(&e))?;
+                .map_err(|e| HttpError::Exchange(describe(&e)))?;
             let status = response.status().as_u16();
             let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
                 .collect()
                 .await
-                .map_err(|e| format!("reading the answer failed: {e}"))?
+                .map_err(|e| HttpError::Body(e.to_string()))?
                 .to_bytes();
             Ok(Answer { status, body })
         };
         tokio::time::timeout(timeout, exchange)
             .await
-            .map_err(|_| format!("no answer within {} ms", timeout.as_millis()))?
+            .map_err(|_| HttpError::Timeout(timeout))?
     }
 }
 

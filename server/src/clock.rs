@@ -1,17 +1,29 @@
-//! The deployment's hybrid logical clock. Sans-IO: the wall time is passed in, so tests can skew
-//! it. Values never go backwards, and a value issued after observing a peer's value is larger than
-//! it, so causally related events order correctly even when the two deployments' wall clocks
-//! disagree (a reply written on a deployment whose clock is 30 s behind still sorts after the
-//! message it answers).
+//! Time, for the whole deployment: the wall clock every expiry check and every event reads (one
+//! injectable source, so `--clock-skew-ms` and tests reach token, session and event times alike),
+//! and the hybrid logical clock stamping every event.
+//!
+//! The HLC is sans-IO: the wall time is passed in. Values never go backwards, and a value issued
+//! after observing a peer's value is larger than it, so causally related events order correctly
+//! even when the two deployments' wall clocks disagree (a reply written on a deployment whose
+//! clock is 30 s behind still sorts after the message it answers).
 
 use protocol::replication::{hlc_from_parts, Hlc};
 
 /// A source of wall-clock time in Unix milliseconds. Tests inject a skewed one.
 pub type WallClock = std::sync::Arc<dyn Fn() -> i64 + Send + Sync>;
 
-/// The system clock, optionally shifted by `skew_ms` (for tests and fault injection).
+/// The system clock, optionally shifted by `skew_ms` (for tests and fault injection). Nothing
+/// else in the deployment reads the system time, so a skew reaches everything.
 pub fn system_clock(skew_ms: i64) -> WallClock {
-    std::sync::Arc::new(move || crate::store::now_ms() + skew_ms)
+    std::sync::Arc::new(move || system_now_ms() + skew_ms)
+}
+
+/// The system time in Unix milliseconds; only [`system_clock`] reads it.
+fn system_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// The clock's state: the largest value issued or observed.

@@ -9,15 +9,10 @@
 //! The decision is kept in memory only: a restarted deployment knows no decision (epoch 0, serves
 //! as if active) until the moderator, which sees the old epoch in `/health`, pushes it again.
 
-use crate::error::ApiFailure;
-use crate::http::ApiJson;
-use crate::AppState;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use axum::{Json, Router};
-use protocol::moderation::{ActiveDeployment, KnownRole, ROLE_PATH};
-use protocol::{ErrorCode, ServerFrame};
+pub mod route;
+
+use protocol::moderation::{ActiveDeployment, KnownRole};
+use protocol::ServerFrame;
 use std::sync::Arc;
 use tokio::sync::watch;
 
@@ -76,43 +71,4 @@ pub fn redirect_for(decision: Option<&ActiveDeployment>, me: &str) -> Option<Ser
         deployment: decision.active.clone(),
         url: decision.url.clone(),
     })
-}
-
-/// The role route.
-pub fn router() -> Router<AppState> {
-    Router::new().route(ROLE_PATH, post(push))
-}
-
-/// `POST /v1/role`: the moderator's decision. Refused without the moderator secret (401), and
-/// when it does not name this deployment among the pair (a misconfigured moderator, 422). An
-/// older epoch than the one known is not an error (pushes may cross); the answer says what is
-/// known.
-async fn push(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    ApiJson(decision): ApiJson<ActiveDeployment>,
-) -> Result<Json<KnownRole>, ApiFailure> {
-    let presented = crate::http::bearer_token(&headers).unwrap_or_default();
-    if !crate::auth::shared_secret_matches(state.config.moderator_secret.as_deref(), presented) {
-        return Err(ApiFailure::unauthorized(
-            "the moderator secret is missing or wrong",
-        ));
-    }
-    let me = &state.config.deployment;
-    if decision.deployment(me).is_none() || decision.deployment(&decision.active).is_none() {
-        return Err(ApiFailure::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::Malformed,
-            format!(
-                "the decision must list this deployment ({me}) and the active one ({})",
-                decision.active
-            ),
-        ));
-    }
-    let epoch = decision.epoch;
-    let active = decision.active.clone();
-    if state.role.adopt(decision) {
-        tracing::info!(epoch, %active, "the moderator's decision changed");
-    }
-    Ok(Json(state.role.known()))
 }

@@ -1,8 +1,8 @@
 //! Compares two deployments' databases: the same messages in the same per-conversation order, the
-//! same conversation states, sites, operators, visitors and sessions. Used by the replication
+//! same conversation states, sites, operators, visitors, sessions and session tombstones. Used by the replication
 //! tests and by operators (`server check-sync <data-dir-a> <data-dir-b>`).
 
-use crate::store::DATABASE_FILE;
+use super::DATABASE_FILE;
 use rusqlite::{Connection, OpenFlags};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -13,6 +13,7 @@ const TABLES: &[(&str, &str)] = &[
     ("sites", "SELECT id || ' ' || name || ' ' || allowed_origins FROM sites ORDER BY id"),
     ("operators", "SELECT id || ' ' || email || ' ' || name || ' ' || role || ' ' || password_hash FROM operators ORDER BY id"),
     ("operator sessions", "SELECT token_hash || ' ' || operator_id FROM operator_sessions ORDER BY token_hash"),
+    ("session tombstones", "SELECT token_hash FROM session_tombstones ORDER BY token_hash"),
     ("visitors", "SELECT id || ' ' || site_id FROM visitors ORDER BY id"),
     (
         "conversations",

@@ -1,0 +1,30 @@
+//! Service plumbing shared by the long-running programs (the `server` and the `moderator`):
+//!
+//! - [`config`]: configuration in layers (built-in defaults, then a TOML file with unknown keys
+//!   refused, then environment variables and flags), with one error type;
+//! - [`shutdown_signal`]: resolves on Ctrl-C or SIGTERM, for graceful shutdown;
+//! - [`http`]: a small HTTP/1.1 client where every call has a deadline and a bounded answer.
+//!
+//! Nothing here knows about chats or deployments; the native client uses the HTTP client too.
+
+pub mod config;
+pub mod http;
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}

@@ -1,0 +1,149 @@
+//! What handlers take from a request: the caller's [`Identity`] (from a bearer token: a signed
+//! visitor token or an operator session), the role checks, the shared secrets the peer deployment
+//! and the moderator present, and JSON bodies refused in the API's error format.
+//!
+//! HTTP handlers and WebSocket sessions both come here, so a token means the same thing on every
+//! route, and every expiry check reads the deployment's one clock ([`AppState::now_ms`]).
+
+use crate::auth::{self, AuthError};
+use crate::error::{ApiFailure, Refusal};
+use crate::identity::Identity;
+use crate::state::AppState;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::Json;
+use protocol::{ErrorCode, OperatorProfile, SiteId};
+
+/// The token of an `Authorization: Bearer` header, if there is one.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    Some(value.strip_prefix("Bearer ")?.trim())
+}
+
+/// Checks a bearer token. Visitor tokens are signed (they contain a `.`); operator session tokens
+/// are random and looked up by hash.
+pub async fn identify(state: &AppState, token: &str) -> Result<Identity, Refusal> {
+    if token.contains('.') {
+        let claims = state
+            .signer
+            .verify(token, state.now_ms() / 1000)
+            .map_err(|e| Refusal::unauthorized(e.to_string()))?;
+        return Ok(Identity::Visitor {
+            visitor_id: claims.visitor_id,
+            site_id: claims.site_id,
+            page_url: None,
+        });
+    }
+    operator_session(state, token)
+        .await?
+        .map(Identity::Operator)
+        .ok_or_else(|| Refusal::unauthorized("the session is unknown or has expired; log in again"))
+}
+
+/// The operator owning a session token, if the session is live now.
+pub async fn operator_session(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<OperatorProfile>, Refusal> {
+    let hash = auth::session_token_hash(token);
+    let now = state.now_ms();
+    Ok(state
+        .store
+        .read(move |r| r.session_operator(&hash, now))
+        .await?)
+}
+
+/// The visitor a token names, checked for its site and its expiry (a visitor's `hello`).
+pub fn visitor_token(
+    state: &AppState,
+    site_id: &SiteId,
+    token: &str,
+) -> Result<protocol::VisitorId, Refusal> {
+    match state.signer.verify(token, state.now_ms() / 1000) {
+        Ok(claims) if claims.site_id == *site_id => Ok(claims.visitor_id),
+        Ok(_) => Err(Refusal::unauthorized(
+            "the visitor token is for another site",
+        )),
+        Err(AuthError::Expired) => Err(Refusal::unauthorized("the visitor token has expired")),
+        Err(AuthError::Invalid) => Err(Refusal::unauthorized("the visitor token is invalid")),
+    }
+}
+
+/// The role check for operator-only actions.
+pub fn require_operator(identity: &Identity) -> Result<&OperatorProfile, Refusal> {
+    identity
+        .operator()
+        .ok_or_else(|| Refusal::forbidden("operators only"))
+}
+
+/// Checks the shared secret the peer deployment or the moderator presents as a bearer token.
+/// `configured` is ours; `None` accepts nobody. `who` names the secret in the refusal.
+pub fn require_shared_secret(
+    headers: &HeaderMap,
+    configured: Option<&str>,
+    who: &str,
+) -> Result<(), ApiFailure> {
+    let presented = bearer_token(headers).unwrap_or_default();
+    if auth::shared_secret_matches(configured, presented) {
+        Ok(())
+    } else {
+        Err(ApiFailure::unauthorized(format!(
+            "the {who} secret is missing or wrong"
+        )))
+    }
+}
+
+impl FromRequestParts<AppState> for Identity {
+    type Rejection = ApiFailure;
+
+    /// The caller of an HTTP request, from its `Authorization: Bearer` header.
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiFailure> {
+        let token = bearer_token(&parts.headers)
+            .ok_or_else(|| ApiFailure::unauthorized("missing Authorization: Bearer token"))?
+            .to_owned();
+        Ok(identify(state, &token).await?)
+    }
+}
+
+/// An HTTP caller who must be an operator: 401 without a live session, 403 for a visitor.
+pub struct Operator(pub OperatorProfile);
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = ApiFailure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiFailure> {
+        let identity = Identity::from_request_parts(parts, state).await?;
+        Ok(Operator(require_operator(&identity)?.clone()))
+    }
+}
+
+/// A JSON body whose rejections (malformed, too large, wrong content type) are answered in the
+/// API's JSON error format instead of axum's plain text.
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    Json<T>: FromRequest<S, Rejection = axum::extract::rejection::JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiFailure;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiFailure::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    ErrorCode::TooLarge,
+                    "the request body is larger than this deployment accepts",
+                ))
+            }
+            Err(rejection) => Err(ApiFailure::new(
+                rejection.status(),
+                ErrorCode::Malformed,
+                rejection.body_text(),
+            )),
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! `POST /v1/role`, by which the moderator pushes its decision to this deployment.
+
+use crate::error::ApiFailure;
+use crate::extract::{require_shared_secret, ApiJson};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use protocol::moderation::{ActiveDeployment, KnownRole, ROLE_PATH};
+use protocol::ErrorCode;
+
+/// The role route.
+pub fn router() -> Router<AppState> {
+    Router::new().route(ROLE_PATH, post(push))
+}
+
+/// `POST /v1/role`: the moderator's decision. Refused without the moderator secret (401), and
+/// when it does not name this deployment among the pair (a misconfigured moderator, 422). An
+/// older epoch than the one known is not an error (pushes may cross); the answer says what is
+/// known.
+async fn push(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(decision): ApiJson<ActiveDeployment>,
+) -> Result<Json<KnownRole>, ApiFailure> {
+    require_shared_secret(
+        &headers,
+        state.config.moderator_secret.as_deref(),
+        "moderator",
+    )?;
+    let me = &state.config.deployment;
+    if decision.deployment(me).is_none() || decision.deployment(&decision.active).is_none() {
+        return Err(ApiFailure::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::Malformed,
+            format!(
+                "the decision must list this deployment ({me}) and the active one ({})",
+                decision.active
+            ),
+        ));
+    }
+    let epoch = decision.epoch;
+    let active = decision.active.clone();
+    if state.role.adopt(decision) {
+        tracing::info!(epoch, %active, "the moderator's decision changed");
+    }
+    Ok(Json(state.role.known()))
+}

@@ -1,0 +1,68 @@
+//! What every request handler and socket shares ([`AppState`]), and why a deployment could not
+//! start ([`StartError`]).
+
+use crate::auth::TokenSigner;
+use crate::config::Config;
+use crate::hub::Hub;
+use crate::replication::link::LinkState;
+use crate::role::Role;
+use crate::store::{Store, StoreError};
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// What every request handler shares. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// Signs and checks visitor tokens.
+    pub signer: TokenSigner,
+    /// Fan-out of committed changes to open WebSockets.
+    pub hub: Hub,
+    /// The configuration the deployment started with.
+    pub config: Arc<Config>,
+    /// What the replication link knows (peer, progress), for status reports.
+    pub link: Arc<LinkState>,
+    /// The newest decision of the moderator (which deployment is active).
+    pub role: Role,
+    /// Turns true when the deployment is shutting down; open WebSockets close on it.
+    pub shutdown: watch::Receiver<bool>,
+    /// The sending half of `shutdown`, for [`crate::serve`].
+    pub(crate) shutdown_sender: Arc<watch::Sender<bool>>,
+}
+
+/// Why a deployment could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database could not be opened or migrated.
+    #[error("cannot open the database: {0}")]
+    Store(#[from] StoreError),
+    /// The token secret could not be read or created.
+    #[error("cannot read or create the token secret: {0}")]
+    Secret(#[from] std::io::Error),
+}
+
+impl AppState {
+    /// Opens the database in the configured data directory and prepares everything else.
+    pub fn open(config: Config) -> Result<AppState, StartError> {
+        let store = config.open_store()?;
+        let secret = config.resolve_secret()?;
+        let (shutdown_sender, shutdown) = watch::channel(false);
+        Ok(AppState {
+            store,
+            signer: TokenSigner::new(secret.as_bytes()),
+            hub: Hub::default(),
+            config: Arc::new(config),
+            link: Arc::default(),
+            role: Role::default(),
+            shutdown,
+            shutdown_sender: Arc::new(shutdown_sender),
+        })
+    }
+
+    /// The deployment's wall clock in Unix milliseconds (the store's, skewed in tests): token and
+    /// session expiry read this, like the events do.
+    pub fn now_ms(&self) -> i64 {
+        self.store.now_ms()
+    }
+}

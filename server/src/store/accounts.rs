@@ -1,0 +1,195 @@
+//! Accounts: sites, operators, operator sessions and visitors. Reads are [`Reader`] methods, writes
+//! [`Writer`] methods that record a change (applied in [`super::changes`]).
+
+use super::rows::{self, Cached};
+use super::{Reader, StoreError, Writer};
+use protocol::replication::Change;
+use protocol::{OperatorId, OperatorProfile, OperatorRole, SiteId, VisitorId};
+use rusqlite::{params, OptionalExtension, Row};
+
+/// A site as its owner configured it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Site {
+    /// The slug the snippet carries.
+    pub id: SiteId,
+    /// The name shown in the widget's header.
+    pub name: String,
+    /// Origins (`https://shop.example`) whose pages may embed the widget; empty allows any.
+    pub allowed_origins: Vec<String>,
+}
+
+impl Site {
+    /// Whether a page from `origin` may open a visitor session on this site.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.allowed_origins.is_empty()
+            || self
+                .allowed_origins
+                .iter()
+                .any(|o| o.trim_end_matches('/') == origin)
+    }
+}
+
+/// The operator columns, in the order [`operator_from_row`] reads them, for a table aliased `o`.
+pub(super) const OPERATOR_COLUMNS: &str = "o.id, o.name, o.email, o.role";
+
+/// An operator from the four [`OPERATOR_COLUMNS`] starting at `first`.
+pub(super) fn operator_from_row(row: &Row<'_>, first: usize) -> rusqlite::Result<OperatorProfile> {
+    Ok(OperatorProfile {
+        id: OperatorId(rows::uuid(row, first, "operator id")?),
+        name: row.get(first + 1)?,
+        email: row.get(first + 2)?,
+        role: rows::parsed(row, first + 3, "operator role", |s| {
+            OperatorRole::parse(s).ok_or("not a role")
+        })?,
+    })
+}
+
+impl Reader<'_> {
+    /// Looks a site up.
+    pub fn site(&self, id: &SiteId) -> Result<Option<Site>, StoreError> {
+        Ok(self
+            .conn
+            .query_row_cached(
+                "SELECT name, allowed_origins FROM sites WHERE id = ?1",
+                [&id.0],
+                |row| {
+                    Ok(Site {
+                        id: id.clone(),
+                        name: row.get(0)?,
+                        allowed_origins: rows::parsed(row, 1, "site allowed_origins", |s| {
+                            serde_json::from_str::<Vec<String>>(s)
+                        })?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Whether a visitor is known here.
+    pub fn visitor_known(&self, id: VisitorId) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .query_row_cached(
+                "SELECT 1 FROM visitors WHERE id = ?1",
+                [id.to_string()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// Finds an operator and their password hash by e-mail (case-insensitive).
+    pub fn operator_by_email(
+        &self,
+        email: &str,
+    ) -> Result<Option<(OperatorProfile, String)>, StoreError> {
+        let sql = format!(
+            "SELECT {OPERATOR_COLUMNS}, o.password_hash FROM operators o WHERE o.email = ?1"
+        );
+        Ok(self
+            .conn
+            .query_row_cached(&sql, [email], |row| {
+                Ok((operator_from_row(row, 0)?, row.get(4)?))
+            })
+            .optional()?)
+    }
+
+    /// The operator owning a session that is live at `now_ms` (the deployment's clock).
+    pub fn session_operator(
+        &self,
+        token_hash: &str,
+        now_ms: i64,
+    ) -> Result<Option<OperatorProfile>, StoreError> {
+        let sql = format!(
+            "SELECT {OPERATOR_COLUMNS} FROM operator_sessions s JOIN operators o ON o.id = s.operator_id
+             WHERE s.token_hash = ?1 AND s.expires_at > ?2"
+        );
+        Ok(self
+            .conn
+            .query_row_cached(&sql, params![token_hash, now_ms], |row| {
+                operator_from_row(row, 0)
+            })
+            .optional()?)
+    }
+}
+
+impl Writer<'_> {
+    /// Creates or updates a site.
+    pub fn upsert_site(&self, site: &Site) -> Result<(), StoreError> {
+        self.record(Change::SiteUpserted {
+            id: site.id.clone(),
+            name: site.name.clone(),
+            allowed_origins: site.allowed_origins.clone(),
+        })?;
+        Ok(())
+    }
+
+    /// Records a visitor if it is not known yet (a valid token may name a visitor this database
+    /// has not seen, for example one created on the other deployment and not replicated yet).
+    pub fn ensure_visitor(&self, id: VisitorId, site: &SiteId) -> Result<(), StoreError> {
+        if !self.visitor_known(id)? {
+            self.record(Change::VisitorSeen {
+                id,
+                site_id: site.clone(),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Creates an operator; fails with [`StoreError::Conflict`] when the e-mail is taken, unless
+    /// `replace` is set, in which case the existing account's name, password and role are updated.
+    pub fn add_operator(
+        &self,
+        email: &str,
+        name: &str,
+        password_hash: &str,
+        role: OperatorRole,
+        replace: bool,
+    ) -> Result<OperatorProfile, StoreError> {
+        let id = match self.operator_by_email(email)? {
+            Some(_) if !replace => {
+                return Err(StoreError::Conflict(format!(
+                    "an operator with e-mail {email} already exists"
+                )))
+            }
+            Some((existing, _)) => existing.id,
+            None => OperatorId(uuid::Uuid::now_v7()),
+        };
+        self.record(Change::OperatorUpserted {
+            id,
+            email: email.to_owned(),
+            name: name.to_owned(),
+            password_hash: password_hash.to_owned(),
+            role,
+        })?;
+        Ok(OperatorProfile {
+            id,
+            name: name.into(),
+            email: email.into(),
+            role,
+        })
+    }
+
+    /// Stores a new operator session under the hash of its token.
+    pub fn create_session(
+        &self,
+        token_hash: &str,
+        operator: OperatorId,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        self.record(Change::SessionCreated {
+            token_hash: token_hash.to_owned(),
+            operator_id: operator,
+            expires_at,
+        })?;
+        Ok(())
+    }
+
+    /// Ends a session (logout). Ending an unknown session is not an error.
+    pub fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        self.record(Change::SessionDeleted {
+            token_hash: token_hash.to_owned(),
+        })?;
+        Ok(())
+    }
+}

@@ -1,0 +1,168 @@
+//! Conversations: the inbox, a visitor's conversations, and the state changes operators make
+//! (accept, close), each announced by a system message.
+
+use super::accounts::{operator_from_row, OPERATOR_COLUMNS};
+use super::rows::{self, Cached};
+use super::{Reader, StoreError, Writer};
+use protocol::replication::Change;
+use protocol::{
+    AuthorKind, ConversationId, ConversationState, ConversationSummary, Message, MessageId,
+    OperatorProfile, OperatorRole, SiteId, VisitorId,
+};
+use rusqlite::{OptionalExtension, Row};
+
+/// What a state change produced: the conversation after it and the system message announcing it.
+#[derive(Clone, Debug)]
+pub struct StateChange {
+    /// The conversation after the change.
+    pub conversation: ConversationSummary,
+    /// "Alice joined the chat" and the like; `None` when nothing changed (a repeated request).
+    pub notice: Option<Message>,
+}
+
+fn select(condition: &str) -> String {
+    format!(
+        "SELECT c.id, c.site_id, c.visitor_id, c.state, c.page_url, c.last_message,
+            c.created_at, c.updated_at, {OPERATOR_COLUMNS}
+         FROM conversations c LEFT JOIN operators o ON o.id = c.operator_id {condition}"
+    )
+}
+
+fn conversation_from_row(row: &Row<'_>) -> rusqlite::Result<ConversationSummary> {
+    let operator = match row.get::<_, Option<String>>(8)? {
+        Some(_) => Some(operator_from_row(row, 8)?),
+        None => None,
+    };
+    Ok(ConversationSummary {
+        id: ConversationId(rows::uuid(row, 0, "conversation id")?),
+        site_id: SiteId(row.get(1)?),
+        visitor_id: VisitorId(rows::uuid(row, 2, "conversation visitor_id")?),
+        state: rows::parsed(row, 3, "conversation state", |s| {
+            ConversationState::parse(s).ok_or("not a state")
+        })?,
+        page_url: row.get(4)?,
+        last_message: row.get(5)?,
+        created_at: row.get(6)?,
+        updated_at: row.get(7)?,
+        operator,
+    })
+}
+
+impl Reader<'_> {
+    /// One conversation.
+    pub fn conversation(
+        &self,
+        id: ConversationId,
+    ) -> Result<Option<ConversationSummary>, StoreError> {
+        Ok(self
+            .conn
+            .query_row_cached(
+                &select("WHERE c.id = ?1"),
+                [id.to_string()],
+                conversation_from_row,
+            )
+            .optional()?)
+    }
+
+    /// A visitor's conversations, newest first (at most 20).
+    pub fn visitor_conversations(
+        &self,
+        visitor: VisitorId,
+    ) -> Result<Vec<ConversationSummary>, StoreError> {
+        let sql = select("WHERE c.visitor_id = ?1 ORDER BY c.created_at DESC, c.id DESC LIMIT 20");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map([visitor.to_string()], conversation_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every waiting and active conversation, most recently updated first: the operators' inbox.
+    pub fn inbox(&self) -> Result<Vec<ConversationSummary>, StoreError> {
+        let sql =
+            select("WHERE c.state IN ('waiting', 'active') ORDER BY c.updated_at DESC LIMIT 500");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map([], conversation_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// One conversation that must exist (the caller just wrote to it, or checked it).
+    pub(super) fn existing_conversation(
+        &self,
+        id: ConversationId,
+    ) -> Result<ConversationSummary, StoreError> {
+        self.conversation(id)?
+            .ok_or(StoreError::NotFound("conversation"))
+    }
+}
+
+impl Writer<'_> {
+    /// An operator takes a waiting conversation. Accepting one's own active conversation again is
+    /// a no-op; a conversation taken by someone else is a conflict.
+    pub fn accept(
+        &self,
+        id: ConversationId,
+        op: &OperatorProfile,
+    ) -> Result<StateChange, StoreError> {
+        let current = self.existing_conversation(id)?;
+        match current.state {
+            ConversationState::Closed => return Err(StoreError::ConversationClosed),
+            ConversationState::Active if current.operator.as_ref().map(|o| o.id) == Some(op.id) => {
+                return Ok(StateChange {
+                    conversation: current,
+                    notice: None,
+                })
+            }
+            ConversationState::Active => {
+                return Err(StoreError::Conflict(
+                    "another operator has already accepted this chat".into(),
+                ))
+            }
+            ConversationState::Waiting => {}
+        }
+        self.record(Change::ConversationStateChanged {
+            id,
+            state: ConversationState::Active,
+            operator_id: Some(op.id),
+        })?;
+        self.system_notice(id, format!("{} joined the chat", op.name))
+    }
+
+    /// Closes a conversation. The assigned operator or an admin may close an active one; any
+    /// operator may close a waiting one. Closing a closed conversation again is a no-op.
+    pub fn close(
+        &self,
+        id: ConversationId,
+        op: &OperatorProfile,
+    ) -> Result<StateChange, StoreError> {
+        let current = self.existing_conversation(id)?;
+        let assigned_elsewhere = current.operator.as_ref().is_some_and(|o| o.id != op.id);
+        match current.state {
+            ConversationState::Closed => {
+                return Ok(StateChange {
+                    conversation: current,
+                    notice: None,
+                })
+            }
+            ConversationState::Active if assigned_elsewhere && op.role != OperatorRole::Admin => {
+                return Err(StoreError::Forbidden(
+                    "only the assigned operator or an admin can close this chat".into(),
+                ))
+            }
+            _ => {}
+        }
+        self.record(Change::ConversationStateChanged {
+            id,
+            state: ConversationState::Closed,
+            operator_id: current.operator.as_ref().map(|o| o.id),
+        })?;
+        self.system_notice(id, format!("{} closed the chat", op.name))
+    }
+
+    fn system_notice(&self, id: ConversationId, text: String) -> Result<StateChange, StoreError> {
+        let notice_id = MessageId(uuid::Uuid::now_v7());
+        self.record_message(id, notice_id, (AuthorKind::System, None, None), &text)?;
+        Ok(StateChange {
+            conversation: self.existing_conversation(id)?,
+            notice: self.message(notice_id)?,
+        })
+    }
+}

@@ -1,0 +1,206 @@
+//! Messages: idempotent ingest (a resent id is answered with the stored copy), and the queries
+//! clients catch up with.
+
+use super::rows::{self, Cached};
+use super::{Reader, StoreError, Writer};
+use crate::identity::Identity;
+use protocol::replication::Change;
+use protocol::{
+    Author, AuthorKind, ConversationId, ConversationState, ConversationSummary, Message, MessageId,
+};
+use rusqlite::{params, OptionalExtension, Row};
+
+/// What storing a message produced.
+#[derive(Clone, Debug)]
+pub struct Posted {
+    /// The stored message (the earlier copy when the id was resent).
+    pub message: Message,
+    /// The conversation after the change.
+    pub conversation: ConversationSummary,
+    /// True when this id was already stored and nothing new was written.
+    pub duplicate: bool,
+}
+
+/// Who wrote a message, as stored: the kind, the visitor's or operator's id (none for system
+/// messages) and the operator's display name.
+pub(super) type AuthorColumns = (AuthorKind, Option<uuid::Uuid>, Option<String>);
+
+const MESSAGE_SELECT: &str =
+    "SELECT id, conversation_id, author_kind, author_name, body, sent_at, seq, author_id, hlc FROM messages";
+
+fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
+    Ok(Message {
+        id: MessageId(rows::uuid(row, 0, "message id")?),
+        conversation_id: ConversationId(rows::uuid(row, 1, "message conversation_id")?),
+        author: Author {
+            kind: rows::parsed(row, 2, "message author_kind", |s| {
+                AuthorKind::parse(s).ok_or("not an author kind")
+            })?,
+            name: row.get(3)?,
+        },
+        body: row.get(4)?,
+        sent_at: row.get(5)?,
+        seq: row.get::<_, i64>(6)? as u64,
+        hlc: row.get::<_, i64>(8)? as u64,
+    })
+}
+
+impl Reader<'_> {
+    fn message_with_author(
+        &self,
+        id: MessageId,
+    ) -> Result<Option<(Message, Option<String>)>, StoreError> {
+        let sql = format!("{MESSAGE_SELECT} WHERE id = ?1");
+        Ok(self
+            .conn
+            .query_row_cached(&sql, [id.to_string()], |row| {
+                Ok((message_from_row(row)?, row.get(7)?))
+            })
+            .optional()?)
+    }
+
+    /// Where the stored copy of a message was first written: the origin deployment and the
+    /// message's position in that deployment's log.
+    pub fn message_origin(&self, id: MessageId) -> Result<Option<(String, u64)>, StoreError> {
+        Ok(self
+            .conn
+            .query_row_cached(
+                "SELECT origin, origin_seq FROM messages WHERE id = ?1",
+                [id.to_string()],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)),
+            )
+            .optional()?)
+    }
+
+    /// One message.
+    pub fn message(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
+        Ok(self.message_with_author(id)?.map(|(m, _)| m))
+    }
+
+    /// The messages of a conversation stored after `after_seq`, in storage order (at most 1,000;
+    /// the client asks again from the last one it received).
+    pub fn messages_after(
+        &self,
+        id: ConversationId,
+        after_seq: u64,
+    ) -> Result<Vec<Message>, StoreError> {
+        let sql = format!(
+            "{MESSAGE_SELECT} WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq LIMIT 1000"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![id.to_string(), after_seq as i64], message_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+impl Writer<'_> {
+    /// Stores a message idempotently, opening the conversation when a visitor names a new one.
+    ///
+    /// A resent id is answered with the stored copy and `duplicate = true`; an id already used for
+    /// a different conversation or author is a conflict. All checks happen before the first write.
+    pub fn post_message(
+        &self,
+        author: &Identity,
+        conversation_id: ConversationId,
+        message_id: MessageId,
+        body: &str,
+    ) -> Result<Posted, StoreError> {
+        let (author_kind, author_id) = match author {
+            Identity::Visitor { visitor_id, .. } => (AuthorKind::Visitor, visitor_id.0),
+            Identity::Operator(op) => (AuthorKind::Operator, op.id.0),
+        };
+        if let Some((message, stored_author)) = self.message_with_author(message_id)? {
+            if message.conversation_id != conversation_id
+                || message.author.kind != author_kind
+                || stored_author.as_deref() != Some(author_id.to_string().as_str())
+            {
+                return Err(StoreError::Conflict(format!(
+                    "message id {message_id} is already used"
+                )));
+            }
+            return Ok(Posted {
+                message,
+                conversation: self.existing_conversation(conversation_id)?,
+                duplicate: true,
+            });
+        }
+        self.check_may_post(author, conversation_id)?;
+        let author_name = author.operator().map(|op| op.name.clone());
+        self.record_message(
+            conversation_id,
+            message_id,
+            (author_kind, Some(author_id), author_name),
+            body,
+        )?;
+        Ok(Posted {
+            message: self
+                .message(message_id)?
+                .ok_or(StoreError::NotFound("message"))?,
+            conversation: self.existing_conversation(conversation_id)?,
+            duplicate: false,
+        })
+    }
+
+    /// Whether `author` may post a new message in the conversation; a visitor naming a new
+    /// conversation opens it.
+    fn check_may_post(
+        &self,
+        author: &Identity,
+        conversation_id: ConversationId,
+    ) -> Result<(), StoreError> {
+        match (self.conversation(conversation_id)?, author) {
+            (
+                None,
+                Identity::Visitor {
+                    visitor_id,
+                    site_id,
+                    page_url,
+                },
+            ) => {
+                self.record(Change::ConversationOpened {
+                    id: conversation_id,
+                    site_id: site_id.clone(),
+                    visitor_id: *visitor_id,
+                    page_url: page_url.clone(),
+                    created_at: self.now_ms(),
+                })?;
+                Ok(())
+            }
+            (None, Identity::Operator(_)) => Err(StoreError::NotFound("conversation")),
+            (Some(c), _) if c.state == ConversationState::Closed => {
+                Err(StoreError::ConversationClosed)
+            }
+            (Some(c), Identity::Visitor { visitor_id, .. }) if c.visitor_id != *visitor_id => Err(
+                StoreError::Forbidden("this conversation belongs to another visitor".into()),
+            ),
+            (Some(c), Identity::Operator(op))
+                if c.operator.as_ref().map(|o| o.id) != Some(op.id) =>
+            {
+                Err(StoreError::Forbidden(
+                    "accept the conversation before replying".into(),
+                ))
+            }
+            (Some(_), _) => Ok(()),
+        }
+    }
+
+    /// Records a message posted now by `author` in a conversation.
+    pub(super) fn record_message(
+        &self,
+        conversation_id: ConversationId,
+        id: MessageId,
+        (kind, author_id, author_name): AuthorColumns,
+        body: &str,
+    ) -> Result<(), StoreError> {
+        self.record(Change::MessagePosted {
+            id,
+            conversation_id,
+            author_kind: kind,
+            author_id,
+            author_name,
+            body: body.to_owned(),
+            sent_at: self.now_ms(),
+        })?;
+        Ok(())
+    }
+}

@@ -1,0 +1,230 @@
+//! The group-commit writer: one thread owns the only write connection. It takes every request
+//! waiting in its queue, applies them in one transaction (each inside its own savepoint, so one
+//! refused request never undoes its neighbours) and commits once. With `synchronous = FULL` the
+//! commit returns only when the batch is on disk, and only then does any caller get its answer, so
+//! an acknowledgement always means "durable".
+
+use super::rows::Cached;
+use super::{changes, Reader, StoreError};
+use crate::clock::{HlcClock, WallClock};
+use protocol::replication::{Change, LoggedEvent};
+use rusqlite::Connection;
+use std::cell::Cell;
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+use tokio::sync::{oneshot, watch};
+
+/// The most requests one transaction takes. Bounds the latency a request can add to its batch.
+const MAX_BATCH: usize = 512;
+
+/// A unit of work for the writer. `run` applies it inside the batch's transaction and says whether
+/// it succeeded; `finish` delivers its answer once the batch has committed or failed.
+pub(super) struct Job {
+    run: Box<dyn FnOnce(&Writer) -> bool + Send>,
+    finish: Box<dyn FnOnce(Result<(), String>) + Send>,
+}
+
+impl Job {
+    /// A job running `f` and answering on `reply` once its batch committed (or failed).
+    pub(super) fn new<R, F>(f: F, reply: oneshot::Sender<Result<R, StoreError>>) -> Job
+    where
+        R: Send + 'static,
+        F: FnOnce(&Writer) -> Result<R, StoreError> + Send + 'static,
+    {
+        let slot = Arc::new(Mutex::new(None::<Result<R, StoreError>>));
+        let filled = slot.clone();
+        Job {
+            run: Box::new(move |writer| {
+                let result = f(writer);
+                let ok = result.is_ok();
+                *filled.lock().expect("job slot") = Some(result);
+                ok
+            }),
+            finish: Box::new(move |committed| {
+                let outcome = match committed {
+                    Ok(()) => slot
+                        .lock()
+                        .expect("job slot")
+                        .take()
+                        .unwrap_or(Err(StoreError::Closed)),
+                    // The batch did not commit, so whatever `f` wrote is gone: report the failure.
+                    Err(reason) => Err(StoreError::NotCommitted(reason)),
+                };
+                let _ = reply.send(outcome);
+            }),
+        }
+    }
+}
+
+/// What the writer thread needs besides its connection.
+pub(super) struct Context {
+    /// This deployment's name, the origin of every event it records.
+    pub origin: Arc<str>,
+    /// The hybrid logical clock, shared with the store handle (which reports its value).
+    pub clock: Arc<Mutex<HlcClock>>,
+    /// The wall clock the HLC reads.
+    pub wall: WallClock,
+    /// Where the newest sequence number is published after each commit.
+    pub head: Arc<watch::Sender<u64>>,
+}
+
+/// Starts the writer thread on `conn`.
+pub(super) fn start(
+    conn: Connection,
+    context: Context,
+) -> Result<(mpsc::Sender<Job>, JoinHandle<()>), StoreError> {
+    let (sender, receiver) = mpsc::channel::<Job>();
+    let thread = std::thread::Builder::new()
+        .name("store-writer".into())
+        .spawn(move || run(conn, receiver, context))?;
+    Ok((sender, thread))
+}
+
+/// What a write job gets: read queries (through `Deref` to [`Reader`]), the write queries of each
+/// concept, and the means to record events.
+pub struct Writer<'a> {
+    /// Read access to the same connection, inside the batch's transaction and the job's savepoint.
+    reader: Reader<'a>,
+    /// This deployment's name.
+    origin: &'a str,
+    /// The hybrid logical clock.
+    clock: &'a Mutex<HlcClock>,
+    /// The wall clock.
+    wall: &'a WallClock,
+    /// The newest event sequence number this batch appended, to publish after the commit.
+    appended: &'a Cell<Option<u64>>,
+}
+
+impl<'a> std::ops::Deref for Writer<'a> {
+    type Target = Reader<'a>;
+    fn deref(&self) -> &Reader<'a> {
+        &self.reader
+    }
+}
+
+impl Writer<'_> {
+    /// The write connection, for the store's own write queries.
+    pub(super) fn conn(&self) -> &Connection {
+        self.reader.conn
+    }
+
+    /// The wall-clock time in Unix milliseconds, as this deployment sees it.
+    pub fn now_ms(&self) -> i64 {
+        (self.wall)()
+    }
+
+    /// Records a local change: stamps it, applies it with its merge rule and appends it to the
+    /// event log, all inside the caller's transaction.
+    pub fn record(&self, change: Change) -> Result<LoggedEvent, StoreError> {
+        let hlc = self.clock.lock().expect("clock lock").tick(self.now_ms());
+        let mut event = LoggedEvent {
+            id: uuid::Uuid::now_v7(),
+            origin: self.origin.to_owned(),
+            seq: 0,
+            hlc,
+            change,
+        };
+        // Appended first so the change knows its position in our log (messages keep it, to tell
+        // their sender when the peer has confirmed that far).
+        event.seq = self.append_event(&event, None)?;
+        changes::apply(self.conn(), &event)?;
+        self.appended.set(Some(event.seq));
+        Ok(event)
+    }
+
+    /// Applies an event from the peer unless it was applied before. Returns the conversation it
+    /// touched, or `None` for an already applied event or one that touches no conversation.
+    pub fn apply_remote(
+        &self,
+        event: &LoggedEvent,
+    ) -> Result<Option<protocol::ConversationId>, StoreError> {
+        if self.contains_event(event.id)? {
+            return Ok(None);
+        }
+        self.clock.lock().expect("clock lock").observe(event.hlc);
+        let touched = changes::apply(self.conn(), event)?;
+        self.append_event(event, Some(event.seq))?;
+        Ok(touched)
+    }
+
+    /// Writes to a dedicated row, proving the database takes durable writes (used by `/health`).
+    pub fn probe_durability(&self) -> Result<(), StoreError> {
+        self.conn().execute_cached(
+            "INSERT INTO meta (key, value) VALUES ('health_probe', ?1)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [self.now_ms().to_string()],
+        )?;
+        Ok(())
+    }
+}
+
+/// The writer thread: waits for a job, gathers everything else already queued, commits once.
+fn run(conn: Connection, jobs: mpsc::Receiver<Job>, context: Context) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let appended = Cell::new(None);
+        let writer = Writer {
+            reader: Reader { conn: &conn },
+            origin: &context.origin,
+            clock: &context.clock,
+            wall: &context.wall,
+            appended: &appended,
+        };
+        if commit_batch(&writer, batch) {
+            if let Some(seq) = appended.get() {
+                context.head.send_replace(seq);
+            }
+        }
+    }
+    tracing::debug!("store writer stopped after flushing its queue");
+}
+
+/// Runs a batch in one transaction; returns whether it committed.
+fn commit_batch(writer: &Writer, batch: Vec<Job>) -> bool {
+    let conn = writer.conn();
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        tracing::error!(error = %e, "could not begin a write transaction");
+        // The jobs never ran, so each is told the batch failed without touching the database.
+        for job in batch {
+            (job.finish)(Err(e.to_string()));
+        }
+        return false;
+    }
+    let mut finishers = Vec::with_capacity(batch.len());
+    for job in batch {
+        let closed = conn.execute_batch("SAVEPOINT job").and_then(|()| {
+            if (job.run)(writer) {
+                conn.execute_batch("RELEASE job")
+            } else {
+                conn.execute_batch("ROLLBACK TO job; RELEASE job")
+            }
+        });
+        finishers.push(job.finish);
+        if let Err(e) = closed {
+            // A savepoint could not be opened or closed, so the transaction's contents are
+            // uncertain: roll everything back and fail every job of the batch.
+            tracing::error!(error = %e, "a savepoint failed; rolling the batch back");
+            let _ = conn.execute_batch("ROLLBACK");
+            for finish in finishers {
+                finish(Err(e.to_string()));
+            }
+            return false;
+        }
+    }
+    let committed = conn.execute_batch("COMMIT").map_err(|e| {
+        let _ = conn.execute_batch("ROLLBACK");
+        tracing::error!(error = %e, "group commit failed");
+        e.to_string()
+    });
+    let ok = committed.is_ok();
+    for finish in finishers {
+        finish(committed.clone());
+    }
+    ok
+}
