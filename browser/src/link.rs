@@ -1,17 +1,39 @@
-//! The browser driver of [`client_core::Link`], shared by the widget and the console: it carries
-//! out the link's actions with WebSockets, `XMLHttpRequest` and timers, and turns browser
-//! callbacks back into link inputs. The app owns the [`LinkHost`] (inside its thread-local driver)
-//! and gives it a `deliver` function that reaches it from callbacks; after each input it drains
-//! `host.link.poll_event()` for itself.
+//! The browser driver of [`client_core::Link`], shared by the widget and the console. It owns the
+//! link, the sockets and timers serving it, and the app it feeds ([`LinkApp`]): it carries out the
+//! link's actions with WebSockets, `XMLHttpRequest` and timers, turns browser callbacks back into
+//! link inputs, hands every event to the app, and carries out whatever the app asked of the link
+//! meanwhile. The app never has to remember a follow-up call.
+//!
+//! A page has one driver per app type, kept here ([`Driver::install`], [`Driver::current`]), so
+//! an app's UI handlers reach it with [`with`] and browser callbacks reach it by a weak handle.
 
 use crate::{get_text, monotonic_ms, set_timeout, Socket};
-use client_core::{Action, Link};
+use client_core::{Action, Event, Link};
 use protocol::moderation::ActiveDeployment;
 use protocol::ServerFrame;
+use std::any::Any;
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+
+/// What the widget or the console does with the link: it hears every event and renders state.
+pub trait LinkApp: 'static {
+    /// One event of the link. The app may use `link` (send a frame, queue a message); what that
+    /// asks for is carried out once every pending event was handled.
+    fn on_event(&mut self, link: &mut Link, event: Event);
+
+    /// Runs after each batch of events (persisting what the link learnt, for example).
+    fn settled(&mut self, _link: &Link) {}
+
+    /// Whether the app still wants its link; when this turns false (a session ended), the driver
+    /// stops the link and closes its sockets.
+    fn wants_link(&self) -> bool {
+        true
+    }
+}
 
 /// Something that happened in the browser, for the link.
-pub enum Input {
+enum Input {
     /// The moderator answered (or not).
     Moderator(Option<ActiveDeployment>),
     /// A WebSocket opened.
@@ -20,41 +42,190 @@ pub enum Input {
     Text(u64, String),
     /// A WebSocket closed or failed.
     Closed(u64),
-    /// A timer the host set went off.
+    /// A timer the driver set went off.
     Timer,
 }
 
-/// The link and the browser resources serving it.
-pub struct LinkHost {
-    /// The state machine. The app calls its `send_message`, `send` and `poll_event`.
-    pub link: Link,
+/// A link and the browser resources serving it.
+struct Connection {
+    /// The state machine.
+    link: Link,
+    /// Its open sockets, by the link's connection number.
     sockets: HashMap<u64, Socket>,
     /// When the earliest pending timer fires (monotonic ms), so timers are not stacked up.
     timer_at: Option<u64>,
-    /// Reaches this host from browser callbacks (through the app's thread-local driver).
-    deliver: fn(Input),
+    /// Which link this is: callbacks of a replaced link carry an older number and are ignored.
+    generation: u64,
 }
 
-impl LinkHost {
-    /// Wraps `link`; `deliver` must hand its input to [`LinkHost::input`] and then let the app
-    /// drain events.
-    pub fn new(link: Link, deliver: fn(Input)) -> Self {
+/// Everything one driver holds.
+struct Inner<A> {
+    /// The app the link's events go to.
+    app: A,
+    /// The link, while the app has one (the console has none while logged out).
+    connection: Option<Connection>,
+    /// How many links this driver has started.
+    generations: u64,
+}
+
+/// The driver of one app. Cheap to clone (a shared handle).
+pub struct Driver<A: LinkApp> {
+    inner: Rc<RefCell<Inner<A>>>,
+}
+
+impl<A: LinkApp> Clone for Driver<A> {
+    fn clone(&self) -> Self {
         Self {
-            link,
-            sockets: HashMap::new(),
-            timer_at: None,
-            deliver,
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+thread_local! {
+    /// The page's drivers, one per app type, for [`Driver::current`].
+    static INSTALLED: RefCell<Vec<Rc<dyn Any>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on the page's app of type `A` and its link (if any), then carries out what followed.
+/// `None` when no such driver is installed.
+pub fn with<A: LinkApp, R>(f: impl FnOnce(&mut A, Option<&mut Link>) -> R) -> Option<R> {
+    Driver::<A>::current().map(|driver| driver.update(f))
+}
+
+impl<A: LinkApp> Driver<A> {
+    /// Installs the page's driver for `app`, without a link yet.
+    pub fn install(app: A) -> Self {
+        let inner = Rc::new(RefCell::new(Inner {
+            app,
+            connection: None,
+            generations: 0,
+        }));
+        INSTALLED.with(|all| {
+            let mut all = all.borrow_mut();
+            all.retain(|d| !d.is::<RefCell<Inner<A>>>());
+            all.push(inner.clone());
+        });
+        Driver { inner }
+    }
+
+    /// The page's driver for apps of type `A`, if installed.
+    pub fn current() -> Option<Self> {
+        INSTALLED.with(|all| {
+            all.borrow()
+                .iter()
+                .find_map(|d| d.clone().downcast::<RefCell<Inner<A>>>().ok())
+                .map(|inner| Driver { inner })
+        })
+    }
+
+    /// Runs `f` on the app and its link, then hands the events that followed to the app and
+    /// carries out the link's actions.
+    pub fn update<R>(&self, f: impl FnOnce(&mut A, Option<&mut Link>) -> R) -> R {
+        let result = {
+            let mut inner = self.inner.borrow_mut();
+            let Inner {
+                app, connection, ..
+            } = &mut *inner;
+            f(app, connection.as_mut().map(|c| &mut c.link))
+        };
+        self.settle();
+        result
+    }
+
+    /// Starts `link` for the app, replacing (and closing) any earlier one.
+    pub fn connect(&self, mut link: Link) {
+        {
+            let mut inner = self.inner.borrow_mut();
+            inner.generations += 1;
+            let generation = inner.generations;
+            if let Some(old) = inner.connection.take() {
+                old.close();
+            }
+            link.start(monotonic_ms());
+            inner.connection = Some(Connection {
+                link,
+                sockets: HashMap::new(),
+                timer_at: None,
+                generation,
+            });
+        }
+        self.settle();
+    }
+
+    /// Feeds one browser event to the link of `generation` (if it is still the current one).
+    fn input(&self, generation: u64, input: Input) {
+        {
+            let mut inner = self.inner.borrow_mut();
+            let Some(connection) = inner
+                .connection
+                .as_mut()
+                .filter(|c| c.generation == generation)
+            else {
+                return;
+            };
+            connection.feed(input);
+        }
+        self.settle();
+    }
+
+    /// Hands every pending event to the app, drops the link if the app no longer wants it, and
+    /// carries out the link's actions.
+    fn settle(&self) {
+        let weak = Rc::downgrade(&self.inner);
+        let mut inner = self.inner.borrow_mut();
+        let Inner {
+            app, connection, ..
+        } = &mut *inner;
+        let Some(current) = connection else {
+            return;
+        };
+        while let Some(event) = current.link.poll_event() {
+            app.on_event(&mut current.link, event);
+        }
+        app.settled(&current.link);
+        if !app.wants_link() {
+            if let Some(old) = connection.take() {
+                old.close();
+            }
+            return;
+        }
+        let deliver = deliverer(weak, current.generation);
+        current.carry_out(&deliver);
+    }
+}
+
+/// How browser callbacks reach a driver: by a weak handle (a dropped driver hears nothing), and
+/// never re-entering it: an input arriving while the driver is busy (a request that failed at
+/// once) waits for the next turn of the event loop.
+type Deliver = Rc<dyn Fn(Input)>;
+
+fn deliverer<A: LinkApp>(weak: Weak<RefCell<Inner<A>>>, generation: u64) -> Deliver {
+    Rc::new(move |input| deliver_to(weak.clone(), generation, input))
+}
+
+fn deliver_to<A: LinkApp>(weak: Weak<RefCell<Inner<A>>>, generation: u64, input: Input) {
+    let Some(inner) = weak.upgrade() else {
+        return;
+    };
+    if inner.try_borrow_mut().is_err() {
+        set_timeout(0, move || deliver_to(weak, generation, input));
+        return;
+    }
+    Driver { inner }.input(generation, input);
+}
+
+impl Connection {
+    /// Stops the link and closes its sockets. This may run inside one of their own callbacks, so
+    /// they are freed on the next turn; their late callbacks find no link of their generation.
+    fn close(mut self) {
+        self.link.stop();
+        for (_, socket) in self.sockets.drain() {
+            socket.dispose_later();
         }
     }
 
-    /// Starts the link.
-    pub fn start(&mut self) {
-        self.link.start(monotonic_ms());
-        self.carry_out();
-    }
-
-    /// Feeds one browser event to the link and carries out what follows.
-    pub fn input(&mut self, input: Input) {
+    /// Feeds one browser event to the link.
+    fn feed(&mut self, input: Input) {
         let now = monotonic_ms();
         match input {
             Input::Moderator(answer) => self.link.moderator_answered(now, answer),
@@ -77,16 +248,14 @@ impl LinkHost {
                 self.link.handle_timeout(now);
             }
         }
-        self.carry_out();
     }
 
-    /// Carries out every pending action and sets the timer the link asks for. Call it after using
-    /// the link directly (sending a message).
-    pub fn carry_out(&mut self) {
-        let deliver = self.deliver;
+    /// Carries out every pending action and sets the timer the link asks for.
+    fn carry_out(&mut self, deliver: &Deliver) {
         while let Some(action) = self.link.poll_action() {
             match action {
                 Action::AskModerator { url, timeout_ms } => {
+                    let deliver = deliver.clone();
                     get_text(&url, timeout_ms, move |answer| {
                         let decision = answer
                             .filter(|(status, _)| *status == 200)
@@ -95,11 +264,13 @@ impl LinkHost {
                     });
                 }
                 Action::Open { conn, url } => {
+                    let (opened, text, closed) =
+                        (deliver.clone(), deliver.clone(), deliver.clone());
                     let socket = Socket::open(
                         &url,
-                        move || deliver(Input::Opened(conn)),
-                        move |text| deliver(Input::Text(conn, text)),
-                        move || deliver(Input::Closed(conn)),
+                        move || opened(Input::Opened(conn)),
+                        move |frame| text(Input::Text(conn, frame)),
+                        move || closed(Input::Closed(conn)),
                     );
                     match socket {
                         Ok(socket) => {
@@ -107,7 +278,10 @@ impl LinkHost {
                         }
                         // An invalid URL fails at once; report it as a closed connection on
                         // the next turn, as a browser would.
-                        Err(_) => set_timeout(0, move || deliver(Input::Closed(conn))),
+                        Err(_) => {
+                            let closed = deliver.clone();
+                            set_timeout(0, move || closed(Input::Closed(conn)));
+                        }
                     }
                 }
                 Action::Send { conn, frame } => {
@@ -126,6 +300,7 @@ impl LinkHost {
             if self.timer_at.is_none_or(|scheduled| at < scheduled) {
                 self.timer_at = Some(at);
                 let delay = at.saturating_sub(monotonic_ms());
+                let deliver = deliver.clone();
                 set_timeout(delay, move || deliver(Input::Timer));
             }
         }

@@ -55,11 +55,10 @@ impl Outbox {
         before != self.pending.len()
     }
 
-    /// Moves a message to another conversation (its conversation was closed before it arrived).
-    pub fn move_to(&mut self, id: MessageId, conversation: ConversationId) {
-        for message in self.pending.iter_mut().filter(|m| m.message_id == id) {
-            message.conversation_id = conversation;
-        }
+    /// Takes a message out (a definitive refusal), returning it if it was here.
+    pub fn take(&mut self, id: MessageId) -> Option<PendingMessage> {
+        let at = self.pending.iter().position(|m| m.message_id == id)?;
+        Some(self.pending.remove(at))
     }
 
     /// The pending messages, oldest first.

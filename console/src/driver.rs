@@ -1,4 +1,5 @@
-//! The console's connection: the client core's [`Link`] (in a [`LinkHost`]) while logged in,
+//! The console's connection: the client core's [`Link`], run by the browser driver
+//! ([`browser::link::Driver`]) while logged in,
 //! keeping the inbox and the open conversations live. The link knows both deployments and the
 //! moderator (from `/v1/client-config`), so when the deployment that served the console dies the
 //! console carries on at the other one. Replies go through the link's persisted outbox, like the
@@ -6,7 +7,7 @@
 
 use crate::api;
 use crate::state::{ConnectionState, ConsoleState};
-use browser::link::{Input, LinkHost};
+use browser::link::{Driver, LinkApp};
 use browser::{monotonic_ms, new_message_id, LocalStore};
 use client_core::{Event, Link, LinkConfig, LinkStatus, Outbox, PendingMessage, Transcript};
 use leptos::prelude::*;
@@ -15,26 +16,21 @@ use protocol::{
     Auth, AuthorKind, ClientConfig, ClientFrame, ConversationId, ConversationState,
     ConversationSummary, ErrorCode, ServerFrame, Session,
 };
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-thread_local! {
-    /// The one driver of this page. Browser callbacks reach it through [`with_driver`].
-    static DRIVER: RefCell<Option<Driver>> = const { RefCell::new(None) };
+/// Runs `f` on the console (and its link, while logged in), then carries out what followed.
+fn with_console<R>(f: impl FnOnce(&mut Console, Option<&mut Link>) -> R) -> Option<R> {
+    browser::link::with::<Console, _>(f)
 }
 
-fn with_driver<R>(f: impl FnOnce(&mut Driver) -> R) -> Option<R> {
-    DRIVER.with(|cell| cell.borrow_mut().as_mut().map(f))
-}
-
-/// How browser callbacks reach the link: feed it, then show what it says.
-fn deliver(input: Input) {
-    with_driver(|d| {
-        if let Some(host) = &mut d.host {
-            host.input(input);
-            d.drain();
-        }
-    });
+/// Starts the link when there is both a session and a configuration and none runs yet.
+fn connect() {
+    let Some(driver) = Driver::<Console>::current() else {
+        return;
+    };
+    if let Some(link) = driver.update(|console, link| console.new_link(link.is_some())) {
+        driver.connect(link);
+    }
 }
 
 /// Creates the driver, learns where the deployments are, and connects when a session token was
@@ -42,29 +38,25 @@ fn deliver(input: Input) {
 pub fn start(state: ConsoleState) {
     let store = LocalStore::new("livechat.console.");
     let token = store.get("token");
-    let driver = Driver {
+    let driver = Driver::install(Console {
         state,
         store,
         token,
         config: None,
-        host: None,
         seq_here: BTreeMap::new(),
         typing_sent: Default::default(),
-    };
-    DRIVER.with(|cell| *cell.borrow_mut() = Some(driver));
-    with_driver(|d| {
-        if d.token.is_some() {
-            d.state.logged_in.set(true);
-            d.state.connection.set(ConnectionState::Connecting);
+    });
+    driver.update(|console, _| {
+        if console.token.is_some() {
+            console.state.logged_in.set(true);
+            console.state.connection.set(ConnectionState::Connecting);
         }
     });
     // Leptos's executor starts with the app's mount, after this: the browser's own runs now.
     wasm_bindgen_futures::spawn_local(async {
         let config = api::client_config().await;
-        with_driver(|d| {
-            d.config = Some(config);
-            d.connect();
-        });
+        with_console(|console, _| console.config = Some(config));
+        connect();
     });
 }
 
@@ -73,23 +65,25 @@ pub fn login(email: String, password: String) {
     spawn_local(async move {
         match api::login(email, password).await {
             Ok(response) => {
-                with_driver(|d| {
-                    d.store.set("token", Some(&response.token));
-                    d.token = Some(response.token);
-                    d.state.notice.set(None);
-                    d.state.logged_in.set(true);
-                    d.state.connection.set(ConnectionState::Connecting);
-                    d.connect();
+                with_console(|console, _| {
+                    console.store.set("token", Some(&response.token));
+                    console.token = Some(response.token);
+                    console.state.notice.set(None);
+                    console.state.logged_in.set(true);
+                    console.state.connection.set(ConnectionState::Connecting);
                 });
+                connect();
             }
-            Err(message) => with_driver(|d| d.state.notice.set(Some(message))).unwrap_or(()),
+            Err(message) => {
+                with_console(|console, _| console.state.notice.set(Some(message)));
+            }
         }
     });
 }
 
 /// Ends the session here and on the server.
 pub fn logout() {
-    let token = with_driver(|d| d.forget_session()).flatten();
+    let token = with_console(|console, _| console.forget_session()).flatten();
     if let Some(token) = token {
         spawn_local(async move { api::logout(&token).await });
     }
@@ -97,14 +91,17 @@ pub fn logout() {
 
 /// Opens a conversation in a pane (or leaves it open) and loads its messages.
 pub fn open_conversation(summary: ConversationSummary) {
-    with_driver(|d| d.open_conversation(summary));
+    with_console(|console, link| console.open_conversation(link, summary));
 }
 
 /// Closes a pane (the conversation itself is untouched).
 pub fn close_pane(id: ConversationId) {
-    with_driver(|d| {
-        d.state.open.update(|open| open.retain(|c| c.id != id));
-        d.state.transcripts.update(|t| {
+    with_console(|console, _| {
+        console
+            .state
+            .open
+            .update(|open| open.retain(|c| c.id != id));
+        console.state.transcripts.update(|t| {
             t.remove(&id);
         });
     });
@@ -112,50 +109,67 @@ pub fn close_pane(id: ConversationId) {
 
 /// Takes a waiting conversation.
 pub fn accept(id: ConversationId) {
-    with_driver(|d| {
-        d.send(ClientFrame::Accept {
-            conversation_id: id,
-        })
+    with_console(|_, link| {
+        send(
+            link,
+            ClientFrame::Accept {
+                conversation_id: id,
+            },
+        )
     });
 }
 
 /// Ends a conversation for both sides.
 pub fn close_conversation(id: ConversationId) {
-    with_driver(|d| {
-        d.send(ClientFrame::Close {
-            conversation_id: id,
-        })
+    with_console(|_, link| {
+        send(
+            link,
+            ClientFrame::Close {
+                conversation_id: id,
+            },
+        )
     });
 }
 
 /// Queues a reply; returns false when there was nothing to send.
 pub fn reply(id: ConversationId, body: &str) -> bool {
-    with_driver(|d| d.reply(id, body)).unwrap_or(false)
+    with_console(|console, link| console.reply(link, id, body)).unwrap_or(false)
 }
 
 /// Tells the visitor the operator is typing: at most one notice every two seconds per
 /// conversation, and one when the field is emptied.
 pub fn typing(id: ConversationId, active: bool) {
-    with_driver(|d| {
+    with_console(|console, link| {
         let now = browser::now_ms();
-        let last = d.typing_sent.get(&id).copied().unwrap_or(0);
-        if active && now - last > 2_000 {
-            d.typing_sent.insert(id, now);
-            d.send(ClientFrame::Typing {
+        let last = console.typing_sent.get(&id).copied().unwrap_or(0);
+        let frame = if active && now - last > 2_000 {
+            console.typing_sent.insert(id, now);
+            ClientFrame::Typing {
                 conversation_id: id,
                 typing: true,
-            });
+            }
         } else if !active && last > 0 {
-            d.typing_sent.remove(&id);
-            d.send(ClientFrame::Typing {
+            console.typing_sent.remove(&id);
+            ClientFrame::Typing {
                 conversation_id: id,
                 typing: false,
-            });
-        }
+            }
+        } else {
+            return;
+        };
+        send(link, frame);
     });
 }
 
-struct Driver {
+/// Sends a frame that is not worth keeping (accept, close, typing, sync) if online.
+fn send(link: Option<&mut Link>, frame: ClientFrame) {
+    if let Some(link) = link {
+        link.send(monotonic_ms(), frame);
+    }
+}
+
+/// The console's side of the link: what the operator sees and what is kept for a reload.
+struct Console {
     /// What the UI renders.
     state: ConsoleState,
     /// The session token, the outbox and the last known active deployment in `localStorage`.
@@ -164,8 +178,6 @@ struct Driver {
     token: Option<String>,
     /// Where the deployments and the moderator are, once asked.
     config: Option<ClientConfig>,
-    /// The link, while logged in.
-    host: Option<LinkHost>,
     /// Per open conversation, the highest sequence number received from the deployment of the
     /// current welcome (sequence numbers are per deployment; cleared when the console moves).
     seq_here: BTreeMap<ConversationId, u64>,
@@ -173,14 +185,51 @@ struct Driver {
     typing_sent: BTreeMap<ConversationId, i64>,
 }
 
-impl Driver {
-    /// Starts the link when there is both a session and a configuration.
-    fn connect(&mut self) {
-        let (Some(token), Some(config), None) = (&self.token, &self.config, &self.host) else {
-            return;
+impl LinkApp for Console {
+    fn on_event(&mut self, link: &mut Link, event: Event) {
+        match event {
+            Event::Status(status) => self.show_status(status),
+            Event::Welcome { frame, moved, .. } => self.on_welcome(link, frame, moved),
+            Event::Frame(frame) => self.on_frame(link, frame),
+            Event::Refused {
+                message, reason, ..
+            } => {
+                self.state.transcripts.update(|all| {
+                    for transcript in all.values_mut() {
+                        transcript.remove_pending(message.message_id);
+                    }
+                });
+                self.state.notice.set(Some(reason));
+            }
+            Event::OutboxChanged => self.store.set_json("outbox", link.outbox()),
+        }
+    }
+
+    fn settled(&mut self, link: &Link) {
+        if let Some(known) = link.known_active() {
+            self.store.set_json("active", &known);
+            if let Some(config) = &self.config {
+                self.state
+                    .moderator_view
+                    .set(config.deployments.get(known.deployment).cloned());
+            }
+        }
+    }
+
+    fn wants_link(&self) -> bool {
+        self.token.is_some()
+    }
+}
+
+impl Console {
+    /// A link for the session, when there is both a session and a configuration and no link
+    /// runs yet (`running`).
+    fn new_link(&self, running: bool) -> Option<Link> {
+        let (Some(token), Some(config), false) = (&self.token, &self.config, running) else {
+            return None;
         };
         let outbox: Outbox = self.store.get_json("outbox").unwrap_or_default();
-        let link = Link::new(
+        Some(Link::new(
             LinkConfig::new(
                 config.deployments.clone(),
                 config.moderator.clone(),
@@ -192,50 +241,16 @@ impl Driver {
             None,
             outbox,
             self.store.get_json("active"),
-        );
-        let mut host = LinkHost::new(link, deliver);
-        host.start();
-        self.host = Some(host);
-        self.drain();
-    }
-
-    fn outbox(&self) -> Option<&Outbox> {
-        self.host.as_ref().map(|h| h.link.outbox())
-    }
-
-    /// Hands every event of the link to the UI, then sends what the handlers queued.
-    fn drain(&mut self) {
-        while let Some(event) = self.host.as_mut().and_then(|h| h.link.poll_event()) {
-            match event {
-                Event::Status(status) => self.show_status(status),
-                Event::Welcome { frame, moved, .. } => self.on_welcome(frame, moved),
-                Event::Frame(frame) => self.on_frame(frame),
-                Event::OutboxChanged => {
-                    if let Some(outbox) = self.outbox() {
-                        self.store.set_json("outbox", outbox);
-                    }
-                }
-            }
-        }
-        let Some(host) = &mut self.host else {
-            return;
-        };
-        if let Some(known) = host.link.known_active() {
-            self.store.set_json("active", &known);
-            let deployments = &self.config.as_ref().expect("configured").deployments;
-            self.state
-                .moderator_view
-                .set(deployments.get(known.deployment).cloned());
-        }
-        host.carry_out();
+        ))
     }
 
     fn show_status(&mut self, status: LinkStatus) {
-        let deployments = &self.config.as_ref().expect("configured").deployments;
         let (shown, deployment) = match status {
             LinkStatus::Online { deployment } => (
                 ConnectionState::Online,
-                deployments.get(deployment).cloned(),
+                self.config
+                    .as_ref()
+                    .and_then(|c| c.deployments.get(deployment).cloned()),
             ),
             LinkStatus::Connecting | LinkStatus::Idle => (ConnectionState::Connecting, None),
             LinkStatus::Offline => (ConnectionState::Offline, None),
@@ -247,10 +262,7 @@ impl Driver {
     fn forget_session(&mut self) -> Option<String> {
         let token = self.token.take();
         self.store.set("token", None);
-        if let Some(mut host) = self.host.take() {
-            host.link.stop();
-            host.carry_out();
-        }
+        // With the token gone the driver stops the link (`wants_link`).
         self.seq_here.clear();
         self.state.logged_in.set(false);
         self.state.operator.set(None);
@@ -262,15 +274,7 @@ impl Driver {
         token
     }
 
-    /// Sends a frame that is not worth keeping (accept, close, typing, sync) if online.
-    fn send(&mut self, frame: ClientFrame) {
-        if let Some(host) = &mut self.host {
-            host.link.send(monotonic_ms(), frame);
-            host.carry_out();
-        }
-    }
-
-    fn on_welcome(&mut self, frame: ServerFrame, moved: bool) {
+    fn on_welcome(&mut self, link: &mut Link, frame: ServerFrame, moved: bool) {
         let ServerFrame::Welcome {
             session: Session::Operator { operator, inbox },
             ..
@@ -294,14 +298,17 @@ impl Driver {
             .collect();
         for id in open {
             let after_seq = self.seq_here.get(&id).copied().unwrap_or(0);
-            self.send(ClientFrame::Sync {
-                conversation_id: id,
-                after_seq,
-            });
+            link.send(
+                monotonic_ms(),
+                ClientFrame::Sync {
+                    conversation_id: id,
+                    after_seq,
+                },
+            );
         }
     }
 
-    fn on_frame(&mut self, frame: ServerFrame) {
+    fn on_frame(&mut self, link: &mut Link, frame: ServerFrame) {
         match frame {
             ServerFrame::Ack { message, .. } => self.apply_messages(std::slice::from_ref(&message)),
             ServerFrame::Message { message } => {
@@ -327,11 +334,7 @@ impl Driver {
                     }
                 });
             }
-            ServerFrame::Error {
-                code,
-                message,
-                message_id,
-            } => self.on_error(code, message, message_id),
+            ServerFrame::Error { code, message, .. } => self.on_error(link, code, message),
             // Welcomes, redirects, pongs and replication confirmations are the link's business.
             ServerFrame::Welcome { .. }
             | ServerFrame::Replicated { .. }
@@ -340,16 +343,8 @@ impl Driver {
         }
     }
 
-    fn on_error(
-        &mut self,
-        code: ErrorCode,
-        message: String,
-        message_id: Option<protocol::MessageId>,
-    ) {
-        let online = self
-            .host
-            .as_ref()
-            .is_some_and(|h| matches!(h.link.status(), LinkStatus::Online { .. }));
+    fn on_error(&mut self, link: &mut Link, code: ErrorCode, message: String) {
+        let online = matches!(link.status(), LinkStatus::Online { .. });
         if code == ErrorCode::Unauthorized && !online {
             // The session expired or was revoked: back to the login form.
             self.forget_session();
@@ -358,17 +353,8 @@ impl Driver {
                 .set(Some("Your session has ended; please log in again.".into()));
             return;
         }
-        if let (Some(id), Some(host)) = (message_id, &mut self.host) {
-            if code != ErrorCode::Internal {
-                host.link.outbox_mut().remove(id);
-                self.store.set_json("outbox", host.link.outbox());
-                self.state.transcripts.update(|all| {
-                    for transcript in all.values_mut() {
-                        transcript.remove_pending(id);
-                    }
-                });
-            }
-        }
+        // Refusals of messages the outbox holds arrive as `Event::Refused`; what is left is for
+        // the operator to read (an `internal` failure keeps the reply queued).
         self.state.notice.set(Some(message));
     }
 
@@ -400,7 +386,7 @@ impl Driver {
         });
     }
 
-    fn open_conversation(&mut self, summary: ConversationSummary) {
+    fn open_conversation(&mut self, link: Option<&mut Link>, summary: ConversationSummary) {
         let id = summary.id;
         if self
             .state
@@ -411,13 +397,11 @@ impl Driver {
         }
         self.state.open.update(|open| open.push(summary));
         let mut transcript = Transcript::new(Some(id));
-        for message in self
-            .outbox()
-            .map(|o| o.pending().to_vec())
-            .unwrap_or_default()
-            .iter()
-            .filter(|m| m.conversation_id == id)
-        {
+        let pending = link
+            .as_ref()
+            .map(|l| l.outbox().pending().to_vec())
+            .unwrap_or_default();
+        for message in pending.iter().filter(|m| m.conversation_id == id) {
             transcript.add_pending(
                 message.message_id,
                 AuthorKind::Operator,
@@ -429,17 +413,20 @@ impl Driver {
             t.insert(id, transcript);
         });
         self.seq_here.remove(&id);
-        self.send(ClientFrame::Sync {
-            conversation_id: id,
-            after_seq: 0,
-        });
+        send(
+            link,
+            ClientFrame::Sync {
+                conversation_id: id,
+                after_seq: 0,
+            },
+        );
     }
 
-    fn reply(&mut self, id: ConversationId, body: &str) -> bool {
+    fn reply(&mut self, link: Option<&mut Link>, id: ConversationId, body: &str) -> bool {
         let body = body.trim();
-        if body.is_empty() || self.host.is_none() {
+        let Some(link) = link.filter(|_| !body.is_empty()) else {
             return false;
-        }
+        };
         let message = PendingMessage {
             conversation_id: id,
             message_id: new_message_id(),
@@ -456,11 +443,8 @@ impl Driver {
                 );
             }
         });
-        if let Some(host) = &mut self.host {
-            host.link.send_message(monotonic_ms(), message);
-        }
+        link.send_message(monotonic_ms(), message);
         self.typing_sent.remove(&id);
-        self.drain();
         true
     }
 }

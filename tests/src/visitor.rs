@@ -175,6 +175,9 @@ impl Visitor {
             }) => {
                 self.refused.insert(id);
             }
+            Event::Refused { message, .. } => {
+                self.refused.insert(message.message_id);
+            }
             Event::Frame(ServerFrame::Conversation { conversation }) => {
                 self.note_conversation(conversation)
             }

@@ -1,5 +1,6 @@
-//! The widget's connection: the client core's [`Link`] (in a [`LinkHost`], the browser driver)
-//! feeding [`ChatState`], with the outbox and the last known active deployment persisted.
+//! The widget's connection: the client core's [`Link`], run by the browser driver
+//! ([`browser::link::Driver`]), feeding [`ChatState`], with the outbox and the last known active
+//! deployment persisted.
 //!
 //! Every message the visitor writes goes to the link's outbox (saved in `localStorage`) before
 //! anything is sent, and leaves it only once it is stored on both deployments. The link finds a
@@ -11,7 +12,7 @@
 use crate::settings::Settings;
 use crate::state::{ChatState, ConnectionState};
 use crate::storage::Persisted;
-use browser::link::{Input, LinkHost};
+use browser::link::{Driver, LinkApp};
 use browser::{monotonic_ms, new_conversation_id, new_message_id, set_timeout};
 use client_core::{Event, Link, LinkConfig, LinkStatus, PendingMessage, Transcript};
 use leptos::prelude::*;
@@ -19,24 +20,6 @@ use protocol::{
     Auth, AuthorKind, ClientFrame, ConversationId, ConversationState, ErrorCode, Message,
     MessageId, ServerFrame, Session, SiteId,
 };
-use std::cell::RefCell;
-
-thread_local! {
-    /// The one driver of this page. Browser callbacks reach it through [`with_driver`].
-    static DRIVER: RefCell<Option<Driver>> = const { RefCell::new(None) };
-}
-
-fn with_driver<R>(f: impl FnOnce(&mut Driver) -> R) -> Option<R> {
-    DRIVER.with(|cell| cell.borrow_mut().as_mut().map(f))
-}
-
-/// How browser callbacks reach the link: feed it, then show what it says.
-fn deliver(input: Input) {
-    with_driver(|d| {
-        d.host.input(input);
-        d.drain();
-    });
-}
 
 /// Starts connecting in the background.
 pub fn start(settings: Settings, state: ChatState) {
@@ -54,46 +37,49 @@ pub fn start(settings: Settings, state: ChatState) {
         browser::random_u64(),
     );
     let link = Link::new(config, auth, page_url, outbox, persisted.known_active());
-    let driver = Driver {
+    let driver = Driver::install(Widget {
         settings,
         state,
         persisted,
-        host: LinkHost::new(link, deliver),
         conversation: None,
         last_seq_here: 0,
         max_message_bytes: protocol::DEFAULT_MAX_MESSAGE_BYTES,
         stopped: false,
         last_typing_sent: 0.0,
         typing_epoch: 0,
-    };
-    DRIVER.with(|cell| *cell.borrow_mut() = Some(driver));
-    with_driver(|d| {
-        // Messages still pending from an earlier page show at once, before any connection.
-        d.switch_conversation(conversation);
-        d.host.start();
-        d.drain();
     });
+    driver.connect(link);
+    // Messages still pending from an earlier page show at once, before any connection is up.
+    driver.update(|widget, link| {
+        if let Some(link) = link {
+            widget.switch_conversation(link, conversation);
+        }
+    });
+}
+
+/// Runs `f` on the widget and its link, then carries out what followed.
+fn with_link<R>(f: impl FnOnce(&mut Widget, &mut Link) -> R) -> Option<R> {
+    browser::link::with::<Widget, _>(|widget, link| link.map(|link| f(widget, link))).flatten()
 }
 
 /// Queues a message typed by the visitor; returns false when it was refused locally.
 pub fn send_message(body: &str) -> bool {
-    with_driver(|d| d.send_message(body)).unwrap_or(false)
+    with_link(|w, link| w.send_message(link, body)).unwrap_or(false)
 }
 
 /// Tells the operator the visitor is typing (throttled) or stopped.
 pub fn typing(active: bool) {
-    with_driver(|d| d.typing(active));
+    with_link(|w, link| w.typing(link, active));
 }
 
-struct Driver {
+/// The widget's side of the link: what the visitor sees and what is kept for the next page.
+struct Widget {
     /// The snippet's settings.
     settings: Settings,
     /// What the UI renders.
     state: ChatState,
     /// The visitor's token, conversation, outbox and last known active deployment.
     persisted: Persisted,
-    /// The link and its browser resources.
-    host: LinkHost,
     /// The conversation shown and written to; `None` until the first message.
     conversation: Option<ConversationId>,
     /// The highest sequence number received from the deployment of the current welcome.
@@ -109,24 +95,29 @@ struct Driver {
     typing_epoch: u64,
 }
 
-impl Driver {
-    /// Hands every event of the link to the UI, then persists what changed.
-    fn drain(&mut self) {
-        while let Some(event) = self.host.link.poll_event() {
-            match event {
-                Event::Status(status) => self.show_status(status),
-                Event::Welcome { frame, moved, .. } => self.on_welcome(frame, moved),
-                Event::Frame(frame) => self.on_frame(frame),
-                Event::OutboxChanged => self.persisted.set_outbox(self.host.link.outbox()),
-            }
+impl LinkApp for Widget {
+    fn on_event(&mut self, link: &mut Link, event: Event) {
+        match event {
+            Event::Status(status) => self.show_status(status),
+            Event::Welcome { frame, moved, .. } => self.on_welcome(link, frame, moved),
+            Event::Frame(frame) => self.on_frame(link, frame),
+            Event::Refused {
+                message,
+                code,
+                reason,
+            } => self.on_refused(link, message, code, reason),
+            Event::OutboxChanged => self.persisted.set_outbox(link.outbox()),
         }
-        if let Some(known) = self.host.link.known_active() {
-            self.persisted.set_known_active(known);
-        }
-        // Frames queued by the handlers above go out now.
-        self.host.carry_out();
     }
 
+    fn settled(&mut self, link: &Link) {
+        if let Some(known) = link.known_active() {
+            self.persisted.set_known_active(known);
+        }
+    }
+}
+
+impl Widget {
     fn show_status(&mut self, status: LinkStatus) {
         if self.stopped {
             return;
@@ -147,7 +138,7 @@ impl Driver {
         self.state.connection.set(shown);
     }
 
-    fn on_welcome(&mut self, frame: ServerFrame, moved: bool) {
+    fn on_welcome(&mut self, link: &mut Link, frame: ServerFrame, moved: bool) {
         let ServerFrame::Welcome {
             max_message_bytes,
             session:
@@ -167,19 +158,19 @@ impl Driver {
         self.persisted.set_token(Some(&token));
         self.max_message_bytes = max_message_bytes;
         let known = |id: &ConversationId| conversations.iter().any(|c| c.id == *id);
-        let outbox = self.host.link.outbox();
+        let outbox = link.outbox();
         let pending =
             |id: &ConversationId| outbox.pending().iter().any(|m| m.conversation_id == *id);
         let chosen = self
             .conversation
             .filter(|id| known(id) || pending(id))
             .or_else(|| conversations.first().map(|c| c.id));
-        self.switch_conversation(chosen);
+        self.switch_conversation(link, chosen);
         let summary = chosen.and_then(|id| conversations.iter().find(|c| c.id == id).cloned());
         self.state.conversation.set(summary);
         if let Some(id) = chosen.filter(known) {
             // On the same deployment only what is new; after a move everything, merged by id.
-            self.host.link.send(
+            link.send(
                 monotonic_ms(),
                 ClientFrame::Sync {
                     conversation_id: id,
@@ -196,7 +187,7 @@ impl Driver {
         });
     }
 
-    fn on_frame(&mut self, frame: ServerFrame) {
+    fn on_frame(&mut self, link: &mut Link, frame: ServerFrame) {
         match frame {
             ServerFrame::Ack { message, .. } => self.note_stored(&message),
             ServerFrame::Message { message } => {
@@ -234,7 +225,7 @@ impl Driver {
                 code,
                 message,
                 message_id,
-            } => self.on_error(code, message, message_id),
+            } => self.on_error(link, code, message, message_id),
             // Welcomes, redirects, pongs and replication confirmations are the link's business.
             ServerFrame::Welcome { .. }
             | ServerFrame::Replicated { .. }
@@ -251,69 +242,95 @@ impl Driver {
         if shown {
             // Typing notices are not stored; if the "stopped" one is lost, hide the indicator anyway.
             set_timeout(6_000, move || {
-                with_driver(|d| {
-                    if d.typing_epoch == epoch {
-                        d.state.operator_typing.set(None);
+                browser::link::with::<Widget, _>(|widget, _| {
+                    if widget.typing_epoch == epoch {
+                        widget.state.operator_typing.set(None);
                     }
                 });
             });
         }
     }
 
-    fn on_error(&mut self, code: ErrorCode, message: String, message_id: Option<MessageId>) {
+    /// A message the deployment refused for good, already out of the outbox.
+    fn on_refused(
+        &mut self,
+        link: &mut Link,
+        message: PendingMessage,
+        code: ErrorCode,
+        reason: String,
+    ) {
+        if code == ErrorCode::ConversationClosed {
+            // The conversation was closed while this message travelled: it opens a new one.
+            let fresh = new_conversation_id();
+            self.state.conversation.set(None);
+            self.switch_conversation(link, Some(fresh));
+            let message = PendingMessage {
+                conversation_id: fresh,
+                ..message
+            };
+            self.state.transcript.update(|t| {
+                t.add_pending(
+                    message.message_id,
+                    AuthorKind::Visitor,
+                    message.body.clone(),
+                    message.written_at,
+                )
+            });
+            link.send_message(monotonic_ms(), message);
+            return;
+        }
+        // Too large, empty, not allowed: retrying cannot help.
+        self.state
+            .transcript
+            .update(|t| t.remove_pending(message.message_id));
+        self.state.notice.set(Some(reason));
+    }
+
+    fn on_error(
+        &mut self,
+        link: &mut Link,
+        code: ErrorCode,
+        message: String,
+        message_id: Option<MessageId>,
+    ) {
         match (code, message_id) {
-            (ErrorCode::ConversationClosed, Some(id)) => {
-                // The conversation was closed while this message travelled: it opens a new one.
-                let fresh = new_conversation_id();
-                self.host.link.outbox_mut().move_to(id, fresh);
-                self.persisted.set_outbox(self.host.link.outbox());
-                self.state.conversation.set(None);
-                self.switch_conversation(Some(fresh));
-                self.host.link.resend(monotonic_ms(), id);
-            }
-            (ErrorCode::Internal, Some(_)) => {
-                // Nothing was stored; the message stays in the outbox and is resent on reconnect.
-            }
-            (_, Some(id)) => {
-                // Refused for good (too large, empty, not allowed): retrying cannot help.
-                self.host.link.outbox_mut().remove(id);
-                self.persisted.set_outbox(self.host.link.outbox());
-                self.state.transcript.update(|t| t.remove_pending(id));
-                self.state.notice.set(Some(message));
-            }
+            // Nothing was stored (`internal`), or the message is no longer ours: it stays in the
+            // outbox, if there, and is resent on reconnect.
+            (_, Some(_)) => {}
             (ErrorCode::Unauthorized, None) => {
                 // The stored identity is no longer valid: start afresh as a new visitor.
                 self.persisted.set_token(None);
                 self.persisted.set_conversation(None);
-                self.host.link.set_auth(Auth::Visitor {
+                link.set_auth(Auth::Visitor {
                     site_id: SiteId(self.settings.site_id.clone()),
                     token: None,
                 });
             }
             (ErrorCode::UnsupportedProtocol, None) => {
                 self.stop(
+                    link,
                     ConnectionState::Outdated,
                     "This chat was updated. Please reload the page.".into(),
                 );
             }
             (ErrorCode::NotFound | ErrorCode::Forbidden, None)
-                if !matches!(self.host.link.status(), LinkStatus::Online { .. }) =>
+                if !matches!(link.status(), LinkStatus::Online { .. }) =>
             {
-                self.stop(ConnectionState::Unavailable, message);
+                self.stop(link, ConnectionState::Unavailable, message);
             }
             (_, None) => web_sys::console::warn_1(&format!("LiveChat: {message}").into()),
         }
     }
 
-    fn stop(&mut self, state: ConnectionState, notice: String) {
+    fn stop(&mut self, link: &mut Link, state: ConnectionState, notice: String) {
         self.stopped = true;
-        self.host.link.stop();
+        link.stop();
         self.state.connection.set(state);
         self.state.notice.set(Some(notice));
     }
 
     /// Shows `conversation`: a fresh transcript with the outbox's pending messages for it.
-    fn switch_conversation(&mut self, conversation: Option<ConversationId>) {
+    fn switch_conversation(&mut self, link: &Link, conversation: Option<ConversationId>) {
         if self.conversation == conversation
             && self
                 .state
@@ -325,9 +342,7 @@ impl Driver {
         self.conversation = conversation;
         self.persisted.set_conversation(conversation);
         let mut transcript = Transcript::new(conversation);
-        for message in self
-            .host
-            .link
+        for message in link
             .outbox()
             .pending()
             .iter()
@@ -343,7 +358,7 @@ impl Driver {
         self.state.transcript.set(transcript);
     }
 
-    fn send_message(&mut self, body: &str) -> bool {
+    fn send_message(&mut self, link: &mut Link, body: &str) -> bool {
         let body = body.trim();
         if body.is_empty() {
             return false;
@@ -362,9 +377,11 @@ impl Driver {
         });
         if self.conversation.is_none() || closed {
             self.state.conversation.set(None);
-            self.switch_conversation(Some(new_conversation_id()));
+            self.switch_conversation(link, Some(new_conversation_id()));
         }
-        let conversation_id = self.conversation.expect("just ensured");
+        let Some(conversation_id) = self.conversation else {
+            return false;
+        };
         let message = PendingMessage {
             conversation_id,
             message_id: new_message_id(),
@@ -379,13 +396,12 @@ impl Driver {
                 message.written_at,
             )
         });
-        self.host.link.send_message(monotonic_ms(), message);
+        link.send_message(monotonic_ms(), message);
         self.last_typing_sent = 0.0;
-        self.drain();
         true
     }
 
-    fn typing(&mut self, active: bool) {
+    fn typing(&mut self, link: &mut Link, active: bool) {
         let Some(conversation_id) = self.conversation else {
             return;
         };
@@ -406,7 +422,6 @@ impl Driver {
             return;
         };
         // Typing notices are not worth keeping: dropped while offline.
-        self.host.link.send(monotonic_ms(), frame);
-        self.host.carry_out();
+        link.send(monotonic_ms(), frame);
     }
 }

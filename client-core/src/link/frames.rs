@@ -2,6 +2,7 @@
 //! outbox), and afterwards acknowledgements, redirects, pongs and everything the app must see.
 
 use super::*;
+use protocol::ErrorCode;
 
 impl Link {
     pub(super) fn welcomed(&mut self, conn: u64, target: usize, now: u64, frame: ServerFrame) {
@@ -106,6 +107,27 @@ impl Link {
                 }
                 self.events.push_back(Event::Frame(frame));
             }
+            ServerFrame::Error {
+                code,
+                message: reason,
+                message_id: Some(id),
+            } if code != ErrorCode::Internal => match self.outbox.take(id) {
+                Some(message) => {
+                    self.acked.remove(&id);
+                    self.events.push_back(Event::OutboxChanged);
+                    self.events.push_back(Event::Refused {
+                        message,
+                        code,
+                        reason,
+                    });
+                }
+                // Not (or no longer) ours to keep: the app may still want to say why.
+                None => self.events.push_back(Event::Frame(ServerFrame::Error {
+                    code,
+                    message: reason,
+                    message_id: Some(id),
+                })),
+            },
             other => self.events.push_back(Event::Frame(other)),
         }
     }

@@ -2,7 +2,8 @@
 //! driver carries out, the events the app receives, the status it shows, and the known active
 //! deployment the driver persists.
 
-use protocol::{ClientFrame, ServerFrame};
+use crate::outbox::PendingMessage;
+use protocol::{ClientFrame, ErrorCode, ServerFrame};
 
 /// Tuning and addresses.
 #[derive(Clone, Debug, PartialEq)]
@@ -109,6 +110,20 @@ pub enum Event {
     /// Any other frame for the app: `ack`, `replicated`, `message`, `history`, `conversation`,
     /// `typing`, `error`. (`pong` and `redirect` are handled here.)
     Frame(ServerFrame),
+    /// A deployment refused a message for good (too large, empty, not allowed, a conversation
+    /// closed meanwhile): resending cannot help, so the link has taken it out of the outbox (an
+    /// [`Event::OutboxChanged`] follows). The app tells the writer, or, for a conversation closed
+    /// while the message travelled, may queue it again in a new conversation. A refusal that a
+    /// later attempt can cure (`internal`: nothing was stored) keeps the message in the outbox and
+    /// arrives as a [`Event::Frame`].
+    Refused {
+        /// The message, as it was in the outbox.
+        message: PendingMessage,
+        /// Why it was refused.
+        code: ErrorCode,
+        /// The deployment's explanation, for the writer.
+        reason: String,
+    },
     /// The outbox changed: persist it.
     OutboxChanged,
 }

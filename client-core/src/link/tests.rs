@@ -4,7 +4,7 @@
 
 use super::*;
 use protocol::moderation::{DeploymentInfo, DeploymentRole};
-use protocol::{ConversationId, Message, SiteId, VisitorId};
+use protocol::{ConversationId, ErrorCode, Message, SiteId, VisitorId};
 use std::collections::{BTreeMap, BTreeSet};
 
 const PRIMARY: &str = "http://primary.test";
@@ -602,4 +602,67 @@ mod schedules {
             prop_assert_eq!(&sim.deployments[1].stored, &written);
         }
     }
+}
+
+/// The link's policy for a refused message, the same in every client: a definitive refusal takes
+/// the message out of the outbox and says so once; a refusal a later attempt can cure keeps it.
+#[test]
+fn a_definitive_refusal_leaves_the_outbox_and_a_curable_one_keeps_the_message() {
+    let mut sim = Sim::new(false);
+    sim.replicating = false;
+    let conn = *sim.connections.keys().next().expect("online");
+    let (kept, refused) = (message(1), message(2));
+    for m in [&kept, &refused] {
+        sim.link.send_message(sim.now, m.clone());
+    }
+    while sim.link.poll_action().is_some() {}
+    while sim.link.poll_event().is_some() {}
+    let error = |code, id| ServerFrame::Error {
+        code,
+        message: "refused".into(),
+        message_id: Some(id),
+    };
+    sim.link
+        .received(conn, sim.now, error(ErrorCode::Internal, kept.message_id));
+    sim.link.received(
+        conn,
+        sim.now,
+        error(ErrorCode::TooLarge, refused.message_id),
+    );
+    let events: Vec<Event> = std::iter::from_fn(|| sim.link.poll_event()).collect();
+    assert!(
+        matches!(
+            &events[0],
+            Event::Frame(ServerFrame::Error {
+                code: ErrorCode::Internal,
+                ..
+            })
+        ),
+        "{events:?}"
+    );
+    assert!(matches!(events[1], Event::OutboxChanged), "{events:?}");
+    assert!(
+        matches!(&events[2], Event::Refused { message, code: ErrorCode::TooLarge, reason }
+            if *message == refused && reason == "refused"),
+        "{events:?}"
+    );
+    assert_eq!(events.len(), 3);
+    let pending: Vec<_> = sim
+        .link
+        .outbox()
+        .pending()
+        .iter()
+        .map(|m| m.message_id)
+        .collect();
+    assert_eq!(pending, vec![kept.message_id]);
+    // A repeated refusal of a message no longer held is passed on, not reported twice.
+    sim.link.received(
+        conn,
+        sim.now,
+        error(ErrorCode::TooLarge, refused.message_id),
+    );
+    assert!(matches!(
+        sim.link.poll_event(),
+        Some(Event::Frame(ServerFrame::Error { .. }))
+    ));
 }
