@@ -1,20 +1,37 @@
 //! The console's HTTP calls to the deployment that served it: where the deployments and the
-//! moderator are, login and logout. Everything else goes over the WebSocket.
+//! moderator are, login and logout. Everything else goes over the WebSocket. The requests go
+//! through `gloo-net`'s `fetch` wrapper.
 
+use gloo_net::http::{Request, RequestBuilder};
 use protocol::{ApiError, ClientConfig, LoginRequest, LoginResponse};
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
-/// Logs in; the error is a sentence to show under the form.
-pub async fn login(email: String, password: String) -> Result<LoginResponse, String> {
+/// Why a call failed; its text is the sentence shown under the form.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The deployment could not be reached (the network, or the deployment, is down).
+    #[error("the server cannot be reached; try again in a moment")]
+    Unreachable,
+    /// The deployment refused, and says why.
+    #[error("{0}")]
+    Refused(String),
+    /// The deployment answered with a status and no readable explanation.
+    #[error("the server answered {0}")]
+    Status(u16),
+    /// The answer was not what the API promises.
+    #[error("unexpected answer from the server: {0}")]
+    Unreadable(String),
+}
+
+/// Logs in.
+pub async fn login(email: String, password: String) -> Result<LoginResponse, CallError> {
     let body = serde_json::to_string(&LoginRequest { email, password }).expect("serialises");
-    let (status, text) = request("POST", "/v1/operators/login", None, Some(body)).await?;
+    let (status, text) = send(Request::post("/v1/operators/login"), Some(body)).await?;
     if status == 200 {
-        serde_json::from_str(&text).map_err(|e| format!("unexpected answer from the server: {e}"))
+        serde_json::from_str(&text).map_err(|e| CallError::Unreadable(e.to_string()))
     } else {
         Err(serde_json::from_str::<ApiError>(&text)
-            .map(|e| e.message)
-            .unwrap_or_else(|_| format!("the server answered {status}")))
+            .map(|e| CallError::Refused(e.message))
+            .unwrap_or(CallError::Status(status)))
     }
 }
 
@@ -24,7 +41,7 @@ pub async fn client_config() -> ClientConfig {
     let own = web_sys::window()
         .and_then(|w| w.location().origin().ok())
         .unwrap_or_default();
-    let fetched = request("GET", "/v1/client-config", None, None)
+    let fetched = send(Request::get("/v1/client-config"), None)
         .await
         .ok()
         .filter(|(status, _)| *status == 200)
@@ -41,39 +58,26 @@ pub async fn client_config() -> ClientConfig {
 
 /// Ends the session on the server. Failure is not shown: the console forgets the token anyway.
 pub async fn logout(token: &str) {
-    let _ = request("POST", "/v1/operators/logout", Some(token), None).await;
+    let request =
+        Request::post("/v1/operators/logout").header("Authorization", &format!("Bearer {token}"));
+    let _ = send(request, None).await;
 }
 
-async fn request(
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<String>,
-) -> Result<(u16, String), String> {
-    let unreachable = |_| "the server cannot be reached; try again in a moment".to_owned();
-    let init = web_sys::RequestInit::new();
-    init.set_method(method);
-    let headers = web_sys::Headers::new().map_err(unreachable)?;
-    if let Some(token) = token {
-        headers
-            .set("Authorization", &format!("Bearer {token}"))
-            .map_err(unreachable)?;
+/// Sends a request (with a JSON body, if any) and reads the answer's status and text.
+async fn send(request: RequestBuilder, json: Option<String>) -> Result<(u16, String), CallError> {
+    let unreachable = |_| CallError::Unreachable;
+    let response = match json {
+        Some(body) => {
+            request
+                .header("Content-Type", "application/json")
+                .body(body)
+                .map_err(unreachable)?
+                .send()
+                .await
+        }
+        None => request.send().await,
     }
-    if let Some(body) = &body {
-        headers
-            .set("Content-Type", "application/json")
-            .map_err(unreachable)?;
-        init.set_body(&body.into());
-    }
-    init.set_headers(&headers);
-    let request = web_sys::Request::new_with_str_and_init(path, &init).map_err(unreachable)?;
-    let window = web_sys::window().ok_or("no window")?;
-    let response: web_sys::Response = JsFuture::from(window.fetch_with_request(&request))
-        .await
-        .map_err(unreachable)?
-        .unchecked_into();
-    let text = JsFuture::from(response.text().map_err(unreachable)?)
-        .await
-        .map_err(unreachable)?;
-    Ok((response.status(), text.as_string().unwrap_or_default()))
+    .map_err(unreachable)?;
+    let text = response.text().await.map_err(unreachable)?;
+    Ok((response.status(), text))
 }

@@ -74,8 +74,8 @@ pub fn login(email: String, password: String) {
                 });
                 connect();
             }
-            Err(message) => {
-                with_console(|console, _| console.state.notice.set(Some(message)));
+            Err(error) => {
+                with_console(|console, _| console.state.notice.set(Some(error.to_string())));
             }
         }
     });

@@ -7,10 +7,12 @@
 //! Events are pushed as soon as they are committed (the source waits on the store's head), applied
 //! by the puller in one transaction together with its cursor, and confirmed with `applied`.
 
+pub mod error;
 pub mod link;
 pub mod puller;
 pub mod source;
 
+pub use error::LinkError;
 pub use link::LinkState;
 
 use crate::state::AppState;

@@ -5,6 +5,7 @@
 //! conversation changes are published to our own hub: a visitor connected here and an operator
 //! connected to the peer chat in near real time (live relay).
 
+use super::LinkError;
 use crate::hub::Event;
 use crate::state::AppState;
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
@@ -61,28 +62,24 @@ pub async fn run(state: AppState) {
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn receive(socket: &mut Socket) -> Result<ReplicationFrame, String> {
+async fn receive(socket: &mut Socket) -> Result<ReplicationFrame, LinkError> {
     loop {
         let next = tokio::time::timeout(SILENCE_LIMIT, socket.next())
             .await
-            .map_err(|_| "the peer went silent".to_owned())?;
+            .map_err(|_| LinkError::Silent)?;
         match next {
             Some(Ok(WsMessage::Text(text))) => {
-                return ReplicationFrame::decode(&text)
-                    .map_err(|e| format!("unreadable frame from the peer: {e}"))
+                return ReplicationFrame::decode(&text).map_err(LinkError::Unreadable)
             }
-            Some(Ok(WsMessage::Close(_))) | None => return Err("the peer closed the link".into()),
-            Some(Err(e)) => return Err(e.to_string()),
+            Some(Ok(WsMessage::Close(_))) | None => return Err(LinkError::Closed),
+            Some(Err(e)) => return Err(e.into()),
             Some(Ok(_)) => continue,
         }
     }
 }
 
-async fn send(socket: &mut Socket, frame: &ReplicationFrame) -> Result<(), String> {
-    socket
-        .send(WsMessage::Text(frame.encode().into()))
-        .await
-        .map_err(|e| e.to_string())
+async fn send(socket: &mut Socket, frame: &ReplicationFrame) -> Result<(), LinkError> {
+    Ok(socket.send(WsMessage::Text(frame.encode().into())).await?)
 }
 
 /// One connection's life: greeting, subscribe, then batches until something breaks.
@@ -90,41 +87,31 @@ async fn pull(
     state: &AppState,
     peer_url: &str,
     backoff: &mut ExponentialBackoff,
-) -> Result<(), String> {
+) -> Result<(), LinkError> {
     let url = protocol::websocket_url(peer_url, protocol::replication::REPLICATION_PATH);
-    let mut request = url
-        .as_str()
-        .into_client_request()
-        .map_err(|e| e.to_string())?;
+    let mut request = url.as_str().into_client_request()?;
     let secret = state.config.replication_secret.clone().unwrap_or_default();
     request.headers_mut().insert(
         "authorization",
         format!("Bearer {secret}")
             .parse()
-            .map_err(|_| "the replication secret is not a valid header value")?,
+            .map_err(|_| LinkError::BadSecret)?,
     );
     let (mut socket, _) = tokio::time::timeout(
         Duration::from_secs(5),
         tokio_tungstenite::connect_async(request),
     )
     .await
-    .map_err(|_| "connecting timed out".to_owned())?
-    .map_err(|e| e.to_string())?;
+    .map_err(|_| LinkError::ConnectTimeout)??;
     let peer = match receive(&mut socket).await? {
         ReplicationFrame::Batch { deployment, .. } => deployment,
-        other => return Err(format!("expected a greeting, got {other:?}")),
+        other => return Err(LinkError::unexpected("a greeting", &other)),
     };
     if peer == state.store.origin() {
-        return Err(format!(
-            "the peer is also named {peer:?}; each deployment needs its own name"
-        ));
+        return Err(LinkError::SameName(peer));
     }
     let lookup = peer.clone();
-    let cursor = state
-        .store
-        .read(move |r| r.cursor(&lookup))
-        .await
-        .map_err(|e| e.to_string())?;
+    let cursor = state.store.read(move |r| r.cursor(&lookup)).await?;
     send(
         &mut socket,
         &ReplicationFrame::Subscribe {
@@ -160,7 +147,7 @@ async fn pull(
                 });
                 continue;
             }
-            other => return Err(format!("expected a batch, got {other:?}")),
+            other => return Err(LinkError::unexpected("a batch", &other)),
         };
         state.link.update(|l| {
             l.peer_head = head_seq;
@@ -181,7 +168,7 @@ async fn apply_batch(
     state: &AppState,
     peer: &str,
     events: Vec<LoggedEvent>,
-) -> Result<u64, String> {
+) -> Result<u64, LinkError> {
     let peer_name = peer.to_owned();
     let relay = state
         .store
@@ -217,8 +204,7 @@ async fn apply_batch(
                 .collect::<Vec<_>>();
             Ok((cursor, messages, conversations))
         })
-        .await
-        .map_err(|e| format!("applying a batch from {peer} failed: {e}"))?;
+        .await?;
     let (cursor, messages, conversations) = relay;
     for message in messages {
         if let Some(conversation) = conversations

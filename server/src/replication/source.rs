@@ -5,6 +5,7 @@
 //! [`BATCH`] events read from disk, each confirmed by `applied` before the next, and an empty batch
 //! every [`HEARTBEAT`] when there is nothing new, so either side notices a dead link.
 
+use super::LinkError;
 use crate::extract::require_shared_secret;
 use crate::hub::{Event, REMOTE_ORIGIN};
 use crate::state::AppState;
@@ -44,32 +45,28 @@ pub async fn upgrade(
         })
 }
 
-async fn send(socket: &mut WebSocket, frame: &ReplicationFrame) -> Result<(), String> {
-    socket
-        .send(WsMessage::Text(frame.encode().into()))
-        .await
-        .map_err(|e| e.to_string())
+async fn send(socket: &mut WebSocket, frame: &ReplicationFrame) -> Result<(), LinkError> {
+    Ok(socket.send(WsMessage::Text(frame.encode().into())).await?)
 }
 
-async fn receive(socket: &mut WebSocket, within: Duration) -> Result<ReplicationFrame, String> {
+async fn receive(socket: &mut WebSocket, within: Duration) -> Result<ReplicationFrame, LinkError> {
     loop {
         let next = tokio::time::timeout(within, socket.recv())
             .await
-            .map_err(|_| "the peer went silent".to_owned())?;
+            .map_err(|_| LinkError::Silent)?;
         match next {
             Some(Ok(WsMessage::Text(text))) => {
-                return ReplicationFrame::decode(&text)
-                    .map_err(|e| format!("unreadable frame from the peer: {e}"))
+                return ReplicationFrame::decode(&text).map_err(LinkError::Unreadable)
             }
-            Some(Ok(WsMessage::Close(_))) | None => return Err("the peer closed the link".into()),
-            Some(Err(e)) => return Err(e.to_string()),
+            Some(Ok(WsMessage::Close(_))) | None => return Err(LinkError::Closed),
+            Some(Err(e)) => return Err(e.into()),
             Some(Ok(_)) => continue,
         }
     }
 }
 
 /// Streams our log to one peer until the link breaks or we shut down.
-pub async fn serve_peer(mut socket: WebSocket, state: AppState) -> Result<(), String> {
+pub async fn serve_peer(mut socket: WebSocket, state: AppState) -> Result<(), LinkError> {
     let me = state.store.origin().to_owned();
     let mut head = state.store.head();
     let greeting = ReplicationFrame::Batch {
@@ -90,7 +87,7 @@ pub async fn serve_peer(mut socket: WebSocket, state: AppState) -> Result<(), St
             state.link.peer_confirmed(after_seq);
             after_seq
         }
-        other => return Err(format!("expected subscribe, got {other:?}")),
+        other => return Err(LinkError::unexpected("subscribe", &other)),
     };
     let mut shutdown = state.shutdown.clone();
     let mut typing = state.hub.subscribe_all();
@@ -99,12 +96,11 @@ pub async fn serve_peer(mut socket: WebSocket, state: AppState) -> Result<(), St
         let batch = state
             .store
             .read(move |r| r.local_events_after(&origin, cursor, BATCH))
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         let head_seq = *head.borrow_and_update();
         if batch.is_empty() {
             tokio::select! {
-                changed = head.changed() => { changed.map_err(|_| "the store closed".to_owned())?; continue; }
+                changed = head.changed() => { changed.map_err(|_| LinkError::StoreClosed)?; continue; }
                 _ = shutdown.changed() => return Ok(()),
                 _ = tokio::time::sleep(HEARTBEAT) => {}
                 event = typing.recv() => {
@@ -132,7 +128,7 @@ pub async fn serve_peer(mut socket: WebSocket, state: AppState) -> Result<(), St
                 cursor = cursor.max(seq);
                 state.link.peer_confirmed(seq);
             }
-            other => return Err(format!("expected applied, got {other:?}")),
+            other => return Err(LinkError::unexpected("applied", &other)),
         }
     }
 }
