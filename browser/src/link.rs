@@ -4,8 +4,8 @@
 //! link inputs, hands every event to the app, and carries out whatever the app asked of the link
 //! meanwhile. The app never has to remember a follow-up call.
 //!
-//! A page has one driver per app type, kept here ([`Driver::install`], [`Driver::current`]), so
-//! an app's UI handlers reach it with [`with`] and browser callbacks reach it by a weak handle.
+//! A page has one driver, kept here ([`Driver::install`], [`Driver::current`]), so an app's UI
+//! handlers reach it with [`with`] and browser callbacks reach it by a weak handle.
 
 use crate::{get_text, monotonic_ms, set_timeout, Socket};
 use client_core::{Action, Event, Link};
@@ -82,8 +82,9 @@ impl<A: LinkApp> Clone for Driver<A> {
 }
 
 thread_local! {
-    /// The page's drivers, one per app type, for [`Driver::current`].
-    static INSTALLED: RefCell<Vec<Rc<dyn Any>>> = const { RefCell::new(Vec::new()) };
+    /// The page's driver (a page runs one app: the widget or the console), for
+    /// [`Driver::current`].
+    static INSTALLED: RefCell<Option<Rc<dyn Any>>> = const { RefCell::new(None) };
 }
 
 /// Runs `f` on the page's app of type `A` and its link (if any), then carries out what followed.
@@ -93,29 +94,22 @@ pub fn with<A: LinkApp, R>(f: impl FnOnce(&mut A, Option<&mut Link>) -> R) -> Op
 }
 
 impl<A: LinkApp> Driver<A> {
-    /// Installs the page's driver for `app`, without a link yet.
+    /// Installs the page's driver for `app`, without a link yet (replacing any earlier one).
     pub fn install(app: A) -> Self {
         let inner = Rc::new(RefCell::new(Inner {
             app,
             connection: None,
             generations: 0,
         }));
-        INSTALLED.with(|all| {
-            let mut all = all.borrow_mut();
-            all.retain(|d| !d.is::<RefCell<Inner<A>>>());
-            all.push(inner.clone());
-        });
+        INSTALLED.with(|installed| *installed.borrow_mut() = Some(inner.clone()));
         Driver { inner }
     }
 
-    /// The page's driver for apps of type `A`, if installed.
+    /// The page's driver, if one for an app of type `A` is installed.
     pub fn current() -> Option<Self> {
-        INSTALLED.with(|all| {
-            all.borrow()
-                .iter()
-                .find_map(|d| d.clone().downcast::<RefCell<Inner<A>>>().ok())
-                .map(|inner| Driver { inner })
-        })
+        let installed = INSTALLED.with(|installed| installed.borrow().clone())?;
+        let inner = installed.downcast::<RefCell<Inner<A>>>().ok()?;
+        Some(Driver { inner })
     }
 
     /// Runs `f` on the app and its link, then hands the events that followed to the app and
@@ -132,15 +126,14 @@ impl<A: LinkApp> Driver<A> {
         result
     }
 
-    /// Starts `link` for the app, replacing (and closing) any earlier one.
+    /// Starts `link` for the app (replacing any earlier one).
     pub fn connect(&self, mut link: Link) {
         {
             let mut inner = self.inner.borrow_mut();
             inner.generations += 1;
             let generation = inner.generations;
-            if let Some(old) = inner.connection.take() {
-                old.close();
-            }
+            // Apps connect only while no link runs; one left over would be dropped here, its
+            // sockets closed (this never runs inside a socket's callback).
             link.start(monotonic_ms());
             inner.connection = Some(Connection {
                 link,
@@ -189,29 +182,44 @@ impl<A: LinkApp> Driver<A> {
             }
             return;
         }
-        let deliver = deliverer(weak, current.generation);
-        current.carry_out(&deliver);
+        current.carry_out(&Deliver {
+            inner: weak,
+            generation: current.generation,
+        });
     }
 }
 
 /// How browser callbacks reach a driver: by a weak handle (a dropped driver hears nothing), and
 /// never re-entering it: an input arriving while the driver is busy (a request that failed at
 /// once) waits for the next turn of the event loop.
-type Deliver = Rc<dyn Fn(Input)>;
-
-fn deliverer<A: LinkApp>(weak: Weak<RefCell<Inner<A>>>, generation: u64) -> Deliver {
-    Rc::new(move |input| deliver_to(weak.clone(), generation, input))
+struct Deliver<A: LinkApp> {
+    /// The driver, if it still exists.
+    inner: Weak<RefCell<Inner<A>>>,
+    /// The link the callbacks belong to.
+    generation: u64,
 }
 
-fn deliver_to<A: LinkApp>(weak: Weak<RefCell<Inner<A>>>, generation: u64, input: Input) {
-    let Some(inner) = weak.upgrade() else {
-        return;
-    };
-    if inner.try_borrow_mut().is_err() {
-        set_timeout(0, move || deliver_to(weak, generation, input));
-        return;
+impl<A: LinkApp> Clone for Deliver<A> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            generation: self.generation,
+        }
     }
-    Driver { inner }.input(generation, input);
+}
+
+impl<A: LinkApp> Deliver<A> {
+    fn send(&self, input: Input) {
+        let Some(inner) = self.inner.upgrade() else {
+            return;
+        };
+        if inner.try_borrow_mut().is_err() {
+            let later = self.clone();
+            set_timeout(0, move || later.send(input));
+            return;
+        }
+        Driver { inner }.input(self.generation, input);
+    }
 }
 
 impl Connection {
@@ -251,7 +259,7 @@ impl Connection {
     }
 
     /// Carries out every pending action and sets the timer the link asks for.
-    fn carry_out(&mut self, deliver: &Deliver) {
+    fn carry_out<A: LinkApp>(&mut self, deliver: &Deliver<A>) {
         while let Some(action) = self.link.poll_action() {
             match action {
                 Action::AskModerator { url, timeout_ms } => {
@@ -260,7 +268,7 @@ impl Connection {
                         let decision = answer
                             .filter(|(status, _)| *status == 200)
                             .and_then(|(_, body)| serde_json::from_str(&body).ok());
-                        deliver(Input::Moderator(decision));
+                        deliver.send(Input::Moderator(decision));
                     });
                 }
                 Action::Open { conn, url } => {
@@ -268,9 +276,9 @@ impl Connection {
                         (deliver.clone(), deliver.clone(), deliver.clone());
                     let socket = Socket::open(
                         &url,
-                        move || opened(Input::Opened(conn)),
-                        move |frame| text(Input::Text(conn, frame)),
-                        move || closed(Input::Closed(conn)),
+                        move || opened.send(Input::Opened(conn)),
+                        move |frame| text.send(Input::Text(conn, frame)),
+                        move || closed.send(Input::Closed(conn)),
                     );
                     match socket {
                         Ok(socket) => {
@@ -280,7 +288,7 @@ impl Connection {
                         // the next turn, as a browser would.
                         Err(_) => {
                             let closed = deliver.clone();
-                            set_timeout(0, move || closed(Input::Closed(conn)));
+                            set_timeout(0, move || closed.send(Input::Closed(conn)));
                         }
                     }
                 }
@@ -301,7 +309,7 @@ impl Connection {
                 self.timer_at = Some(at);
                 let delay = at.saturating_sub(monotonic_ms());
                 let deliver = deliver.clone();
-                set_timeout(delay, move || deliver(Input::Timer));
+                set_timeout(delay, move || deliver.send(Input::Timer));
             }
         }
     }

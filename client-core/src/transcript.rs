@@ -4,6 +4,7 @@
 //! messages still pending (not acknowledged) follow them in the order they were written. A message arriving twice (an ack and a
 //! broadcast, a resync after reconnect) replaces its earlier copy, so nothing is ever shown twice.
 
+use crate::outbox::PendingMessage;
 use protocol::{Author, AuthorKind, ConversationId, Message, MessageId};
 use serde::{Deserialize, Serialize};
 
@@ -120,6 +121,16 @@ impl Transcript {
             at: now_ms,
         });
         self.sort();
+    }
+
+    /// Adds a message of the outbox (written here by `author`, not yet acknowledged).
+    pub fn add_outgoing(&mut self, message: &PendingMessage, author: AuthorKind) {
+        self.add_pending(
+            message.message_id,
+            author,
+            message.body.clone(),
+            message.written_at,
+        );
     }
 
     /// Removes a pending message the deployment refused for good (for example, too large).

@@ -402,12 +402,7 @@ impl Console {
             .map(|l| l.outbox().pending().to_vec())
             .unwrap_or_default();
         for message in pending.iter().filter(|m| m.conversation_id == id) {
-            transcript.add_pending(
-                message.message_id,
-                AuthorKind::Operator,
-                message.body.clone(),
-                message.written_at,
-            );
+            transcript.add_outgoing(message, AuthorKind::Operator);
         }
         self.state.transcripts.update(|t| {
             t.insert(id, transcript);
@@ -435,12 +430,7 @@ impl Console {
         };
         self.state.transcripts.update(|all| {
             if let Some(t) = all.get_mut(&id) {
-                t.add_pending(
-                    message.message_id,
-                    AuthorKind::Operator,
-                    message.body.clone(),
-                    message.written_at,
-                );
+                t.add_outgoing(&message, AuthorKind::Operator);
             }
         });
         link.send_message(monotonic_ms(), message);

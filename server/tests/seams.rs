@@ -44,13 +44,7 @@ async fn an_operator_session_expires_by_the_deployments_clock() {
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     let mut client = server.connect().await;
-    client
-        .send(&ClientFrame::Hello {
-            protocol: PROTOCOL_VERSION,
-            auth: Auth::Operator { token: login.token },
-            page_url: None,
-        })
-        .await;
+    client.send(&support::operator_hello(login.token)).await;
     let ServerFrame::Error { code, .. } = client.recv().await else {
         panic!("an expired session must be refused");
     };

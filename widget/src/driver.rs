@@ -268,15 +268,7 @@ impl Widget {
                 conversation_id: fresh,
                 ..message
             };
-            self.state.transcript.update(|t| {
-                t.add_pending(
-                    message.message_id,
-                    AuthorKind::Visitor,
-                    message.body.clone(),
-                    message.written_at,
-                )
-            });
-            link.send_message(monotonic_ms(), message);
+            self.queue(link, message);
             return;
         }
         // Too large, empty, not allowed: retrying cannot help.
@@ -348,12 +340,7 @@ impl Widget {
             .iter()
             .filter(|m| Some(m.conversation_id) == conversation)
         {
-            transcript.add_pending(
-                message.message_id,
-                AuthorKind::Visitor,
-                message.body.clone(),
-                message.written_at,
-            );
+            transcript.add_outgoing(message, AuthorKind::Visitor);
         }
         self.state.transcript.set(transcript);
     }
@@ -388,17 +375,17 @@ impl Widget {
             body: body.to_owned(),
             written_at: browser::now_ms(),
         };
-        self.state.transcript.update(|t| {
-            t.add_pending(
-                message.message_id,
-                AuthorKind::Visitor,
-                message.body.clone(),
-                message.written_at,
-            )
-        });
-        link.send_message(monotonic_ms(), message);
+        self.queue(link, message);
         self.last_typing_sent = 0.0;
         true
+    }
+
+    /// Shows a message as pending and hands it to the link's outbox.
+    fn queue(&mut self, link: &mut Link, message: PendingMessage) {
+        self.state
+            .transcript
+            .update(|t| t.add_outgoing(&message, AuthorKind::Visitor));
+        link.send_message(monotonic_ms(), message);
     }
 
     fn typing(&mut self, link: &mut Link, active: bool) {

@@ -39,35 +39,18 @@ fn default_greeting() -> String {
     "Hi! Ask us anything, we usually answer within minutes.".into()
 }
 
-/// Why the snippet's settings cannot be used; the widget then logs this and stays away.
-#[derive(Debug, thiserror::Error)]
-pub enum SettingsError {
-    /// `window.LiveChat` cannot be read at all.
-    #[error("window.LiveChat is not readable")]
-    Unreadable,
-    /// The snippet's settings object is absent.
-    #[error("window.LiveChat is missing; paste the whole snippet")]
-    Missing,
-    /// The settings object does not have the expected shape.
-    #[error("window.LiveChat is invalid: {0}")]
-    Invalid(String),
-    /// No deployment to connect to.
-    #[error("window.LiveChat.deployments must list at least one URL")]
-    NoDeployments,
-}
-
 impl Settings {
     /// Reads `window.LiveChat`.
-    pub fn from_window(window: &web_sys::Window) -> Result<Settings, SettingsError> {
+    pub fn from_window(window: &web_sys::Window) -> Result<Settings, String> {
         let value = js_sys::Reflect::get(window, &JsValue::from_str("LiveChat"))
-            .map_err(|_| SettingsError::Unreadable)?;
+            .map_err(|_| "window.LiveChat is not readable".to_owned())?;
         if value.is_undefined() || value.is_null() {
-            return Err(SettingsError::Missing);
+            return Err("window.LiveChat is missing; paste the whole snippet".into());
         }
         let settings: Settings = serde_wasm_bindgen::from_value(value)
-            .map_err(|e| SettingsError::Invalid(e.to_string()))?;
+            .map_err(|e| format!("window.LiveChat is invalid: {e}"))?;
         if settings.deployments.is_empty() {
-            return Err(SettingsError::NoDeployments);
+            return Err("window.LiveChat.deployments must list at least one URL".into());
         }
         Ok(settings)
     }

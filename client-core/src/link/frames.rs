@@ -109,25 +109,20 @@ impl Link {
             }
             ServerFrame::Error {
                 code,
-                message: reason,
+                message,
                 message_id: Some(id),
-            } if code != ErrorCode::Internal => match self.outbox.take(id) {
-                Some(message) => {
+            } if code != ErrorCode::Internal => {
+                // A refusal of a message no longer held (refused twice) has been reported already.
+                if let Some(pending) = self.outbox.take(id) {
                     self.acked.remove(&id);
                     self.events.push_back(Event::OutboxChanged);
                     self.events.push_back(Event::Refused {
-                        message,
+                        message: pending,
                         code,
-                        reason,
+                        reason: message,
                     });
                 }
-                // Not (or no longer) ours to keep: the app may still want to say why.
-                None => self.events.push_back(Event::Frame(ServerFrame::Error {
-                    code,
-                    message: reason,
-                    message_id: Some(id),
-                })),
-            },
+            }
             other => self.events.push_back(Event::Frame(other)),
         }
     }

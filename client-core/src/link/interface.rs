@@ -115,7 +115,7 @@ pub enum Event {
     /// [`Event::OutboxChanged`] follows). The app tells the writer, or, for a conversation closed
     /// while the message travelled, may queue it again in a new conversation. A refusal that a
     /// later attempt can cure (`internal`: nothing was stored) keeps the message in the outbox and
-    /// arrives as a [`Event::Frame`].
+    /// arrives as a [`Event::Frame`]. A refusal is reported once, however often it arrives.
     Refused {
         /// The message, as it was in the outbox.
         message: PendingMessage,

@@ -169,13 +169,7 @@ impl TestServer {
     pub async fn operator(&self, email: &str) -> (Client, Session) {
         let login = self.login(email).await;
         let mut client = self.connect().await;
-        client
-            .send(&ClientFrame::Hello {
-                protocol: PROTOCOL_VERSION,
-                auth: Auth::Operator { token: login.token },
-                page_url: None,
-            })
-            .await;
+        client.send(&operator_hello(login.token)).await;
         let session = client.welcome().await;
         (client, session)
     }
@@ -345,6 +339,15 @@ impl Client {
             })
             .await;
         (message_id, reply)
+    }
+}
+
+/// An operator's `hello` with a session token.
+pub fn operator_hello(token: String) -> ClientFrame {
+    ClientFrame::Hello {
+        protocol: PROTOCOL_VERSION,
+        auth: Auth::Operator { token },
+        page_url: None,
     }
 }
 
