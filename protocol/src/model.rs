@@ -197,4 +197,15 @@ pub enum ErrorCode {
     HelloRequired,
     /// The deployment failed; nothing was stored and the client may retry.
     Internal,
+    /// Too many requests of this kind from this client, address or account: nothing was done;
+    /// retry after the time the deployment names (HTTP `Retry-After`).
+    TooManyRequests,
+}
+
+impl ErrorCode {
+    /// Whether the same request may succeed later unchanged: nothing was stored, and the cause
+    /// (a failure, a limit) passes. Clients keep what they were sending.
+    pub fn retryable(self) -> bool {
+        matches!(self, ErrorCode::Internal | ErrorCode::TooManyRequests)
+    }
 }

@@ -44,6 +44,15 @@ pub struct Config {
     /// Shifts this deployment's wall clock, in milliseconds. For tests and fault injection only:
     /// the hybrid logical clock must keep order correct whatever the skew.
     pub clock_skew_ms: i64,
+    /// Login attempts one client address may make per minute (a burst of this many, then one
+    /// every 60/n seconds), whatever their outcome.
+    pub login_attempts_per_minute_per_address: u32,
+    /// Login attempts per minute for one e-mail address, whether or not an account has it.
+    pub login_attempts_per_minute_per_account: u32,
+    /// Threads that check passwords (argon2id, 19 MiB each); never the threads reads use.
+    pub password_check_threads: usize,
+    /// Logins that may wait for a password checker; one more is refused at once (429).
+    pub password_check_queue: usize,
 }
 
 impl Default for Config {
@@ -64,6 +73,10 @@ impl Default for Config {
             public_urls: Vec::new(),
             moderator_url: None,
             clock_skew_ms: 0,
+            login_attempts_per_minute_per_address: 30,
+            login_attempts_per_minute_per_account: 10,
+            password_check_threads: 2,
+            password_check_queue: 32,
         }
     }
 }
@@ -179,6 +192,16 @@ impl Config {
         if self.moderator_secret.as_ref().is_some_and(|s| s.len() < 16) {
             return Err(ConfigError::Invalid(
                 "moderator_secret must be at least 16 characters".into(),
+            ));
+        }
+        if self.login_attempts_per_minute_per_address == 0
+            || self.login_attempts_per_minute_per_account == 0
+            || self.password_check_threads == 0
+            || self.password_check_queue == 0
+        {
+            return Err(ConfigError::Invalid(
+                "the login limits, password_check_threads and password_check_queue must be at least 1"
+                    .into(),
             ));
         }
         if self.token_secret.as_ref().is_some_and(|s| s.len() < 16) {

@@ -52,6 +52,7 @@ impl Refusal {
             ErrorCode::Conflict | ErrorCode::ConversationClosed => StatusCode::CONFLICT,
             ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::Malformed => StatusCode::BAD_REQUEST,
+            ErrorCode::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -100,6 +101,8 @@ pub struct ApiFailure {
     pub code: ErrorCode,
     /// The human-readable reason.
     pub message: String,
+    /// For 429: how many seconds to wait (`Retry-After`).
+    pub retry_after_secs: Option<u64>,
 }
 
 impl ApiFailure {
@@ -109,6 +112,19 @@ impl ApiFailure {
             status,
             code,
             message: message.into(),
+            retry_after_secs: None,
+        }
+    }
+
+    /// 429: a limit was reached; nothing was done, retry after `retry_after_secs`.
+    pub fn too_many_requests(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        Self {
+            retry_after_secs: Some(retry_after_secs),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::TooManyRequests,
+                message,
+            )
         }
     }
 
@@ -120,14 +136,20 @@ impl ApiFailure {
 
 impl IntoResponse for ApiFailure {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.status,
             Json(ApiError {
                 error: self.code,
                 message: self.message,
             }),
         )
-            .into_response()
+            .into_response();
+        if let Some(secs) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 

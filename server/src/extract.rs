@@ -106,6 +106,23 @@ impl FromRequestParts<AppState> for Identity {
     }
 }
 
+/// The client's address, when the connection's is known (real sockets; `oneshot` tests have
+/// none). Behind a proxy this is the proxy's address.
+pub struct ClientAddress(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0.ip()),
+        ))
+    }
+}
+
 /// An HTTP caller who must be an operator: 401 without a live session, 403 for a visitor.
 pub struct Operator(pub OperatorProfile);
 

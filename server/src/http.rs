@@ -4,9 +4,10 @@
 
 use crate::auth;
 use crate::error::ApiFailure;
-use crate::extract::{bearer_token, ApiJson, Operator};
+use crate::extract::{bearer_token, ApiJson, ClientAddress, Operator};
 use crate::identity::Identity;
 use crate::state::AppState;
+use crate::throttle::{retry_after_secs, Throttled};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -41,12 +42,24 @@ async fn client_config(State(state): State<AppState>) -> Json<protocol::ClientCo
 const NO_ACCOUNT_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
+/// A login attempt that was not tried: 429 with how long to wait.
+fn throttled(why: Throttled) -> ApiFailure {
+    let wait = match why {
+        Throttled::TooOften(wait) => retry_after_secs(&wait),
+        Throttled::Busy => 1,
+    };
+    ApiFailure::too_many_requests(why.to_string(), wait)
+}
+
 async fn login(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiFailure> {
     let refused = || ApiFailure::unauthorized("wrong e-mail address or password");
     let email = request.email.trim().to_owned();
+    // Limits first: a refused attempt costs neither a read nor a password check.
+    state.login.admit(address, &email).map_err(throttled)?;
     let found = state
         .store
         .read(move |r| r.operator_by_email(&email))
@@ -58,9 +71,11 @@ async fn login(
         None => (None, NO_ACCOUNT_HASH.to_owned()),
     };
     let password = request.password;
-    let matches = tokio::task::spawn_blocking(move || auth::verify_password(&password, &stored))
+    let matches = state
+        .login
+        .verify(password, stored)
         .await
-        .unwrap_or(false);
+        .map_err(throttled)?;
     let operator = operator.filter(|_| matches).ok_or_else(refused)?;
     let token = auth::new_session_token();
     let hash = auth::session_token_hash(&token);

@@ -13,6 +13,7 @@
 //! - [`replication`]: the link to the peer deployment, both directions, and its status.
 //! - [`role`]: the moderator's decision as this deployment knows it, and redirects of clients.
 //! - [`assets`]: the widget, console, loader and demo page.
+//! - [`throttle`]: limits on login attempts and the password checkers' own pool.
 //! - [`error`]: how failures reach clients.
 //!
 //! [`app`] builds the router from an [`AppState`]; [`serve`] runs it on a listener until a shutdown
@@ -31,6 +32,7 @@ pub mod replication;
 pub mod role;
 pub mod state;
 pub mod store;
+pub mod throttle;
 pub mod ws;
 
 pub use state::{AppState, StartError};
@@ -79,7 +81,20 @@ pub async fn serve(
     let sender = state.shutdown_sender.clone();
     let store = state.store.clone();
     let puller = tokio::spawn(replication::puller::run(state.clone()));
-    let result = axum::serve(listener, app(state))
+    // Limiter state of addresses and accounts that have fully recovered is dropped every minute.
+    let login = state.login.clone();
+    let mut stopping = state.shutdown.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => login.purge(),
+                _ = stopping.changed() => return,
+            }
+        }
+    });
+    // The client's address reaches handlers (login limits) through `ConnectInfo`.
+    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let result = axum::serve(listener, service)
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: closing connections and flushing writes");

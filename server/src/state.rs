@@ -7,6 +7,7 @@ use crate::hub::Hub;
 use crate::replication::link::LinkState;
 use crate::role::Role;
 use crate::store::{Store, StoreError};
+use crate::throttle::LoginGuard;
 use std::sync::Arc;
 use tokio::sync::watch;
 
@@ -25,6 +26,8 @@ pub struct AppState {
     pub link: Arc<LinkState>,
     /// The newest decision of the moderator (which deployment is active).
     pub role: Role,
+    /// The login limits and the password checkers.
+    pub login: Arc<LoginGuard>,
     /// Turns true when the deployment is shutting down; open WebSockets close on it.
     pub shutdown: watch::Receiver<bool>,
     /// The sending half of `shutdown`, for [`crate::serve`].
@@ -48,6 +51,7 @@ impl AppState {
         let store = config.open_store()?;
         let secret = config.resolve_secret()?;
         let (shutdown_sender, shutdown) = watch::channel(false);
+        let login = LoginGuard::new(&config);
         Ok(AppState {
             store,
             signer: TokenSigner::new(secret.as_bytes()),
@@ -55,6 +59,7 @@ impl AppState {
             config: Arc::new(config),
             link: Arc::default(),
             role: Role::default(),
+            login,
             shutdown,
             shutdown_sender: Arc::new(shutdown_sender),
         })

@@ -2,7 +2,6 @@
 //! outbox), and afterwards acknowledgements, redirects, pongs and everything the app must see.
 
 use super::*;
-use protocol::ErrorCode;
 
 impl Link {
     pub(super) fn welcomed(&mut self, conn: u64, target: usize, now: u64, frame: ServerFrame) {
@@ -111,7 +110,7 @@ impl Link {
                 code,
                 message,
                 message_id: Some(id),
-            } if code != ErrorCode::Internal => {
+            } if !code.retryable() => {
                 // A refusal of a message no longer held (refused twice) has been reported already.
                 if let Some(pending) = self.outbox.take(id) {
                     self.acked.remove(&id);

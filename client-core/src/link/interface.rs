@@ -114,8 +114,9 @@ pub enum Event {
     /// closed meanwhile): resending cannot help, so the link has taken it out of the outbox (an
     /// [`Event::OutboxChanged`] follows). The app tells the writer, or, for a conversation closed
     /// while the message travelled, may queue it again in a new conversation. A refusal that a
-    /// later attempt can cure (`internal`: nothing was stored) keeps the message in the outbox and
-    /// arrives as a [`Event::Frame`]. A refusal is reported once, however often it arrives.
+    /// later attempt can cure (`internal`, `too_many_requests`: nothing was stored) keeps the
+    /// message in the outbox and arrives as a [`Event::Frame`]. A refusal is reported once,
+    /// however often it arrives.
     Refused {
         /// The message, as it was in the outbox.
         message: PendingMessage,

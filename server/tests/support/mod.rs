@@ -101,32 +101,7 @@ impl TestServer {
         token: Option<&str>,
         body: Option<String>,
     ) -> (StatusCode, serde_json::Value) {
-        let mut request = Request::builder().method(method).uri(path);
-        if let Some(token) = token {
-            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        if body.is_some() {
-            request = request.header(header::CONTENT_TYPE, "application/json");
-        }
-        let request = request
-            .body(body.map(Body::from).unwrap_or_else(Body::empty))
-            .unwrap();
-        let response = server::app(self.state.clone())
-            .oneshot(request)
-            .await
-            .unwrap();
-        let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        let json = if bytes.is_empty() {
-            serde_json::Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::String(
-                String::from_utf8_lossy(&bytes).into(),
-            ))
-        };
-        (status, json)
+        http_with(self.state.clone(), method, path, token, body).await
     }
 
     pub async fn login(&self, email: &str) -> LoginResponse {
@@ -340,6 +315,40 @@ impl Client {
             .await;
         (message_id, reply)
     }
+}
+
+/// Sends an HTTP request through the router of `state` (no socket) and returns status and JSON
+/// body. Owns what it needs, so requests can run concurrently in spawned tasks.
+pub async fn http_with(
+    state: AppState,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<String>,
+) -> (StatusCode, serde_json::Value) {
+    let mut request = Request::builder().method(method).uri(path);
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    if body.is_some() {
+        request = request.header(header::CONTENT_TYPE, "application/json");
+    }
+    let request = request
+        .body(body.map(Body::from).unwrap_or_else(Body::empty))
+        .unwrap();
+    let response = server::app(state).oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let json = if bytes.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::String(
+            String::from_utf8_lossy(&bytes).into(),
+        ))
+    };
+    (status, json)
 }
 
 /// An operator's `hello` with a session token.
