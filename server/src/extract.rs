@@ -135,6 +135,23 @@ impl FromRequestParts<AppState> for Operator {
     }
 }
 
+/// A request from the moderator: its shared secret as the bearer token (401 otherwise). As an
+/// extractor it runs before the body is parsed.
+pub struct Moderator;
+
+impl FromRequestParts<AppState> for Moderator {
+    type Rejection = ApiFailure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiFailure> {
+        require_shared_secret(
+            &parts.headers,
+            state.config.moderator_secret.as_deref(),
+            "moderator",
+        )?;
+        Ok(Moderator)
+    }
+}
+
 /// A JSON body whose rejections (malformed, too large, wrong content type) are answered in the
 /// API's JSON error format instead of axum's plain text.
 pub struct ApiJson<T>(pub T);

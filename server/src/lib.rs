@@ -13,6 +13,7 @@
 //! - [`replication`]: the link to the peer deployment, both directions, and its status.
 //! - [`role`]: the moderator's decision as this deployment knows it, and redirects of clients.
 //! - [`assets`]: the widget, console, loader and demo page.
+//! - [`text`]: what text is stored from clients (no direction overrides, page URLs without query).
 //! - [`throttle`]: limits on login attempts and the password checkers' own pool.
 //! - [`error`]: how failures reach clients.
 //!
@@ -32,6 +33,7 @@ pub mod replication;
 pub mod role;
 pub mod state;
 pub mod store;
+pub mod text;
 pub mod throttle;
 pub mod ws;
 

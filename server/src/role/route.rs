@@ -1,10 +1,10 @@
 //! `POST /v1/role`, by which the moderator pushes its decision to this deployment.
 
 use crate::error::ApiFailure;
-use crate::extract::{require_shared_secret, ApiJson};
+use crate::extract::{ApiJson, Moderator};
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use protocol::moderation::{ActiveDeployment, KnownRole, ROLE_PATH};
@@ -21,14 +21,10 @@ pub fn router() -> Router<AppState> {
 /// known.
 async fn push(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    // Checked before the body is read, so nobody without the secret gets the parser's attention.
+    _: Moderator,
     ApiJson(decision): ApiJson<ActiveDeployment>,
 ) -> Result<Json<KnownRole>, ApiFailure> {
-    require_shared_secret(
-        &headers,
-        state.config.moderator_secret.as_deref(),
-        "moderator",
-    )?;
     let me = &state.config.deployment;
     if decision.deployment(me).is_none() || decision.deployment(&decision.active).is_none() {
         return Err(ApiFailure::new(

@@ -217,7 +217,7 @@ impl Session {
         self.peer = Some(Identity::Visitor {
             visitor_id,
             site_id,
-            page_url,
+            page_url: page_url.map(|url| crate::text::page_url_for_operators(&url)),
         });
         Ok(WelcomeSession::Visitor {
             visitor_id,
@@ -259,6 +259,15 @@ impl Session {
             return refuse(
                 ErrorCode::TooLarge,
                 format!("messages are limited to {limit} bytes"),
+            );
+        }
+        if let Some(c) = crate::text::refused_character(&body) {
+            return refuse(
+                ErrorCode::Malformed,
+                format!(
+                    "messages may not contain the invisible control character U+{:04X}",
+                    c as u32
+                ),
             );
         }
         let Some(author) = self.peer.clone() else {

@@ -1,0 +1,98 @@
+//! What the deployment accepts from clients beyond size and format: no invisible characters that
+//! disguise a message, no secrets from the visitor's page address in front of operators, and no
+//! parsing for callers without the moderator's secret.
+
+mod support;
+
+use axum::http::StatusCode;
+use protocol::{Auth, ClientFrame, ErrorCode, ServerFrame, Session, SiteId, PROTOCOL_VERSION};
+use support::{new_conversation, TestServer, ORIGIN};
+
+#[tokio::test]
+async fn a_message_with_a_direction_override_is_refused_clearly_and_not_stored() {
+    let server = TestServer::start().await;
+    let (mut visitor, _) = server.visitor(None).await;
+    let conversation = new_conversation();
+    let (_, reply) = visitor.post(conversation, "invoice\u{202E}fdp.exe").await;
+    let ServerFrame::Error { code, message, .. } = reply else {
+        panic!("refused, got {reply:?}");
+    };
+    assert_eq!(code, ErrorCode::Malformed);
+    assert!(message.contains("U+202E"), "{message}");
+    // Nothing was stored: not even the conversation the message would have opened.
+    let stored = server
+        .state
+        .store
+        .read(move |r| r.conversation(conversation))
+        .await
+        .unwrap();
+    assert!(stored.is_none());
+    // Line breaks and any script are fine.
+    let (_, reply) = visitor.post(conversation, "שלום\nhello\tthere").await;
+    assert!(matches!(reply, ServerFrame::Ack { .. }), "{reply:?}");
+}
+
+#[tokio::test]
+async fn operators_see_the_visitors_page_without_its_query_or_fragment() {
+    let server = TestServer::start().await;
+    let mut visitor = server.connect().await;
+    visitor
+        .send(&ClientFrame::Hello {
+            protocol: PROTOCOL_VERSION,
+            auth: Auth::Visitor {
+                site_id: SiteId("acme".into()),
+                token: None,
+            },
+            page_url: Some(format!(
+                "{ORIGIN}/account/reset?token=s3cret&email=a@b.c#step2"
+            )),
+        })
+        .await;
+    let Session::Visitor { .. } = visitor.welcome().await else {
+        panic!("a visitor session");
+    };
+    let (_, reply) = visitor
+        .post(new_conversation(), "I cannot reset my password")
+        .await;
+    let ServerFrame::Ack { message, .. } = reply else {
+        panic!("stored, got {reply:?}");
+    };
+    let conversation = message.conversation_id;
+    let stored = server
+        .state
+        .store
+        .read(move |r| r.conversation(conversation))
+        .await
+        .unwrap()
+        .expect("opened");
+    assert_eq!(
+        stored.page_url.as_deref(),
+        Some(format!("{ORIGIN}/account/reset").as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_role_push_without_the_secret_is_refused_before_its_body_is_read() {
+    let server =
+        TestServer::start_with(|c| c.moderator_secret = Some("moderator secret for tests".into()))
+            .await;
+    // A body that does not even parse: without the secret the answer is 401, not a parse error.
+    let (status, body) = server
+        .http(
+            "POST",
+            protocol::moderation::ROLE_PATH,
+            None,
+            Some("{ not json".into()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, _) = server
+        .http(
+            "POST",
+            protocol::moderation::ROLE_PATH,
+            Some("moderator secret for tests"),
+            Some("{ not json".into()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
