@@ -96,3 +96,45 @@ async fn a_role_push_without_the_secret_is_refused_before_its_body_is_read() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+/// The answer to a visitor `hello` for `site_id` from a page of `origin`.
+async fn hello_answer(server: &TestServer, site_id: &str, origin: &str) -> ServerFrame {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{}{}", server.address, protocol::WS_PATH)
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("origin", origin.parse().unwrap());
+    let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let mut client = support::Client { socket };
+    client
+        .send(&ClientFrame::Hello {
+            protocol: PROTOCOL_VERSION,
+            auth: Auth::Visitor {
+                site_id: SiteId(site_id.into()),
+                token: None,
+            },
+            page_url: None,
+        })
+        .await;
+    client.recv().await
+}
+
+#[tokio::test]
+async fn an_unknown_site_and_a_disallowed_page_get_the_same_answer() {
+    let server = TestServer::start().await;
+    let unknown = hello_answer(&server, "no-such-site", ORIGIN).await;
+    let disallowed = hello_answer(&server, "acme", "https://evil.example").await;
+    assert!(
+        matches!(
+            &unknown,
+            ServerFrame::Error {
+                code: ErrorCode::Forbidden,
+                ..
+            }
+        ),
+        "{unknown:?}"
+    );
+    assert_eq!(unknown, disallowed, "site ids must not be probeable");
+}

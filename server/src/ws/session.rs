@@ -187,14 +187,17 @@ impl Session {
     ) -> Result<WelcomeSession, Refusal> {
         let store = &self.state.store;
         let lookup = site_id.clone();
-        let site = store.read(move |r| r.site(&lookup)).await?.ok_or_else(|| {
-            Refusal::new(ErrorCode::NotFound, format!("no site with id {site_id}"))
-        })?;
+        // An unknown site and a page the site does not allow get the same answer, so site ids
+        // cannot be probed from outside; the log says which it was, for the site's owner.
+        let unavailable = || Refusal::forbidden("this chat is not available on this page");
+        let Some(site) = store.read(move |r| r.site(&lookup)).await? else {
+            tracing::info!(site = %site_id, "a visitor asked for an unknown site");
+            return Err(unavailable());
+        };
         if let Some(origin) = &self.origin {
             if !site.allows_origin(origin) {
-                return Err(Refusal::forbidden(format!(
-                    "site {site_id} does not allow pages from {origin}"
-                )));
+                tracing::info!(site = %site_id, %origin, "a page the site does not allow asked for it");
+                return Err(unavailable());
             }
         }
         let visitor_id = match token {
