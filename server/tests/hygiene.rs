@@ -5,7 +5,7 @@
 mod support;
 
 use axum::http::StatusCode;
-use protocol::{Auth, ClientFrame, ErrorCode, ServerFrame, Session, SiteId, PROTOCOL_VERSION};
+use protocol::{ErrorCode, ServerFrame, Session};
 use support::{new_conversation, TestServer, ORIGIN};
 
 #[tokio::test]
@@ -36,17 +36,9 @@ async fn a_message_with_a_direction_override_is_refused_clearly_and_not_stored()
 async fn operators_see_the_visitors_page_without_its_query_or_fragment() {
     let server = TestServer::start().await;
     let mut visitor = server.connect().await;
+    let page = format!("{ORIGIN}/account/reset?token=s3cret&email=a@b.c#step2");
     visitor
-        .send(&ClientFrame::Hello {
-            protocol: PROTOCOL_VERSION,
-            auth: Auth::Visitor {
-                site_id: SiteId("acme".into()),
-                token: None,
-            },
-            page_url: Some(format!(
-                "{ORIGIN}/account/reset?token=s3cret&email=a@b.c#step2"
-            )),
-        })
+        .send(&support::visitor_hello("acme", Some(page)))
         .await;
     let Session::Visitor { .. } = visitor.welcome().await else {
         panic!("a visitor session");
@@ -99,25 +91,8 @@ async fn a_role_push_without_the_secret_is_refused_before_its_body_is_read() {
 
 /// The answer to a visitor `hello` for `site_id` from a page of `origin`.
 async fn hello_answer(server: &TestServer, site_id: &str, origin: &str) -> ServerFrame {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let mut request = format!("ws://{}{}", server.address, protocol::WS_PATH)
-        .into_client_request()
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("origin", origin.parse().unwrap());
-    let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    let mut client = support::Client { socket };
-    client
-        .send(&ClientFrame::Hello {
-            protocol: PROTOCOL_VERSION,
-            auth: Auth::Visitor {
-                site_id: SiteId(site_id.into()),
-                token: None,
-            },
-            page_url: None,
-        })
-        .await;
+    let mut client = server.connect_from(origin).await;
+    client.send(&support::visitor_hello(site_id, None)).await;
     client.recv().await
 }
 

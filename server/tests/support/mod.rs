@@ -115,12 +115,17 @@ impl TestServer {
 
     /// A raw WebSocket connection with the demo origin.
     pub async fn connect(&self) -> Client {
+        self.connect_from(ORIGIN).await
+    }
+
+    /// A raw WebSocket connection from a page of `origin`.
+    pub async fn connect_from(&self, origin: &str) -> Client {
         let mut request = format!("ws://{}{}", self.address, protocol::WS_PATH)
             .into_client_request()
             .unwrap();
         request
             .headers_mut()
-            .insert("origin", ORIGIN.parse().unwrap());
+            .insert("origin", origin.parse().unwrap());
         let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
         Client { socket }
     }
@@ -349,6 +354,18 @@ pub async fn http_with(
         ))
     };
     (status, json)
+}
+
+/// A new visitor's `hello` for `site_id` from `page_url`.
+pub fn visitor_hello(site_id: &str, page_url: Option<String>) -> ClientFrame {
+    ClientFrame::Hello {
+        protocol: PROTOCOL_VERSION,
+        auth: Auth::Visitor {
+            site_id: SiteId(site_id.into()),
+            token: None,
+        },
+        page_url,
+    }
 }
 
 /// An operator's `hello` with a session token.
