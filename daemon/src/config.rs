@@ -36,9 +36,6 @@ pub trait Layered: DeserializeOwned + Default {
     /// The settings that come from flags and environment variables, each optional.
     type Overrides;
 
-    /// The TOML file the overrides name, if any.
-    fn file(overrides: &Self::Overrides) -> Option<&Path>;
-
     /// Applies every override that is set on top of `self`.
     fn apply(&mut self, overrides: &Self::Overrides);
 
@@ -46,9 +43,10 @@ pub trait Layered: DeserializeOwned + Default {
     fn validate(&self) -> Result<(), ConfigError>;
 }
 
-/// Defaults, then the file (if the overrides name one), then the overrides; then validation.
-pub fn load<C: Layered>(overrides: &C::Overrides) -> Result<C, ConfigError> {
-    let mut config = match C::file(overrides) {
+/// Defaults, then `file` (the TOML file the overrides name, if any), then the overrides; then
+/// validation.
+pub fn load<C: Layered>(file: Option<&Path>, overrides: &C::Overrides) -> Result<C, ConfigError> {
+    let mut config = match file {
         Some(path) => from_file(path)?,
         None => C::default(),
     };
@@ -105,15 +103,11 @@ mod tests {
 
     #[derive(Default)]
     struct Flags {
-        file: Option<PathBuf>,
         port: Option<u16>,
     }
 
     impl Layered for Settings {
         type Overrides = Flags;
-        fn file(overrides: &Flags) -> Option<&Path> {
-            overrides.file.as_deref()
-        }
         fn apply(&mut self, overrides: &Flags) {
             set(&mut self.port, &overrides.port);
         }
@@ -130,19 +124,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("settings.toml");
         std::fs::write(&file, "port = 7\nname = \"file\"\n").unwrap();
-        let from_file: Settings = load(&Flags {
-            file: Some(file.clone()),
-            port: None,
-        })
-        .unwrap();
+        let from_file: Settings = load(Some(&file), &Flags::default()).unwrap();
         assert_eq!((from_file.port, from_file.name.as_str()), (7, "file"));
-        let flagged: Settings = load(&Flags {
-            file: Some(file),
-            port: Some(9),
-        })
-        .unwrap();
+        let flagged: Settings = load(Some(&file), &Flags { port: Some(9) }).unwrap();
         assert_eq!((flagged.port, flagged.name.as_str()), (9, "file"));
-        let defaults: Settings = load(&Flags::default()).unwrap();
+        let defaults: Settings = load(None, &Flags::default()).unwrap();
         assert_eq!((defaults.port, defaults.name.as_str()), (1, "default"));
     }
 
@@ -151,17 +137,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("settings.toml");
         std::fs::write(&file, "prot = 7\n").unwrap();
-        let flags = |file: Option<PathBuf>, port| Flags { file, port };
         assert!(matches!(
-            load::<Settings>(&flags(Some(file), None)),
+            load::<Settings>(Some(&file), &Flags::default()),
             Err(ConfigError::Parse { .. })
         ));
         assert!(matches!(
-            load::<Settings>(&flags(Some(dir.path().join("absent.toml")), None)),
+            load::<Settings>(Some(&dir.path().join("absent.toml")), &Flags::default()),
             Err(ConfigError::Read { .. })
         ));
         assert!(matches!(
-            load::<Settings>(&flags(None, Some(0))),
+            load::<Settings>(None, &Flags { port: Some(0) }),
             Err(ConfigError::Invalid(_))
         ));
     }

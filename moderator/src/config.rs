@@ -5,7 +5,7 @@
 use crate::decision::Thresholds;
 use serde::Deserialize;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// One deployment the moderator watches.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -123,9 +123,40 @@ use daemon::config::{set, set_some, Layered};
 impl Config {
     /// Defaults, then the file named in `overrides` (if any), then the overrides themselves.
     pub fn load(overrides: &Overrides) -> Result<Config, ConfigError> {
-        daemon::config::load(overrides)
+        daemon::config::load(overrides.config.as_deref(), overrides)
     }
-    fn check(&self) -> Result<(), ConfigError> {
+
+    /// The decision's tuning.
+    pub fn thresholds(&self) -> Thresholds {
+        Thresholds {
+            failures_to_down: self.failures_to_down,
+            successes_to_up: self.successes_to_up,
+            failback_hold_ms: self.failback_hold_ms,
+        }
+    }
+
+    /// Where the decision log is.
+    pub fn log_path(&self) -> PathBuf {
+        self.data_dir.join("decisions.jsonl")
+    }
+}
+
+impl Layered for Config {
+    type Overrides = Overrides;
+
+    fn apply(&mut self, o: &Overrides) {
+        set(&mut self.listen, &o.listen);
+        set(&mut self.data_dir, &o.data_dir);
+        set(&mut self.primary.url, &o.primary_url);
+        set(&mut self.redundant.url, &o.redundant_url);
+        set(&mut self.check_interval_ms, &o.check_interval_ms);
+        set(&mut self.probe_timeout_ms, &o.probe_timeout_ms);
+        set(&mut self.failback_hold_ms, &o.failback_hold_ms);
+        set_some(&mut self.admin_secret, &o.admin_secret);
+        set_some(&mut self.deployment_secret, &o.deployment_secret);
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |m: &str| Err(ConfigError::Invalid(m.into()));
         if self.primary.id == self.redundant.id {
             return invalid("the primary and the redundant deployment need different ids");
@@ -150,44 +181,6 @@ impl Config {
             }
         }
         Ok(())
-    }
-
-    /// The decision's tuning.
-    pub fn thresholds(&self) -> Thresholds {
-        Thresholds {
-            failures_to_down: self.failures_to_down,
-            successes_to_up: self.successes_to_up,
-            failback_hold_ms: self.failback_hold_ms,
-        }
-    }
-
-    /// Where the decision log is.
-    pub fn log_path(&self) -> PathBuf {
-        self.data_dir.join("decisions.jsonl")
-    }
-}
-
-impl Layered for Config {
-    type Overrides = Overrides;
-
-    fn file(overrides: &Overrides) -> Option<&Path> {
-        overrides.config.as_deref()
-    }
-
-    fn apply(&mut self, o: &Overrides) {
-        set(&mut self.listen, &o.listen);
-        set(&mut self.data_dir, &o.data_dir);
-        set(&mut self.primary.url, &o.primary_url);
-        set(&mut self.redundant.url, &o.redundant_url);
-        set(&mut self.check_interval_ms, &o.check_interval_ms);
-        set(&mut self.probe_timeout_ms, &o.probe_timeout_ms);
-        set(&mut self.failback_hold_ms, &o.failback_hold_ms);
-        set_some(&mut self.admin_secret, &o.admin_secret);
-        set_some(&mut self.deployment_secret, &o.deployment_secret);
-    }
-
-    fn validate(&self) -> Result<(), ConfigError> {
-        self.check()
     }
 }
 

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Everything a deployment needs to run.
 #[derive(Clone, Debug, Deserialize)]
@@ -156,9 +156,63 @@ use daemon::config::{set, set_some, Layered};
 impl Config {
     /// Defaults, then the file named in `overrides` (if any), then the overrides themselves.
     pub fn load(overrides: &Overrides) -> Result<Config, ConfigError> {
-        daemon::config::load(overrides)
+        daemon::config::load(overrides.config.as_deref(), overrides)
     }
-    fn check(&self) -> Result<(), ConfigError> {
+
+    /// Opens this deployment's database under its name and (possibly skewed) clock.
+    pub fn open_store(&self) -> Result<crate::store::Store, crate::store::StoreError> {
+        crate::store::Store::open_as(
+            &self.data_dir,
+            &self.deployment,
+            crate::clock::system_clock(self.clock_skew_ms),
+        )
+    }
+
+    /// The visitor-token secret: the configured one, or the one kept in the data directory
+    /// (created on first start with owner-only permissions).
+    pub fn resolve_secret(&self) -> std::io::Result<String> {
+        if let Some(secret) = &self.token_secret {
+            return Ok(secret.clone());
+        }
+        let path = self.data_dir.join("token-secret");
+        match std::fs::read_to_string(&path) {
+            Ok(secret) if !secret.trim().is_empty() => Ok(secret.trim().to_owned()),
+            _ => {
+                std::fs::create_dir_all(&self.data_dir)?;
+                let secret = crate::auth::new_secret();
+                let tmp = path.with_extension("tmp");
+                std::fs::write(&tmp, &secret)?;
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+                }
+                std::fs::rename(&tmp, &path)?;
+                Ok(secret)
+            }
+        }
+    }
+}
+
+impl Layered for Config {
+    type Overrides = Overrides;
+
+    fn apply(&mut self, o: &Overrides) {
+        set(&mut self.listen, &o.listen);
+        set(&mut self.data_dir, &o.data_dir);
+        set_some(&mut self.assets_dir, &o.assets_dir);
+        set_some(&mut self.token_secret, &o.token_secret);
+        set(&mut self.max_message_bytes, &o.max_message_bytes);
+        set(&mut self.deployment, &o.deployment);
+        set_some(&mut self.peer_url, &o.peer_url);
+        set_some(&mut self.replication_secret, &o.replication_secret);
+        set_some(&mut self.moderator_secret, &o.moderator_secret);
+        set(&mut self.public_urls, &o.public_urls);
+        set_some(&mut self.moderator_url, &o.moderator_url);
+        set(&mut self.clock_skew_ms, &o.clock_skew_ms);
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
         if self.max_message_bytes == 0 || self.max_message_bytes > 1024 * 1024 {
             return Err(ConfigError::Invalid(
                 "max_message_bytes must be between 1 and 1048576".into(),
@@ -210,67 +264,6 @@ impl Config {
             ));
         }
         Ok(())
-    }
-
-    /// Opens this deployment's database under its name and (possibly skewed) clock.
-    pub fn open_store(&self) -> Result<crate::store::Store, crate::store::StoreError> {
-        crate::store::Store::open_as(
-            &self.data_dir,
-            &self.deployment,
-            crate::clock::system_clock(self.clock_skew_ms),
-        )
-    }
-
-    /// The visitor-token secret: the configured one, or the one kept in the data directory
-    /// (created on first start with owner-only permissions).
-    pub fn resolve_secret(&self) -> std::io::Result<String> {
-        if let Some(secret) = &self.token_secret {
-            return Ok(secret.clone());
-        }
-        let path = self.data_dir.join("token-secret");
-        match std::fs::read_to_string(&path) {
-            Ok(secret) if !secret.trim().is_empty() => Ok(secret.trim().to_owned()),
-            _ => {
-                std::fs::create_dir_all(&self.data_dir)?;
-                let secret = crate::auth::new_secret();
-                let tmp = path.with_extension("tmp");
-                std::fs::write(&tmp, &secret)?;
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::PermissionsExt;
-                    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
-                }
-                std::fs::rename(&tmp, &path)?;
-                Ok(secret)
-            }
-        }
-    }
-}
-
-impl Layered for Config {
-    type Overrides = Overrides;
-
-    fn file(overrides: &Overrides) -> Option<&Path> {
-        overrides.config.as_deref()
-    }
-
-    fn apply(&mut self, o: &Overrides) {
-        set(&mut self.listen, &o.listen);
-        set(&mut self.data_dir, &o.data_dir);
-        set_some(&mut self.assets_dir, &o.assets_dir);
-        set_some(&mut self.token_secret, &o.token_secret);
-        set(&mut self.max_message_bytes, &o.max_message_bytes);
-        set(&mut self.deployment, &o.deployment);
-        set_some(&mut self.peer_url, &o.peer_url);
-        set_some(&mut self.replication_secret, &o.replication_secret);
-        set_some(&mut self.moderator_secret, &o.moderator_secret);
-        set(&mut self.public_urls, &o.public_urls);
-        set_some(&mut self.moderator_url, &o.moderator_url);
-        set(&mut self.clock_skew_ms, &o.clock_skew_ms);
-    }
-
-    fn validate(&self) -> Result<(), ConfigError> {
-        self.check()
     }
 }
 
