@@ -25,13 +25,16 @@ pub use http::{ApiError, ClientConfig, HealthReport, LoginRequest, LoginResponse
 pub use ids::{ConversationId, MessageId, OperatorId, SiteId, VisitorId};
 pub use model::{
     Author, AuthorKind, ConversationState, ConversationSummary, ErrorCode, Message,
-    OperatorProfile, OperatorRole,
+    OperatorCard, OperatorProfile, OperatorRole,
 };
 
 /// The protocol version spoken by this build. A client announces it in [`ClientFrame::Hello`]; a
 /// deployment that does not speak it answers [`ErrorCode::UnsupportedProtocol`] so that an old widget
 /// cached in a visitor's browser asks for a reload instead of misbehaving.
-pub const PROTOCOL_VERSION: u32 = 1;
+///
+/// Version 2: conversation summaries carry an [`OperatorCard`] (id and name) instead of the full
+/// operator profile, so no visitor learns an operator's e-mail address or role.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The path of the WebSocket endpoint, relative to a deployment's base URL.
 pub const WS_PATH: &str = "/v1/ws";

@@ -112,9 +112,10 @@ pub struct ConversationSummary {
     pub visitor_id: VisitorId,
     /// Waiting, active or closed.
     pub state: ConversationState,
-    /// The operator who accepted it, if any.
+    /// The operator who accepted it, if any, as the visitor may see them: never their e-mail
+    /// address or role, since summaries reach the widget.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub operator: Option<OperatorProfile>,
+    pub operator: Option<OperatorCard>,
     /// When it was opened, in Unix milliseconds.
     pub created_at: i64,
     /// When its state or messages last changed, in Unix milliseconds.
@@ -156,7 +157,7 @@ impl OperatorRole {
     }
 }
 
-/// An operator as others see them.
+/// An operator as they and the deployment know them (login, `me`, the operator's own welcome).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OperatorProfile {
     /// The account.
@@ -167,6 +168,26 @@ pub struct OperatorProfile {
     pub email: String,
     /// Admin or agent.
     pub role: OperatorRole,
+}
+
+/// What a visitor may see of an operator: the display name, and the id the console uses to tell
+/// its own chats from others'. The e-mail address and the role stay with the operators' own
+/// endpoints ([`OperatorProfile`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorCard {
+    /// The account.
+    pub id: OperatorId,
+    /// The display name.
+    pub name: String,
+}
+
+impl From<&OperatorProfile> for OperatorCard {
+    fn from(profile: &OperatorProfile) -> Self {
+        OperatorCard {
+            id: profile.id,
+            name: profile.name.clone(),
+        }
+    }
 }
 
 /// Why a request or frame was refused. Clients branch on these, never on the human-readable text.

@@ -113,3 +113,47 @@ async fn an_unknown_site_and_a_disallowed_page_get_the_same_answer() {
     );
     assert_eq!(unknown, disallowed, "site ids must not be probeable");
 }
+
+#[tokio::test]
+async fn visitors_learn_an_operators_name_but_never_their_email_or_role() {
+    let server = TestServer::start().await;
+    let (mut alice, _) = server.operator("alice@example.com").await;
+    let (mut visitor, session) = server.visitor(None).await;
+    let Session::Visitor { token, .. } = session else {
+        panic!("visitor session")
+    };
+    let conversation = new_conversation();
+    visitor.post(conversation, "hello").await;
+    alice
+        .send(&protocol::ClientFrame::Accept {
+            conversation_id: conversation,
+        })
+        .await;
+    // Everything the accept pushes to the visitor, read as the text on the wire.
+    let mut pushed = Vec::new();
+    loop {
+        let text = visitor.recv_text().await;
+        let done = text.contains("\"state\":\"active\"");
+        pushed.push(text);
+        if done {
+            break;
+        }
+    }
+    // The welcome of a returning visitor lists the conversation with its operator too.
+    let mut again = server.connect().await;
+    again
+        .send(&protocol::ClientFrame::Hello {
+            protocol: protocol::PROTOCOL_VERSION,
+            auth: protocol::Auth::Visitor {
+                site_id: protocol::SiteId("acme".into()),
+                token: Some(token),
+            },
+            page_url: None,
+        })
+        .await;
+    pushed.push(again.recv_text().await);
+    let all = pushed.concat();
+    assert!(all.contains("\"name\":\"Alice\""), "{all}");
+    assert!(!all.contains("alice@example.com"), "{all}");
+    assert!(!all.contains("\"role\":\"a"), "{all}");
+}

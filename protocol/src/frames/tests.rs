@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::ids::OperatorId;
-use crate::model::{AuthorKind, ConversationState, OperatorRole};
+use crate::model::{AuthorKind, ConversationState, OperatorCard, OperatorRole};
 use crate::PROTOCOL_VERSION;
 
 fn conversation() -> ConversationId {
@@ -24,18 +24,22 @@ fn message() -> Message {
     }
 }
 
+fn alice() -> OperatorProfile {
+    OperatorProfile {
+        id: OperatorId::from_parts(2, [4; 10]),
+        name: "Alice".into(),
+        email: "alice@example.com".into(),
+        role: OperatorRole::Agent,
+    }
+}
+
 fn summary() -> ConversationSummary {
     ConversationSummary {
         id: conversation(),
         site_id: SiteId("acme".into()),
         visitor_id: VisitorId::from_parts(1, [3; 10]),
         state: ConversationState::Active,
-        operator: Some(OperatorProfile {
-            id: OperatorId::from_parts(2, [4; 10]),
-            name: "Alice".into(),
-            email: "alice@example.com".into(),
-            role: OperatorRole::Agent,
-        }),
+        operator: Some(OperatorCard::from(&alice())),
         created_at: 1,
         updated_at: 2,
         last_message: Some("hi".into()),
@@ -103,7 +107,7 @@ fn every_server_frame_round_trips() {
             max_message_bytes: 8192,
             replicates: true,
             session: Session::Operator {
-                operator: summary().operator.unwrap(),
+                operator: alice(),
                 inbox: vec![summary()],
             },
         },
@@ -186,4 +190,13 @@ fn decoding_tells_malformed_from_unknown_from_old() {
         ClientFrame::decode(r#"{"type":"hello","protocol":0,"whatever":"changed"}"#).unwrap_err(),
         DecodeError::UnsupportedProtocol(0)
     );
+}
+
+#[test]
+fn a_conversation_summary_names_its_operator_without_contact_details() {
+    // Summaries reach visitors' widgets, so they carry the public card only.
+    let text = serde_json::to_string(&summary()).unwrap();
+    assert!(text.contains("\"name\":\"Alice\""), "{text}");
+    assert!(!text.contains("alice@example.com"), "{text}");
+    assert!(!text.contains("\"role\""), "{text}");
 }

@@ -1,13 +1,12 @@
 //! Conversations: the inbox, a visitor's conversations, and the state changes operators make
 //! (accept, close), each announced by a system message.
 
-use super::accounts::{operator_from_row, OPERATOR_COLUMNS};
 use super::rows::{self, Cached};
 use super::{Reader, StoreError, Writer};
 use protocol::replication::Change;
 use protocol::{
     AuthorKind, ConversationId, ConversationState, ConversationSummary, Message, MessageId,
-    OperatorProfile, OperatorRole, SiteId, VisitorId,
+    OperatorCard, OperatorId, OperatorProfile, OperatorRole, SiteId, VisitorId,
 };
 use rusqlite::{OptionalExtension, Row};
 
@@ -23,14 +22,18 @@ pub struct StateChange {
 fn select(condition: &str) -> String {
     format!(
         "SELECT c.id, c.site_id, c.visitor_id, c.state, c.page_url, c.last_message,
-            c.created_at, c.updated_at, {OPERATOR_COLUMNS}
+            c.created_at, c.updated_at, o.id, o.name
          FROM conversations c LEFT JOIN operators o ON o.id = c.operator_id {condition}"
     )
 }
 
 fn conversation_from_row(row: &Row<'_>) -> rusqlite::Result<ConversationSummary> {
+    // Only the public card is read: summaries reach visitors.
     let operator = match row.get::<_, Option<String>>(8)? {
-        Some(_) => Some(operator_from_row(row, 8)?),
+        Some(_) => Some(OperatorCard {
+            id: OperatorId(rows::uuid(row, 8, "operator id")?),
+            name: row.get(9)?,
+        }),
         None => None,
     };
     Ok(ConversationSummary {

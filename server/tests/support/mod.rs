@@ -235,12 +235,17 @@ impl Client {
 
     /// The next server frame, failing the test after 5 s.
     pub async fn recv(&mut self) -> ServerFrame {
+        ServerFrame::decode(&self.recv_text().await).unwrap()
+    }
+
+    /// The next server frame as the text on the wire, failing the test after 5 s.
+    pub async fn recv_text(&mut self) -> String {
         loop {
             let next = tokio::time::timeout(Duration::from_secs(5), self.socket.next())
                 .await
                 .expect("a frame in time");
             match next {
-                Some(Ok(WsMessage::Text(text))) => return ServerFrame::decode(&text).unwrap(),
+                Some(Ok(WsMessage::Text(text))) => return text.to_string(),
                 Some(Ok(WsMessage::Close(frame))) => panic!("closed: {frame:?}"),
                 Some(Ok(_)) => continue,
                 other => panic!("socket ended: {other:?}"),

@@ -79,6 +79,12 @@ pub fn operator_email(index: usize) -> String {
     format!("agent{index}@example.com")
 }
 
+/// The display name of operator `index`, unique, so that a participant recognises its own chats
+/// in the summaries (which name operators by their public card, without e-mail).
+pub fn operator_name(index: usize) -> String {
+    format!("Agent {index}")
+}
+
 /// Everything running: the processes and the proxies between them.
 pub struct World {
     /// The deployments (their processes restart in place).
@@ -102,7 +108,7 @@ impl World {
         let (mut primary, mut redundant) = prepare_pair(0);
         for index in 0..operators {
             let email = operator_email(index);
-            let name = format!("Agent {index}");
+            let name = operator_name(index);
             assert!(
                 primary.admin(&[
                     "operator", "add", "--email", &email, "--name", &name, "--role", "agent",

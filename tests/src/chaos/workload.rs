@@ -4,7 +4,7 @@
 //! wrote, what was acknowledged and when, and what it would show.
 
 use super::browsers::{BrowserRecord, Browsers};
-use super::{operator_email, Options, Rng, World, OPERATOR_PASSWORD};
+use super::{operator_email, operator_name, Options, Rng, World, OPERATOR_PASSWORD};
 use crate::visitor::Visitor;
 use protocol::{AuthorKind, ClientFrame, ConversationId, ConversationState};
 use std::collections::{BTreeMap, BTreeSet};
@@ -322,7 +322,7 @@ async fn operator(
     mut rng: Rng,
 ) -> Visitor {
     record.resync_on_welcome = true;
-    let me = operator_email(index);
+    let me = operator_name(index);
     let mut asked: BTreeMap<ConversationId, Instant> = BTreeMap::new();
     let mut mine: BTreeSet<ConversationId> = BTreeSet::new();
     let mut finals_answered: BTreeSet<ConversationId> = BTreeSet::new();
@@ -348,7 +348,7 @@ async fn operator(
                     }
                 }
                 ConversationState::Active
-                    if summary.operator.as_ref().is_some_and(|o| o.email == me)
+                    if summary.operator.as_ref().is_some_and(|o| o.name == me)
                         && mine.insert(summary.id) =>
                 {
                     record
