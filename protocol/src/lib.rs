@@ -24,8 +24,8 @@ pub use frames::{Auth, ClientFrame, DecodeError, ServerFrame, Session};
 pub use http::{ApiError, ClientConfig, HealthReport, LoginRequest, LoginResponse};
 pub use ids::{ConversationId, MessageId, OperatorId, SiteId, VisitorId};
 pub use model::{
-    Author, AuthorKind, ConversationState, ConversationSummary, ErrorCode, Message,
-    OperatorCard, OperatorProfile, OperatorRole,
+    Author, AuthorKind, ConversationState, ConversationSummary, ErrorCode, Message, OperatorCard,
+    OperatorProfile, OperatorRole,
 };
 
 /// The protocol version spoken by this build. A client announces it in [`ClientFrame::Hello`]; a

@@ -62,9 +62,13 @@ enum SiteCommand {
         id: String,
         #[arg(long)]
         name: String,
-        /// An origin allowed to embed the widget (repeatable); none allows any origin.
+        /// An origin allowed to embed the widget, such as `https://shop.example` (repeatable).
         #[arg(long = "origin")]
         origins: Vec<String>,
+        /// Let pages of every origin, and clients that send no `Origin`, embed the chat, instead
+        /// of listing origins.
+        #[arg(long, conflicts_with = "origins")]
+        allow_any_origin: bool,
     },
 }
 
@@ -126,12 +130,18 @@ fn main() -> anyhow::Result<()> {
                 b.display()
             )
         }
-        Command::Site(SiteCommand::Add { id, name, origins }) => {
+        Command::Site(SiteCommand::Add {
+            id,
+            name,
+            origins,
+            allow_any_origin,
+        }) => {
+            let allowed_origins = site_origins(origins, allow_any_origin)?;
             let store = config.open_store()?;
             let site = Site {
                 id: SiteId(id),
                 name,
-                allowed_origins: origins,
+                allowed_origins,
             };
             let shown = site.clone();
             block_on_write(&store, move |conn| conn.upsert_site(&site))?;
@@ -143,6 +153,24 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The origins a site is saved with: each one checked and normalised, and "any" only when asked
+/// for in so many words, so that no site is open to every page by omission.
+fn site_origins(origins: Vec<String>, allow_any: bool) -> anyhow::Result<Vec<String>> {
+    if allow_any {
+        return Ok(vec![server::store::ANY_ORIGIN.to_owned()]);
+    }
+    if origins.is_empty() {
+        anyhow::bail!(
+            "name the pages that may embed the chat with --origin https://shop.example (repeatable), \
+             or pass --allow-any-origin to let every page embed it"
+        );
+    }
+    origins
+        .iter()
+        .map(|o| server::store::normalise_origin(o).map_err(anyhow::Error::msg))
+        .collect()
 }
 
 fn read_password() -> anyhow::Result<String> {

@@ -59,7 +59,7 @@ async fn linked_pair(skew_b: i64) -> (Side, Side, VisitorId, [protocol::Operator
             w.upsert_site(&Site {
                 id: SiteId("acme".into()),
                 name: "Acme".into(),
-                allowed_origins: vec![],
+                allowed_origins: vec![server::store::ANY_ORIGIN.into()],
             })?;
             w.ensure_visitor(visitor, &SiteId("acme".into()))?;
             let alice = w.add_operator(

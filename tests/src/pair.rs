@@ -223,7 +223,15 @@ pub fn prepare_pair(redundant_skew_ms: i64) -> (Member, Member) {
         member("redundant", port_b, port_a, redundant_skew_ms),
     );
     for args in [
-        &["site", "add", "--id", SITE_ID, "--name", "Pair"][..],
+        &[
+            "site",
+            "add",
+            "--id",
+            SITE_ID,
+            "--name",
+            "Pair",
+            "--allow-any-origin",
+        ][..],
         &[
             "operator",
             "add",

@@ -14,19 +14,51 @@ pub struct Site {
     pub id: SiteId,
     /// The name shown in the widget's header.
     pub name: String,
-    /// Origins (`https://shop.example`) whose pages may embed the widget; empty allows any.
+    /// Origins (`https://shop.example`) whose pages may embed the widget, in the form
+    /// [`normalise_origin`] gives them, or [`ANY_ORIGIN`] alone to allow every page. Empty allows
+    /// none.
     pub allowed_origins: Vec<String>,
 }
 
+/// The entry that lets pages of every origin (and clients that send no `Origin`) open visitor
+/// sessions: only ever stored because the site's owner asked for it explicitly.
+pub const ANY_ORIGIN: &str = "*";
+
 impl Site {
-    /// Whether a page from `origin` may open a visitor session on this site.
-    pub fn allows_origin(&self, origin: &str) -> bool {
-        self.allowed_origins.is_empty()
-            || self
-                .allowed_origins
-                .iter()
-                .any(|o| o.trim_end_matches('/') == origin)
+    /// Whether a client whose upgrade request carried `origin` may open a visitor session on this
+    /// site. Browsers always send `Origin` on a WebSocket upgrade, so a missing one is a
+    /// non-browser client, allowed only where every origin is.
+    pub fn allows_origin(&self, origin: Option<&str>) -> bool {
+        if self.allowed_origins.iter().any(|o| o == ANY_ORIGIN) {
+            return true;
+        }
+        let Some(origin) = origin else {
+            return false;
+        };
+        self.allowed_origins
+            .iter()
+            .any(|o| o.trim_end_matches('/') == origin)
     }
+}
+
+/// An origin as browsers send it in `Origin` (`https://shop.example`, `http://localhost:8080`:
+/// scheme, host and a port other than the scheme's default, international names in their ASCII
+/// form), or a sentence saying why `text` is not one.
+pub fn normalise_origin(text: &str) -> Result<String, String> {
+    let url =
+        url::Url::parse(text.trim()).map_err(|e| format!("`{text}` is not an origin: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "`{text}` is not an origin: only http and https pages embed the chat"
+        ));
+    }
+    let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none();
+    if !bare || !url.username().is_empty() || url.password().is_some() {
+        return Err(format!(
+            "`{text}` is not an origin: give only the scheme, host and port, such as https://shop.example"
+        ));
+    }
+    Ok(url.origin().ascii_serialization())
 }
 
 /// The operator columns, in the order [`operator_from_row`] reads them, for a table aliased `o`.

@@ -98,6 +98,15 @@ fn site_upserted(
     name: &str,
     allowed_origins: &[String],
 ) -> Result<(), StoreError> {
+    // Events written before sites had to name their origins (schema migration 5) meant "any"
+    // by an empty list; they are read that way, so a deployment replaying an old log stores
+    // what its peer's migration stored.
+    let any = [super::ANY_ORIGIN.to_owned()];
+    let allowed_origins = if allowed_origins.is_empty() {
+        &any[..]
+    } else {
+        allowed_origins
+    };
     let origins = serde_json::to_string(allowed_origins).expect("strings serialise");
     conn.execute_cached(
         "INSERT INTO sites (id, name, allowed_origins, created_at, hlc, origin)

@@ -24,7 +24,7 @@ pub mod schema;
 pub mod sync_check;
 mod writer;
 
-pub use accounts::Site;
+pub use accounts::{normalise_origin, Site, ANY_ORIGIN};
 pub use conversations::StateChange;
 pub use messages::Posted;
 pub use writer::Writer;

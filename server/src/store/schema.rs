@@ -110,6 +110,12 @@ pub const MIGRATIONS: &[&str] = &[
         WHERE json_valid(body) AND json_extract(body, '$.kind') = 'session_deleted'
           AND json_extract(body, '$.token_hash') IS NOT NULL;
     "#,
+    // 5: an empty list of allowed origins used to allow every origin; now a site must name its
+    // origins or allow any in so many words. Sites saved the old way keep working as before,
+    // explicitly open.
+    r#"
+    UPDATE sites SET allowed_origins = '["*"]' WHERE allowed_origins = '[]';
+    "#,
 ];
 
 /// Opens-time settings for every connection: WAL so readers never block the writer, `synchronous =

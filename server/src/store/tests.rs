@@ -285,3 +285,71 @@ async fn writes_after_shutdown_fail_cleanly() {
         Err(StoreError::Closed)
     ));
 }
+
+#[tokio::test]
+async fn a_site_saved_open_by_an_empty_list_stays_open_explicitly_after_migration_5() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // A database as version 4 left it, with a site that listed no origins.
+        let mut conn = rusqlite::Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+        let tx = conn.transaction().unwrap();
+        for migration in &schema::MIGRATIONS[..4] {
+            tx.execute_batch(migration).unwrap();
+        }
+        tx.pragma_update(None, "user_version", 4).unwrap();
+        tx.execute(
+            "INSERT INTO sites (id, name, allowed_origins, created_at) VALUES ('old', 'Old', '[]', 1)",
+            [],
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let site = store
+        .read(|r| r.site(&SiteId("old".into())))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(site.allowed_origins, vec![ANY_ORIGIN.to_owned()]);
+    assert!(site.allows_origin(None));
+    assert!(site.allows_origin(Some("https://anywhere.example")));
+}
+
+#[test]
+fn origins_are_checked_and_kept_as_browsers_send_them() {
+    assert_eq!(
+        normalise_origin("https://Shop.Example/").unwrap(),
+        "https://shop.example"
+    );
+    assert_eq!(
+        normalise_origin("http://localhost:8080").unwrap(),
+        "http://localhost:8080"
+    );
+    // The scheme's default port is left out, as in the browser's `Origin`.
+    assert_eq!(
+        normalise_origin("https://shop.example:443").unwrap(),
+        "https://shop.example"
+    );
+    assert_eq!(
+        normalise_origin("https://bücher.example").unwrap(),
+        "https://xn--bcher-kva.example"
+    );
+    for bad in [
+        "shop.example",
+        "https://shop.example/checkout",
+        "https://shop.example?x=1",
+        "https://user@shop.example",
+        "ftp://shop.example",
+        "*",
+        "",
+    ] {
+        assert!(normalise_origin(bad).is_err(), "{bad} accepted");
+    }
+    let listed = Site {
+        allowed_origins: vec!["https://acme.example".into()],
+        ..site()
+    };
+    assert!(listed.allows_origin(Some("https://acme.example")));
+    assert!(!listed.allows_origin(Some("https://evil.example")));
+    assert!(!listed.allows_origin(None));
+}

@@ -40,10 +40,11 @@ async fn upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    // An `Origin` that is not ASCII is kept (lossily) rather than dropped, so it matches no
+    // allowed origin instead of skipping the check.
     let origin = headers
         .get(header::ORIGIN)
-        .and_then(|o| o.to_str().ok())
-        .map(str::to_owned);
+        .map(|o| String::from_utf8_lossy(o.as_bytes()).into_owned());
     // Frames up to the hard limit are read and answered with a clear `too_large` error; only a
     // frame beyond it (far larger than any legitimate one) drops the connection unread.
     let hard_limit = session::frame_limit(state.config.max_message_bytes) * 16;

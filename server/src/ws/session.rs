@@ -194,11 +194,10 @@ impl Session {
             tracing::info!(site = %site_id, "a visitor asked for an unknown site");
             return Err(unavailable());
         };
-        if let Some(origin) = &self.origin {
-            if !site.allows_origin(origin) {
-                tracing::info!(site = %site_id, %origin, "a page the site does not allow asked for it");
-                return Err(unavailable());
-            }
+        if !site.allows_origin(self.origin.as_deref()) {
+            let origin = self.origin.as_deref().unwrap_or("(none)");
+            tracing::info!(site = %site_id, %origin, "a page the site does not allow asked for it");
+            return Err(unavailable());
         }
         let visitor_id = match token {
             None => VisitorId(uuid::Uuid::now_v7()),

@@ -14,7 +14,6 @@ use server::AppState;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tower::ServiceExt;
@@ -120,13 +119,42 @@ impl TestServer {
 
     /// A raw WebSocket connection from a page of `origin`.
     pub async fn connect_from(&self, origin: &str) -> Client {
-        let mut request = format!("ws://{}{}", self.address, protocol::WS_PATH)
-            .into_client_request()
-            .unwrap();
-        request
-            .headers_mut()
-            .insert("origin", origin.parse().unwrap());
-        let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        self.connect_with_origin(Some(origin.as_bytes())).await
+    }
+
+    /// A raw WebSocket connection whose upgrade carries `origin` as raw bytes, or no `Origin`.
+    /// The upgrade request is written by hand because tungstenite's client sends only visible
+    /// ASCII header values, and a test must be able to send what an attacker would.
+    pub async fn connect_with_origin(&self, origin: Option<&[u8]>) -> Client {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut tcp = TcpStream::connect(self.address).await.unwrap();
+        let mut request = format!(
+            "GET {} HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+             Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n",
+            protocol::WS_PATH,
+            self.address
+        )
+        .into_bytes();
+        if let Some(origin) = origin {
+            request.extend_from_slice(b"Origin: ");
+            request.extend_from_slice(origin);
+            request.extend_from_slice(b"\r\n");
+        }
+        request.extend_from_slice(b"\r\n");
+        tcp.write_all(&request).await.unwrap();
+        // The answer's head, read a byte at a time so that no frame after it is consumed.
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            head.push(tcp.read_u8().await.unwrap());
+        }
+        let head = String::from_utf8_lossy(&head);
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        let socket = WebSocketStream::from_raw_socket(
+            MaybeTlsStream::Plain(tcp),
+            tokio_tungstenite::tungstenite::protocol::Role::Client,
+            None,
+        )
+        .await;
         Client { socket }
     }
 
