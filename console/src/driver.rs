@@ -190,7 +190,7 @@ impl LinkApp for Console {
         match event {
             Event::Status(status) => self.show_status(status),
             Event::Welcome { frame, moved, .. } => self.on_welcome(link, frame, moved),
-            Event::Frame(frame) => self.on_frame(link, frame),
+            Event::Frame(frame) => self.on_frame(frame),
             Event::Refused {
                 message, reason, ..
             } => {
@@ -308,7 +308,7 @@ impl Console {
         }
     }
 
-    fn on_frame(&mut self, link: &mut Link, frame: ServerFrame) {
+    fn on_frame(&mut self, frame: ServerFrame) {
         match frame {
             ServerFrame::Ack { message, .. } => self.apply_messages(std::slice::from_ref(&message)),
             ServerFrame::Message { message } => {
@@ -334,7 +334,7 @@ impl Console {
                     }
                 });
             }
-            ServerFrame::Error { code, message, .. } => self.on_error(link, code, message),
+            ServerFrame::Error { code, message, .. } => self.on_error(code, message),
             // Welcomes, redirects, pongs and replication confirmations are the link's business.
             ServerFrame::Welcome { .. }
             | ServerFrame::Replicated { .. }
@@ -343,14 +343,14 @@ impl Console {
         }
     }
 
-    fn on_error(&mut self, link: &mut Link, code: ErrorCode, message: String) {
-        let online = matches!(link.status(), LinkStatus::Online { .. });
-        if code == ErrorCode::Unauthorized && !online {
-            // The session expired or was revoked: back to the login form.
+    fn on_error(&mut self, code: ErrorCode, message: String) {
+        if code == ErrorCode::Unauthorized {
+            // The session expired, was logged out (here, in another tab or on the other
+            // deployment) or its account changed: whether at `hello` or on an open connection
+            // (the deployment then closes it), back to the login form with the deployment's
+            // sentence ("Signed out: ...").
             self.forget_session();
-            self.state
-                .notice
-                .set(Some("Your session has ended; please log in again.".into()));
+            self.state.notice.set(Some(message));
             return;
         }
         // Refusals of messages the outbox holds arrive as `Event::Refused`; what is left is for

@@ -71,6 +71,11 @@ pub enum Change {
         password_hash: String,
         /// Admin or agent.
         role: OperatorRole,
+        /// The change takes the operator's existing sessions away (a new password, another
+        /// role): every session created before it ends, on both deployments. Absent in events
+        /// written before sessions could end this way.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        ends_sessions: bool,
     },
     /// An operator logged in: the session is valid at both deployments. Grow-only.
     SessionCreated {

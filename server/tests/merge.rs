@@ -431,3 +431,60 @@ proptest::proptest! {
         runtime.block_on(run_schedule(steps));
     }
 }
+
+/// What a session token is worth on `side` now.
+async fn session_on(side: &Side, hash: &str) -> server::store::SessionStatus {
+    let (hash, now) = (hash.to_owned(), side.store.now_ms());
+    side.store
+        .read(move |r| r.session_status(&hash, now))
+        .await
+        .unwrap()
+}
+
+async fn new_session(side: &Side, operator: protocol::OperatorId) -> String {
+    let hash = server::auth::session_token_hash(&server::auth::new_session_token());
+    let (stored, expires_at) = (hash.clone(), side.store.now_ms() + 3_600_000);
+    side.store
+        .write(move |w| w.create_session(&stored, operator, expires_at))
+        .await
+        .unwrap();
+    hash
+}
+
+#[tokio::test]
+async fn password_changes_and_logins_on_both_sides_of_a_cut_end_the_same_sessions() {
+    for a_first in [true, false] {
+        let (a, b, _, [_, bob]) = linked_pair(0).await;
+        let before_cut = new_session(&a, bob.id).await;
+        pull(&a, &b).await;
+        // Cut off: `a` gives Bob a new password; `b` logs Bob in, then makes him an admin,
+        // then logs him in again.
+        a.store
+            .write(|w| w.add_operator("bob@example.com", "Bob", "h2", OperatorRole::Agent, true))
+            .await
+            .unwrap();
+        let during_cut = new_session(&b, bob.id).await;
+        b.store
+            .write(|w| w.add_operator("bob@example.com", "Bob", "h", OperatorRole::Admin, true))
+            .await
+            .unwrap();
+        let after_role = new_session(&b, bob.id).await;
+        if a_first {
+            pull(&a, &b).await;
+            pull(&b, &a).await;
+        } else {
+            pull(&b, &a).await;
+            pull(&a, &b).await;
+        }
+        assert_identical(&a, &b);
+        use server::store::SessionStatus::{AccountChanged, Live};
+        for hash in [&before_cut, &during_cut, &after_role] {
+            let (on_a, on_b) = (session_on(&a, hash).await, session_on(&b, hash).await);
+            assert_eq!(on_a, on_b, "the same verdict on both sides");
+        }
+        assert_eq!(session_on(&a, &before_cut).await, AccountChanged);
+        assert_eq!(session_on(&a, &during_cut).await, AccountChanged);
+        // The last login came after every change either side had seen.
+        assert!(matches!(session_on(&a, &after_role).await, Live { .. }));
+    }
+}

@@ -5,7 +5,7 @@ use super::rows::{self, Cached};
 use super::{Reader, StoreError, Writer};
 use protocol::replication::Change;
 use protocol::{OperatorId, OperatorProfile, OperatorRole, SiteId, VisitorId};
-use rusqlite::{params, OptionalExtension, Row};
+use rusqlite::{OptionalExtension, Row};
 
 /// A site as its owner configured it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,6 +59,41 @@ pub fn normalise_origin(text: &str) -> Result<String, String> {
         ));
     }
     Ok(url.origin().ascii_serialization())
+}
+
+/// What a session token is worth now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionStatus {
+    /// Valid until `expires_at` (Unix milliseconds, the deployment's clock).
+    Live {
+        /// Its operator, as they are now.
+        operator: OperatorProfile,
+        /// When it expires.
+        expires_at: i64,
+    },
+    /// Its operator logged out with it (here or on the peer).
+    LoggedOut,
+    /// Past its expiry.
+    Expired,
+    /// Its operator's password or role changed after it was created.
+    AccountChanged,
+    /// Never seen here: forged, purged, or created on the peer and not replicated yet.
+    Unknown,
+}
+
+impl SessionStatus {
+    /// The sentence the console shows when this ends an operator's connection.
+    pub fn ended_because(&self) -> &'static str {
+        match self {
+            SessionStatus::Live { .. } => "signed in",
+            SessionStatus::LoggedOut => "Signed out: this session was logged out.",
+            SessionStatus::Expired => "Signed out: your session expired.",
+            SessionStatus::AccountChanged => {
+                "Signed out: your password or role changed; please log in again."
+            }
+            SessionStatus::Unknown => "Signed out: this session is not valid.",
+        }
+    }
 }
 
 /// The operator columns, in the order [`operator_from_row`] reads them, for a table aliased `o`.
@@ -132,16 +167,53 @@ impl Reader<'_> {
         token_hash: &str,
         now_ms: i64,
     ) -> Result<Option<OperatorProfile>, StoreError> {
+        Ok(match self.session_status(token_hash, now_ms)? {
+            SessionStatus::Live { operator, .. } => Some(operator),
+            _ => None,
+        })
+    }
+
+    /// Whether a session is live at `now_ms`, and if not, why: what an operator's open socket
+    /// checks whenever accounts change, and what it tells the console when it closes.
+    pub fn session_status(
+        &self,
+        token_hash: &str,
+        now_ms: i64,
+    ) -> Result<SessionStatus, StoreError> {
         let sql = format!(
-            "SELECT {OPERATOR_COLUMNS} FROM operator_sessions s JOIN operators o ON o.id = s.operator_id
-             WHERE s.token_hash = ?1 AND s.expires_at > ?2"
+            "SELECT {OPERATOR_COLUMNS}, s.expires_at, s.hlc >= o.sessions_from
+             FROM operator_sessions s JOIN operators o ON o.id = s.operator_id
+             WHERE s.token_hash = ?1"
         );
+        let found = self
+            .conn
+            .query_row_cached(&sql, [token_hash], |row| {
+                Ok((operator_from_row(row, 0)?, row.get(4)?, row.get(5)?))
+            })
+            .optional()?;
+        Ok(match found {
+            Some((_, _, false)) => SessionStatus::AccountChanged,
+            Some((_, expires_at, true)) if expires_at <= now_ms => SessionStatus::Expired,
+            Some((operator, expires_at, true)) => SessionStatus::Live {
+                operator,
+                expires_at,
+            },
+            None if self.session_tombstoned(token_hash)? => SessionStatus::LoggedOut,
+            None => SessionStatus::Unknown,
+        })
+    }
+
+    /// Whether the session with this token hash was logged out.
+    fn session_tombstoned(&self, token_hash: &str) -> Result<bool, StoreError> {
         Ok(self
             .conn
-            .query_row_cached(&sql, params![token_hash, now_ms], |row| {
-                operator_from_row(row, 0)
-            })
-            .optional()?)
+            .query_row_cached(
+                "SELECT 1 FROM session_tombstones WHERE token_hash = ?1",
+                [token_hash],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
     }
 }
 
@@ -178,14 +250,18 @@ impl Writer<'_> {
         role: OperatorRole,
         replace: bool,
     ) -> Result<OperatorProfile, StoreError> {
-        let id = match self.operator_by_email(email)? {
+        let (id, ends_sessions) = match self.operator_by_email(email)? {
             Some(_) if !replace => {
                 return Err(StoreError::Conflict(format!(
                     "an operator with e-mail {email} already exists"
                 )))
             }
-            Some((existing, _)) => existing.id,
-            None => OperatorId(uuid::Uuid::now_v7()),
+            // Whoever knew the old password, or held the old role, is signed out.
+            Some((existing, stored)) => (
+                existing.id,
+                stored != password_hash || existing.role != role,
+            ),
+            None => (OperatorId(uuid::Uuid::now_v7()), false),
         };
         self.record(Change::OperatorUpserted {
             id,
@@ -193,6 +269,7 @@ impl Writer<'_> {
             name: name.to_owned(),
             password_hash: password_hash.to_owned(),
             role,
+            ends_sessions,
         })?;
         Ok(OperatorProfile {
             id,

@@ -47,8 +47,13 @@ pub fn apply(conn: &Connection, event: &LoggedEvent) -> Result<Option<Conversati
             name,
             password_hash,
             role,
+            ends_sessions,
         } => {
-            operator_upserted(conn, &stamp, *id, (email, name, password_hash), *role).map(|()| None)
+            operator_upserted(conn, &stamp, *id, (email, name, password_hash), *role)?;
+            if *ends_sessions {
+                operator_sessions_ended(conn, &stamp, *id)?;
+            }
+            Ok(None)
         }
         Change::SessionCreated {
             token_hash,
@@ -162,6 +167,22 @@ fn operator_upserted(
     Ok(())
 }
 
+/// **An operator's sessions ended: the latest such change wins by maximum**, whatever the order
+/// and whichever upsert won the last-writer-wins comparison: a session is valid only when it was
+/// created (by HLC) after every change that ended its operator's sessions. A maximum gives the
+/// same result in any order.
+fn operator_sessions_ended(
+    conn: &Connection,
+    stamp: &Stamp,
+    id: OperatorId,
+) -> Result<(), StoreError> {
+    conn.execute_cached(
+        "UPDATE operators SET sessions_from = MAX(sessions_from, ?2) WHERE id = ?1",
+        params![id.to_string(), stamp.hlc + 1],
+    )?;
+    Ok(())
+}
+
 /// **Sessions created: grow-only, and a deleted session stays deleted**: a creation arriving
 /// after the deletion of the same token (possible across the two deployments' logs) finds its
 /// tombstone and is not revived.
@@ -173,15 +194,16 @@ fn session_created(
     expires_at: i64,
 ) -> Result<(), StoreError> {
     conn.execute_cached(
-        "INSERT INTO operator_sessions (token_hash, operator_id, created_at, expires_at)
-         SELECT ?1, ?2, ?3, ?4
+        "INSERT INTO operator_sessions (token_hash, operator_id, created_at, expires_at, hlc)
+         SELECT ?1, ?2, ?3, ?4, ?5
          WHERE NOT EXISTS (SELECT 1 FROM session_tombstones WHERE token_hash = ?1)
          ON CONFLICT(token_hash) DO NOTHING",
         params![
             token_hash,
             operator_id.to_string(),
             stamp.wall_ms(),
-            expires_at
+            expires_at,
+            stamp.hlc
         ],
     )?;
     Ok(())

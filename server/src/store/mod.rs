@@ -24,7 +24,7 @@ pub mod schema;
 pub mod sync_check;
 mod writer;
 
-pub use accounts::{normalise_origin, Site, ANY_ORIGIN};
+pub use accounts::{normalise_origin, SessionStatus, Site, ANY_ORIGIN};
 pub use conversations::StateChange;
 pub use messages::Posted;
 pub use writer::Writer;
@@ -112,6 +112,9 @@ pub struct Store {
     wall: WallClock,
     /// The sequence number of the newest event recorded here; replication streams wait on it.
     head: Arc<watch::Sender<u64>>,
+    /// Counts committed batches that changed an operator account or ended a session, here or
+    /// from the peer; operators' open sockets check their session again when it moves.
+    accounts: Arc<watch::Sender<u64>>,
 }
 
 impl Store {
@@ -141,6 +144,7 @@ impl Store {
         let mut clock = HlcClock::default();
         clock.observe(max_hlc);
         let head = Arc::new(watch::channel(head).0);
+        let accounts = Arc::new(watch::channel(0).0);
         let clock = Arc::new(Mutex::new(clock));
         let origin: Arc<str> = Arc::from(origin);
         let (sender, thread) = writer::start(
@@ -150,6 +154,7 @@ impl Store {
                 clock: clock.clone(),
                 wall: wall.clone(),
                 head: head.clone(),
+                accounts: accounts.clone(),
             },
         )?;
         Ok(Store {
@@ -161,6 +166,7 @@ impl Store {
             clock,
             wall,
             head,
+            accounts,
         })
     }
 
@@ -225,6 +231,12 @@ impl Store {
     /// The newest event sequence number recorded here, and a way to wait for the next one.
     pub fn head(&self) -> watch::Receiver<u64> {
         self.head.subscribe()
+    }
+
+    /// Moves whenever a committed batch changed an operator account or ended a session (a
+    /// logout, here or replicated from the peer).
+    pub fn accounts_changed(&self) -> watch::Receiver<u64> {
+        self.accounts.subscribe()
     }
 
     /// The newest hybrid logical clock value issued or observed.

@@ -116,6 +116,13 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     UPDATE sites SET allowed_origins = '["*"]' WHERE allowed_origins = '[]';
     "#,
+    // 6: a new password or role ends the operator's sessions on both deployments. A session is
+    // valid only if its HLC is at least its operator's `sessions_from`; both start at 0, so every
+    // session that exists today stays valid until such a change.
+    r#"
+    ALTER TABLE operators ADD COLUMN sessions_from INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE operator_sessions ADD COLUMN hlc INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Opens-time settings for every connection: WAL so readers never block the writer, `synchronous =

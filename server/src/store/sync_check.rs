@@ -11,8 +11,8 @@ use std::path::Path;
 /// order; messages are ordered per conversation by (hlc, id), the order clients display.
 const TABLES: &[(&str, &str)] = &[
     ("sites", "SELECT id || ' ' || name || ' ' || allowed_origins FROM sites ORDER BY id"),
-    ("operators", "SELECT id || ' ' || email || ' ' || name || ' ' || role || ' ' || password_hash FROM operators ORDER BY id"),
-    ("operator sessions", "SELECT token_hash || ' ' || operator_id FROM operator_sessions ORDER BY token_hash"),
+    ("operators", "SELECT id || ' ' || email || ' ' || name || ' ' || role || ' ' || password_hash || ' ' || sessions_from FROM operators ORDER BY id"),
+    ("operator sessions", "SELECT token_hash || ' ' || operator_id || ' ' || hlc FROM operator_sessions ORDER BY token_hash"),
     ("session tombstones", "SELECT token_hash FROM session_tombstones ORDER BY token_hash"),
     ("visitors", "SELECT id || ' ' || site_id FROM visitors ORDER BY id"),
     (

@@ -66,6 +66,8 @@ pub(super) struct Context {
     pub wall: WallClock,
     /// Where the newest sequence number is published after each commit.
     pub head: Arc<watch::Sender<u64>>,
+    /// Moved after each commit that touched an account or ended a session.
+    pub accounts: Arc<watch::Sender<u64>>,
 }
 
 /// Starts the writer thread on `conn`.
@@ -93,6 +95,8 @@ pub struct Writer<'a> {
     wall: &'a WallClock,
     /// The newest event sequence number this batch appended, to publish after the commit.
     appended: &'a Cell<Option<u64>>,
+    /// Whether this batch changed an account or ended a session, to announce after the commit.
+    accounts_touched: &'a Cell<bool>,
 }
 
 impl<'a> std::ops::Deref for Writer<'a> {
@@ -129,6 +133,7 @@ impl Writer<'_> {
         event.seq = self.append_event(&event, None)?;
         changes::apply(self.conn(), &event)?;
         self.appended.set(Some(event.seq));
+        self.note_accounts(&event.change);
         Ok(event)
     }
 
@@ -144,7 +149,19 @@ impl Writer<'_> {
         self.clock.lock().expect("clock lock").observe(event.hlc);
         let touched = changes::apply(self.conn(), event)?;
         self.append_event(event, Some(event.seq))?;
+        self.note_accounts(&event.change);
         Ok(touched)
+    }
+
+    /// Remembers that the batch changed what a session is worth. A job that is rolled back may
+    /// leave this set: the sockets then check their sessions once for nothing, which is harmless.
+    fn note_accounts(&self, change: &Change) {
+        if matches!(
+            change,
+            Change::OperatorUpserted { .. } | Change::SessionDeleted { .. }
+        ) {
+            self.accounts_touched.set(true);
+        }
     }
 
     /// Writes to a dedicated row, proving the database takes durable writes (used by `/health`).
@@ -169,16 +186,21 @@ fn run(conn: Connection, jobs: mpsc::Receiver<Job>, context: Context) {
             }
         }
         let appended = Cell::new(None);
+        let accounts_touched = Cell::new(false);
         let writer = Writer {
             reader: Reader { conn: &conn },
             origin: &context.origin,
             clock: &context.clock,
             wall: &context.wall,
             appended: &appended,
+            accounts_touched: &accounts_touched,
         };
         if commit_batch(&writer, batch) {
             if let Some(seq) = appended.get() {
                 context.head.send_replace(seq);
+            }
+            if accounts_touched.get() {
+                context.accounts.send_modify(|generation| *generation += 1);
             }
         }
     }

@@ -3,8 +3,10 @@
 //!
 //! The loop waits for several things at once: a frame from the client, an event from the hub,
 //! replication confirmations, a new decision of the moderator (a client of a deployment that is not
-//! active is sent a `redirect`, once welcomed and again on every change), and the deployment
-//! shutting down (then it closes with "going away" so clients reconnect at once).
+//! active is sent a `redirect`, once welcomed and again on every change), a change to operator
+//! accounts or sessions and an operator session's expiry (the session is checked again, and a
+//! socket whose session has ended is told why and closed), and the deployment shutting down (then
+//! it closes with "going away" so clients reconnect at once).
 
 mod session;
 
@@ -22,6 +24,11 @@ use std::time::Duration;
 
 /// A client must say `hello` within this time or be disconnected.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How often an operator's socket checks its session even when nothing announced a change: a
+/// change written by another process (the `server operator add --replace` command beside a
+/// running deployment) reaches open sockets within this time.
+const SESSION_RECHECK: Duration = Duration::from_secs(30);
 
 /// Close code for "the server is going away" (shutdown): clients reconnect immediately.
 const CLOSE_GOING_AWAY: u16 = 1001;
@@ -65,9 +72,12 @@ async fn run(mut socket: WebSocket, state: AppState, origin: Option<String>) {
     let mut shutdown = state.shutdown.clone();
     let mut confirmed = state.link.confirmed();
     let mut role = state.role.subscribe();
+    let mut accounts = state.store.accounts_changed();
     let mut session = Session::new(state.clone(), connection_id, origin);
     let hello_deadline = tokio::time::sleep(HELLO_TIMEOUT);
     tokio::pin!(hello_deadline);
+    let session_check = tokio::time::sleep(SESSION_RECHECK);
+    tokio::pin!(session_check);
     loop {
         tokio::select! {
             incoming = socket.recv() => {
@@ -90,6 +100,8 @@ async fn run(mut socket: WebSocket, state: AppState, origin: Option<String>) {
                     if send(&mut socket, frame).await.is_err() { return; }
                 }
                 if !was_authenticated && session.is_authenticated() {
+                    accounts.mark_unchanged();
+                    session_check.as_mut().reset(next_session_check(&state, &session));
                     let redirect = crate::role::redirect_for(role.borrow_and_update().as_ref(), &state.config.deployment);
                     if let Some(frame) = redirect {
                         if send(&mut socket, &frame).await.is_err() { return; }
@@ -125,6 +137,20 @@ async fn run(mut socket: WebSocket, state: AppState, origin: Option<String>) {
                     if send(&mut socket, &frame).await.is_err() { return; }
                 }
             }
+            changed = accounts.changed(), if session.session_expires_at().is_some() => {
+                if changed.is_err() { return; }
+                if let Some(reason) = session.session_ended().await {
+                    sign_out(&mut socket, reason).await;
+                    return;
+                }
+            }
+            _ = &mut session_check, if session.session_expires_at().is_some() => {
+                if let Some(reason) = session.session_ended().await {
+                    sign_out(&mut socket, reason).await;
+                    return;
+                }
+                session_check.as_mut().reset(next_session_check(&state, &session));
+            }
             Ok(()) = role.changed() => {
                 let redirect = crate::role::redirect_for(role.borrow_and_update().as_ref(), &state.config.deployment);
                 if let Some(frame) = redirect.filter(|_| session.is_authenticated()) {
@@ -137,6 +163,23 @@ async fn run(mut socket: WebSocket, state: AppState, origin: Option<String>) {
             }
         }
     }
+}
+
+/// When an operator's socket checks its session next: at its expiry, or after
+/// [`SESSION_RECHECK`] if that comes first.
+fn next_session_check(state: &AppState, session: &Session) -> tokio::time::Instant {
+    let left = session
+        .session_expires_at()
+        .map(|at| Duration::from_millis(u64::try_from(at - state.now_ms()).unwrap_or(0)))
+        .unwrap_or(SESSION_RECHECK);
+    tokio::time::Instant::now() + left.min(SESSION_RECHECK)
+}
+
+/// Tells an operator why their session ended, then closes: the console shows the sentence on its
+/// login form.
+async fn sign_out(socket: &mut WebSocket, reason: &str) {
+    let _ = send(socket, &ServerFrame::error(ErrorCode::Unauthorized, reason)).await;
+    close(socket, CLOSE_POLICY, "signed out").await;
 }
 
 async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> Result<(), axum::Error> {

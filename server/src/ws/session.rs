@@ -6,7 +6,7 @@ use crate::extract;
 use crate::hub::{ConnectionId, Event, Subscription};
 use crate::identity::Identity;
 use crate::state::AppState;
-use crate::store::{StateChange, StoreError, Writer};
+use crate::store::{SessionStatus, StateChange, StoreError, Writer};
 use protocol::{
     Auth, Author, AuthorKind, ClientFrame, ConversationId, DecodeError, ErrorCode, MessageId,
     ServerFrame, Session as WelcomeSession, SiteId, VisitorId, PROTOCOL_VERSION,
@@ -66,6 +66,9 @@ pub struct Session {
     awaiting_peer: Vec<(u64, MessageId)>,
     /// The feed of events `hello` subscribed to, until the socket loop takes it.
     subscription: Option<Subscription>,
+    /// An operator's session: the hash of its token and when it expires, checked again whenever
+    /// accounts change and at its expiry, so the socket ends with the session.
+    operator_session: Option<(String, i64)>,
 }
 
 impl Session {
@@ -78,6 +81,44 @@ impl Session {
             peer: None,
             awaiting_peer: Vec::new(),
             subscription: None,
+            operator_session: None,
+        }
+    }
+
+    /// When an operator's session expires (the deployment's clock), or `None` for a visitor or
+    /// before `hello`.
+    pub fn session_expires_at(&self) -> Option<i64> {
+        self.operator_session.as_ref().map(|(_, at)| *at)
+    }
+
+    /// Checks an operator's session again. Returns the sentence to close the connection with if
+    /// it has ended (logged out here or on the peer, expired, password or role changed);
+    /// otherwise takes in the operator's profile as it is now. A failed read keeps the
+    /// connection: the next check decides.
+    pub async fn session_ended(&mut self) -> Option<&'static str> {
+        let (hash, _) = self.operator_session.clone()?;
+        let now = self.state.now_ms();
+        match self
+            .state
+            .store
+            .read(move |r| r.session_status(&hash, now))
+            .await
+        {
+            Ok(SessionStatus::Live {
+                operator,
+                expires_at,
+            }) => {
+                self.peer = Some(Identity::Operator(operator));
+                if let Some(session) = &mut self.operator_session {
+                    session.1 = expires_at;
+                }
+                None
+            }
+            Ok(ended) => Some(ended.ended_because()),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not check an operator's session again");
+                None
+            }
         }
     }
 
@@ -229,11 +270,22 @@ impl Session {
     }
 
     async fn operator_hello(&mut self, token: String) -> Result<WelcomeSession, Refusal> {
-        let operator = extract::operator_session(&self.state, &token)
-            .await?
-            .ok_or_else(|| {
-                Refusal::unauthorized("the session is unknown or has expired; log in again")
-            })?;
+        let hash = crate::auth::session_token_hash(&token);
+        let now = self.state.now_ms();
+        let lookup = hash.clone();
+        let status = self
+            .state
+            .store
+            .read(move |r| r.session_status(&lookup, now))
+            .await?;
+        let SessionStatus::Live {
+            operator,
+            expires_at,
+        } = status
+        else {
+            return Err(Refusal::unauthorized(status.ended_because()));
+        };
+        self.operator_session = Some((hash, expires_at));
         self.subscription = Some(self.state.hub.subscribe_all());
         let inbox = self.state.store.read(|r| r.inbox()).await?;
         self.peer = Some(Identity::Operator(operator.clone()));
