@@ -2,8 +2,10 @@
 //!
 //! A visitor token is `base64url(payload) "." base64url(HMAC-SHA256(secret, payload))` where the
 //! payload is `v1|site|visitor|expires_at`. It needs no database row to verify, so any deployment
-//! sharing the secret accepts it. Operator session tokens are random; only their SHA-256 is stored,
-//! so a copy of the database does not let anyone log in.
+//! sharing the secret accepts it. Operator session tokens are signed the same way (payload
+//! `s1|operator|expires_at_ms|hlc|random`), so the other deployment accepts a session before its
+//! record has replicated there; only their SHA-256 is stored, so a copy of the database does not
+//! let anyone log in. The two payloads start differently, so neither kind passes for the other.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -36,6 +38,19 @@ pub struct VisitorClaims {
     pub expires_at: i64,
 }
 
+/// What a valid signed operator session token says: enough to accept it on a deployment that has
+/// not received the session's record yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionClaims {
+    /// The operator it was issued to.
+    pub operator_id: protocol::OperatorId,
+    /// When it expires, in Unix milliseconds.
+    pub expires_at: i64,
+    /// The issuing deployment's clock value when it was issued, at most the HLC of the session's
+    /// record: a new password or role after it ends it.
+    pub hlc: u64,
+}
+
 /// Signs and verifies visitor tokens with the deployment's secret.
 #[derive(Clone)]
 pub struct TokenSigner {
@@ -53,32 +68,12 @@ impl TokenSigner {
 
     /// Issues a token for `visitor` on `site` that expires at `expires_at` (Unix seconds).
     pub fn issue(&self, site: &SiteId, visitor: VisitorId, expires_at: i64) -> String {
-        let payload = format!("v1|{}|{}|{}", site.0, visitor, expires_at);
-        let mut mac = self.mac();
-        mac.update(payload.as_bytes());
-        let signature = mac.finalize().into_bytes();
-        format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(payload),
-            URL_SAFE_NO_PAD.encode(signature)
-        )
+        self.sign(&format!("v1|{}|{}|{}", site.0, visitor, expires_at))
     }
 
     /// Checks a token's signature and expiry at time `now` (Unix seconds).
     pub fn verify(&self, token: &str, now: i64) -> Result<VisitorClaims, AuthError> {
-        let (payload_b64, signature_b64) = token.split_once('.').ok_or(AuthError::Invalid)?;
-        let payload = URL_SAFE_NO_PAD
-            .decode(payload_b64)
-            .map_err(|_| AuthError::Invalid)?;
-        let signature = URL_SAFE_NO_PAD
-            .decode(signature_b64)
-            .map_err(|_| AuthError::Invalid)?;
-        let mut mac = self.mac();
-        mac.update(&payload);
-        // `verify_slice` compares in constant time, so the signature cannot be guessed byte by byte.
-        mac.verify_slice(&signature)
-            .map_err(|_| AuthError::Invalid)?;
-        let payload = String::from_utf8(payload).map_err(|_| AuthError::Invalid)?;
+        let payload = self.signed_payload(token)?;
         let mut parts = payload.split('|');
         let (Some("v1"), Some(site), Some(visitor), Some(expires), None) = (
             parts.next(),
@@ -99,6 +94,76 @@ impl TokenSigner {
             visitor_id,
             expires_at,
         })
+    }
+
+    /// Issues an operator session token: 256 random bits, signed with the operator, the expiry
+    /// (Unix milliseconds) and the issuing clock value.
+    pub fn issue_session(
+        &self,
+        operator: protocol::OperatorId,
+        expires_at: i64,
+        hlc: u64,
+    ) -> String {
+        let payload = format!("s1|{operator}|{expires_at}|{hlc}|{}", new_session_token());
+        self.sign(&payload)
+    }
+
+    /// Checks a session token's signature and expiry at `now_ms` (Unix milliseconds). Tokens
+    /// issued before sessions were signed (plain random strings) are [`AuthError::Invalid`]
+    /// here and are found by their record alone.
+    pub fn verify_session(&self, token: &str, now_ms: i64) -> Result<SessionClaims, AuthError> {
+        let payload = self.signed_payload(token)?;
+        let mut parts = payload.split('|');
+        let (Some("s1"), Some(operator), Some(expires), Some(hlc), Some(_random), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return Err(AuthError::Invalid);
+        };
+        let operator_id = protocol::OperatorId::parse(operator).map_err(|_| AuthError::Invalid)?;
+        let expires_at: i64 = expires.parse().map_err(|_| AuthError::Invalid)?;
+        let hlc: u64 = hlc.parse().map_err(|_| AuthError::Invalid)?;
+        if expires_at <= now_ms {
+            return Err(AuthError::Expired);
+        }
+        Ok(SessionClaims {
+            operator_id,
+            expires_at,
+            hlc,
+        })
+    }
+
+    /// `base64url(payload) "." base64url(signature)`.
+    fn sign(&self, payload: &str) -> String {
+        let mut mac = self.mac();
+        mac.update(payload.as_bytes());
+        let signature = mac.finalize().into_bytes();
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(payload),
+            URL_SAFE_NO_PAD.encode(signature)
+        )
+    }
+
+    /// The payload of a token whose signature matches, as text.
+    fn signed_payload(&self, token: &str) -> Result<String, AuthError> {
+        let (payload_b64, signature_b64) = token.split_once('.').ok_or(AuthError::Invalid)?;
+        let payload = URL_SAFE_NO_PAD
+            .decode(payload_b64)
+            .map_err(|_| AuthError::Invalid)?;
+        let signature = URL_SAFE_NO_PAD
+            .decode(signature_b64)
+            .map_err(|_| AuthError::Invalid)?;
+        let mut mac = self.mac();
+        mac.update(&payload);
+        // `verify_slice` compares in constant time, so the signature cannot be guessed byte by byte.
+        mac.verify_slice(&signature)
+            .map_err(|_| AuthError::Invalid)?;
+        String::from_utf8(payload).map_err(|_| AuthError::Invalid)
     }
 
     fn mac(&self) -> HmacSha256 {
@@ -192,6 +257,41 @@ mod tests {
         assert_eq!(signer.verify(payload, 1_000), Err(AuthError::Invalid));
         assert_eq!(signer.verify("", 1_000), Err(AuthError::Invalid));
         assert_eq!(signer.verify("a.b.c", 1_000), Err(AuthError::Invalid));
+    }
+
+    #[test]
+    fn session_tokens_verify_with_their_secret_and_never_as_visitor_tokens() {
+        let signer = TokenSigner::new(b"secret one");
+        let operator = protocol::OperatorId::from_parts(1_700_000_000_000, [9; 10]);
+        let token = signer.issue_session(operator, 5_000, 42);
+        let claims = signer.verify_session(&token, 4_000).unwrap();
+        assert_eq!(
+            (claims.operator_id, claims.expires_at, claims.hlc),
+            (operator, 5_000, 42)
+        );
+        assert_eq!(
+            signer.verify_session(&token, 5_000),
+            Err(AuthError::Expired)
+        );
+        assert_eq!(
+            TokenSigner::new(b"secret two").verify_session(&token, 4_000),
+            Err(AuthError::Invalid)
+        );
+        assert_eq!(signer.verify(&token, 4), Err(AuthError::Invalid));
+        let visitor_token = signer.issue(&SiteId("acme".into()), visitor(), 2_000);
+        assert_eq!(
+            signer.verify_session(&visitor_token, 1_000),
+            Err(AuthError::Invalid)
+        );
+        assert_eq!(
+            signer.verify_session(&new_session_token(), 1_000),
+            Err(AuthError::Invalid)
+        );
+        assert_ne!(
+            token,
+            signer.issue_session(operator, 5_000, 42),
+            "random part"
+        );
     }
 
     #[test]

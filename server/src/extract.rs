@@ -9,6 +9,7 @@ use crate::auth::{self, AuthError};
 use crate::error::{ApiFailure, Refusal};
 use crate::identity::Identity;
 use crate::state::AppState;
+use crate::store::SessionStatus;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -21,24 +22,26 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     Some(value.strip_prefix("Bearer ")?.trim())
 }
 
-/// Checks a bearer token. Visitor tokens are signed (they contain a `.`); operator session tokens
-/// are random and looked up by hash.
+/// Checks a bearer token: a signed visitor token, or else an operator session token (signed, or
+/// random from before sessions were signed) looked up by hash.
 pub async fn identify(state: &AppState, token: &str) -> Result<Identity, Refusal> {
-    if token.contains('.') {
-        let claims = state
-            .signer
-            .verify(token, state.now_ms() / 1000)
-            .map_err(|e| Refusal::unauthorized(e.to_string()))?;
-        return Ok(Identity::Visitor {
-            visitor_id: claims.visitor_id,
-            site_id: claims.site_id,
-            page_url: None,
-        });
+    match state.signer.verify(token, state.now_ms() / 1000) {
+        Ok(claims) => {
+            return Ok(Identity::Visitor {
+                visitor_id: claims.visitor_id,
+                site_id: claims.site_id,
+                page_url: None,
+            })
+        }
+        Err(e @ AuthError::Expired) => return Err(Refusal::unauthorized(e.to_string())),
+        Err(AuthError::Invalid) => {}
     }
     operator_session(state, token)
         .await?
         .map(Identity::Operator)
-        .ok_or_else(|| Refusal::unauthorized("the session is unknown or has expired; log in again"))
+        .ok_or_else(|| {
+            Refusal::unauthorized("the token is invalid or its session has ended; log in again")
+        })
 }
 
 /// The operator owning a session token, if the session is live now.
@@ -46,11 +49,21 @@ pub async fn operator_session(
     state: &AppState,
     token: &str,
 ) -> Result<Option<OperatorProfile>, Refusal> {
+    Ok(match session_status(state, token).await? {
+        SessionStatus::Live { operator, .. } => Some(operator),
+        _ => None,
+    })
+}
+
+/// What a session token is worth now on this deployment: its record, or, while the record is on
+/// its way from the deployment where the operator logged in, what its signature vouches for.
+pub async fn session_status(state: &AppState, token: &str) -> Result<SessionStatus, Refusal> {
     let hash = auth::session_token_hash(token);
     let now = state.now_ms();
+    let claimed = state.signer.verify_session(token, now).ok();
     Ok(state
         .store
-        .read(move |r| r.session_operator(&hash, now))
+        .read(move |r| r.session_status(&hash, now, claimed.as_ref()))
         .await?)
 }
 

@@ -77,10 +77,15 @@ async fn login(
         .await
         .map_err(throttled)?;
     let operator = operator.filter(|_| matches).ok_or_else(refused)?;
-    let token = auth::new_session_token();
-    let hash = auth::session_token_hash(&token);
     let expires_at = state.now_ms() + state.config.session_ttl_hours * 3_600_000;
     let id = operator.id;
+    // Signed, so the other deployment accepts it before the session's record arrives there (the
+    // console follows the active deployment within milliseconds of logging in). The clock value
+    // in it is below the record's, so a password change the record would survive ends it too.
+    let token = state
+        .signer
+        .issue_session(id, expires_at, state.store.last_hlc() + 1);
+    let hash = auth::session_token_hash(&token);
     state
         .store
         .write(move |w| w.create_session(&hash, id, expires_at))

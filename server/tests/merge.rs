@@ -436,7 +436,7 @@ proptest::proptest! {
 async fn session_on(side: &Side, hash: &str) -> server::store::SessionStatus {
     let (hash, now) = (hash.to_owned(), side.store.now_ms());
     side.store
-        .read(move |r| r.session_status(&hash, now))
+        .read(move |r| r.session_status(&hash, now, None))
         .await
         .unwrap()
 }

@@ -129,3 +129,70 @@ async fn a_logout_on_one_deployment_closes_the_sessions_socket_on_the_other() {
     let sentence = signed_out(&mut on_redundant).await;
     assert!(sentence.contains("logged out"), "{sentence}");
 }
+
+#[tokio::test]
+async fn a_session_from_the_other_deployment_works_before_its_record_arrives() {
+    let (primary, redundant, to_primary, to_redundant) =
+        TestServer::start_pair_through_proxies().await;
+    support::converged(&primary, &redundant).await;
+    // The link is down, so no session record can arrive: the worst a busy machine can do.
+    to_primary.cut();
+    to_redundant.cut();
+    // Eight logins of each operator: within the per-account login limit.
+    for email in ["bob@example.com", "alice@example.com"].repeat(8) {
+        let (mut on_primary, _) = {
+            let login = redundant.login(email).await;
+            let mut client = primary.connect().await;
+            client.send(&operator_hello(login.token.clone())).await;
+            (client, login.token)
+        };
+        let welcome = on_primary.recv().await;
+        assert!(
+            matches!(welcome, ServerFrame::Welcome { .. }),
+            "a fresh login on the other deployment is accepted: {welcome:?}"
+        );
+    }
+    // HTTP calls accept it too.
+    let login = redundant.login("alice@example.com").await;
+    let (status, json) = primary
+        .http("GET", "/v1/operators/me", Some(&login.token), None)
+        .await;
+    assert_eq!(status, axum::http::StatusCode::OK, "{json}");
+    assert_eq!(json["email"], "alice@example.com");
+
+    // A logout while the link is down reaches the other deployment with the link, and ends the
+    // socket there.
+    let mut on_primary = primary.connect().await;
+    on_primary.send(&operator_hello(login.token.clone())).await;
+    on_primary.welcome().await;
+    let (status, _) = redundant
+        .http("POST", "/v1/operators/logout", Some(&login.token), None)
+        .await;
+    assert_eq!(status, axum::http::StatusCode::NO_CONTENT);
+    to_primary.heal();
+    to_redundant.heal();
+    let sentence = signed_out(&mut on_primary).await;
+    assert!(sentence.contains("logged out"), "{sentence}");
+}
+
+#[tokio::test]
+async fn a_session_token_signed_with_another_secret_or_for_nobody_is_refused() {
+    let server = TestServer::start().await;
+    let login = server.login("alice@example.com").await;
+    let forged = server::auth::TokenSigner::new(b"not this deployment's secret").issue_session(
+        login.operator.id,
+        server.state.now_ms() + 60_000,
+        u64::MAX,
+    );
+    let nobody = server.state.signer.issue_session(
+        protocol::OperatorId(uuid::Uuid::now_v7()),
+        server.state.now_ms() + 60_000,
+        1,
+    );
+    for token in [forged, nobody] {
+        let mut client = server.connect().await;
+        client.send(&operator_hello(token)).await;
+        let sentence = signed_out(&mut client).await;
+        assert!(sentence.contains("not valid"), "{sentence}");
+    }
+}

@@ -3,6 +3,7 @@
 
 use super::rows::{self, Cached};
 use super::{Reader, StoreError, Writer};
+use crate::auth::SessionClaims;
 use protocol::replication::Change;
 use protocol::{OperatorId, OperatorProfile, OperatorRole, SiteId, VisitorId};
 use rusqlite::{OptionalExtension, Row};
@@ -161,24 +162,18 @@ impl Reader<'_> {
             .optional()?)
     }
 
-    /// The operator owning a session that is live at `now_ms` (the deployment's clock).
-    pub fn session_operator(
-        &self,
-        token_hash: &str,
-        now_ms: i64,
-    ) -> Result<Option<OperatorProfile>, StoreError> {
-        Ok(match self.session_status(token_hash, now_ms)? {
-            SessionStatus::Live { operator, .. } => Some(operator),
-            _ => None,
-        })
-    }
-
-    /// Whether a session is live at `now_ms`, and if not, why: what an operator's open socket
-    /// checks whenever accounts change, and what it tells the console when it closes.
+    /// Whether a session is live at `now_ms` (the deployment's clock), and if not, why: what an
+    /// operator's `hello` and open socket check, and what the console is told when it ends.
+    ///
+    /// `claimed` is what the session's signed token says, once its signature checked. It stands
+    /// in for the record while the record has not arrived from the deployment where the
+    /// operator logged in: the operator must be known here, the token not logged out, and no
+    /// new password or role may have come after it. The record, once here, decides.
     pub fn session_status(
         &self,
         token_hash: &str,
         now_ms: i64,
+        claimed: Option<&SessionClaims>,
     ) -> Result<SessionStatus, StoreError> {
         let sql = format!(
             "SELECT {OPERATOR_COLUMNS}, s.expires_at, s.hlc >= o.sessions_from
@@ -199,7 +194,41 @@ impl Reader<'_> {
                 expires_at,
             },
             None if self.session_tombstoned(token_hash)? => SessionStatus::LoggedOut,
+            None => match claimed {
+                Some(claims) => self.claimed_session(claims, now_ms)?,
+                None => SessionStatus::Unknown,
+            },
+        })
+    }
+
+    /// A session known only from its signed token (see [`Reader::session_status`]).
+    fn claimed_session(
+        &self,
+        claims: &SessionClaims,
+        now_ms: i64,
+    ) -> Result<SessionStatus, StoreError> {
+        if claims.expires_at <= now_ms {
+            return Ok(SessionStatus::Expired);
+        }
+        let sql =
+            format!("SELECT {OPERATOR_COLUMNS}, o.sessions_from FROM operators o WHERE o.id = ?1");
+        let found: Option<(OperatorProfile, i64)> = self
+            .conn
+            .query_row_cached(&sql, [claims.operator_id.to_string()], |row| {
+                Ok((operator_from_row(row, 0)?, row.get(4)?))
+            })
+            .optional()?;
+        Ok(match found {
             None => SessionStatus::Unknown,
+            Some((_, sessions_from))
+                if i64::try_from(claims.hlc).unwrap_or(i64::MAX) < sessions_from =>
+            {
+                SessionStatus::AccountChanged
+            }
+            Some((operator, _)) => SessionStatus::Live {
+                operator,
+                expires_at: claims.expires_at,
+            },
         })
     }
 

@@ -66,8 +66,8 @@ pub struct Session {
     awaiting_peer: Vec<(u64, MessageId)>,
     /// The feed of events `hello` subscribed to, until the socket loop takes it.
     subscription: Option<Subscription>,
-    /// An operator's session: the hash of its token and when it expires, checked again whenever
-    /// accounts change and at its expiry, so the socket ends with the session.
+    /// An operator's session: its token and when it expires, checked again whenever accounts
+    /// change and at its expiry, so the socket ends with the session.
     operator_session: Option<(String, i64)>,
 }
 
@@ -96,14 +96,8 @@ impl Session {
     /// otherwise takes in the operator's profile as it is now. A failed read keeps the
     /// connection: the next check decides.
     pub async fn session_ended(&mut self) -> Option<&'static str> {
-        let (hash, _) = self.operator_session.clone()?;
-        let now = self.state.now_ms();
-        match self
-            .state
-            .store
-            .read(move |r| r.session_status(&hash, now))
-            .await
-        {
+        let (token, _) = self.operator_session.clone()?;
+        match extract::session_status(&self.state, &token).await {
             Ok(SessionStatus::Live {
                 operator,
                 expires_at,
@@ -116,7 +110,7 @@ impl Session {
             }
             Ok(ended) => Some(ended.ended_because()),
             Err(e) => {
-                tracing::warn!(error = %e, "could not check an operator's session again");
+                tracing::warn!(error = %e.message, "could not check an operator's session again");
                 None
             }
         }
@@ -270,14 +264,7 @@ impl Session {
     }
 
     async fn operator_hello(&mut self, token: String) -> Result<WelcomeSession, Refusal> {
-        let hash = crate::auth::session_token_hash(&token);
-        let now = self.state.now_ms();
-        let lookup = hash.clone();
-        let status = self
-            .state
-            .store
-            .read(move |r| r.session_status(&lookup, now))
-            .await?;
+        let status = extract::session_status(&self.state, &token).await?;
         let SessionStatus::Live {
             operator,
             expires_at,
@@ -285,7 +272,7 @@ impl Session {
         else {
             return Err(Refusal::unauthorized(status.ended_because()));
         };
-        self.operator_session = Some((hash, expires_at));
+        self.operator_session = Some((token, expires_at));
         self.subscription = Some(self.state.hub.subscribe_all());
         let inbox = self.state.store.read(|r| r.inbox()).await?;
         self.peer = Some(Identity::Operator(operator.clone()));
