@@ -53,6 +53,23 @@ pub struct Config {
     pub password_check_threads: usize,
     /// Logins that may wait for a password checker; one more is refused at once (429).
     pub password_check_queue: usize,
+    /// New visitors (a `hello` without a token) one client address may create per minute.
+    pub new_visitors_per_minute_per_address: u32,
+    /// Conversations one visitor may open per hour.
+    pub new_conversations_per_hour_per_visitor: u32,
+    /// Messages one connection may send per minute (a burst of as many); one more is refused and
+    /// the connection closed, and the client sends it again after reconnecting.
+    pub messages_per_minute_per_connection: u32,
+    /// Typing notices one connection may send per minute after repeats are coalesced; more are
+    /// dropped.
+    pub typing_per_minute_per_connection: u32,
+    /// WebSockets one client address may hold open.
+    pub max_connections_per_address: usize,
+    /// WebSockets the deployment holds open in all.
+    pub max_connections: usize,
+    /// Seconds a welcomed connection may stay silent (clients ping every second) before it is
+    /// closed.
+    pub idle_timeout_secs: u64,
 }
 
 impl Default for Config {
@@ -77,6 +94,13 @@ impl Default for Config {
             login_attempts_per_minute_per_account: 10,
             password_check_threads: 2,
             password_check_queue: 32,
+            new_visitors_per_minute_per_address: 60,
+            new_conversations_per_hour_per_visitor: 20,
+            messages_per_minute_per_connection: 120,
+            typing_per_minute_per_connection: 120,
+            max_connections_per_address: 256,
+            max_connections: 10_000,
+            idle_timeout_secs: 120,
         }
     }
 }
@@ -255,6 +279,23 @@ impl Layered for Config {
         {
             return Err(ConfigError::Invalid(
                 "the login limits, password_check_threads and password_check_queue must be at least 1"
+                    .into(),
+            ));
+        }
+        let limits = [
+            self.new_visitors_per_minute_per_address,
+            self.new_conversations_per_hour_per_visitor,
+            self.messages_per_minute_per_connection,
+            self.typing_per_minute_per_connection,
+        ];
+        if limits.contains(&0)
+            || self.max_connections_per_address == 0
+            || self.max_connections == 0
+            || self.idle_timeout_secs < 5
+        {
+            return Err(ConfigError::Invalid(
+                "the visitor, message, typing and connection limits must be at least 1, and \
+                 idle_timeout_secs at least 5"
                     .into(),
             ));
         }

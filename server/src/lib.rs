@@ -14,7 +14,8 @@
 //! - [`role`]: the moderator's decision as this deployment knows it, and redirects of clients.
 //! - [`assets`]: the widget, console, loader and demo page.
 //! - [`text`]: what text is stored from clients (no direction overrides, page URLs without query).
-//! - [`throttle`]: limits on login attempts and the password checkers' own pool.
+//! - [`throttle`]: limits on every door: logins (and the password checkers' own pool), new
+//!   visitors and conversations, connections, messages and typing per connection.
 //! - [`error`]: how failures reach clients.
 //!
 //! [`app`] builds the router from an [`AppState`]; [`serve`] runs it on a listener until a shutdown
@@ -83,13 +84,17 @@ pub async fn serve(
     let sender = state.shutdown_sender.clone();
     let store = state.store.clone();
     let puller = tokio::spawn(replication::puller::run(state.clone()));
-    // Limiter state of addresses and accounts that have fully recovered is dropped every minute.
-    let login = state.login.clone();
+    // Limiter state of addresses, accounts and visitors that have fully recovered is dropped
+    // every minute.
+    let (login, visitors) = (state.login.clone(), state.visitors.clone());
     let mut stopping = state.shutdown.clone();
     tokio::spawn(async move {
         loop {
             tokio::select! {
-                _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => login.purge(),
+                _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {
+                    login.purge();
+                    visitors.purge();
+                }
                 _ = stopping.changed() => return,
             }
         }

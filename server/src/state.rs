@@ -7,7 +7,7 @@ use crate::hub::Hub;
 use crate::replication::link::LinkState;
 use crate::role::Role;
 use crate::store::{Store, StoreError};
-use crate::throttle::LoginGuard;
+use crate::throttle::{Connections, LoginGuard, VisitorLimits};
 use std::sync::Arc;
 use tokio::sync::watch;
 
@@ -28,6 +28,10 @@ pub struct AppState {
     pub role: Role,
     /// The login limits and the password checkers.
     pub login: Arc<LoginGuard>,
+    /// The limits on new visitors and new conversations.
+    pub visitors: Arc<VisitorLimits>,
+    /// The open WebSockets, counted against their limits.
+    pub connections: Arc<Connections>,
     /// Turns true when the deployment is shutting down; open WebSockets close on it.
     pub shutdown: watch::Receiver<bool>,
     /// The sending half of `shutdown`, for [`crate::serve`].
@@ -52,6 +56,9 @@ impl AppState {
         let secret = config.resolve_secret()?;
         let (shutdown_sender, shutdown) = watch::channel(false);
         let login = LoginGuard::new(&config);
+        let visitors = Arc::new(VisitorLimits::new(&config));
+        let connections =
+            Connections::new(config.max_connections_per_address, config.max_connections);
         Ok(AppState {
             store,
             signer: TokenSigner::new(secret.as_bytes()),
@@ -60,6 +67,8 @@ impl AppState {
             link: Arc::default(),
             role: Role::default(),
             login,
+            visitors,
+            connections,
             shutdown,
             shutdown_sender: Arc::new(shutdown_sender),
         })

@@ -148,9 +148,7 @@ async fn writes_on_both_sides_converge_and_a_restarted_deployment_catches_up() {
         .unwrap();
     let primary_url = format!("http://{}", primary.address);
     let redundant = TestServer::start_on(listener, redundant_dir, false, |c| {
-        c.deployment = "redundant".into();
-        c.peer_url = Some(primary_url);
-        c.replication_secret = Some("replication secret for tests".into());
+        support::pair_config(c, "redundant", &primary_url)
     })
     .await;
     converged(&primary, &redundant).await;

@@ -3,7 +3,7 @@
 
 use crate::deployment::{server_bin, site_dir_path, ADMIN_EMAIL, ADMIN_PASSWORD, SITE_ID};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -53,7 +53,30 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// The limits of a pair under test: every load generator, fault-suite participant and idle
+/// connection comes from loopback, and the benchmark sends far faster than people type, so the
+/// per-address and per-connection limits (sized for people on the internet) are raised. The
+/// limits themselves are tested against the defaults in `server/tests/floods.rs`.
+const LOAD_LIMITS: &str = "\
+new_visitors_per_minute_per_address = 1000000
+new_conversations_per_hour_per_visitor = 1000000
+messages_per_minute_per_connection = 1000000
+typing_per_minute_per_connection = 1000000
+max_connections_per_address = 1000000
+max_connections = 1000000
+idle_timeout_secs = 3600
+";
+
 impl Member {
+    /// The configuration file with [`LOAD_LIMITS`], written beside the data directory.
+    fn limits_file(&self) -> PathBuf {
+        let path = self.data_dir.path().join("limits.toml");
+        if !path.exists() {
+            std::fs::write(&path, LOAD_LIMITS).expect("the limits file");
+        }
+        path
+    }
+
     fn command(&self) -> Command {
         let mut command = Command::new(server_bin());
         command
@@ -70,7 +93,8 @@ impl Member {
             .env("LIVECHAT_CLOCK_SKEW_MS", self.skew_ms.to_string())
             .env("LIVECHAT_PUBLIC_URLS", self.public_urls())
             .env("LIVECHAT_MODERATOR_URL", self.moderator_url())
-            .env("RUST_LOG", "error");
+            .env("RUST_LOG", "error")
+            .env("LIVECHAT_CONFIG", self.limits_file());
         // The widget and the console are served when built (the browser tests need them).
         let site = site_dir_path();
         if site.join("widget/widget_bg.wasm").exists() {

@@ -8,18 +8,24 @@
 //! socket whose session has ended is told why and closed), and the deployment shutting down (then
 //! it closes with "going away" so clients reconnect at once).
 
+mod outcome;
 mod session;
 
+use crate::error::ApiFailure;
+use crate::extract::ClientAddress;
 use crate::hub::{RecvError, Subscription};
 use crate::state::AppState;
+use crate::throttle::connections::Full;
+use crate::throttle::ConnectionGuard;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
-use axum::http::{header, HeaderMap};
-use axum::response::Response;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use protocol::{ErrorCode, ServerFrame};
 use session::Session;
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// A client must say `hello` within this time or be disconnected.
@@ -44,9 +50,27 @@ pub fn router() -> Router<AppState> {
 
 async fn upgrade(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    // A place is taken before the upgrade, so a full deployment answers with plain HTTP (429 for
+    // one address, 503 for everyone) and the connection costs nothing more.
+    let place = match state.connections.admit(address) {
+        Ok(place) => place,
+        Err(full) => {
+            tracing::info!(?address, %full, "a WebSocket was refused");
+            let status = match full {
+                Full::Address => StatusCode::TOO_MANY_REQUESTS,
+                Full::Everyone => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            let failure = ApiFailure {
+                status,
+                ..ApiFailure::too_many_requests(full.to_string(), 5)
+            };
+            return failure.into_response();
+        }
+    };
     // An `Origin` that is not ASCII is kept (lossily) rather than dropped, so it matches no
     // allowed origin instead of skipping the check.
     let origin = headers
@@ -62,10 +86,17 @@ async fn upgrade(
         .max_frame_size(hard_limit)
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
-        .on_upgrade(move |socket| run(socket, state, origin))
+        .on_upgrade(move |socket| run(socket, state, origin, address, place))
 }
 
-async fn run(mut socket: WebSocket, state: AppState, origin: Option<String>) {
+async fn run(
+    mut socket: WebSocket,
+    state: AppState,
+    origin: Option<String>,
+    address: Option<IpAddr>,
+    // Held for the connection's life: dropping it gives the place back.
+    _place: ConnectionGuard,
+) {
     let connection_id = state.hub.connection_id();
     // Subscribed by a successful `hello`, to the feed its peer may see.
     let mut events: Option<Subscription> = None;
@@ -73,7 +104,11 @@ async fn run(mut socket: WebSocket, state: AppState, origin: Option<String>) {
     let mut confirmed = state.link.confirmed();
     let mut role = state.role.subscribe();
     let mut accounts = state.store.accounts_changed();
-    let mut session = Session::new(state.clone(), connection_id, origin);
+    let mut session = Session::new(state.clone(), connection_id, origin, address);
+    // Clients ping every second; one silent for this long is gone without having closed.
+    let idle_limit = Duration::from_secs(state.config.idle_timeout_secs);
+    let idle = tokio::time::sleep(idle_limit);
+    tokio::pin!(idle);
     let hello_deadline = tokio::time::sleep(HELLO_TIMEOUT);
     tokio::pin!(hello_deadline);
     let session_check = tokio::time::sleep(SESSION_RECHECK);
@@ -81,6 +116,7 @@ async fn run(mut socket: WebSocket, state: AppState, origin: Option<String>) {
     loop {
         tokio::select! {
             incoming = socket.recv() => {
+                idle.as_mut().reset(tokio::time::Instant::now() + idle_limit);
                 let text = match incoming {
                     Some(Ok(WsMessage::Text(text))) => text,
                     Some(Ok(WsMessage::Binary(_))) => {
@@ -107,8 +143,8 @@ async fn run(mut socket: WebSocket, state: AppState, origin: Option<String>) {
                         if send(&mut socket, &frame).await.is_err() { return; }
                     }
                 }
-                if outcome.close {
-                    close(&mut socket, CLOSE_POLICY, "hello failed").await;
+                if let Some(reason) = outcome.close {
+                    close(&mut socket, CLOSE_POLICY, reason).await;
                     return;
                 }
             }
@@ -125,6 +161,10 @@ async fn run(mut socket: WebSocket, state: AppState, origin: Option<String>) {
                 }
                 Err(RecvError::Closed) => return,
             },
+            _ = &mut idle, if session.is_authenticated() => {
+                close(&mut socket, CLOSE_POLICY, "idle for too long").await;
+                return;
+            }
             _ = &mut hello_deadline, if !session.is_authenticated() => {
                 let reply = ServerFrame::error(ErrorCode::HelloRequired, "no hello received in time");
                 let _ = send(&mut socket, &reply).await;

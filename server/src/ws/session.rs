@@ -1,54 +1,25 @@
 //! One WebSocket session's logic, without the socket: "process one frame" and "which events
 //! concern me". The first frame must be `hello`; after it the session is a visitor or an operator.
 
+use super::outcome::Outcome;
 use crate::error::Refusal;
 use crate::extract;
 use crate::hub::{ConnectionId, Event, Subscription};
 use crate::identity::Identity;
 use crate::state::AppState;
 use crate::store::{SessionStatus, StateChange, StoreError, Writer};
+use crate::throttle::per_connection::TypingVerdict;
+use crate::throttle::{retry_after_secs, ConnectionLimits};
 use protocol::{
     Auth, Author, AuthorKind, ClientFrame, ConversationId, DecodeError, ErrorCode, MessageId,
     ServerFrame, Session as WelcomeSession, SiteId, VisitorId, PROTOCOL_VERSION,
 };
+use std::net::IpAddr;
 
 /// The largest text frame read and parsed for a given message limit: room for a body of the
 /// maximum size even if every character had to be escaped in JSON, plus the frame's other fields.
 pub fn frame_limit(max_message_bytes: usize) -> usize {
     max_message_bytes * 6 + 1024
-}
-
-/// What the socket loop must do after a frame: send these replies, then maybe close.
-#[derive(Debug, Default)]
-pub struct Outcome {
-    /// Frames to send back, in order.
-    pub replies: Vec<ServerFrame>,
-    /// Close the connection after sending them (failed `hello`).
-    pub close: bool,
-}
-
-impl Outcome {
-    fn reply(frame: ServerFrame) -> Self {
-        Self {
-            replies: vec![frame],
-            close: false,
-        }
-    }
-
-    fn refuse(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self::reply(ServerFrame::error(code, message))
-    }
-
-    fn refused(refusal: Refusal) -> Self {
-        Self::reply(refusal.frame())
-    }
-
-    fn refuse_and_close(refusal: Refusal) -> Self {
-        Self {
-            replies: vec![refusal.frame()],
-            close: true,
-        }
-    }
 }
 
 /// The state of one connection.
@@ -69,12 +40,35 @@ pub struct Session {
     /// An operator's session: its token and when it expires, checked again whenever accounts
     /// change and at its expiry, so the socket ends with the session.
     operator_session: Option<(String, i64)>,
+    /// The client's address, for the limits on new visitors.
+    address: Option<IpAddr>,
+    /// How fast this connection may send messages and typing notices.
+    limits: ConnectionLimits,
+    /// Conversations a visitor's messages were stored in on this connection, so only a message
+    /// naming another one costs a look-up (a new conversation counts against the visitor's
+    /// limit). A handful at most: most visitors have one conversation.
+    known_conversations: Vec<ConversationId>,
 }
+
+/// How many conversations [`Session::known_conversations`] remembers.
+const KNOWN_CONVERSATIONS: usize = 8;
 
 impl Session {
     /// A session that has not said `hello` yet.
-    pub fn new(state: AppState, connection_id: ConnectionId, origin: Option<String>) -> Self {
+    pub fn new(
+        state: AppState,
+        connection_id: ConnectionId,
+        origin: Option<String>,
+        address: Option<IpAddr>,
+    ) -> Self {
+        let limits = ConnectionLimits::new(
+            state.config.messages_per_minute_per_connection,
+            state.config.typing_per_minute_per_connection,
+        );
         Self {
+            address,
+            limits,
+            known_conversations: Vec::new(),
             state,
             connection_id,
             origin,
@@ -235,7 +229,21 @@ impl Session {
             return Err(unavailable());
         }
         let visitor_id = match token {
-            None => VisitorId(uuid::Uuid::now_v7()),
+            None => {
+                self.state
+                    .visitors
+                    .new_visitor(self.address)
+                    .map_err(|wait| {
+                        Refusal::new(
+                            ErrorCode::TooManyRequests,
+                            format!(
+                                "too many new visitors from this address; try again in {} s",
+                                retry_after_secs(&wait)
+                            ),
+                        )
+                    })?;
+                VisitorId(uuid::Uuid::now_v7())
+            }
             Some(token) => extract::visitor_token(&self.state, &site_id, &token)?,
         };
         // Subscribed before the conversations are read, so nothing committed after that read is
@@ -317,6 +325,23 @@ impl Session {
                 "the first frame must be hello".into(),
             );
         };
+        if let Err(wait) = self.limits.message() {
+            let frame = ServerFrame::Error {
+                code: ErrorCode::TooManyRequests,
+                message: format!(
+                    "too many messages; this one is sent again in {} s",
+                    retry_after_secs(&wait)
+                ),
+                message_id: Some(message_id),
+            };
+            return Outcome::flood(frame, "too many messages");
+        }
+        if let Identity::Visitor { visitor_id, .. } = &author {
+            let new = (*visitor_id, conversation_id, message_id);
+            if let Err(outcome) = self.admit_conversation(new).await {
+                return outcome;
+            }
+        }
         let posted = self
             .state
             .store
@@ -365,6 +390,45 @@ impl Session {
         }
     }
 
+    /// Counts a visitor's message naming a conversation that does not exist yet against the
+    /// visitor's limit on new conversations; nothing is stored when the limit refuses it.
+    async fn admit_conversation(
+        &mut self,
+        (visitor, conversation_id, message_id): (VisitorId, ConversationId, MessageId),
+    ) -> Result<(), Outcome> {
+        if self.known_conversations.contains(&conversation_id) {
+            return Ok(());
+        }
+        let exists = self
+            .state
+            .store
+            .read(move |r| r.conversation(conversation_id))
+            .await
+            .map_err(|e| Outcome::refused(e.into()))?
+            .is_some();
+        if !exists {
+            self.state
+                .visitors
+                .new_conversation(visitor)
+                .map_err(|wait| {
+                    let frame = ServerFrame::Error {
+                        code: ErrorCode::TooManyRequests,
+                        message: format!(
+                            "too many new conversations; try again in {} s",
+                            retry_after_secs(&wait)
+                        ),
+                        message_id: Some(message_id),
+                    };
+                    Outcome::flood(frame, "too many conversations")
+                })?;
+        }
+        if self.known_conversations.len() == KNOWN_CONVERSATIONS {
+            self.known_conversations.remove(0);
+        }
+        self.known_conversations.push(conversation_id);
+        Ok(())
+    }
+
     /// Checks that this session may see a conversation, returning its visitor.
     async fn visible(&self, conversation_id: ConversationId) -> Result<VisitorId, Outcome> {
         let found = self
@@ -389,6 +453,10 @@ impl Session {
     }
 
     async fn typing(&mut self, conversation_id: ConversationId, typing: bool) -> Outcome {
+        // Coalesced and limited before anything is read or broadcast.
+        if self.limits.typing(conversation_id, typing) == TypingVerdict::Drop {
+            return Outcome::default();
+        }
         let visitor_id = match self.visible(conversation_id).await {
             Ok(visitor_id) => visitor_id,
             Err(outcome) => return outcome,

@@ -195,7 +195,10 @@ impl TestServer {
     }
 }
 
-fn pair_config(config: &mut Config, name: &str, peer: &str) {
+pub fn pair_config(config: &mut Config, name: &str, peer: &str) {
+    // The replication tests write hundreds of messages on one connection, far faster than
+    // people type (the limit itself is tested in floods.rs).
+    config.messages_per_minute_per_connection = 100_000;
     config.deployment = name.into();
     config.peer_url = Some(peer.into());
     config.replication_secret = Some("replication secret for tests".into());
@@ -317,8 +320,13 @@ impl Client {
 
     /// Waits for the connection to be closed by the server and returns the close code.
     pub async fn closed(&mut self) -> Option<u16> {
+        self.closed_within(Duration::from_secs(5)).await
+    }
+
+    /// Like [`Client::closed`], waiting at most `limit`.
+    pub async fn closed_within(&mut self, limit: Duration) -> Option<u16> {
         loop {
-            match tokio::time::timeout(Duration::from_secs(5), self.socket.next())
+            match tokio::time::timeout(limit, self.socket.next())
                 .await
                 .expect("close in time")
             {

@@ -7,11 +7,11 @@
 //! inbox) of threads. Here a fixed number of threads check passwords from a bounded queue; an
 //! attempt that finds the queue full is refused at once (HTTP 429) instead of waiting.
 
+use super::{per_minute, retry_after_secs};
 use crate::config::Config;
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultKeyedRateLimiter, RateLimiter};
 use std::net::{IpAddr, Ipv4Addr};
-use std::num::NonZeroU32;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,11 +26,6 @@ pub enum Throttled {
     /// Every password checker is busy and the queue is full.
     #[error("too many logins at once; try again in a moment")]
     Busy,
-}
-
-/// Whole seconds to wait, at least one (for `Retry-After`).
-pub fn retry_after_secs(wait: &Duration) -> u64 {
-    (wait.as_millis().div_ceil(1000) as u64).max(1)
 }
 
 /// The login limits of one deployment. Cheap to share (`Arc`).
@@ -53,8 +48,6 @@ struct Check {
 impl LoginGuard {
     /// Limits and checkers as configured.
     pub fn new(config: &Config) -> Arc<LoginGuard> {
-        let per_minute =
-            |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN));
         let (jobs, queue) = sync_channel(config.password_check_queue);
         let queue = Arc::new(Mutex::new(queue));
         for n in 0..config.password_check_threads.max(1) {
