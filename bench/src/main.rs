@@ -242,9 +242,11 @@ async fn throughput(
             let mut lags = Vec::new();
             while now_us() < window.to_us {
                 if now_us() >= window.from_us {
-                    let status =
-                        tests::moderator::get_json(&format!("{deployment}/v1/replication/status"))
-                            .await;
+                    let status = tests::moderator::get_json_with(
+                        &format!("{deployment}/v1/replication/status"),
+                        Some(tests::pair::REPLICATION_SECRET),
+                    )
+                    .await;
                     lags.push(status["outbound_lag_ms"].as_f64().unwrap_or(0.0));
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;

@@ -7,7 +7,10 @@
 //!   express a freshness below one second any other way, and a decision one second stale would
 //!   send clients to a dead deployment.
 //! - `GET /v1/status`: both deployments' health and replication, the decision and the recent
-//!   decision log, as JSON; `GET /` shows the same as a page.
+//!   decision log, as JSON (same-origin only: no CORS); `GET /` shows the same as a page.
+//!
+//! Every answer carries `nosniff`, `Referrer-Policy: no-referrer` and a policy that runs no script
+//! and forbids framing.
 //! - `POST /v1/admin/failover` (`{"to": "redundant"}`) and `POST /v1/admin/release`: manual
 //!   failover for planned downtime, with the admin secret as bearer token (401 otherwise).
 //! - `GET /health`: the moderator itself answers.
@@ -41,7 +44,30 @@ pub fn router(handle: Handle) -> Router {
             )
         })
         .layer(axum::extract::DefaultBodyLimit::max(4096))
+        .layer(axum::middleware::map_response(security_headers))
         .with_state(handle)
+}
+
+/// Headers on every answer: no type sniffing, no referrer, and for the status page a policy that
+/// runs no script at all and refuses to be framed (its only style is inline).
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
 }
 
 fn failure(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Response {
@@ -79,15 +105,10 @@ async fn active(State(handle): State<Handle>, headers: HeaderMap) -> Response {
     (cache, Json(decision)).into_response()
 }
 
+/// Read by the status page, operations tools and tests; not by other sites' scripts (no CORS),
+/// since it details both deployments' health and replication.
 async fn status(State(handle): State<Handle>) -> Response {
-    (
-        [
-            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        Json(handle.status()),
-    )
-        .into_response()
+    ([(header::CACHE_CONTROL, "no-store")], Json(handle.status())).into_response()
 }
 
 async fn health() -> Response {

@@ -382,7 +382,9 @@ impl Driver {
             .call(
                 Method::GET,
                 &url,
-                None,
+                // The deployment shows its replication state and the decision it knows (what
+                // failback and re-pushes need) only to callers holding this secret.
+                self.config.deployment_secret.as_deref(),
                 None,
                 Duration::from_millis(self.config.probe_timeout_ms),
             )

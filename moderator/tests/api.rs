@@ -229,3 +229,40 @@ async fn the_active_deployment_is_open_to_every_origin_and_revalidated_by_epoch(
     let again = sender.send_request(request(Some(&etag))).await.unwrap();
     assert_eq!(again.status(), 304);
 }
+
+/// The head of the answer to `GET path`, lower-cased, read over a raw socket.
+async fn head_of(url: &str, path: &str) -> String {
+    let address = url.trim_start_matches("http://");
+    let mut socket = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nOrigin: https://other.example\r\nConnection: close\r\n\r\n");
+    socket.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    socket.read_to_end(&mut answer).await.unwrap();
+    let text = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+    text.split("\r\n\r\n").next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn the_status_page_runs_no_script_cannot_be_framed_and_the_status_is_not_shared_cross_origin()
+{
+    let moderator = start(silent_deployment().await, silent_deployment().await).await;
+    let page = head_of(&moderator.url, "/").await;
+    assert!(page.starts_with("http/1.1 200"), "{page}");
+    assert!(
+        page.contains("content-security-policy: default-src 'none'"),
+        "{page}"
+    );
+    assert!(page.contains("frame-ancestors 'none'"), "{page}");
+    assert!(page.contains("x-frame-options: deny"), "{page}");
+    assert!(page.contains("x-content-type-options: nosniff"), "{page}");
+    assert!(page.contains("referrer-policy: no-referrer"), "{page}");
+    let status = head_of(&moderator.url, "/v1/status").await;
+    assert!(status.starts_with("http/1.1 200"), "{status}");
+    assert!(!status.contains("access-control-allow-origin"), "{status}");
+    // The decision stays open to every customer's page.
+    let active = head_of(&moderator.url, protocol::moderation::ACTIVE_PATH).await;
+    assert!(
+        active.contains("access-control-allow-origin: *"),
+        "{active}"
+    );
+}

@@ -107,6 +107,31 @@ pub fn require_shared_secret(
     }
 }
 
+/// Whether the caller presents the moderator's or the peer's secret: what detailed health and
+/// the replication status require, since they tell an outsider how the pair is doing.
+pub fn holds_operations_secret(state: &AppState, headers: &HeaderMap) -> bool {
+    let presented = bearer_token(headers).unwrap_or_default();
+    auth::shared_secret_matches(state.config.moderator_secret.as_deref(), presented)
+        || auth::shared_secret_matches(state.config.replication_secret.as_deref(), presented)
+}
+
+/// The moderator's or the peer's secret, as a request guard (401 otherwise).
+pub struct OperationsSecret;
+
+impl FromRequestParts<AppState> for OperationsSecret {
+    type Rejection = ApiFailure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiFailure> {
+        if holds_operations_secret(state, &parts.headers) {
+            Ok(OperationsSecret)
+        } else {
+            Err(ApiFailure::unauthorized(
+                "this needs the moderator's or the replication secret",
+            ))
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for Identity {
     type Rejection = ApiFailure;
 

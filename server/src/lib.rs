@@ -16,6 +16,7 @@
 //! - [`text`]: what text is stored from clients (no direction overrides, page URLs without query).
 //! - [`throttle`]: limits on every door: logins (and the password checkers' own pool), new
 //!   visitors and conversations, connections, messages and typing per connection.
+//! - [`headers`]: security headers (`nosniff`, `Referrer-Policy`, the console's CSP).
 //! - [`error`]: how failures reach clients.
 //!
 //! [`app`] builds the router from an [`AppState`]; [`serve`] runs it on a listener until a shutdown
@@ -27,6 +28,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod headers;
 pub mod http;
 pub mod hub;
 pub mod identity;
@@ -59,10 +61,19 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(tower_http::trace::TraceLayer::new_for_http());
     let api = match &state.config.assets_dir {
-        Some(dir) => api.merge(assets::router(dir)),
+        Some(dir) => {
+            let policy = headers::ConsolePolicy::new(&state.config, dir);
+            api.merge(
+                assets::router(dir).layer(axum::middleware::from_fn_with_state(
+                    policy,
+                    headers::console,
+                )),
+            )
+        }
         None => api,
     };
-    api.with_state(state)
+    api.layer(axum::middleware::from_fn(headers::everywhere))
+        .with_state(state)
 }
 
 async fn unknown_endpoint() -> ApiFailure {

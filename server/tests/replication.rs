@@ -166,7 +166,12 @@ async fn writes_on_both_sides_converge_and_a_restarted_deployment_catches_up() {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let (_, status) = primary
-            .http("GET", "/v1/replication/status", None, None)
+            .http(
+                "GET",
+                "/v1/replication/status",
+                Some("replication secret for tests"),
+                None,
+            )
             .await;
         if status["peer_reachable"] == true
             && status["inbound_behind"] == 0

@@ -65,7 +65,7 @@ async fn decisions_need_the_moderator_secret_and_must_name_this_deployment() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     // Nothing refused was adopted.
-    let (_, health) = server.http("GET", "/health", None, None).await;
+    let (_, health) = server.http("GET", "/health", Some(SECRET), None).await;
     assert_eq!(health["role"]["epoch"], 0, "{health}");
 
     // Without a configured secret, no moderator is accepted at all.
@@ -101,7 +101,7 @@ async fn the_newest_epoch_wins_and_health_reports_it() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["epoch"], 5);
     assert_eq!(body["active"], "redundant");
-    let (_, health) = server.http("GET", "/health", None, None).await;
+    let (_, health) = server.http("GET", "/health", Some(SECRET), None).await;
     assert_eq!(health["role"]["epoch"], 5, "{health}");
     assert_eq!(health["role"]["active"], "redundant");
 }

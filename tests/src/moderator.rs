@@ -169,8 +169,13 @@ impl Drop for ModeratorProcess {
 
 /// GETs `url` and parses the answer as JSON (any status).
 pub async fn get_json(url: &str) -> serde_json::Value {
+    get_json_with(url, None).await
+}
+
+/// `GET url` with a bearer secret (a deployment's replication status, its detailed health).
+pub async fn get_json_with(url: &str, bearer: Option<&str>) -> serde_json::Value {
     let answer = HttpClient::default()
-        .call(Method::GET, url, None, None, Duration::from_secs(10))
+        .call(Method::GET, url, bearer, None, Duration::from_secs(10))
         .await
         .unwrap_or_else(|e| panic!("GET {url}: {e}"));
     serde_json::from_slice(&answer.body).unwrap_or_else(|e| panic!("GET {url}: {e}"))

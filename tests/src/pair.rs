@@ -8,7 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const TOKEN_SECRET: &str = "pair token secret for tests";
-const REPLICATION_SECRET: &str = "pair replication secret for tests";
+/// The replication secret both deployments of a pair share (it also opens their status).
+pub const REPLICATION_SECRET: &str = "pair replication secret for tests";
 
 /// One deployment of the pair.
 pub struct Member {

@@ -62,8 +62,11 @@ pub async fn report(state: &AppState) -> ReplicationStatus {
     }
 }
 
+/// `GET /v1/replication/status`, for the moderator, the peer and operations tools holding one of
+/// their secrets: it tells an outsider how far apart the pair is and whether the link is down.
 async fn status(
     axum::extract::State(state): axum::extract::State<AppState>,
+    _: crate::extract::OperationsSecret,
 ) -> Json<ReplicationStatus> {
     Json(report(&state).await)
 }

@@ -115,7 +115,16 @@ pub struct Store {
     /// Counts committed batches that changed an operator account or ended a session, here or
     /// from the peer; operators' open sockets check their session again when it moves.
     accounts: Arc<watch::Sender<u64>>,
+    /// The last durability probe and when it ran, shared by every `/health` caller.
+    probe: Arc<tokio::sync::Mutex<Option<LastProbe>>>,
 }
+
+/// When the last durability probe ran, and its answer.
+type LastProbe = (std::time::Instant, Result<(), String>);
+
+/// How long a durability probe's answer is reused: however often `/health` is called, the
+/// database takes at most a few probe writes a second.
+const PROBE_REUSE: std::time::Duration = std::time::Duration::from_millis(250);
 
 impl Store {
     /// Opens the database in `data_dir` as a deployment named `primary` on the system clock.
@@ -167,7 +176,27 @@ impl Store {
             wall,
             head,
             accounts,
+            probe: Arc::default(),
         })
+    }
+
+    /// Whether the database takes a durable write, proven by one at most every [`PROBE_REUSE`]:
+    /// callers in between (and callers waiting while it runs) share its answer, so an
+    /// unauthenticated flood of `/health` costs no writes. The error is the storage failure's
+    /// text, for the deployment's operators only.
+    pub async fn probe_durability_shared(&self) -> Result<(), String> {
+        let mut last = self.probe.lock().await;
+        if let Some((at, answer)) = last.as_ref() {
+            if at.elapsed() < PROBE_REUSE {
+                return answer.clone();
+            }
+        }
+        let answer = self
+            .write(|w| w.probe_durability())
+            .await
+            .map_err(|e| e.to_string());
+        *last = Some((std::time::Instant::now(), answer.clone()));
+        answer
     }
 
     /// Runs `f` inside the next group commit and returns its result once the batch is durable.
