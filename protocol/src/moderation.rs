@@ -34,6 +34,11 @@ pub struct DeploymentInfo {
     pub role: DeploymentRole,
 }
 
+/// The largest epoch a decision may carry: 2^53, the largest integer a browser reads exactly.
+/// Deployments refuse, and the moderator ignores, anything larger, so a broken or hostile value
+/// cannot wrap the count or stop it at its end.
+pub const MAX_EPOCH: u64 = 1 << 53;
+
 /// The moderator's decision, as published.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActiveDeployment {

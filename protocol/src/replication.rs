@@ -219,6 +219,13 @@ pub struct ReplicationStatus {
     /// Age of the oldest event of the peer's that we know of and have not applied, in
     /// milliseconds (0 when caught up).
     pub inbound_lag_ms: u64,
+    /// Events from the peer set aside instead of applied (they broke a rule every event keeps,
+    /// or the database refused them); an operator should look at them.
+    #[serde(default)]
+    pub quarantined: u64,
+    /// Why the newest of them was set aside.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantine_reason: Option<String>,
 }
 
 #[cfg(test)]

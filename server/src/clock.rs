@@ -37,7 +37,9 @@ impl HlcClock {
     /// The value for a new local event at wall time `wall_ms`.
     pub fn tick(&mut self, wall_ms: i64) -> Hlc {
         let physical = hlc_from_parts(wall_ms.max(0) as u64, 0);
-        self.last = physical.max(self.last + 1);
+        // Saturating: values are bounded on arrival (`store::validate::stamp`), and a clock at its
+        // limit stands still rather than wrapping to zero.
+        self.last = physical.max(self.last.saturating_add(1));
         self.last
     }
 

@@ -67,6 +67,7 @@ impl From<&StoreError> for Refusal {
             }
             StoreError::Conflict(why) => Refusal::new(ErrorCode::Conflict, why.clone()),
             StoreError::Forbidden(why) => Refusal::forbidden(why.clone()),
+            StoreError::Invalid(why) => Refusal::new(ErrorCode::Malformed, why.clone()),
             StoreError::ConversationClosed => {
                 Refusal::new(ErrorCode::ConversationClosed, error.to_string())
             }

@@ -9,6 +9,12 @@ use server::clock::system_clock;
 use server::identity::Identity;
 use server::store::{Site, Store};
 
+/// Password hashes in the form the store accepts (PHC strings); no password matches them.
+const HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+const OTHER_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$b3RoZXJzYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
 struct Side {
     dir: tempfile::TempDir,
     store: Store,
@@ -65,11 +71,11 @@ async fn linked_pair(skew_b: i64) -> (Side, Side, VisitorId, [protocol::Operator
             let alice = w.add_operator(
                 "alice@example.com",
                 "Alice",
-                "h",
+                HASH,
                 OperatorRole::Agent,
                 false,
             )?;
-            let bob = w.add_operator("bob@example.com", "Bob", "h", OperatorRole::Agent, false)?;
+            let bob = w.add_operator("bob@example.com", "Bob", HASH, OperatorRole::Agent, false)?;
             Ok([alice, bob])
         })
         .await
@@ -460,12 +466,20 @@ async fn password_changes_and_logins_on_both_sides_of_a_cut_end_the_same_session
         // Cut off: `a` gives Bob a new password; `b` logs Bob in, then makes him an admin,
         // then logs him in again.
         a.store
-            .write(|w| w.add_operator("bob@example.com", "Bob", "h2", OperatorRole::Agent, true))
+            .write(|w| {
+                w.add_operator(
+                    "bob@example.com",
+                    "Bob",
+                    OTHER_HASH,
+                    OperatorRole::Agent,
+                    true,
+                )
+            })
             .await
             .unwrap();
         let during_cut = new_session(&b, bob.id).await;
         b.store
-            .write(|w| w.add_operator("bob@example.com", "Bob", "h", OperatorRole::Admin, true))
+            .write(|w| w.add_operator("bob@example.com", "Bob", HASH, OperatorRole::Admin, true))
             .await
             .unwrap();
         let after_role = new_session(&b, bob.id).await;

@@ -161,3 +161,21 @@ async fn clients_of_a_deployment_that_is_not_active_are_served_and_redirected() 
         ServerFrame::Redirect { epoch: 3, .. }
     ));
 }
+
+#[tokio::test]
+async fn an_epoch_beyond_what_browsers_read_exactly_is_refused_and_changes_nothing() {
+    let server = start().await;
+    for epoch in [u64::MAX, protocol::moderation::MAX_EPOCH + 1] {
+        let (status, body) = server
+            .http(
+                "POST",
+                "/v1/role",
+                Some(SECRET),
+                Some(decision(epoch, "redundant")),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    }
+    let (_, health) = server.http("GET", "/health", Some(SECRET), None).await;
+    assert_eq!(health["role"]["epoch"], 0, "{health}");
+}

@@ -175,6 +175,7 @@ async fn logouts_logged_before_the_tombstone_table_existed_become_tombstones() {
         .unwrap()
         .execute_batch(
             "DROP TABLE session_tombstones;
+             DROP TABLE quarantine;
              ALTER TABLE operators DROP COLUMN sessions_from;
              ALTER TABLE operator_sessions DROP COLUMN hlc;
              PRAGMA user_version = 3;",

@@ -204,7 +204,9 @@ impl Decider {
     /// moderator, so a newer one means its log was lost; the current decision is then reissued
     /// above it.
     pub fn observe_epoch(&mut self, epoch: u64, now_ms: u64) {
-        if epoch > self.current.epoch {
+        // A deployment reporting an epoch beyond the bound is broken (or lying); following it
+        // would end the count.
+        if epoch > self.current.epoch && epoch <= protocol::moderation::MAX_EPOCH {
             self.current.epoch = epoch;
             self.decide(
                 self.current.active,
@@ -287,7 +289,7 @@ impl Decider {
         now_ms: u64,
     ) {
         self.current = Decision {
-            epoch: self.current.epoch + 1,
+            epoch: self.current.epoch.saturating_add(1),
             active,
             pinned,
             reason,

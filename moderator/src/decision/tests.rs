@@ -232,3 +232,20 @@ fn a_newer_epoch_seen_at_a_deployment_is_overtaken() {
     decider.observe_epoch(10, 20);
     assert_eq!(decider.poll_decision(), None);
 }
+
+#[test]
+fn an_epoch_beyond_the_bound_reported_by_a_deployment_is_ignored() {
+    let mut world = World::new();
+    let before = world.decisions.last().map(|d| d.epoch).unwrap_or(0);
+    world.decider.observe_epoch(u64::MAX, world.now);
+    world
+        .decider
+        .observe_epoch(protocol::moderation::MAX_EPOCH + 1, world.now);
+    world.drain();
+    let after = world.decisions.last().map(|d| d.epoch).unwrap_or(0);
+    assert_eq!(after, before, "nothing adopted, nothing wrapped");
+    // A sane resync still works.
+    world.decider.observe_epoch(before + 10, world.now);
+    world.drain();
+    assert_eq!(world.decisions.last().unwrap().epoch, before + 11);
+}

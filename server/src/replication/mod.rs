@@ -46,6 +46,11 @@ pub async fn report(state: &AppState) -> ReplicationStatus {
         .await
         .ok()
         .flatten();
+    let (quarantined, quarantine_reason) = state
+        .store
+        .read(|r| r.quarantine_report())
+        .await
+        .unwrap_or_default();
     let now = state.store.now_ms().max(0) as u64;
     let age = |hlc: Option<u64>| hlc.map(|h| now.saturating_sub(hlc_wall_ms(h))).unwrap_or(0);
     ReplicationStatus {
@@ -59,6 +64,8 @@ pub async fn report(state: &AppState) -> ReplicationStatus {
         outbound_behind: local_head.saturating_sub(peer_applied),
         outbound_lag_ms: age(oldest_unconfirmed),
         inbound_lag_ms: age(link.inbound_oldest_hlc),
+        quarantined,
+        quarantine_reason,
     }
 }
 

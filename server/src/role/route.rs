@@ -36,6 +36,16 @@ async fn push(
             ),
         ));
     }
+    if decision.epoch > protocol::moderation::MAX_EPOCH {
+        return Err(ApiFailure::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::Malformed,
+            format!(
+                "the epoch may be at most {}",
+                protocol::moderation::MAX_EPOCH
+            ),
+        ));
+    }
     let epoch = decision.epoch;
     let active = decision.active.clone();
     if state.role.adopt(decision) {

@@ -20,6 +20,35 @@ impl Reader<'_> {
             .is_some())
     }
 
+    /// Whether an event from the peer was set aside here (see `Writer::apply_remote`).
+    pub fn quarantined(&self, id: uuid::Uuid) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .query_row_cached(
+                "SELECT 1 FROM quarantine WHERE id = ?1",
+                [id.to_string()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// How many events from the peer are set aside here, and the newest reason.
+    pub fn quarantine_report(&self) -> Result<(u64, Option<String>), StoreError> {
+        let count: i64 =
+            self.conn
+                .query_row_cached("SELECT count(*) FROM quarantine", [], |r| r.get(0))?;
+        let newest = self
+            .conn
+            .query_row_cached(
+                "SELECT reason FROM quarantine ORDER BY at DESC, rowid DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok((count as u64, newest))
+    }
+
     /// This deployment's own events after `after_seq`, oldest first, at most `limit`: what the
     /// peer pulls. Reading from disk in bounded batches keeps memory flat however far behind the
     /// peer is. An event that does not parse is an error (fail closed): skipping it would lose it

@@ -22,6 +22,7 @@ pub mod messages;
 mod rows;
 pub mod schema;
 pub mod sync_check;
+pub mod validate;
 mod writer;
 
 pub use accounts::{normalise_origin, SessionStatus, Site, ANY_ORIGIN};
@@ -54,6 +55,9 @@ pub enum StoreError {
     /// The conversation is closed and takes no more messages.
     #[error("the conversation is closed")]
     ConversationClosed,
+    /// The change breaks a rule every event must keep ([`validate`]): nothing was stored.
+    #[error("{0}")]
+    Invalid(String),
     /// A stored value does not parse (a damaged file, or one written by a newer release): the
     /// request is refused rather than served from a guess.
     #[error("stored {what} is unreadable: {detail}")]

@@ -123,6 +123,18 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE operators ADD COLUMN sessions_from INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE operator_sessions ADD COLUMN hlc INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 7: events from the peer that could not be applied (they break a rule, or the database
+    // refused them) are kept aside instead of stalling the link.
+    r#"
+    CREATE TABLE quarantine (
+        id          TEXT PRIMARY KEY,                  -- the event's id
+        origin      TEXT NOT NULL,
+        origin_seq  INTEGER NOT NULL,
+        body        TEXT NOT NULL,                     -- the whole LoggedEvent as JSON
+        reason      TEXT NOT NULL,
+        at          INTEGER NOT NULL                   -- when it was set aside, Unix ms
+    );
+    "#,
 ];
 
 /// Opens-time settings for every connection: WAL so readers never block the writer, `synchronous =

@@ -7,6 +7,10 @@ use protocol::{
     SiteId, VisitorId,
 };
 
+/// A password hash in the form the store accepts (a PHC string); no password matches it.
+const HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
 fn site() -> Site {
     Site {
         id: SiteId("acme".into()),
@@ -26,7 +30,7 @@ async fn setup() -> (tempfile::TempDir, Store, Identity, OperatorProfile) {
             conn.add_operator(
                 "alice@example.com",
                 "Alice",
-                "hash",
+                HASH,
                 OperatorRole::Agent,
                 false,
             )
@@ -130,9 +134,7 @@ async fn messages_keep_their_order_and_state_changes_apply_rules() {
     .await
     .unwrap();
     let bob = store
-        .write(|conn| {
-            conn.add_operator("bob@example.com", "Bob", "hash", OperatorRole::Agent, false)
-        })
+        .write(|conn| conn.add_operator("bob@example.com", "Bob", HASH, OperatorRole::Agent, false))
         .await
         .unwrap();
     let b = bob.clone();

@@ -5,7 +5,7 @@
 //! an acknowledgement always means "durable".
 
 use super::rows::Cached;
-use super::{changes, Reader, StoreError};
+use super::{changes, validate, Reader, StoreError};
 use crate::clock::{HlcClock, WallClock};
 use protocol::replication::{Change, LoggedEvent};
 use rusqlite::Connection;
@@ -120,6 +120,7 @@ impl Writer<'_> {
     /// Records a local change: stamps it, applies it with its merge rule and appends it to the
     /// event log, all inside the caller's transaction.
     pub fn record(&self, change: Change) -> Result<LoggedEvent, StoreError> {
+        validate::change(&change).map_err(StoreError::Invalid)?;
         let hlc = self.clock.lock().expect("clock lock").tick(self.now_ms());
         let mut event = LoggedEvent {
             id: uuid::Uuid::now_v7(),
@@ -143,14 +144,64 @@ impl Writer<'_> {
         &self,
         event: &LoggedEvent,
     ) -> Result<Option<protocol::ConversationId>, StoreError> {
-        if self.contains_event(event.id)? {
+        if self.contains_event(event.id)? || self.quarantined(event.id)? {
             return Ok(None);
         }
-        self.clock.lock().expect("clock lock").observe(event.hlc);
-        let touched = changes::apply(self.conn(), event)?;
-        self.append_event(event, Some(event.seq))?;
-        self.note_accounts(&event.change);
-        Ok(touched)
+        let checked = validate::stamp(event.hlc, self.now_ms())
+            .and_then(|()| validate::change(&event.change));
+        if let Err(reason) = checked {
+            self.quarantine(event, &reason)?;
+            return Ok(None);
+        }
+        // A savepoint of its own, so an event the database refuses (a broken reference, a
+        // constraint) is undone alone and set aside, and the rest of the batch goes on.
+        self.conn().execute_batch("SAVEPOINT remote_event")?;
+        let applied = changes::apply(self.conn(), event)
+            .and_then(|touched| self.append_event(event, Some(event.seq)).map(|_| touched));
+        match applied {
+            Ok(touched) => {
+                self.conn().execute_batch("RELEASE remote_event")?;
+                self.clock.lock().expect("clock lock").observe(event.hlc);
+                self.note_accounts(&event.change);
+                Ok(touched)
+            }
+            Err(StoreError::Sqlite(e)) => {
+                self.conn()
+                    .execute_batch("ROLLBACK TO remote_event; RELEASE remote_event")?;
+                self.quarantine(event, &e.to_string())?;
+                Ok(None)
+            }
+            Err(other) => {
+                self.conn()
+                    .execute_batch("ROLLBACK TO remote_event; RELEASE remote_event")?;
+                Err(other)
+            }
+        }
+    }
+
+    /// Sets an event from the peer aside, with why: kept for an operator to look at, counted in
+    /// the replication status, logged once.
+    fn quarantine(&self, event: &LoggedEvent, reason: &str) -> Result<(), StoreError> {
+        let body = serde_json::to_string(event).expect("events serialise");
+        let added = self.conn().execute_cached(
+            "INSERT INTO quarantine (id, origin, origin_seq, body, reason, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(id) DO NOTHING",
+            rusqlite::params![
+                event.id.to_string(),
+                event.origin,
+                event.seq as i64,
+                body,
+                reason,
+                self.now_ms()
+            ],
+        )?;
+        if added > 0 {
+            tracing::error!(
+                event = %event.id, origin = %event.origin, seq = event.seq, %reason,
+                "an event from the peer was quarantined instead of applied"
+            );
+        }
+        Ok(())
     }
 
     /// Remembers that the batch changed what a session is worth. A job that is rolled back may

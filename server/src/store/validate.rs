@@ -1,0 +1,185 @@
+//! What an event must be to be applied: the same rules whether it was recorded here by a local
+//! action ([`super::Writer::record`]) or arrived from the peer ([`super::Writer::apply_remote`]),
+//! so a peer (or whoever holds its secret) cannot store what no local action would. An event from
+//! the peer that breaks a rule is quarantined instead (stored aside, reported, never applied), and
+//! the link goes on with the next one.
+
+use protocol::replication::{hlc_from_parts, Change, Hlc};
+use protocol::{AuthorKind, SiteId};
+
+/// The largest message body any deployment accepts (the configuration's upper bound), in bytes.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The longest display name, e-mail address or site name, in characters.
+const MAX_NAME_CHARS: usize = 200;
+/// How far ahead of this deployment's wall clock an event's clock value may be: beyond that it is
+/// not a skewed clock but a broken or hostile one, and observing it would drag our clock along.
+const MAX_CLOCK_LEAD_MS: i64 = 24 * 3_600_000;
+/// Timestamps and expiries stay below 2^53, the largest integer JavaScript reads exactly.
+const MAX_TIME_MS: i64 = 1 << 53;
+
+/// Whether `hlc` is a clock value this deployment may observe at wall time `now_ms`.
+pub fn stamp(hlc: Hlc, now_ms: i64) -> Result<(), String> {
+    let limit = hlc_from_parts((now_ms.max(0) + MAX_CLOCK_LEAD_MS) as u64, u16::MAX);
+    if hlc == 0 || hlc > limit {
+        return Err(format!(
+            "clock value {hlc} is more than a day ahead of this deployment's clock"
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `change` is one a local action could have recorded.
+pub fn change(change: &Change) -> Result<(), String> {
+    match change {
+        Change::SiteUpserted {
+            id,
+            name,
+            allowed_origins,
+        } => {
+            site_id(id)?;
+            text("site name", name)?;
+            // Sites saved before origins were checked may hold an origin with a trailing slash:
+            // any origin that parses is accepted (and compared as browsers send it).
+            for origin in allowed_origins {
+                if origin != super::ANY_ORIGIN && super::normalise_origin(origin).is_err() {
+                    return Err(format!("`{origin}` is not an allowed origin"));
+                }
+            }
+            Ok(())
+        }
+        Change::OperatorUpserted {
+            email,
+            name,
+            password_hash,
+            ..
+        } => {
+            text("operator name", name)?;
+            if email.len() > 254 || !email.contains('@') || email.chars().any(char::is_whitespace) {
+                return Err(format!("`{email}` is not an e-mail address"));
+            }
+            if argon2::password_hash::PasswordHash::new(password_hash).is_err() {
+                return Err("the password hash is not a PHC string".into());
+            }
+            Ok(())
+        }
+        Change::SessionCreated {
+            token_hash,
+            expires_at,
+            ..
+        } => {
+            token(token_hash)?;
+            time("session expiry", *expires_at)
+        }
+        Change::SessionDeleted { token_hash } => token(token_hash),
+        Change::VisitorSeen { site_id: site, .. } => site_id(site),
+        Change::ConversationOpened {
+            site_id: site,
+            page_url,
+            created_at,
+            ..
+        } => {
+            site_id(site)?;
+            time("conversation creation", *created_at)?;
+            match page_url {
+                Some(url) if *url != crate::text::page_url_for_operators(url) => Err(
+                    "a page address must be stored without its query and fragment, at most 2 KB"
+                        .into(),
+                ),
+                _ => Ok(()),
+            }
+        }
+        Change::MessagePosted {
+            author_kind,
+            author_id,
+            author_name,
+            body,
+            sent_at,
+            ..
+        } => {
+            if body.trim().is_empty() || body.len() > MAX_BODY_BYTES {
+                return Err("a message body must have text and at most 1 MiB".into());
+            }
+            if let Some(c) = crate::text::refused_character(body) {
+                return Err(format!("a message body contains U+{:04X}", c as u32));
+            }
+            if let Some(name) = author_name {
+                text("author name", name)?;
+            }
+            if (*author_kind == AuthorKind::System) != author_id.is_none() {
+                return Err("system messages, and only they, have no author".into());
+            }
+            time("message time", *sent_at)
+        }
+        Change::ConversationStateChanged { .. } => Ok(()),
+    }
+}
+
+fn site_id(id: &SiteId) -> Result<(), String> {
+    let ok = (1..=64).contains(&id.0.len())
+        && id
+            .0
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    ok.then_some(())
+        .ok_or_else(|| format!("`{}` is not a site id", id.0))
+}
+
+fn text(what: &str, value: &str) -> Result<(), String> {
+    let count = value.chars().count();
+    if value.trim().is_empty() || count > MAX_NAME_CHARS {
+        return Err(format!("a {what} needs 1 to {MAX_NAME_CHARS} characters"));
+    }
+    match crate::text::refused_character(value) {
+        Some(c) => Err(format!("a {what} contains U+{:04X}", c as u32)),
+        None => Ok(()),
+    }
+}
+
+fn token(hash: &str) -> Result<(), String> {
+    let ok = hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    ok.then_some(())
+        .ok_or_else(|| "a session token hash is 64 lower-case hex digits".into())
+}
+
+fn time(what: &str, ms: i64) -> Result<(), String> {
+    (0..MAX_TIME_MS)
+        .contains(&ms)
+        .then_some(())
+        .ok_or_else(|| format!("the {what} {ms} is out of range"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_values_far_ahead_and_zero_are_refused() {
+        let now = 1_700_000_000_000;
+        assert!(stamp(hlc_from_parts(now as u64 + 60_000, 3), now).is_ok());
+        assert!(stamp(u64::MAX, now).is_err());
+        assert!(stamp(0, now).is_err());
+        assert!(stamp(hlc_from_parts(now as u64 + 2 * 86_400_000, 0), now).is_err());
+    }
+
+    #[test]
+    fn malformed_records_are_refused() {
+        let hash = "0".repeat(64);
+        assert!(change(&Change::SessionDeleted { token_hash: hash }).is_ok());
+        assert!(change(&Change::SessionDeleted {
+            token_hash: "x".into()
+        })
+        .is_err());
+        assert!(change(&Change::SiteUpserted {
+            id: SiteId("acme".into()),
+            name: "Acme".into(),
+            allowed_origins: vec!["https://acme.example/path".into()],
+        })
+        .is_err());
+        assert!(change(&Change::SiteUpserted {
+            id: SiteId("a b".into()),
+            name: "Acme".into(),
+            allowed_origins: vec!["*".into()],
+        })
+        .is_err());
+    }
+}
