@@ -84,6 +84,35 @@ async fn unknown_endpoint() -> ApiFailure {
     )
 }
 
+/// Every minute: drops limiter state of addresses, accounts and visitors that have fully
+/// recovered; every hour (and at start): purges sessions long expired. Stops with the deployment.
+async fn housekeeping(state: AppState) {
+    let mut stopping = state.shutdown.clone();
+    let mut minutes = 0u64;
+    loop {
+        if minutes.is_multiple_of(60) {
+            let now = state.now_ms();
+            match state
+                .store
+                .write(move |w| w.purge_expired_sessions(now))
+                .await
+            {
+                Ok(0) => {}
+                Ok(purged) => tracing::info!(purged, "expired operator sessions purged"),
+                Err(e) => tracing::warn!(error = %e, "could not purge expired sessions"),
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {
+                state.login.purge();
+                state.visitors.purge();
+                minutes += 1;
+            }
+            _ = stopping.changed() => return,
+        }
+    }
+}
+
 /// Serves `app(state)` on `listener` until `shutdown` resolves. Then it closes every WebSocket
 /// ("going away", so clients reconnect elsewhere at once), waits for requests in progress, and lets
 /// the store commit every write already queued before returning.
@@ -95,21 +124,7 @@ pub async fn serve(
     let sender = state.shutdown_sender.clone();
     let store = state.store.clone();
     let puller = tokio::spawn(replication::puller::run(state.clone()));
-    // Limiter state of addresses, accounts and visitors that have fully recovered is dropped
-    // every minute.
-    let (login, visitors) = (state.login.clone(), state.visitors.clone());
-    let mut stopping = state.shutdown.clone();
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {
-                    login.purge();
-                    visitors.purge();
-                }
-                _ = stopping.changed() => return,
-            }
-        }
-    });
+    tokio::spawn(housekeeping(state.clone()));
     // The client's address reaches handlers (login limits) through `ConnectInfo`.
     let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let result = axum::serve(listener, service)

@@ -323,6 +323,17 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// Forgets sessions that expired more than two days before `now_ms`: a local clean-up, not an
+    /// event (an expired session is worth nothing on either deployment, and each purges its
+    /// own). A creation event arriving later for a purged session stores it expired, and the
+    /// next purge takes it. Returns how many went.
+    pub fn purge_expired_sessions(&self, now_ms: i64) -> Result<usize, StoreError> {
+        Ok(self.conn().execute_cached(
+            "DELETE FROM operator_sessions WHERE expires_at <= ?1",
+            [now_ms - 2 * 86_400_000],
+        )?)
+    }
+
     /// Ends a session (logout). Ending an unknown session is not an error.
     pub fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
         self.record(Change::SessionDeleted {

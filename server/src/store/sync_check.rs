@@ -12,7 +12,10 @@ use std::path::Path;
 const TABLES: &[(&str, &str)] = &[
     ("sites", "SELECT id || ' ' || name || ' ' || allowed_origins FROM sites ORDER BY id"),
     ("operators", "SELECT id || ' ' || email || ' ' || name || ' ' || role || ' ' || password_hash || ' ' || sessions_from FROM operators ORDER BY id"),
-    ("operator sessions", "SELECT token_hash || ' ' || operator_id || ' ' || hlc FROM operator_sessions ORDER BY token_hash"),
+    // Sessions expired for more than a day are left out: each deployment purges them on its own
+    // (two days after expiry, `Writer::purge_expired_sessions`), at its own moment.
+    ("operator sessions", "SELECT token_hash || ' ' || operator_id || ' ' || hlc FROM operator_sessions
+        WHERE expires_at > (CAST(strftime('%s', 'now') AS INTEGER) - 86400) * 1000 ORDER BY token_hash"),
     ("session tombstones", "SELECT token_hash FROM session_tombstones ORDER BY token_hash"),
     ("visitors", "SELECT id || ' ' || site_id FROM visitors ORDER BY id"),
     (

@@ -355,3 +355,40 @@ fn origins_are_checked_and_kept_as_browsers_send_them() {
     assert!(!listed.allows_origin(Some("https://evil.example")));
     assert!(!listed.allows_origin(None));
 }
+
+#[tokio::test]
+async fn long_expired_sessions_are_purged_and_check_sync_ignores_them() {
+    let (dir_a, a, _, alice) = setup().await;
+    let (dir_b, b, _, _) = setup().await;
+    let now = a.now_ms();
+    let long_ago = "a".repeat(64);
+    let (kept, id) = ("b".repeat(64), alice.id);
+    a.write(move |w| w.create_session(&long_ago, id, now - 3 * 86_400_000))
+        .await
+        .unwrap();
+    // Only `a` holds a session that expired three days ago: no difference worth reporting.
+    let differences = sync_check::compare(dir_a.path(), dir_b.path()).unwrap();
+    assert!(
+        !differences
+            .iter()
+            .any(|d| d.starts_with("operator sessions")),
+        "{differences:?}"
+    );
+    a.write(move |w| w.create_session(&kept, id, now - 3_600_000))
+        .await
+        .unwrap();
+    let purged = a
+        .write(move |w| w.purge_expired_sessions(now))
+        .await
+        .unwrap();
+    assert_eq!(purged, 1, "only the one expired for more than two days");
+    // One expired an hour ago is still compared (both deployments keep it for a while).
+    let differences = sync_check::compare(dir_a.path(), dir_b.path()).unwrap();
+    assert!(
+        differences
+            .iter()
+            .any(|d| d.starts_with("operator sessions")),
+        "{differences:?}"
+    );
+    drop(b);
+}
