@@ -1,12 +1,13 @@
 //! A small HTTP client for native programs: a client asking the moderator which deployment is
-//! active, and the moderator probing the deployments and answering its admin CLI. Plain HTTP/1.1
-//! on hyper; every call has a deadline and a bounded answer, so a slow or garbage-speaking peer is
+//! active, and the moderator probing the deployments and answering its admin CLI. HTTP/1.1 on
+//! hyper, over TLS (rustls) for `https://` URLs; every call has a deadline and a bounded answer, so a slow or garbage-speaking peer is
 //! a failed call, never a stuck or crashed caller.
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
 pub use hyper::Method;
 use hyper::Request;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -46,16 +47,34 @@ pub enum HttpError {
     Timeout(Duration),
 }
 
-/// A pooled HTTP client. Cheap to clone.
+/// A pooled HTTP client for `http://` and `https://` URLs. Cheap to clone.
 #[derive(Clone)]
 pub struct HttpClient {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
 }
 
 impl Default for HttpClient {
+    /// A client trusting the system's root certificates.
     fn default() -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
+        // Only a CA file can fail to load, and none is named here.
+        let tls = crate::tls::client_config(None)
+            .expect("the system roots alone always make a configuration");
+        Self::with_tls(tls)
+    }
+}
+
+impl HttpClient {
+    /// A client verifying servers with `tls` (for example the system roots plus a private CA,
+    /// [`crate::tls::client_config`]).
+    pub fn with_tls(tls: std::sync::Arc<rustls::ClientConfig>) -> Self {
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.enforce_http(false);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config((*tls).clone())
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
         Self {
             client: Client::builder(TokioExecutor::new())
                 // A deployment frozen mid-connection must not be handed a pooled connection
@@ -64,9 +83,7 @@ impl Default for HttpClient {
                 .build(connector),
         }
     }
-}
 
-impl HttpClient {
     /// Sends a request and reads the answer, all within `timeout`.
     pub async fn call(
         &self,

@@ -3,12 +3,18 @@
 //! - [`config`]: configuration in layers (built-in defaults, then a TOML file with unknown keys
 //!   refused, then environment variables and flags), with one error type;
 //! - [`shutdown_signal`]: resolves on Ctrl-C or SIGTERM, for graceful shutdown;
-//! - [`http`]: a small HTTP/1.1 client where every call has a deadline and a bounded answer.
+//! - [`http`]: a small HTTP/1.1 client (plain or TLS) where every call has a deadline and a
+//!   bounded answer;
+//! - [`listen`]: serving a router over plain TCP or TLS with header-read and handshake timeouts;
+//! - [`tls`]: rustls configurations from PEM files and system roots, and the rule that secrets
+//!   stay off plain HTTP.
 //!
 //! Nothing here knows about chats or deployments; the native client uses the HTTP client too.
 
 pub mod config;
 pub mod http;
+pub mod listen;
+pub mod tls;
 
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {

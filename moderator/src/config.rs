@@ -45,6 +45,16 @@ pub struct Config {
     /// The secret the deployments know as their `moderator_secret`; decisions are not pushed to
     /// them when absent (they then learn nothing, and clients rely on `/v1/active` alone).
     pub deployment_secret: Option<String>,
+    /// A PEM certificate chain: with `tls_key_file`, the moderator serves HTTPS itself.
+    pub tls_cert_file: Option<PathBuf>,
+    /// The PEM private key of `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
+    /// PEM certificates trusted besides the system's roots when probing and pushing to
+    /// `https://` deployments (a private CA).
+    pub tls_ca_file: Option<PathBuf>,
+    /// Allows the deployment secret to travel over plain `http://` to deployments that are not
+    /// on loopback (a private network you trust). Off: such a configuration is refused.
+    pub allow_plain_http_secrets: bool,
 }
 
 impl Default for Config {
@@ -68,6 +78,10 @@ impl Default for Config {
             failback_hold_ms: thresholds.failback_hold_ms,
             admin_secret: None,
             deployment_secret: None,
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_ca_file: None,
+            allow_plain_http_secrets: false,
         }
     }
 }
@@ -115,6 +129,15 @@ pub struct Overrides {
         hide_env_values = true
     )]
     pub deployment_secret: Option<String>,
+    /// A PEM certificate chain to serve HTTPS with (with `--tls-key-file`).
+    #[arg(long, env = "LIVECHAT_MODERATOR_TLS_CERT_FILE", global = true)]
+    pub tls_cert_file: Option<PathBuf>,
+    /// The PEM private key of the certificate.
+    #[arg(long, env = "LIVECHAT_MODERATOR_TLS_KEY_FILE", global = true)]
+    pub tls_key_file: Option<PathBuf>,
+    /// PEM certificates to trust besides the system's, for the deployments.
+    #[arg(long, env = "LIVECHAT_MODERATOR_TLS_CA_FILE", global = true)]
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 pub use daemon::config::ConfigError;
@@ -154,6 +177,9 @@ impl Layered for Config {
         set(&mut self.failback_hold_ms, &o.failback_hold_ms);
         set_some(&mut self.admin_secret, &o.admin_secret);
         set_some(&mut self.deployment_secret, &o.deployment_secret);
+        set_some(&mut self.tls_cert_file, &o.tls_cert_file);
+        set_some(&mut self.tls_key_file, &o.tls_key_file);
+        set_some(&mut self.tls_ca_file, &o.tls_ca_file);
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -174,6 +200,19 @@ impl Layered for Config {
         }
         if self.failures_to_down == 0 || self.successes_to_up == 0 {
             return invalid("failures_to_down and successes_to_up must be at least 1");
+        }
+        if self.deployment_secret.is_some() {
+            for endpoint in [&self.primary, &self.redundant] {
+                daemon::tls::secret_may_travel_to(
+                    &endpoint.url,
+                    "the deployment secret",
+                    self.allow_plain_http_secrets,
+                )
+                .map_err(ConfigError::Invalid)?;
+            }
+        }
+        if self.tls_cert_file.is_some() != self.tls_key_file.is_some() {
+            return invalid("tls_cert_file and tls_key_file go together");
         }
         for secret in [&self.admin_secret, &self.deployment_secret] {
             if secret.as_ref().is_some_and(|s| s.len() < 16) {
@@ -223,5 +262,24 @@ mod tests {
             ..Default::default()
         };
         assert!(matches!(Config::load(&short), Err(ConfigError::Invalid(_))));
+    }
+
+    #[test]
+    fn the_deployment_secret_is_not_sent_over_plain_http_beyond_loopback() {
+        let config = |url: &str, allow: bool| Config {
+            primary: Endpoint {
+                id: "primary".into(),
+                url: url.into(),
+            },
+            deployment_secret: Some("deployment secret for tests".into()),
+            allow_plain_http_secrets: allow,
+            ..Config::default()
+        };
+        let refused = config("http://chat-a.example", false).validate();
+        assert!(
+            matches!(refused, Err(ConfigError::Invalid(m)) if m.contains("allow_plain_http_secrets"))
+        );
+        assert!(config("http://chat-a.example", true).validate().is_ok());
+        assert!(config("https://chat-a.example", false).validate().is_ok());
     }
 }

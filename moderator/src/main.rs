@@ -93,18 +93,24 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if config.deployment_secret.is_none() {
         tracing::warn!("no deployment_secret: decisions are published on /v1/active but not pushed to the deployments");
     }
-    let (handle, driver) = moderator::service::open(config)?;
+    // Probes and pushes verify `https://` deployments with the system roots and the CA file.
+    let client = HttpClient::with_tls(daemon::tls::client_config(config.tls_ca_file.as_deref())?);
+    let tls = match (&config.tls_cert_file, &config.tls_key_file) {
+        (Some(cert), Some(key)) => Some(daemon::tls::server_config(cert, key)?),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let (handle, driver) = moderator::service::open(config, client)?;
     let app = moderator::api::router(handle);
     // The line below is read by tests and tools to learn the bound port; keep its shape.
-    println!("moderator listening on http://{address}");
+    println!("moderator listening on {scheme}://{address}");
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let server = tokio::spawn(async move {
         let mut stopped = stopped;
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            })
-            .await
+        daemon::listen::serve(listener, app, tls, async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        })
+        .await
     });
     let result = driver.run(daemon::shutdown_signal()).await;
     let _ = stop.send(true);

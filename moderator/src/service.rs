@@ -179,7 +179,7 @@ fn index(deployment: Deployment) -> usize {
 }
 
 /// Opens the decision log and prepares the driver and the handle the HTTP API uses.
-pub fn open(config: Config) -> Result<(Handle, Driver), LogError> {
+pub fn open(config: Config, client: HttpClient) -> Result<(Handle, Driver), LogError> {
     let config = Arc::new(config);
     let clock = Clock::new();
     let mut log = DecisionLog::open(&config.log_path())?;
@@ -229,7 +229,7 @@ pub fn open(config: Config) -> Result<(Handle, Driver), LogError> {
         clock,
         decider,
         log,
-        client: HttpClient::default(),
+        client,
         status,
         commands,
         pushes,

@@ -73,7 +73,7 @@ async fn start(primary: String, redundant: String) -> Running {
         admin_secret: Some(ADMIN.into()),
         ..Config::default()
     };
-    let (handle, driver) = moderator::service::open(config).unwrap();
+    let (handle, driver) = moderator::service::open(config, HttpClient::default()).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {

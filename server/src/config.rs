@@ -70,6 +70,17 @@ pub struct Config {
     /// Seconds a welcomed connection may stay silent (clients ping every second) before it is
     /// closed.
     pub idle_timeout_secs: u64,
+    /// A PEM certificate chain: with `tls_key_file`, the deployment serves HTTPS and WSS itself
+    /// (otherwise plain HTTP, for a proxy in front that terminates TLS).
+    pub tls_cert_file: Option<PathBuf>,
+    /// The PEM private key of `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
+    /// PEM certificates trusted besides the system's roots when this deployment connects to its
+    /// peer over `https://` (a private CA between the data centres).
+    pub tls_ca_file: Option<PathBuf>,
+    /// Allows the replication secret to travel over plain `http://` to a peer that is not on
+    /// loopback (a private network you trust). Off: such a configuration is refused.
+    pub allow_plain_http_secrets: bool,
 }
 
 impl Default for Config {
@@ -101,6 +112,10 @@ impl Default for Config {
             max_connections_per_address: 256,
             max_connections: 10_000,
             idle_timeout_secs: 120,
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_ca_file: None,
+            allow_plain_http_secrets: false,
         }
     }
 }
@@ -172,6 +187,15 @@ pub struct Overrides {
         allow_hyphen_values = true
     )]
     pub clock_skew_ms: Option<i64>,
+    /// A PEM certificate chain to serve HTTPS with (with `--tls-key-file`).
+    #[arg(long, env = "LIVECHAT_TLS_CERT_FILE", global = true)]
+    pub tls_cert_file: Option<PathBuf>,
+    /// The PEM private key of the certificate.
+    #[arg(long, env = "LIVECHAT_TLS_KEY_FILE", global = true)]
+    pub tls_key_file: Option<PathBuf>,
+    /// PEM certificates to trust besides the system's, for the peer.
+    #[arg(long, env = "LIVECHAT_TLS_CA_FILE", global = true)]
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 pub use daemon::config::ConfigError;
@@ -234,6 +258,9 @@ impl Layered for Config {
         set(&mut self.public_urls, &o.public_urls);
         set_some(&mut self.moderator_url, &o.moderator_url);
         set(&mut self.clock_skew_ms, &o.clock_skew_ms);
+        set_some(&mut self.tls_cert_file, &o.tls_cert_file);
+        set_some(&mut self.tls_key_file, &o.tls_key_file);
+        set_some(&mut self.tls_ca_file, &o.tls_ca_file);
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -265,6 +292,19 @@ impl Layered for Config {
         {
             return Err(ConfigError::Invalid(
                 "a peer_url needs a replication_secret of at least 16 characters".into(),
+            ));
+        }
+        if let Some(peer) = &self.peer_url {
+            daemon::tls::secret_may_travel_to(
+                peer,
+                "the replication secret",
+                self.allow_plain_http_secrets,
+            )
+            .map_err(ConfigError::Invalid)?;
+        }
+        if self.tls_cert_file.is_some() != self.tls_key_file.is_some() {
+            return Err(ConfigError::Invalid(
+                "tls_cert_file and tls_key_file go together".into(),
             ));
         }
         if self.moderator_secret.as_ref().is_some_and(|s| s.len() < 16) {

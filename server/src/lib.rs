@@ -125,15 +125,15 @@ pub async fn serve(
     let store = state.store.clone();
     let puller = tokio::spawn(replication::puller::run(state.clone()));
     tokio::spawn(housekeeping(state.clone()));
-    // The client's address reaches handlers (login limits) through `ConnectInfo`.
-    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let result = axum::serve(listener, service)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: closing connections and flushing writes");
-            let _ = sender.send(true);
-        })
-        .await;
+    // The client's address reaches handlers (the limits) through `ConnectInfo`; request heads
+    // and TLS handshakes have deadlines (`daemon::listen`).
+    let tls = state.server_tls.clone();
+    let result = daemon::listen::serve(listener, app(state), tls, async move {
+        shutdown.await;
+        tracing::info!("shutting down: closing connections and flushing writes");
+        let _ = sender.send(true);
+    })
+    .await;
     // The puller stops on the same shutdown signal; waiting for it means no batch is half applied
     // when the store shuts down.
     let _ = puller.await;

@@ -32,6 +32,10 @@ pub struct AppState {
     pub visitors: Arc<VisitorLimits>,
     /// The open WebSockets, counted against their limits.
     pub connections: Arc<Connections>,
+    /// How this deployment verifies its peer over `https://` (system roots and `tls_ca_file`).
+    pub peer_tls: Arc<daemon::tls::rustls::ClientConfig>,
+    /// The certificate it serves HTTPS with, when it terminates TLS itself.
+    pub server_tls: Option<Arc<daemon::tls::rustls::ServerConfig>>,
     /// Turns true when the deployment is shutting down; open WebSockets close on it.
     pub shutdown: watch::Receiver<bool>,
     /// The sending half of `shutdown`, for [`crate::serve`].
@@ -47,6 +51,9 @@ pub enum StartError {
     /// The token secret could not be read or created.
     #[error("cannot read or create the token secret: {0}")]
     Secret(#[from] std::io::Error),
+    /// A certificate, key or CA file is unusable.
+    #[error("TLS: {0}")]
+    Tls(#[from] daemon::tls::TlsError),
 }
 
 impl AppState {
@@ -55,6 +62,11 @@ impl AppState {
         let store = config.open_store()?;
         let secret = config.resolve_secret()?;
         let (shutdown_sender, shutdown) = watch::channel(false);
+        let peer_tls = daemon::tls::client_config(config.tls_ca_file.as_deref())?;
+        let server_tls = match (&config.tls_cert_file, &config.tls_key_file) {
+            (Some(cert), Some(key)) => Some(daemon::tls::server_config(cert, key)?),
+            _ => None,
+        };
         let login = LoginGuard::new(&config);
         let visitors = Arc::new(VisitorLimits::new(&config));
         let connections =
@@ -69,6 +81,8 @@ impl AppState {
             login,
             visitors,
             connections,
+            peer_tls,
+            server_tls,
             shutdown,
             shutdown_sender: Arc::new(shutdown_sender),
         })

@@ -97,9 +97,11 @@ async fn pull(
             .parse()
             .map_err(|_| LinkError::BadSecret)?,
     );
+    // `wss://` peers are verified with the system roots and the configured CA file.
+    let tls = tokio_tungstenite::Connector::Rustls(state.peer_tls.clone());
     let (mut socket, _) = tokio::time::timeout(
         Duration::from_secs(5),
-        tokio_tungstenite::connect_async(request),
+        tokio_tungstenite::connect_async_tls_with_config(request, None, true, Some(tls)),
     )
     .await
     .map_err(|_| LinkError::ConnectTimeout)??;
