@@ -76,11 +76,12 @@ async fn empty_oversized_and_foreign_messages_are_refused_and_not_stored() {
     assert_eq!(error_code(&empty), ErrorCode::EmptyMessage);
     let (_, large) = visitor.post(conversation, &"x".repeat(101)).await;
     assert_eq!(error_code(&large), ErrorCode::TooLarge);
-    // A frame far beyond any legitimate size is refused before it is parsed.
+    // A frame beyond any legitimate size (but within twice that) is refused before it is
+    // parsed, with a clear error.
     visitor
         .send_text(format!(
             r#"{{"type":"send","body":"{}"}}"#,
-            "y".repeat(10_000)
+            "y".repeat(1_500)
         ))
         .await;
     assert_eq!(error_code(&visitor.recv().await), ErrorCode::TooLarge);

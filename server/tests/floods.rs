@@ -213,3 +213,22 @@ async fn a_welcomed_connection_that_goes_silent_is_closed() {
     );
     assert!(started.elapsed() >= Duration::from_secs(4));
 }
+
+#[tokio::test]
+async fn a_frame_beyond_twice_the_largest_legitimate_one_drops_the_connection_unread() {
+    let server = TestServer::start_with(|c| c.max_message_bytes = 100).await;
+    let (mut visitor, _) = server.visitor(None).await;
+    // 100 bytes of message allow frames of 1,224 bytes; the connection buffers at most 2,448.
+    visitor
+        .send_text(format!(
+            r#"{{"type":"send","body":"{}"}}"#,
+            "z".repeat(3_000)
+        ))
+        .await;
+    assert_ne!(
+        visitor.closed().await,
+        None.or(Some(1000)),
+        "closed, not served"
+    );
+    assert_eq!(rows(&server, "messages"), 0);
+}

@@ -77,8 +77,10 @@ async fn upgrade(
         .get(header::ORIGIN)
         .map(|o| String::from_utf8_lossy(o.as_bytes()).into_owned());
     // Frames up to the hard limit are read and answered with a clear `too_large` error; only a
-    // frame beyond it (far larger than any legitimate one) drops the connection unread.
-    let hard_limit = session::frame_limit(state.config.max_message_bytes) * 16;
+    // frame beyond it (twice the largest legitimate one) drops the connection unread. The hard
+    // limit is what one connection can make the deployment buffer: about 36 KiB with the default
+    // message limit, where it was 16 times the frame limit (784 KiB) before.
+    let hard_limit = session::frame_limit(state.config.max_message_bytes) * 2;
     // Most connections are idle most of the time: small buffers (the defaults are 128 KiB each)
     // keep an idle connection to a few KiB of memory. Larger frames still arrive whole; they are
     // only read in more steps.

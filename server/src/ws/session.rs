@@ -17,9 +17,11 @@ use protocol::{
 use std::net::IpAddr;
 
 /// The largest text frame read and parsed for a given message limit: room for a body of the
-/// maximum size even if every character had to be escaped in JSON, plus the frame's other fields.
+/// maximum size with every byte escaped as JSON encoders do (`\"`, `\\`, `\n`: two bytes; the
+/// control characters that would take six are refused in bodies anyway, and non-ASCII text is
+/// sent as it is), plus the frame's other fields.
 pub fn frame_limit(max_message_bytes: usize) -> usize {
-    max_message_bytes * 6 + 1024
+    max_message_bytes * 2 + 1024
 }
 
 /// The state of one connection.
