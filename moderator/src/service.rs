@@ -26,6 +26,26 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
 
+/// What a deployment's `/health` answer says: the report if it is one, and why the deployment
+/// counts as failed if it does. Whatever the bytes, this returns (it is fuzzed:
+/// `cargo xtask fuzz`).
+pub fn read_health(status: u16, body: &[u8]) -> (Option<HealthReport>, Option<String>) {
+    match serde_json::from_slice::<HealthReport>(body) {
+        Err(e) => (
+            None,
+            Some(format!("status {status}, unreadable report: {e}")),
+        ),
+        Ok(report) if status == 200 && report.ok => (Some(report), None),
+        Ok(report) => {
+            let reason = report.error.clone().unwrap_or_default();
+            (
+                Some(report),
+                Some(format!("status {status}, not ok: {reason}")),
+            )
+        }
+    }
+}
+
 /// The last probe of one deployment, as shown on `/v1/status`.
 #[derive(Clone, Debug, Serialize)]
 pub struct ProbeReport {
@@ -392,20 +412,7 @@ impl Driver {
         let latency_ms = started.elapsed().as_millis() as u64;
         let (health, error) = match answer {
             Err(reason) => (None, Some(reason.to_string())),
-            Ok(answer) => match serde_json::from_slice::<HealthReport>(&answer.body) {
-                Err(e) => (
-                    None,
-                    Some(format!("status {}, unreadable report: {e}", answer.status)),
-                ),
-                Ok(report) if answer.status == 200 && report.ok => (Some(report), None),
-                Ok(report) => {
-                    let reason = report.error.clone().unwrap_or_default();
-                    (
-                        Some(report),
-                        Some(format!("status {}, not ok: {reason}", answer.status)),
-                    )
-                }
-            },
+            Ok(answer) => read_health(answer.status, &answer.body),
         };
         Probed {
             report: ProbeReport {

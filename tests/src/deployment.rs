@@ -146,6 +146,22 @@ impl Deployment {
         format!("http://localhost:{}", self.port)
     }
 
+    /// Lets pages of `origin` embed the chat too (besides the demo page's).
+    pub fn allow_origin(&self, origin: &str) {
+        run(admin_command(self.data_dir.path()).args([
+            "site",
+            "add",
+            "--id",
+            SITE_ID,
+            "--name",
+            "Northwind Coffee",
+            "--origin",
+            &self.page_origin(),
+            "--origin",
+            origin,
+        ]));
+    }
+
     /// The operator console.
     pub fn console_url(&self) -> String {
         format!("{}/console/", self.url())

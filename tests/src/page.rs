@@ -7,11 +7,17 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Serves `html` for every request until the test ends; returns the page's URL.
 pub async fn serve_page(html: String) -> String {
+    serve_page_with_headers(html, String::new()).await
+}
+
+/// Like [`serve_page`], with extra header lines (each ending in `\r\n`), such as the customer's
+/// Content Security Policy.
+pub async fn serve_page_with_headers(html: String, headers: String) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
-            let html = html.clone();
+            let (html, headers) = (html.clone(), headers.clone());
             tokio::spawn(async move {
                 let mut request = Vec::new();
                 let mut buffer = [0u8; 2048];
@@ -23,7 +29,7 @@ pub async fn serve_page(html: String) -> String {
                     }
                 }
                 let answer = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncache-control: no-store\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{html}",
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncache-control: no-store\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n{html}",
                     html.len()
                 );
                 let _ = socket.write_all(answer.as_bytes()).await;

@@ -111,3 +111,81 @@ async fn the_widget_loads_on_the_first_click_and_adopts_the_loaders_button() {
     widget_shows(&visitor, &CHAT).await;
     visitor.close().await.unwrap();
 }
+
+/// The SHA-256 of each inline `<script>` of `html`, as a CSP source.
+fn inline_script_hashes(html: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    html.split("<script")
+        .skip(1)
+        .filter_map(|tag| {
+            let (attributes, rest) = tag.split_once('>')?;
+            if attributes.contains("src=") {
+                return None;
+            }
+            let body = rest.split_once("</script>")?.0;
+            let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(body));
+            Some(format!(" 'sha256-{hash}'"))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_widget_works_on_a_customer_page_with_the_documented_strict_policy() {
+    let deployment = Deployment::start();
+    let page = xtask::render_demo_page(
+        &tests::root(),
+        &[deployment.url()],
+        None,
+        tests::deployment::SITE_ID,
+    )
+    .expect("the demo page renders");
+    // Every policy violation is recorded, from before the snippet runs.
+    let recorder =
+        "<script>window.violations=[];document.addEventListener('securitypolicyviolation',\
+        e=>window.violations.push(e.violatedDirective+' '+e.blockedURI));</script>";
+    let page = page.replacen("<head>", &format!("<head>{recorder}"), 1);
+    // The policy ARCHITECTURE.md documents: the inline snippet by hash, the deployment for
+    // scripts and connections (HTTP and WebSocket), WebAssembly, and inline styles.
+    let deployment_url = deployment.url();
+    let socket_url = deployment_url.replacen("http", "ws", 1);
+    let policy = format!(
+        "default-src 'none'; script-src{} {deployment_url} 'wasm-unsafe-eval'; \
+         connect-src {deployment_url} {socket_url}; style-src 'unsafe-inline'; img-src data:",
+        inline_script_hashes(&page)
+    );
+    let url = tests::page::serve_page_with_headers(
+        page,
+        format!("content-security-policy: {policy}\r\n"),
+    )
+    .await;
+    deployment.allow_origin(url.trim_end_matches('/'));
+
+    let mut chrome = ChromeDriver::start().await;
+    let visitor = chrome.session().await;
+    visitor.goto(&url).await.unwrap();
+    widget_element(&visitor, "chat-launcher")
+        .await
+        .click()
+        .await
+        .unwrap();
+    widget_element(&visitor, "chat-panel").await;
+    widget_online(&visitor).await;
+    widget_write(&visitor, "Do you ship to Tromsø?").await;
+    let urls = [deployment.url(), deployment.url()];
+    let mut operator = Visitor::operator(ADMIN_EMAIL, ADMIN_PASSWORD, urls, None).await;
+    assert!(
+        operator.until(WAIT, |o| !o.conversations.is_empty()).await,
+        "the message reached the operator through the policy"
+    );
+    let violations = visitor
+        .execute("return window.violations", vec![])
+        .await
+        .expect("script runs");
+    assert_eq!(
+        violations,
+        serde_json::json!([]),
+        "the policy blocked something"
+    );
+    visitor.close().await.unwrap();
+}

@@ -8,6 +8,10 @@
 //! - `cargo xtask site [--release]`: only builds the static site into `target/site`.
 //! - `cargo xtask chaos [--seed S] [--minutes M]`: the fault-injection suite at length (see
 //!   `docs/reliability.md`); a short seeded run of it is part of `cargo xtask test`.
+//! - `cargo xtask fuzz [--seconds N]`: the fuzz targets in `fuzz/` (client frames, replication
+//!   batches, health reports), N seconds each (60 by default), with cargo-fuzz on the nightly
+//!   toolchain; what they find joins the corpus, minimised, which every `cargo xtask test`
+//!   replays.
 //! - `cargo xtask bench [--quick]`: release builds of everything, then the benchmarks and the
 //!   criterion micro-benchmarks (see `bench/` and `docs/benchmarks.md`); `--quick` takes about
 //!   three minutes once built.
@@ -36,13 +40,23 @@ fn main() -> anyhow::Result<()> {
         Some("test") => test(),
         Some("bench") => bench(flag("--quick")),
         Some("chaos") => chaos(&args[1..]),
+        Some("fuzz") => {
+            let seconds = args
+                .iter()
+                .position(|a| a == "--seconds")
+                .and_then(|i| args.get(i + 1))
+                .map(|s| s.parse())
+                .transpose()?
+                .unwrap_or(60);
+            fuzz(seconds)
+        }
         Some("site") => {
             tools::ensure_wasm_tools()?;
             site::build(flag("--release"))
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo [--port N] | test | site [--release] | bench [--quick] | chaos [--seed S] [--minutes M]>"
+                "usage: cargo xtask <demo [--port N] | test | site [--release] | bench [--quick] | chaos [--seed S] [--minutes M] | fuzz [--seconds N]>"
             );
             std::process::exit(2);
         }
@@ -122,6 +136,49 @@ fn test() -> anyhow::Result<()> {
 /// The fault-injection suite at length: builds the binaries it starts, then runs `chaos` from
 /// the `tests` package with the arguments given (`--seed S --minutes M`, see
 /// docs/reliability.md). It stops by itself and fails when anything was lost.
+/// The fuzz targets, each for `seconds`, then the corpus minimised in place.
+fn fuzz(seconds: u64) -> anyhow::Result<()> {
+    const TARGETS: [&str; 3] = ["client_frame", "replication_batch", "health_report"];
+    // `cargo +nightly` needs rustup's proxy, not the stable cargo running this xtask.
+    let nightly = || {
+        let mut command = Command::new("cargo");
+        command
+            .arg("+nightly")
+            .current_dir(root())
+            .env_remove("CARGO_TARGET_DIR");
+        command
+    };
+    step("Installing what fuzzing needs (the nightly toolchain, cargo-fuzz) if missing");
+    let have = |command: &mut Command| command.output().is_ok_and(|o| o.status.success());
+    if !have(Command::new("rustup").args(["run", "nightly", "rustc", "--version"])) {
+        run(Command::new("rustup").args([
+            "toolchain",
+            "install",
+            "nightly",
+            "--profile",
+            "minimal",
+        ]))?;
+    }
+    if !have(nightly().args(["fuzz", "--version"])) {
+        run(cargo().args(["install", "cargo-fuzz", "--locked"]))?;
+    }
+    for target in TARGETS {
+        step(&format!("Fuzzing {target} for {seconds} s"));
+        // No sanitizer: the code under test has no `unsafe` (the workspace denies it), so a
+        // panic is what there is to find, and runs go several times faster without one.
+        run(nightly()
+            .args(["fuzz", "run", "--sanitizer", "none", target, "--"])
+            .args([
+                format!("-max_total_time={seconds}"),
+                "-rss_limit_mb=2048".into(),
+                "-max_len=65536".into(),
+            ]))?;
+        step(&format!("Minimising the {target} corpus"));
+        run(nightly().args(["fuzz", "cmin", "--sanitizer", "none", target]))?;
+    }
+    Ok(())
+}
+
 fn chaos(args: &[String]) -> anyhow::Result<()> {
     let browsers = args
         .iter()
