@@ -81,6 +81,9 @@ pub struct Config {
     /// Allows the replication secret to travel over plain `http://` to a peer that is not on
     /// loopback (a private network you trust). Off: such a configuration is refused.
     pub allow_plain_http_secrets: bool,
+    /// Reverse proxies in front of the deployment, by address: from them, the client's address
+    /// for the per-address limits is taken from `X-Forwarded-For`. From nobody else.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for Config {
@@ -116,6 +119,7 @@ impl Default for Config {
             tls_key_file: None,
             tls_ca_file: None,
             allow_plain_http_secrets: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }

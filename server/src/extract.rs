@@ -145,20 +145,52 @@ impl FromRequestParts<AppState> for Identity {
 }
 
 /// The client's address, when the connection's is known (real sockets; `oneshot` tests have
-/// none). Behind a proxy this is the proxy's address.
+/// none). Behind a reverse proxy listed in `trusted_proxies`, it is the address the proxy names in
+/// `X-Forwarded-For`: the rightmost entry that is not itself a trusted proxy (entries further left
+/// were written by the client and prove nothing). From any other peer the header is ignored, so
+/// nobody picks their own address to dodge the limits.
 pub struct ClientAddress(pub Option<std::net::IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+impl FromRequestParts<AppState> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddress(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|info| info.0.ip()),
-        ))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip());
+        Ok(ClientAddress(peer.map(|peer| {
+            forwarded_client(peer, &parts.headers, &state.config.trusted_proxies)
+        })))
     }
+}
+
+/// The client behind `peer` (see [`ClientAddress`]).
+pub fn forwarded_client(
+    peer: std::net::IpAddr,
+    headers: &HeaderMap,
+    trusted: &[std::net::IpAddr],
+) -> std::net::IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let chain: Vec<std::net::IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|entry| entry.trim().parse())
+        .collect::<Result<_, _>>()
+        // A malformed header is the proxy's or the client's mistake: the proxy is the client.
+        .unwrap_or_default();
+    chain
+        .into_iter()
+        .rev()
+        .find(|address| !trusted.contains(address))
+        .unwrap_or(peer)
 }
 
 /// An HTTP caller who must be an operator: 401 without a live session, 403 for a visitor.

@@ -232,3 +232,39 @@ async fn a_frame_beyond_twice_the_largest_legitimate_one_drops_the_connection_un
     );
     assert_eq!(rows(&server, "messages"), 0);
 }
+
+/// The answer to a tokenless `hello` arriving with `X-Forwarded-For: forwarded`.
+async fn hello_forwarded_for(server: &TestServer, forwarded: &str) -> ServerFrame {
+    let header = format!("X-Forwarded-For: {forwarded}\r\n");
+    let mut client = server
+        .connect_with_headers(Some(support::ORIGIN.as_bytes()), &header)
+        .await;
+    client.send(&visitor_hello("acme", None)).await;
+    client.recv().await
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_address_is_limited_and_elsewhere_the_header_is_ignored(
+) {
+    let behind_proxy = TestServer::start_with(|c| {
+        c.new_visitors_per_minute_per_address = 2;
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    for _ in 0..2 {
+        let reply = hello_forwarded_for(&behind_proxy, "198.51.100.7, 203.0.113.1").await;
+        assert!(matches!(reply, ServerFrame::Welcome { .. }), "{reply:?}");
+    }
+    // The same client again (whatever it claims further left), and then another client.
+    let reply = hello_forwarded_for(&behind_proxy, "192.0.2.99, 203.0.113.1").await;
+    assert!(too_many(&reply), "{reply:?}");
+    let reply = hello_forwarded_for(&behind_proxy, "203.0.113.2").await;
+    assert!(matches!(reply, ServerFrame::Welcome { .. }), "{reply:?}");
+
+    // Without a trusted proxy, a client cannot pick its own address.
+    let direct = TestServer::start_with(|c| c.new_visitors_per_minute_per_address = 2).await;
+    for n in 0..3 {
+        let reply = hello_forwarded_for(&direct, &format!("203.0.113.{n}")).await;
+        assert_eq!(too_many(&reply), n == 2, "{reply:?}");
+    }
+}

@@ -126,6 +126,12 @@ impl TestServer {
     /// The upgrade request is written by hand because tungstenite's client sends only visible
     /// ASCII header values, and a test must be able to send what an attacker would.
     pub async fn connect_with_origin(&self, origin: Option<&[u8]>) -> Client {
+        self.connect_with_headers(origin, "").await
+    }
+
+    /// Like [`TestServer::connect_with_origin`], with extra header lines (each ending in
+    /// `\r\n`), such as a proxy's `X-Forwarded-For`.
+    pub async fn connect_with_headers(&self, origin: Option<&[u8]>, extra: &str) -> Client {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut tcp = TcpStream::connect(self.address).await.unwrap();
         let mut request = format!(
@@ -140,6 +146,7 @@ impl TestServer {
             request.extend_from_slice(origin);
             request.extend_from_slice(b"\r\n");
         }
+        request.extend_from_slice(extra.as_bytes());
         request.extend_from_slice(b"\r\n");
         tcp.write_all(&request).await.unwrap();
         // The answer's head, read a byte at a time so that no frame after it is consumed.
