@@ -117,6 +117,21 @@ pub async fn serve_with(
     Ok(())
 }
 
+/// Adds the headers every answer of our services carries: no type sniffing (a file is only ever
+/// what its type says) and no referrer (no console address or conversation id in another site's
+/// logs).
+pub fn add_baseline_headers(headers: &mut axum::http::HeaderMap) {
+    use axum::http::{header, HeaderValue};
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+}
+
 /// The address type handlers extract, for callers that name it.
 pub type ClientAddress = ConnectInfo<SocketAddr>;
 

@@ -52,14 +52,7 @@ pub fn router(handle: Handle) -> Router {
 /// runs no script at all and refuses to be framed (its only style is inline).
 async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    daemon::listen::add_baseline_headers(headers);
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(

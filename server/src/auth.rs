@@ -74,14 +74,7 @@ impl TokenSigner {
     /// Checks a token's signature and expiry at time `now` (Unix seconds).
     pub fn verify(&self, token: &str, now: i64) -> Result<VisitorClaims, AuthError> {
         let payload = self.signed_payload(token)?;
-        let mut parts = payload.split('|');
-        let (Some("v1"), Some(site), Some(visitor), Some(expires), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
+        let Some(["v1", site, visitor, expires]) = fields(&payload) else {
             return Err(AuthError::Invalid);
         };
         let visitor_id = VisitorId::parse(visitor).map_err(|_| AuthError::Invalid)?;
@@ -113,15 +106,7 @@ impl TokenSigner {
     /// here and are found by their record alone.
     pub fn verify_session(&self, token: &str, now_ms: i64) -> Result<SessionClaims, AuthError> {
         let payload = self.signed_payload(token)?;
-        let mut parts = payload.split('|');
-        let (Some("s1"), Some(operator), Some(expires), Some(hlc), Some(_random), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
+        let Some(["s1", operator, expires, hlc, _random]) = fields(&payload) else {
             return Err(AuthError::Invalid);
         };
         let operator_id = protocol::OperatorId::parse(operator).map_err(|_| AuthError::Invalid)?;
@@ -169,6 +154,11 @@ impl TokenSigner {
     fn mac(&self) -> HmacSha256 {
         HmacSha256::new_from_slice(&self.secret).expect("HMAC takes keys of any length")
     }
+}
+
+/// The `|`-separated fields of a token's payload, if there are exactly `N`.
+fn fields<const N: usize>(payload: &str) -> Option<[&str; N]> {
+    payload.split('|').collect::<Vec<_>>().try_into().ok()
 }
 
 /// Hashes a password with argon2id and a random salt, as a PHC string.

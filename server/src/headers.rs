@@ -70,15 +70,7 @@ fn inline_scripts(html: &str) -> impl Iterator<Item = &str> {
 /// Adds the headers every answer carries.
 pub async fn everywhere(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    daemon::listen::add_baseline_headers(response.headers_mut());
     response
 }
 

@@ -119,16 +119,7 @@ impl Deployment {
         };
         // The page is served as http://localhost:PORT while the snippet names http://127.0.0.1:PORT:
         // two origins, as on a real customer's site.
-        run(admin_command(deployment.data_dir.path()).args([
-            "site",
-            "add",
-            "--id",
-            SITE_ID,
-            "--name",
-            "Northwind Coffee",
-            "--origin",
-            &deployment.page_origin(),
-        ]));
+        deployment.allow_origins(&[]);
         let page = xtask::render_demo_page(&crate::root(), &[deployment.url()], None, SITE_ID)
             .expect("the demo page renders");
         std::fs::write(deployment.assets_dir.path().join("index.html"), page)
@@ -146,20 +137,15 @@ impl Deployment {
         format!("http://localhost:{}", self.port)
     }
 
-    /// Lets pages of `origin` embed the chat too (besides the demo page's).
-    pub fn allow_origin(&self, origin: &str) {
-        run(admin_command(self.data_dir.path()).args([
-            "site",
-            "add",
-            "--id",
-            SITE_ID,
-            "--name",
-            "Northwind Coffee",
-            "--origin",
-            &self.page_origin(),
-            "--origin",
-            origin,
-        ]));
+    /// Saves the demo site allowing the demo page's origin and `more`.
+    pub fn allow_origins(&self, more: &[&str]) {
+        let page = self.page_origin();
+        let mut command = admin_command(self.data_dir.path());
+        command.args(["site", "add", "--id", SITE_ID, "--name", "Northwind Coffee"]);
+        for origin in std::iter::once(page.as_str()).chain(more.iter().copied()) {
+            command.args(["--origin", origin]);
+        }
+        run(&mut command);
     }
 
     /// The operator console.

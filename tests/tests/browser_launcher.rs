@@ -159,7 +159,7 @@ async fn the_widget_works_on_a_customer_page_with_the_documented_strict_policy()
         format!("content-security-policy: {policy}\r\n"),
     )
     .await;
-    deployment.allow_origin(url.trim_end_matches('/'));
+    deployment.allow_origins(&[url.trim_end_matches('/')]);
 
     let mut chrome = ChromeDriver::start().await;
     let visitor = chrome.session().await;
