@@ -49,6 +49,9 @@ pub struct Config {
     pub login_attempts_per_minute_per_address: u32,
     /// Login attempts per minute for one e-mail address, whether or not an account has it.
     pub login_attempts_per_minute_per_account: u32,
+    /// Login attempts per hour for one e-mail address: past the minute's allowance, the wait
+    /// grows to 3600/n seconds per attempt.
+    pub login_attempts_per_hour_per_account: u32,
     /// Threads that check passwords (argon2id, 19 MiB each); never the threads reads use.
     pub password_check_threads: usize,
     /// Logins that may wait for a password checker; one more is refused at once (429).
@@ -106,6 +109,7 @@ impl Default for Config {
             clock_skew_ms: 0,
             login_attempts_per_minute_per_address: 30,
             login_attempts_per_minute_per_account: 10,
+            login_attempts_per_hour_per_account: 30,
             password_check_threads: 2,
             password_check_queue: 32,
             new_visitors_per_minute_per_address: 60,
@@ -318,6 +322,7 @@ impl Layered for Config {
         }
         if self.login_attempts_per_minute_per_address == 0
             || self.login_attempts_per_minute_per_account == 0
+            || self.login_attempts_per_hour_per_account == 0
             || self.password_check_threads == 0
             || self.password_check_queue == 0
         {

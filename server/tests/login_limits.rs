@@ -152,3 +152,29 @@ mod reqwest_free {
         }
     }
 }
+
+#[tokio::test]
+async fn past_the_hourly_allowance_the_wait_grows_to_minutes() {
+    let server = TestServer::start_with(|c| {
+        c.login_attempts_per_minute_per_account = 100;
+        c.login_attempts_per_hour_per_account = 3;
+    })
+    .await;
+    for _ in 0..3 {
+        let (status, _) = attempt(&server, "bob@example.com", "guess").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let client = reqwest_free::Client::new(server.address);
+    let (status, wait) = client
+        .post_json(
+            "/v1/operators/login",
+            &login_body("bob@example.com", "guess"),
+        )
+        .await;
+    assert_eq!(status, 429);
+    let wait: u64 = wait.expect("a Retry-After header").parse().unwrap();
+    assert!(
+        wait > 60,
+        "one attempt every 20 minutes now, told to wait {wait} s"
+    );
+}

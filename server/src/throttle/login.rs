@@ -34,6 +34,9 @@ pub struct LoginGuard {
     per_address: DefaultKeyedRateLimiter<IpAddr>,
     /// Attempts per account, by the normalised e-mail address, whether or not it exists.
     per_account: DefaultKeyedRateLimiter<String>,
+    /// Attempts per account per hour: the delay grows once the minute's allowance has been used
+    /// up again and again (one every 6 s by default, then one every 2 minutes).
+    per_account_hourly: DefaultKeyedRateLimiter<String>,
     /// The password checkers' queue.
     jobs: SyncSender<Check>,
 }
@@ -64,6 +67,9 @@ impl LoginGuard {
             per_account: RateLimiter::keyed(per_minute(
                 config.login_attempts_per_minute_per_account,
             )),
+            per_account_hourly: RateLimiter::keyed(super::per_hour(
+                config.login_attempts_per_hour_per_account,
+            )),
             jobs,
         })
     }
@@ -77,8 +83,12 @@ impl LoginGuard {
         self.per_address
             .check_key(&address)
             .map_err(|until| Throttled::TooOften(until.wait_time_from(now)))?;
+        let account = email.trim().to_lowercase();
         self.per_account
-            .check_key(&email.trim().to_lowercase())
+            .check_key(&account)
+            .map_err(|until| Throttled::TooOften(until.wait_time_from(now)))?;
+        self.per_account_hourly
+            .check_key(&account)
             .map_err(|until| Throttled::TooOften(until.wait_time_from(now)))
     }
 
@@ -99,6 +109,7 @@ impl LoginGuard {
     pub fn purge(&self) {
         self.per_address.retain_recent();
         self.per_account.retain_recent();
+        self.per_account_hourly.retain_recent();
     }
 }
 
