@@ -155,12 +155,13 @@ impl Writer<'_> {
         }
         // A savepoint of its own, so an event the database refuses (a broken reference, a
         // constraint) is undone alone and set aside, and the rest of the batch goes on.
-        self.conn().execute_batch("SAVEPOINT remote_event")?;
+        // Prepared once and cached: this runs for every replicated event.
+        self.conn().execute_cached("SAVEPOINT remote_event", [])?;
         let applied = changes::apply(self.conn(), event)
             .and_then(|touched| self.append_event(event, Some(event.seq)).map(|_| touched));
         match applied {
             Ok(touched) => {
-                self.conn().execute_batch("RELEASE remote_event")?;
+                self.conn().execute_cached("RELEASE remote_event", [])?;
                 self.clock.lock().expect("clock lock").observe(event.hlc);
                 self.note_accounts(&event.change);
                 Ok(touched)

@@ -105,20 +105,18 @@ async fn run(
     let mut shutdown = state.shutdown.clone();
     let mut confirmed = state.link.confirmed();
     let mut role = state.role.subscribe();
-    let mut accounts = state.store.accounts_changed();
     let mut session = Session::new(state.clone(), connection_id, origin, address);
-    // Clients ping every second; one silent for this long is gone without having closed.
+    // One deadline, so an idle connection holds one timer: for `hello` until it arrives, then
+    // for silence (clients ping every second; one silent this long went away without closing).
     let idle_limit = Duration::from_secs(state.config.idle_timeout_secs);
-    let idle = tokio::time::sleep(idle_limit);
-    tokio::pin!(idle);
-    let hello_deadline = tokio::time::sleep(HELLO_TIMEOUT);
-    tokio::pin!(hello_deadline);
-    let session_check = tokio::time::sleep(SESSION_RECHECK);
-    tokio::pin!(session_check);
+    let deadline = tokio::time::sleep(HELLO_TIMEOUT);
+    tokio::pin!(deadline);
+    // Operators only (visitors' connections hold nothing for it): when their session is checked
+    // next, and the account changes that call for a check at once.
+    let mut operator: Option<OperatorWatch> = None;
     loop {
         tokio::select! {
             incoming = socket.recv() => {
-                idle.as_mut().reset(tokio::time::Instant::now() + idle_limit);
                 let text = match incoming {
                     Some(Ok(WsMessage::Text(text))) => text,
                     Some(Ok(WsMessage::Binary(_))) => {
@@ -137,9 +135,16 @@ async fn run(
                 for frame in &outcome.replies {
                     if send(&mut socket, frame).await.is_err() { return; }
                 }
+                if session.is_authenticated() {
+                    deadline.as_mut().reset(tokio::time::Instant::now() + idle_limit);
+                }
                 if !was_authenticated && session.is_authenticated() {
-                    accounts.mark_unchanged();
-                    session_check.as_mut().reset(next_session_check(&state, &session));
+                    if session.session_expires_at().is_some() {
+                        operator = Some(OperatorWatch {
+                            timer: Box::pin(tokio::time::sleep_until(next_session_check(&state, &session))),
+                            accounts: state.store.accounts_changed(),
+                        });
+                    }
                     let redirect = crate::role::redirect_for(role.borrow_and_update().as_ref(), &state.config.deployment);
                     if let Some(frame) = redirect {
                         if send(&mut socket, &frame).await.is_err() { return; }
@@ -163,14 +168,14 @@ async fn run(
                 }
                 Err(RecvError::Closed) => return,
             },
-            _ = &mut idle, if session.is_authenticated() => {
-                close(&mut socket, CLOSE_POLICY, "idle for too long").await;
-                return;
-            }
-            _ = &mut hello_deadline, if !session.is_authenticated() => {
-                let reply = ServerFrame::error(ErrorCode::HelloRequired, "no hello received in time");
-                let _ = send(&mut socket, &reply).await;
-                close(&mut socket, CLOSE_POLICY, "no hello").await;
+            () = &mut deadline => {
+                if session.is_authenticated() {
+                    close(&mut socket, CLOSE_POLICY, "idle for too long").await;
+                } else {
+                    let reply = ServerFrame::error(ErrorCode::HelloRequired, "no hello received in time");
+                    let _ = send(&mut socket, &reply).await;
+                    close(&mut socket, CLOSE_POLICY, "no hello").await;
+                }
                 return;
             }
             Ok(()) = confirmed.changed() => {
@@ -179,19 +184,15 @@ async fn run(
                     if send(&mut socket, &frame).await.is_err() { return; }
                 }
             }
-            changed = accounts.changed(), if session.session_expires_at().is_some() => {
-                if changed.is_err() { return; }
+            alive = session_due(&mut operator) => {
+                if !alive { return; }
                 if let Some(reason) = session.session_ended().await {
                     sign_out(&mut socket, reason).await;
                     return;
                 }
-            }
-            _ = &mut session_check, if session.session_expires_at().is_some() => {
-                if let Some(reason) = session.session_ended().await {
-                    sign_out(&mut socket, reason).await;
-                    return;
+                if let Some(watch) = &mut operator {
+                    watch.timer.as_mut().reset(next_session_check(&state, &session));
                 }
-                session_check.as_mut().reset(next_session_check(&state, &session));
             }
             Ok(()) = role.changed() => {
                 let redirect = crate::role::redirect_for(role.borrow_and_update().as_ref(), &state.config.deployment);
@@ -204,6 +205,24 @@ async fn run(
                 return;
             }
         }
+    }
+}
+
+/// An operator's connection's session check: its timer, and the store's account changes.
+struct OperatorWatch {
+    timer: std::pin::Pin<Box<tokio::time::Sleep>>,
+    accounts: tokio::sync::watch::Receiver<u64>,
+}
+
+/// Resolves when an operator's session is due for a check (its timer, or an account change);
+/// `false` if the store is gone. Never, for a visitor or before `hello`.
+async fn session_due(operator: &mut Option<OperatorWatch>) -> bool {
+    match operator {
+        None => std::future::pending().await,
+        Some(watch) => tokio::select! {
+            () = watch.timer.as_mut() => true,
+            changed = watch.accounts.changed() => changed.is_ok(),
+        },
     }
 }
 

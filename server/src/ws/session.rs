@@ -44,8 +44,9 @@ pub struct Session {
     operator_session: Option<(String, i64)>,
     /// The client's address, for the limits on new visitors.
     address: Option<IpAddr>,
-    /// How fast this connection may send messages and typing notices.
-    limits: ConnectionLimits,
+    /// How fast this connection may send messages and typing notices; made by the first message
+    /// or typing notice, so that an idle connection holds none.
+    limits: Option<Box<ConnectionLimits>>,
     /// Conversations a visitor's messages were stored in on this connection, so only a message
     /// naming another one costs a look-up (a new conversation counts against the visitor's
     /// limit). A handful at most: most visitors have one conversation.
@@ -63,13 +64,9 @@ impl Session {
         origin: Option<String>,
         address: Option<IpAddr>,
     ) -> Self {
-        let limits = ConnectionLimits::new(
-            state.config.messages_per_minute_per_connection,
-            state.config.typing_per_minute_per_connection,
-        );
         Self {
             address,
-            limits,
+            limits: None,
             known_conversations: Vec::new(),
             state,
             connection_id,
@@ -79,6 +76,17 @@ impl Session {
             subscription: None,
             operator_session: None,
         }
+    }
+
+    /// This connection's message and typing limits, made on first use.
+    fn limits(&mut self) -> &mut ConnectionLimits {
+        let config = &self.state.config;
+        self.limits.get_or_insert_with(|| {
+            Box::new(ConnectionLimits::new(
+                config.messages_per_minute_per_connection,
+                config.typing_per_minute_per_connection,
+            ))
+        })
     }
 
     /// When an operator's session expires (the deployment's clock), or `None` for a visitor or
@@ -327,7 +335,7 @@ impl Session {
                 "the first frame must be hello".into(),
             );
         };
-        if let Err(wait) = self.limits.message() {
+        if let Err(wait) = self.limits().message() {
             let frame = ServerFrame::Error {
                 code: ErrorCode::TooManyRequests,
                 message: format!(
@@ -456,7 +464,7 @@ impl Session {
 
     async fn typing(&mut self, conversation_id: ConversationId, typing: bool) -> Outcome {
         // Coalesced and limited before anything is read or broadcast.
-        if self.limits.typing(conversation_id, typing) == TypingVerdict::Drop {
+        if self.limits().typing(conversation_id, typing) == TypingVerdict::Drop {
             return Outcome::default();
         }
         let visitor_id = match self.visible(conversation_id).await {
