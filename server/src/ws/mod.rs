@@ -111,6 +111,7 @@ async fn run(
     let idle_limit = Duration::from_secs(state.config.idle_timeout_secs);
     let deadline = tokio::time::sleep(HELLO_TIMEOUT);
     tokio::pin!(deadline);
+    let mut last_frame = tokio::time::Instant::now();
     // Operators only (visitors' connections hold nothing for it): when their session is checked
     // next, and the account changes that call for a check at once.
     let mut operator: Option<OperatorWatch> = None;
@@ -135,10 +136,11 @@ async fn run(
                 for frame in &outcome.replies {
                     if send(&mut socket, frame).await.is_err() { return; }
                 }
-                if session.is_authenticated() {
-                    deadline.as_mut().reset(tokio::time::Instant::now() + idle_limit);
-                }
+                // Noted, not re-armed: resetting a timer on every frame costs the timer wheel's
+                // lock under load; the deadline re-arms itself from this when it fires.
+                last_frame = tokio::time::Instant::now();
                 if !was_authenticated && session.is_authenticated() {
+                    deadline.as_mut().reset(last_frame + idle_limit);
                     if session.session_expires_at().is_some() {
                         operator = Some(OperatorWatch {
                             timer: Box::pin(tokio::time::sleep_until(next_session_check(&state, &session))),
@@ -170,6 +172,10 @@ async fn run(
             },
             () = &mut deadline => {
                 if session.is_authenticated() {
+                    if last_frame.elapsed() < idle_limit {
+                        deadline.as_mut().reset(last_frame + idle_limit);
+                        continue;
+                    }
                     close(&mut socket, CLOSE_POLICY, "idle for too long").await;
                 } else {
                     let reply = ServerFrame::error(ErrorCode::HelloRequired, "no hello received in time");
