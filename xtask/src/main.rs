@@ -27,29 +27,11 @@ fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let flag = |name: &str| args.iter().any(|a| a == name);
     match args.first().map(String::as_str) {
-        Some("demo") => {
-            let port = args
-                .iter()
-                .position(|a| a == "--port")
-                .and_then(|i| args.get(i + 1))
-                .map(|p| p.parse())
-                .transpose()?
-                .unwrap_or(8080);
-            demo::run(port)
-        }
+        Some("demo") => demo::run(number_after(&args, "--port")?.unwrap_or(8080)),
         Some("test") => test(),
         Some("bench") => bench(flag("--quick")),
         Some("chaos") => chaos(&args[1..]),
-        Some("fuzz") => {
-            let seconds = args
-                .iter()
-                .position(|a| a == "--seconds")
-                .and_then(|i| args.get(i + 1))
-                .map(|s| s.parse())
-                .transpose()?
-                .unwrap_or(60);
-            fuzz(seconds)
-        }
+        Some("fuzz") => fuzz(number_after(&args, "--seconds")?.unwrap_or(60)),
         Some("site") => {
             tools::ensure_wasm_tools()?;
             site::build(flag("--release"))
@@ -61,6 +43,19 @@ fn main() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     }
+}
+
+/// The number after `flag` in `args`, if the flag is there.
+fn number_after<T: std::str::FromStr>(args: &[String], flag: &str) -> anyhow::Result<Option<T>>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    Ok(args
+        .iter()
+        .position(|a| a == flag)
+        .and_then(|i| args.get(i + 1))
+        .map(|value| value.parse())
+        .transpose()?)
 }
 
 /// What browser runs need: the WebAssembly tools, Chromium, and the site the deployments serve,

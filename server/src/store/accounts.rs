@@ -137,13 +137,7 @@ impl Reader<'_> {
     pub fn visitor_known(&self, id: VisitorId) -> Result<bool, StoreError> {
         Ok(self
             .conn
-            .query_row_cached(
-                "SELECT 1 FROM visitors WHERE id = ?1",
-                [id.to_string()],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some())
+            .exists_cached("SELECT 1 FROM visitors WHERE id = ?1", [id.to_string()])?)
     }
 
     /// Finds an operator and their password hash by e-mail (case-insensitive).
@@ -234,15 +228,10 @@ impl Reader<'_> {
 
     /// Whether the session with this token hash was logged out.
     fn session_tombstoned(&self, token_hash: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .conn
-            .query_row_cached(
-                "SELECT 1 FROM session_tombstones WHERE token_hash = ?1",
-                [token_hash],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some())
+        Ok(self.conn.exists_cached(
+            "SELECT 1 FROM session_tombstones WHERE token_hash = ?1",
+            [token_hash],
+        )?)
     }
 }
 

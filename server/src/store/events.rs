@@ -11,26 +11,14 @@ impl Reader<'_> {
     pub fn contains_event(&self, id: uuid::Uuid) -> Result<bool, StoreError> {
         Ok(self
             .conn
-            .query_row_cached(
-                "SELECT 1 FROM events WHERE id = ?1",
-                [id.to_string()],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some())
+            .exists_cached("SELECT 1 FROM events WHERE id = ?1", [id.to_string()])?)
     }
 
     /// Whether an event from the peer was set aside here (see `Writer::apply_remote`).
     pub fn quarantined(&self, id: uuid::Uuid) -> Result<bool, StoreError> {
         Ok(self
             .conn
-            .query_row_cached(
-                "SELECT 1 FROM quarantine WHERE id = ?1",
-                [id.to_string()],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some())
+            .exists_cached("SELECT 1 FROM quarantine WHERE id = ?1", [id.to_string()])?)
     }
 
     /// How many events from the peer are set aside here, and the newest reason.

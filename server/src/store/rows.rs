@@ -19,6 +19,14 @@ pub trait Cached {
     where
         P: rusqlite::Params,
         F: FnOnce(&Row<'_>) -> rusqlite::Result<T>;
+    /// Whether the query (a `SELECT 1 ... WHERE ...`) finds a row.
+    fn exists_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<bool> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .query_row_cached(sql, params, |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
 }
 
 impl Cached for Connection {
