@@ -70,6 +70,7 @@ async fn serve(stream: tokio::net::TcpStream, relay: Arc<Relay>) {
                                 name: "Relay".into(),
                                 email: "relay@example.com".into(),
                                 role: OperatorRole::Agent,
+                                sites: Default::default(),
                             },
                             inbox: Vec::new(),
                         }

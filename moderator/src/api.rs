@@ -67,6 +67,7 @@ fn failure(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> R
     let body = ApiError {
         error: code,
         message: message.into(),
+        field: None,
     };
     (status, Json(body)).into_response()
 }

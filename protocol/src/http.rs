@@ -28,6 +28,10 @@ pub struct ApiError {
     pub error: ErrorCode,
     /// A human-readable explanation.
     pub message: String,
+    /// The request field the explanation is about, when it is about one (the console shows it
+    /// next to that field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 /// `GET /v1/client-config`: where the deployments and the moderator are, for the console (which

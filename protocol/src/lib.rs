@@ -12,7 +12,9 @@
 //! - [`http`]: the bodies of the HTTP endpoints (login, errors, health).
 //! - [`replication`]: the event log entries and frames exchanged between the two deployments.
 //! - [`moderation`]: what the moderator publishes (the active deployment and its epoch).
+//! - [`admin`]: the site owner's admin API and the widget's public configuration.
 
+pub mod admin;
 pub mod frames;
 pub mod http;
 pub mod ids;

@@ -168,6 +168,9 @@ pub struct OperatorProfile {
     pub email: String,
     /// Admin or agent.
     pub role: OperatorRole,
+    /// The sites whose conversations they see (an admin's choice; every site by default).
+    #[serde(default)]
+    pub sites: crate::admin::SiteScope,
 }
 
 /// What a visitor may see of an operator: the display name, and the id the console uses to tell

@@ -77,6 +77,36 @@ pub enum Change {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         ends_sessions: bool,
     },
+    /// A site setting (its look, its forms, its identity secret) was set. Last writer wins by
+    /// (hlc, origin), for each site and kind of setting apart: two admins editing the look and
+    /// the forms of one site on the two deployments both keep their change.
+    SiteSettingSet {
+        /// The site.
+        site_id: SiteId,
+        /// The setting and its new value.
+        setting: SiteSetting,
+    },
+    /// A site was removed: its widget says it is unavailable, its conversations stay. Final: an
+    /// edit of the site, in any order, does not bring it back, and its id is not used again.
+    SiteRemoved {
+        /// The site.
+        id: SiteId,
+    },
+    /// An operator setting (disabled, the sites they serve) was set. Last writer wins by (hlc,
+    /// origin), for each operator and kind of setting apart. Disabling ends the operator's
+    /// sessions like a new password does.
+    OperatorSettingSet {
+        /// The account.
+        operator_id: OperatorId,
+        /// The setting and its new value.
+        setting: OperatorSetting,
+    },
+    /// An operator was removed: their sessions end, their e-mail address is free again, their
+    /// name stays on what they wrote. Final, like a site's removal.
+    OperatorRemoved {
+        /// The account.
+        id: OperatorId,
+    },
     /// An operator logged in: the session is valid at both deployments. Grow-only.
     SessionCreated {
         /// SHA-256 of the token.
@@ -143,6 +173,49 @@ pub enum Change {
     },
 }
 
+/// A site setting, each kind merged on its own (see [`Change::SiteSettingSet`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "key", content = "value", rename_all = "snake_case")]
+pub enum SiteSetting {
+    /// The widget's look and texts.
+    Appearance(crate::admin::Appearance),
+    /// The pre-chat form and what happens when nobody is online.
+    Forms(crate::admin::SiteForms),
+    /// The secret the site's backend signs visitors' identities with.
+    IdentitySecret(String),
+}
+
+impl SiteSetting {
+    /// The key it is stored under: one register per site and key.
+    pub fn key(&self) -> &'static str {
+        match self {
+            SiteSetting::Appearance(_) => "appearance",
+            SiteSetting::Forms(_) => "forms",
+            SiteSetting::IdentitySecret(_) => "identity_secret",
+        }
+    }
+}
+
+/// An operator setting, each kind merged on its own (see [`Change::OperatorSettingSet`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "key", content = "value", rename_all = "snake_case")]
+pub enum OperatorSetting {
+    /// Disabled (true) or active.
+    Disabled(bool),
+    /// The sites whose conversations they see.
+    Sites(crate::admin::SiteScope),
+}
+
+impl OperatorSetting {
+    /// The key it is stored under: one register per operator and key.
+    pub fn key(&self) -> &'static str {
+        match self {
+            OperatorSetting::Disabled(_) => "disabled",
+            OperatorSetting::Sites(_) => "sites",
+        }
+    }
+}
+
 /// Frames on the replication WebSocket.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -170,6 +243,10 @@ pub enum ReplicationFrame {
         conversation_id: ConversationId,
         /// The conversation's visitor (the receiving deployment routes by it).
         visitor_id: VisitorId,
+        /// The conversation's site, when the visitor types (operators may serve some sites
+        /// only). Absent from deployments older than the admin app.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        site_id: Option<SiteId>,
         /// Who is typing.
         author: crate::model::Author,
         /// True while typing.

@@ -16,6 +16,10 @@ use tower_http::cors::CorsLayer;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+/// The loader, built into the binary so that every deployment renders the same snippet
+/// (`GET /v1/admin/sites/{id}/snippet`) whether or not it serves the static site.
+pub const LOADER: &str = include_str!("../../www/loader.js");
+
 /// A router serving every file under `dir`; directories serve their `index.html`.
 pub fn router<S: Clone + Send + Sync + 'static>(dir: &Path) -> Router<S> {
     Router::new()

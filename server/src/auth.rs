@@ -122,6 +122,38 @@ impl TokenSigner {
         })
     }
 
+    /// Issues an invitation token: it lets `operator` choose a password until `expires_at` (Unix
+    /// milliseconds), as long as their account is still at `version` (the clock value of its
+    /// record when invited). Choosing the password changes the record, so a token works once,
+    /// on either deployment.
+    pub fn issue_invitation(
+        &self,
+        operator: protocol::OperatorId,
+        expires_at: i64,
+        version: i64,
+    ) -> String {
+        self.sign(&format!("i1|{operator}|{expires_at}|{version}"))
+    }
+
+    /// Checks an invitation token's signature and expiry; returns (operator, version).
+    pub fn verify_invitation(
+        &self,
+        token: &str,
+        now_ms: i64,
+    ) -> Result<(protocol::OperatorId, i64), AuthError> {
+        let payload = self.signed_payload(token)?;
+        let Some(["i1", operator, expires, version]) = fields(&payload) else {
+            return Err(AuthError::Invalid);
+        };
+        let operator_id = protocol::OperatorId::parse(operator).map_err(|_| AuthError::Invalid)?;
+        let expires_at: i64 = expires.parse().map_err(|_| AuthError::Invalid)?;
+        let version: i64 = version.parse().map_err(|_| AuthError::Invalid)?;
+        if expires_at <= now_ms {
+            return Err(AuthError::Expired);
+        }
+        Ok((operator_id, version))
+    }
+
     /// `base64url(payload) "." base64url(signature)`.
     fn sign(&self, payload: &str) -> String {
         let mut mac = self.mac();

@@ -87,6 +87,10 @@ pub struct Config {
     /// Reverse proxies in front of the deployment, by address: from them, the client's address
     /// for the per-address limits is taken from `X-Forwarded-For`. From nobody else.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// How long browsers and caches may keep a site's widget configuration
+    /// (`/v1/sites/{id}/widget-config`), in seconds: a change of look reaches visitors' next page
+    /// load within this time.
+    pub widget_config_max_age_secs: u64,
 }
 
 impl Default for Config {
@@ -124,6 +128,7 @@ impl Default for Config {
             tls_ca_file: None,
             allow_plain_http_secrets: false,
             trusted_proxies: Vec::new(),
+            widget_config_max_age_secs: 30,
         }
     }
 }

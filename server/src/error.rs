@@ -104,6 +104,8 @@ pub struct ApiFailure {
     pub message: String,
     /// For 429: how many seconds to wait (`Retry-After`).
     pub retry_after_secs: Option<u64>,
+    /// The request field the failure is about, if one.
+    pub field: Option<String>,
 }
 
 impl ApiFailure {
@@ -114,6 +116,19 @@ impl ApiFailure {
             code,
             message: message.into(),
             retry_after_secs: None,
+            field: None,
+        }
+    }
+
+    /// 422: one field of the request breaks a rule; nothing was saved.
+    pub fn field(error: protocol::admin::FieldError) -> Self {
+        Self {
+            field: Some(error.field),
+            ..Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::Malformed,
+                error.message,
+            )
         }
     }
 
@@ -142,6 +157,7 @@ impl IntoResponse for ApiFailure {
             Json(ApiError {
                 error: self.code,
                 message: self.message,
+                field: self.field,
             }),
         )
             .into_response();

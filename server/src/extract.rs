@@ -205,6 +205,27 @@ impl FromRequestParts<AppState> for Operator {
     }
 }
 
+/// An HTTP caller who must be an admin: 401 without a live session, 403 for an agent or a
+/// visitor. Every admin route takes it, so the role is enforced here, not by the console hiding
+/// buttons.
+pub struct Admin(pub OperatorProfile);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiFailure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiFailure> {
+        let Operator(operator) = Operator::from_request_parts(parts, state).await?;
+        if operator.role != protocol::OperatorRole::Admin {
+            return Err(ApiFailure::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::Forbidden,
+                "only admins may do this",
+            ));
+        }
+        Ok(Admin(operator))
+    }
+}
+
 /// A request from the moderator: its shared secret as the bearer token (401 otherwise). As an
 /// extractor it runs before the body is parsed.
 pub struct Moderator;

@@ -43,7 +43,7 @@ const NO_ACCOUNT_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
 /// A login attempt that was not tried: 429 with how long to wait.
-fn throttled(why: Throttled) -> ApiFailure {
+pub(crate) fn throttled(why: Throttled) -> ApiFailure {
     let wait = match why {
         Throttled::TooOften(wait) => retry_after_secs(&wait),
         Throttled::Busy => 1,
@@ -66,9 +66,9 @@ async fn login(
         .await?;
     // Hash even for an unknown e-mail so the answer takes as long either way and does not reveal
     // which addresses have accounts.
-    let (operator, stored) = match found {
-        Some((operator, stored)) => (Some(operator), stored),
-        None => (None, NO_ACCOUNT_HASH.to_owned()),
+    let (operator, stored, disabled) = match found {
+        Some(found) => (Some(found.operator), found.password_hash, found.disabled),
+        None => (None, NO_ACCOUNT_HASH.to_owned(), false),
     };
     let password = request.password;
     let matches = state
@@ -77,6 +77,23 @@ async fn login(
         .await
         .map_err(throttled)?;
     let operator = operator.filter(|_| matches).ok_or_else(refused)?;
+    // Said only to whoever knows the password, so it reveals nothing to a guesser.
+    if disabled {
+        return Err(ApiFailure::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "this account is disabled; ask an admin of your team",
+        ));
+    }
+    tracing::info!(operator = %operator.email, "operator logged in");
+    start_session(&state, operator).await
+}
+
+/// Opens a session for `operator` (after a login, or an accepted invitation).
+pub(crate) async fn start_session(
+    state: &AppState,
+    operator: OperatorProfile,
+) -> Result<Json<LoginResponse>, ApiFailure> {
     let expires_at = state.now_ms() + state.config.session_ttl_hours * 3_600_000;
     let id = operator.id;
     // Signed, so the other deployment accepts it before the session's record arrives there (the
@@ -90,7 +107,6 @@ async fn login(
         .store
         .write(move |w| w.create_session(&hash, id, expires_at))
         .await?;
-    tracing::info!(operator = %operator.email, "operator logged in");
     Ok(Json(LoginResponse { token, operator }))
 }
 
@@ -110,9 +126,11 @@ async fn me(Operator(operator): Operator) -> Json<OperatorProfile> {
 
 async fn inbox(
     State(state): State<AppState>,
-    _: Operator,
+    Operator(operator): Operator,
 ) -> Result<Json<Vec<ConversationSummary>>, ApiFailure> {
-    Ok(Json(state.store.read(|r| r.inbox()).await?))
+    Ok(Json(
+        state.store.read(move |r| r.inbox(&operator.sites)).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -145,6 +163,16 @@ async fn messages(
                 "conversation not found",
             )
         })?;
+    if caller
+        .operator()
+        .is_some_and(|op| !op.sites.allows(&conversation.site_id))
+    {
+        return Err(ApiFailure::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "this conversation belongs to a site you do not serve",
+        ));
+    }
     if caller
         .visitor_id()
         .is_some_and(|visitor| visitor != conversation.visitor_id)

@@ -5,7 +5,7 @@
 //! crash could take back. A connection that falls too far behind is closed and resynchronises from
 //! the database when it reconnects, so a slow client can never make the hub lose a message.
 
-use protocol::{Author, ConversationId, ConversationSummary, Message, VisitorId};
+use protocol::{Author, ConversationId, ConversationSummary, Message, SiteId, VisitorId};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -29,6 +29,8 @@ pub enum Event {
     Message {
         /// The visitor whose conversation it is (for filtering).
         visitor_id: VisitorId,
+        /// The conversation's site (operators may serve some sites only).
+        site_id: SiteId,
         /// The stored message.
         message: Message,
         /// The connection that sent it.
@@ -43,6 +45,9 @@ pub enum Event {
     Typing {
         /// The visitor whose conversation it is.
         visitor_id: VisitorId,
+        /// The conversation's site, when the typist is its visitor (operators may serve some
+        /// sites only; an operator's typing goes to the visitor alone).
+        site_id: Option<SiteId>,
         /// The conversation.
         conversation_id: ConversationId,
         /// Who types.
@@ -194,6 +199,7 @@ mod tests {
         let conversation_id = ConversationId(uuid::Uuid::now_v7());
         Event::Message {
             visitor_id,
+            site_id: SiteId("acme".into()),
             message: Message {
                 id: MessageId(uuid::Uuid::now_v7()),
                 conversation_id,

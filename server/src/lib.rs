@@ -10,6 +10,8 @@
 //! - [`hub`]: realtime fan-out of committed changes to open connections.
 //! - [`ws`]: the `/v1/ws` endpoint (socket loop and per-frame session logic).
 //! - [`http`]: login, logout, inbox, messages and `/health`.
+//! - [`admin`]: the site owner's admin API (sites, snippet, look, forms, team), the widget's
+//!   public configuration and invitations.
 //! - [`replication`]: the link to the peer deployment, both directions, and its status.
 //! - [`role`]: the moderator's decision as this deployment knows it, and redirects of clients.
 //! - [`assets`]: the widget, console, loader and demo page.
@@ -22,6 +24,7 @@
 //! [`app`] builds the router from an [`AppState`]; [`serve`] runs it on a listener until a shutdown
 //! future resolves, then closes every WebSocket and flushes pending writes before returning.
 
+pub mod admin;
 pub mod assets;
 pub mod auth;
 pub mod clock;
@@ -54,6 +57,7 @@ use tokio::net::TcpListener;
 /// The whole HTTP surface of a deployment.
 pub fn app(state: AppState) -> Router {
     let api = http::router()
+        .merge(admin::router())
         .merge(ws::router())
         .merge(replication::router())
         .merge(role::route::router())

@@ -36,8 +36,43 @@ enum Command {
     },
 }
 
+/// How a listing or a record is printed.
+#[derive(clap::Args, Clone, Copy)]
+struct Output {
+    /// Print JSON (the admin API's records) instead of text, for scripts.
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Subcommand)]
 enum OperatorCommand {
+    /// List the team: e-mail, name, role, state and the sites each serves.
+    List {
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Stop an operator from logging in; their open consoles are signed out.
+    Disable {
+        /// Their e-mail address.
+        email: String,
+    },
+    /// Let a disabled operator log in again.
+    Enable {
+        /// Their e-mail address.
+        email: String,
+    },
+    /// Remove an operator (what they wrote stays, under their name).
+    Remove {
+        /// Their e-mail address.
+        email: String,
+    },
+    /// Make an operator an admin or an agent; their sessions end.
+    SetRole {
+        /// Their e-mail address.
+        email: String,
+        #[arg(value_parser = ["admin", "agent"])]
+        role: String,
+    },
     /// Create an operator. The password is read from LIVECHAT_OPERATOR_PASSWORD or, when that is
     /// unset, from the first line of standard input, so it never appears in the process list.
     Add {
@@ -55,6 +90,23 @@ enum OperatorCommand {
 
 #[derive(Subcommand)]
 enum SiteCommand {
+    /// List the sites.
+    List {
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Show one site: origins, identity secret, look and forms, and its snippet.
+    Show {
+        /// The site id.
+        id: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Remove a site: its widget says the chat is unavailable; transcripts stay.
+    Remove {
+        /// The site id.
+        id: String,
+    },
     /// Create or update a site.
     Add {
         /// The id the snippet carries, for example `acme`.
@@ -144,7 +196,12 @@ fn main() -> anyhow::Result<()> {
                 allowed_origins,
             };
             let shown = site.clone();
-            block_on_write(&store, move |conn| conn.upsert_site(&site))?;
+            let secret = server::auth::new_secret();
+            // A new site gets its identity secret; an existing one keeps it.
+            block_on_write(&store, move |w| match w.site(&site.id)? {
+                Some(_) => w.edit_site(&site),
+                None => w.create_site(&site, secret),
+            })?;
             store.shutdown();
             println!(
                 "site {} ({}) allows {:?}",
@@ -152,7 +209,148 @@ fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Site(command) => site_command(&config, command),
+        Command::Operator(command) => operator_command(&config, command),
     }
+}
+
+/// `server site list|show|remove`.
+fn site_command(config: &Config, command: SiteCommand) -> anyhow::Result<()> {
+    let store = config.open_store()?;
+    let result = match command {
+        SiteCommand::Add { .. } => unreachable!("handled in main"),
+        SiteCommand::List { output } => {
+            let sites = block_on_write(&store, |w| w.admin_sites())?;
+            print(output, &sites, |sites| {
+                sites
+                    .iter()
+                    .map(|s| format!("{}\t{}\t{}", s.id, s.name, s.allowed_origins.join(" ")))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+        SiteCommand::Show { id, output } => {
+            let id = SiteId(id);
+            let lookup = id.clone();
+            let site = block_on_write(&store, move |w| w.admin_site(&lookup))?
+                .with_context(|| format!("there is no site `{id}`"))?;
+            let snippet = server::admin::render_snippet(
+                &site.id,
+                &config.public_urls,
+                config.moderator_url.as_deref(),
+            );
+            print(output, &site, |site| {
+                format!(
+                    "site {} ({})\norigins: {}\nidentity secret: {}\nappearance: {}\nforms: {}\n\n{snippet}",
+                    site.id,
+                    site.name,
+                    site.allowed_origins.join(" "),
+                    site.identity_secret.as_deref().unwrap_or("(none yet; rotate one in the admin app)"),
+                    serde_json::to_string(&site.appearance).expect("serialises"),
+                    serde_json::to_string(&site.forms).expect("serialises"),
+                )
+            })
+        }
+        SiteCommand::Remove { id } => {
+            let id = SiteId(id);
+            let shown = id.clone();
+            block_on_write(&store, move |w| w.remove_site(&id))?;
+            println!("site {shown} removed; its conversations stay");
+            Ok(())
+        }
+    };
+    store.shutdown();
+    result
+}
+
+/// `server operator list|disable|enable|remove|set-role`.
+fn operator_command(config: &Config, command: OperatorCommand) -> anyhow::Result<()> {
+    use protocol::replication::OperatorSetting;
+    let store = config.open_store()?;
+    let by_email = |w: &server::store::Writer, email: &str| {
+        w.operator_by_email(email)?
+            .map(|found| found.operator.id)
+            .ok_or(server::store::StoreError::NotFound("operator"))
+    };
+    let result = match command {
+        OperatorCommand::Add { .. } => unreachable!("handled in main"),
+        OperatorCommand::List { output } => {
+            let team = block_on_write(&store, |w| w.admin_operators())?;
+            print(output, &team, |team| {
+                team.iter()
+                    .map(|o| {
+                        let sites = match &o.sites {
+                            protocol::admin::SiteScope::All => "all sites".to_owned(),
+                            protocol::admin::SiteScope::Only(s) => {
+                                s.iter().map(|s| s.0.as_str()).collect::<Vec<_>>().join(",")
+                            }
+                        };
+                        format!(
+                            "{}\t{}\t{}\t{}\t{sites}",
+                            o.email,
+                            o.name,
+                            o.role.as_str(),
+                            o.state.as_str()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+        OperatorCommand::Disable { email } => {
+            let shown = email.clone();
+            block_on_write(&store, move |w| {
+                let id = by_email(w, &email)?;
+                w.set_operator_setting(id, OperatorSetting::Disabled(true))
+            })?;
+            println!("operator {shown} is disabled; their consoles are signed out");
+            Ok(())
+        }
+        OperatorCommand::Enable { email } => {
+            let shown = email.clone();
+            block_on_write(&store, move |w| {
+                let id = by_email(w, &email)?;
+                w.set_operator_setting(id, OperatorSetting::Disabled(false))
+            })?;
+            println!("operator {shown} may log in again");
+            Ok(())
+        }
+        OperatorCommand::Remove { email } => {
+            let shown = email.clone();
+            block_on_write(&store, move |w| {
+                let id = by_email(w, &email)?;
+                w.remove_operator(id)
+            })?;
+            println!("operator {shown} removed");
+            Ok(())
+        }
+        OperatorCommand::SetRole { email, role } => {
+            let role = OperatorRole::parse(&role).expect("clap restricts the values");
+            let shown = email.clone();
+            block_on_write(&store, move |w| {
+                let id = by_email(w, &email)?;
+                w.edit_operator(id, None, Some(role), None)
+            })?;
+            println!("operator {shown} is now {}", role.as_str());
+            Ok(())
+        }
+    };
+    store.shutdown();
+    result
+}
+
+/// Prints `value` as JSON with `--json`, else as `text` renders it.
+fn print<T: serde::Serialize>(
+    output: Output,
+    value: &T,
+    text: impl FnOnce(&T) -> String,
+) -> anyhow::Result<()> {
+    if output.json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        println!("{}", text(value));
+    }
+    Ok(())
 }
 
 /// The origins a site is saved with: each one checked and normalised, and "any" only when asked

@@ -502,3 +502,115 @@ async fn password_changes_and_logins_on_both_sides_of_a_cut_end_the_same_session
         assert!(matches!(session_on(&a, &after_role).await, Live { .. }));
     }
 }
+
+/// A site as `side` shows it to admins.
+async fn admin_site(side: &Side, id: &str) -> Option<protocol::admin::AdminSite> {
+    let id = SiteId(id.into());
+    side.store.read(move |r| r.admin_site(&id)).await.unwrap()
+}
+
+#[tokio::test]
+async fn admin_edits_on_both_sides_of_a_cut_link_agree_after_healing() {
+    use protocol::admin::{Appearance, OperatorState, SiteForms, SiteScope};
+    use protocol::replication::{OperatorSetting, SiteSetting};
+    for a_first in [true, false] {
+        let (a, b, _, [alice, bob]) = linked_pair(0).await;
+        let site = |id: &str, name: &str| Site {
+            id: SiteId(id.into()),
+            name: name.into(),
+            allowed_origins: vec!["https://shop.example".into()],
+        };
+        let (shop, gone) = (site("shop", "Shop"), site("gone", "Gone"));
+        a.store
+            .write(move |w| {
+                w.create_site(&shop, "s".repeat(43))?;
+                w.create_site(&gone, "g".repeat(43))
+            })
+            .await
+            .unwrap();
+        pull(&a, &b).await;
+        // Cut off. On `a`: the shop's look, a new name, Alice disabled, Bob removed, and an
+        // edit of the site `b` removes.
+        let look = |color: &str, title: &str| Appearance {
+            accent_color: color.into(),
+            title: title.into(),
+            ..Appearance::default()
+        };
+        let (look_a, look_b) = (look("#111111", "From A"), look("#222222", "From B"));
+        let on_a = look_a.clone();
+        a.store
+            .write(move |w| {
+                let shop = SiteId("shop".into());
+                w.set_site_setting(&shop, SiteSetting::Appearance(on_a))?;
+                w.edit_site(&site("shop", "Shop (A)"))?;
+                w.set_operator_setting(alice.id, OperatorSetting::Disabled(true))?;
+                w.remove_operator(bob.id)?;
+                w.set_site_setting(
+                    &SiteId("gone".into()),
+                    SiteSetting::Appearance(Appearance::default()),
+                )
+            })
+            .await
+            .unwrap();
+        // On `b`, later by the clock: another look, the forms, another name, Alice's sites, Bob
+        // renamed (his removal must win), the other site removed.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let on_b = look_b.clone();
+        b.store
+            .write(move |w| {
+                let shop = SiteId("shop".into());
+                w.set_site_setting(&shop, SiteSetting::Appearance(on_b))?;
+                let mut forms = SiteForms::default();
+                forms.prechat.enabled = true;
+                w.set_site_setting(&shop, SiteSetting::Forms(forms))?;
+                w.edit_site(&site("shop", "Shop (B)"))?;
+                w.set_operator_setting(
+                    alice.id,
+                    OperatorSetting::Sites(SiteScope::Only(vec![SiteId("acme".into())])),
+                )?;
+                w.edit_operator(bob.id, Some("Robert"), None, None)?;
+                w.remove_site(&SiteId("gone".into()))
+            })
+            .await
+            .unwrap();
+        if a_first {
+            pull(&a, &b).await;
+            pull(&b, &a).await;
+        } else {
+            pull(&b, &a).await;
+            pull(&a, &b).await;
+        }
+        assert_identical(&a, &b);
+        for side in [&a, &b] {
+            let shop = admin_site(side, "shop").await.unwrap();
+            assert_eq!(shop.appearance, look_b, "the later look wins");
+            assert!(
+                shop.forms.prechat.enabled,
+                "the forms, set on one side only, stay"
+            );
+            assert_eq!(shop.name, "Shop (B)");
+            assert_eq!(shop.identity_secret.as_deref(), Some(&*"s".repeat(43)));
+            assert!(
+                admin_site(side, "gone").await.is_none(),
+                "a removal is final"
+            );
+            let team = side.store.read(|r| r.admin_operators()).await.unwrap();
+            assert_eq!(
+                team.len(),
+                1,
+                "Bob's removal wins over his new name: {team:?}"
+            );
+            assert_eq!(team[0].state, OperatorState::Disabled);
+            assert_eq!(team[0].sites, SiteScope::Only(vec![SiteId("acme".into())]));
+            let taken = side
+                .store
+                .read(|r| r.operator_by_email("bob@example.com"))
+                .await
+                .unwrap();
+            assert!(
+                taken.is_none(),
+                "a removed operator's address is free again"
+            );
+        }
+    }
+}

@@ -176,6 +176,10 @@ async fn logouts_logged_before_the_tombstone_table_existed_become_tombstones() {
         .execute_batch(
             "DROP TABLE session_tombstones;
              DROP TABLE quarantine;
+             DROP TABLE site_settings;
+             DROP TABLE operator_settings;
+             DROP TABLE site_tombstones;
+             DROP TABLE operator_tombstones;
              ALTER TABLE operators DROP COLUMN sessions_from;
              ALTER TABLE operator_sessions DROP COLUMN hlc;
              PRAGMA user_version = 3;",

@@ -30,6 +30,7 @@ fn alice() -> OperatorProfile {
         name: "Alice".into(),
         email: "alice@example.com".into(),
         role: OperatorRole::Agent,
+        sites: Default::default(),
     }
 }
 

@@ -137,11 +137,13 @@ async fn pull(
             ReplicationFrame::Typing {
                 conversation_id,
                 visitor_id,
+                site_id,
                 author,
                 typing,
             } => {
                 state.hub.publish(Event::Typing {
                     visitor_id,
+                    site_id,
                     conversation_id,
                     author,
                     typing,
@@ -215,6 +217,7 @@ async fn apply_batch(
         {
             state.hub.publish(Event::Message {
                 visitor_id: conversation.visitor_id,
+                site_id: conversation.site_id.clone(),
                 message,
                 origin: crate::hub::REMOTE_ORIGIN,
             });

@@ -107,8 +107,8 @@ pub async fn serve_peer(mut socket: WebSocket, state: AppState) -> Result<(), Li
                     match event {
                         // Typing on this deployment is relayed live; typing relayed from the peer
                         // (REMOTE_ORIGIN) is not sent back.
-                        Ok(Event::Typing { visitor_id, conversation_id, author, typing, origin }) if origin != REMOTE_ORIGIN => {
-                            send(&mut socket, &ReplicationFrame::Typing { conversation_id, visitor_id, author, typing }).await?;
+                        Ok(Event::Typing { visitor_id, site_id, conversation_id, author, typing, origin }) if origin != REMOTE_ORIGIN => {
+                            send(&mut socket, &ReplicationFrame::Typing { conversation_id, visitor_id, site_id, author, typing }).await?;
                         }
                         Err(RecvError::Closed) => return Ok(()),
                         _ => {}

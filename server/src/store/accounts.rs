@@ -4,7 +4,8 @@
 use super::rows::{self, Cached};
 use super::{Reader, StoreError, Writer};
 use crate::auth::SessionClaims;
-use protocol::replication::Change;
+use protocol::admin::SiteScope;
+use protocol::replication::{Change, OperatorSetting};
 use protocol::{OperatorId, OperatorProfile, OperatorRole, SiteId, VisitorId};
 use rusqlite::{OptionalExtension, Row};
 
@@ -80,6 +81,10 @@ pub enum SessionStatus {
     AccountChanged,
     /// Never seen here: forged, purged, or created on the peer and not replicated yet.
     Unknown,
+    /// An admin disabled its operator.
+    Disabled,
+    /// An admin removed its operator.
+    Removed,
 }
 
 impl SessionStatus {
@@ -93,15 +98,29 @@ impl SessionStatus {
                 "Signed out: your password or role changed; please log in again."
             }
             SessionStatus::Unknown => "Signed out: this session is not valid.",
+            SessionStatus::Disabled => "Signed out: an admin disabled your account.",
+            SessionStatus::Removed => "Signed out: an admin removed your account.",
         }
     }
 }
 
-/// The operator columns, in the order [`operator_from_row`] reads them, for a table aliased `o`.
-pub(super) const OPERATOR_COLUMNS: &str = "o.id, o.name, o.email, o.role";
+/// The operator columns, in the order [`operator_from_row`] and [`operator_flags`] read them,
+/// for a table aliased `o`: the profile (with the sites they serve), then whether the account is
+/// disabled and whether it was removed.
+pub(super) const OPERATOR_COLUMNS: &str = "o.id, o.name, o.email, o.role,
+    (SELECT x.value FROM operator_settings x WHERE x.operator_id = o.id AND x.key = 'sites'),
+    COALESCE((SELECT json_extract(x.value, '$.value') FROM operator_settings x
+              WHERE x.operator_id = o.id AND x.key = 'disabled'), 0),
+    EXISTS (SELECT 1 FROM operator_tombstones t WHERE t.id = o.id)";
+/// How many columns [`OPERATOR_COLUMNS`] has.
+pub(super) const OPERATOR_COLUMN_COUNT: usize = 7;
 
-/// An operator from the four [`OPERATOR_COLUMNS`] starting at `first`.
+/// An operator's profile from the [`OPERATOR_COLUMNS`] starting at `first`.
 pub(super) fn operator_from_row(row: &Row<'_>, first: usize) -> rusqlite::Result<OperatorProfile> {
+    let sites = match rows::optional_json::<OperatorSetting>(row, first + 4, "operator sites")? {
+        Some(OperatorSetting::Sites(scope)) => scope,
+        Some(_) | None => SiteScope::All,
+    };
     Ok(OperatorProfile {
         id: OperatorId(rows::uuid(row, first, "operator id")?),
         name: row.get(first + 1)?,
@@ -109,16 +128,34 @@ pub(super) fn operator_from_row(row: &Row<'_>, first: usize) -> rusqlite::Result
         role: rows::parsed(row, first + 3, "operator role", |s| {
             OperatorRole::parse(s).ok_or("not a role")
         })?,
+        sites,
     })
 }
 
+/// Whether the account of the [`OPERATOR_COLUMNS`] starting at `first` is (disabled, removed).
+pub(super) fn operator_flags(row: &Row<'_>, first: usize) -> rusqlite::Result<(bool, bool)> {
+    Ok((row.get(first + 5)?, row.get(first + 6)?))
+}
+
+/// What a login checks: the account, its password hash, and whether it is disabled.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    /// The account.
+    pub operator: OperatorProfile,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Disabled by an admin: the right password still does not log in.
+    pub disabled: bool,
+}
+
 impl Reader<'_> {
-    /// Looks a site up.
+    /// Looks a site up; a removed site is not found.
     pub fn site(&self, id: &SiteId) -> Result<Option<Site>, StoreError> {
         Ok(self
             .conn
             .query_row_cached(
-                "SELECT name, allowed_origins FROM sites WHERE id = ?1",
+                "SELECT name, allowed_origins FROM sites WHERE id = ?1
+                 AND NOT EXISTS (SELECT 1 FROM site_tombstones t WHERE t.id = ?1)",
                 [&id.0],
                 |row| {
                     Ok(Site {
@@ -140,18 +177,20 @@ impl Reader<'_> {
             .exists_cached("SELECT 1 FROM visitors WHERE id = ?1", [id.to_string()])?)
     }
 
-    /// Finds an operator and their password hash by e-mail (case-insensitive).
-    pub fn operator_by_email(
-        &self,
-        email: &str,
-    ) -> Result<Option<(OperatorProfile, String)>, StoreError> {
+    /// Finds an operator's credentials by e-mail (case-insensitive). A removed operator's
+    /// address is free, so they are not found.
+    pub fn operator_by_email(&self, email: &str) -> Result<Option<Credentials>, StoreError> {
         let sql = format!(
             "SELECT {OPERATOR_COLUMNS}, o.password_hash FROM operators o WHERE o.email = ?1"
         );
         Ok(self
             .conn
             .query_row_cached(&sql, [email], |row| {
-                Ok((operator_from_row(row, 0)?, row.get(4)?))
+                Ok(Credentials {
+                    operator: operator_from_row(row, 0)?,
+                    password_hash: row.get(OPERATOR_COLUMN_COUNT)?,
+                    disabled: operator_flags(row, 0)?.0,
+                })
             })
             .optional()?)
     }
@@ -177,13 +216,17 @@ impl Reader<'_> {
         let found = self
             .conn
             .query_row_cached(&sql, [token_hash], |row| {
-                Ok((operator_from_row(row, 0)?, row.get(4)?, row.get(5)?))
+                let n = OPERATOR_COLUMN_COUNT;
+                let account = (operator_from_row(row, 0)?, operator_flags(row, 0)?);
+                Ok((account, row.get(n)?, row.get(n + 1)?))
             })
             .optional()?;
         Ok(match found {
+            Some(((_, (_, true)), _, _)) => SessionStatus::Removed,
+            Some(((_, (true, _)), _, _)) => SessionStatus::Disabled,
             Some((_, _, false)) => SessionStatus::AccountChanged,
             Some((_, expires_at, true)) if expires_at <= now_ms => SessionStatus::Expired,
-            Some((operator, expires_at, true)) => SessionStatus::Live {
+            Some(((operator, _), expires_at, true)) => SessionStatus::Live {
                 operator,
                 expires_at,
             },
@@ -206,20 +249,26 @@ impl Reader<'_> {
         }
         let sql =
             format!("SELECT {OPERATOR_COLUMNS}, o.sessions_from FROM operators o WHERE o.id = ?1");
-        let found: Option<(OperatorProfile, i64)> = self
+        let found: Option<(OperatorProfile, (bool, bool), i64)> = self
             .conn
             .query_row_cached(&sql, [claims.operator_id.to_string()], |row| {
-                Ok((operator_from_row(row, 0)?, row.get(4)?))
+                Ok((
+                    operator_from_row(row, 0)?,
+                    operator_flags(row, 0)?,
+                    row.get(OPERATOR_COLUMN_COUNT)?,
+                ))
             })
             .optional()?;
         Ok(match found {
             None => SessionStatus::Unknown,
-            Some((_, sessions_from))
+            Some((_, (_, true), _)) => SessionStatus::Removed,
+            Some((_, (true, _), _)) => SessionStatus::Disabled,
+            Some((_, _, sessions_from))
                 if i64::try_from(claims.hlc).unwrap_or(i64::MAX) < sessions_from =>
             {
                 SessionStatus::AccountChanged
             }
-            Some((operator, _)) => SessionStatus::Live {
+            Some((operator, _, _)) => SessionStatus::Live {
                 operator,
                 expires_at: claims.expires_at,
             },
@@ -275,9 +324,9 @@ impl Writer<'_> {
                 )))
             }
             // Whoever knew the old password, or held the old role, is signed out.
-            Some((existing, stored)) => (
-                existing.id,
-                stored != password_hash || existing.role != role,
+            Some(existing) => (
+                existing.operator.id,
+                existing.password_hash != password_hash || existing.operator.role != role,
             ),
             None => (OperatorId(uuid::Uuid::now_v7()), false),
         };
@@ -294,6 +343,7 @@ impl Writer<'_> {
             name: name.into(),
             email: email.into(),
             role,
+            sites: SiteScope::All,
         })
     }
 

@@ -7,7 +7,7 @@
 
 use super::rows::Cached;
 use super::StoreError;
-use protocol::replication::{Change, LoggedEvent};
+use protocol::replication::{Change, LoggedEvent, OperatorSetting};
 use protocol::{
     AuthorKind, ConversationId, ConversationState, OperatorId, OperatorRole, SiteId, VisitorId,
 };
@@ -55,6 +55,39 @@ pub fn apply(conn: &Connection, event: &LoggedEvent) -> Result<Option<Conversati
             }
             Ok(None)
         }
+        Change::SiteSettingSet { site_id, setting } => {
+            let value = serde_json::to_string(setting).expect("settings serialise");
+            register_set(
+                conn,
+                &stamp,
+                SITE_REGISTER,
+                &site_id.0,
+                setting.key(),
+                &value,
+            )
+            .map(|()| None)
+        }
+        Change::SiteRemoved { id } => site_removed(conn, id).map(|()| None),
+        Change::OperatorSettingSet {
+            operator_id,
+            setting,
+        } => {
+            let value = serde_json::to_string(setting).expect("settings serialise");
+            let owner = operator_id.to_string();
+            register_set(
+                conn,
+                &stamp,
+                OPERATOR_REGISTER,
+                &owner,
+                setting.key(),
+                &value,
+            )?;
+            if *setting == OperatorSetting::Disabled(true) {
+                operator_sessions_ended(conn, &stamp, *operator_id)?;
+            }
+            Ok(None)
+        }
+        Change::OperatorRemoved { id } => operator_removed(conn, &stamp, *id).map(|()| None),
         Change::SessionCreated {
             token_hash,
             operator_id,
@@ -124,10 +157,71 @@ fn site_upserted(
     Ok(())
 }
 
+/// The upsert of a site's last-writer-wins register (see [`register_set`]).
+const SITE_REGISTER: &str = "INSERT INTO site_settings (site_id, key, value, hlc, origin)
+     VALUES (?1, ?2, ?3, ?4, ?5)
+     ON CONFLICT(site_id, key) DO UPDATE SET value = excluded.value, hlc = excluded.hlc,
+         origin = excluded.origin
+     WHERE (excluded.hlc, excluded.origin) > (site_settings.hlc, site_settings.origin)";
+/// [`SITE_REGISTER`] for operators.
+const OPERATOR_REGISTER: &str =
+    "INSERT INTO operator_settings (operator_id, key, value, hlc, origin)
+     VALUES (?1, ?2, ?3, ?4, ?5)
+     ON CONFLICT(operator_id, key) DO UPDATE SET value = excluded.value, hlc = excluded.hlc,
+         origin = excluded.origin
+     WHERE (excluded.hlc, excluded.origin) > (operator_settings.hlc, operator_settings.origin)";
+
+/// **Site and operator settings: last writer wins by (hlc, origin), one register per owner and
+/// key.** The register does not need its owner's row: whichever arrives first, the result is the
+/// same.
+fn register_set(
+    conn: &Connection,
+    stamp: &Stamp,
+    upsert: &str,
+    owner: &str,
+    key: &str,
+    value: &str,
+) -> Result<(), StoreError> {
+    conn.execute_cached(upsert, params![owner, key, value, stamp.hlc, stamp.origin])?;
+    Ok(())
+}
+
+/// **Sites removed: final.** A tombstone, so the site stays removed whatever edits arrive after
+/// it; its row, settings and conversations stay (transcripts are kept).
+fn site_removed(conn: &Connection, id: &SiteId) -> Result<(), StoreError> {
+    conn.execute_cached(
+        "INSERT INTO site_tombstones (id) VALUES (?1) ON CONFLICT(id) DO NOTHING",
+        [&id.0],
+    )?;
+    Ok(())
+}
+
+/// The e-mail address a removed operator's row keeps, so that the address is free for a new
+/// account while the row (and the name on their messages) stays.
+fn removed_email(id: OperatorId) -> String {
+    format!("{id}@removed.invalid")
+}
+
+/// **Operators removed: final.** A tombstone, the address given up (the row keeps
+/// [`removed_email`], in any order with the account's upserts, which apply as usual but with that
+/// address), and every session ended.
+fn operator_removed(conn: &Connection, stamp: &Stamp, id: OperatorId) -> Result<(), StoreError> {
+    conn.execute_cached(
+        "INSERT INTO operator_tombstones (id) VALUES (?1) ON CONFLICT(id) DO NOTHING",
+        [id.to_string()],
+    )?;
+    conn.execute_cached(
+        "UPDATE operators SET email = ?2 WHERE id = ?1",
+        params![id.to_string(), removed_email(id)],
+    )?;
+    operator_sessions_ended(conn, stamp, id)
+}
+
 /// **Operators: last writer wins by (hlc, origin)**, except that an e-mail address belongs to one
 /// account: when two accounts were given the same address on the two deployments before they
 /// synchronised, the account stored first here keeps it, and the other account's event is
-/// recorded (so it is never re-sent) but not applied.
+/// recorded (so it is never re-sent) but not applied. A removed account keeps its
+/// [`removed_email`] whatever address the upsert carries.
 fn operator_upserted(
     conn: &Connection,
     stamp: &Stamp,
@@ -135,6 +229,12 @@ fn operator_upserted(
     (email, name, password_hash): (&str, &str, &str),
     role: OperatorRole,
 ) -> Result<(), StoreError> {
+    let removed = conn.exists_cached(
+        "SELECT 1 FROM operator_tombstones WHERE id = ?1",
+        [id.to_string()],
+    )?;
+    let removed_address = removed_email(id);
+    let email = if removed { &removed_address } else { email };
     let taken_by_other: Option<String> = conn
         .query_row_cached(
             "SELECT id FROM operators WHERE email = ?1 AND id <> ?2",

@@ -3,6 +3,7 @@
 
 use super::rows::{self, Cached};
 use super::{Reader, StoreError, Writer};
+use protocol::admin::SiteScope;
 use protocol::replication::Change;
 use protocol::{
     AuthorKind, ConversationId, ConversationState, ConversationSummary, Message, MessageId,
@@ -78,12 +79,23 @@ impl Reader<'_> {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Every waiting and active conversation, most recently updated first: the operators' inbox.
-    pub fn inbox(&self) -> Result<Vec<ConversationSummary>, StoreError> {
-        let sql =
-            select("WHERE c.state IN ('waiting', 'active') ORDER BY c.updated_at DESC LIMIT 500");
+    /// Every waiting and active conversation of the sites in `scope`, most recently updated
+    /// first: an operator's inbox.
+    pub fn inbox(&self, scope: &SiteScope) -> Result<Vec<ConversationSummary>, StoreError> {
+        let sql = select(
+            "WHERE c.state IN ('waiting', 'active')
+               AND (?1 IS NULL OR c.site_id IN (SELECT value FROM json_each(?1)))
+             ORDER BY c.updated_at DESC LIMIT 500",
+        );
+        let sites = match scope {
+            SiteScope::All => None,
+            SiteScope::Only(sites) => Some(
+                serde_json::to_string(&sites.iter().map(|s| &s.0).collect::<Vec<_>>())
+                    .expect("strings serialise"),
+            ),
+        };
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map([], conversation_from_row)?;
+        let rows = stmt.query_map([sites], conversation_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -106,6 +118,7 @@ impl Writer<'_> {
         op: &OperatorProfile,
     ) -> Result<StateChange, StoreError> {
         let current = self.existing_conversation(id)?;
+        serves(op, &current)?;
         match current.state {
             ConversationState::Closed => return Err(StoreError::ConversationClosed),
             ConversationState::Active if current.operator.as_ref().map(|o| o.id) == Some(op.id) => {
@@ -137,6 +150,7 @@ impl Writer<'_> {
         op: &OperatorProfile,
     ) -> Result<StateChange, StoreError> {
         let current = self.existing_conversation(id)?;
+        serves(op, &current)?;
         let assigned_elsewhere = current.operator.as_ref().is_some_and(|o| o.id != op.id);
         match current.state {
             ConversationState::Closed => {
@@ -167,5 +181,15 @@ impl Writer<'_> {
             conversation: self.existing_conversation(id)?,
             notice: self.message(notice_id)?,
         })
+    }
+}
+
+/// Refuses an operator who does not serve the conversation's site.
+fn serves(op: &OperatorProfile, conversation: &ConversationSummary) -> Result<(), StoreError> {
+    match op.sites.allows(&conversation.site_id) {
+        true => Ok(()),
+        false => Err(StoreError::Forbidden(
+            "this chat belongs to a site you do not serve".into(),
+        )),
     }
 }

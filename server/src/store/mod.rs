@@ -21,11 +21,12 @@ pub mod events;
 pub mod messages;
 mod rows;
 pub mod schema;
+pub mod settings;
 pub mod sync_check;
 pub mod validate;
 mod writer;
 
-pub use accounts::{normalise_origin, SessionStatus, Site, ANY_ORIGIN};
+pub use accounts::{normalise_origin, Credentials, SessionStatus, Site, ANY_ORIGIN};
 pub use conversations::StateChange;
 pub use messages::Posted;
 pub use writer::Writer;

@@ -75,6 +75,19 @@ pub fn parsed<T, E: ToString>(
     parse(&text).map_err(|e| unreadable(index, what, format!("{text:?}: {}", e.to_string())))
 }
 
+/// A nullable text column holding JSON, parsed when present, failing closed like [`parsed`].
+pub fn optional_json<T: serde::de::DeserializeOwned>(
+    row: &Row<'_>,
+    index: usize,
+    what: &'static str,
+) -> rusqlite::Result<Option<T>> {
+    let text: Option<String> = row.get(index)?;
+    text.map(|text| {
+        serde_json::from_str(&text).map_err(|e| unreadable(index, what, format!("{text:?}: {e}")))
+    })
+    .transpose()
+}
+
 /// A UUID column.
 pub fn uuid(row: &Row<'_>, index: usize, what: &'static str) -> rusqlite::Result<uuid::Uuid> {
     parsed(row, index, what, uuid::Uuid::parse_str)

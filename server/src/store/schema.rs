@@ -135,13 +135,41 @@ pub const MIGRATIONS: &[&str] = &[
         at          INTEGER NOT NULL                   -- when it was set aside, Unix ms
     );
     "#,
+    // 8: the admin app. Settings of a site (look, forms, identity secret) and of an operator
+    // (disabled, the sites they serve) are registers of their own, one per owner and key, each
+    // merged last-writer-wins on its own clock value; removals leave tombstones, since they are
+    // final.
+    r#"
+    CREATE TABLE site_settings (
+        site_id TEXT NOT NULL,
+        key     TEXT NOT NULL,                         -- protocol::replication::SiteSetting::key
+        value   TEXT NOT NULL,                         -- the whole SiteSetting as JSON
+        hlc     INTEGER NOT NULL,
+        origin  TEXT NOT NULL,
+        PRIMARY KEY (site_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE operator_settings (
+        operator_id TEXT NOT NULL,
+        key         TEXT NOT NULL,                     -- protocol::replication::OperatorSetting::key
+        value       TEXT NOT NULL,                     -- the whole OperatorSetting as JSON
+        hlc         INTEGER NOT NULL,
+        origin      TEXT NOT NULL,
+        PRIMARY KEY (operator_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE site_tombstones (
+        id TEXT PRIMARY KEY
+    ) WITHOUT ROWID;
+    CREATE TABLE operator_tombstones (
+        id TEXT PRIMARY KEY
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// Opens-time settings for every connection: WAL so readers never block the writer, `synchronous =
 /// FULL` so a commit is on disk before it returns (acknowledgements depend on it), foreign keys on.
 pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // Room for every statement the store runs, so none is evicted and parsed again.
-    conn.set_prepared_statement_cache_capacity(64);
+    conn.set_prepared_statement_cache_capacity(96);
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;

@@ -1,5 +1,6 @@
 //! Compares two deployments' databases: the same messages in the same per-conversation order, the
-//! same conversation states, sites, operators, visitors, sessions and session tombstones. Used by the replication
+//! same conversation states, sites and their settings, operators and theirs, removals, visitors,
+//! sessions and session tombstones. Used by the replication
 //! tests and by operators (`server check-sync <data-dir-a> <data-dir-b>`).
 
 use super::DATABASE_FILE;
@@ -16,6 +17,10 @@ const TABLES: &[(&str, &str)] = &[
     // (two days after expiry, `Writer::purge_expired_sessions`), at its own moment.
     ("operator sessions", "SELECT token_hash || ' ' || operator_id || ' ' || hlc FROM operator_sessions
         WHERE expires_at > (CAST(strftime('%s', 'now') AS INTEGER) - 86400) * 1000 ORDER BY token_hash"),
+    ("site settings", "SELECT site_id || ' ' || key || ' ' || value FROM site_settings ORDER BY site_id, key"),
+    ("site tombstones", "SELECT id FROM site_tombstones ORDER BY id"),
+    ("operator settings", "SELECT operator_id || ' ' || key || ' ' || value FROM operator_settings ORDER BY operator_id, key"),
+    ("operator tombstones", "SELECT id FROM operator_tombstones ORDER BY id"),
     ("session tombstones", "SELECT token_hash FROM session_tombstones ORDER BY token_hash"),
     ("visitors", "SELECT id || ' ' || site_id FROM visitors ORDER BY id"),
     (

@@ -4,7 +4,8 @@
 //! the peer that breaks a rule is quarantined instead (stored aside, reported, never applied), and
 //! the link goes on with the next one.
 
-use protocol::replication::{hlc_from_parts, Change, Hlc};
+use protocol::admin::{FieldError, SiteScope};
+use protocol::replication::{hlc_from_parts, Change, Hlc, OperatorSetting, SiteSetting};
 use protocol::{AuthorKind, SiteId};
 
 /// The largest message body any deployment accepts (the configuration's upper bound), in bytes.
@@ -54,9 +55,7 @@ pub fn change(change: &Change) -> Result<(), String> {
             ..
         } => {
             text("operator name", name)?;
-            if email.len() > 254 || !email.contains('@') || email.chars().any(char::is_whitespace) {
-                return Err(format!("`{email}` is not an e-mail address"));
-            }
+            self::email(email)?;
             if argon2::password_hash::PasswordHash::new(password_hash).is_err() {
                 return Err("the password hash is not a PHC string".into());
             }
@@ -111,10 +110,50 @@ pub fn change(change: &Change) -> Result<(), String> {
             time("message time", *sent_at)
         }
         Change::ConversationStateChanged { .. } => Ok(()),
+        Change::SiteSettingSet {
+            site_id: site,
+            setting,
+        } => {
+            site_id(site)?;
+            match setting {
+                SiteSetting::Appearance(appearance) => appearance.check(),
+                SiteSetting::Forms(forms) => forms.check(),
+                SiteSetting::IdentitySecret(secret) => {
+                    let ok = (32..=128).contains(&secret.len())
+                        && secret
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
+                    ok.then_some(()).ok_or_else(|| {
+                        FieldError::new(
+                            "identity_secret",
+                            "an identity secret is 32 to 128 letters, digits, - and _",
+                        )
+                    })
+                }
+            }
+            .map_err(|e| format!("{}: {}", e.field, e.message))
+        }
+        Change::SiteRemoved { id } => site_id(id),
+        Change::OperatorSettingSet { setting, .. } => match setting {
+            OperatorSetting::Disabled(_) | OperatorSetting::Sites(SiteScope::All) => Ok(()),
+            OperatorSetting::Sites(SiteScope::Only(sites)) => {
+                if sites.len() > MAX_SCOPE_SITES {
+                    return Err(format!(
+                        "an operator serves at most {MAX_SCOPE_SITES} sites by name"
+                    ));
+                }
+                sites.iter().try_for_each(site_id)
+            }
+        },
+        Change::OperatorRemoved { .. } => Ok(()),
     }
 }
 
-fn site_id(id: &SiteId) -> Result<(), String> {
+/// The most sites an operator's scope names one by one.
+const MAX_SCOPE_SITES: usize = 1000;
+
+/// Whether `id` is a site id: 1 to 64 letters, digits, `-`, `_` and `.`.
+pub fn site_id(id: &SiteId) -> Result<(), String> {
     let ok = (1..=64).contains(&id.0.len())
         && id
             .0
@@ -124,7 +163,19 @@ fn site_id(id: &SiteId) -> Result<(), String> {
         .ok_or_else(|| format!("`{}` is not a site id", id.0))
 }
 
-fn text(what: &str, value: &str) -> Result<(), String> {
+/// Whether `email` looks like an e-mail address (the rest is for the mail system to say).
+pub fn email(email: &str) -> Result<(), String> {
+    let ok = email.len() <= 254
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    ok.then_some(())
+        .ok_or_else(|| format!("`{email}` is not an e-mail address"))
+}
+
+/// Whether `value` is a name (of a site, an operator): 1 to 200 characters, none invisible.
+pub fn text(what: &str, value: &str) -> Result<(), String> {
     let count = value.chars().count();
     if value.trim().is_empty() || count > MAX_NAME_CHARS {
         return Err(format!("a {what} needs 1 to {MAX_NAME_CHARS} characters"));

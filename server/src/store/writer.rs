@@ -210,7 +210,10 @@ impl Writer<'_> {
     fn note_accounts(&self, change: &Change) {
         if matches!(
             change,
-            Change::OperatorUpserted { .. } | Change::SessionDeleted { .. }
+            Change::OperatorUpserted { .. }
+                | Change::SessionDeleted { .. }
+                | Change::OperatorSettingSet { .. }
+                | Change::OperatorRemoved { .. }
         ) {
             self.accounts_touched.set(true);
         }

@@ -8,6 +8,7 @@
 //! socket whose session has ended is told why and closed), and the deployment shutting down (then
 //! it closes with "going away" so clients reconnect at once).
 
+mod audience;
 mod outcome;
 mod session;
 

@@ -292,7 +292,8 @@ impl Session {
         };
         self.operator_session = Some((token, expires_at));
         self.subscription = Some(self.state.hub.subscribe_all());
-        let inbox = self.state.store.read(|r| r.inbox()).await?;
+        let scope = operator.sites.clone();
+        let inbox = self.state.store.read(move |r| r.inbox(&scope)).await?;
         self.peer = Some(Identity::Operator(operator.clone()));
         Ok(WelcomeSession::Operator { operator, inbox })
     }
@@ -366,6 +367,7 @@ impl Session {
                 if !posted.duplicate {
                     self.state.hub.publish(Event::Message {
                         visitor_id: posted.conversation.visitor_id,
+                        site_id: posted.conversation.site_id.clone(),
                         message: posted.message.clone(),
                         origin: self.connection_id,
                     });
@@ -458,6 +460,12 @@ impl Session {
                     "this conversation belongs to another visitor",
                 ))
             }
+            Some(Identity::Operator(op)) if !op.sites.allows(&conversation.site_id) => {
+                Err(Outcome::refuse(
+                    ErrorCode::Forbidden,
+                    "this conversation belongs to a site you do not serve",
+                ))
+            }
             _ => Ok(conversation.visitor_id),
         }
     }
@@ -481,8 +489,13 @@ impl Session {
                 name: None,
             },
         };
+        let site_id = match &self.peer {
+            Some(Identity::Visitor { site_id, .. }) => Some(site_id.clone()),
+            _ => None,
+        };
         self.state.hub.publish(Event::Typing {
             visitor_id,
+            site_id,
             conversation_id,
             author,
             typing,
@@ -518,6 +531,7 @@ impl Session {
                 if let Some(notice) = change.notice {
                     self.state.hub.publish(Event::Message {
                         visitor_id: change.conversation.visitor_id,
+                        site_id: change.conversation.site_id.clone(),
                         message: notice,
                         origin: crate::hub::REMOTE_ORIGIN,
                     });
@@ -546,49 +560,6 @@ impl Session {
 
     /// Turns a hub event into a frame for this client, or `None` when it does not concern it.
     pub fn filter_event(&self, event: Event) -> Option<ServerFrame> {
-        let relevant = match &self.peer {
-            None => false,
-            Some(Identity::Visitor { visitor_id, .. }) => {
-                concerns_visitor(&event, *visitor_id, self.connection_id)
-            }
-            Some(Identity::Operator(_)) => match &event {
-                Event::Message { origin, .. } => *origin != self.connection_id,
-                Event::Conversation { .. } => true,
-                Event::Typing { author, .. } => author.kind == AuthorKind::Visitor,
-            },
-        };
-        if !relevant {
-            return None;
-        }
-        Some(match event {
-            Event::Message { message, .. } => ServerFrame::Message { message },
-            Event::Conversation { conversation } => ServerFrame::Conversation { conversation },
-            Event::Typing {
-                conversation_id,
-                author,
-                typing,
-                ..
-            } => ServerFrame::Typing {
-                conversation_id,
-                author,
-                typing,
-            },
-        })
-    }
-}
-
-/// Whether an event concerns a visitor (their own conversation, not their own echo).
-fn concerns_visitor(event: &Event, visitor: VisitorId, me: ConnectionId) -> bool {
-    match event {
-        Event::Message {
-            visitor_id, origin, ..
-        } => *visitor_id == visitor && *origin != me,
-        Event::Conversation { conversation } => conversation.visitor_id == visitor,
-        Event::Typing {
-            visitor_id,
-            author,
-            origin,
-            ..
-        } => *visitor_id == visitor && *origin != me && author.kind == AuthorKind::Operator,
+        super::audience::frame_for(self.peer.as_ref(), self.connection_id, event)
     }
 }

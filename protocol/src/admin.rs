@@ -1,0 +1,522 @@
+//! The site owner's admin API (`/v1/admin/...`, admins only), the widget's public configuration
+//! (`GET /v1/sites/{id}/widget-config`), and the settings both carry.
+//!
+//! The rules a setting must keep ([`Appearance::check`], [`SiteForms::check`]) live here, beside
+//! the types, so the deployment (which enforces them, for its own API and for replicated events)
+//! and the console (which shows the sentence next to the field) apply the same ones.
+
+use crate::ids::{OperatorId, SiteId};
+use crate::model::OperatorRole;
+use serde::{Deserialize, Serialize};
+
+/// The languages the widget's texts are offered in (BCP 47 primary tags).
+pub const LANGUAGES: [&str; 12] = [
+    "en", "de", "fr", "es", "nb", "pt", "it", "nl", "pl", "ja", "ar", "he",
+];
+
+/// The longest short text of a site (launcher label, panel title), in characters.
+pub const MAX_LABEL_CHARS: usize = 80;
+/// The longest long text of a site (greeting, away text, a field's label), in characters.
+pub const MAX_TEXT_CHARS: usize = 500;
+/// The most custom fields a pre-chat form has.
+pub const MAX_FORM_FIELDS: usize = 10;
+
+/// What is wrong with one field of a request: the console shows `message` next to `field`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    /// The field's name in the request body (`accent_color`, `allowed_origins`).
+    pub field: String,
+    /// The sentence to show.
+    pub message: String,
+}
+
+impl FieldError {
+    /// An error about `field`.
+    pub fn new(field: &str, message: impl Into<String>) -> Self {
+        Self {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Where the launcher sits on the page.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LauncherPosition {
+    /// Bottom right, the default.
+    #[default]
+    BottomRight,
+    /// Bottom left.
+    BottomLeft,
+}
+
+impl LauncherPosition {
+    /// The name used on the wire and in the console's select.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LauncherPosition::BottomRight => "bottom_right",
+            LauncherPosition::BottomLeft => "bottom_left",
+        }
+    }
+
+    /// The inverse of [`LauncherPosition::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "bottom_right" => Some(LauncherPosition::BottomRight),
+            "bottom_left" => Some(LauncherPosition::BottomLeft),
+            _ => None,
+        }
+    }
+}
+
+/// The widget's look and texts for one site. The field names are those of the snippet's
+/// settings (`window.LiveChat`), so a setting written in the snippet overrides the stored one of
+/// the same name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Appearance {
+    /// The launcher's and the visitor's bubbles' colour, `#rrggbb`.
+    pub accent_color: String,
+    /// Where the launcher sits.
+    pub position: LauncherPosition,
+    /// The launcher's accessible name and tooltip.
+    pub launcher_label: String,
+    /// The panel's title.
+    pub title: String,
+    /// Shown above an empty conversation.
+    pub greeting: String,
+    /// The widget's language when neither the page nor the visitor's browser chooses one.
+    pub language: String,
+    /// Shown when no operator is online.
+    pub away_text: String,
+}
+
+impl Default for Appearance {
+    fn default() -> Self {
+        Self {
+            accent_color: "#2f6fed".into(),
+            position: LauncherPosition::BottomRight,
+            launcher_label: "Open chat".into(),
+            title: "Chat with us".into(),
+            greeting: "Hi! Ask us anything, we usually answer within minutes.".into(),
+            language: "en".into(),
+            away_text: "We are away right now. Leave a message and we will answer by e-mail."
+                .into(),
+        }
+    }
+}
+
+impl Appearance {
+    /// Every rule the appearance keeps, or the first one broken.
+    pub fn check(&self) -> Result<(), FieldError> {
+        let hex = self.accent_color.strip_prefix('#').unwrap_or("");
+        if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(FieldError::new(
+                "accent_color",
+                format!(
+                    "`{}` is not a colour: use the form #2f6fed",
+                    self.accent_color
+                ),
+            ));
+        }
+        text("launcher_label", &self.launcher_label, MAX_LABEL_CHARS)?;
+        text("title", &self.title, MAX_LABEL_CHARS)?;
+        text("greeting", &self.greeting, MAX_TEXT_CHARS)?;
+        text("away_text", &self.away_text, MAX_TEXT_CHARS)?;
+        if !LANGUAGES.contains(&self.language.as_str()) {
+            return Err(FieldError::new(
+                "language",
+                format!(
+                    "`{}` is not a language the widget speaks; choose one of {}",
+                    self.language,
+                    LANGUAGES.join(", ")
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What a pre-chat form field asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldKind {
+    /// The visitor's name.
+    Name,
+    /// The visitor's e-mail address (checked as one).
+    Email,
+    /// Free text.
+    Text,
+}
+
+/// One field of the pre-chat form.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormField {
+    /// The key the answer is stored under (`name`, `email`, `order_number`).
+    pub key: String,
+    /// The label shown to the visitor.
+    pub label: String,
+    /// What it asks for.
+    pub kind: FieldKind,
+    /// Whether the visitor must fill it in.
+    #[serde(default)]
+    pub required: bool,
+}
+
+/// The form a visitor fills in before their first message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrechatForm {
+    /// Whether it is shown at all.
+    pub enabled: bool,
+    /// Its fields, in order.
+    pub fields: Vec<FormField>,
+}
+
+/// What the widget does when no operator who serves the site is online.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OfflineMode {
+    /// Offer the offline form (name, e-mail, message): the default.
+    #[default]
+    Form,
+    /// Hide the launcher.
+    HideLauncher,
+}
+
+impl OfflineMode {
+    /// The name used on the wire and in the console's select.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OfflineMode::Form => "form",
+            OfflineMode::HideLauncher => "hide_launcher",
+        }
+    }
+
+    /// The inverse of [`OfflineMode::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "form" => Some(OfflineMode::Form),
+            "hide_launcher" => Some(OfflineMode::HideLauncher),
+            _ => None,
+        }
+    }
+}
+
+/// A site's forms.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SiteForms {
+    /// The pre-chat form.
+    pub prechat: PrechatForm,
+    /// When nobody is online.
+    pub offline: OfflineMode,
+}
+
+impl Default for SiteForms {
+    fn default() -> Self {
+        Self {
+            prechat: PrechatForm {
+                enabled: false,
+                fields: vec![
+                    FormField {
+                        key: "name".into(),
+                        label: "Name".into(),
+                        kind: FieldKind::Name,
+                        required: false,
+                    },
+                    FormField {
+                        key: "email".into(),
+                        label: "E-mail".into(),
+                        kind: FieldKind::Email,
+                        required: true,
+                    },
+                ],
+            },
+            offline: OfflineMode::Form,
+        }
+    }
+}
+
+impl SiteForms {
+    /// Every rule the forms keep, or the first one broken.
+    pub fn check(&self) -> Result<(), FieldError> {
+        let fields = &self.prechat.fields;
+        if fields.len() > MAX_FORM_FIELDS + 2 {
+            return Err(FieldError::new(
+                "prechat.fields",
+                format!("a pre-chat form has at most {MAX_FORM_FIELDS} custom fields"),
+            ));
+        }
+        for (i, field) in fields.iter().enumerate() {
+            let ok_key = (1..=40).contains(&field.key.len())
+                && field
+                    .key
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if !ok_key {
+                return Err(FieldError::new(
+                    "prechat.fields",
+                    format!(
+                        "`{}` is not a field key: use 1 to 40 lower-case letters, digits and _",
+                        field.key
+                    ),
+                ));
+            }
+            if fields[..i].iter().any(|f| f.key == field.key) {
+                return Err(FieldError::new(
+                    "prechat.fields",
+                    format!("two fields have the key `{}`", field.key),
+                ));
+            }
+            text("prechat.fields", &field.label, MAX_LABEL_CHARS)?;
+        }
+        if self.prechat.enabled && fields.is_empty() {
+            return Err(FieldError::new(
+                "prechat.fields",
+                "a pre-chat form that is on needs at least one field",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Whether `value` has 1 to `max` characters and none that would let it disguise itself.
+fn text(field: &str, value: &str, max: usize) -> Result<(), FieldError> {
+    let count = value.chars().count();
+    if value.trim().is_empty() || count > max {
+        return Err(FieldError::new(
+            field,
+            format!("this needs 1 to {max} characters (it has {count})"),
+        ));
+    }
+    if let Some(c) = value
+        .chars()
+        .find(|c| (c.is_control() && *c != '\n') || ('\u{202a}'..='\u{202e}').contains(c))
+    {
+        return Err(FieldError::new(
+            field,
+            format!("this contains the invisible character U+{:04X}", c as u32),
+        ));
+    }
+    Ok(())
+}
+
+/// `GET /v1/sites/{id}/widget-config`: what the loader and the widget need to look right, public
+/// (the identity secret is never in it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WidgetConfig {
+    /// The site.
+    pub site_id: SiteId,
+    /// Look and texts.
+    pub appearance: Appearance,
+    /// Forms.
+    pub forms: SiteForms,
+}
+
+/// Which sites an operator serves.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SiteScope {
+    /// Every site, including those created later: the default.
+    #[default]
+    All,
+    /// Only these.
+    Only(Vec<SiteId>),
+}
+
+impl SiteScope {
+    /// Whether a conversation of `site` is for this operator.
+    pub fn allows(&self, site: &SiteId) -> bool {
+        match self {
+            SiteScope::All => true,
+            SiteScope::Only(sites) => sites.contains(site),
+        }
+    }
+}
+
+/// `POST /v1/admin/sites`: a new site.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteDraft {
+    /// The id the snippet carries (`acme`): letters, digits, `-`, `_` and `.`.
+    pub id: SiteId,
+    /// The site's name, for the team.
+    pub name: String,
+    /// The origins whose pages may embed the chat, or `["*"]` for every page.
+    pub allowed_origins: Vec<String>,
+}
+
+/// `PUT /v1/admin/sites/{id}`: a site's name and origins.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteEdit {
+    /// The site's name.
+    pub name: String,
+    /// The origins whose pages may embed the chat, or `["*"]`.
+    pub allowed_origins: Vec<String>,
+}
+
+/// A site as admins see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminSite {
+    /// The id the snippet carries.
+    pub id: SiteId,
+    /// Its name.
+    pub name: String,
+    /// Allowed origins, normalised, or `["*"]`.
+    pub allowed_origins: Vec<String>,
+    /// The secret the site's backend signs visitors' identities with; absent for sites created
+    /// before there were secrets, until an admin rotates one in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_secret: Option<String>,
+    /// Look and texts (the defaults until changed).
+    pub appearance: Appearance,
+    /// Forms (the defaults until changed).
+    pub forms: SiteForms,
+}
+
+/// `GET /v1/admin/sites/{id}/snippet`: the HTML to paste.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snippet {
+    /// The whole snippet: the settings and the loader, inline.
+    pub snippet: String,
+}
+
+/// Whether an operator may log in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperatorState {
+    /// May log in.
+    #[default]
+    Active,
+    /// May not; every session ended when the account was disabled.
+    Disabled,
+}
+
+impl OperatorState {
+    /// The name used on the wire and in `data-state`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperatorState::Active => "active",
+            OperatorState::Disabled => "disabled",
+        }
+    }
+}
+
+/// An operator as admins see them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminOperator {
+    /// The account.
+    pub id: OperatorId,
+    /// Login e-mail address.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// Admin or agent.
+    pub role: OperatorRole,
+    /// Active or disabled.
+    pub state: OperatorState,
+    /// The sites whose conversations they see.
+    pub sites: SiteScope,
+}
+
+/// `POST /v1/admin/operators`: a new team member, with an initial password or, without one, an
+/// invitation link that lets them choose it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorDraft {
+    /// Login e-mail address.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// Admin or agent.
+    pub role: OperatorRole,
+    /// The initial password (at least 8 characters); absent to invite instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// The sites they serve (all by default).
+    #[serde(default)]
+    pub sites: SiteScope,
+}
+
+/// The answer to [`OperatorDraft`] and to `POST /v1/admin/operators/{id}/invitation`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorCreated {
+    /// The account.
+    pub operator: AdminOperator,
+    /// The link that lets them choose a password, when invited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invitation_url: Option<String>,
+}
+
+/// `PATCH /v1/admin/operators/{id}`: what changes (absent fields stay).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorEdit {
+    /// A new display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// A new role (their sessions end).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<OperatorRole>,
+    /// Disable (their sessions end) or enable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<OperatorState>,
+    /// The sites they serve.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sites: Option<SiteScope>,
+    /// A new password (at least 8 characters; their sessions end).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+/// `POST /v1/operators/invitation`: an invited operator chooses their password and is logged in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcceptInvitation {
+    /// The token from the invitation link.
+    pub token: String,
+    /// The chosen password (at least 8 characters).
+    pub password: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_keep_their_own_rules_and_bad_values_name_their_field() {
+        assert_eq!(Appearance::default().check(), Ok(()));
+        assert_eq!(SiteForms::default().check(), Ok(()));
+        let bad = Appearance {
+            accent_color: "red".into(),
+            ..Appearance::default()
+        };
+        assert_eq!(bad.check().unwrap_err().field, "accent_color");
+        let bad = Appearance {
+            language: "xx".into(),
+            ..Appearance::default()
+        };
+        assert_eq!(bad.check().unwrap_err().field, "language");
+        let bad = Appearance {
+            title: "x".repeat(MAX_LABEL_CHARS + 1),
+            ..Appearance::default()
+        };
+        assert_eq!(bad.check().unwrap_err().field, "title");
+        let bad = Appearance {
+            greeting: "hi \u{202e}".into(),
+            ..Appearance::default()
+        };
+        assert_eq!(bad.check().unwrap_err().field, "greeting");
+        let mut forms = SiteForms::default();
+        forms.prechat.fields[1].key = "name".into();
+        assert!(forms.check().is_err());
+    }
+
+    #[test]
+    fn appearance_speaks_the_snippets_names() {
+        let json = serde_json::to_value(Appearance::default()).unwrap();
+        assert!(json.get("accentColor").is_some());
+        assert_eq!(json["position"], "bottom_right");
+        // A stored appearance from an older release lacks newer fields; they take defaults.
+        let old: Appearance = serde_json::from_str(r##"{"accentColor":"#000000"}"##).unwrap();
+        assert_eq!(old.title, Appearance::default().title);
+        assert!(!SiteScope::Only(vec![SiteId("a".into())]).allows(&SiteId("b".into())));
+    }
+}

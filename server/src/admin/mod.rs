@@ -1,0 +1,104 @@
+//! The site owner's admin API under `/v1/admin` (every route takes [`Admin`], so an agent gets
+//! 403 whatever the console shows), the widget's public configuration, and the invitation an
+//! operator accepts to choose a password. Each change is recorded like any other and replicates,
+//! so either deployment serves the admin app and a change made on one during a split appears on
+//! the other.
+//!
+//! Bad input is refused with the field it is about ([`ApiFailure::field`]) before anything is
+//! written; the rules that need the database (an id or e-mail used once, the last admin) are
+//! checked inside the write ([`crate::store::settings`]).
+
+//! - [`sites`]: sites, their look, forms and identity secret, the snippet, and the public
+//!   widget configuration.
+//! - [`team`]: operators, their roles, states and sites, and invitations.
+
+mod sites;
+mod team;
+
+pub use sites::render_snippet;
+
+use crate::error::ApiFailure;
+use crate::state::AppState;
+use crate::store::{validate, StoreError};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::routing::{get, patch, post, put};
+use axum::Router;
+use protocol::{ErrorCode, OperatorId, SiteId};
+use sites::*;
+use team::*;
+
+/// The admin API's routes, and the two public ones that belong with it.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/admin/sites", get(list_sites).post(create_site))
+        .route(
+            "/v1/admin/sites/{id}",
+            get(show_site).put(edit_site).delete(remove_site),
+        )
+        .route("/v1/admin/sites/{id}/appearance", put(set_appearance))
+        .route("/v1/admin/sites/{id}/forms", put(set_forms))
+        .route("/v1/admin/sites/{id}/identity-secret", post(rotate_secret))
+        .route("/v1/admin/sites/{id}/snippet", get(snippet))
+        .route(
+            "/v1/admin/operators",
+            get(list_operators).post(create_operator),
+        )
+        .route(
+            "/v1/admin/operators/{id}",
+            patch(edit_operator).delete(remove_operator),
+        )
+        .route("/v1/admin/operators/{id}/invitation", post(invite))
+        .route("/v1/sites/{id}/widget-config", get(widget_config))
+        .route("/v1/operators/invitation", post(accept_invitation))
+}
+
+pub(crate) fn not_found(what: &str) -> ApiFailure {
+    ApiFailure::new(
+        StatusCode::NOT_FOUND,
+        ErrorCode::NotFound,
+        format!("{what} not found"),
+    )
+}
+
+/// A site id from the path, checked like a stored one.
+pub(crate) fn site_path(id: String) -> Result<SiteId, ApiFailure> {
+    let id = SiteId(id);
+    validate::site_id(&id).map_err(|_| not_found("site"))?;
+    Ok(id)
+}
+
+/// An operator id from the path.
+pub(crate) fn operator_path(id: &str) -> Result<OperatorId, ApiFailure> {
+    OperatorId::parse(id).map_err(|_| not_found("operator"))
+}
+
+/// A storage refusal, naming `field` when it is a conflict about it (a taken id or e-mail).
+pub(crate) fn refused(error: StoreError, field: &str) -> ApiFailure {
+    match error {
+        StoreError::Conflict(why) => ApiFailure {
+            field: Some(field.to_owned()),
+            ..ApiFailure::new(StatusCode::CONFLICT, ErrorCode::Conflict, why)
+        },
+        other => other.into(),
+    }
+}
+
+/// The base URL the caller reached this deployment at: the console's origin when the request
+/// says it (a browser's `fetch` does), else the `Host` it asked for.
+pub(crate) fn caller_base(state: &AppState, headers: &HeaderMap) -> String {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    if let Some(origin) = text(header::ORIGIN).filter(|o| o.starts_with("http")) {
+        return origin.to_owned();
+    }
+    let scheme = if state.server_tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let host = text(header::HOST).unwrap_or("localhost");
+    format!("{scheme}://{host}")
+}
