@@ -5,7 +5,9 @@
    go out and hear replies). It comes from the first deployment in window.LiveChat.deployments that
    answers within a few seconds, trying the others in turn. The widget adopts this button and
    renders inside the same shadow root, keeping the visitor's session and outbox in this page's
-   localStorage, so it is the same whichever deployment served its files. */
+   localStorage, so it is the same whichever deployment served its files. Before drawing the
+   button it asks for the site's look (/v1/sites/ID/widget-config, from the deployments in turn,
+   briefly): what the snippet does not set itself comes from there. */
 (function () {
   "use strict";
   var w = window, d = document, settings = w.LiveChat;
@@ -59,6 +61,28 @@
     }
   }
 
+  // The stored look fills in what the snippet leaves out; an unknown or removed site is
+  // unavailable (the widget says so). No answer in time: the snippet's settings and defaults.
+  var keys = ["accentColor", "position", "launcherLabel", "title", "greeting", "language", "awayText"];
+  function configure(index, done) {
+    if (index >= settings.deployments.length) return done();
+    var base = String(settings.deployments[index]).replace(/\/+$/, "");
+    within(2500, fetch(base + "/v1/sites/" + encodeURIComponent(settings.siteId) + "/widget-config"))
+      .then(function (response) {
+        if (response.status === 404) settings.unavailable = true;
+        else if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.status === 404 ? null : response.json();
+      })
+      .then(function (config) {
+        var look = (config && config.appearance) || {};
+        keys.forEach(function (key) {
+          if (settings[key] === undefined && look[key] !== undefined) settings[key] = look[key];
+        });
+        if (config) settings.forms = config.forms;
+        done();
+      }, function () { configure(index + 1, done); });
+  }
+
   function button() {
     var host = d.createElement("div");
     host.id = "livechat-root";
@@ -71,7 +95,12 @@
       "align-items:center;justify-content:center}.launcher svg{width:26px;height:26px;fill:currentColor}</style>" +
       '<button class="launcher" data-testid="chat-launcher" aria-label="Open chat" aria-expanded="false">' +
       '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 4h16v12H7l-3 3z"/></svg></button>';
-    root.querySelector("button").addEventListener("click", function () {
+    var launcher = root.querySelector("button");
+    // Inline, so the look stays when the widget replaces this stylesheet with its own.
+    if (/^#[0-9a-f]{6}$/i.test(settings.accentColor || "")) launcher.style.background = settings.accentColor;
+    if (settings.position === "bottom_left") { launcher.style.left = "20px"; launcher.style.right = "auto"; }
+    if (settings.launcherLabel) launcher.setAttribute("aria-label", launcher.title = String(settings.launcherLabel));
+    launcher.addEventListener("click", function () {
       // Once the widget has adopted the button, its clicks are the widget's.
       if (settings.launcherAdopted) return;
       settings.openOnStart = true;
@@ -81,8 +110,10 @@
   }
 
   function start() {
-    button();
-    if (returning()) load();
+    configure(0, function () {
+      button();
+      if (returning()) load();
+    });
   }
   if (d.readyState === "complete") start();
   else w.addEventListener("load", start);

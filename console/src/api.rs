@@ -1,5 +1,6 @@
 //! The console's HTTP calls to the deployment that served it: where the deployments and the
-//! moderator are, login and logout. Everything else goes over the WebSocket. The requests go
+//! moderator are, login and logout, invitations, and the admin API. Chat goes over the
+//! WebSocket. The requests go
 //! through `gloo-net`'s `fetch` wrapper.
 
 use gloo_net::http::{Request, RequestBuilder};
@@ -61,6 +62,95 @@ pub async fn logout(token: &str) {
     let request =
         Request::post("/v1/operators/logout").header("Authorization", &format!("Bearer {token}"));
     let _ = send(request, None).await;
+}
+
+/// Accepts an invitation: chooses the password and logs in.
+pub async fn accept_invitation(
+    token: String,
+    password: String,
+) -> Result<LoginResponse, CallError> {
+    let body = serde_json::to_string(&protocol::admin::AcceptInvitation { token, password })
+        .expect("serialises");
+    let (status, text) = send(Request::post("/v1/operators/invitation"), Some(body)).await?;
+    if status == 200 {
+        serde_json::from_str(&text).map_err(|e| CallError::Unreadable(e.to_string()))
+    } else {
+        Err(refusal(status, &text).0)
+    }
+}
+
+/// A refused admin call: the sentence, and the request field it is about, if any.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refused {
+    /// What to show.
+    pub message: String,
+    /// The field to show it next to.
+    pub field: Option<String>,
+}
+
+/// How long an admin call waits for one deployment before trying the next (a frozen one accepts
+/// the connection and never answers).
+const ADMIN_CALL_TIMEOUT_MS: u64 = 5_000;
+
+/// A call of the admin API (`/v1/admin/...`) with the session token: `method` on `path` with an
+/// optional JSON body, answered with JSON (or nothing, for 204). It goes to the first of `bases`
+/// (deployment base URLs, `""` for the one that served the console) that answers: every change
+/// replicates, so either deployment serves the admin area, and a dead one costs a moment, not
+/// the admin's work. Only an unreachable deployment is skipped; a refusal is the answer.
+pub async fn admin<T: serde::de::DeserializeOwned>(
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<String>,
+    bases: &[String],
+) -> Result<Option<T>, Refused> {
+    let mut answer = Err(CallError::Unreachable);
+    for base in bases {
+        let url = format!("{}{path}", base.trim_end_matches('/'));
+        let request = match method {
+            "POST" => Request::post(&url),
+            "PUT" => Request::put(&url),
+            "PATCH" => Request::patch(&url),
+            "DELETE" => Request::delete(&url),
+            _ => Request::get(&url),
+        }
+        .header("Authorization", &format!("Bearer {token}"));
+        let abort = web_sys::AbortController::new().ok();
+        let request = request.abort_signal(abort.as_ref().map(|a| a.signal()).as_ref());
+        if let Some(abort) = abort.clone() {
+            browser::set_timeout(ADMIN_CALL_TIMEOUT_MS, move || abort.abort());
+        }
+        answer = send(request, body.clone()).await;
+        if !matches!(answer, Err(CallError::Unreachable)) {
+            break;
+        }
+    }
+    let (status, text) = answer.map_err(|e| Refused {
+        message: e.to_string(),
+        field: None,
+    })?;
+    match status {
+        204 => Ok(None),
+        200..=299 => serde_json::from_str(&text).map(Some).map_err(|e| Refused {
+            message: CallError::Unreadable(e.to_string()).to_string(),
+            field: None,
+        }),
+        _ => {
+            let (error, field) = refusal(status, &text);
+            Err(Refused {
+                message: error.to_string(),
+                field,
+            })
+        }
+    }
+}
+
+/// The error of a refused call, and the field it names.
+fn refusal(status: u16, text: &str) -> (CallError, Option<String>) {
+    match serde_json::from_str::<ApiError>(text) {
+        Ok(e) => (CallError::Refused(e.message), e.field),
+        Err(_) => (CallError::Status(status), None),
+    }
 }
 
 /// Sends a request (with a JSON body, if any) and reads the answer's status and text.

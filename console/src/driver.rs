@@ -46,7 +46,15 @@ pub fn start(state: ConsoleState) {
         seq_here: BTreeMap::new(),
         typing_sent: Default::default(),
     });
+    // An invitation link (`/console/#invite=TOKEN`) asks for a password first.
+    let invitation = web_sys::window()
+        .and_then(|w| w.location().hash().ok())
+        .and_then(|hash| hash.strip_prefix("#invite=").map(str::to_owned));
     driver.update(|console, _| {
+        if let Some(token) = invitation {
+            console.state.invitation.set(Some(token));
+            return;
+        }
         if console.token.is_some() {
             console.state.logged_in.set(true);
             console.state.connection.set(ConnectionState::Connecting);
@@ -62,23 +70,63 @@ pub fn start(state: ConsoleState) {
 
 /// Logs in with the form's values and connects; a refusal is shown as the notice.
 pub fn login(email: String, password: String) {
-    spawn_local(async move {
-        match api::login(email, password).await {
-            Ok(response) => {
-                with_console(|console, _| {
-                    console.store.set("token", Some(&response.token));
-                    console.token = Some(response.token);
-                    console.state.notice.set(None);
-                    console.state.logged_in.set(true);
-                    console.state.connection.set(ConnectionState::Connecting);
-                });
-                connect();
-            }
-            Err(error) => {
-                with_console(|console, _| console.state.notice.set(Some(error.to_string())));
+    spawn_local(async move { logged_in(api::login(email, password).await) });
+}
+
+/// Chooses the password an invitation link asks for, and logs in with it.
+pub fn accept_invitation(token: String, password: String) {
+    spawn_local(async move { logged_in(api::accept_invitation(token, password).await) });
+}
+
+/// Keeps the session of a successful login and connects, or shows why it failed.
+fn logged_in(result: Result<protocol::LoginResponse, api::CallError>) {
+    match result {
+        Ok(response) => {
+            with_console(|console, _| {
+                console.store.set("token", Some(&response.token));
+                console.token = Some(response.token);
+                console.state.notice.set(None);
+                console.state.invitation.set(None);
+                console.state.logged_in.set(true);
+                console.state.connection.set(ConnectionState::Connecting);
+            });
+            connect();
+        }
+        Err(error) => {
+            with_console(|console, _| console.state.notice.set(Some(error.to_string())));
+        }
+    }
+}
+
+/// Where the admin area's calls go, in order: the deployment the console is connected to (the
+/// active one, as the link follows the moderator), the one that served the console, then the
+/// others it knows.
+pub fn admin_bases() -> Vec<String> {
+    with_console(|console, _| {
+        let own = web_sys::window()
+            .and_then(|w| w.location().origin().ok())
+            .unwrap_or_default();
+        let connected = console.state.deployment.get_untracked();
+        let known = console.config.as_ref().map(|c| c.deployments.clone());
+        let mut bases: Vec<String> = Vec::new();
+        for base in connected
+            .into_iter()
+            .chain([own])
+            .chain(known.into_iter().flatten())
+        {
+            let base = base.trim_end_matches('/').to_owned();
+            if !bases.contains(&base) {
+                bases.push(base);
             }
         }
-    });
+        bases
+    })
+    .unwrap_or_else(|| vec![String::new()])
+}
+
+/// The session token, for the admin area's HTTP calls.
+pub fn session_token() -> Option<String> {
+    with_console(|console, _| console.token.clone()).flatten()
 }
 
 /// Ends the session here and on the server.
@@ -270,6 +318,7 @@ impl Console {
         self.state.deployment.set(None);
         self.state.inbox.set(Vec::new());
         self.state.open.set(Vec::new());
+        self.state.view.set(crate::state::View::Inbox);
         self.state.transcripts.set(Default::default());
         token
     }

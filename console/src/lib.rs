@@ -1,10 +1,12 @@
 //! The operator console, a Leptos (CSR) app served by each deployment under `/console/`.
 //!
-//! - [`api`]: login and logout over HTTP.
+//! - [`api`]: login, logout, invitations and the admin API over HTTP.
+//! - [`admin`]: the admin area (sites, snippet, look, forms, team).
 //! - [`state`]: the reactive state the UI renders.
 //! - [`driver`]: the operator's WebSocket, which keeps the inbox and open chats live.
 //! - [`ui`]: the components.
 
+pub mod admin;
 pub mod api;
 pub mod driver;
 pub mod state;

@@ -30,6 +30,15 @@ impl ConnectionState {
     }
 }
 
+/// What the logged-in console shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    /// The inbox and the open conversations.
+    Inbox,
+    /// The admin area (admins only; the server refuses everyone else anyway).
+    Admin,
+}
+
 /// Every signal of the console; `Copy`, so closures capture it freely.
 #[derive(Clone, Copy)]
 pub struct ConsoleState {
@@ -53,6 +62,10 @@ pub struct ConsoleState {
     pub visitor_typing: RwSignal<BTreeMap<ConversationId, bool>>,
     /// A message for the operator (a refused action, a failed login).
     pub notice: RwSignal<Option<String>>,
+    /// Inbox or admin area.
+    pub view: RwSignal<View>,
+    /// The token of the invitation link the console was opened with, until a password is chosen.
+    pub invitation: RwSignal<Option<String>>,
 }
 
 impl ConsoleState {
@@ -69,6 +82,8 @@ impl ConsoleState {
             transcripts: RwSignal::new(BTreeMap::new()),
             visitor_typing: RwSignal::new(BTreeMap::new()),
             notice: RwSignal::new(None),
+            view: RwSignal::new(View::Inbox),
+            invitation: RwSignal::new(None),
         }
     }
 }

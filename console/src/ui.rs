@@ -1,18 +1,53 @@
 //! The console's components: the login form, the inbox, and one pane per open conversation.
 //! They render [`ConsoleState`] and call the driver; they hold no chat logic.
 
+use crate::admin::AdminArea;
 use crate::driver;
-use crate::state::ConsoleState;
+use crate::state::{ConsoleState, View};
 use client_core::Entry;
 use leptos::prelude::*;
-use protocol::{ConversationId, ConversationState, ConversationSummary};
+use protocol::{ConversationId, ConversationState, ConversationSummary, OperatorRole};
 
-/// The whole console: the login form until logged in, then inbox and panes.
+/// The whole console: the invitation's password form when opened from one, the login form until
+/// logged in, then inbox and panes (or, for admins, the admin area).
 pub fn app(state: ConsoleState) -> impl IntoView {
     view! {
-        <Show when=move || state.logged_in.get() fallback=move || view! { <Login state=state /> }>
-            <Workspace state=state />
+        <Show when=move || state.invitation.with(Option::is_none) fallback=move || view! { <Invitation state=state /> }>
+            <Show when=move || state.logged_in.get() fallback=move || view! { <Login state=state /> }>
+                <Workspace state=state />
+            </Show>
         </Show>
+    }
+}
+
+/// An invited operator chooses their password.
+#[component]
+fn Invitation(
+    /// The console's state (the invitation's token, the refusal notice).
+    state: ConsoleState,
+) -> impl IntoView {
+    let password = RwSignal::new(String::new());
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if let Some(token) = state.invitation.get_untracked() {
+            driver::accept_invitation(token, password.get_untracked());
+        }
+    };
+    view! {
+        <main class="login">
+            <form on:submit=submit>
+                <h1>"Welcome to the team"</h1>
+                <p>"Choose the password you will log in with (at least 8 characters)."</p>
+                <label>"Password"
+                    <input data-testid="invite-password" type="password" autocomplete="new-password" required=true minlength="8"
+                        prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev)) />
+                </label>
+                <button data-testid="invite-submit" type="submit">"Set password and log in"</button>
+                <Show when=move || state.notice.get().is_some()>
+                    <p class="error" data-testid="invite-error" role="alert">{move || state.notice.get().unwrap_or_default()}</p>
+                </Show>
+            </form>
+        </main>
     }
 }
 
@@ -57,6 +92,11 @@ fn Workspace(
 ) -> impl IntoView {
     let name = move || state.operator.get().map(|o| o.name).unwrap_or_default();
     let connection = move || state.connection.get().as_str();
+    let is_admin = move || {
+        state
+            .operator
+            .with(|o| o.as_ref().is_some_and(|o| o.role == OperatorRole::Admin))
+    };
     view! {
         <header class="topbar">
             <strong>"LiveChat"</strong>
@@ -67,6 +107,12 @@ fn Workspace(
                 {move || state.deployment.get().map(|d| format!("on {}", host_of(&d))).unwrap_or_default()}
                 {move || state.moderator_view.get().map(|d| format!(" · moderator: {} active", host_of(&d))).unwrap_or_default()}
             </span>
+            <Show when=is_admin>
+                <button data-testid="nav-admin" class:active=move || state.view.get() == View::Admin
+                    on:click=move |_| state.view.update(|v| *v = if *v == View::Admin { View::Inbox } else { View::Admin })>
+                    {move || if state.view.get() == View::Admin { "Inbox" } else { "Admin" }}
+                </button>
+            </Show>
             <span class="me">{name}</span>
             <button data-testid="logout" on:click=move |_| driver::logout()>"Log out"</button>
         </header>
@@ -75,7 +121,10 @@ fn Workspace(
                 <button aria-label="Dismiss" on:click=move |_| state.notice.set(None)>"×"</button>
             </p>
         </Show>
-        <div class="workspace">
+        <Show when=move || state.view.get() == View::Admin && is_admin()>
+            <AdminArea />
+        </Show>
+        <div class="workspace" hidden=move || state.view.get() == View::Admin && is_admin()>
             <Inbox state=state />
             <div class="panes">
                 <Show when=move || state.open.with(Vec::is_empty)>

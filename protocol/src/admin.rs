@@ -315,7 +315,7 @@ pub struct WidgetConfig {
 }
 
 /// Which sites an operator serves.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SiteScope {
     /// Every site, including those created later: the default.
@@ -382,7 +382,7 @@ pub struct Snippet {
 }
 
 /// Whether an operator may log in.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OperatorState {
     /// May log in.

@@ -57,7 +57,7 @@ use tokio::net::TcpListener;
 /// The whole HTTP surface of a deployment.
 pub fn app(state: AppState) -> Router {
     let api = http::router()
-        .merge(admin::router())
+        .merge(admin::router(&state.config))
         .merge(ws::router())
         .merge(replication::router())
         .merge(role::route::router())

@@ -714,3 +714,43 @@ async fn a_removed_site_keeps_its_transcripts_and_its_widget_is_refused() {
         "{messages}"
     );
 }
+
+#[tokio::test]
+async fn the_admin_api_answers_both_deployments_consoles_and_no_other_page() {
+    let server = TestServer::start_with(|c| {
+        c.public_urls = vec![
+            "http://127.0.0.1:8080".into(),
+            "http://127.0.0.1:8081/".into(),
+        ];
+    })
+    .await;
+    let preflight = |origin: &'static str| {
+        Request::builder()
+            .method("OPTIONS")
+            .uri("/v1/admin/sites/acme/appearance")
+            .header(header::ORIGIN, origin)
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "PUT")
+            .header(
+                header::ACCESS_CONTROL_REQUEST_HEADERS,
+                "authorization,content-type",
+            )
+            .body(Body::empty())
+            .unwrap()
+    };
+    let other_console = server::app(server.state.clone())
+        .oneshot(preflight("http://127.0.0.1:8081"))
+        .await
+        .unwrap();
+    assert_eq!(
+        other_console.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "http://127.0.0.1:8081"
+    );
+    let stranger = server::app(server.state.clone())
+        .oneshot(preflight("https://evil.example"))
+        .await
+        .unwrap();
+    assert!(stranger
+        .headers()
+        .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        .is_none());
+}

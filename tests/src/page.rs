@@ -13,11 +13,24 @@ pub async fn serve_page(html: String) -> String {
 /// Like [`serve_page`], with extra header lines (each ending in `\r\n`), such as the customer's
 /// Content Security Policy.
 pub async fn serve_page_with_headers(html: String, headers: String) -> String {
+    let slot = std::sync::Arc::new(std::sync::Mutex::new(html));
+    serve_slot(slot, headers).await
+}
+
+/// A page whose HTML is set after its address is known (a snippet made for this very origin):
+/// returns the URL and the slot to put the HTML in; every request gets its current content.
+pub async fn serve_page_slot() -> (String, std::sync::Arc<std::sync::Mutex<String>>) {
+    let slot = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    (serve_slot(slot.clone(), String::new()).await, slot)
+}
+
+async fn serve_slot(slot: std::sync::Arc<std::sync::Mutex<String>>, headers: String) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
-            let (html, headers) = (html.clone(), headers.clone());
+            let html = slot.lock().unwrap().clone();
+            let headers = headers.clone();
             tokio::spawn(async move {
                 let mut request = Vec::new();
                 let mut buffer = [0u8; 2048];

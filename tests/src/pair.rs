@@ -57,7 +57,9 @@ fn free_port() -> u16 {
 /// The limits of a pair under test: every load generator, fault-suite participant and idle
 /// connection comes from loopback, and the benchmark sends far faster than people type, so the
 /// per-address and per-connection limits (sized for people on the internet) are raised. The
-/// limits themselves are tested against the defaults in `server/tests/floods.rs`.
+/// limits themselves are tested against the defaults in `server/tests/floods.rs`. The widget's
+/// configuration is not cached, so a page loaded right after a change of look shows it (the
+/// default, 30 s, is tested in `server/tests/admin.rs`).
 const LOAD_LIMITS: &str = "\
 new_visitors_per_minute_per_address = 1000000
 new_conversations_per_hour_per_visitor = 1000000
@@ -66,6 +68,7 @@ typing_per_minute_per_connection = 1000000
 max_connections_per_address = 1000000
 max_connections = 1000000
 idle_timeout_secs = 3600
+widget_config_max_age_secs = 0
 ";
 
 impl Member {

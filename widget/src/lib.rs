@@ -57,6 +57,14 @@ pub fn boot() {
     let Some((container, launcher)) = mounted else {
         return;
     };
+    // The site's look: the accent colour for everything under the container (the loader has
+    // coloured its own button already), and the left side when asked.
+    if let Some(accent) = settings.accent() {
+        let _ = container.style().set_property("--accent", accent);
+    }
+    if settings.on_left() {
+        container.set_class_name("livechat left");
+    }
     let state = state::ChatState::new();
     if settings.open_on_start {
         state.open.set(true);

@@ -29,6 +29,29 @@ pub struct Settings {
     /// panel opens at once.
     #[serde(default)]
     pub open_on_start: bool,
+    /// The accent colour (`#rrggbb`), from the snippet or the site's stored look.
+    #[serde(default)]
+    pub accent_color: Option<String>,
+    /// `bottom_left` puts the launcher and the panel on the left.
+    #[serde(default)]
+    pub position: Option<String>,
+    /// The launcher's accessible name.
+    #[serde(default)]
+    pub launcher_label: Option<String>,
+}
+
+impl Settings {
+    /// The accent colour, if it is one (`#` and six hex digits): it goes into a style attribute.
+    pub fn accent(&self) -> Option<&str> {
+        self.accent_color.as_deref().filter(|c| {
+            c.len() == 7 && c.starts_with('#') && c[1..].bytes().all(|b| b.is_ascii_hexdigit())
+        })
+    }
+
+    /// Whether the launcher and the panel sit on the left.
+    pub fn on_left(&self) -> bool {
+        self.position.as_deref() == Some("bottom_left")
+    }
 }
 
 fn default_title() -> String {

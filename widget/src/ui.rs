@@ -20,7 +20,13 @@ pub fn app(
             adopt_launcher(button, state);
             None
         }
-        None => Some(view! { <Launcher state=state /> }),
+        None => {
+            let label = settings
+                .launcher_label
+                .clone()
+                .unwrap_or_else(|| "Open chat".into());
+            Some(view! { <Launcher label=label state=state /> })
+        }
     };
     view! {
         {own_launcher}
@@ -69,6 +75,8 @@ fn adopt_launcher(button: web_sys::HtmlElement, state: ChatState) {
 /// The round button that opens and closes the panel, with the unread count.
 #[component]
 fn Launcher(
+    /// Its accessible name.
+    label: String,
     /// The widget's state.
     state: ChatState,
 ) -> impl IntoView {
@@ -77,7 +85,7 @@ fn Launcher(
         state.unread.set(0);
     };
     view! {
-        <button class="launcher" data-testid="chat-launcher" aria-label="Open chat"
+        <button class="launcher" data-testid="chat-launcher" aria-label=label
             aria-expanded=move || state.open.get().to_string() on:click=toggle>
             <svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 4h16v12H7l-3 3z"/></svg>
             <Show when=move || { state.unread.get() > 0 }>

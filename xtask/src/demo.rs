@@ -11,8 +11,10 @@ use std::process::{Child, Command};
 
 /// The demo operator's credentials, printed at start.
 pub const DEMO_EMAIL: &str = "admin@example.com";
-/// The demo operator's password.
+/// The demo operator's password (the demo agent's too).
 pub const DEMO_PASSWORD: &str = "demo-password";
+/// The demo agent, who sees no admin area (and whom the admin may disable).
+pub const DEMO_AGENT_EMAIL: &str = "agent@example.com";
 /// Secrets of the demo only: a real installation configures its own.
 const DEMO_TOKEN_SECRET: &str = "demo visitor-token secret, not for production";
 const DEMO_REPLICATION_SECRET: &str = "demo replication secret, not for production";
@@ -88,6 +90,17 @@ pub fn run(port: u16) -> anyhow::Result<()> {
         "admin",
         "--replace",
     ]))?;
+    crate::run(deployment("primary", &primary_dir, &redundant).args([
+        "operator",
+        "add",
+        "--email",
+        DEMO_AGENT_EMAIL,
+        "--name",
+        "Demo Agent",
+        "--role",
+        "agent",
+        "--replace",
+    ]))?;
 
     println!(
         "\n  LiveChat demo: two deployments replicating to each other, and the moderator\
@@ -95,7 +108,9 @@ pub fn run(port: u16) -> anyhow::Result<()> {
          \n    Customer page (visitor):      {page_origin}/\
          \n    Operator console (primary):   {primary}/console/\
          \n    Operator console (redundant): {redundant}/console/\
-         \n    Console login:                {DEMO_EMAIL} / {DEMO_PASSWORD}\
+         \n    Console login:                {DEMO_EMAIL} / {DEMO_PASSWORD} (admin: the Admin button\
+         \n                                  manages sites, snippet, look, forms and the team)\
+         \n                                  {DEMO_AGENT_EMAIL} / {DEMO_PASSWORD} (agent)\
          \n    Replication status:           {primary}/v1/replication/status\
          \n    Moderator status:             {moderator}/\
          \n    Planned failover:             LIVECHAT_MODERATOR_ADMIN_SECRET={DEMO_ADMIN_SECRET} \\\

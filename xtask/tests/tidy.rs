@@ -130,7 +130,13 @@ fn testids_in_sources() -> BTreeSet<String> {
     let mut ids = BTreeSet::new();
     for path in sources {
         let text = read(&path);
-        for marker in ["data-testid=\"", "set_attribute(\"data-testid\", \""] {
+        // `testid="…"` is the prop of components that render the hook themselves (the
+        // console's error lines).
+        for marker in [
+            "data-testid=\"",
+            "set_attribute(\"data-testid\", \"",
+            "testid=\"",
+        ] {
             for (at, _) in text.match_indices(marker) {
                 let rest = &text[at + marker.len()..];
                 if let Some(end) = rest.find('"') {

@@ -17,18 +17,46 @@ mod team;
 
 pub use sites::render_snippet;
 
+use crate::config::Config;
 use crate::error::ApiFailure;
 use crate::state::AppState;
-use crate::store::{validate, StoreError};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use crate::store::{normalise_origin, validate, StoreError};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::routing::{get, patch, post, put};
 use axum::Router;
 use protocol::{ErrorCode, OperatorId, SiteId};
 use sites::*;
 use team::*;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
-/// The admin API's routes, and the two public ones that belong with it.
-pub fn router() -> Router<AppState> {
+/// The admin API's routes, and the two public ones that belong with it. The admin API answers
+/// the consoles of both deployments (CORS for the configured public URLs), so a console whose
+/// deployment died carries on with the other one; its calls carry a bearer token, never cookies.
+pub fn router(config: &Config) -> Router<AppState> {
+    let public = Router::new()
+        .route("/v1/sites/{id}/widget-config", get(widget_config))
+        .route("/v1/operators/invitation", post(accept_invitation));
+    let consoles: Vec<HeaderValue> = config
+        .public_urls
+        .iter()
+        .filter_map(|url| normalise_origin(url).ok())
+        .filter_map(|origin| HeaderValue::from_str(&origin).ok())
+        .collect();
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(consoles))
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
+    admin_routes().layer(cors).merge(public)
+}
+
+/// Every route that needs an admin.
+fn admin_routes() -> Router<AppState> {
     Router::new()
         .route("/v1/admin/sites", get(list_sites).post(create_site))
         .route(
@@ -48,8 +76,6 @@ pub fn router() -> Router<AppState> {
             patch(edit_operator).delete(remove_operator),
         )
         .route("/v1/admin/operators/{id}/invitation", post(invite))
-        .route("/v1/sites/{id}/widget-config", get(widget_config))
-        .route("/v1/operators/invitation", post(accept_invitation))
 }
 
 pub(crate) fn not_found(what: &str) -> ApiFailure {

@@ -1,0 +1,547 @@
+//! The sites: a list, a form for the id, name and allowed origins, the identity secret, the
+//! snippet to paste (with a Copy button), the widget's look and texts, and the forms.
+
+use super::{call, invalid, json, ErrorLine};
+use crate::api::Refused;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use protocol::admin::{
+    AdminSite, Appearance, FieldKind, FormField, LauncherPosition, OfflineMode, SiteDraft,
+    SiteEdit, SiteForms, Snippet, LANGUAGES,
+};
+use protocol::SiteId;
+
+/// The list of sites and the selected one (or the form for a new one).
+#[component]
+pub fn Sites() -> impl IntoView {
+    let sites = RwSignal::new(Vec::<AdminSite>::new());
+    // `Some(id)`: that site; `None`: the form for a new site.
+    let selected = RwSignal::new(None::<Option<String>>);
+    let error = RwSignal::new(None::<Refused>);
+    spawn_local(async move {
+        match call::<Vec<AdminSite>>("GET", "/v1/admin/sites", None).await {
+            Ok(list) => {
+                let list = list.unwrap_or_default();
+                let first = list.first().map(|s| s.id.0.clone());
+                sites.set(list);
+                if let Some(first) = first {
+                    selected.set(Some(Some(first)));
+                }
+            }
+            Err(refused) => error.set(Some(refused)),
+        }
+    });
+    // Rebuilt when another site (or the new-site form) is chosen, not when the list changes: a
+    // save updates the list, and the forms (with their "Saved") stay as they are.
+    let shown = move || {
+        let choice = selected.get()?;
+        Some(match choice {
+            None => None,
+            Some(id) => Some(sites.with_untracked(|s| s.iter().find(|s| s.id.0 == id).cloned())?),
+        })
+    };
+    view! {
+        <div class="admin-split">
+            <aside class="list">
+                <button data-testid="site-new" class="primary" on:click=move |_| selected.set(Some(None))>"New site"</button>
+                <For each=move || sites.get() key=|s: &AdminSite| (s.id.clone(), s.name.clone()) let:site>
+                    <SiteItem site=site selected=selected />
+                </For>
+                <ErrorLine error=error testid="sites-error" />
+            </aside>
+            <section class="detail">
+                {move || match shown() {
+                    None => view! { <p class="empty">"Pick a site or create one."</p> }.into_any(),
+                    Some(None) => view! { <SiteForm site=None sites=sites selected=selected /> }.into_any(),
+                    Some(Some(site)) => view! { <SiteDetail site=site sites=sites selected=selected /> }.into_any(),
+                }}
+            </section>
+        </div>
+    }
+}
+
+/// One site in the list.
+#[component]
+fn SiteItem(
+    /// The site.
+    site: AdminSite,
+    /// Which site is selected.
+    selected: RwSignal<Option<Option<String>>>,
+) -> impl IntoView {
+    let id = site.id.0.clone();
+    let mine = id.clone();
+    view! {
+        <button class="item" data-testid="site-item" data-site=id.clone()
+            class:selected=move || selected.get() == Some(Some(mine.clone()))
+            on:click=move |_| selected.set(Some(Some(id.clone())))>
+            <span>{site.name}</span><small>{site.id.0.clone()}</small>
+        </button>
+    }
+}
+
+/// Puts `site` in the list (replacing its older copy) and selects it.
+fn keep(
+    sites: RwSignal<Vec<AdminSite>>,
+    selected: RwSignal<Option<Option<String>>>,
+    site: AdminSite,
+) {
+    let id = site.id.0.clone();
+    sites.update(|list| match list.iter_mut().find(|s| s.id == site.id) {
+        Some(old) => *old = site,
+        None => {
+            list.push(site);
+            list.sort_by(|a, b| a.id.cmp(&b.id));
+        }
+    });
+    // Setting the same selection again would rebuild the forms (and lose their "Saved").
+    if selected.get_untracked() != Some(Some(id.clone())) {
+        selected.set(Some(Some(id)));
+    }
+}
+
+/// Id, name and allowed origins: the form for a new site, or a site's first section.
+#[component]
+fn SiteForm(
+    /// The site being edited, or `None` for a new one.
+    site: Option<AdminSite>,
+    /// Every site.
+    sites: RwSignal<Vec<AdminSite>>,
+    /// Which site is selected.
+    selected: RwSignal<Option<Option<String>>>,
+) -> impl IntoView {
+    let editing = site.is_some();
+    let id = RwSignal::new(site.as_ref().map(|s| s.id.0.clone()).unwrap_or_default());
+    let name = RwSignal::new(site.as_ref().map(|s| s.name.clone()).unwrap_or_default());
+    let origins = RwSignal::new(
+        site.as_ref()
+            .map(|s| s.allowed_origins.join("\n"))
+            .unwrap_or_default(),
+    );
+    let error = RwSignal::new(None::<Refused>);
+    let saved = RwSignal::new(false);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        saved.set(false);
+        let allowed_origins: Vec<String> = origins
+            .get_untracked()
+            .lines()
+            .map(|l| l.trim().to_owned())
+            .filter(|l| !l.is_empty())
+            .collect();
+        let (id, name) = (id.get_untracked().trim().to_owned(), name.get_untracked());
+        spawn_local(async move {
+            let result = if editing {
+                let body = SiteEdit {
+                    name,
+                    allowed_origins,
+                };
+                call::<AdminSite>("PUT", &format!("/v1/admin/sites/{id}"), json(&body)).await
+            } else {
+                let body = SiteDraft {
+                    id: SiteId(id),
+                    name,
+                    allowed_origins,
+                };
+                call::<AdminSite>("POST", "/v1/admin/sites", json(&body)).await
+            };
+            match result {
+                Ok(Some(site)) => {
+                    error.set(None);
+                    saved.set(true);
+                    keep(sites, selected, site);
+                }
+                Ok(None) => {}
+                Err(refused) => error.set(Some(refused)),
+            }
+        });
+    };
+    view! {
+        <form class="card" on:submit=submit>
+            <h2>{if editing { "Site" } else { "New site" }}</h2>
+            <label>"Site id (in the snippet)"
+                <input data-testid="site-id-input" type="text" required=true disabled=editing
+                    aria-invalid=invalid(error, "id") aria-describedby="site-error"
+                    prop:value=move || id.get() on:input=move |ev| id.set(event_target_value(&ev)) />
+            </label>
+            <label>"Name"
+                <input data-testid="site-name-input" type="text" required=true
+                    aria-invalid=invalid(error, "name") aria-describedby="site-error"
+                    prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) />
+            </label>
+            <label>"Allowed origins, one per line (* allows every page)"
+                <textarea data-testid="site-origins-input" rows="3" placeholder="https://shop.example"
+                    aria-invalid=invalid(error, "allowed_origins") aria-describedby="site-error"
+                    prop:value=move || origins.get() on:input=move |ev| origins.set(event_target_value(&ev))></textarea>
+            </label>
+            <ErrorLine error=error testid="site-error" />
+            <div class="actions">
+                <button data-testid="site-save" type="submit" class="primary">{if editing { "Save" } else { "Create site" }}</button>
+                <Show when=move || saved.get()><span class="saved" role="status">"Saved"</span></Show>
+            </div>
+        </form>
+    }
+}
+
+/// Everything about one site.
+#[component]
+fn SiteDetail(
+    /// The site.
+    site: AdminSite,
+    /// Every site.
+    sites: RwSignal<Vec<AdminSite>>,
+    /// Which site is selected.
+    selected: RwSignal<Option<Option<String>>>,
+) -> impl IntoView {
+    let id = site.id.0.clone();
+    let error = RwSignal::new(None::<Refused>);
+    let rotate = {
+        let id = id.clone();
+        move |_| {
+            let id = id.clone();
+            spawn_local(async move {
+                let path = format!("/v1/admin/sites/{id}/identity-secret");
+                match call::<AdminSite>("POST", &path, None).await {
+                    Ok(Some(site)) => keep(sites, selected, site),
+                    Ok(None) => {}
+                    Err(refused) => error.set(Some(refused)),
+                }
+            });
+        }
+    };
+    let remove = {
+        let id = id.clone();
+        move |_| {
+            let id = id.clone();
+            spawn_local(async move {
+                match call::<()>("DELETE", &format!("/v1/admin/sites/{id}"), None).await {
+                    Ok(_) => {
+                        sites.update(|list| list.retain(|s| s.id.0 != id));
+                        selected.set(None);
+                    }
+                    Err(refused) => error.set(Some(refused)),
+                }
+            });
+        }
+    };
+    let secret = {
+        let id = id.clone();
+        move || {
+            sites
+                .with(|list| list.iter().find(|s| s.id.0 == id)?.identity_secret.clone())
+                .unwrap_or_else(|| "(none yet: rotate to create one)".into())
+        }
+    };
+    view! {
+        <SiteForm site=Some(site.clone()) sites=sites selected=selected />
+        <SnippetCard id=id.clone() />
+        <AppearanceForm id=id.clone() appearance=site.appearance.clone() sites=sites selected=selected />
+        <FormsForm id=id.clone() forms=site.forms.clone() sites=sites selected=selected />
+        <section class="card">
+            <h2>"Identity verification"</h2>
+            <p>"Your backend signs a visitor's user id with this secret so the chat can trust who they are."</p>
+            <code class="secret" data-testid="site-secret">{secret}</code>
+            <div class="actions">
+                <button data-testid="site-secret-rotate" type="button" on:click=rotate>"Rotate secret"</button>
+            </div>
+        </section>
+        <section class="card danger">
+            <h2>"Remove this site"</h2>
+            <p>"Its widget will say the chat is unavailable. Conversations stay in the history."</p>
+            <ErrorLine error=error testid="site-remove-error" />
+            <button data-testid="site-remove" type="button" on:click=remove>"Remove site"</button>
+        </section>
+    }
+}
+
+/// The snippet to paste, with a Copy button.
+#[component]
+fn SnippetCard(
+    /// The site.
+    id: String,
+) -> impl IntoView {
+    let text = RwSignal::new(String::new());
+    let copied = RwSignal::new(None::<&'static str>);
+    spawn_local(async move {
+        let path = format!("/v1/admin/sites/{id}/snippet");
+        match call::<Snippet>("GET", &path, None).await {
+            Ok(Some(snippet)) => text.set(snippet.snippet),
+            Ok(None) => {}
+            Err(refused) => text.set(refused.message),
+        }
+    });
+    let code = NodeRef::<leptos::html::Code>::new();
+    let copy = move |_| {
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        let promise = window
+            .navigator()
+            .clipboard()
+            .write_text(&text.get_untracked());
+        // Where the page may not write the clipboard, the snippet is selected for Ctrl+C.
+        let code = code.get_untracked();
+        spawn_local(async move {
+            match wasm_bindgen_futures::JsFuture::from(promise).await {
+                Ok(_) => copied.set(Some("Copied")),
+                Err(_) => {
+                    if let (Some(code), Some(selection)) =
+                        (code, window.get_selection().ok().flatten())
+                    {
+                        let _ = selection.select_all_children(&code);
+                    }
+                    copied.set(Some("Selected: press Ctrl+C (⌘C) to copy"));
+                }
+            }
+        });
+    };
+    view! {
+        <section class="card">
+            <h2>"Snippet"</h2>
+            <p>"Paste this before " <code>"</head>"</code> " on every page that should show the chat."</p>
+            <pre class="snippet"><code data-testid="snippet-code" node_ref=code>{move || text.get()}</code></pre>
+            <div class="actions">
+                <button data-testid="snippet-copy" type="button" on:click=copy>"Copy"</button>
+                <span class="saved" role="status">{move || copied.get()}</span>
+            </div>
+        </section>
+    }
+}
+
+/// A language's own name, for the select.
+fn language_name(code: &str) -> &'static str {
+    match code {
+        "en" => "English",
+        "de" => "Deutsch",
+        "fr" => "Français",
+        "es" => "Español",
+        "nb" => "Norsk bokmål",
+        "pt" => "Português",
+        "it" => "Italiano",
+        "nl" => "Nederlands",
+        "pl" => "Polski",
+        "ja" => "日本語",
+        "ar" => "العربية",
+        "he" => "עברית",
+        _ => "?",
+    }
+}
+
+/// The widget's look and texts.
+#[component]
+fn AppearanceForm(
+    /// The site.
+    id: String,
+    /// As stored.
+    appearance: Appearance,
+    /// Every site.
+    sites: RwSignal<Vec<AdminSite>>,
+    /// Which site is selected.
+    selected: RwSignal<Option<Option<String>>>,
+) -> impl IntoView {
+    let look = RwSignal::new(appearance);
+    let error = RwSignal::new(None::<Refused>);
+    let saved = RwSignal::new(false);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        saved.set(false);
+        let body = look.get_untracked();
+        let id = id.clone();
+        spawn_local(async move {
+            let path = format!("/v1/admin/sites/{id}/appearance");
+            match call::<AdminSite>("PUT", &path, json(&body)).await {
+                Ok(Some(site)) => {
+                    error.set(None);
+                    saved.set(true);
+                    keep(sites, selected, site);
+                }
+                Ok(None) => {}
+                Err(refused) => error.set(Some(refused)),
+            }
+        });
+    };
+    view! {
+        <form class="card" on:submit=submit>
+            <h2>"Look and texts"</h2>
+            <div class="row">
+                <label>"Accent colour"
+                    <input data-testid="appearance-color" type="color" aria-invalid=invalid(error, "accent_color")
+                        prop:value=move || look.with(|l| l.accent_color.clone())
+                        on:input=move |ev| look.update(|l| l.accent_color = event_target_value(&ev)) />
+                </label>
+                <label>"Launcher position"
+                    <select data-testid="appearance-position" prop:value=move || look.with(|l| l.position.as_str())
+                        on:change=move |ev| look.update(|l| {
+                            l.position = LauncherPosition::parse(&event_target_value(&ev)).unwrap_or_default()
+                        })>
+                        <option value="bottom_right">"Bottom right"</option>
+                        <option value="bottom_left">"Bottom left"</option>
+                    </select>
+                </label>
+                <label>"Default language"
+                    <select data-testid="appearance-language" aria-invalid=invalid(error, "language")
+                        prop:value=move || look.with(|l| l.language.clone())
+                        on:change=move |ev| look.update(|l| l.language = event_target_value(&ev))>
+                        {LANGUAGES.iter().map(|code| view! { <option value=*code>{language_name(code)}</option> }).collect_view()}
+                    </select>
+                </label>
+            </div>
+            <label>"Launcher label"
+                <input data-testid="appearance-label" type="text" aria-invalid=invalid(error, "launcher_label")
+                    prop:value=move || look.with(|l| l.launcher_label.clone())
+                    on:input=move |ev| look.update(|l| l.launcher_label = event_target_value(&ev)) />
+            </label>
+            <label>"Panel title"
+                <input data-testid="appearance-title" type="text" aria-invalid=invalid(error, "title")
+                    prop:value=move || look.with(|l| l.title.clone())
+                    on:input=move |ev| look.update(|l| l.title = event_target_value(&ev)) />
+            </label>
+            <label>"Greeting"
+                <textarea data-testid="appearance-greeting" rows="2" aria-invalid=invalid(error, "greeting")
+                    prop:value=move || look.with(|l| l.greeting.clone())
+                    on:input=move |ev| look.update(|l| l.greeting = event_target_value(&ev))></textarea>
+            </label>
+            <label>"Away text (nobody online)"
+                <textarea data-testid="appearance-away" rows="2" aria-invalid=invalid(error, "away_text")
+                    prop:value=move || look.with(|l| l.away_text.clone())
+                    on:input=move |ev| look.update(|l| l.away_text = event_target_value(&ev))></textarea>
+            </label>
+            <ErrorLine error=error testid="appearance-error" />
+            <div class="actions">
+                <button data-testid="appearance-save" type="submit" class="primary">"Save look"</button>
+                <Show when=move || saved.get()><span class="saved" role="status">"Saved"</span></Show>
+            </div>
+        </form>
+    }
+}
+
+/// The pre-chat form and what happens when nobody is online.
+#[component]
+fn FormsForm(
+    /// The site.
+    id: String,
+    /// As stored.
+    forms: SiteForms,
+    /// Every site.
+    sites: RwSignal<Vec<AdminSite>>,
+    /// Which site is selected.
+    selected: RwSignal<Option<Option<String>>>,
+) -> impl IntoView {
+    let forms = RwSignal::new(forms);
+    let error = RwSignal::new(None::<Refused>);
+    let saved = RwSignal::new(false);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        saved.set(false);
+        let body = forms.get_untracked();
+        let id = id.clone();
+        spawn_local(async move {
+            let path = format!("/v1/admin/sites/{id}/forms");
+            match call::<AdminSite>("PUT", &path, json(&body)).await {
+                Ok(Some(site)) => {
+                    error.set(None);
+                    saved.set(true);
+                    keep(sites, selected, site);
+                }
+                Ok(None) => {}
+                Err(refused) => error.set(Some(refused)),
+            }
+        });
+    };
+    let add_field = move |_| {
+        forms.update(|f| {
+            let n = f.prechat.fields.len() + 1;
+            f.prechat.fields.push(FormField {
+                key: format!("field_{n}"),
+                label: format!("Question {n}"),
+                kind: FieldKind::Text,
+                required: false,
+            });
+        })
+    };
+    let indices = move || (0..forms.with(|f| f.prechat.fields.len())).collect::<Vec<_>>();
+    view! {
+        <form class="card" on:submit=submit>
+            <h2>"Forms"</h2>
+            <label class="check">
+                <input data-testid="prechat-enabled" type="checkbox" prop:checked=move || forms.with(|f| f.prechat.enabled)
+                    on:change=move |ev| forms.update(|f| f.prechat.enabled = event_target_checked(&ev)) />
+                "Ask for these before the first message"
+            </label>
+            <table class="fields" aria-invalid=invalid(error, "prechat.fields")>
+                <thead><tr><th>"Key"</th><th>"Label"</th><th>"Kind"</th><th>"Required"</th><th></th></tr></thead>
+                <tbody>
+                    <For each=indices key=|i| *i let:i>
+                        <FieldRow forms=forms index=i />
+                    </For>
+                </tbody>
+            </table>
+            <button type="button" data-testid="prechat-add-field" on:click=add_field>"Add a field"</button>
+            <label>"When nobody is online"
+                <select data-testid="offline-mode" prop:value=move || forms.with(|f| f.offline.as_str())
+                    on:change=move |ev| forms.update(|f| {
+                        f.offline = OfflineMode::parse(&event_target_value(&ev)).unwrap_or_default()
+                    })>
+                    <option value="form">"Offer the offline form"</option>
+                    <option value="hide_launcher">"Hide the launcher"</option>
+                </select>
+            </label>
+            <ErrorLine error=error testid="forms-error" />
+            <div class="actions">
+                <button data-testid="forms-save" type="submit" class="primary">"Save forms"</button>
+                <Show when=move || saved.get()><span class="saved" role="status">"Saved"</span></Show>
+            </div>
+        </form>
+    }
+}
+
+/// One field of the pre-chat form.
+#[component]
+fn FieldRow(
+    /// The forms being edited.
+    forms: RwSignal<SiteForms>,
+    /// The field's position.
+    index: usize,
+) -> impl IntoView {
+    let get = move |f: fn(&FormField) -> String| {
+        move || forms.with(|forms| forms.prechat.fields.get(index).map(f).unwrap_or_default())
+    };
+    let edit = move |ev: leptos::ev::Event, f: fn(&mut FormField, String)| {
+        let value = event_target_value(&ev);
+        forms.update(|forms| {
+            if let Some(field) = forms.prechat.fields.get_mut(index) {
+                f(field, value);
+            }
+        });
+    };
+    let kind = move || {
+        forms.with(|f| match f.prechat.fields.get(index).map(|f| f.kind) {
+            Some(FieldKind::Name) => "name",
+            Some(FieldKind::Email) => "email",
+            _ => "text",
+        })
+    };
+    view! {
+        <tr data-testid="prechat-field">
+            <td><input type="text" aria-label="Key" prop:value=get(|f| f.key.clone()) on:input=move |ev| edit(ev, |f, v| f.key = v) /></td>
+            <td><input type="text" aria-label="Label" prop:value=get(|f| f.label.clone()) on:input=move |ev| edit(ev, |f, v| f.label = v) /></td>
+            <td>
+                <select aria-label="Kind" prop:value=kind on:change=move |ev| edit(ev, |f, v| {
+                    f.kind = match v.as_str() { "name" => FieldKind::Name, "email" => FieldKind::Email, _ => FieldKind::Text }
+                })>
+                    <option value="name">"Name"</option>
+                    <option value="email">"E-mail"</option>
+                    <option value="text">"Text"</option>
+                </select>
+            </td>
+            <td><input type="checkbox" aria-label="Required"
+                prop:checked=move || forms.with(|f| f.prechat.fields.get(index).is_some_and(|f| f.required))
+                on:change=move |ev| {
+                    let checked = event_target_checked(&ev);
+                    forms.update(|f| if let Some(field) = f.prechat.fields.get_mut(index) { field.required = checked });
+                } /></td>
+            <td><button type="button" aria-label="Remove field" on:click=move |_| forms.update(|f| {
+                if index < f.prechat.fields.len() { f.prechat.fields.remove(index); }
+            })>"×"</button></td>
+        </tr>
+    }
+}
