@@ -269,7 +269,10 @@ async fn the_widget_configuration_is_public_cacheable_and_only_for_allowed_pages
     assert_eq!(config["appearance"]["accentColor"], "#2f6fed");
     assert!(config.get("identity_secret").is_none() && !config.to_string().contains("secret"));
     // Another site's page and an unknown site get the same answer.
-    let (other, _, refused) = widget_config(&server, "acme", Some("https://evil.example")).await;
+    let (other, other_headers, refused) =
+        widget_config(&server, "acme", Some("https://evil.example")).await;
+    // The refusal is readable by the page, so its loader knows the chat is not available.
+    assert_eq!(other_headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
     let (unknown, _, unknown_body) = widget_config(&server, "nope", Some(ORIGIN)).await;
     assert_eq!(
         (other, unknown),

@@ -4,7 +4,8 @@
 //! the accent colour and the title and a fresh page load shows them; an agent calling an admin
 //! route gets 403; disabling the agent signs their open console out. Then the primary dies: the
 //! owner's console, loaded from it, goes on with the redundant deployment with no error shown,
-//! and all of it works with a console loaded from the redundant deployment.
+//! and all of it works with a console loaded from the redundant deployment; a removed site's
+//! widget says the chat is unavailable.
 
 use fantoccini::{Client, Locator};
 use tests::browser::{
@@ -325,5 +326,31 @@ async fn an_owner_sets_up_a_site_and_a_team_in_the_browser_on_either_deployment(
         !tests::browser::widget_has(&visitor, "chat-notice").await,
         "no error shown"
     );
-    widget_element(&visitor, "chat-panel").await;
+
+    // The owner removes the site: the shop's widget says the chat is unavailable.
+    admin_tab(&owner, "admin-sites").await;
+    find(&owner, "[data-testid=\"site-item\"][data-site=\"shop\"]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    click(&owner, "site-remove").await;
+    eventually("the site gone from the list", WAIT, || async {
+        let css = "[data-testid=\"site-item\"][data-site=\"shop\"]";
+        owner.find(Locator::Css(css)).await.is_err().then_some(())
+    })
+    .await;
+    open_widget(&visitor, &page_url).await;
+    eventually(
+        "the widget to say the chat is unavailable",
+        WAIT,
+        || async { (tests::browser::widget_state(&visitor).await == "unavailable").then_some(()) },
+    )
+    .await;
+    let notice = widget_element(&visitor, "chat-notice")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(notice, "This chat is not available on this page.");
 }

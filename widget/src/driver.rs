@@ -23,6 +23,13 @@ use protocol::{
 
 /// Starts connecting in the background.
 pub fn start(settings: Settings, state: ChatState) {
+    if settings.unavailable {
+        state.connection.set(ConnectionState::Unavailable);
+        state
+            .notice
+            .set(Some("This chat is not available on this page.".into()));
+        return;
+    }
     let persisted = Persisted::open(&settings.site_id);
     let outbox = persisted.outbox();
     let conversation = persisted.conversation();

@@ -38,6 +38,10 @@ pub struct Settings {
     /// The launcher's accessible name.
     #[serde(default)]
     pub launcher_label: Option<String>,
+    /// Set by the loader when the deployments do not know the site (removed, or not for this
+    /// page): the widget says so and does not connect.
+    #[serde(default)]
+    pub unavailable: bool,
 }
 
 impl Settings {

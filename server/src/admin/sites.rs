@@ -227,6 +227,27 @@ pub(super) async fn widget_config(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
+) -> Response {
+    match site_config(&state, &headers, id).await {
+        Ok(response) => response,
+        // Readable by any page (it tells nothing: every refusal is the same), so the loader can
+        // tell "not available here" from a deployment that did not answer and try no further.
+        Err(failure) => {
+            let mut response = failure.into_response();
+            response.headers_mut().insert(
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            );
+            response
+        }
+    }
+}
+
+/// The configuration of site `id` for the page `headers` come from.
+async fn site_config(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: String,
 ) -> Result<Response, ApiFailure> {
     let unavailable = || {
         ApiFailure::new(
