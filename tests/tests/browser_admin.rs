@@ -237,6 +237,35 @@ async fn an_owner_sets_up_a_site_and_a_team_in_the_browser_on_either_deployment(
     let look = fresh_look(&visitor, &page_url).await;
     assert_eq!(look, ("rgb(170, 51, 0)".to_owned(), "Shop help".to_owned()));
 
+    // A setting written in the snippet wins over the stored one.
+    let stored_page = page.lock().unwrap().clone();
+    *page.lock().unwrap() = stored_page.replace(
+        "</head>",
+        "<script>window.LiveChat.title = \"Written in the snippet\";</script></head>",
+    );
+    let look = fresh_look(&visitor, &page_url).await;
+    assert_eq!(
+        look,
+        (
+            "rgb(170, 51, 0)".to_owned(),
+            "Written in the snippet".to_owned()
+        )
+    );
+    *page.lock().unwrap() = stored_page;
+
+    // The forms: the pre-chat form on, the launcher hidden when nobody is online.
+    click(&owner, "prechat-enabled").await;
+    set_value(&owner, "offline-mode", "hide_launcher").await;
+    click(&owner, "forms-save").await;
+    let config_url = format!("{}/v1/sites/shop/widget-config", primary.url());
+    eventually("the forms stored", WAIT, || async {
+        let config = tests::moderator::get_json(&config_url).await;
+        (config["forms"]["prechat"]["enabled"] == true
+            && config["forms"]["offline"] == "hide_launcher")
+            .then_some(())
+    })
+    .await;
+
     // Disabling the agent signs their open console out.
     admin_tab(&owner, "admin-operators").await;
     find(
