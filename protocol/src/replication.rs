@@ -331,4 +331,42 @@ mod tests {
         assert_eq!(hlc_wall_ms(event.hlc), 1_700_000_000_000);
         assert!(hlc_from_parts(5, 0) > hlc_from_parts(4, u16::MAX));
     }
+
+    #[test]
+    fn admin_changes_round_trip_and_name_their_register() {
+        let changes = [
+            Change::SiteSettingSet {
+                site_id: SiteId("acme".into()),
+                setting: SiteSetting::Appearance(crate::admin::Appearance::default()),
+            },
+            Change::SiteSettingSet {
+                site_id: SiteId("acme".into()),
+                setting: SiteSetting::IdentitySecret("s".repeat(43)),
+            },
+            Change::SiteRemoved {
+                id: SiteId("acme".into()),
+            },
+            Change::OperatorSettingSet {
+                operator_id: OperatorId::from_parts(2, [2; 10]),
+                setting: OperatorSetting::Sites(crate::admin::SiteScope::Only(vec![SiteId(
+                    "acme".into(),
+                )])),
+            },
+            Change::OperatorRemoved {
+                id: OperatorId::from_parts(2, [2; 10]),
+            },
+        ];
+        for change in changes {
+            let json = serde_json::to_string(&change).unwrap();
+            assert_eq!(
+                serde_json::from_str::<Change>(&json).unwrap(),
+                change,
+                "{json}"
+            );
+        }
+        let json = serde_json::to_value(SiteSetting::Forms(Default::default())).unwrap();
+        assert_eq!(json["key"], "forms");
+        assert_eq!(SiteSetting::Forms(Default::default()).key(), "forms");
+        assert_eq!(OperatorSetting::Disabled(true).key(), "disabled");
+    }
 }

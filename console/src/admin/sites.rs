@@ -99,6 +99,27 @@ fn keep(
     }
 }
 
+/// Sends a change of a site and takes in the site the deployment answers with: the error line
+/// and the "Saved" mark of the form that sent it follow the outcome.
+fn save(
+    (sites, selected): (RwSignal<Vec<AdminSite>>, RwSignal<Option<Option<String>>>),
+    (error, saved): (RwSignal<Option<Refused>>, RwSignal<bool>),
+    (method, path, body): (&'static str, String, Option<String>),
+) {
+    saved.set(false);
+    spawn_local(async move {
+        match call::<AdminSite>(method, &path, body).await {
+            Ok(Some(site)) => {
+                error.set(None);
+                saved.set(true);
+                keep(sites, selected, site);
+            }
+            Ok(None) => {}
+            Err(refused) => error.set(Some(refused)),
+        }
+    });
+}
+
 /// Id, name and allowed origins: the form for a new site, or a site's first section.
 #[component]
 fn SiteForm(
@@ -121,7 +142,6 @@ fn SiteForm(
     let saved = RwSignal::new(false);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        saved.set(false);
         let allowed_origins: Vec<String> = origins
             .get_untracked()
             .lines()
@@ -129,31 +149,26 @@ fn SiteForm(
             .filter(|l| !l.is_empty())
             .collect();
         let (id, name) = (id.get_untracked().trim().to_owned(), name.get_untracked());
-        spawn_local(async move {
-            let result = if editing {
-                let body = SiteEdit {
+        let call = match editing {
+            true => (
+                "PUT",
+                format!("/v1/admin/sites/{id}"),
+                json(&SiteEdit {
                     name,
                     allowed_origins,
-                };
-                call::<AdminSite>("PUT", &format!("/v1/admin/sites/{id}"), json(&body)).await
-            } else {
-                let body = SiteDraft {
+                }),
+            ),
+            false => (
+                "POST",
+                "/v1/admin/sites".to_owned(),
+                json(&SiteDraft {
                     id: SiteId(id),
                     name,
                     allowed_origins,
-                };
-                call::<AdminSite>("POST", "/v1/admin/sites", json(&body)).await
-            };
-            match result {
-                Ok(Some(site)) => {
-                    error.set(None);
-                    saved.set(true);
-                    keep(sites, selected, site);
-                }
-                Ok(None) => {}
-                Err(refused) => error.set(Some(refused)),
-            }
-        });
+                }),
+            ),
+        };
+        save((sites, selected), (error, saved), call);
     };
     view! {
         <form class="card" on:submit=submit>
@@ -196,16 +211,10 @@ fn SiteDetail(
     let error = RwSignal::new(None::<Refused>);
     let rotate = {
         let id = id.clone();
+        let unmarked = RwSignal::new(false);
         move |_| {
-            let id = id.clone();
-            spawn_local(async move {
-                let path = format!("/v1/admin/sites/{id}/identity-secret");
-                match call::<AdminSite>("POST", &path, None).await {
-                    Ok(Some(site)) => keep(sites, selected, site),
-                    Ok(None) => {}
-                    Err(refused) => error.set(Some(refused)),
-                }
-            });
+            let path = format!("/v1/admin/sites/{id}/identity-secret");
+            save((sites, selected), (error, unmarked), ("POST", path, None));
         }
     };
     let remove = {
@@ -343,21 +352,12 @@ fn AppearanceForm(
     let saved = RwSignal::new(false);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        saved.set(false);
-        let body = look.get_untracked();
-        let id = id.clone();
-        spawn_local(async move {
-            let path = format!("/v1/admin/sites/{id}/appearance");
-            match call::<AdminSite>("PUT", &path, json(&body)).await {
-                Ok(Some(site)) => {
-                    error.set(None);
-                    saved.set(true);
-                    keep(sites, selected, site);
-                }
-                Ok(None) => {}
-                Err(refused) => error.set(Some(refused)),
-            }
-        });
+        let path = format!("/v1/admin/sites/{id}/appearance");
+        save(
+            (sites, selected),
+            (error, saved),
+            ("PUT", path, json(&look.get_untracked())),
+        );
     };
     view! {
         <form class="card" on:submit=submit>
@@ -431,21 +431,12 @@ fn FormsForm(
     let saved = RwSignal::new(false);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        saved.set(false);
-        let body = forms.get_untracked();
-        let id = id.clone();
-        spawn_local(async move {
-            let path = format!("/v1/admin/sites/{id}/forms");
-            match call::<AdminSite>("PUT", &path, json(&body)).await {
-                Ok(Some(site)) => {
-                    error.set(None);
-                    saved.set(true);
-                    keep(sites, selected, site);
-                }
-                Ok(None) => {}
-                Err(refused) => error.set(Some(refused)),
-            }
-        });
+        let path = format!("/v1/admin/sites/{id}/forms");
+        save(
+            (sites, selected),
+            (error, saved),
+            ("PUT", path, json(&forms.get_untracked())),
+        );
     };
     let add_field = move |_| {
         forms.update(|f| {
