@@ -8,6 +8,7 @@
 use super::LinkError;
 use crate::hub::Event;
 use crate::state::AppState;
+use crate::store::StoreError;
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use futures_util::{SinkExt, StreamExt};
 use protocol::replication::{Change, LoggedEvent, ReplicationFrame};
@@ -173,8 +174,54 @@ async fn apply_batch(
     peer: &str,
     events: Vec<LoggedEvent>,
 ) -> Result<u64, LinkError> {
+    // Most batches are all good events: applied without a savepoint per event. Should the
+    // database refuse one, the whole job is undone and the batch applied again event by event,
+    // each in its own savepoint, so that one is set aside and the rest go on.
+    let events = std::sync::Arc::new(events);
+    let relay = match write_batch(state, peer, events.clone(), false).await {
+        Err(StoreError::Sqlite(e)) => {
+            tracing::warn!(error = %e, "the database refused a replicated event; applying the batch one event at a time");
+            write_batch(state, peer, events, true).await
+        }
+        other => other,
+    }?;
+    let (cursor, messages, conversations) = relay;
+    for message in messages {
+        if let Some(conversation) = conversations
+            .iter()
+            .find(|c| c.id == message.conversation_id)
+        {
+            state.hub.publish(Event::Message {
+                visitor_id: conversation.visitor_id,
+                site_id: conversation.site_id.clone(),
+                message,
+                origin: crate::hub::REMOTE_ORIGIN,
+            });
+        }
+    }
+    for conversation in conversations {
+        state.hub.publish(Event::Conversation { conversation });
+    }
+    Ok(cursor)
+}
+
+/// What a batch changed: the new cursor, the messages and the conversations to relay.
+type Applied = (
+    u64,
+    Vec<protocol::Message>,
+    Vec<protocol::ConversationSummary>,
+);
+
+/// One write job applying `events` (each isolated in a savepoint of its own if `isolate`) and
+/// the new cursor.
+async fn write_batch(
+    state: &AppState,
+    peer: &str,
+    events: std::sync::Arc<Vec<LoggedEvent>>,
+    isolate: bool,
+) -> Result<Applied, StoreError> {
     let peer_name = peer.to_owned();
-    let relay = state
+    state
         .store
         .write(move |w| {
             let start = w.cursor(&peer_name)?;
@@ -187,7 +234,11 @@ async fn apply_batch(
                 .iter()
                 .filter(|e| e.origin == peer_name && e.seq > start)
             {
-                if let Some(conversation) = w.apply_remote(event)? {
+                let touched = match isolate {
+                    true => w.apply_remote(event)?,
+                    false => w.apply_remote_fast(event)?,
+                };
+                if let Some(conversation) = touched {
                     if let Change::MessagePosted { id, .. } = &event.change {
                         messages.push(*id);
                     }
@@ -208,23 +259,5 @@ async fn apply_batch(
                 .collect::<Vec<_>>();
             Ok((cursor, messages, conversations))
         })
-        .await?;
-    let (cursor, messages, conversations) = relay;
-    for message in messages {
-        if let Some(conversation) = conversations
-            .iter()
-            .find(|c| c.id == message.conversation_id)
-        {
-            state.hub.publish(Event::Message {
-                visitor_id: conversation.visitor_id,
-                site_id: conversation.site_id.clone(),
-                message,
-                origin: crate::hub::REMOTE_ORIGIN,
-            });
-        }
-    }
-    for conversation in conversations {
-        state.hub.publish(Event::Conversation { conversation });
-    }
-    Ok(cursor)
+        .await
 }
