@@ -9,7 +9,7 @@
 
 use super::{per_minute, retry_after_secs};
 use crate::config::Config;
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, RateLimiter};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -78,7 +78,8 @@ impl LoginGuard {
     /// against both limits whatever its outcome, so guessing costs the same for accounts that
     /// exist and accounts that do not.
     pub fn admit(&self, address: Option<IpAddr>, email: &str) -> Result<(), Throttled> {
-        let now = DefaultClock::default().now();
+        // The limiters' clock, not a new one (making a clock calibrates it).
+        let now = self.per_address.clock().now();
         let address = address.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         self.per_address
             .check_key(&address)

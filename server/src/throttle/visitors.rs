@@ -5,7 +5,7 @@
 
 use super::{per_hour, per_minute};
 use crate::config::Config;
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, RateLimiter};
 use protocol::VisitorId;
 use std::net::{IpAddr, Ipv4Addr};
@@ -34,18 +34,17 @@ impl VisitorLimits {
 
     /// Admits one new visitor from `address`, or says how long to wait.
     pub fn new_visitor(&self, address: Option<IpAddr>) -> Result<(), Duration> {
-        let now = DefaultClock::default().now();
+        // The limiter's own clock, read only when refusing (making a clock calibrates it).
         self.new_visitors
             .check_key(&address.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)))
-            .map_err(|until| until.wait_time_from(now))
+            .map_err(|until| until.wait_time_from(self.new_visitors.clock().now()))
     }
 
     /// Admits one new conversation of `visitor`, or says how long to wait.
     pub fn new_conversation(&self, visitor: VisitorId) -> Result<(), Duration> {
-        let now = DefaultClock::default().now();
         self.new_conversations
             .check_key(&visitor)
-            .map_err(|until| until.wait_time_from(now))
+            .map_err(|until| until.wait_time_from(self.new_conversations.clock().now()))
     }
 
     /// Forgets the state of keys that have fully recovered.
