@@ -757,3 +757,61 @@ async fn the_admin_api_answers_both_deployments_consoles_and_no_other_page() {
         .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
         .is_none());
 }
+
+#[tokio::test]
+async fn admin_bodies_are_bounded_and_invitations_are_limited_like_logins() {
+    let server = TestServer::start().await;
+    let admin = server.login("alice@example.com").await.token;
+    let huge = json!({"greeting": "x".repeat(64 * 1024)});
+    let (status, json) = call(
+        &server,
+        "PUT",
+        "/v1/admin/sites/acme/appearance",
+        Some(&admin),
+        Some(huge),
+    )
+    .await;
+    assert_eq!(
+        (status, &json["error"]),
+        (StatusCode::PAYLOAD_TOO_LARGE, &json!("too_large")),
+        "{json}"
+    );
+    let (_, site) = call(&server, "GET", "/v1/admin/sites/acme", Some(&admin), None).await;
+    assert_eq!(
+        site["appearance"]["greeting"],
+        protocol::admin::Appearance::default().greeting
+    );
+    // Guessing at an invitation is limited like guessing a password: per account.
+    let (_, created) = call(
+        &server,
+        "POST",
+        "/v1/admin/operators",
+        Some(&admin),
+        Some(json!({"email": "eve@example.com", "name": "Eve", "role": "agent"})),
+    )
+    .await;
+    let url = created["invitation_url"].as_str().unwrap();
+    let token = url.split_once("#invite=").unwrap().1;
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        let body = json!({"token": token, "password": "short"});
+        statuses.push(
+            call(
+                &server,
+                "POST",
+                "/v1/operators/invitation",
+                None,
+                Some(body),
+            )
+            .await
+            .0,
+        );
+    }
+    assert!(
+        statuses[..10]
+            .iter()
+            .all(|s| *s == StatusCode::UNPROCESSABLE_ENTITY),
+        "{statuses:?}"
+    );
+    assert_eq!(statuses[11], StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
+}
