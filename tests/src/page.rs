@@ -29,8 +29,7 @@ async fn serve_slot(slot: std::sync::Arc<std::sync::Mutex<String>>, headers: Str
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
-            let html = slot.lock().unwrap().clone();
-            let headers = headers.clone();
+            let (slot, headers) = (slot.clone(), headers.clone());
             tokio::spawn(async move {
                 let mut request = Vec::new();
                 let mut buffer = [0u8; 2048];
@@ -41,6 +40,9 @@ async fn serve_slot(slot: std::sync::Arc<std::sync::Mutex<String>>, headers: Str
                         Ok(n) => request.extend_from_slice(&buffer[..n]),
                     }
                 }
+                // Read now, not when the connection was accepted: browsers open connections
+                // ahead of need, and the page may have changed since.
+                let html = slot.lock().unwrap().clone();
                 let answer = format!(
                     "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncache-control: no-store\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n{html}",
                     html.len()

@@ -75,8 +75,12 @@ async fn attribute_becomes(client: &Client, css: &str, attribute: &str, value: &
 }
 
 /// The launcher's background colour and the open panel's title, after a fresh load of `page`.
+/// Each load has an address of its own (the page server ignores the query), so the browser
+/// navigates for real instead of treating it as the page already open.
 async fn fresh_look(visitor: &Client, page: &str) -> (String, String) {
-    open_widget(visitor, page).await;
+    static LOADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = LOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    open_widget(visitor, &format!("{page}?load={n}")).await;
     let script = r#"
         const root = document.getElementById('livechat-root').shadowRoot;
         const launcher = root.querySelector('[data-testid="chat-launcher"]');
