@@ -138,6 +138,21 @@ impl Writer<'_> {
         Ok(event)
     }
 
+    /// Whether an event from the peer is to be applied: not applied or set aside before, and
+    /// keeping every rule (one that breaks a rule is quarantined here).
+    fn admit_remote(&self, event: &LoggedEvent) -> Result<bool, StoreError> {
+        if self.contains_event(event.id)? || self.quarantined(event.id)? {
+            return Ok(false);
+        }
+        let checked = validate::stamp(event.hlc, self.now_ms())
+            .and_then(|()| validate::change(&event.change));
+        if let Err(reason) = checked {
+            self.quarantine(event, &reason)?;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
     /// [`Writer::apply_remote`] without the savepoint of its own: the common case, a batch of
     /// good events, pays for no savepoint per event. An event the database refuses fails the
     /// whole job (the store rolls the job back alone), and the caller applies the batch again
@@ -147,13 +162,7 @@ impl Writer<'_> {
         &self,
         event: &LoggedEvent,
     ) -> Result<Option<protocol::ConversationId>, StoreError> {
-        if self.contains_event(event.id)? || self.quarantined(event.id)? {
-            return Ok(None);
-        }
-        let checked = validate::stamp(event.hlc, self.now_ms())
-            .and_then(|()| validate::change(&event.change));
-        if let Err(reason) = checked {
-            self.quarantine(event, &reason)?;
+        if !self.admit_remote(event)? {
             return Ok(None);
         }
         let touched = changes::apply(self.conn(), event)?;
@@ -169,13 +178,7 @@ impl Writer<'_> {
         &self,
         event: &LoggedEvent,
     ) -> Result<Option<protocol::ConversationId>, StoreError> {
-        if self.contains_event(event.id)? || self.quarantined(event.id)? {
-            return Ok(None);
-        }
-        let checked = validate::stamp(event.hlc, self.now_ms())
-            .and_then(|()| validate::change(&event.change));
-        if let Err(reason) = checked {
-            self.quarantine(event, &reason)?;
+        if !self.admit_remote(event)? {
             return Ok(None);
         }
         // A savepoint of its own, so an event the database refuses (a broken reference, a
