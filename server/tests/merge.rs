@@ -50,6 +50,18 @@ async fn pull(from: &Side, to: &Side) {
         .unwrap();
 }
 
+/// The link heals: each side pulls the other's log, `a` first or `b` first, and they must agree.
+async fn heal(a: &Side, b: &Side, a_first: bool) {
+    if a_first {
+        pull(a, b).await;
+        pull(b, a).await;
+    } else {
+        pull(b, a).await;
+        pull(a, b).await;
+    }
+    assert_identical(a, b);
+}
+
 fn assert_identical(a: &Side, b: &Side) {
     let differences = server::store::sync_check::compare(a.dir.path(), b.dir.path()).unwrap();
     assert!(differences.is_empty(), "{}", differences.join("\n"));
@@ -483,14 +495,7 @@ async fn password_changes_and_logins_on_both_sides_of_a_cut_end_the_same_session
             .await
             .unwrap();
         let after_role = new_session(&b, bob.id).await;
-        if a_first {
-            pull(&a, &b).await;
-            pull(&b, &a).await;
-        } else {
-            pull(&b, &a).await;
-            pull(&a, &b).await;
-        }
-        assert_identical(&a, &b);
+        heal(&a, &b, a_first).await;
         use server::store::SessionStatus::{AccountChanged, Live};
         for hash in [&before_cut, &during_cut, &after_role] {
             let (on_a, on_b) = (session_on(&a, hash).await, session_on(&b, hash).await);
@@ -573,14 +578,7 @@ async fn admin_edits_on_both_sides_of_a_cut_link_agree_after_healing() {
             })
             .await
             .unwrap();
-        if a_first {
-            pull(&a, &b).await;
-            pull(&b, &a).await;
-        } else {
-            pull(&b, &a).await;
-            pull(&a, &b).await;
-        }
-        assert_identical(&a, &b);
+        heal(&a, &b, a_first).await;
         for side in [&a, &b] {
             let shop = admin_site(side, "shop").await.unwrap();
             assert_eq!(shop.appearance, look_b, "the later look wins");
