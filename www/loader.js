@@ -79,6 +79,9 @@
           if (settings[key] === undefined && look[key] !== undefined) settings[key] = look[key];
         });
         if (config) settings.forms = config.forms;
+        // Nobody online and the site hides the launcher then: no button, unless this visitor
+        // has a conversation going (the widget then carries on as usual).
+        if (config && config.online === false && config.forms && config.forms.offline === "hide_launcher") settings.hidden = true;
         done();
       }, function () { configure(index + 1, done); });
   }
@@ -111,6 +114,7 @@
 
   function start() {
     configure(0, function () {
+      if (settings.hidden && !returning()) return;
       button();
       if (returning()) load();
     });

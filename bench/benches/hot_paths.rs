@@ -79,6 +79,7 @@ fn remote_events(
             visitor_id,
             page_url: Some("https://shop.example/cart".into()),
             created_at: 1_790_000_000_000,
+            conversation_kind: Default::default(),
         });
         for _ in 0..per_conversation {
             push(Change::MessagePosted {
@@ -102,6 +103,7 @@ fn frames(c: &mut Criterion) {
         conversation_id,
         message_id: MessageId(uuid::Uuid::now_v7()),
         body: BODY.to_owned(),
+        intake: None,
     };
     let send_text = send.encode();
     let delivered = ServerFrame::Message {
@@ -189,7 +191,13 @@ fn ingest(c: &mut Criterion) {
                     tokio::spawn(async move {
                         store
                             .write(move |w| {
-                                w.post_message(&poster, c, MessageId(uuid::Uuid::now_v7()), BODY)
+                                w.post_message(
+                                    &poster,
+                                    c,
+                                    MessageId(uuid::Uuid::now_v7()),
+                                    BODY,
+                                    None,
+                                )
                             })
                             .await
                     })

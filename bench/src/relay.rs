@@ -61,6 +61,8 @@ async fn serve(stream: tokio::net::TcpStream, relay: Arc<Relay>) {
                         visitor_id: VisitorId(uuid::Uuid::now_v7()),
                         token: "relay".into(),
                         conversations: Vec::new(),
+                        online: true,
+                        details: None,
                     },
                     protocol::Auth::Operator { .. } => {
                         relay.operators.lock().expect("lock").push(out.clone());
@@ -73,6 +75,8 @@ async fn serve(stream: tokio::net::TcpStream, relay: Arc<Relay>) {
                                 sites: Default::default(),
                             },
                             inbox: Vec::new(),
+                            presence: Default::default(),
+                            idle_away_secs: 0,
                         }
                     }
                 };
@@ -87,6 +91,7 @@ async fn serve(stream: tokio::net::TcpStream, relay: Arc<Relay>) {
                 conversation_id,
                 message_id,
                 body,
+                ..
             } => {
                 let message = Message {
                     id: message_id,

@@ -16,6 +16,10 @@ pub struct PendingMessage {
     pub body: String,
     /// When it was written (Unix ms).
     pub written_at: i64,
+    /// The form answers it carries (the first message after the pre-chat form, or the offline
+    /// form's message): kept with it, so a resend after a failover stores both again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intake: Option<protocol::Intake>,
 }
 
 impl PendingMessage {
@@ -25,6 +29,7 @@ impl PendingMessage {
             conversation_id: self.conversation_id,
             message_id: self.message_id,
             body: self.body.clone(),
+            intake: self.intake.clone(),
         }
     }
 }
@@ -82,6 +87,7 @@ mod tests {
             message_id: MessageId::from_parts(n, [0; 10]),
             body: format!("m{n}"),
             written_at: n as i64,
+            intake: None,
         }
     }
 

@@ -14,7 +14,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use protocol::{
     Auth, AuthorKind, ClientConfig, ClientFrame, ConversationId, ConversationState,
-    ConversationSummary, ErrorCode, ServerFrame, Session,
+    ConversationSummary, ErrorCode, Presence, ServerFrame, Session,
 };
 use std::collections::BTreeMap;
 
@@ -45,7 +45,11 @@ pub fn start(state: ConsoleState) {
         config: None,
         seq_here: BTreeMap::new(),
         typing_sent: Default::default(),
+        idle_away_ms: 0,
+        last_input_ms: browser::now_ms(),
+        auto_away: false,
     });
+    watch_input();
     // An invitation link (`/console/#invite=TOKEN`) asks for a password first.
     let invitation = web_sys::window()
         .and_then(|w| w.location().hash().ok())
@@ -66,6 +70,51 @@ pub fn start(state: ConsoleState) {
         with_console(|console, _| console.config = Some(config));
         connect();
     });
+}
+
+/// The operator chose online or away in the presence select. Remembered for the next console
+/// (and the other deployment after a failover, which learns it on the next welcome).
+pub fn set_presence(presence: Presence) {
+    with_console(|console, link| {
+        console.auto_away = false;
+        console.choose_presence(link, presence);
+    });
+}
+
+/// Notes keyboard and pointer input, so an idle console sets its operator away after the
+/// deployment's idle time and back online at the next input; checks every few seconds.
+fn watch_input() {
+    use wasm_bindgen::{closure::Closure, JsCast};
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    let on_input = Closure::<dyn FnMut()>::new(|| {
+        with_console(|console, link| {
+            console.last_input_ms = browser::now_ms();
+            if console.auto_away {
+                console.auto_away = false;
+                console.choose_presence(link, Presence::Online);
+            }
+        });
+    });
+    for kind in ["keydown", "pointerdown", "pointermove", "wheel"] {
+        let _ = document.add_event_listener_with_callback(kind, on_input.as_ref().unchecked_ref());
+    }
+    // The listeners live as long as the page.
+    on_input.forget();
+    fn check() {
+        with_console(|console, link| {
+            let idle = browser::now_ms() - console.last_input_ms;
+            let online = console.state.presence.get_untracked() == Presence::Online;
+            if console.idle_away_ms > 0 && idle >= console.idle_away_ms && online && link.is_some()
+            {
+                console.auto_away = true;
+                console.choose_presence(link, Presence::Away);
+            }
+        });
+        browser::set_timeout(5_000, check);
+    }
+    browser::set_timeout(5_000, check);
 }
 
 /// Logs in with the form's values and connects; a refusal is shown as the notice.
@@ -231,6 +280,13 @@ struct Console {
     seq_here: BTreeMap<ConversationId, u64>,
     /// When a typing notice was last sent, per conversation (ms).
     typing_sent: BTreeMap<ConversationId, i64>,
+    /// After how long without input the console sets the operator away (ms; 0: never), from
+    /// the welcome.
+    idle_away_ms: i64,
+    /// When the operator last pressed a key or moved the pointer (ms).
+    last_input_ms: i64,
+    /// Whether the console itself set the operator away (then input sets them online again).
+    auto_away: bool,
 }
 
 impl LinkApp for Console {
@@ -310,6 +366,7 @@ impl Console {
     fn forget_session(&mut self) -> Option<String> {
         let token = self.token.take();
         self.store.set("token", None);
+        self.store.set("presence", None);
         // With the token gone the driver stops the link (`wants_link`).
         self.seq_here.clear();
         self.state.logged_in.set(false);
@@ -325,12 +382,30 @@ impl Console {
 
     fn on_welcome(&mut self, link: &mut Link, frame: ServerFrame, moved: bool) {
         let ServerFrame::Welcome {
-            session: Session::Operator { operator, inbox },
+            session:
+                Session::Operator {
+                    operator,
+                    inbox,
+                    presence,
+                    idle_away_secs,
+                },
             ..
         } = frame
         else {
             return;
         };
+        self.idle_away_ms = i64::try_from(idle_away_secs.saturating_mul(1000)).unwrap_or(0);
+        // The operator's own choice, kept across reloads and deployments, wins over a fresh
+        // deployment's "online"; otherwise the deployment knows (another console chose).
+        let chosen = self
+            .store
+            .get("presence")
+            .and_then(|p| Presence::parse(&p))
+            .unwrap_or(presence);
+        self.state.presence.set(chosen);
+        if chosen != presence {
+            link.send(monotonic_ms(), ClientFrame::Presence { state: chosen });
+        }
         if moved {
             self.seq_here.clear();
         }
@@ -383,7 +458,13 @@ impl Console {
                     }
                 });
             }
+            ServerFrame::Presence { state } => {
+                self.store.set("presence", Some(state.as_str()));
+                self.state.presence.set(state);
+            }
             ServerFrame::Error { code, message, .. } => self.on_error(code, message),
+            // Availability is for visitors.
+            ServerFrame::Availability { .. } => {}
             // Welcomes, redirects, pongs and replication confirmations are the link's business.
             ServerFrame::Welcome { .. }
             | ServerFrame::Replicated { .. }
@@ -466,6 +547,13 @@ impl Console {
         );
     }
 
+    /// Shows, remembers and announces a presence choice.
+    fn choose_presence(&mut self, link: Option<&mut Link>, presence: Presence) {
+        self.state.presence.set(presence);
+        self.store.set("presence", Some(presence.as_str()));
+        send(link, ClientFrame::Presence { state: presence });
+    }
+
     fn reply(&mut self, link: Option<&mut Link>, id: ConversationId, body: &str) -> bool {
         let body = body.trim();
         let Some(link) = link.filter(|_| !body.is_empty()) else {
@@ -476,6 +564,7 @@ impl Console {
             message_id: new_message_id(),
             body: body.to_owned(),
             written_at: browser::now_ms(),
+            intake: None,
         };
         self.state.transcripts.update(|all| {
             if let Some(t) = all.get_mut(&id) {

@@ -2,7 +2,7 @@
 
 use client_core::Transcript;
 use leptos::prelude::*;
-use protocol::{ConversationId, ConversationSummary, OperatorProfile};
+use protocol::{ConversationId, ConversationSummary, OperatorProfile, Presence};
 use std::collections::BTreeMap;
 
 /// The operator's connection (`console-connection`'s `data-state`).
@@ -66,6 +66,8 @@ pub struct ConsoleState {
     pub view: RwSignal<View>,
     /// The token of the invitation link the console was opened with, until a password is chosen.
     pub invitation: RwSignal<Option<String>>,
+    /// The operator's availability (`presence-select`).
+    pub presence: RwSignal<Presence>,
 }
 
 impl ConsoleState {
@@ -84,6 +86,7 @@ impl ConsoleState {
             notice: RwSignal::new(None),
             view: RwSignal::new(View::Inbox),
             invitation: RwSignal::new(None),
+            presence: RwSignal::new(Presence::Online),
         }
     }
 }

@@ -6,7 +6,10 @@ use crate::driver;
 use crate::state::{ConsoleState, View};
 use client_core::Entry;
 use leptos::prelude::*;
-use protocol::{ConversationId, ConversationState, ConversationSummary, OperatorRole};
+use protocol::{
+    ConversationId, ConversationKind, ConversationState, ConversationSummary, OperatorRole,
+    VisitorDetails,
+};
 
 /// The whole console: the invitation's password form when opened from one, the login form until
 /// logged in, then inbox and panes (or, for admins, the admin area).
@@ -113,6 +116,17 @@ fn Workspace(
                     {move || if state.view.get() == View::Admin { "Inbox" } else { "Admin" }}
                 </button>
             </Show>
+            <select data-testid="presence-select" aria-label="Your availability"
+                data-state=move || state.presence.get().as_str()
+                prop:value=move || state.presence.get().as_str()
+                on:change=move |ev| {
+                    if let Some(p) = protocol::Presence::parse(&event_target_value(&ev)) {
+                        driver::set_presence(p);
+                    }
+                }>
+                <option value="online">"Online"</option>
+                <option value="away">"Away"</option>
+            </select>
             <span class="me">{name}</span>
             <button data-testid="logout" on:click=move |_| driver::logout()>"Log out"</button>
         </header>
@@ -170,9 +184,13 @@ fn InboxItem(
     let preview = summary.last_message.clone().unwrap_or_default();
     let page = summary.page_url.clone().unwrap_or_default();
     let label = visitor_label(&summary);
+    let kind = summary.kind.as_str();
+    let offline = (summary.kind == ConversationKind::Offline)
+        .then(|| view! { <span class="kind">"Offline message"</span> });
     view! {
-        <button class=format!("inbox-item {state_name}") data-testid="inbox-item" data-conversation=id
-            data-state=state_name on:click=move |_| driver::open_conversation(summary.clone())>
+        <button class=format!("inbox-item {state_name} {kind}") data-testid="inbox-item" data-conversation=id
+            data-state=state_name data-kind=kind on:click=move |_| driver::open_conversation(summary.clone())>
+            {offline}
             <span class="who">{label}<span class="state">{format!(" {state_name}{who}")}</span></span>
             <span class="preview">{preview}</span>
             <span class="page">{page}</span>
@@ -180,9 +198,34 @@ fn InboxItem(
     }
 }
 
+/// The visitor's name when they gave one, else "Visitor" and the end of their id.
 fn visitor_label(summary: &ConversationSummary) -> String {
+    if let Some(name) = summary.visitor.as_ref().and_then(|v| v.name.clone()) {
+        return name;
+    }
     let id = summary.visitor_id.to_string();
     format!("Visitor {}", &id[id.len() - 4..])
+}
+
+/// What the visitor told about themselves in a form, beside the conversation.
+#[component]
+fn VisitorCard(
+    /// Their answers.
+    details: VisitorDetails,
+) -> impl IntoView {
+    let mut rows: Vec<(String, String)> = Vec::new();
+    if let Some(name) = details.name {
+        rows.push(("Name".into(), name));
+    }
+    if let Some(email) = details.email {
+        rows.push(("E-mail".into(), email));
+    }
+    rows.extend(details.fields.into_iter().map(|f| (f.label, f.value)));
+    view! {
+        <dl class="visitor" data-testid="conversation-visitor">
+            {rows.into_iter().map(|(label, value)| view! { <dt>{label}</dt><dd>{value}</dd> }).collect_view()}
+        </dl>
+    }
 }
 
 /// One open conversation: header with actions, transcript, typing indicator, reply box.
@@ -239,6 +282,7 @@ fn Pane(
                 </Show>
                 <button class="dismiss" aria-label="Close pane" on:click=move |_| driver::close_pane(id)>"×"</button>
             </header>
+            {move || summary().and_then(|s| s.visitor).map(|details| view! { <VisitorCard details=details /> })}
             <div class="messages" node_ref=list>
                 <For each=entries key=|e: &Entry| (e.id, e.status, e.seq) let:entry>
                     <Line entry=entry />

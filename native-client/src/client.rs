@@ -148,6 +148,17 @@ impl Client {
 
     /// Writes a message to `conversation`; returns its id.
     pub fn write_to(&self, conversation: ConversationId, body: impl Into<String>) -> MessageId {
+        self.write_with(conversation, body, None)
+    }
+
+    /// Like [`Client::write_to`], with form answers stored together with the message (the
+    /// offline form, or the first message after the pre-chat form).
+    pub fn write_with(
+        &self,
+        conversation: ConversationId,
+        body: impl Into<String>,
+        intake: Option<protocol::Intake>,
+    ) -> MessageId {
         let id = MessageId(uuid::Uuid::now_v7());
         let message = PendingMessage {
             conversation_id: conversation,
@@ -157,6 +168,7 @@ impl Client {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_millis() as i64)
                 .unwrap_or(0),
+            intake,
         };
         self.unqueued.fetch_add(1, Ordering::SeqCst);
         self.outbox_len_now.send_modify(|n| *n += 1);

@@ -312,6 +312,10 @@ pub struct WidgetConfig {
     pub appearance: Appearance,
     /// Forms.
     pub forms: SiteForms,
+    /// Whether an operator who serves the site was online when this was answered (the loader
+    /// hides the launcher on that when the site says so; the widget then hears every change).
+    #[serde(default)]
+    pub online: bool,
 }
 
 /// Which sites an operator serves.

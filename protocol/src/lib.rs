@@ -13,8 +13,10 @@
 //! - [`replication`]: the event log entries and frames exchanged between the two deployments.
 //! - [`moderation`]: what the moderator publishes (the active deployment and its epoch).
 //! - [`admin`]: the site owner's admin API and the widget's public configuration.
+//! - [`conversation`]: presence, the visitor's form answers, the kind of a conversation.
 
 pub mod admin;
+pub mod conversation;
 pub mod frames;
 pub mod http;
 pub mod ids;
@@ -22,6 +24,7 @@ pub mod model;
 pub mod moderation;
 pub mod replication;
 
+pub use conversation::{ConversationKind, Intake, Presence, VisitorDetails};
 pub use frames::{Auth, ClientFrame, DecodeError, ServerFrame, Session};
 pub use http::{ApiError, ClientConfig, HealthReport, LoginRequest, LoginResponse};
 pub use ids::{ConversationId, MessageId, OperatorId, SiteId, VisitorId};

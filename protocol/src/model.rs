@@ -126,6 +126,12 @@ pub struct ConversationSummary {
     /// The page the visitor was on when the conversation was opened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_url: Option<String>,
+    /// A live chat, or a message left in the offline form.
+    #[serde(default)]
+    pub kind: crate::conversation::ConversationKind,
+    /// What the visitor told about themselves (pre-chat or offline form).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visitor: Option<crate::conversation::VisitorDetails>,
 }
 
 /// An operator's role.

@@ -141,6 +141,17 @@ pub enum Change {
         page_url: Option<String>,
         /// Unix milliseconds.
         created_at: i64,
+        /// A chat or an offline message; absent in events written before offline messages.
+        #[serde(default, skip_serializing_if = "is_chat")]
+        conversation_kind: crate::conversation::ConversationKind,
+    },
+    /// A visitor filled in a form: what they told about themselves. Last writer wins by (hlc,
+    /// origin) per visitor, so a later form replaces an earlier one on both deployments.
+    VisitorDetailsSet {
+        /// The visitor.
+        visitor_id: VisitorId,
+        /// Their answers.
+        details: crate::conversation::VisitorDetails,
     },
     /// A message was stored. Grow-only set by id; when both deployments stored the same id before
     /// replicating, the copy with the smaller (hlc, origin) is kept on both.
@@ -171,6 +182,10 @@ pub enum Change {
         /// The assigned operator.
         operator_id: Option<OperatorId>,
     },
+}
+
+fn is_chat(kind: &crate::conversation::ConversationKind) -> bool {
+    *kind == crate::conversation::ConversationKind::Chat
 }
 
 /// A site setting, each kind merged on its own (see [`Change::SiteSettingSet`]).
@@ -251,6 +266,13 @@ pub enum ReplicationFrame {
         author: crate::model::Author,
         /// True while typing.
         typing: bool,
+    },
+    /// Source → puller, between batches and at every heartbeat: the operators online at the
+    /// source now (the whole list, not a change). Not stored: the puller forgets it when the link
+    /// ends or when it has not heard it again for a few heartbeats.
+    Presence {
+        /// Who is online, with the sites they serve.
+        online: Vec<crate::conversation::OnlineOperator>,
     },
     /// Puller → source: everything up to `seq` is durably applied.
     Applied {

@@ -91,6 +91,9 @@ pub struct Config {
     /// (`/v1/sites/{id}/widget-config`), in seconds: a change of look reaches visitors' next page
     /// load within this time.
     pub widget_config_max_age_secs: u64,
+    /// After how many seconds without keyboard or mouse input a console sets its operator away
+    /// (0: never). Announced to consoles in their welcome.
+    pub operator_idle_away_secs: u64,
 }
 
 impl Default for Config {
@@ -129,6 +132,7 @@ impl Default for Config {
             allow_plain_http_secrets: false,
             trusted_proxies: Vec::new(),
             widget_config_max_age_secs: 30,
+            operator_idle_away_secs: 600,
         }
     }
 }

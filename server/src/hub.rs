@@ -57,6 +57,13 @@ pub enum Event {
         /// The connection that typed.
         origin: ConnectionId,
     },
+    /// An operator chose online or away: their other consoles follow.
+    Presence {
+        /// The operator.
+        operator_id: protocol::OperatorId,
+        /// Their new state.
+        state: protocol::Presence,
+    },
 }
 
 /// How many events a visitor's connections may lag behind before they are told to resynchronise.
@@ -95,11 +102,12 @@ impl Default for Hub {
     }
 }
 
-/// The visitor an event concerns.
-fn visitor_of(event: &Event) -> VisitorId {
+/// The visitor an event concerns, if any.
+fn visitor_of(event: &Event) -> Option<VisitorId> {
     match event {
-        Event::Message { visitor_id, .. } | Event::Typing { visitor_id, .. } => *visitor_id,
-        Event::Conversation { conversation } => conversation.visitor_id,
+        Event::Message { visitor_id, .. } | Event::Typing { visitor_id, .. } => Some(*visitor_id),
+        Event::Conversation { conversation } => Some(conversation.visitor_id),
+        Event::Presence { .. } => None,
     }
 }
 
@@ -107,8 +115,7 @@ impl Hub {
     /// Publishes an event to the operators and to the connections of the visitor it concerns.
     /// Having no listener is fine.
     pub fn publish(&self, event: Event) {
-        let visitor = visitor_of(&event);
-        {
+        if let Some(visitor) = visitor_of(&event) {
             let mut visitors = self.visitors.lock().expect("hub lock");
             if let Some(channel) = visitors.get(&visitor) {
                 if channel.send(Arc::new(event.clone())).is_err() {

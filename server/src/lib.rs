@@ -8,6 +8,7 @@
 //! - [`auth`]: credentials: visitor tokens, operator passwords, session tokens, shared secrets.
 //! - [`extract`]: a request's caller and role checks, shared secrets, JSON bodies.
 //! - [`hub`]: realtime fan-out of committed changes to open connections.
+//! - [`presence`]: which operators are online, here and at the peer (not stored).
 //! - [`ws`]: the `/v1/ws` endpoint (socket loop and per-frame session logic).
 //! - [`http`]: login, logout, inbox, messages and `/health`.
 //! - [`admin`]: the site owner's admin API (sites, snippet, look, forms, team), the widget's
@@ -35,6 +36,7 @@ pub mod headers;
 pub mod http;
 pub mod hub;
 pub mod identity;
+pub mod presence;
 pub mod replication;
 pub mod role;
 pub mod state;

@@ -20,6 +20,8 @@ pub struct AppState {
     pub signer: TokenSigner,
     /// Fan-out of committed changes to open WebSockets.
     pub hub: Hub,
+    /// Which operators are online, here and at the peer.
+    pub presence: Arc<crate::presence::PresenceBoard>,
     /// The configuration the deployment started with.
     pub config: Arc<Config>,
     /// What the replication link knows (peer, progress), for status reports.
@@ -75,6 +77,7 @@ impl AppState {
             store,
             signer: TokenSigner::new(secret.as_bytes()),
             hub: Hub::default(),
+            presence: Arc::default(),
             config: Arc::new(config),
             link: Arc::default(),
             role: Role::default(),

@@ -610,7 +610,10 @@ async fn an_agent_serving_some_sites_sees_and_touches_only_theirs() {
         .await;
     other_visitor.welcome().await;
     let (mut bob, session) = server.operator("bob@example.com").await;
-    let Session::Operator { inbox, operator } = session else {
+    let Session::Operator {
+        inbox, operator, ..
+    } = session
+    else {
         panic!("an operator's welcome");
     };
     assert!(inbox.is_empty(), "Bob sees acme's chat: {inbox:?}");

@@ -10,7 +10,10 @@ use support::{new_conversation, TestServer};
 async fn visitor_and_operator_chat_end_to_end() {
     let server = TestServer::start().await;
     let (mut alice, session) = server.operator("alice@example.com").await;
-    let Session::Operator { inbox, operator } = session else {
+    let Session::Operator {
+        inbox, operator, ..
+    } = session
+    else {
         panic!("operator session")
     };
     assert!(inbox.is_empty());
@@ -176,6 +179,7 @@ async fn a_resent_message_is_acknowledged_again_and_stored_once() {
         conversation_id: conversation,
         message_id,
         body: "only once".into(),
+        intake: None,
     };
     for _ in 0..3 {
         visitor.send(&send).await;

@@ -97,6 +97,7 @@ async fn a_message_flood_is_refused_with_the_message_id_and_the_connection_close
             conversation_id: conversation,
             message_id: id,
             body: "one too many".into(),
+            intake: None,
         })
         .await;
     let ack = again.recv().await;

@@ -114,7 +114,7 @@ async fn post(
 ) -> protocol::Message {
     let body = body.to_owned();
     side.store
-        .write(move |w| w.post_message(&poster, conversation, id, &body))
+        .write(move |w| w.post_message(&poster, conversation, id, &body, None))
         .await
         .unwrap()
         .message
@@ -404,7 +404,7 @@ async fn run_schedule(steps: Vec<Step>) {
                 let poster = visitor_poster(visitor);
                 let _ = side(on_a)
                     .store
-                    .write(move |w| w.post_message(&poster, c, id, &body))
+                    .write(move |w| w.post_message(&poster, c, id, &body, None))
                     .await;
             }
             Step::Accept {
@@ -609,6 +609,81 @@ async fn admin_edits_on_both_sides_of_a_cut_link_agree_after_healing() {
                 taken.is_none(),
                 "a removed operator's address is free again"
             );
+        }
+    }
+}
+
+/// An intake of `kind` with a name and an address.
+fn intake(kind: protocol::ConversationKind, name: &str) -> protocol::Intake {
+    protocol::Intake {
+        kind,
+        details: protocol::VisitorDetails {
+            name: Some(name.into()),
+            email: Some("anna@example.com".into()),
+            fields: Vec::new(),
+        },
+    }
+}
+
+#[tokio::test]
+async fn forms_filled_in_on_both_sides_of_a_cut_link_agree_after_healing() {
+    use protocol::ConversationKind;
+    for a_first in [true, false] {
+        let (a, b, visitor, _) = linked_pair(0).await;
+        // Cut off: the visitor leaves an offline message at `a`, then (later by the clock)
+        // fills in the offline form again at `b` with another name; and the same offline
+        // message, resent to `b` by the widget's outbox, is stored there too.
+        let offline = ConversationId(uuid::Uuid::now_v7());
+        let first = MessageId(uuid::Uuid::now_v7());
+        for (side, name) in [(&a, "Anna"), (&b, "Anna")] {
+            let poster = visitor_poster(visitor);
+            let given = intake(ConversationKind::Offline, name);
+            side.store
+                .write(move |w| w.post_message(&poster, offline, first, "Call me", Some(&given)))
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let later = ConversationId(uuid::Uuid::now_v7());
+        let poster = visitor_poster(visitor);
+        let given = intake(ConversationKind::Offline, "Anna Berg");
+        b.store
+            .write(move |w| {
+                w.post_message(
+                    &poster,
+                    later,
+                    MessageId(uuid::Uuid::now_v7()),
+                    "Again",
+                    Some(&given),
+                )
+            })
+            .await
+            .unwrap();
+        heal(&a, &b, a_first).await;
+        for side in [&a, &b] {
+            let details = side
+                .store
+                .read(move |r| r.visitor_details(visitor))
+                .await
+                .unwrap();
+            assert_eq!(
+                details.unwrap().name.as_deref(),
+                Some("Anna Berg"),
+                "the later form wins"
+            );
+            let conversation = side
+                .store
+                .read(move |r| r.conversation(offline))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(conversation.kind, ConversationKind::Offline);
+            let messages = side
+                .store
+                .read(move |r| r.messages_after(offline, 0))
+                .await
+                .unwrap();
+            assert_eq!(messages.len(), 1, "the resent offline message is kept once");
         }
     }
 }

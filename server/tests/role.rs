@@ -145,6 +145,7 @@ async fn clients_of_a_deployment_that_is_not_active_are_served_and_redirected() 
             conversation_id: ConversationId(uuid::Uuid::now_v7()),
             message_id,
             body: "still here".into(),
+            intake: None,
         })
         .await;
     visitor

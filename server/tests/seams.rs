@@ -180,6 +180,8 @@ async fn logouts_logged_before_the_tombstone_table_existed_become_tombstones() {
              DROP TABLE operator_settings;
              DROP TABLE site_tombstones;
              DROP TABLE operator_tombstones;
+             DROP TABLE visitor_details;
+             ALTER TABLE conversations DROP COLUMN kind;
              ALTER TABLE operators DROP COLUMN sessions_from;
              ALTER TABLE operator_sessions DROP COLUMN hlc;
              PRAGMA user_version = 3;",

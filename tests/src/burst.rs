@@ -39,6 +39,7 @@ pub async fn write_burst(url: String, acked: mpsc::UnboundedSender<MessageId>, l
             conversation_id: conversation,
             message_id: id,
             body: format!("burst {i}"),
+            intake: None,
         };
         if socket
             .send(WsMessage::Text(send.encode().into()))

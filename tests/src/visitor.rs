@@ -86,6 +86,14 @@ impl Visitor {
         Self::with_options(options, deployments)
     }
 
+    /// The test admin's console as a native client, online for every site: a widget shows its
+    /// composer (not the offline form) while it runs. Tests about the chat itself start one
+    /// before the visitor writes, as a staffed site would have.
+    pub async fn standby(deployments: [String; 2], moderator: Option<String>) -> Visitor {
+        use crate::deployment::{ADMIN_EMAIL, ADMIN_PASSWORD};
+        Self::operator(ADMIN_EMAIL, ADMIN_PASSWORD, deployments, moderator).await
+    }
+
     fn with_options(options: ClientOptions, deployments: [String; 2]) -> Visitor {
         Visitor {
             client: Client::start(options.clone()),

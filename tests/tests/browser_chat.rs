@@ -11,6 +11,8 @@ use tests::deployment::Deployment;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_visitor_and_an_operator_chat_in_real_browsers() {
     let deployment = Deployment::start();
+    let _standby =
+        tests::visitor::Visitor::standby([deployment.url(), deployment.url()], None).await;
     let mut chrome = ChromeDriver::start().await;
     let visitor = chrome.session().await;
     let operator = chrome.session().await;

@@ -25,6 +25,8 @@ async fn kill_9_of_the_primary_mid_chat_goes_unnoticed_and_failback_loses_nothin
     let page = xtask::render_demo_page(&tests::root(), &deployments, Some(&moderator.url), SITE_ID)
         .unwrap();
     let page_url = serve_page(page).await;
+    let _standby =
+        tests::visitor::Visitor::standby(deployments.clone(), Some(moderator.url.clone())).await;
 
     // The visitor opens the shop and writes; the operator (a native client) accepts and replies.
     let mut chrome = ChromeDriver::start().await;

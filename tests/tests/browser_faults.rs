@@ -19,18 +19,25 @@ use tests::eventually;
 use tests::moderator::{ModeratorProcess, ADMIN_SECRET};
 use tests::page::serve_page;
 use tests::pair::{start_pair, stored_once_on_both, Member};
+use tests::visitor::Visitor;
 
 /// One test at a time (see the module documentation).
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Primary, redundant and moderator, with the moderator's decision known to both deployments, and
 /// the customer page naming all three.
-async fn trio() -> (Member, Member, ModeratorProcess, String) {
+/// And an operator online (a native console), so widgets show their composer.
+async fn trio() -> (Member, Member, ModeratorProcess, String, Visitor) {
     let (primary, redundant) = start_pair(0);
     let moderator = ModeratorProcess::start(&primary, &redundant);
     moderator.wait_until_pushed().await;
     let page = page(&primary, &redundant, &moderator).await;
-    (primary, redundant, moderator, page)
+    let standby = Visitor::standby(
+        [primary.url(), redundant.url()],
+        Some(moderator.url.clone()),
+    )
+    .await;
+    (primary, redundant, moderator, page, standby)
 }
 
 /// The demo page naming both deployments and the moderator, on its own origin.
@@ -48,7 +55,7 @@ async fn page(primary: &Member, redundant: &Member, moderator: &ModeratorProcess
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_moderator_and_then_the_primary_down_chats_go_on_and_new_ones_start() {
     let _serial = SERIAL.lock().await;
-    let (mut primary, redundant, mut moderator, page) = trio().await;
+    let (mut primary, redundant, mut moderator, page, _standby) = trio().await;
     let mut chrome = ChromeDriver::start().await;
     let visitor = chrome.session().await;
     open_widget(&visitor, &page).await;
@@ -89,7 +96,7 @@ async fn with_the_moderator_and_then_the_primary_down_chats_go_on_and_new_ones_s
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_typed_while_both_deployments_are_down_survive_a_reload() {
     let _serial = SERIAL.lock().await;
-    let (mut primary, mut redundant, _moderator, page) = trio().await;
+    let (mut primary, mut redundant, _moderator, page, _standby) = trio().await;
 
     let mut chrome = ChromeDriver::start().await;
     let visitor = chrome.session().await;
@@ -128,7 +135,7 @@ async fn messages_typed_while_both_deployments_are_down_survive_a_reload() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_primary_is_noticed_and_a_moderator_naming_it_is_bypassed() {
     let _serial = SERIAL.lock().await;
-    let (primary, redundant, moderator, page) = trio().await;
+    let (primary, redundant, moderator, page, _standby) = trio().await;
 
     let mut chrome = ChromeDriver::start().await;
     let visitor = chrome.session().await;
@@ -162,7 +169,7 @@ async fn a_frozen_primary_is_noticed_and_a_moderator_naming_it_is_bypassed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn manual_failover_drains_the_widget_to_the_redundant_deployment_without_a_gap() {
     let _serial = SERIAL.lock().await;
-    let (primary, redundant, moderator, page) = trio().await;
+    let (primary, redundant, moderator, page, _standby) = trio().await;
 
     let mut chrome = ChromeDriver::start().await;
     let visitor = chrome.session().await;

@@ -37,6 +37,7 @@ async fn module_fetched(client: &fantoccini::Client) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_widget_loads_on_the_first_click_and_adopts_the_loaders_button() {
     let deployment = Deployment::start();
+    let _standby = Visitor::standby([deployment.url(), deployment.url()], None).await;
     let mut chrome = ChromeDriver::start().await;
     let visitor = chrome.session().await;
     visitor
@@ -160,6 +161,7 @@ async fn the_widget_works_on_a_customer_page_with_the_documented_strict_policy()
     )
     .await;
     deployment.allow_origins(&[url.trim_end_matches('/')]);
+    let _standby = Visitor::standby([deployment.url(), deployment.url()], None).await;
 
     let mut chrome = ChromeDriver::start().await;
     let visitor = chrome.session().await;

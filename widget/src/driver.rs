@@ -17,8 +17,8 @@ use browser::{monotonic_ms, new_conversation_id, new_message_id, set_timeout};
 use client_core::{Event, Link, LinkConfig, LinkStatus, PendingMessage, Transcript};
 use leptos::prelude::*;
 use protocol::{
-    Auth, AuthorKind, ClientFrame, ConversationId, ConversationState, ErrorCode, Message,
-    MessageId, ServerFrame, Session, SiteId,
+    Auth, AuthorKind, ClientFrame, ConversationId, ConversationKind, ConversationState, ErrorCode,
+    Intake, Message, MessageId, ServerFrame, Session, SiteId, VisitorDetails,
 };
 
 /// Starts connecting in the background.
@@ -44,6 +44,10 @@ pub fn start(settings: Settings, state: ChatState) {
         browser::random_u64(),
     );
     let link = Link::new(config, auth, page_url, outbox, persisted.known_active());
+    let pending_intake = persisted.intake();
+    if pending_intake.is_some() {
+        state.details_known.set(true);
+    }
     let driver = Driver::install(Widget {
         settings,
         state,
@@ -54,6 +58,7 @@ pub fn start(settings: Settings, state: ChatState) {
         stopped: false,
         last_typing_sent: 0.0,
         typing_epoch: 0,
+        pending_intake,
     });
     driver.connect(link);
     // Messages still pending from an earlier page show at once, before any connection is up.
@@ -72,6 +77,19 @@ fn with_link<R>(f: impl FnOnce(&mut Widget, &mut Link) -> R) -> Option<R> {
 /// Queues a message typed by the visitor; returns false when it was refused locally.
 pub fn send_message(body: &str) -> bool {
     with_link(|w, link| w.send_message(link, body)).unwrap_or(false)
+}
+
+/// The pre-chat form was filled in: the answers go with the first message. Returns why not when
+/// they break the site's rules (nothing is kept then).
+pub fn submit_prechat(details: VisitorDetails) -> Result<(), String> {
+    with_link(|w, _| w.submit_prechat(details)).unwrap_or(Err("The chat is not ready yet.".into()))
+}
+
+/// The offline form: name, e-mail address and message become an offline conversation, in the
+/// outbox until both deployments have it.
+pub fn submit_offline(details: VisitorDetails, message: &str) -> Result<(), String> {
+    with_link(|w, link| w.submit_offline(link, details, message))
+        .unwrap_or(Err("The chat is not ready yet.".into()))
 }
 
 /// Tells the operator the visitor is typing (throttled) or stopped.
@@ -100,6 +118,8 @@ struct Widget {
     last_typing_sent: f64,
     /// Increments with every typing notification, so only the latest one's timeout clears it.
     typing_epoch: u64,
+    /// The pre-chat form's answers, until the first message of a new conversation takes them.
+    pending_intake: Option<Intake>,
 }
 
 impl LinkApp for Widget {
@@ -152,6 +172,8 @@ impl Widget {
                 Session::Visitor {
                     token,
                     conversations,
+                    online,
+                    details,
                     ..
                 },
             ..
@@ -159,6 +181,10 @@ impl Widget {
         else {
             return;
         };
+        self.state.online.set(Some(online));
+        if details.is_some() {
+            self.state.details_known.set(true);
+        }
         if moved {
             self.last_seq_here = 0;
         }
@@ -228,11 +254,14 @@ impl Widget {
                     );
                 }
             }
+            ServerFrame::Availability { online } => self.state.online.set(Some(online)),
             ServerFrame::Error {
                 code,
                 message,
                 message_id,
             } => self.on_error(link, code, message, message_id),
+            // Presence frames are for operators' consoles.
+            ServerFrame::Presence { .. } => {}
             // Welcomes, redirects, pongs and replication confirmations are the link's business.
             ServerFrame::Welcome { .. }
             | ServerFrame::Replicated { .. }
@@ -369,18 +398,31 @@ impl Widget {
             c.as_ref()
                 .is_some_and(|c| c.state == ConversationState::Closed)
         });
-        if self.conversation.is_none() || closed {
+        let fresh = self.conversation.is_none() || closed;
+        if fresh {
             self.state.conversation.set(None);
+            self.state.offline_sent.set(false);
             self.switch_conversation(link, Some(new_conversation_id()));
         }
         let Some(conversation_id) = self.conversation else {
             return false;
         };
+        // The pre-chat answers travel with the first message of the conversation they opened;
+        // from then on the outbox keeps them (with the message) until both deployments have them.
+        let intake = if fresh {
+            self.pending_intake.take()
+        } else {
+            None
+        };
+        if intake.is_some() {
+            self.persisted.set_intake(None);
+        }
         let message = PendingMessage {
             conversation_id,
             message_id: new_message_id(),
             body: body.to_owned(),
             written_at: browser::now_ms(),
+            intake,
         };
         self.queue(link, message);
         self.last_typing_sent = 0.0;
@@ -393,6 +435,63 @@ impl Widget {
             .transcript
             .update(|t| t.add_outgoing(&message, AuthorKind::Visitor));
         link.send_message(monotonic_ms(), message);
+    }
+
+    fn submit_prechat(&mut self, details: VisitorDetails) -> Result<(), String> {
+        let intake = Intake {
+            kind: ConversationKind::Chat,
+            details,
+        };
+        intake.check(&self.settings.forms).map_err(|e| e.message)?;
+        self.persisted.set_intake(Some(&intake));
+        self.pending_intake = Some(intake);
+        self.state.form_error.set(None);
+        self.state.details_known.set(true);
+        Ok(())
+    }
+
+    fn submit_offline(
+        &mut self,
+        link: &mut Link,
+        details: VisitorDetails,
+        message: &str,
+    ) -> Result<(), String> {
+        let intake = Intake {
+            kind: ConversationKind::Offline,
+            details,
+        };
+        intake.check(&self.settings.forms).map_err(|e| e.message)?;
+        let body = message.trim();
+        if body.is_empty() {
+            return Err("Please write your message.".into());
+        }
+        if body.len() > self.max_message_bytes {
+            return Err(format!(
+                "Messages can be at most {} characters long.",
+                self.max_message_bytes
+            ));
+        }
+        self.state.conversation.set(None);
+        self.switch_conversation(link, Some(new_conversation_id()));
+        let Some(conversation_id) = self.conversation else {
+            return Err("The chat is not ready yet.".into());
+        };
+        self.pending_intake = None;
+        self.persisted.set_intake(None);
+        self.queue(
+            link,
+            PendingMessage {
+                conversation_id,
+                message_id: new_message_id(),
+                body: body.to_owned(),
+                written_at: browser::now_ms(),
+                intake: Some(intake),
+            },
+        );
+        self.state.form_error.set(None);
+        self.state.details_known.set(true);
+        self.state.offline_sent.set(true);
+        Ok(())
     }
 
     fn typing(&mut self, link: &mut Link, active: bool) {

@@ -38,6 +38,12 @@ pub struct Settings {
     /// The launcher's accessible name.
     #[serde(default)]
     pub launcher_label: Option<String>,
+    /// Shown while nobody is online, from the snippet or the site's stored texts.
+    #[serde(default)]
+    pub away_text: Option<String>,
+    /// The site's forms, from the loader (the site's stored settings); the defaults without.
+    #[serde(default)]
+    pub forms: protocol::admin::SiteForms,
     /// Set by the loader when the deployments do not know the site (removed, or not for this
     /// page): the widget says so and does not connect.
     #[serde(default)]

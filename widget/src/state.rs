@@ -51,6 +51,15 @@ pub struct ChatState {
     pub notice: RwSignal<Option<String>>,
     /// Operator messages that arrived while the panel was closed.
     pub unread: RwSignal<u32>,
+    /// Whether an operator who serves the site is online; unknown until the first welcome.
+    pub online: RwSignal<Option<bool>>,
+    /// Whether the visitor has told who they are (a returning visitor, or the pre-chat form
+    /// filled in), so the pre-chat form is not shown again.
+    pub details_known: RwSignal<bool>,
+    /// Whether the offline form was sent in this conversation (its confirmation shows).
+    pub offline_sent: RwSignal<bool>,
+    /// Why a form was not sent, for the visitor.
+    pub form_error: RwSignal<Option<String>>,
 }
 
 impl ChatState {
@@ -65,6 +74,10 @@ impl ChatState {
             operator_typing: RwSignal::new(None),
             notice: RwSignal::new(None),
             unread: RwSignal::new(0),
+            online: RwSignal::new(None),
+            details_known: RwSignal::new(false),
+            offline_sent: RwSignal::new(false),
+            form_error: RwSignal::new(None),
         }
     }
 }

@@ -53,6 +53,19 @@ impl Persisted {
         self.store.set_json("outbox", outbox);
     }
 
+    /// The pre-chat form's answers, kept until the first message carries them.
+    pub fn intake(&self) -> Option<protocol::Intake> {
+        self.store.get_json("intake")
+    }
+
+    /// Keeps (or forgets, once a message carries them) the pre-chat form's answers.
+    pub fn set_intake(&self, intake: Option<&protocol::Intake>) {
+        match intake {
+            Some(intake) => self.store.set_json("intake", intake),
+            None => self.store.set("intake", None),
+        }
+    }
+
     /// The newest decision of the moderator the widget heard of, so a reload while the moderator
     /// is down still starts at the active deployment.
     pub fn known_active(&self) -> Option<KnownActive> {

@@ -6,7 +6,9 @@ use crate::settings::Settings;
 use crate::state::{ChatState, ConnectionState};
 use client_core::Entry;
 use leptos::prelude::*;
-use protocol::ConversationState;
+use protocol::admin::{FieldKind, FormField, OfflineMode};
+use protocol::conversation::FieldAnswer;
+use protocol::{ConversationState, VisitorDetails};
 
 /// The whole widget. `adopted` is the loader's button when the loader drew one: it becomes the
 /// launcher instead of a new one.
@@ -31,7 +33,7 @@ pub fn app(
     view! {
         {own_launcher}
         <Show when=move || state.open.get()>
-            <Panel title=settings.title.clone() greeting=settings.greeting.clone() state=state />
+            <Panel settings=settings.clone() state=state />
         </Show>
     }
 }
@@ -95,18 +97,61 @@ fn Launcher(
     }
 }
 
-/// The chat panel: header, transcript, typing indicator and composer.
+/// What the panel's body shows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Body {
+    /// The conversation and the composer.
+    Chat,
+    /// The pre-chat form, before a new conversation.
+    Prechat,
+    /// The offline form, when nobody is online and no conversation is going on.
+    Offline,
+}
+
+/// Which body the panel shows now.
+fn body(settings: &Settings, state: ChatState) -> Body {
+    let closed = state.conversation.with(|c| {
+        c.as_ref()
+            .is_some_and(|c| c.state == ConversationState::Closed)
+    });
+    let ongoing = !closed && state.transcript.with(|t| !t.entries().is_empty());
+    if ongoing || state.offline_sent.get() {
+        return Body::Chat;
+    }
+    let away = state.online.get() == Some(false);
+    if away && settings.forms.offline == OfflineMode::Form {
+        return Body::Offline;
+    }
+    if settings.forms.prechat.enabled && !state.details_known.get() {
+        return Body::Prechat;
+    }
+    Body::Chat
+}
+
+/// The chat panel: header, availability, then the conversation or a form.
 #[component]
 fn Panel(
-    /// The header's title.
-    title: String,
-    /// Shown while the conversation is empty.
-    greeting: String,
+    /// The site's settings.
+    settings: Settings,
     /// The widget's state.
     state: ChatState,
 ) -> impl IntoView {
     let connection = move || state.connection.get();
+    let title = settings.title.clone();
     let label = title.clone();
+    let greeting = settings.greeting.clone();
+    let away_text = settings.away_text.clone().unwrap_or_else(|| {
+        "We are away right now. Leave a message and we will answer by e-mail.".into()
+    });
+    let availability = move || {
+        state
+            .online
+            .get()
+            .map(|online| if online { "online" } else { "away" })
+    };
+    let forms = settings.clone();
+    let shown = Memo::new(move |_| body(&forms, state));
+    let prechat_fields = settings.forms.prechat.fields.clone();
     view! {
         <section class="panel" data-testid="chat-panel" role="dialog" aria-label=label>
             <header>
@@ -118,7 +163,19 @@ fn Panel(
                 </span>
                 <button class="close" aria-label="Close chat" on:click=move |_| state.open.set(false)>"×"</button>
             </header>
-            <Transcript greeting=greeting state=state />
+            <Show when=move || availability().is_some()>
+                <p class="availability" data-testid="chat-availability" data-state=move || availability().unwrap_or_default()>
+                    {let away = away_text.clone(); move || if availability() == Some("online") { "We are online.".to_owned() } else { away.clone() }}
+                </p>
+            </Show>
+            {move || match shown.get() {
+                Body::Offline => view! { <OfflineForm state=state /> }.into_any(),
+                Body::Prechat => view! { <PrechatForm fields=prechat_fields.clone() state=state /> }.into_any(),
+                Body::Chat => view! { <Transcript greeting=greeting.clone() state=state /> }.into_any(),
+            }}
+            <Show when=move || state.offline_sent.get()>
+                <p class="sent" data-testid="offline-sent" role="status">"Thanks! We got your message and will answer by e-mail."</p>
+            </Show>
             <Show when=move || state.operator_typing.get().is_some()>
                 <div class="typing" data-testid="chat-typing">
                     {move || format!("{} is typing…", state.operator_typing.get().unwrap_or_default())}
@@ -127,7 +184,9 @@ fn Panel(
             <Show when=move || state.notice.get().is_some()>
                 <div class="notice" data-testid="chat-notice" role="status">{move || state.notice.get().unwrap_or_default()}</div>
             </Show>
-            <Composer state=state />
+            <Show when=move || shown.get() == Body::Chat>
+                <Composer state=state />
+            </Show>
         </section>
     }
 }
@@ -192,6 +251,121 @@ fn MessageLine(
             <span class="body">{entry.body}</span>
             <span class="status">{if entry.status.as_str() == "pending" { "Sending…" } else { "" }}</span>
         </div>
+    }
+}
+
+/// A form's error line, when the last attempt was refused.
+fn form_error(state: ChatState) -> impl IntoView {
+    view! {
+        <Show when=move || state.form_error.get().is_some()>
+            <p class="error" data-testid="form-error" role="alert">{move || state.form_error.get().unwrap_or_default()}</p>
+        </Show>
+    }
+}
+
+/// The pre-chat form: the site's fields, checked by the same rules as on the deployment.
+#[component]
+fn PrechatForm(
+    /// The site's fields.
+    fields: Vec<FormField>,
+    /// The widget's state.
+    state: ChatState,
+) -> impl IntoView {
+    let values: Vec<(FormField, RwSignal<String>)> = fields
+        .into_iter()
+        .map(|f| (f, RwSignal::new(String::new())))
+        .collect();
+    let answers = values.clone();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let mut details = VisitorDetails::default();
+        for (field, value) in &answers {
+            let value = value.get_untracked().trim().to_owned();
+            match field.kind {
+                FieldKind::Name => details.name = Some(value).filter(|v| !v.is_empty()),
+                FieldKind::Email => details.email = Some(value).filter(|v| !v.is_empty()),
+                FieldKind::Text if !value.is_empty() => details.fields.push(FieldAnswer {
+                    key: field.key.clone(),
+                    label: field.label.clone(),
+                    value,
+                }),
+                FieldKind::Text => {}
+            }
+        }
+        if let Err(e) = driver::submit_prechat(details) {
+            state.form_error.set(Some(e));
+        }
+    };
+    let inputs = values
+        .into_iter()
+        .map(|(field, value)| {
+            let label = format!("{}{}", field.label, if field.required { " *" } else { "" });
+            let set = move |ev: leptos::ev::Event| value.set(event_target_value(&ev));
+            let get = move || value.get();
+            let input = match field.kind {
+                FieldKind::Name => view! {
+                    <input data-testid="prechat-name" type="text" autocomplete="name" prop:value=get on:input=set />
+                }
+                .into_any(),
+                FieldKind::Email => view! {
+                    <input data-testid="prechat-email" type="email" autocomplete="email" prop:value=get on:input=set />
+                }
+                .into_any(),
+                FieldKind::Text => view! {
+                    <input data-testid="prechat-custom" data-key=field.key.clone() type="text" prop:value=get on:input=set />
+                }
+                .into_any(),
+            };
+            view! { <label>{label}{input}</label> }
+        })
+        .collect_view();
+    view! {
+        <form class="form" data-testid="prechat-form" on:submit=submit novalidate=true>
+            <p>"Before we start, please tell us who you are."</p>
+            {inputs}
+            {form_error(state)}
+            <button data-testid="prechat-submit" type="submit">"Start the chat"</button>
+        </form>
+    }
+}
+
+/// The offline form: name, e-mail address and message, sent like a message (through the outbox).
+#[component]
+fn OfflineForm(
+    /// The widget's state.
+    state: ChatState,
+) -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let email = RwSignal::new(String::new());
+    let message = RwSignal::new(String::new());
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let details = VisitorDetails {
+            name: Some(name.get_untracked().trim().to_owned()).filter(|v| !v.is_empty()),
+            email: Some(email.get_untracked().trim().to_owned()).filter(|v| !v.is_empty()),
+            fields: Vec::new(),
+        };
+        if let Err(e) = driver::submit_offline(details, &message.get_untracked()) {
+            state.form_error.set(Some(e));
+        }
+    };
+    view! {
+        <form class="form" data-testid="offline-form" on:submit=submit novalidate=true>
+            <label>"Name *"
+                <input data-testid="offline-name" type="text" autocomplete="name"
+                    prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) />
+            </label>
+            <label>"E-mail *"
+                <input data-testid="offline-email" type="email" autocomplete="email"
+                    prop:value=move || email.get() on:input=move |ev| email.set(event_target_value(&ev)) />
+            </label>
+            <label>"Message *"
+                <textarea data-testid="offline-message" rows="4"
+                    prop:value=move || message.get() on:input=move |ev| message.set(event_target_value(&ev))></textarea>
+            </label>
+            {form_error(state)}
+            <button data-testid="offline-submit" type="submit">"Send"</button>
+        </form>
     }
 }
 

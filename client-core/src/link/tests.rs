@@ -44,6 +44,7 @@ fn message(n: u64) -> PendingMessage {
         message_id: MessageId::from_parts(n, [1; 10]),
         body: format!("message {n}"),
         written_at: n as i64,
+        intake: None,
     }
 }
 
@@ -210,6 +211,8 @@ impl Sim {
                         visitor_id: VisitorId::from_parts(9, [2; 10]),
                         token: "token".into(),
                         conversations: vec![],
+                        online: true,
+                        details: None,
                     },
                     replicates: true,
                 }];

@@ -50,6 +50,10 @@ pub enum ClientFrame {
         message_id: MessageId,
         /// The text.
         body: String,
+        /// A visitor's form answers (pre-chat or offline form), stored with the message in one
+        /// step: both or neither. Only with the first message of a conversation.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        intake: Option<crate::conversation::Intake>,
     },
     /// The sender started or stopped typing. Not stored; relayed to the other side.
     Typing {
@@ -75,6 +79,11 @@ pub enum ClientFrame {
         /// The conversation.
         conversation_id: ConversationId,
     },
+    /// An operator sets themselves online or away (visitors see whether anyone is online).
+    Presence {
+        /// The new state.
+        state: crate::conversation::Presence,
+    },
     /// A heartbeat, allowed at any time (even before `hello`): the deployment answers `pong` at
     /// once. A client that hears nothing for a few seconds knows the link is dead even when no
     /// connection was closed (a frozen server, a black-holed network).
@@ -86,8 +95,9 @@ pub enum ClientFrame {
 
 impl ClientFrame {
     /// The `type` names of every client frame, used to tell an unknown frame from a malformed one.
-    pub const TYPES: [&'static str; 7] =
-        ["hello", "send", "typing", "sync", "accept", "close", "ping"];
+    pub const TYPES: [&'static str; 8] = [
+        "hello", "send", "typing", "sync", "accept", "close", "presence", "ping",
+    ];
 
     /// Decodes one text frame, telling apart invalid JSON, an unknown `type` and a known type with
     /// missing or ill-typed fields, so the deployment can answer each with its own error code.
@@ -160,6 +170,14 @@ pub enum Session {
         token: String,
         /// The visitor's conversations, newest first.
         conversations: Vec<ConversationSummary>,
+        /// Whether an operator who serves the site is online now (then `availability` frames
+        /// follow each change).
+        #[serde(default)]
+        online: bool,
+        /// What the visitor told about themselves before (a returning visitor is not asked
+        /// again).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        details: Option<crate::conversation::VisitorDetails>,
     },
     /// An operator's session.
     Operator {
@@ -167,6 +185,13 @@ pub enum Session {
         operator: OperatorProfile,
         /// Every waiting and active conversation, newest first.
         inbox: Vec<ConversationSummary>,
+        /// The operator's availability as the deployment knows it (their choice in another
+        /// console, or online for a first console).
+        #[serde(default)]
+        presence: crate::conversation::Presence,
+        /// After how many seconds without input the console sets the operator away (0: never).
+        #[serde(default)]
+        idle_away_secs: u64,
     },
 }
 
@@ -226,6 +251,17 @@ pub enum ServerFrame {
         conversation_id: ConversationId,
         /// The messages stored after the requested sequence number.
         messages: Vec<Message>,
+    },
+    /// To a visitor: whether an operator who serves the site is online, sent when it changes.
+    Availability {
+        /// True when someone can answer now.
+        online: bool,
+    },
+    /// To an operator's consoles: their availability changed (in another console, or because
+    /// the deployment set them away).
+    Presence {
+        /// The new state.
+        state: crate::conversation::Presence,
     },
     /// The answer to `ping`.
     Pong {

@@ -45,6 +45,11 @@ fn summary() -> ConversationSummary {
         updated_at: 2,
         last_message: Some("hi".into()),
         page_url: Some("https://acme.example/pricing".into()),
+        kind: crate::ConversationKind::Offline,
+        visitor: Some(crate::VisitorDetails {
+            name: Some("Anna".into()),
+            ..Default::default()
+        }),
     }
 }
 
@@ -68,6 +73,7 @@ fn every_client_frame_round_trips() {
             conversation_id: conversation(),
             message_id: message().id,
             body: "hi".into(),
+            intake: None,
         },
         ClientFrame::Typing {
             conversation_id: conversation(),
@@ -82,6 +88,9 @@ fn every_client_frame_round_trips() {
         },
         ClientFrame::Close {
             conversation_id: conversation(),
+        },
+        ClientFrame::Presence {
+            state: crate::Presence::Away,
         },
         ClientFrame::Ping { nonce: 42 },
     ];
@@ -101,6 +110,12 @@ fn every_server_frame_round_trips() {
                 visitor_id: VisitorId::from_parts(1, [3; 10]),
                 token: "tok".into(),
                 conversations: vec![summary()],
+                online: true,
+                details: Some(crate::VisitorDetails {
+                    name: Some("Anna".into()),
+                    email: Some("anna@example.com".into()),
+                    fields: vec![],
+                }),
             },
         },
         ServerFrame::Welcome {
@@ -110,6 +125,8 @@ fn every_server_frame_round_trips() {
             session: Session::Operator {
                 operator: alice(),
                 inbox: vec![summary()],
+                presence: crate::Presence::Away,
+                idle_away_secs: 600,
             },
         },
         ServerFrame::Ack {
@@ -136,6 +153,10 @@ fn every_server_frame_round_trips() {
             messages: vec![message()],
         },
         ServerFrame::Pong { nonce: 42 },
+        ServerFrame::Availability { online: false },
+        ServerFrame::Presence {
+            state: crate::Presence::Online,
+        },
         ServerFrame::Redirect {
             epoch: 7,
             deployment: "redundant".into(),

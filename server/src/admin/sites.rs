@@ -278,10 +278,12 @@ async fn site_config(
     {
         return Err(unavailable());
     }
+    let online = state.presence.online_for(&site.id);
     let config = WidgetConfig {
         site_id: site.id,
         appearance: site.appearance,
         forms: site.forms,
+        online,
     };
     let max_age = state.config.widget_config_max_age_secs;
     let mut response = Json(config).into_response();

@@ -49,6 +49,8 @@ pub async fn run(state: AppState) {
             _ = shutdown.changed() => return,
         };
         state.link.update(|l| l.pull_connected = false);
+        // The peer's operators count only while we hear from it.
+        state.presence.remote_lost();
         if let Err(reason) = outcome {
             tracing::warn!(peer = %peer_url, %reason, "replication pull link is down; retrying");
         }
@@ -150,6 +152,10 @@ async fn pull(
                     typing,
                     origin: crate::hub::REMOTE_ORIGIN,
                 });
+                continue;
+            }
+            ReplicationFrame::Presence { online } => {
+                state.presence.remote_heard(online);
                 continue;
             }
             other => return Err(LinkError::unexpected("a batch", &other)),

@@ -65,6 +65,12 @@ async fn receive(socket: &mut WebSocket, within: Duration) -> Result<Replication
     }
 }
 
+/// Tells the peer which of our operators are online.
+async fn send_presence(socket: &mut WebSocket, state: &AppState) -> Result<(), LinkError> {
+    let online = state.presence.local_online();
+    send(socket, &ReplicationFrame::Presence { online }).await
+}
+
 /// Streams our log to one peer until the link breaks or we shut down.
 pub async fn serve_peer(mut socket: WebSocket, state: AppState) -> Result<(), LinkError> {
     let me = state.store.origin().to_owned();
@@ -91,7 +97,17 @@ pub async fn serve_peer(mut socket: WebSocket, state: AppState) -> Result<(), Li
     };
     let mut shutdown = state.shutdown.clone();
     let mut typing = state.hub.subscribe_all();
+    // Our online operators go to the peer whenever they change and with every heartbeat (the
+    // peer forgets a list it has not heard again), also between the batches of a long catch-up.
+    let mut presence = state.presence.subscribe();
+    let mut presence_sent = tokio::time::Instant::now();
+    send_presence(&mut socket, &state).await?;
     loop {
+        if presence.has_changed().unwrap_or(false) || presence_sent.elapsed() >= HEARTBEAT {
+            presence.mark_unchanged();
+            presence_sent = tokio::time::Instant::now();
+            send_presence(&mut socket, &state).await?;
+        }
         let origin = me.clone();
         let batch = state
             .store
@@ -103,6 +119,7 @@ pub async fn serve_peer(mut socket: WebSocket, state: AppState) -> Result<(), Li
                 changed = head.changed() => { changed.map_err(|_| LinkError::StoreClosed)?; continue; }
                 _ = shutdown.changed() => return Ok(()),
                 _ = tokio::time::sleep(HEARTBEAT) => {}
+                _ = presence.changed() => continue,
                 event = typing.recv() => {
                     match event {
                         // Typing on this deployment is relayed live; typing relayed from the peer

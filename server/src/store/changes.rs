@@ -9,7 +9,8 @@ use super::rows::Cached;
 use super::StoreError;
 use protocol::replication::{Change, LoggedEvent, OperatorSetting};
 use protocol::{
-    AuthorKind, ConversationId, ConversationState, OperatorId, OperatorRole, SiteId, VisitorId,
+    AuthorKind, ConversationId, ConversationKind, ConversationState, OperatorId, OperatorRole,
+    SiteId, VisitorDetails, VisitorId,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -103,10 +104,15 @@ pub fn apply(conn: &Connection, event: &LoggedEvent) -> Result<Option<Conversati
             visitor_id,
             page_url,
             created_at,
+            conversation_kind,
         } => {
             let opened = (site_id, *visitor_id, page_url.as_deref(), *created_at);
-            conversation_opened(conn, &stamp, *id, opened).map(|()| Some(*id))
+            conversation_opened(conn, &stamp, *id, opened, *conversation_kind).map(|()| Some(*id))
         }
+        Change::VisitorDetailsSet {
+            visitor_id,
+            details,
+        } => visitor_details_set(conn, &stamp, *visitor_id, details).map(|()| None),
         Change::MessagePosted {
             id,
             conversation_id,
@@ -345,12 +351,32 @@ fn conversation_opened(
     stamp: &Stamp,
     id: ConversationId,
     (site_id, visitor_id, page_url, created_at): (&SiteId, VisitorId, Option<&str>, i64),
+    kind: ConversationKind,
 ) -> Result<(), StoreError> {
     visitor_seen(conn, visitor_id, site_id, created_at)?;
     conn.execute_cached(
-        "INSERT INTO conversations (id, site_id, visitor_id, state, page_url, created_at, updated_at, state_hlc, state_origin)
-         VALUES (?1, ?2, ?3, 'waiting', ?4, ?5, ?5, ?6, ?7) ON CONFLICT(id) DO NOTHING",
-        params![id.to_string(), site_id.0, visitor_id.to_string(), page_url, created_at, stamp.hlc, stamp.origin],
+        "INSERT INTO conversations (id, site_id, visitor_id, state, page_url, created_at, updated_at, state_hlc, state_origin, kind)
+         VALUES (?1, ?2, ?3, 'waiting', ?4, ?5, ?5, ?6, ?7, ?8) ON CONFLICT(id) DO NOTHING",
+        params![id.to_string(), site_id.0, visitor_id.to_string(), page_url, created_at, stamp.hlc, stamp.origin, kind.as_str()],
+    )?;
+    Ok(())
+}
+
+/// **Visitor details: last writer wins by (hlc, origin), per visitor.** The register does not
+/// need the visitor's row, so it merges in any order with the visitor's own events.
+fn visitor_details_set(
+    conn: &Connection,
+    stamp: &Stamp,
+    visitor_id: VisitorId,
+    details: &VisitorDetails,
+) -> Result<(), StoreError> {
+    let value = serde_json::to_string(details).expect("details serialise");
+    conn.execute_cached(
+        "INSERT INTO visitor_details (visitor_id, details, hlc, origin) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(visitor_id) DO UPDATE SET details = excluded.details, hlc = excluded.hlc,
+             origin = excluded.origin
+         WHERE (excluded.hlc, excluded.origin) > (visitor_details.hlc, visitor_details.origin)",
+        params![visitor_id.to_string(), value, stamp.hlc, stamp.origin],
     )?;
     Ok(())
 }

@@ -6,8 +6,9 @@ use super::{Reader, StoreError, Writer};
 use protocol::admin::SiteScope;
 use protocol::replication::Change;
 use protocol::{
-    AuthorKind, ConversationId, ConversationState, ConversationSummary, Message, MessageId,
-    OperatorCard, OperatorId, OperatorProfile, OperatorRole, SiteId, VisitorId,
+    AuthorKind, ConversationId, ConversationKind, ConversationState, ConversationSummary, Message,
+    MessageId, OperatorCard, OperatorId, OperatorProfile, OperatorRole, SiteId, VisitorDetails,
+    VisitorId,
 };
 use rusqlite::{OptionalExtension, Row};
 
@@ -23,8 +24,9 @@ pub struct StateChange {
 fn select(condition: &str) -> String {
     format!(
         "SELECT c.id, c.site_id, c.visitor_id, c.state, c.page_url, c.last_message,
-            c.created_at, c.updated_at, o.id, o.name
-         FROM conversations c LEFT JOIN operators o ON o.id = c.operator_id {condition}"
+            c.created_at, c.updated_at, o.id, o.name, c.kind, d.details
+         FROM conversations c LEFT JOIN operators o ON o.id = c.operator_id
+             LEFT JOIN visitor_details d ON d.visitor_id = c.visitor_id {condition}"
     )
 }
 
@@ -49,6 +51,10 @@ fn conversation_from_row(row: &Row<'_>) -> rusqlite::Result<ConversationSummary>
         created_at: row.get(6)?,
         updated_at: row.get(7)?,
         operator,
+        kind: rows::parsed(row, 10, "conversation kind", |s| {
+            ConversationKind::parse(s).ok_or("not a conversation kind")
+        })?,
+        visitor: rows::optional_json(row, 11, "visitor details")?,
     })
 }
 
@@ -97,6 +103,26 @@ impl Reader<'_> {
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map([sites], conversation_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// What a visitor told about themselves, if anything.
+    pub fn visitor_details(
+        &self,
+        visitor: VisitorId,
+    ) -> Result<Option<VisitorDetails>, StoreError> {
+        let found = self
+            .conn
+            .query_row_cached(
+                "SELECT details FROM visitor_details WHERE visitor_id = ?1",
+                [visitor.to_string()],
+                |row| {
+                    rows::parsed(row, 0, "visitor details", |s| {
+                        serde_json::from_str::<VisitorDetails>(s)
+                    })
+                },
+            )
+            .optional()?;
+        Ok(found)
     }
 
     /// One conversation that must exist (the caller just wrote to it, or checked it).

@@ -6,7 +6,8 @@ use super::{Reader, StoreError, Writer};
 use crate::identity::Identity;
 use protocol::replication::Change;
 use protocol::{
-    Author, AuthorKind, ConversationId, ConversationState, ConversationSummary, Message, MessageId,
+    Author, AuthorKind, ConversationId, ConversationState, ConversationSummary, Intake, Message,
+    MessageId,
 };
 use rusqlite::{params, OptionalExtension, Row};
 
@@ -104,6 +105,7 @@ impl Writer<'_> {
         conversation_id: ConversationId,
         message_id: MessageId,
         body: &str,
+        intake: Option<&Intake>,
     ) -> Result<Posted, StoreError> {
         let (author_kind, author_id) = match author {
             Identity::Visitor { visitor_id, .. } => (AuthorKind::Visitor, visitor_id.0),
@@ -124,7 +126,7 @@ impl Writer<'_> {
                 duplicate: true,
             });
         }
-        self.check_may_post(author, conversation_id)?;
+        self.check_may_post(author, conversation_id, intake)?;
         let author_name = author.operator().map(|op| op.name.clone());
         self.record_message(
             conversation_id,
@@ -142,13 +144,21 @@ impl Writer<'_> {
     }
 
     /// Whether `author` may post a new message in the conversation; a visitor naming a new
-    /// conversation opens it.
+    /// conversation opens it, with the form answers that came with the message (checked against
+    /// the site's forms before anything is written).
     fn check_may_post(
         &self,
         author: &Identity,
         conversation_id: ConversationId,
+        intake: Option<&Intake>,
     ) -> Result<(), StoreError> {
-        match (self.conversation(conversation_id)?, author) {
+        let current = self.conversation(conversation_id)?;
+        if intake.is_some() && (current.is_some() || author.operator().is_some()) {
+            return Err(StoreError::Invalid(
+                "form answers come with the first message of a visitor's conversation".into(),
+            ));
+        }
+        match (current, author) {
             (
                 None,
                 Identity::Visitor {
@@ -157,12 +167,24 @@ impl Writer<'_> {
                     page_url,
                 },
             ) => {
+                let kind = intake.map(|i| i.kind).unwrap_or_default();
+                if let Some(intake) = intake {
+                    let forms = self.site_forms(site_id)?;
+                    intake
+                        .check(&forms)
+                        .map_err(|e| StoreError::Invalid(e.message))?;
+                    self.record(Change::VisitorDetailsSet {
+                        visitor_id: *visitor_id,
+                        details: intake.details.clone(),
+                    })?;
+                }
                 self.record(Change::ConversationOpened {
                     id: conversation_id,
                     site_id: site_id.clone(),
                     visitor_id: *visitor_id,
                     page_url: page_url.clone(),
                     created_at: self.now_ms(),
+                    conversation_kind: kind,
                 })?;
                 Ok(())
             }

@@ -163,6 +163,17 @@ pub const MIGRATIONS: &[&str] = &[
         id TEXT PRIMARY KEY
     ) WITHOUT ROWID;
     "#,
+    // 9: the conversation features. A conversation is a chat or an offline message; what a
+    // visitor told about themselves is a last-writer-wins register per visitor.
+    r#"
+    ALTER TABLE conversations ADD COLUMN kind TEXT NOT NULL DEFAULT 'chat';
+    CREATE TABLE visitor_details (
+        visitor_id TEXT PRIMARY KEY,
+        details    TEXT NOT NULL,                      -- protocol::VisitorDetails as JSON
+        hlc        INTEGER NOT NULL,
+        origin     TEXT NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// Opens-time settings for every connection: WAL so readers never block the writer, `synchronous =

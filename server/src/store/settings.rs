@@ -25,6 +25,26 @@ impl Reader<'_> {
         Ok(settings.collect::<Result<_, _>>()?)
     }
 
+    /// A site's forms (the defaults until an admin sets them).
+    pub fn site_forms(&self, id: &SiteId) -> Result<SiteForms, StoreError> {
+        let found = self
+            .conn
+            .query_row_cached(
+                "SELECT value FROM site_settings WHERE site_id = ?1 AND key = 'forms'",
+                [&id.0],
+                |row| {
+                    rows::parsed(row, 0, "site setting", |s| {
+                        serde_json::from_str::<SiteSetting>(s)
+                    })
+                },
+            )
+            .optional()?;
+        Ok(match found {
+            Some(SiteSetting::Forms(forms)) => forms,
+            _ => SiteForms::default(),
+        })
+    }
+
     /// A site as admins see it, with the defaults for settings never set; `None` when it does
     /// not exist or was removed.
     pub fn admin_site(&self, id: &SiteId) -> Result<Option<AdminSite>, StoreError> {

@@ -23,9 +23,10 @@ const TABLES: &[(&str, &str)] = &[
     ("operator tombstones", "SELECT id FROM operator_tombstones ORDER BY id"),
     ("session tombstones", "SELECT token_hash FROM session_tombstones ORDER BY token_hash"),
     ("visitors", "SELECT id || ' ' || site_id FROM visitors ORDER BY id"),
+    ("visitor details", "SELECT visitor_id || ' ' || details FROM visitor_details ORDER BY visitor_id"),
     (
         "conversations",
-        "SELECT id || ' ' || site_id || ' ' || visitor_id || ' ' || state || ' ' || COALESCE(operator_id, '-') FROM conversations ORDER BY id",
+        "SELECT id || ' ' || site_id || ' ' || visitor_id || ' ' || state || ' ' || COALESCE(operator_id, '-') || ' ' || kind FROM conversations ORDER BY id",
     ),
     (
         "messages",

@@ -87,6 +87,7 @@ pub fn change(change: &Change) -> Result<(), String> {
                 _ => Ok(()),
             }
         }
+        Change::VisitorDetailsSet { details, .. } => visitor_details(details),
         Change::MessagePosted {
             author_kind,
             author_id,
@@ -175,6 +176,37 @@ pub fn email(email: &str) -> Result<(), String> {
 }
 
 /// Whether `value` is a name (of a site, an operator): 1 to 200 characters, none invisible.
+/// What a visitor told about themselves: names and answers of bounded length without disguising
+/// characters, an address that is one.
+fn visitor_details(details: &protocol::VisitorDetails) -> Result<(), String> {
+    use protocol::conversation::MAX_ANSWER_CHARS;
+    let bounded = |what: &str, value: &str| {
+        if value.chars().count() > MAX_ANSWER_CHARS || value.chars().any(char::is_control) {
+            return Err(format!(
+                "a visitor's {what} is too long or has control characters"
+            ));
+        }
+        Ok(())
+    };
+    if let Some(name) = &details.name {
+        bounded("name", name)?;
+    }
+    if let Some(email) = &details.email {
+        if !protocol::conversation::is_email(email) {
+            return Err("a visitor's e-mail address is not one".into());
+        }
+    }
+    if details.fields.len() > protocol::admin::MAX_FORM_FIELDS + 2 {
+        return Err("a visitor answered more fields than a form has".into());
+    }
+    for field in &details.fields {
+        bounded("field key", &field.key)?;
+        bounded("field label", &field.label)?;
+        bounded("answer", &field.value)?;
+    }
+    Ok(())
+}
+
 pub fn text(what: &str, value: &str) -> Result<(), String> {
     let count = value.chars().count();
     if value.trim().is_empty() || count > MAX_NAME_CHARS {

@@ -23,6 +23,7 @@ pub fn frame_for(peer: Option<&Identity>, me: ConnectionId, event: Event) -> Opt
                 author.kind == AuthorKind::Visitor
                     && site_id.as_ref().is_some_and(|site| op.sites.allows(site))
             }
+            Event::Presence { operator_id, .. } => *operator_id == op.id,
         },
     };
     if !relevant {
@@ -41,6 +42,7 @@ pub fn frame_for(peer: Option<&Identity>, me: ConnectionId, event: Event) -> Opt
             author,
             typing,
         },
+        Event::Presence { state, .. } => ServerFrame::Presence { state },
     })
 }
 
@@ -57,5 +59,6 @@ fn concerns_visitor(event: &Event, visitor: VisitorId, me: ConnectionId) -> bool
             origin,
             ..
         } => *visitor_id == visitor && *origin != me && author.kind == AuthorKind::Operator,
+        Event::Presence { .. } => false,
     }
 }

@@ -116,6 +116,8 @@ async fn run(
     // Operators only (visitors' connections hold nothing for it): when their session is checked
     // next, and the account changes that call for a check at once.
     let mut operator: Option<OperatorWatch> = None;
+    // Visitors only: the presence board, so the widget hears when someone comes online.
+    let mut presence: Option<tokio::sync::watch::Receiver<u64>> = None;
     loop {
         tokio::select! {
             incoming = socket.recv() => {
@@ -142,6 +144,11 @@ async fn run(
                 last_frame = tokio::time::Instant::now();
                 if !was_authenticated && session.is_authenticated() {
                     deadline.as_mut().reset(last_frame + idle_limit);
+                    if session.watches_presence() {
+                        let mut board = state.presence.subscribe();
+                        board.mark_unchanged();
+                        presence = Some(board);
+                    }
                     if session.session_expires_at().is_some() {
                         operator = Some(OperatorWatch {
                             timer: Box::pin(tokio::time::sleep_until(next_session_check(&state, &session))),
@@ -201,6 +208,11 @@ async fn run(
                     watch.timer.as_mut().reset(next_session_check(&state, &session));
                 }
             }
+            Some(()) = presence_changed(&mut presence) => {
+                if let Some(frame) = session.availability_changed() {
+                    if send(&mut socket, &frame).await.is_err() { return; }
+                }
+            }
             Ok(()) = role.changed() => {
                 let redirect = crate::role::redirect_for(role.borrow_and_update().as_ref(), &state.config.deployment);
                 if let Some(frame) = redirect.filter(|_| session.is_authenticated()) {
@@ -212,6 +224,15 @@ async fn run(
                 return;
             }
         }
+    }
+}
+
+/// Resolves when the presence board changed; never for a socket that does not watch it, and
+/// `None` once the board is gone.
+async fn presence_changed(board: &mut Option<tokio::sync::watch::Receiver<u64>>) -> Option<()> {
+    match board {
+        Some(board) => board.changed().await.ok(),
+        None => std::future::pending().await,
     }
 }
 

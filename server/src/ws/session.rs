@@ -1,6 +1,8 @@
 //! One WebSocket session's logic, without the socket: "process one frame" and "which events
 //! concern me". The first frame must be `hello`; after it the session is a visitor or an operator.
 
+mod signals;
+
 use super::outcome::Outcome;
 use crate::error::Refusal;
 use crate::extract;
@@ -8,11 +10,10 @@ use crate::hub::{ConnectionId, Event, Subscription};
 use crate::identity::Identity;
 use crate::state::AppState;
 use crate::store::{SessionStatus, StateChange, StoreError, Writer};
-use crate::throttle::per_connection::TypingVerdict;
 use crate::throttle::{retry_after_secs, ConnectionLimits};
 use protocol::{
-    Auth, Author, AuthorKind, ClientFrame, ConversationId, DecodeError, ErrorCode, MessageId,
-    ServerFrame, Session as WelcomeSession, SiteId, VisitorId, PROTOCOL_VERSION,
+    Auth, ClientFrame, ConversationId, DecodeError, ErrorCode, MessageId, ServerFrame,
+    Session as WelcomeSession, SiteId, VisitorId, PROTOCOL_VERSION,
 };
 use std::net::IpAddr;
 
@@ -47,6 +48,10 @@ pub struct Session {
     /// How fast this connection may send messages and typing notices; made by the first message
     /// or typing notice, so that an idle connection holds none.
     limits: Option<Box<ConnectionLimits>>,
+    /// An operator's console counted on the presence board, taken off it when the session ends.
+    console_of: Option<protocol::OperatorId>,
+    /// What this visitor's socket last said about availability, so a change is sent once.
+    told_online: Option<bool>,
     /// Conversations a visitor's messages were stored in on this connection, so only a message
     /// naming another one costs a look-up (a new conversation counts against the visitor's
     /// limit). A handful at most: most visitors have one conversation.
@@ -66,6 +71,8 @@ impl Session {
     ) -> Self {
         Self {
             address,
+            console_of: None,
+            told_online: None,
             limits: None,
             known_conversations: Vec::new(),
             state,
@@ -106,6 +113,7 @@ impl Session {
                 operator,
                 expires_at,
             }) => {
+                self.state.presence.set_sites(operator.id, &operator.sites);
                 self.peer = Some(Identity::Operator(operator));
                 if let Some(session) = &mut self.operator_session {
                     session.1 = expires_at;
@@ -166,8 +174,17 @@ impl Session {
                     conversation_id,
                     message_id,
                     body,
+                    intake,
                 },
-            ) => self.send(conversation_id, message_id, body).await,
+            ) => self.send(conversation_id, message_id, body, intake).await,
+            (Some(Identity::Operator(op)), ClientFrame::Presence { state }) => {
+                let id = op.id;
+                self.set_presence(id, state)
+            }
+            (Some(Identity::Visitor { .. }), ClientFrame::Presence { .. }) => Outcome::refuse(
+                ErrorCode::Forbidden,
+                "only operators set themselves online or away",
+            ),
             (
                 Some(_),
                 ClientFrame::Typing {
@@ -263,9 +280,16 @@ impl Session {
         store
             .write(move |w| w.ensure_visitor(visitor_id, &site_for_write))
             .await?;
-        let conversations = store
-            .read(move |r| r.visitor_conversations(visitor_id))
+        let (conversations, details) = store
+            .read(move |r| {
+                Ok((
+                    r.visitor_conversations(visitor_id)?,
+                    r.visitor_details(visitor_id)?,
+                ))
+            })
             .await?;
+        let online = self.state.presence.online_for(&site_id);
+        self.told_online = Some(online);
         let expires =
             self.state.now_ms() / 1000 + self.state.config.visitor_token_ttl_days * 86_400;
         let token = self.state.signer.issue(&site_id, visitor_id, expires);
@@ -278,6 +302,8 @@ impl Session {
             visitor_id,
             token,
             conversations,
+            online,
+            details,
         })
     }
 
@@ -294,8 +320,18 @@ impl Session {
         self.subscription = Some(self.state.hub.subscribe_all());
         let scope = operator.sites.clone();
         let inbox = self.state.store.read(move |r| r.inbox(&scope)).await?;
+        let presence = self
+            .state
+            .presence
+            .console_opened(operator.id, operator.sites.clone());
+        self.console_of = Some(operator.id);
         self.peer = Some(Identity::Operator(operator.clone()));
-        Ok(WelcomeSession::Operator { operator, inbox })
+        Ok(WelcomeSession::Operator {
+            operator,
+            inbox,
+            presence,
+            idle_away_secs: self.state.config.operator_idle_away_secs,
+        })
     }
 
     async fn send(
@@ -303,6 +339,7 @@ impl Session {
         conversation_id: ConversationId,
         message_id: MessageId,
         body: String,
+        intake: Option<protocol::Intake>,
     ) -> Outcome {
         let refuse = |code: ErrorCode, message: String| {
             Outcome::reply(ServerFrame::Error {
@@ -357,7 +394,8 @@ impl Session {
             .state
             .store
             .write(move |w| {
-                let posted = w.post_message(&author, conversation_id, message_id, &body)?;
+                let posted =
+                    w.post_message(&author, conversation_id, message_id, &body, intake.as_ref())?;
                 let copy = w.message_origin(message_id)?;
                 Ok((posted, copy))
             })
@@ -468,40 +506,6 @@ impl Session {
             }
             _ => Ok(conversation.visitor_id),
         }
-    }
-
-    async fn typing(&mut self, conversation_id: ConversationId, typing: bool) -> Outcome {
-        // Coalesced and limited before anything is read or broadcast.
-        if self.limits().typing(conversation_id, typing) == TypingVerdict::Drop {
-            return Outcome::default();
-        }
-        let visitor_id = match self.visible(conversation_id).await {
-            Ok(visitor_id) => visitor_id,
-            Err(outcome) => return outcome,
-        };
-        let author = match &self.peer {
-            Some(Identity::Operator(op)) => Author {
-                kind: AuthorKind::Operator,
-                name: Some(op.name.clone()),
-            },
-            _ => Author {
-                kind: AuthorKind::Visitor,
-                name: None,
-            },
-        };
-        let site_id = match &self.peer {
-            Some(Identity::Visitor { site_id, .. }) => Some(site_id.clone()),
-            _ => None,
-        };
-        self.state.hub.publish(Event::Typing {
-            visitor_id,
-            site_id,
-            conversation_id,
-            author,
-            typing,
-            origin: self.connection_id,
-        });
-        Outcome::default()
     }
 
     async fn sync(&mut self, conversation_id: ConversationId, after_seq: u64) -> Outcome {

@@ -354,6 +354,7 @@ impl Client {
             conversation_id,
             message_id,
             body: body.into(),
+            intake: None,
         })
         .await;
         let reply = self

@@ -1,0 +1,87 @@
+//! What a session relays without storing it: typing notices and operators' presence, and the
+//! `availability` a visitor's socket is told when their site's answer changes.
+
+use super::Session;
+use crate::hub::Event;
+use crate::identity::Identity;
+use crate::throttle::per_connection::TypingVerdict;
+use crate::ws::outcome::Outcome;
+use protocol::{Author, AuthorKind, ConversationId, OperatorId, Presence, ServerFrame};
+
+impl Session {
+    pub(super) async fn typing(
+        &mut self,
+        conversation_id: ConversationId,
+        typing: bool,
+    ) -> Outcome {
+        // Coalesced and limited before anything is read or broadcast.
+        if self.limits().typing(conversation_id, typing) == TypingVerdict::Drop {
+            return Outcome::default();
+        }
+        let visitor_id = match self.visible(conversation_id).await {
+            Ok(visitor_id) => visitor_id,
+            Err(outcome) => return outcome,
+        };
+        let author = match &self.peer {
+            Some(Identity::Operator(op)) => Author {
+                kind: AuthorKind::Operator,
+                name: Some(op.name.clone()),
+            },
+            _ => Author {
+                kind: AuthorKind::Visitor,
+                name: None,
+            },
+        };
+        let site_id = match &self.peer {
+            Some(Identity::Visitor { site_id, .. }) => Some(site_id.clone()),
+            _ => None,
+        };
+        self.state.hub.publish(Event::Typing {
+            visitor_id,
+            site_id,
+            conversation_id,
+            author,
+            typing,
+            origin: self.connection_id,
+        });
+        Outcome::default()
+    }
+
+    /// An operator chose online or away: the board counts it, and their other consoles follow.
+    pub(super) fn set_presence(&mut self, operator: OperatorId, state: Presence) -> Outcome {
+        self.state.presence.set(operator, state);
+        self.state.hub.publish(Event::Presence {
+            operator_id: operator,
+            state,
+        });
+        Outcome::default()
+    }
+
+    /// Whether a visitor's socket should watch the presence board (after a visitor's `hello`).
+    pub fn watches_presence(&self) -> bool {
+        matches!(self.peer, Some(Identity::Visitor { .. }))
+    }
+
+    /// The `availability` frame for a visitor whose site's answer changed since they were last
+    /// told, if it did.
+    pub fn availability_changed(&mut self) -> Option<ServerFrame> {
+        let Some(Identity::Visitor { site_id, .. }) = &self.peer else {
+            return None;
+        };
+        let online = self.state.presence.online_for(site_id);
+        if self.told_online == Some(online) {
+            return None;
+        }
+        self.told_online = Some(online);
+        Some(ServerFrame::Availability { online })
+    }
+}
+
+impl Drop for Session {
+    /// An operator's console that closes no longer counts as them being online.
+    fn drop(&mut self) {
+        if let Some(operator) = self.console_of.take() {
+            self.state.presence.console_closed(operator);
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! The conversation around the messages, in headless Chromium against a real pair and
+//! moderator: with nobody online the widget offers the offline form (a wrong address is refused
+//! in the widget, nothing is sent), and what the visitor leaves reaches the operator's inbox
+//! marked offline with their name and address; once the operator is online a new visitor gets
+//! the site's pre-chat form, and its answers reach the operator with the first message; the
+//! operator's presence select moves visitors between "online" and the away text. Then the primary
+//! is killed in the middle of an offline form being sent: it arrives once, on both deployments,
+//! with no error shown.
+
+use daemon::http::{HttpClient, Method};
+use fantoccini::{Client, Locator};
+use std::time::Duration;
+use tests::browser::{
+    by_test_id, lines, open_widget, widget_element, widget_has, widget_shows, widget_write,
+    ChromeDriver, WAIT,
+};
+use tests::deployment::{ADMIN_EMAIL, ADMIN_PASSWORD, SITE_ID};
+use tests::eventually;
+use tests::moderator::ModeratorProcess;
+use tests::page::serve_page;
+use tests::pair::{start_pair, stored_once_on_both};
+
+/// Types `text` into the widget's field `testid`.
+async fn widget_type(client: &Client, testid: &str, text: &str) {
+    let field = widget_element(client, testid).await;
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+async fn widget_click(client: &Client, testid: &str) {
+    widget_element(client, testid).await.click().await.unwrap();
+}
+
+/// Waits until the widget's element `testid` has `attribute` = `value`.
+async fn widget_attr_becomes(client: &Client, testid: &str, attribute: &str, value: &str) {
+    eventually(
+        &format!("{testid} with {attribute}={value}"),
+        WAIT,
+        || async {
+            let element = widget_element(client, testid).await;
+            (element.attr(attribute).await.ok()??.as_str() == value).then_some(())
+        },
+    )
+    .await;
+}
+
+/// Waits for a console element matching `css` to carry `attribute` = `value`.
+async fn console_attr_becomes(client: &Client, css: &str, attribute: &str, value: &str) {
+    eventually(&format!("{css} with {attribute}={value}"), WAIT, || async {
+        let element = client.find(Locator::Css(css)).await.ok()?;
+        (element.attr(attribute).await.ok()??.as_str() == value).then_some(())
+    })
+    .await;
+}
+
+/// The text of the console's first element matching `css`, once it contains `expected`.
+async fn console_text_has(client: &Client, css: &str, expected: &str) {
+    eventually(&format!("{css} to say {expected:?}"), WAIT, || async {
+        let element = client.find(Locator::Css(css)).await.ok()?;
+        element.text().await.ok()?.contains(expected).then_some(())
+    })
+    .await;
+}
+
+/// Logs the test admin in to the console at `url` (the same as the other tests' helper, but
+/// without waiting for an inbox item).
+async fn console_at(client: &Client, url: &str) {
+    tests::browser::console_login(client, url).await;
+    by_test_id(client, "presence-select").await;
+}
+
+/// Turns on the demo site's pre-chat form (name required, e-mail, an order number) through the
+/// admin API.
+async fn enable_prechat(base: &str) {
+    let http = HttpClient::default();
+    let login = serde_json::json!({ "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD });
+    let answer = http
+        .call(
+            Method::POST,
+            &format!("{base}/v1/operators/login"),
+            None,
+            Some(login.to_string().into_bytes()),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    let token: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    let forms = serde_json::json!({
+        "prechat": { "enabled": true, "fields": [
+            { "key": "name", "label": "Name", "kind": "name", "required": true },
+            { "key": "email", "label": "E-mail", "kind": "email", "required": false },
+            { "key": "order", "label": "Order number", "kind": "text", "required": false }
+        ]},
+        "offline": "form"
+    });
+    let answer = http
+        .call(
+            Method::PUT,
+            &format!("{base}/v1/admin/sites/{SITE_ID}/forms"),
+            token["token"].as_str(),
+            Some(forms.to_string().into_bytes()),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_and_prechat_forms_reach_the_operator_and_survive_a_killed_primary() {
+    let (mut primary, redundant) = start_pair(0);
+    let moderator = ModeratorProcess::start(&primary, &redundant);
+    moderator.wait_until_pushed().await;
+    let deployments = [primary.url(), redundant.url()];
+    let page = xtask::render_demo_page(&tests::root(), &deployments, Some(&moderator.url), SITE_ID)
+        .unwrap();
+    let page_url = serve_page(page).await;
+    enable_prechat(&primary.url()).await;
+    let mut chrome = ChromeDriver::start().await;
+
+    // Nobody is online: the offline form. A wrong address is refused in the widget.
+    let anna = chrome.session().await;
+    open_widget(&anna, &page_url).await;
+    widget_attr_becomes(&anna, "chat-availability", "data-state", "away").await;
+    widget_type(&anna, "offline-name", "Anna").await;
+    widget_type(&anna, "offline-email", "anna.example.com").await;
+    widget_type(&anna, "offline-message", "Do you deliver on Sundays?").await;
+    widget_click(&anna, "offline-submit").await;
+    let error = widget_element(&anna, "form-error")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(error.contains("not an e-mail address"), "{error}");
+    assert!(!widget_has(&anna, "offline-sent").await);
+    widget_type(&anna, "offline-email", "anna@example.com").await;
+    widget_click(&anna, "offline-submit").await;
+    widget_element(&anna, "offline-sent").await;
+    widget_shows(&anna, &["Do you deliver on Sundays?"]).await;
+
+    // The operator logs in: the offline message is in the inbox, marked, with her details.
+    let operator = chrome.session().await;
+    console_at(&operator, &format!("{}/console/", primary.url())).await;
+    console_attr_becomes(
+        &operator,
+        "[data-testid=presence-select]",
+        "data-state",
+        "online",
+    )
+    .await;
+    console_attr_becomes(
+        &operator,
+        "[data-testid=inbox-item]",
+        "data-kind",
+        "offline",
+    )
+    .await;
+    console_text_has(&operator, "[data-testid=inbox-item]", "Anna").await;
+    by_test_id(&operator, "inbox-item")
+        .await
+        .click()
+        .await
+        .unwrap();
+    console_text_has(
+        &operator,
+        "[data-testid=conversation-visitor]",
+        "anna@example.com",
+    )
+    .await;
+    widget_attr_becomes(&anna, "chat-availability", "data-state", "online").await;
+
+    // A new visitor, with someone online: the pre-chat form first (the name is required).
+    let bea = chrome.session().await;
+    open_widget(&bea, &page_url).await;
+    widget_attr_becomes(&bea, "chat-availability", "data-state", "online").await;
+    widget_element(&bea, "prechat-form").await;
+    widget_click(&bea, "prechat-submit").await;
+    let error = widget_element(&bea, "form-error")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(error.contains("Name"), "{error}");
+    widget_type(&bea, "prechat-name", "Bea").await;
+    widget_type(&bea, "prechat-email", "bea@example.com").await;
+    widget_type(&bea, "prechat-custom", "A-1017").await;
+    widget_click(&bea, "prechat-submit").await;
+    widget_write(&bea, "Where is my order?").await;
+    widget_shows(&bea, &["Where is my order?"]).await;
+    eventually("Bea's chat in the inbox", WAIT, || async {
+        for item in operator
+            .find_all(Locator::Css("[data-testid=inbox-item]"))
+            .await
+            .ok()?
+        {
+            let text = item.text().await.ok()?;
+            if text.contains("Bea") && item.attr("data-kind").await.ok()?? == "chat" {
+                item.click().await.ok()?;
+                return Some(());
+            }
+        }
+        None
+    })
+    .await;
+    eventually("Bea's order number beside her chat", WAIT, || async {
+        for card in operator
+            .find_all(Locator::Css("[data-testid=conversation-visitor]"))
+            .await
+            .ok()?
+        {
+            if card.text().await.ok()?.contains("A-1017") {
+                return Some(());
+            }
+        }
+        None
+    })
+    .await;
+    // A returning visitor is not asked again.
+    bea.refresh().await.unwrap();
+    widget_click(&bea, "chat-launcher").await;
+    widget_shows(&bea, &["Where is my order?"]).await;
+    assert!(!widget_has(&bea, "prechat-form").await);
+
+    // The operator goes away: visitors see the away text.
+    let select = by_test_id(&operator, "presence-select").await;
+    select.select_by_value("away").await.unwrap();
+    console_attr_becomes(
+        &operator,
+        "[data-testid=presence-select]",
+        "data-state",
+        "away",
+    )
+    .await;
+    widget_attr_becomes(&bea, "chat-availability", "data-state", "away").await;
+
+    // A third visitor fills in the offline form; the primary dies as it is sent.
+    let cleo = chrome.session().await;
+    open_widget(&cleo, &page_url).await;
+    widget_type(&cleo, "offline-name", "Cleo").await;
+    widget_type(&cleo, "offline-email", "cleo@example.com").await;
+    widget_type(&cleo, "offline-message", "Sent while a data centre burns").await;
+    primary.kill9();
+    widget_click(&cleo, "offline-submit").await;
+    widget_element(&cleo, "offline-sent").await;
+    let sent = widget_shows(&cleo, &["Sent while a data centre burns"]).await;
+    assert!(!widget_has(&cleo, "chat-notice").await, "no error shown");
+    // The operator's console, from the dead deployment, carries on at the other one and
+    // finds Cleo's message there.
+    eventually("Cleo's message in the console", WAIT, || async {
+        for item in operator
+            .find_all(Locator::Css("[data-testid=inbox-item]"))
+            .await
+            .ok()?
+        {
+            if item.text().await.ok()?.contains("Cleo") {
+                return (item.attr("data-kind").await.ok()?? == "offline").then_some(());
+            }
+        }
+        None
+    })
+    .await;
+    primary.start();
+    stored_once_on_both(&primary, &redundant, sent.iter().map(|l| l.id.clone())).await;
+    let anna_lines = lines(&anna, true, "").await;
+    assert_eq!(anna_lines.len(), 1, "{anna_lines:?}");
+    for client in [anna, bea, cleo, operator] {
+        client.close().await.unwrap();
+    }
+}
