@@ -85,7 +85,10 @@ pub fn operator(
     seen: Arc<Seen>,
 ) -> tokio::task::JoinHandle<()> {
     let mut options = ClientOptions::visitor("", deployments, moderator);
-    options.auth = Auth::Operator { token };
+    options.auth = Auth::Operator {
+        token,
+        presence: None,
+    };
     tokio::spawn(async move {
         let mut client = Client::start(options);
         while now_us() < until_us {

@@ -129,6 +129,39 @@ pub fn now_ms() -> i64 {
     js_sys::Date::now() as i64
 }
 
+/// Whether the page is visible now (not a background tab, not minimised).
+pub fn page_visible() -> bool {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .is_none_or(|d| d.visibility_state() == web_sys::VisibilityState::Visible)
+}
+
+/// Calls `changed` with the page's visibility whenever it changes, for the page's lifetime.
+pub fn watch_visibility(changed: impl Fn(bool) + 'static) {
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    let listener = Closure::<dyn FnMut()>::new(move || changed(page_visible()));
+    let _ = document
+        .add_event_listener_with_callback("visibilitychange", listener.as_ref().unchecked_ref());
+    // The page keeps its listener until it unloads.
+    listener.forget();
+}
+
+/// A moment (Unix ms) as the visitor's own clock shows it: the hours and minutes in their
+/// locale and time zone ("14:05", "2:05 PM"), and the whole date and time for a tooltip, and
+/// the ISO form for a `datetime` attribute. The browser's `Intl` does the work, so nothing is
+/// shipped for it.
+pub fn local_time(ms: i64) -> (String, String, String) {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+    let options = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&options, &"hour".into(), &"2-digit".into());
+    let _ = js_sys::Reflect::set(&options, &"minute".into(), &"2-digit".into());
+    let short = date.to_locale_time_string_with_options("default", &options);
+    let full = date.to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED);
+    (short.into(), full.into(), date.to_iso_string().into())
+}
+
 /// A new message id (UUIDv7).
 pub fn new_message_id() -> MessageId {
     MessageId::from_parts(now_ms() as u64, random_bytes())

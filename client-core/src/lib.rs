@@ -19,4 +19,4 @@ pub mod transcript;
 pub use backoff::Backoff;
 pub use link::{Action, Event, KnownActive, Link, LinkConfig, LinkStatus};
 pub use outbox::{Outbox, PendingMessage};
-pub use transcript::{DeliveryStatus, Entry, Transcript};
+pub use transcript::{shown_status, DeliveryStatus, Entry, Transcript};

@@ -145,6 +145,27 @@ impl Transcript {
     }
 }
 
+/// What a message's sender sees of it, from the first of these that holds: `pending` (in the
+/// outbox, not stored yet), `read` (the other side read up to it: `other_read` is their read
+/// mark), `sent` (stored by a deployment, still in the outbox until the other one has it too),
+/// `delivered` (on both deployments). Messages of others (and system notices) are `sent`.
+pub fn shown_status(
+    entry: &Entry,
+    own: AuthorKind,
+    in_outbox: bool,
+    other_read: u64,
+) -> &'static str {
+    if entry.author.kind != own {
+        return DeliveryStatus::Sent.as_str();
+    }
+    match entry.status {
+        DeliveryStatus::Pending => "pending",
+        DeliveryStatus::Sent if entry.hlc != 0 && entry.hlc <= other_read => "read",
+        DeliveryStatus::Sent if in_outbox => "sent",
+        DeliveryStatus::Sent => "delivered",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,5 +254,40 @@ mod tests {
         t.apply_stored(&late);
         assert_eq!(t.entries()[0].body, "m1");
         assert_eq!(t.last_seq(), 30);
+    }
+
+    #[test]
+    fn the_sender_sees_pending_sent_delivered_and_read() {
+        let mut transcript = Transcript::new(Some(ConversationId::from_parts(1, [1; 10])));
+        let stored = |n: u64, kind: AuthorKind| Message {
+            id: MessageId::from_parts(n, [n as u8; 10]),
+            conversation_id: ConversationId::from_parts(1, [1; 10]),
+            author: Author { kind, name: None },
+            body: format!("m{n}"),
+            sent_at: n as i64,
+            seq: n,
+            hlc: n * 10,
+        };
+        transcript.apply_stored(&stored(1, AuthorKind::Visitor));
+        transcript.apply_stored(&stored(2, AuthorKind::Visitor));
+        transcript.apply_stored(&stored(3, AuthorKind::Operator));
+        let [first, second, theirs] = [0, 1, 2].map(|i| transcript.entries()[i].clone());
+        let visitor = AuthorKind::Visitor;
+        assert_eq!(shown_status(&first, visitor, true, 0), "sent");
+        assert_eq!(shown_status(&first, visitor, false, 0), "delivered");
+        assert_eq!(shown_status(&first, visitor, false, 10), "read");
+        assert_eq!(
+            shown_status(&second, visitor, false, 10),
+            "delivered",
+            "read only up to the mark"
+        );
+        assert_eq!(
+            shown_status(&theirs, visitor, false, 100),
+            "sent",
+            "not the reader's own"
+        );
+        let mut pending = first.clone();
+        pending.status = DeliveryStatus::Pending;
+        assert_eq!(shown_status(&pending, visitor, true, 100), "pending");
     }
 }

@@ -6,7 +6,11 @@
 //! widget's messages, so an operator's reply survives a lost connection, a reload or a failover.
 
 use crate::api;
+
+mod attention;
 use crate::state::{ConnectionState, ConsoleState};
+use attention::watch_input;
+pub use attention::{mark_read, set_presence};
 use browser::link::{Driver, LinkApp};
 use browser::{monotonic_ms, new_message_id, LocalStore};
 use client_core::{Event, Link, LinkConfig, LinkStatus, Outbox, PendingMessage, Transcript};
@@ -46,10 +50,13 @@ pub fn start(state: ConsoleState) {
         seq_here: BTreeMap::new(),
         typing_sent: Default::default(),
         idle_away_ms: 0,
+        read_sent: BTreeMap::new(),
         last_input_ms: browser::now_ms(),
         auto_away: false,
     });
     watch_input();
+    state.visible.set(browser::page_visible());
+    browser::watch_visibility(move |visible| state.visible.set(visible));
     // An invitation link (`/console/#invite=TOKEN`) asks for a password first.
     let invitation = web_sys::window()
         .and_then(|w| w.location().hash().ok())
@@ -70,51 +77,6 @@ pub fn start(state: ConsoleState) {
         with_console(|console, _| console.config = Some(config));
         connect();
     });
-}
-
-/// The operator chose online or away in the presence select. Remembered for the next console
-/// (and the other deployment after a failover, which learns it on the next welcome).
-pub fn set_presence(presence: Presence) {
-    with_console(|console, link| {
-        console.auto_away = false;
-        console.choose_presence(link, presence);
-    });
-}
-
-/// Notes keyboard and pointer input, so an idle console sets its operator away after the
-/// deployment's idle time and back online at the next input; checks every few seconds.
-fn watch_input() {
-    use wasm_bindgen::{closure::Closure, JsCast};
-    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
-        return;
-    };
-    let on_input = Closure::<dyn FnMut()>::new(|| {
-        with_console(|console, link| {
-            console.last_input_ms = browser::now_ms();
-            if console.auto_away {
-                console.auto_away = false;
-                console.choose_presence(link, Presence::Online);
-            }
-        });
-    });
-    for kind in ["keydown", "pointerdown", "pointermove", "wheel"] {
-        let _ = document.add_event_listener_with_callback(kind, on_input.as_ref().unchecked_ref());
-    }
-    // The listeners live as long as the page.
-    on_input.forget();
-    fn check() {
-        with_console(|console, link| {
-            let idle = browser::now_ms() - console.last_input_ms;
-            let online = console.state.presence.get_untracked() == Presence::Online;
-            if console.idle_away_ms > 0 && idle >= console.idle_away_ms && online && link.is_some()
-            {
-                console.auto_away = true;
-                console.choose_presence(link, Presence::Away);
-            }
-        });
-        browser::set_timeout(5_000, check);
-    }
-    browser::set_timeout(5_000, check);
 }
 
 /// Logs in with the form's values and connects; a refusal is shown as the notice.
@@ -283,6 +245,9 @@ struct Console {
     /// After how long without input the console sets the operator away (ms; 0: never), from
     /// the welcome.
     idle_away_ms: i64,
+    /// The read mark last sent per conversation (cleared by every welcome, so a mark lost with a
+    /// connection is sent again).
+    read_sent: BTreeMap<ConversationId, u64>,
     /// When the operator last pressed a key or moved the pointer (ms).
     last_input_ms: i64,
     /// Whether the console itself set the operator away (then input sets them online again).
@@ -305,7 +270,16 @@ impl LinkApp for Console {
                 });
                 self.state.notice.set(Some(reason));
             }
-            Event::OutboxChanged => self.store.set_json("outbox", link.outbox()),
+            Event::OutboxChanged => {
+                self.store.set_json("outbox", link.outbox());
+                let ids = link
+                    .outbox()
+                    .pending()
+                    .iter()
+                    .map(|m| m.message_id)
+                    .collect();
+                self.state.unconfirmed.set(ids);
+            }
         }
     }
 
@@ -341,6 +315,7 @@ impl Console {
             ),
             Auth::Operator {
                 token: token.clone(),
+                presence: self.store.get("presence").and_then(|p| Presence::parse(&p)),
             },
             None,
             outbox,
@@ -409,6 +384,7 @@ impl Console {
         if moved {
             self.seq_here.clear();
         }
+        self.read_sent.clear();
         self.state.operator.set(Some(operator));
         self.state.inbox.set(inbox);
         // Catch up on what the open panes missed: only what is new on the same deployment,
@@ -504,9 +480,21 @@ impl Console {
 
     fn apply_summary(&mut self, summary: ConversationSummary) {
         self.state.inbox.update(|inbox| {
-            inbox.retain(|c| c.id != summary.id);
-            if summary.state != ConversationState::Closed {
-                inbox.insert(0, summary.clone());
+            // A read mark or a rating changes a summary without new activity: it keeps its
+            // place in the inbox.
+            let unmoved = inbox
+                .iter()
+                .position(|c| c.id == summary.id && c.updated_at == summary.updated_at);
+            match unmoved {
+                Some(at) if summary.state != ConversationState::Closed => {
+                    inbox[at] = summary.clone()
+                }
+                _ => {
+                    inbox.retain(|c| c.id != summary.id);
+                    if summary.state != ConversationState::Closed {
+                        inbox.insert(0, summary.clone());
+                    }
+                }
             }
         });
         self.state.open.update(|open| {
@@ -545,13 +533,6 @@ impl Console {
                 after_seq: 0,
             },
         );
-    }
-
-    /// Shows, remembers and announces a presence choice.
-    fn choose_presence(&mut self, link: Option<&mut Link>, presence: Presence) {
-        self.state.presence.set(presence);
-        self.store.set("presence", Some(presence.as_str()));
-        send(link, ClientFrame::Presence { state: presence });
     }
 
     fn reply(&mut self, link: Option<&mut Link>, id: ConversationId, body: &str) -> bool {

@@ -68,6 +68,10 @@ pub struct ConsoleState {
     pub invitation: RwSignal<Option<String>>,
     /// The operator's availability (`presence-select`).
     pub presence: RwSignal<Presence>,
+    /// The operator's replies still in the outbox (not yet on both deployments).
+    pub unconfirmed: RwSignal<Vec<protocol::MessageId>>,
+    /// Whether the console's page is visible (messages are read only while it is).
+    pub visible: RwSignal<bool>,
 }
 
 impl ConsoleState {
@@ -87,6 +91,8 @@ impl ConsoleState {
             view: RwSignal::new(View::Inbox),
             invitation: RwSignal::new(None),
             presence: RwSignal::new(Presence::Online),
+            unconfirmed: RwSignal::new(Vec::new()),
+            visible: RwSignal::new(true),
         }
     }
 }

@@ -4,11 +4,11 @@
 use crate::admin::AdminArea;
 use crate::driver;
 use crate::state::{ConsoleState, View};
-use client_core::Entry;
+use client_core::{shown_status, Entry};
 use leptos::prelude::*;
 use protocol::{
-    ConversationId, ConversationKind, ConversationState, ConversationSummary, OperatorRole,
-    VisitorDetails,
+    AuthorKind, ConversationId, ConversationKind, ConversationState, ConversationSummary,
+    OperatorRole, VisitorDetails,
 };
 
 /// The whole console: the invitation's password form when opened from one, the login form until
@@ -268,7 +268,13 @@ fn Pane(
         if let Some(list) = list.get() {
             list.set_scroll_top(list.scroll_height());
         }
+        // What an open pane shows while the page is visible is read.
+        if state.visible.get() {
+            driver::mark_read();
+        }
     });
+    let visitor_read = Signal::derive(move || summary().map_or(0, |s| s.visitor_read));
+    let rating = move || summary().and_then(|s| s.rating);
     view! {
         <section class="pane" data-testid="conversation-pane" data-conversation=id.to_string()
             data-state=move || conversation_state().as_str()>
@@ -283,9 +289,15 @@ fn Pane(
                 <button class="dismiss" aria-label="Close pane" on:click=move |_| driver::close_pane(id)>"×"</button>
             </header>
             {move || summary().and_then(|s| s.visitor).map(|details| view! { <VisitorCard details=details /> })}
+            {move || rating().map(|r| view! {
+                <p class="rating" data-testid="conversation-rating" data-value=r.score.to_string()>
+                    {format!("Rated {}", r.scale.label(r.score))}
+                    {r.comment.map(|c| view! { <q>{c}</q> })}
+                </p>
+            })}
             <div class="messages" node_ref=list>
                 <For each=entries key=|e: &Entry| (e.id, e.status, e.seq) let:entry>
-                    <Line entry=entry />
+                    <Line entry=entry visitor_read=visitor_read state=state />
                 </For>
             </div>
             <Show when=typing>
@@ -296,17 +308,30 @@ fn Pane(
     }
 }
 
-/// One message, rendered as text.
+/// One message, rendered as text, with its time and, for the operator's own, how far it got.
 #[component]
 fn Line(
     /// The message.
     entry: Entry,
+    /// How far the visitor has read.
+    visitor_read: Signal<u64>,
+    /// The console's state (the replies not yet on both deployments).
+    state: ConsoleState,
 ) -> impl IntoView {
     let author = entry.author.kind.as_str();
+    let (time, full, iso) = browser::local_time(entry.at);
+    let id = entry.id;
+    let line = entry.clone();
+    let status = Memo::new(move |_| {
+        let in_outbox = state.unconfirmed.with(|u| u.contains(&id));
+        shown_status(&line, AuthorKind::Operator, in_outbox, visitor_read.get())
+    });
     view! {
         <div class=format!("line {author}") data-testid="console-message" data-id=entry.id.to_string()
-            data-author=author data-status=entry.status.as_str()>
+            data-author=author data-status=move || status.get()>
             <span class="body">{entry.body}</span>
+            <time datetime=iso title=full>{time}</time>
+            <span class="status">{move || if status.get() == "read" { "Read" } else { "" }}</span>
         </div>
     }
 }

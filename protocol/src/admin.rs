@@ -211,6 +211,8 @@ pub struct SiteForms {
     pub prechat: PrechatForm,
     /// When nobody is online.
     pub offline: OfflineMode,
+    /// How visitors rate a conversation after it ended.
+    pub rating: crate::conversation::RatingScale,
 }
 
 impl Default for SiteForms {
@@ -234,6 +236,7 @@ impl Default for SiteForms {
                 ],
             },
             offline: OfflineMode::Form,
+            rating: Default::default(),
         }
     }
 }

@@ -81,6 +81,107 @@ impl ConversationKind {
     }
 }
 
+/// How a site asks visitors to rate a conversation after it ended.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RatingScale {
+    /// No rating.
+    Off,
+    /// Good or bad: scores 0 (bad) and 1 (good). The default.
+    #[default]
+    GoodBad,
+    /// One to five stars.
+    Stars,
+}
+
+impl RatingScale {
+    /// The name used on the wire and in the console's select.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RatingScale::Off => "off",
+            RatingScale::GoodBad => "good_bad",
+            RatingScale::Stars => "stars",
+        }
+    }
+
+    /// The score as the console shows it: 👍 or 👎, or stars.
+    pub fn label(self, score: u8) -> String {
+        match (self, score) {
+            (RatingScale::GoodBad, 0) => "👎".into(),
+            (RatingScale::GoodBad, _) => "👍".into(),
+            (_, n) => "★".repeat(usize::from(n)),
+        }
+    }
+
+    /// The inverse of [`RatingScale::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "off" => Some(RatingScale::Off),
+            "good_bad" => Some(RatingScale::GoodBad),
+            "stars" => Some(RatingScale::Stars),
+            _ => None,
+        }
+    }
+
+    /// The scores a visitor may give, lowest first (none when rating is off).
+    pub fn scores(self) -> std::ops::RangeInclusive<u8> {
+        match self {
+            // An empty range: nothing to choose from.
+            #[allow(clippy::reversed_empty_ranges)]
+            RatingScale::Off => 1..=0,
+            RatingScale::GoodBad => 0..=1,
+            RatingScale::Stars => 1..=5,
+        }
+    }
+}
+
+/// The longest comment with a rating, in characters.
+pub const MAX_RATING_COMMENT_CHARS: usize = 1000;
+
+/// A visitor's rating of a conversation that ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rating {
+    /// The scale it was given on (the site's when the visitor rated).
+    pub scale: RatingScale,
+    /// The score on that scale ([`RatingScale::scores`]).
+    pub score: u8,
+    /// What the visitor added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+impl Rating {
+    /// Whether the rating is on `scale` and fits it, with a comment of bounded length and no
+    /// control characters other than line breaks.
+    pub fn check(&self, scale: RatingScale) -> Result<(), String> {
+        if scale == RatingScale::Off {
+            return Err("this site does not ask for ratings".into());
+        }
+        if self.scale != scale {
+            return Err(format!(
+                "this site rates chats on the scale `{}`",
+                scale.as_str()
+            ));
+        }
+        if !scale.scores().contains(&self.score) {
+            let scores = scale.scores();
+            let (low, high) = (scores.start(), scores.end());
+            return Err(format!("a rating is from {low} to {high}"));
+        }
+        if let Some(comment) = &self.comment {
+            if comment.chars().count() > MAX_RATING_COMMENT_CHARS {
+                return Err(format!(
+                    "a comment can be at most {MAX_RATING_COMMENT_CHARS} characters long"
+                ));
+            }
+            if comment.chars().any(|c| c.is_control() && c != '\n') {
+                return Err("a comment may not contain control characters".into());
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The longest answer to one form field, in characters.
 pub const MAX_ANSWER_CHARS: usize = 200;
 
@@ -303,6 +404,45 @@ mod tests {
                     .into_iter()
                     .collect(),
             },
+        }
+    }
+
+    #[test]
+    fn ratings_fit_the_sites_scale() {
+        let rating = |score: u8, comment: Option<&str>| Rating {
+            scale: if score > 1 {
+                RatingScale::Stars
+            } else {
+                RatingScale::GoodBad
+            },
+            score,
+            comment: comment.map(str::to_owned),
+        };
+        assert!(rating(1, None).check(RatingScale::GoodBad).is_ok());
+        assert!(
+            rating(1, None).check(RatingScale::Stars).is_err(),
+            "another scale"
+        );
+        assert!(rating(0, Some("slow")).check(RatingScale::GoodBad).is_ok());
+        assert!(rating(2, None).check(RatingScale::GoodBad).is_err());
+        assert!(rating(5, Some("great\nthanks"))
+            .check(RatingScale::Stars)
+            .is_ok());
+        assert!(rating(6, None).check(RatingScale::Stars).is_err());
+        let zero_stars = Rating {
+            scale: RatingScale::Stars,
+            score: 0,
+            comment: None,
+        };
+        assert!(zero_stars.check(RatingScale::Stars).is_err());
+        assert!(rating(1, None).check(RatingScale::Off).is_err());
+        let long = "x".repeat(MAX_RATING_COMMENT_CHARS + 1);
+        assert!(rating(3, Some(&long)).check(RatingScale::Stars).is_err());
+        assert!(rating(3, Some("a\u{7}b"))
+            .check(RatingScale::Stars)
+            .is_err());
+        for scale in [RatingScale::Off, RatingScale::GoodBad, RatingScale::Stars] {
+            assert_eq!(RatingScale::parse(scale.as_str()), Some(scale));
         }
     }
 

@@ -132,6 +132,19 @@ pub struct ConversationSummary {
     /// What the visitor told about themselves (pre-chat or offline form).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visitor: Option<crate::conversation::VisitorDetails>,
+    /// The visitor has read the operators' messages up to this clock value (0: none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub visitor_read: u64,
+    /// Operators have read the visitor's messages up to this clock value (0: none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub operator_read: u64,
+    /// The visitor's rating, once the conversation ended and they gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating: Option<crate::conversation::Rating>,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 /// An operator's role.

@@ -171,6 +171,23 @@ pub enum Change {
         /// Unix milliseconds on the origin.
         sent_at: i64,
     },
+    /// The visitor or an operator read a conversation up to a message. The largest value wins,
+    /// per conversation and reader: read state only moves forward.
+    ConversationRead {
+        /// The conversation.
+        id: ConversationId,
+        /// Who read it.
+        reader: Reader,
+        /// The newest message read, by its `hlc`.
+        up_to: Hlc,
+    },
+    /// The visitor rated a conversation. Last writer wins by (hlc, origin) per conversation.
+    ConversationRated {
+        /// The conversation.
+        id: ConversationId,
+        /// The rating.
+        rating: crate::conversation::Rating,
+    },
     /// A conversation's state or operator changed. The state only moves forward (waiting, then
     /// active, then closed: the larger wins); among changes of equal state the operator of the
     /// latest (hlc, origin) wins.
@@ -186,6 +203,26 @@ pub enum Change {
 
 fn is_chat(kind: &crate::conversation::ConversationKind) -> bool {
     *kind == crate::conversation::ConversationKind::Chat
+}
+
+/// Who read a conversation (see [`Change::ConversationRead`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reader {
+    /// The conversation's visitor.
+    Visitor,
+    /// An operator.
+    Operator,
+}
+
+impl Reader {
+    /// The lower-case name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reader::Visitor => "visitor",
+            Reader::Operator => "operator",
+        }
+    }
 }
 
 /// A site setting, each kind merged on its own (see [`Change::SiteSettingSet`]).

@@ -66,9 +66,14 @@ impl PresenceBoard {
         result
     }
 
-    /// A console of `operator` opened; returns their state (what another console chose, or
-    /// online for the first console).
-    pub fn console_opened(&self, operator: OperatorId, sites: SiteScope) -> Presence {
+    /// A console of `operator` opened, saying what the operator chose last if it knows;
+    /// returns their state (that choice, else what another console chose, else online).
+    pub fn console_opened(
+        &self,
+        operator: OperatorId,
+        sites: SiteScope,
+        chosen: Option<Presence>,
+    ) -> Presence {
         self.update(|b| {
             let entry = b.local.entry(operator).or_insert(Local {
                 sites: sites.clone(),
@@ -77,6 +82,9 @@ impl PresenceBoard {
             });
             entry.consoles += 1;
             entry.sites = sites;
+            if let Some(chosen) = chosen {
+                entry.state = chosen;
+            }
             entry.state
         })
     }
@@ -203,18 +211,21 @@ mod tests {
         let acme = SiteId("acme".into());
         assert!(!board.online_for(&acme));
         assert_eq!(
-            board.console_opened(op(1), SiteScope::All),
+            board.console_opened(op(1), SiteScope::All, None),
             Presence::Online
         );
         assert!(board.online_for(&acme));
         assert_eq!(
-            board.console_opened(op(1), SiteScope::All),
+            board.console_opened(op(1), SiteScope::All, None),
             Presence::Online
         );
         board.set(op(1), Presence::Away);
         assert!(!board.online_for(&acme));
         // A third console takes the operator's choice, not "online".
-        assert_eq!(board.console_opened(op(1), SiteScope::All), Presence::Away);
+        assert_eq!(
+            board.console_opened(op(1), SiteScope::All, None),
+            Presence::Away
+        );
         board.set(op(1), Presence::Online);
         board.console_closed(op(1));
         board.console_closed(op(1));
@@ -229,7 +240,10 @@ mod tests {
         let board = PresenceBoard::default();
         let acme = SiteId("acme".into());
         let other = SiteId("other".into());
-        board.console_opened(op(1), SiteScope::Only(vec![other.clone()]));
+        board.console_opened(op(1), SiteScope::Only(vec![other.clone()]), None);
+        // A console that says its operator chose away does not count, even for a moment.
+        board.console_opened(op(2), SiteScope::All, Some(Presence::Away));
+        assert!(!board.online_for(&acme));
         assert!(!board.online_for(&acme));
         assert!(board.online_for(&other));
         board.set_sites(op(1), &SiteScope::Only(vec![acme.clone()]));

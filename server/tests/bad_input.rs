@@ -163,6 +163,7 @@ async fn forged_expired_and_foreign_site_tokens_are_refused() {
             protocol: PROTOCOL_VERSION,
             auth: Auth::Operator {
                 token: "made-up".into(),
+                presence: None,
             },
             page_url: None,
         })

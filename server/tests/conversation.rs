@@ -369,3 +369,207 @@ async fn the_prechat_forms_answers_are_checked_against_the_sites_form() {
         }
     ));
 }
+
+/// The next refusal's code and sentence.
+async fn refusal(client: &mut Client) -> (ErrorCode, String) {
+    client
+        .recv_until(|f| match f {
+            ServerFrame::Error { code, message, .. } => Some((code, message)),
+            _ => None,
+        })
+        .await
+}
+
+/// The next summary of `conversation` matching `pick`.
+async fn summary_until(
+    client: &mut Client,
+    conversation: protocol::ConversationId,
+    pick: impl Fn(&protocol::ConversationSummary) -> bool,
+) -> protocol::ConversationSummary {
+    client
+        .recv_until(|f| match f {
+            ServerFrame::Conversation { conversation: c } if c.id == conversation && pick(&c) => {
+                Some(c)
+            }
+            _ => None,
+        })
+        .await
+}
+
+#[tokio::test]
+async fn read_marks_move_forward_only_and_reach_the_other_side() {
+    use protocol::conversation::{Rating, RatingScale};
+    let server = TestServer::start().await;
+    let (mut visitor, _) = server.visitor(None).await;
+    let (mut alice, _) = server.operator("alice@example.com").await;
+    let conversation = new_conversation();
+    let (_, question) = visitor.post(conversation, "Is it in stock?").await;
+    let ServerFrame::Ack {
+        message: question, ..
+    } = question
+    else {
+        panic!("ack")
+    };
+    alice
+        .send(&ClientFrame::Accept {
+            conversation_id: conversation,
+        })
+        .await;
+    // Alice reads the question: the visitor's summary says so.
+    alice
+        .send(&ClientFrame::Read {
+            conversation_id: conversation,
+            up_to: question.hlc,
+        })
+        .await;
+    let seen = summary_until(&mut visitor, conversation, |c| c.operator_read > 0).await;
+    assert_eq!(seen.operator_read, question.hlc);
+    // A mark beyond the newest message is cut back to it; an older one changes nothing.
+    alice
+        .send(&ClientFrame::Read {
+            conversation_id: conversation,
+            up_to: u64::MAX,
+        })
+        .await;
+    alice
+        .send(&ClientFrame::Read {
+            conversation_id: conversation,
+            up_to: 1,
+        })
+        .await;
+    let (_, reply) = alice.post(conversation, "Yes, two left").await;
+    let ServerFrame::Ack { message: reply, .. } = reply else {
+        panic!("ack")
+    };
+    assert!(reply.hlc > question.hlc);
+    let stored = server
+        .state
+        .store
+        .read(move |r| r.conversation(conversation))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        stored.operator_read > question.hlc && stored.operator_read < reply.hlc,
+        "up to the newest message then (the joined notice), not beyond"
+    );
+    // The visitor reads the reply: Alice sees it.
+    visitor
+        .send(&ClientFrame::Read {
+            conversation_id: conversation,
+            up_to: reply.hlc,
+        })
+        .await;
+    let read = summary_until(&mut alice, conversation, |c| c.visitor_read > 0).await;
+    assert_eq!(read.visitor_read, reply.hlc);
+    // Someone else's conversation: refused.
+    let (mut stranger, _) = server.visitor(None).await;
+    stranger
+        .send(&ClientFrame::Read {
+            conversation_id: conversation,
+            up_to: reply.hlc,
+        })
+        .await;
+    let refused = stranger
+        .recv_until(|f| match f {
+            ServerFrame::Error { code, .. } => Some(code),
+            _ => None,
+        })
+        .await;
+    assert_eq!(refused, ErrorCode::Forbidden);
+
+    // Ratings: only once the chat ended, only by its visitor, only on the site's scale.
+    let good = Rating {
+        scale: RatingScale::GoodBad,
+        score: 1,
+        comment: Some("Quick and kind".into()),
+    };
+    let rate = |rating: Rating| ClientFrame::Rate {
+        conversation_id: conversation,
+        rating,
+    };
+    visitor.send(&rate(good.clone())).await;
+    assert_eq!(
+        refusal(&mut visitor).await.0,
+        ErrorCode::Conflict,
+        "not ended yet"
+    );
+    // The visitor ends the chat: everyone sees it closed, with a notice.
+    visitor
+        .send(&ClientFrame::Close {
+            conversation_id: conversation,
+        })
+        .await;
+    let notice = alice.next_message().await;
+    assert_eq!(notice.body, "The visitor ended the chat");
+    summary_until(&mut alice, conversation, |c| {
+        c.state == protocol::ConversationState::Closed
+    })
+    .await;
+    for (bad, why) in [
+        (
+            Rating {
+                score: 7,
+                ..good.clone()
+            },
+            "from 0 to 1",
+        ),
+        (
+            Rating {
+                scale: RatingScale::Stars,
+                score: 4,
+                comment: None,
+            },
+            "good_bad",
+        ),
+        (
+            Rating {
+                comment: Some("x".repeat(1001)),
+                ..good.clone()
+            },
+            "at most 1000",
+        ),
+    ] {
+        visitor.send(&rate(bad)).await;
+        let (code, message) = refusal(&mut visitor).await;
+        assert_eq!(code, ErrorCode::Malformed);
+        assert!(message.contains(why), "{message}");
+    }
+    alice.send(&rate(good.clone())).await;
+    assert_eq!(refusal(&mut alice).await.0, ErrorCode::Forbidden);
+    visitor.send(&rate(good.clone())).await;
+    let rated = summary_until(&mut alice, conversation, |c| c.rating.is_some()).await;
+    assert_eq!(rated.rating, Some(good.clone()));
+    let mine = summary_until(&mut visitor, conversation, |c| c.rating.is_some()).await;
+    assert_eq!(mine.rating, Some(good));
+}
+
+#[tokio::test]
+async fn a_console_that_says_its_operator_chose_away_never_counts_as_online() {
+    let server = TestServer::start().await;
+    let (mut visitor, session) = server.visitor(None).await;
+    assert!(!online_in(&session));
+    let login = server.login("alice@example.com").await;
+    let mut console = server.connect().await;
+    console
+        .send(&ClientFrame::Hello {
+            protocol: protocol::PROTOCOL_VERSION,
+            auth: protocol::Auth::Operator {
+                token: login.token,
+                presence: Some(Presence::Away),
+            },
+            page_url: None,
+        })
+        .await;
+    let Session::Operator { presence, .. } = console.welcome().await else {
+        panic!("operator session")
+    };
+    assert_eq!(presence, Presence::Away);
+    console
+        .send(&ClientFrame::Presence {
+            state: Presence::Online,
+        })
+        .await;
+    // The first availability frame the visitor hears is the choice of online, not a flicker.
+    assert!(availability(&mut visitor).await);
+}

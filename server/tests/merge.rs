@@ -687,3 +687,73 @@ async fn forms_filled_in_on_both_sides_of_a_cut_link_agree_after_healing() {
         }
     }
 }
+
+#[tokio::test]
+async fn read_marks_and_ratings_on_both_sides_of_a_cut_link_agree_after_healing() {
+    use protocol::conversation::{Rating, RatingScale};
+    use protocol::replication::Reader;
+    for a_first in [true, false] {
+        let (a, b, visitor, [alice, _]) = linked_pair(0).await;
+        let conversation = ConversationId(uuid::Uuid::now_v7());
+        let first = post(
+            &a,
+            visitor_poster(visitor),
+            conversation,
+            MessageId(uuid::Uuid::now_v7()),
+            "one",
+        )
+        .await;
+        let second = post(
+            &a,
+            visitor_poster(visitor),
+            conversation,
+            MessageId(uuid::Uuid::now_v7()),
+            "two",
+        )
+        .await;
+        let op = alice.clone();
+        a.store
+            .write(move |w| w.close(conversation, &op))
+            .await
+            .unwrap();
+        pull(&a, &b).await;
+        // Cut off: the operator reads everything at `a` and only the first message at `b` (a
+        // stale console); the visitor rates at `a`, then changes their mind at `b`.
+        a.store
+            .write(move |w| w.mark_read(conversation, Reader::Operator, second.hlc))
+            .await
+            .unwrap();
+        b.store
+            .write(move |w| w.mark_read(conversation, Reader::Operator, first.hlc))
+            .await
+            .unwrap();
+        let rating = |score: u8| Rating {
+            scale: RatingScale::GoodBad,
+            score,
+            comment: None,
+        };
+        a.store
+            .write(move |w| w.rate(conversation, visitor, rating(0)))
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        b.store
+            .write(move |w| w.rate(conversation, visitor, rating(1)))
+            .await
+            .unwrap();
+        heal(&a, &b, a_first).await;
+        for side in [&a, &b] {
+            let summary = side
+                .store
+                .read(move |r| r.conversation(conversation))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                summary.operator_read, second.hlc,
+                "read state only moves forward"
+            );
+            assert_eq!(summary.rating, Some(rating(1)), "the later rating wins");
+        }
+    }
+}

@@ -131,6 +131,13 @@ pub struct Line {
     pub text: String,
 }
 
+impl Line {
+    /// Whether a deployment has stored it: `sent`, `delivered` (on both) or `read`.
+    pub fn acknowledged(&self) -> bool {
+        matches!(self.status.as_str(), "sent" | "delivered" | "read")
+    }
+}
+
 /// Reads the messages shown in the widget (inside its shadow root) or in the console (within the
 /// CSS `scope`).
 pub async fn lines(client: &Client, in_widget: bool, scope: &str) -> Vec<Line> {
@@ -254,7 +261,8 @@ pub async fn widget_write(client: &Client, text: &str) {
         .unwrap();
 }
 
-/// Waits until `lines_now` yields exactly `texts`, all acknowledged, and returns the lines.
+/// Waits until `lines_now` yields exactly `texts`, all acknowledged (`sent`, `delivered` or
+/// `read`), and returns the lines.
 async fn shows_exactly<F, Fut>(what: &str, texts: &[&str], lines_now: F) -> Vec<Line>
 where
     F: Fn() -> Fut,
@@ -266,7 +274,7 @@ where
             .iter()
             .map(|l| l.text.as_str())
             .eq(texts.iter().copied())
-            && shown.iter().all(|l| l.status == "sent");
+            && shown.iter().all(|l| l.acknowledged());
         matches.then_some(shown)
     })
     .await

@@ -82,7 +82,10 @@ impl Visitor {
         assert_eq!(answer.status, 200, "{:?}", answer.body);
         let login: LoginResponse = serde_json::from_slice(&answer.body).unwrap();
         let mut options = ClientOptions::visitor("", deployments.to_vec(), moderator);
-        options.auth = Auth::Operator { token: login.token };
+        options.auth = Auth::Operator {
+            token: login.token,
+            presence: None,
+        };
         Self::with_options(options, deployments)
     }
 

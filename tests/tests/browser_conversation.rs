@@ -272,3 +272,133 @@ async fn offline_and_prechat_forms_reach_the_operator_and_survive_a_killed_prima
         client.close().await.unwrap();
     }
 }
+
+/// Waits until the widget's message `text` has `data-status` = `status`.
+async fn widget_status_becomes(client: &Client, text: &str, status: &str) {
+    eventually(
+        &format!("{text:?} to be {status} in the widget"),
+        WAIT,
+        || async {
+            let shown = lines(client, true, "").await;
+            shown
+                .iter()
+                .any(|l| l.text == text && l.status == status)
+                .then_some(())
+        },
+    )
+    .await;
+}
+
+/// Waits until the console's message `text` in `pane` has `data-status` = `status`.
+async fn console_status_becomes(client: &Client, pane: &str, text: &str, status: &str) {
+    eventually(
+        &format!("{text:?} to be {status} in the console"),
+        WAIT,
+        || async {
+            let shown = lines(client, false, pane).await;
+            shown
+                .iter()
+                .any(|l| l.text == text && l.status == status)
+                .then_some(())
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_times_and_a_rating_given_while_the_primary_dies() {
+    let (mut primary, redundant) = start_pair(0);
+    let moderator = ModeratorProcess::start(&primary, &redundant);
+    moderator.wait_until_pushed().await;
+    let deployments = [primary.url(), redundant.url()];
+    let page = xtask::render_demo_page(&tests::root(), &deployments, Some(&moderator.url), SITE_ID)
+        .unwrap();
+    let page_url = serve_page(page).await;
+    let mut chrome = ChromeDriver::start().await;
+    let operator = chrome.session().await;
+    console_at(&operator, &format!("{}/console/", primary.url())).await;
+    let visitor = chrome.session().await;
+    open_widget(&visitor, &page_url).await;
+    widget_attr_becomes(&visitor, "chat-availability", "data-state", "online").await;
+
+    // The visitor's message: on both deployments (delivered), then read once the operator
+    // opens the conversation.
+    widget_write(&visitor, "Hello, anyone?").await;
+    widget_status_becomes(&visitor, "Hello, anyone?", "delivered").await;
+    let pane = tests::browser::console_accept_first(&operator).await;
+    widget_status_becomes(&visitor, "Hello, anyone?", "read").await;
+    // Every message shows its time, in the visitor's locale.
+    let time = widget_element(&visitor, "chat-time").await;
+    let shown = time.text().await.unwrap();
+    assert!(
+        shown.contains(':') || shown.chars().any(|c| c.is_ascii_digit()),
+        "{shown:?}"
+    );
+    assert!(time.attr("datetime").await.unwrap().unwrap().contains('T'));
+
+    // The operator's reply is read by the visitor with the panel open.
+    tests::browser::console_reply(&operator, &pane, "Yes, here!").await;
+    widget_shows(
+        &visitor,
+        &["Hello, anyone?", "Ada Admin joined the chat", "Yes, here!"],
+    )
+    .await;
+    console_status_becomes(&operator, &pane, "Yes, here!", "read").await;
+
+    // The operator ends the chat; the visitor is asked for a rating. The primary dies just
+    // as it is sent: the rating arrives at the other deployment, once, with no error shown.
+    by_test_id(&operator, "close-conversation")
+        .await
+        .click()
+        .await
+        .unwrap();
+    widget_element(&visitor, "rating-form").await;
+    widget_click(&visitor, "rating-submit").await;
+    assert!(
+        widget_has(&visitor, "rating-form").await,
+        "a rating must be chosen first"
+    );
+    let good = "[data-testid=\"rating-option\"][data-value=\"1\"]";
+    let host = visitor.find(Locator::Id("livechat-root")).await.unwrap();
+    host.shadow_root()
+        .await
+        .unwrap()
+        .find(Locator::Css(good))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    widget_type(&visitor, "rating-comment", "Quick and friendly").await;
+    primary.kill9();
+    widget_click(&visitor, "rating-submit").await;
+    eventually("the rating in the console", WAIT, || async {
+        let rating = operator
+            .find(Locator::Css(&format!(
+                "{pane} [data-testid=\"conversation-rating\"]"
+            )))
+            .await
+            .ok()?;
+        let text = rating.text().await.ok()?;
+        (rating.attr("data-value").await.ok()?? == "1" && text.contains("Quick and friendly"))
+            .then_some(())
+    })
+    .await;
+    assert!(!widget_has(&visitor, "chat-notice").await, "no error shown");
+    assert!(
+        !widget_has(&visitor, "rating-form").await,
+        "the form is done"
+    );
+
+    // A new message after the end starts a new conversation; the visitor can end it too.
+    widget_write(&visitor, "One more thing").await;
+    widget_shows(&visitor, &["One more thing"]).await;
+    widget_click(&visitor, "chat-end").await;
+    widget_element(&visitor, "rating-form").await;
+    primary.start();
+    let all = lines(&visitor, true, "").await;
+    stored_once_on_both(&primary, &redundant, all.iter().map(|l| l.id.clone())).await;
+    for client in [visitor, operator] {
+        client.close().await.unwrap();
+    }
+}

@@ -9,6 +9,9 @@
 //! reload or the loss of a data centre never loses a message; it only delays it. This file only
 //! turns the link's events into what the visitor sees.
 
+mod forms;
+pub use forms::{end_chat, mark_read, rate, submit_offline, submit_prechat};
+
 use crate::settings::Settings;
 use crate::state::{ChatState, ConnectionState};
 use crate::storage::Persisted;
@@ -17,8 +20,8 @@ use browser::{monotonic_ms, new_conversation_id, new_message_id, set_timeout};
 use client_core::{Event, Link, LinkConfig, LinkStatus, PendingMessage, Transcript};
 use leptos::prelude::*;
 use protocol::{
-    Auth, AuthorKind, ClientFrame, ConversationId, ConversationKind, ConversationState, ErrorCode,
-    Intake, Message, MessageId, ServerFrame, Session, SiteId, VisitorDetails,
+    Auth, AuthorKind, ClientFrame, ConversationId, ConversationState, ErrorCode, Intake, Message,
+    MessageId, ServerFrame, Session, SiteId,
 };
 
 /// Starts connecting in the background.
@@ -30,6 +33,8 @@ pub fn start(settings: Settings, state: ChatState) {
             .set(Some("This chat is not available on this page.".into()));
         return;
     }
+    state.visible.set(browser::page_visible());
+    browser::watch_visibility(move |visible| state.visible.set(visible));
     let persisted = Persisted::open(&settings.site_id);
     let outbox = persisted.outbox();
     let conversation = persisted.conversation();
@@ -59,6 +64,7 @@ pub fn start(settings: Settings, state: ChatState) {
         last_typing_sent: 0.0,
         typing_epoch: 0,
         pending_intake,
+        read_sent: 0,
     });
     driver.connect(link);
     // Messages still pending from an earlier page show at once, before any connection is up.
@@ -77,19 +83,6 @@ fn with_link<R>(f: impl FnOnce(&mut Widget, &mut Link) -> R) -> Option<R> {
 /// Queues a message typed by the visitor; returns false when it was refused locally.
 pub fn send_message(body: &str) -> bool {
     with_link(|w, link| w.send_message(link, body)).unwrap_or(false)
-}
-
-/// The pre-chat form was filled in: the answers go with the first message. Returns why not when
-/// they break the site's rules (nothing is kept then).
-pub fn submit_prechat(details: VisitorDetails) -> Result<(), String> {
-    with_link(|w, _| w.submit_prechat(details)).unwrap_or(Err("The chat is not ready yet.".into()))
-}
-
-/// The offline form: name, e-mail address and message become an offline conversation, in the
-/// outbox until both deployments have it.
-pub fn submit_offline(details: VisitorDetails, message: &str) -> Result<(), String> {
-    with_link(|w, link| w.submit_offline(link, details, message))
-        .unwrap_or(Err("The chat is not ready yet.".into()))
 }
 
 /// Tells the operator the visitor is typing (throttled) or stopped.
@@ -120,6 +113,9 @@ struct Widget {
     typing_epoch: u64,
     /// The pre-chat form's answers, until the first message of a new conversation takes them.
     pending_intake: Option<Intake>,
+    /// The read mark last sent for the current conversation (reset by every welcome, so a mark
+    /// lost with a connection is sent again).
+    read_sent: u64,
 }
 
 impl LinkApp for Widget {
@@ -133,7 +129,16 @@ impl LinkApp for Widget {
                 code,
                 reason,
             } => self.on_refused(link, message, code, reason),
-            Event::OutboxChanged => self.persisted.set_outbox(link.outbox()),
+            Event::OutboxChanged => {
+                self.persisted.set_outbox(link.outbox());
+                let ids = link
+                    .outbox()
+                    .pending()
+                    .iter()
+                    .map(|m| m.message_id)
+                    .collect();
+                self.state.unconfirmed.set(ids);
+            }
         }
     }
 
@@ -185,6 +190,18 @@ impl Widget {
         if details.is_some() {
             self.state.details_known.set(true);
         }
+        self.read_sent = 0;
+        // A rating the last connection may not have delivered goes again (the later one wins
+        // on both deployments, so twice is harmless).
+        if let Some((conversation_id, rating)) = self.persisted.rating() {
+            link.send(
+                monotonic_ms(),
+                ClientFrame::Rate {
+                    conversation_id,
+                    rating,
+                },
+            );
+        }
         if moved {
             self.last_seq_here = 0;
         }
@@ -200,6 +217,13 @@ impl Widget {
             .or_else(|| conversations.first().map(|c| c.id));
         self.switch_conversation(link, chosen);
         let summary = chosen.and_then(|id| conversations.iter().find(|c| c.id == id).cloned());
+        let pending_rating = self
+            .persisted
+            .rating()
+            .is_some_and(|(id, _)| Some(id) == chosen);
+        self.state
+            .rating_given
+            .set(pending_rating || summary.as_ref().is_some_and(|c| c.rating.is_some()));
         self.state.conversation.set(summary);
         if let Some(id) = chosen.filter(known) {
             // On the same deployment only what is new; after a move everything, merged by id.
@@ -238,7 +262,14 @@ impl Widget {
                 }
             }
             ServerFrame::Conversation { conversation } => {
+                let given = self.persisted.rating();
+                if given.as_ref().is_some_and(|(id, rating)| {
+                    *id == conversation.id && conversation.rating.as_ref() == Some(rating)
+                }) {
+                    self.persisted.set_rating(None);
+                }
                 if Some(conversation.id) == self.conversation {
+                    self.state.rating_given.set(conversation.rating.is_some());
                     self.state.conversation.set(Some(conversation));
                 }
             }
@@ -368,6 +399,8 @@ impl Widget {
             return;
         }
         self.conversation = conversation;
+        self.read_sent = 0;
+        self.state.rating_given.set(false);
         self.persisted.set_conversation(conversation);
         let mut transcript = Transcript::new(conversation);
         for message in link
@@ -435,63 +468,6 @@ impl Widget {
             .transcript
             .update(|t| t.add_outgoing(&message, AuthorKind::Visitor));
         link.send_message(monotonic_ms(), message);
-    }
-
-    fn submit_prechat(&mut self, details: VisitorDetails) -> Result<(), String> {
-        let intake = Intake {
-            kind: ConversationKind::Chat,
-            details,
-        };
-        intake.check(&self.settings.forms).map_err(|e| e.message)?;
-        self.persisted.set_intake(Some(&intake));
-        self.pending_intake = Some(intake);
-        self.state.form_error.set(None);
-        self.state.details_known.set(true);
-        Ok(())
-    }
-
-    fn submit_offline(
-        &mut self,
-        link: &mut Link,
-        details: VisitorDetails,
-        message: &str,
-    ) -> Result<(), String> {
-        let intake = Intake {
-            kind: ConversationKind::Offline,
-            details,
-        };
-        intake.check(&self.settings.forms).map_err(|e| e.message)?;
-        let body = message.trim();
-        if body.is_empty() {
-            return Err("Please write your message.".into());
-        }
-        if body.len() > self.max_message_bytes {
-            return Err(format!(
-                "Messages can be at most {} characters long.",
-                self.max_message_bytes
-            ));
-        }
-        self.state.conversation.set(None);
-        self.switch_conversation(link, Some(new_conversation_id()));
-        let Some(conversation_id) = self.conversation else {
-            return Err("The chat is not ready yet.".into());
-        };
-        self.pending_intake = None;
-        self.persisted.set_intake(None);
-        self.queue(
-            link,
-            PendingMessage {
-                conversation_id,
-                message_id: new_message_id(),
-                body: body.to_owned(),
-                written_at: browser::now_ms(),
-                intake: Some(intake),
-            },
-        );
-        self.state.form_error.set(None);
-        self.state.details_known.set(true);
-        self.state.offline_sent.set(true);
-        Ok(())
     }
 
     fn typing(&mut self, link: &mut Link, active: bool) {

@@ -60,6 +60,16 @@ pub struct ChatState {
     pub offline_sent: RwSignal<bool>,
     /// Why a form was not sent, for the visitor.
     pub form_error: RwSignal<Option<String>>,
+    /// Whether the visitor has typed into the form shown now: it then stays until sent, even
+    /// when someone comes online or goes away meanwhile (nothing typed is thrown away).
+    pub form_dirty: RwSignal<bool>,
+    /// The visitor's messages still in the outbox (stored nowhere yet, or on one deployment
+    /// only): the others are on both (`delivered`).
+    pub unconfirmed: RwSignal<Vec<protocol::MessageId>>,
+    /// Whether the page is visible (messages are read only while it is and the panel is open).
+    pub visible: RwSignal<bool>,
+    /// The rating the visitor gave the ended conversation, until the summary carries it.
+    pub rating_given: RwSignal<bool>,
 }
 
 impl ChatState {
@@ -78,6 +88,10 @@ impl ChatState {
             details_known: RwSignal::new(false),
             offline_sent: RwSignal::new(false),
             form_error: RwSignal::new(None),
+            form_dirty: RwSignal::new(false),
+            unconfirmed: RwSignal::new(Vec::new()),
+            visible: RwSignal::new(true),
+            rating_given: RwSignal::new(false),
         }
     }
 }

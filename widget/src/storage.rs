@@ -66,6 +66,19 @@ impl Persisted {
         }
     }
 
+    /// A rating given and not yet confirmed by a deployment, with its conversation.
+    pub fn rating(&self) -> Option<(ConversationId, protocol::conversation::Rating)> {
+        self.store.get_json("rating")
+    }
+
+    /// Keeps (or forgets, once confirmed) the rating being sent.
+    pub fn set_rating(&self, rating: Option<&(ConversationId, protocol::conversation::Rating)>) {
+        match rating {
+            Some(rating) => self.store.set_json("rating", rating),
+            None => self.store.set("rating", None),
+        }
+    }
+
     /// The newest decision of the moderator the widget heard of, so a reload while the moderator
     /// is down still starts at the active deployment.
     pub fn known_active(&self) -> Option<KnownActive> {

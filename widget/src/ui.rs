@@ -4,11 +4,11 @@
 use crate::driver;
 use crate::settings::Settings;
 use crate::state::{ChatState, ConnectionState};
-use client_core::Entry;
+use client_core::{shown_status, Entry};
 use leptos::prelude::*;
 use protocol::admin::{FieldKind, FormField, OfflineMode};
-use protocol::conversation::FieldAnswer;
-use protocol::{ConversationState, VisitorDetails};
+use protocol::conversation::{FieldAnswer, Rating, RatingScale};
+use protocol::{AuthorKind, ConversationState, VisitorDetails};
 
 /// The whole widget. `adopted` is the loader's button when the loader drew one: it becomes the
 /// launcher instead of a new one.
@@ -150,8 +150,22 @@ fn Panel(
             .map(|online| if online { "online" } else { "away" })
     };
     let forms = settings.clone();
-    let shown = Memo::new(move |_| body(&forms, state));
+    let shown = Memo::new(move |previous: Option<&Body>| {
+        let next = body(&forms, state);
+        // A form the visitor typed into stays until it is sent (sending clears the mark).
+        match previous {
+            Some(&form @ (Body::Offline | Body::Prechat)) if state.form_dirty.get() => form,
+            _ => next,
+        }
+    });
     let prechat_fields = settings.forms.prechat.fields.clone();
+    let scale = settings.forms.rating;
+    let can_end = move || {
+        state.conversation.with(|c| {
+            c.as_ref()
+                .is_some_and(|c| c.state != ConversationState::Closed)
+        })
+    };
     view! {
         <section class="panel" data-testid="chat-panel" role="dialog" aria-label=label>
             <header>
@@ -161,6 +175,9 @@ fn Panel(
                     title=move || connection_label(connection())>
                     {move || connection_label(connection())}
                 </span>
+                <Show when=can_end>
+                    <button class="end" data-testid="chat-end" on:click=move |_| driver::end_chat()>"End chat"</button>
+                </Show>
                 <button class="close" aria-label="Close chat" on:click=move |_| state.open.set(false)>"×"</button>
             </header>
             <Show when=move || availability().is_some()>
@@ -171,7 +188,7 @@ fn Panel(
             {move || match shown.get() {
                 Body::Offline => view! { <OfflineForm state=state /> }.into_any(),
                 Body::Prechat => view! { <PrechatForm fields=prechat_fields.clone() state=state /> }.into_any(),
-                Body::Chat => view! { <Transcript greeting=greeting.clone() state=state /> }.into_any(),
+                Body::Chat => view! { <Transcript greeting=greeting.clone() scale=scale state=state /> }.into_any(),
             }}
             <Show when=move || state.offline_sent.get()>
                 <p class="sent" data-testid="offline-sent" role="status">"Thanks! We got your message and will answer by e-mail."</p>
@@ -206,9 +223,18 @@ fn connection_label(state: ConnectionState) -> &'static str {
 fn Transcript(
     /// Shown while the conversation is empty.
     greeting: String,
+    /// The site's rating scale, asked for once the conversation ended.
+    scale: RatingScale,
     /// The widget's state.
     state: ChatState,
 ) -> impl IntoView {
+    // Messages shown while the panel is open and the page visible are read.
+    Effect::new(move |_| {
+        state.transcript.track();
+        if state.open.get() && state.visible.get() {
+            driver::mark_read();
+        }
+    });
     let list = NodeRef::<leptos::html::Div>::new();
     Effect::new(move |_| {
         state.transcript.track();
@@ -228,10 +254,11 @@ fn Transcript(
         <div class="messages" node_ref=list aria-live="polite">
             <p class="greeting">{greeting}</p>
             <For each=entries key=|e: &Entry| (e.id, e.status, e.seq) let:entry>
-                <MessageLine entry=entry />
+                <MessageLine entry=entry state=state />
             </For>
             <Show when=ended>
                 <p class="ended">"This chat has ended. Write again to start a new one."</p>
+                <RatingForm scale=scale state=state />
             </Show>
         </div>
     }
@@ -242,15 +269,93 @@ fn Transcript(
 fn MessageLine(
     /// The message.
     entry: Entry,
+    /// The widget's state (what is confirmed, what the operator read).
+    state: ChatState,
 ) -> impl IntoView {
     let author = entry.author.kind.as_str();
+    let (time, full, iso) = browser::local_time(entry.at);
+    let id = entry.id;
+    let line = entry.clone();
+    let status = Memo::new(move |_| {
+        let in_outbox = state.unconfirmed.with(|u| u.contains(&id));
+        let read = state
+            .conversation
+            .with(|c| c.as_ref().map_or(0, |c| c.operator_read));
+        shown_status(&line, AuthorKind::Visitor, in_outbox, read)
+    });
     view! {
         <div class=format!("message {author}") data-testid="chat-message" data-id=entry.id.to_string()
-            data-author=author data-status=entry.status.as_str()>
+            data-author=author data-status=status>
             {entry.author.name.map(|name| view! { <span class="name">{name}</span> })}
             <span class="body">{entry.body}</span>
-            <span class="status">{if entry.status.as_str() == "pending" { "Sending…" } else { "" }}</span>
+            <span class="meta">
+                <time data-testid="chat-time" datetime=iso title=full>{time}</time>
+                <span class="status">{move || match status.get() {
+                    "pending" => "Sending…",
+                    "read" => "Read",
+                    _ => "",
+                }}</span>
+            </span>
         </div>
+    }
+}
+
+/// After the chat ended: the site's rating, with an optional comment.
+#[component]
+fn RatingForm(
+    /// Good or bad, or one to five.
+    scale: RatingScale,
+    /// The widget's state.
+    state: ChatState,
+) -> impl IntoView {
+    let chosen = RwSignal::new(None::<u8>);
+    let comment = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Some(score) = chosen.get_untracked() else {
+            error.set(Some("Please choose a rating.".into()));
+            return;
+        };
+        let text = comment.get_untracked().trim().to_owned();
+        let rating = Rating {
+            scale,
+            score,
+            comment: Some(text).filter(|t| !t.is_empty()),
+        };
+        if let Err(e) = driver::rate(rating) {
+            error.set(Some(e));
+        }
+    };
+    let options = move || {
+        scale
+            .scores()
+            .map(|score| {
+                let label = scale.label(score);
+                view! {
+                    <button type="button" data-testid="rating-option" data-value=score.to_string()
+                        aria-pressed=move || (chosen.get() == Some(score)).to_string()
+                        on:click=move |_| chosen.set(Some(score))>{label}</button>
+                }
+            })
+            .collect_view()
+    };
+    view! {
+        <Show when=move || scale != RatingScale::Off>
+            <Show when=move || !state.rating_given.get()
+                fallback=|| view! { <p class="sent" role="status">"Thank you for your feedback!"</p> }>
+                <form class="form rating" data-testid="rating-form" on:submit=submit>
+                    <p>"How was this chat?"</p>
+                    <div class="options">{options}</div>
+                    <textarea data-testid="rating-comment" rows="2" placeholder="Anything to add? (optional)"
+                        prop:value=move || comment.get() on:input=move |ev| comment.set(event_target_value(&ev))></textarea>
+                    <Show when=move || error.get().is_some()>
+                        <p class="error" role="alert">{move || error.get().unwrap_or_default()}</p>
+                    </Show>
+                    <button data-testid="rating-submit" type="submit">"Send rating"</button>
+                </form>
+            </Show>
+        </Show>
     }
 }
 
@@ -300,7 +405,10 @@ fn PrechatForm(
         .into_iter()
         .map(|(field, value)| {
             let label = format!("{}{}", field.label, if field.required { " *" } else { "" });
-            let set = move |ev: leptos::ev::Event| value.set(event_target_value(&ev));
+            let set = move |ev: leptos::ev::Event| {
+                state.form_dirty.set(true);
+                value.set(event_target_value(&ev));
+            };
             let get = move || value.get();
             let input = match field.kind {
                 FieldKind::Name => view! {
@@ -353,15 +461,15 @@ fn OfflineForm(
         <form class="form" data-testid="offline-form" on:submit=submit novalidate=true>
             <label>"Name *"
                 <input data-testid="offline-name" type="text" autocomplete="name"
-                    prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) />
+                    prop:value=move || name.get() on:input=move |ev| { state.form_dirty.set(true); name.set(event_target_value(&ev)) } />
             </label>
             <label>"E-mail *"
                 <input data-testid="offline-email" type="email" autocomplete="email"
-                    prop:value=move || email.get() on:input=move |ev| email.set(event_target_value(&ev)) />
+                    prop:value=move || email.get() on:input=move |ev| { state.form_dirty.set(true); email.set(event_target_value(&ev)) } />
             </label>
             <label>"Message *"
                 <textarea data-testid="offline-message" rows="4"
-                    prop:value=move || message.get() on:input=move |ev| message.set(event_target_value(&ev))></textarea>
+                    prop:value=move || message.get() on:input=move |ev| { state.form_dirty.set(true); message.set(event_target_value(&ev)) }></textarea>
             </label>
             {form_error(state)}
             <button data-testid="offline-submit" type="submit">"Send"</button>

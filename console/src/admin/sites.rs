@@ -476,6 +476,16 @@ fn FormsForm(
                     <option value="hide_launcher">"Hide the launcher"</option>
                 </select>
             </label>
+            <label>"Rating after a chat"
+                <select data-testid="rating-scale" prop:value=move || forms.with(|f| f.rating.as_str())
+                    on:change=move |ev| forms.update(|f| {
+                        f.rating = protocol::conversation::RatingScale::parse(&event_target_value(&ev)).unwrap_or_default()
+                    })>
+                    <option value="good_bad">"Good or bad"</option>
+                    <option value="stars">"One to five stars"</option>
+                    <option value="off">"Do not ask"</option>
+                </select>
+            </label>
             <ErrorLine error=error testid="forms-error" />
             <div class="actions">
                 <button data-testid="forms-save" type="submit" class="primary">"Save forms"</button>

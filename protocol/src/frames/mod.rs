@@ -24,6 +24,12 @@ pub enum Auth {
     Operator {
         /// The session token.
         token: String,
+        /// The availability the operator chose last (kept by the console across reloads and
+        /// deployments), so a console reconnecting after a failover is never "online" for a
+        /// moment before saying "away". Absent: the deployment's answer (another console's
+        /// choice, or online).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        presence: Option<crate::conversation::Presence>,
     },
 }
 
@@ -74,10 +80,27 @@ pub enum ClientFrame {
         /// The conversation.
         conversation_id: ConversationId,
     },
-    /// An operator ends a conversation.
+    /// An operator, or the conversation's visitor, ends a conversation.
     Close {
         /// The conversation.
         conversation_id: ConversationId,
+    },
+    /// The sender has read the conversation up to the message with this clock value (a
+    /// visitor: the operator's messages; an operator: the visitor's). Only moves forward; the
+    /// other side sees it in the conversation's summary.
+    Read {
+        /// The conversation.
+        conversation_id: ConversationId,
+        /// The newest message read, by its `hlc`.
+        up_to: u64,
+    },
+    /// The visitor rates a conversation that ended (again: the later rating replaces it). The
+    /// deployment answers with the conversation's summary, which carries the rating.
+    Rate {
+        /// The conversation.
+        conversation_id: ConversationId,
+        /// The rating.
+        rating: crate::conversation::Rating,
     },
     /// An operator sets themselves online or away (visitors see whether anyone is online).
     Presence {
@@ -95,8 +118,8 @@ pub enum ClientFrame {
 
 impl ClientFrame {
     /// The `type` names of every client frame, used to tell an unknown frame from a malformed one.
-    pub const TYPES: [&'static str; 8] = [
-        "hello", "send", "typing", "sync", "accept", "close", "presence", "ping",
+    pub const TYPES: [&'static str; 10] = [
+        "hello", "send", "typing", "sync", "accept", "close", "read", "rate", "presence", "ping",
     ];
 
     /// Decodes one text frame, telling apart invalid JSON, an unknown `type` and a known type with

@@ -50,6 +50,13 @@ fn summary() -> ConversationSummary {
             name: Some("Anna".into()),
             ..Default::default()
         }),
+        visitor_read: 9,
+        operator_read: 8,
+        rating: Some(crate::conversation::Rating {
+            scale: crate::conversation::RatingScale::Stars,
+            score: 4,
+            comment: Some("quick".into()),
+        }),
     }
 }
 
@@ -66,7 +73,10 @@ fn every_client_frame_round_trips() {
         },
         ClientFrame::Hello {
             protocol: PROTOCOL_VERSION,
-            auth: Auth::Operator { token: "t".into() },
+            auth: Auth::Operator {
+                token: "t".into(),
+                presence: Some(crate::Presence::Away),
+            },
             page_url: None,
         },
         ClientFrame::Send {
@@ -91,6 +101,18 @@ fn every_client_frame_round_trips() {
         },
         ClientFrame::Presence {
             state: crate::Presence::Away,
+        },
+        ClientFrame::Read {
+            conversation_id: conversation(),
+            up_to: 77,
+        },
+        ClientFrame::Rate {
+            conversation_id: conversation(),
+            rating: crate::conversation::Rating {
+                scale: crate::conversation::RatingScale::GoodBad,
+                score: 1,
+                comment: None,
+            },
         },
         ClientFrame::Ping { nonce: 42 },
     ];

@@ -7,7 +7,8 @@
 
 use super::rows::Cached;
 use super::StoreError;
-use protocol::replication::{Change, LoggedEvent, OperatorSetting};
+use protocol::conversation::Rating;
+use protocol::replication::{Change, LoggedEvent, OperatorSetting, Reader};
 use protocol::{
     AuthorKind, ConversationId, ConversationKind, ConversationState, OperatorId, OperatorRole,
     SiteId, VisitorDetails, VisitorId,
@@ -131,6 +132,12 @@ pub fn apply(conn: &Connection, event: &LoggedEvent) -> Result<Option<Conversati
             state,
             operator_id,
         } => state_changed(conn, &stamp, *id, *state, *operator_id).map(|()| Some(*id)),
+        Change::ConversationRead { id, reader, up_to } => {
+            conversation_read(conn, *id, *reader, *up_to).map(|()| Some(*id))
+        }
+        Change::ConversationRated { id, rating } => {
+            conversation_rated(conn, &stamp, *id, rating).map(|()| Some(*id))
+        }
     }
 }
 
@@ -447,6 +454,48 @@ fn state_changed(
             stamp.hlc,
             stamp.origin,
             stamp.wall_ms()
+        ],
+    )?;
+    Ok(())
+}
+
+/// **Read state only moves forward**: per conversation and reader the largest clock value wins,
+/// whatever order the reads arrive in.
+fn conversation_read(
+    conn: &Connection,
+    id: ConversationId,
+    reader: Reader,
+    up_to: u64,
+) -> Result<(), StoreError> {
+    conn.execute_cached(
+        "INSERT INTO conversation_reads (conversation_id, reader, up_to) VALUES (?1, ?2, ?3)
+         ON CONFLICT(conversation_id, reader) DO UPDATE SET up_to = max(up_to, excluded.up_to)",
+        params![id.to_string(), reader.as_str(), up_to as i64],
+    )?;
+    Ok(())
+}
+
+/// **Ratings: last writer wins by (hlc, origin)** per conversation: a visitor who changes their
+/// mind on the other deployment ends with the same rating on both.
+fn conversation_rated(
+    conn: &Connection,
+    stamp: &Stamp,
+    id: ConversationId,
+    rating: &Rating,
+) -> Result<(), StoreError> {
+    conn.execute_cached(
+        "INSERT INTO conversation_ratings (conversation_id, score, comment, hlc, origin, scale)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT(conversation_id) DO UPDATE SET score = excluded.score, scale = excluded.scale,
+             comment = excluded.comment, hlc = excluded.hlc, origin = excluded.origin
+         WHERE (excluded.hlc, excluded.origin) > (conversation_ratings.hlc, conversation_ratings.origin)",
+        params![
+            id.to_string(),
+            rating.score,
+            rating.comment,
+            stamp.hlc,
+            stamp.origin,
+            rating.scale.as_str()
         ],
     )?;
     Ok(())

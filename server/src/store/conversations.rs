@@ -4,7 +4,8 @@
 use super::rows::{self, Cached};
 use super::{Reader, StoreError, Writer};
 use protocol::admin::SiteScope;
-use protocol::replication::Change;
+use protocol::conversation::{Rating, RatingScale};
+use protocol::replication::{Change, Reader as ReadBy};
 use protocol::{
     AuthorKind, ConversationId, ConversationKind, ConversationState, ConversationSummary, Message,
     MessageId, OperatorCard, OperatorId, OperatorProfile, OperatorRole, SiteId, VisitorDetails,
@@ -24,9 +25,13 @@ pub struct StateChange {
 fn select(condition: &str) -> String {
     format!(
         "SELECT c.id, c.site_id, c.visitor_id, c.state, c.page_url, c.last_message,
-            c.created_at, c.updated_at, o.id, o.name, c.kind, d.details
+            c.created_at, c.updated_at, o.id, o.name, c.kind, d.details,
+            (SELECT up_to FROM conversation_reads WHERE conversation_id = c.id AND reader = 'visitor'),
+            (SELECT up_to FROM conversation_reads WHERE conversation_id = c.id AND reader = 'operator'),
+            rt.score, rt.comment, rt.scale
          FROM conversations c LEFT JOIN operators o ON o.id = c.operator_id
-             LEFT JOIN visitor_details d ON d.visitor_id = c.visitor_id {condition}"
+             LEFT JOIN visitor_details d ON d.visitor_id = c.visitor_id
+             LEFT JOIN conversation_ratings rt ON rt.conversation_id = c.id {condition}"
     )
 }
 
@@ -55,6 +60,18 @@ fn conversation_from_row(row: &Row<'_>) -> rusqlite::Result<ConversationSummary>
             ConversationKind::parse(s).ok_or("not a conversation kind")
         })?,
         visitor: rows::optional_json(row, 11, "visitor details")?,
+        visitor_read: row.get::<_, Option<i64>>(12)?.unwrap_or(0) as u64,
+        operator_read: row.get::<_, Option<i64>>(13)?.unwrap_or(0) as u64,
+        rating: match row.get::<_, Option<u8>>(14)? {
+            Some(score) => Some(Rating {
+                score,
+                comment: row.get(15)?,
+                scale: rows::parsed(row, 16, "rating scale", |s| {
+                    RatingScale::parse(s).ok_or("not a rating scale")
+                })?,
+            }),
+            None => None,
+        },
     })
 }
 
@@ -198,6 +215,83 @@ impl Writer<'_> {
             operator_id: current.operator.as_ref().map(|o| o.id),
         })?;
         self.system_notice(id, format!("{} closed the chat", op.name))
+    }
+
+    /// The visitor ends their conversation (a closed one stays closed: a no-op).
+    pub fn close_by_visitor(
+        &self,
+        id: ConversationId,
+        visitor: VisitorId,
+    ) -> Result<StateChange, StoreError> {
+        let current = self.existing_conversation(id)?;
+        if current.visitor_id != visitor {
+            return Err(StoreError::Forbidden(
+                "this conversation belongs to another visitor".into(),
+            ));
+        }
+        if current.state == ConversationState::Closed {
+            return Ok(StateChange {
+                conversation: current,
+                notice: None,
+            });
+        }
+        self.record(Change::ConversationStateChanged {
+            id,
+            state: ConversationState::Closed,
+            operator_id: current.operator.as_ref().map(|o| o.id),
+        })?;
+        self.system_notice(id, "The visitor ended the chat".into())
+    }
+
+    /// Notes that `reader` read the conversation up to the message with clock value `up_to`
+    /// (at most its newest message: a mark cannot cover what was not written yet). Returns the
+    /// conversation when the mark moved forward, `None` when it did not (nothing is written).
+    pub fn mark_read(
+        &self,
+        id: ConversationId,
+        reader: ReadBy,
+        up_to: u64,
+    ) -> Result<Option<ConversationSummary>, StoreError> {
+        let current = self.existing_conversation(id)?;
+        let newest: Option<i64> = self.conn.query_row_cached(
+            "SELECT max(hlc) FROM messages WHERE conversation_id = ?1",
+            [id.to_string()],
+            |row| row.get(0),
+        )?;
+        let up_to = up_to.min(newest.unwrap_or(0) as u64);
+        let already = match reader {
+            ReadBy::Visitor => current.visitor_read,
+            ReadBy::Operator => current.operator_read,
+        };
+        if up_to <= already {
+            return Ok(None);
+        }
+        self.record(Change::ConversationRead { id, reader, up_to })?;
+        self.conversation(id)
+    }
+
+    /// The visitor rates their conversation once it ended, on the site's scale.
+    pub fn rate(
+        &self,
+        id: ConversationId,
+        visitor: VisitorId,
+        rating: Rating,
+    ) -> Result<ConversationSummary, StoreError> {
+        let current = self.existing_conversation(id)?;
+        if current.visitor_id != visitor {
+            return Err(StoreError::Forbidden(
+                "this conversation belongs to another visitor".into(),
+            ));
+        }
+        if current.state != ConversationState::Closed {
+            return Err(StoreError::Conflict(
+                "a conversation is rated once it has ended".into(),
+            ));
+        }
+        let scale = self.site_forms(&current.site_id)?.rating;
+        rating.check(scale).map_err(StoreError::Invalid)?;
+        self.record(Change::ConversationRated { id, rating })?;
+        self.existing_conversation(id)
     }
 
     fn system_notice(&self, id: ConversationId, text: String) -> Result<StateChange, StoreError> {

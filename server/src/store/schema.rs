@@ -174,6 +174,24 @@ pub const MIGRATIONS: &[&str] = &[
         origin     TEXT NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 10: read receipts (the newest message each side read; only grows) and ratings (last
+    // writer wins per conversation).
+    r#"
+    CREATE TABLE conversation_reads (
+        conversation_id TEXT NOT NULL,
+        reader          TEXT NOT NULL,                 -- visitor | operator
+        up_to           INTEGER NOT NULL,              -- the hlc of the newest message read
+        PRIMARY KEY (conversation_id, reader)
+    ) WITHOUT ROWID;
+    CREATE TABLE conversation_ratings (
+        conversation_id TEXT PRIMARY KEY,
+        scale           TEXT NOT NULL,                 -- good_bad | stars
+        score           INTEGER NOT NULL,
+        comment         TEXT,
+        hlc             INTEGER NOT NULL,
+        origin          TEXT NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// Opens-time settings for every connection: WAL so readers never block the writer, `synchronous =

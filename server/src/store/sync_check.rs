@@ -24,6 +24,8 @@ const TABLES: &[(&str, &str)] = &[
     ("session tombstones", "SELECT token_hash FROM session_tombstones ORDER BY token_hash"),
     ("visitors", "SELECT id || ' ' || site_id FROM visitors ORDER BY id"),
     ("visitor details", "SELECT visitor_id || ' ' || details FROM visitor_details ORDER BY visitor_id"),
+    ("read marks", "SELECT conversation_id || ' ' || reader || ' ' || up_to FROM conversation_reads ORDER BY conversation_id, reader"),
+    ("ratings", "SELECT conversation_id || ' ' || scale || ' ' || score || ' ' || quote(comment) FROM conversation_ratings ORDER BY conversation_id"),
     (
         "conversations",
         "SELECT id || ' ' || site_id || ' ' || visitor_id || ' ' || state || ' ' || COALESCE(operator_id, '-') || ' ' || kind FROM conversations ORDER BY id",

@@ -88,6 +88,13 @@ pub fn change(change: &Change) -> Result<(), String> {
             }
         }
         Change::VisitorDetailsSet { details, .. } => visitor_details(details),
+        Change::ConversationRead { up_to, .. } => match *up_to {
+            0 => Err("a read mark names a message's clock value".into()),
+            _ => Ok(()),
+        },
+        // The site's scale is checked when the rating is given (it may change later); here,
+        // that the rating fits the scale it names.
+        Change::ConversationRated { rating, .. } => rating.check(rating.scale),
         Change::MessagePosted {
             author_kind,
             author_id,

@@ -421,7 +421,10 @@ pub fn visitor_hello(site_id: &str, page_url: Option<String>) -> ClientFrame {
 pub fn operator_hello(token: String) -> ClientFrame {
     ClientFrame::Hello {
         protocol: PROTOCOL_VERSION,
-        auth: Auth::Operator { token },
+        auth: Auth::Operator {
+            token,
+            presence: None,
+        },
         page_url: None,
     }
 }

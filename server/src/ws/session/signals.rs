@@ -1,12 +1,15 @@
-//! What a session relays without storing it: typing notices and operators' presence, and the
-//! `availability` a visitor's socket is told when their site's answer changes.
+//! What a session relays without storing it (typing notices, operators' presence, and the
+//! `availability` a visitor's socket is told when their site's answer changes) and the small
+//! records about a conversation that are not messages: read marks and ratings.
 
 use super::Session;
 use crate::hub::Event;
 use crate::identity::Identity;
 use crate::throttle::per_connection::TypingVerdict;
 use crate::ws::outcome::Outcome;
-use protocol::{Author, AuthorKind, ConversationId, OperatorId, Presence, ServerFrame};
+use protocol::conversation::Rating;
+use protocol::replication::Reader;
+use protocol::{Author, AuthorKind, ConversationId, OperatorId, Presence, ServerFrame, VisitorId};
 
 impl Session {
     pub(super) async fn typing(
@@ -45,6 +48,71 @@ impl Session {
             origin: self.connection_id,
         });
         Outcome::default()
+    }
+
+    /// The sender read the conversation up to `up_to`: stored when it moves the mark forward,
+    /// and announced as the conversation's new summary (the other side shows "read").
+    pub(super) async fn read(&mut self, conversation_id: ConversationId, up_to: u64) -> Outcome {
+        if self
+            .read_marks
+            .iter()
+            .any(|(id, mark)| *id == conversation_id && *mark >= up_to)
+        {
+            return Outcome::default();
+        }
+        if let Err(outcome) = self.visible(conversation_id).await {
+            return outcome;
+        }
+        let reader = match self.peer {
+            Some(Identity::Operator(_)) => Reader::Operator,
+            _ => Reader::Visitor,
+        };
+        let marked = self
+            .state
+            .store
+            .write(move |w| w.mark_read(conversation_id, reader, up_to))
+            .await;
+        match marked {
+            Ok(Some(conversation)) => {
+                // Only what was stored is remembered: a mark beyond the newest message here
+                // (one not replicated yet) was cut back, and is worth sending again.
+                let stored = match reader {
+                    Reader::Operator => conversation.operator_read,
+                    Reader::Visitor => conversation.visitor_read,
+                };
+                self.read_marks.retain(|(id, _)| *id != conversation_id);
+                if self.read_marks.len() == 8 {
+                    self.read_marks.remove(0);
+                }
+                self.read_marks.push((conversation_id, stored));
+                self.state.hub.publish(Event::Conversation { conversation });
+                Outcome::default()
+            }
+            Ok(None) => Outcome::default(),
+            Err(e) => Outcome::refused(e.into()),
+        }
+    }
+
+    /// The visitor rated their conversation: stored, and announced as its summary (which the
+    /// visitor's own sockets receive too: their confirmation).
+    pub(super) async fn rate(
+        &mut self,
+        conversation_id: ConversationId,
+        visitor: VisitorId,
+        rating: Rating,
+    ) -> Outcome {
+        match self
+            .state
+            .store
+            .write(move |w| w.rate(conversation_id, visitor, rating))
+            .await
+        {
+            Ok(conversation) => {
+                self.state.hub.publish(Event::Conversation { conversation });
+                Outcome::default()
+            }
+            Err(e) => Outcome::refused(e.into()),
+        }
     }
 
     /// An operator chose online or away: the board counts it, and their other consoles follow.

@@ -1,0 +1,135 @@
+//! The first frame: who the client is. A visitor's `hello` names a site (checked against the
+//! page's origin) and maybe a token; an operator's carries a session token (and the availability
+//! they chose last). The welcome says what the client may see.
+
+use super::Session;
+use crate::error::Refusal;
+use crate::extract;
+use crate::identity::Identity;
+use crate::store::SessionStatus;
+use crate::throttle::retry_after_secs;
+use crate::ws::outcome::Outcome;
+use protocol::{
+    Auth, ErrorCode, ServerFrame, Session as WelcomeSession, SiteId, VisitorId, PROTOCOL_VERSION,
+};
+
+impl Session {
+    pub(super) async fn hello(&mut self, auth: Auth, page_url: Option<String>) -> Outcome {
+        let result = match auth {
+            Auth::Visitor { site_id, token } => self.visitor_hello(site_id, token, page_url).await,
+            Auth::Operator { token, presence } => self.operator_hello(token, presence).await,
+        };
+        match result {
+            Ok(session) => Outcome::reply(ServerFrame::Welcome {
+                protocol: PROTOCOL_VERSION,
+                max_message_bytes: self.state.config.max_message_bytes,
+                session,
+                replicates: self.state.config.peer_url.is_some(),
+            }),
+            Err(refusal) => Outcome::refuse_and_close(refusal),
+        }
+    }
+
+    async fn visitor_hello(
+        &mut self,
+        site_id: SiteId,
+        token: Option<String>,
+        page_url: Option<String>,
+    ) -> Result<WelcomeSession, Refusal> {
+        let store = &self.state.store;
+        let lookup = site_id.clone();
+        // An unknown site and a page the site does not allow get the same answer, so site ids
+        // cannot be probed from outside; the log says which it was, for the site's owner.
+        let unavailable = || Refusal::forbidden("this chat is not available on this page");
+        let Some(site) = store.read(move |r| r.site(&lookup)).await? else {
+            tracing::info!(site = %site_id, "a visitor asked for an unknown site");
+            return Err(unavailable());
+        };
+        if !site.allows_origin(self.origin.as_deref()) {
+            let origin = self.origin.as_deref().unwrap_or("(none)");
+            tracing::info!(site = %site_id, %origin, "a page the site does not allow asked for it");
+            return Err(unavailable());
+        }
+        let visitor_id = match token {
+            None => {
+                self.state
+                    .visitors
+                    .new_visitor(self.address)
+                    .map_err(|wait| {
+                        Refusal::new(
+                            ErrorCode::TooManyRequests,
+                            format!(
+                                "too many new visitors from this address; try again in {} s",
+                                retry_after_secs(&wait)
+                            ),
+                        )
+                    })?;
+                VisitorId(uuid::Uuid::now_v7())
+            }
+            Some(token) => extract::visitor_token(&self.state, &site_id, &token)?,
+        };
+        // Subscribed before the conversations are read, so nothing committed after that read is
+        // missed: it is either in the welcome or in the feed.
+        self.subscription = Some(self.state.hub.subscribe_visitor(visitor_id));
+        let site_for_write = site_id.clone();
+        store
+            .write(move |w| w.ensure_visitor(visitor_id, &site_for_write))
+            .await?;
+        let (conversations, details) = store
+            .read(move |r| {
+                Ok((
+                    r.visitor_conversations(visitor_id)?,
+                    r.visitor_details(visitor_id)?,
+                ))
+            })
+            .await?;
+        let online = self.state.presence.online_for(&site_id);
+        self.told_online = Some(online);
+        let expires =
+            self.state.now_ms() / 1000 + self.state.config.visitor_token_ttl_days * 86_400;
+        let token = self.state.signer.issue(&site_id, visitor_id, expires);
+        self.peer = Some(Identity::Visitor {
+            visitor_id,
+            site_id,
+            page_url: page_url.map(|url| crate::text::page_url_for_operators(&url)),
+        });
+        Ok(WelcomeSession::Visitor {
+            visitor_id,
+            token,
+            conversations,
+            online,
+            details,
+        })
+    }
+
+    async fn operator_hello(
+        &mut self,
+        token: String,
+        chosen: Option<protocol::Presence>,
+    ) -> Result<WelcomeSession, Refusal> {
+        let status = extract::session_status(&self.state, &token).await?;
+        let SessionStatus::Live {
+            operator,
+            expires_at,
+        } = status
+        else {
+            return Err(Refusal::unauthorized(status.ended_because()));
+        };
+        self.operator_session = Some((token, expires_at));
+        self.subscription = Some(self.state.hub.subscribe_all());
+        let scope = operator.sites.clone();
+        let inbox = self.state.store.read(move |r| r.inbox(&scope)).await?;
+        let presence =
+            self.state
+                .presence
+                .console_opened(operator.id, operator.sites.clone(), chosen);
+        self.console_of = Some(operator.id);
+        self.peer = Some(Identity::Operator(operator.clone()));
+        Ok(WelcomeSession::Operator {
+            operator,
+            inbox,
+            presence,
+            idle_away_secs: self.state.config.operator_idle_away_secs,
+        })
+    }
+}
