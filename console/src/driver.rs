@@ -440,7 +440,7 @@ impl Console {
             }
             ServerFrame::Error { code, message, .. } => self.on_error(code, message),
             // Availability is for visitors.
-            ServerFrame::Availability { .. } => {}
+            ServerFrame::Availability { .. } | ServerFrame::TranscriptEmailed { .. } => {}
             // Welcomes, redirects, pongs and replication confirmations are the link's business.
             ServerFrame::Welcome { .. }
             | ServerFrame::Replicated { .. }

@@ -213,6 +213,9 @@ pub struct SiteForms {
     pub offline: OfflineMode,
     /// How visitors rate a conversation after it ended.
     pub rating: crate::conversation::RatingScale,
+    /// Where the offline form's messages are e-mailed (when the deployment has SMTP set up).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notify_email: Option<String>,
 }
 
 impl Default for SiteForms {
@@ -237,6 +240,7 @@ impl Default for SiteForms {
             },
             offline: OfflineMode::Form,
             rating: Default::default(),
+            notify_email: None,
         }
     }
 }
@@ -244,6 +248,14 @@ impl Default for SiteForms {
 impl SiteForms {
     /// Every rule the forms keep, or the first one broken.
     pub fn check(&self) -> Result<(), FieldError> {
+        if let Some(address) = &self.notify_email {
+            if !crate::conversation::is_email(address) {
+                return Err(FieldError::new(
+                    "notify_email",
+                    format!("“{address}” is not an e-mail address"),
+                ));
+            }
+        }
         let fields = &self.prechat.fields;
         if fields.len() > MAX_FORM_FIELDS + 2 {
             return Err(FieldError::new(
@@ -319,6 +331,9 @@ pub struct WidgetConfig {
     /// hides the launcher on that when the site says so; the widget then hears every change).
     #[serde(default)]
     pub online: bool,
+    /// Whether the deployment can send e-mail (the widget then offers the transcript by mail).
+    #[serde(default)]
+    pub mail: bool,
 }
 
 /// Which sites an operator serves.

@@ -94,6 +94,14 @@ pub struct Config {
     /// After how many seconds without keyboard or mouse input a console sets its operator away
     /// (0: never). Announced to consoles in their welcome.
     pub operator_idle_away_secs: u64,
+    /// The mail server for offline messages and transcripts, as a URL: `smtp://host:25`
+    /// (plain, for a relay on the same machine), `smtp://host:587?tls=required` (STARTTLS),
+    /// `smtps://user:password@host:465`. No e-mail is sent without one.
+    pub smtp_url: Option<String>,
+    /// The sender of the deployment's e-mails.
+    pub mail_from: String,
+    /// How many times a visitor may have one conversation's transcript e-mailed.
+    pub transcript_emails_per_conversation: u32,
 }
 
 impl Default for Config {
@@ -133,6 +141,9 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             widget_config_max_age_secs: 30,
             operator_idle_away_secs: 600,
+            smtp_url: None,
+            mail_from: "LiveChat <livechat@localhost>".into(),
+            transcript_emails_per_conversation: 3,
         }
     }
 }
@@ -166,6 +177,12 @@ pub struct Overrides {
     /// This deployment's name, for example `primary` or `redundant`.
     #[arg(long, env = "LIVECHAT_DEPLOYMENT", global = true)]
     pub deployment: Option<String>,
+    /// The mail server, for example `smtp://127.0.0.1:25` or `smtps://user:pass@mail.example.com`.
+    #[arg(long, env = "LIVECHAT_SMTP_URL", global = true, hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of the deployment's e-mails, for example `Acme chat <chat@acme.example>`.
+    #[arg(long, env = "LIVECHAT_MAIL_FROM", global = true)]
+    pub mail_from: Option<String>,
     /// The peer deployment's base URL, for replication.
     #[arg(long, env = "LIVECHAT_PEER_URL", global = true)]
     pub peer_url: Option<String>,
@@ -278,6 +295,8 @@ impl Layered for Config {
         set_some(&mut self.tls_cert_file, &o.tls_cert_file);
         set_some(&mut self.tls_key_file, &o.tls_key_file);
         set_some(&mut self.tls_ca_file, &o.tls_ca_file);
+        set_some(&mut self.smtp_url, &o.smtp_url);
+        set(&mut self.mail_from, &o.mail_from);
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -318,6 +337,17 @@ impl Layered for Config {
                 self.allow_plain_http_secrets,
             )
             .map_err(ConfigError::Invalid)?;
+        }
+        if let Some(url) = &self.smtp_url {
+            lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url).map_err(|e| {
+                ConfigError::Invalid(format!("smtp_url is not a mail server URL: {e}"))
+            })?;
+        }
+        if self.mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError::Invalid(format!(
+                "mail_from `{}` is not an address (`Name <user@host>` or `user@host`)",
+                self.mail_from
+            )));
         }
         if self.tls_cert_file.is_some() != self.tls_key_file.is_some() {
             return Err(ConfigError::Invalid(

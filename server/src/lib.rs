@@ -8,6 +8,7 @@
 //! - [`auth`]: credentials: visitor tokens, operator passwords, session tokens, shared secrets.
 //! - [`extract`]: a request's caller and role checks, shared secrets, JSON bodies.
 //! - [`hub`]: realtime fan-out of committed changes to open connections.
+//! - [`mail`]: sending the queued e-mails (offline messages, transcripts) over SMTP.
 //! - [`presence`]: which operators are online, here and at the peer (not stored).
 //! - [`ws`]: the `/v1/ws` endpoint (socket loop and per-frame session logic).
 //! - [`http`]: login, logout, inbox, messages and `/health`.
@@ -36,6 +37,7 @@ pub mod headers;
 pub mod http;
 pub mod hub;
 pub mod identity;
+pub mod mail;
 pub mod presence;
 pub mod replication;
 pub mod role;
@@ -131,6 +133,8 @@ pub async fn serve(
     let store = state.store.clone();
     let puller = tokio::spawn(replication::puller::run(state.clone()));
     tokio::spawn(housekeeping(state.clone()));
+    // Mail not sent before a shutdown stays queued and goes after the next start.
+    tokio::spawn(mail::run(state.clone()));
     // The client's address reaches handlers (the limits) through `ConnectInfo`; request heads
     // and TLS handshakes have deadlines (`daemon::listen`).
     let tls = state.server_tls.clone();

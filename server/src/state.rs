@@ -22,6 +22,8 @@ pub struct AppState {
     pub hub: Hub,
     /// Which operators are online, here and at the peer.
     pub presence: Arc<crate::presence::PresenceBoard>,
+    /// Wakes the mail sender when a mail was queued.
+    pub mail: Arc<tokio::sync::Notify>,
     /// The configuration the deployment started with.
     pub config: Arc<Config>,
     /// What the replication link knows (peer, progress), for status reports.
@@ -78,6 +80,7 @@ impl AppState {
             signer: TokenSigner::new(secret.as_bytes()),
             hub: Hub::default(),
             presence: Arc::default(),
+            mail: Arc::default(),
             config: Arc::new(config),
             link: Arc::default(),
             role: Role::default(),

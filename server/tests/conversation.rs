@@ -573,3 +573,91 @@ async fn a_console_that_says_its_operator_chose_away_never_counts_as_online() {
     // The first availability frame the visitor hears is the choice of online, not a flicker.
     assert!(availability(&mut visitor).await);
 }
+
+#[tokio::test]
+async fn transcripts_by_mail_are_checked_limited_and_queued_with_what_caused_them() {
+    // A mail server nobody listens on: mails queue (and retry); the rules are what is tested
+    // here, delivery through a real server in `tests/tests/browser_conversation.rs`.
+    let server = TestServer::start_with(|c| c.smtp_url = Some("smtp://127.0.0.1:9".into())).await;
+    let forms = SiteForms {
+        notify_email: Some("support@acme.example".into()),
+        ..SiteForms::default()
+    };
+    server
+        .state
+        .store
+        .write(move |w| w.set_site_setting(&SiteId("acme".into()), SiteSetting::Forms(forms)))
+        .await
+        .unwrap();
+    let (mut visitor, _) = server.visitor(None).await;
+    let offline = new_conversation();
+    let reply = send_with(
+        &mut visitor,
+        offline,
+        "Call me back",
+        Some(offline_intake("Anna", "anna@example.com")),
+    )
+    .await;
+    assert!(matches!(reply, ServerFrame::Ack { .. }));
+    let queued = server
+        .state
+        .store
+        .read(|r| r.mail_due(i64::MAX, 10))
+        .await
+        .unwrap();
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert_eq!(queued[0].to, "support@acme.example");
+    assert_eq!(queued[0].reply_to.as_deref(), Some("anna@example.com"));
+    assert!(queued[0].body.contains("Call me back"));
+
+    let ask = |email: &str| ClientFrame::EmailTranscript {
+        conversation_id: offline,
+        email: email.into(),
+    };
+    visitor.send(&ask("anna@")).await;
+    let (code, message) = refusal(&mut visitor).await;
+    assert_eq!(code, ErrorCode::Malformed);
+    assert!(message.contains("not an e-mail address"), "{message}");
+    for _ in 0..3 {
+        visitor.send(&ask("anna@example.com")).await;
+        let done = visitor
+            .recv_until(|f| match f {
+                ServerFrame::TranscriptEmailed { conversation_id } => Some(conversation_id),
+                ServerFrame::Error { message, .. } => panic!("{message}"),
+                _ => None,
+            })
+            .await;
+        assert_eq!(done, offline);
+    }
+    visitor.send(&ask("anna@example.com")).await;
+    assert_eq!(refusal(&mut visitor).await.0, ErrorCode::TooManyRequests);
+    // Someone else's conversation, or an operator: refused.
+    let (mut stranger, _) = server.visitor(None).await;
+    stranger.send(&ask("eve@example.com")).await;
+    assert_eq!(refusal(&mut stranger).await.0, ErrorCode::Forbidden);
+    let (mut alice, _) = server.operator("alice@example.com").await;
+    alice.send(&ask("alice@example.com")).await;
+    assert_eq!(refusal(&mut alice).await.0, ErrorCode::Forbidden);
+    let queued = server
+        .state
+        .store
+        .read(|r| r.mail_due(i64::MAX, 10))
+        .await
+        .unwrap();
+    assert_eq!(queued.len(), 4, "one notice and three transcripts");
+
+    // Without a mail server, the widget is told to download instead.
+    let plain = TestServer::start().await;
+    let (mut visitor, _) = plain.visitor(None).await;
+    let conversation = new_conversation();
+    visitor.post(conversation, "hi").await;
+    visitor
+        .send(&ClientFrame::EmailTranscript {
+            conversation_id: conversation,
+            email: "anna@example.com".into(),
+        })
+        .await;
+    let (code, message) = refusal(&mut visitor).await;
+    assert_eq!(code, ErrorCode::Conflict);
+    assert!(message.contains("download"), "{message}");
+}

@@ -183,6 +183,7 @@ async fn logouts_logged_before_the_tombstone_table_existed_become_tombstones() {
              DROP TABLE visitor_details;
              DROP TABLE conversation_reads;
              DROP TABLE conversation_ratings;
+             DROP TABLE mail_outbox;
              ALTER TABLE conversations DROP COLUMN kind;
              ALTER TABLE operators DROP COLUMN sessions_from;
              ALTER TABLE operator_sessions DROP COLUMN hlc;

@@ -14,6 +14,7 @@ pub mod moderator;
 pub mod page;
 pub mod pair;
 pub mod proxy;
+pub mod smtp;
 pub mod visitor;
 
 use std::future::Future;

@@ -32,6 +32,8 @@ pub struct Member {
     routes: Option<Routes>,
     /// The running process, if any.
     child: Option<Child>,
+    /// The mail server it sends through (`LIVECHAT_SMTP_URL`), set before it starts.
+    pub smtp_url: Option<String>,
 }
 
 /// How a deployment is reached when something (a fault-injecting proxy) stands in between.
@@ -99,6 +101,9 @@ impl Member {
             .env("LIVECHAT_MODERATOR_URL", self.moderator_url())
             .env("RUST_LOG", "error")
             .env("LIVECHAT_CONFIG", self.limits_file());
+        if let Some(url) = &self.smtp_url {
+            command.env("LIVECHAT_SMTP_URL", url);
+        }
         // The widget and the console are served when built (the browser tests need them).
         let site = site_dir_path();
         if site.join("widget/widget_bg.wasm").exists() {
@@ -245,6 +250,7 @@ pub fn prepare_pair(redundant_skew_ms: i64) -> (Member, Member) {
         skew_ms,
         routes: None,
         child: None,
+        smtp_url: None,
     };
     let (primary, redundant) = (
         member("primary", port_a, port_b, 0),

@@ -5,7 +5,9 @@
 //! the site's pre-chat form, and its answers reach the operator with the first message; the
 //! operator's presence select moves visitors between "online" and the away text. Then the primary
 //! is killed in the middle of an offline form being sent: it arrives once, on both deployments,
-//! with no error shown.
+//! with no error shown, and its e-mail reaches the site (a real SMTP server, `aiosmtpd`). And:
+//! read receipts both ways, times, a rating given while the primary dies, the transcript
+//! downloaded and e-mailed.
 
 use daemon::http::{HttpClient, Method};
 use fantoccini::{Client, Locator};
@@ -18,7 +20,20 @@ use tests::deployment::{ADMIN_EMAIL, ADMIN_PASSWORD, SITE_ID};
 use tests::eventually;
 use tests::moderator::ModeratorProcess;
 use tests::page::serve_page;
-use tests::pair::{start_pair, stored_once_on_both};
+use tests::pair::{prepare_pair, stored_once_on_both, Member};
+use tests::smtp::SmtpServer;
+
+/// A pair that sends its mail to `smtp`, with its moderator.
+async fn mailing_pair(smtp: &SmtpServer) -> (Member, Member, ModeratorProcess) {
+    let (mut primary, mut redundant) = prepare_pair(0);
+    for member in [&mut primary, &mut redundant] {
+        member.smtp_url = Some(smtp.url.clone());
+        member.start();
+    }
+    let moderator = ModeratorProcess::start(&primary, &redundant);
+    moderator.wait_until_pushed().await;
+    (primary, redundant, moderator)
+}
 
 /// Types `text` into the widget's field `testid`.
 async fn widget_type(client: &Client, testid: &str, text: &str) {
@@ -91,7 +106,8 @@ async fn enable_prechat(base: &str) {
             { "key": "email", "label": "E-mail", "kind": "email", "required": false },
             { "key": "order", "label": "Order number", "kind": "text", "required": false }
         ]},
-        "offline": "form"
+        "offline": "form",
+        "notify_email": "support@shop.example"
     });
     let answer = http
         .call(
@@ -113,9 +129,8 @@ async fn enable_prechat(base: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_and_prechat_forms_reach_the_operator_and_survive_a_killed_primary() {
-    let (mut primary, redundant) = start_pair(0);
-    let moderator = ModeratorProcess::start(&primary, &redundant);
-    moderator.wait_until_pushed().await;
+    let smtp = SmtpServer::start();
+    let (mut primary, redundant, moderator) = mailing_pair(&smtp).await;
     let deployments = [primary.url(), redundant.url()];
     let page = xtask::render_demo_page(&tests::root(), &deployments, Some(&moderator.url), SITE_ID)
         .unwrap();
@@ -142,6 +157,18 @@ async fn offline_and_prechat_forms_reach_the_operator_and_survive_a_killed_prima
     widget_click(&anna, "offline-submit").await;
     widget_element(&anna, "offline-sent").await;
     widget_shows(&anna, &["Do you deliver on Sundays?"]).await;
+    // The site's notification address gets it, with Anna's address to reply to.
+    let mail = smtp
+        .wait_for(
+            &[
+                "support@shop.example",
+                "Offline message from Anna",
+                "Do you deliver on Sundays?",
+            ],
+            WAIT,
+        )
+        .await;
+    assert!(mail.contains("Reply-To: anna@example.com"), "{mail}");
 
     // The operator logs in: the offline message is in the inbox, marked, with her details.
     let operator = chrome.session().await;
@@ -264,6 +291,15 @@ async fn offline_and_prechat_forms_reach_the_operator_and_survive_a_killed_prima
         None
     })
     .await;
+    // The deployment that stored it mails it.
+    smtp.wait_for(
+        &[
+            "Offline message from Cleo",
+            "Sent while a data centre burns",
+        ],
+        WAIT,
+    )
+    .await;
     primary.start();
     stored_once_on_both(&primary, &redundant, sent.iter().map(|l| l.id.clone())).await;
     let anna_lines = lines(&anna, true, "").await;
@@ -307,9 +343,8 @@ async fn console_status_becomes(client: &Client, pane: &str, text: &str, status:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receipts_times_and_a_rating_given_while_the_primary_dies() {
-    let (mut primary, redundant) = start_pair(0);
-    let moderator = ModeratorProcess::start(&primary, &redundant);
-    moderator.wait_until_pushed().await;
+    let smtp = SmtpServer::start();
+    let (mut primary, redundant, moderator) = mailing_pair(&smtp).await;
     let deployments = [primary.url(), redundant.url()];
     let page = xtask::render_demo_page(&tests::root(), &deployments, Some(&moderator.url), SITE_ID)
         .unwrap();

@@ -10,7 +10,7 @@
 //! turns the link's events into what the visitor sees.
 
 mod forms;
-pub use forms::{end_chat, mark_read, rate, submit_offline, submit_prechat};
+pub use forms::{email_transcript, end_chat, mark_read, rate, submit_offline, submit_prechat};
 
 use crate::settings::Settings;
 use crate::state::{ChatState, ConnectionState};
@@ -65,6 +65,7 @@ pub fn start(settings: Settings, state: ChatState) {
         typing_epoch: 0,
         pending_intake,
         read_sent: 0,
+        awaiting_transcript: false,
     });
     driver.connect(link);
     // Messages still pending from an earlier page show at once, before any connection is up.
@@ -116,6 +117,8 @@ struct Widget {
     /// The read mark last sent for the current conversation (reset by every welcome, so a mark
     /// lost with a connection is sent again).
     read_sent: u64,
+    /// Whether a request to e-mail the transcript awaits its answer (a refusal is shown then).
+    awaiting_transcript: bool,
 }
 
 impl LinkApp for Widget {
@@ -291,6 +294,10 @@ impl Widget {
                 message,
                 message_id,
             } => self.on_error(link, code, message, message_id),
+            ServerFrame::TranscriptEmailed { .. } => {
+                self.awaiting_transcript = false;
+                self.state.transcript_mail.set(Some(Ok(())));
+            }
             // Presence frames are for operators' consoles.
             ServerFrame::Presence { .. } => {}
             // Welcomes, redirects, pongs and replication confirmations are the link's business.
@@ -352,6 +359,11 @@ impl Widget {
         message: String,
         message_id: Option<MessageId>,
     ) {
+        if self.awaiting_transcript && message_id.is_none() && code != ErrorCode::Unauthorized {
+            self.awaiting_transcript = false;
+            self.state.transcript_mail.set(Some(Err(message)));
+            return;
+        }
         match (code, message_id) {
             // Nothing was stored (`internal`), or the message is no longer ours: it stays in the
             // outbox, if there, and is resent on reconnect.

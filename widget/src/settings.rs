@@ -44,6 +44,9 @@ pub struct Settings {
     /// The site's forms, from the loader (the site's stored settings); the defaults without.
     #[serde(default)]
     pub forms: protocol::admin::SiteForms,
+    /// Whether the deployment can send e-mail (transcripts by mail), from the loader.
+    #[serde(default)]
+    pub mail: bool,
     /// Set by the loader when the deployments do not know the site (removed, or not for this
     /// page): the widget says so and does not connect.
     #[serde(default)]

@@ -70,6 +70,9 @@ pub struct ChatState {
     pub visible: RwSignal<bool>,
     /// The rating the visitor gave the ended conversation, until the summary carries it.
     pub rating_given: RwSignal<bool>,
+    /// What became of the last request to e-mail the transcript: `Ok` once queued, `Err` with
+    /// the deployment's reason; `None` before any.
+    pub transcript_mail: RwSignal<Option<Result<(), String>>>,
 }
 
 impl ChatState {
@@ -92,6 +95,7 @@ impl ChatState {
             unconfirmed: RwSignal::new(Vec::new()),
             visible: RwSignal::new(true),
             rating_given: RwSignal::new(false),
+            transcript_mail: RwSignal::new(None),
         }
     }
 }

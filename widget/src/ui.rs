@@ -160,6 +160,7 @@ fn Panel(
     });
     let prechat_fields = settings.forms.prechat.fields.clone();
     let scale = settings.forms.rating;
+    let mail = settings.mail;
     let can_end = move || {
         state.conversation.with(|c| {
             c.as_ref()
@@ -188,7 +189,7 @@ fn Panel(
             {move || match shown.get() {
                 Body::Offline => view! { <OfflineForm state=state /> }.into_any(),
                 Body::Prechat => view! { <PrechatForm fields=prechat_fields.clone() state=state /> }.into_any(),
-                Body::Chat => view! { <Transcript greeting=greeting.clone() scale=scale state=state /> }.into_any(),
+                Body::Chat => view! { <Transcript greeting=greeting.clone() scale=scale mail=mail state=state /> }.into_any(),
             }}
             <Show when=move || state.offline_sent.get()>
                 <p class="sent" data-testid="offline-sent" role="status">"Thanks! We got your message and will answer by e-mail."</p>
@@ -225,6 +226,8 @@ fn Transcript(
     greeting: String,
     /// The site's rating scale, asked for once the conversation ended.
     scale: RatingScale,
+    /// Whether the deployment can e-mail the transcript.
+    mail: bool,
     /// The widget's state.
     state: ChatState,
 ) -> impl IntoView {
@@ -259,6 +262,7 @@ fn Transcript(
             <Show when=ended>
                 <p class="ended">"This chat has ended. Write again to start a new one."</p>
                 <RatingForm scale=scale state=state />
+                <TranscriptTools mail=mail state=state />
             </Show>
         </div>
     }
@@ -356,6 +360,88 @@ fn RatingForm(
                 </form>
             </Show>
         </Show>
+    }
+}
+
+/// The conversation as plain text or HTML, for the download links: one line per message with
+/// its local time and author.
+fn transcript_file(state: ChatState, html: bool) -> String {
+    let escape = |text: &str| {
+        text.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let mut out = String::new();
+    if html {
+        out.push_str("<!doctype html><meta charset=\"utf-8\"><title>Chat transcript</title><ul>");
+    }
+    state.transcript.with(|t| {
+        for entry in t.entries() {
+            let who = match entry.author.kind {
+                AuthorKind::Visitor => "You".to_owned(),
+                AuthorKind::Operator => entry.author.name.clone().unwrap_or("Operator".into()),
+                AuthorKind::System => "—".to_owned(),
+            };
+            let (_, when, _) = browser::local_time(entry.at);
+            match html {
+                true => out.push_str(&format!(
+                    "<li><time>{}</time> <b>{}</b>: {}</li>",
+                    escape(&when),
+                    escape(&who),
+                    escape(&entry.body)
+                )),
+                false => out.push_str(&format!("[{when}] {who}: {}\n", entry.body)),
+            }
+        }
+    });
+    if html {
+        out.push_str("</ul>");
+    }
+    let kind = if html { "text/html" } else { "text/plain" };
+    format!(
+        "data:{kind};charset=utf-8,{}",
+        String::from(js_sys::encode_uri_component(&out))
+    )
+}
+
+/// Download the transcript (text or HTML) and, where the deployment sends mail, have it e-mailed.
+#[component]
+fn TranscriptTools(
+    /// Whether the deployment can e-mail it.
+    mail: bool,
+    /// The widget's state.
+    state: ChatState,
+) -> impl IntoView {
+    let address = RwSignal::new(String::new());
+    let send = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        state.transcript_mail.set(None);
+        if let Err(e) = driver::email_transcript(&address.get_untracked()) {
+            state.transcript_mail.set(Some(Err(e)));
+        }
+    };
+    view! {
+        <div class="transcript">
+            <span>"Transcript: "</span>
+            <a data-testid="transcript-download" data-format="text" download="chat.txt"
+                href=move || transcript_file(state, false)>"text"</a>
+            " · "
+            <a data-testid="transcript-download" data-format="html" download="chat.html"
+                href=move || transcript_file(state, true)>"HTML"</a>
+            <Show when=move || mail>
+                <form class="mail" on:submit=send novalidate=true>
+                    <input data-testid="transcript-email-input" type="email" placeholder="you@example.com"
+                        aria-label="E-mail address for the transcript" autocomplete="email"
+                        prop:value=move || address.get() on:input=move |ev| address.set(event_target_value(&ev)) />
+                    <button data-testid="transcript-email-send" type="submit">"E-mail it"</button>
+                </form>
+                {move || state.transcript_mail.get().map(|outcome| match outcome {
+                    Ok(()) => view! { <p class="sent" data-testid="transcript-emailed" role="status">"The transcript is on its way."</p> }.into_any(),
+                    Err(e) => view! { <p class="error" data-testid="transcript-error" role="alert">{e}</p> }.into_any(),
+                })}
+            </Show>
+        </div>
     }
 }
 

@@ -99,6 +99,8 @@ const BROWSER_CRATES: [&str; 3] = ["browser", "widget", "console"];
 /// (which includes the tidy tests in `xtask/tests/tidy.rs`).
 fn test() -> anyhow::Result<()> {
     browser_setup()?;
+    // The mail tests send to a real SMTP server.
+    tools::ensure_aiosmtpd()?;
     lint()?;
     step("Building the binaries the tests run");
     run(cargo().args([

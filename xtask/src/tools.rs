@@ -104,6 +104,30 @@ pub fn ensure_wasm_tools() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The version of PyPI's `aiosmtpd`, the real SMTP server the mail tests send to.
+pub const AIOSMTPD_VERSION: &str = "1.4.6";
+
+/// `aiosmtpd` for the mail tests, from PyPI (Python 3 and pip must be there).
+pub fn ensure_aiosmtpd() -> anyhow::Result<()> {
+    let installed = Command::new("python3")
+        .args(["-c", "import aiosmtpd"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if installed {
+        return Ok(());
+    }
+    step(&format!("Installing aiosmtpd {AIOSMTPD_VERSION} (pip)"));
+    run(Command::new("python3").args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        &format!("aiosmtpd=={AIOSMTPD_VERSION}"),
+    ]))
+    .map_err(|e| anyhow::anyhow!("{e}; the mail tests need Python 3 with pip"))
+}
+
 /// Chromium and ChromeDriver for the browser tests, from Debian's packages.
 pub fn ensure_chromium() -> anyhow::Result<()> {
     let present = |p: &str| std::path::Path::new(p).exists();

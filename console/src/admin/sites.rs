@@ -476,6 +476,14 @@ fn FormsForm(
                     <option value="hide_launcher">"Hide the launcher"</option>
                 </select>
             </label>
+            <label>"E-mail offline messages to"
+                <input data-testid="forms-notify-email" type="email" placeholder="support@example.com"
+                    prop:value=move || forms.with(|f| f.notify_email.clone().unwrap_or_default())
+                    on:input=move |ev| forms.update(|f| {
+                        let value = event_target_value(&ev).trim().to_owned();
+                        f.notify_email = Some(value).filter(|v| !v.is_empty());
+                    }) />
+            </label>
             <label>"Rating after a chat"
                 <select data-testid="rating-scale" prop:value=move || forms.with(|f| f.rating.as_str())
                     on:change=move |ev| forms.update(|f| {

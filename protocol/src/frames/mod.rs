@@ -102,6 +102,14 @@ pub enum ClientFrame {
         /// The rating.
         rating: crate::conversation::Rating,
     },
+    /// The visitor asks for the conversation's transcript by e-mail (when the deployment has
+    /// SMTP set up; a few times per conversation at most). Answered by `transcript_emailed`.
+    EmailTranscript {
+        /// The conversation.
+        conversation_id: ConversationId,
+        /// Where to send it.
+        email: String,
+    },
     /// An operator sets themselves online or away (visitors see whether anyone is online).
     Presence {
         /// The new state.
@@ -118,8 +126,18 @@ pub enum ClientFrame {
 
 impl ClientFrame {
     /// The `type` names of every client frame, used to tell an unknown frame from a malformed one.
-    pub const TYPES: [&'static str; 10] = [
-        "hello", "send", "typing", "sync", "accept", "close", "read", "rate", "presence", "ping",
+    pub const TYPES: [&'static str; 11] = [
+        "hello",
+        "send",
+        "typing",
+        "sync",
+        "accept",
+        "close",
+        "read",
+        "rate",
+        "email_transcript",
+        "presence",
+        "ping",
     ];
 
     /// Decodes one text frame, telling apart invalid JSON, an unknown `type` and a known type with
@@ -285,6 +303,12 @@ pub enum ServerFrame {
     Presence {
         /// The new state.
         state: crate::conversation::Presence,
+    },
+    /// The transcript the visitor asked for is queued for sending (it is on its way: the
+    /// deployment retries until the mail server takes it).
+    TranscriptEmailed {
+        /// The conversation.
+        conversation_id: ConversationId,
     },
     /// The answer to `ping`.
     Pong {

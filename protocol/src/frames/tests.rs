@@ -114,6 +114,10 @@ fn every_client_frame_round_trips() {
                 comment: None,
             },
         },
+        ClientFrame::EmailTranscript {
+            conversation_id: conversation(),
+            email: "anna@example.com".into(),
+        },
         ClientFrame::Ping { nonce: 42 },
     ];
     for frame in frames {
@@ -176,6 +180,9 @@ fn every_server_frame_round_trips() {
         },
         ServerFrame::Pong { nonce: 42 },
         ServerFrame::Availability { online: false },
+        ServerFrame::TranscriptEmailed {
+            conversation_id: conversation(),
+        },
         ServerFrame::Presence {
             state: crate::Presence::Online,
         },

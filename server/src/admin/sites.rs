@@ -284,6 +284,7 @@ async fn site_config(
         appearance: site.appearance,
         forms: site.forms,
         online,
+        mail: state.config.smtp_url.is_some(),
     };
     let max_age = state.config.widget_config_max_age_secs;
     let mut response = Json(config).into_response();

@@ -18,6 +18,7 @@ pub mod accounts;
 pub mod changes;
 pub mod conversations;
 pub mod events;
+pub mod mail;
 pub mod messages;
 mod rows;
 pub mod schema;

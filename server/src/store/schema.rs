@@ -191,6 +191,24 @@ pub const MIGRATIONS: &[&str] = &[
         hlc             INTEGER NOT NULL,
         origin          TEXT NOT NULL
     ) WITHOUT ROWID;
+    -- E-mails this deployment has to send (offline messages, transcripts): local, not
+    -- replicated; written with what caused them, so a crash before sending only delays one.
+    CREATE TABLE mail_outbox (
+        id              INTEGER PRIMARY KEY,
+        kind            TEXT NOT NULL,                 -- offline | transcript
+        conversation_id TEXT NOT NULL,
+        to_addr         TEXT NOT NULL,
+        reply_to        TEXT,
+        subject         TEXT NOT NULL,
+        body            TEXT NOT NULL,
+        created_at      INTEGER NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        sent_at         INTEGER,
+        last_error      TEXT
+    );
+    CREATE INDEX mail_outbox_due ON mail_outbox (next_attempt_at) WHERE sent_at IS NULL;
+    CREATE INDEX mail_outbox_conversation ON mail_outbox (conversation_id, kind);
     "#,
 ];
 

@@ -2,6 +2,7 @@
 //! concern me". The first frame must be `hello`; after it the session is a visitor or an operator.
 
 mod hello;
+mod mails;
 mod signals;
 
 use super::outcome::Outcome;
@@ -247,6 +248,19 @@ impl Session {
                 ErrorCode::Forbidden,
                 "only the visitor rates a conversation",
             ),
+            (
+                Some(Identity::Visitor { visitor_id, .. }),
+                ClientFrame::EmailTranscript {
+                    conversation_id,
+                    email,
+                },
+            ) => {
+                let visitor = *visitor_id;
+                self.email_transcript(conversation_id, visitor, email).await
+            }
+            (Some(Identity::Operator(_)), ClientFrame::EmailTranscript { .. }) => {
+                Outcome::refuse(ErrorCode::Forbidden, "transcripts are e-mailed to visitors")
+            }
         }
     }
 
@@ -306,16 +320,24 @@ impl Session {
                 return outcome;
             }
         }
+        // An offline message is e-mailed to the site, queued in the same transaction.
+        let mails = self.state.config.smtp_url.is_some();
         let posted = self
             .state
             .store
             .write(move |w| {
                 let posted =
                     w.post_message(&author, conversation_id, message_id, &body, intake.as_ref())?;
+                if let Some(intake) = intake.as_ref().filter(|_| mails && !posted.duplicate) {
+                    mails::notify_offline(w, intake, &posted, &body)?;
+                }
                 let copy = w.message_origin(message_id)?;
                 Ok((posted, copy))
             })
             .await;
+        if mails && matches!(&posted, Ok((p, _)) if !p.duplicate) {
+            crate::mail::queued(&self.state.mail);
+        }
         match posted {
             Ok((posted, copy)) => {
                 if !posted.duplicate {

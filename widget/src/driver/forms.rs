@@ -42,6 +42,30 @@ pub fn mark_read() {
     with_link(|w, link| w.mark_read(link));
 }
 
+/// Asks for the transcript by e-mail; the answer shows in `transcript_mail`.
+pub fn email_transcript(email: &str) -> Result<(), String> {
+    let email = email.trim();
+    if !protocol::conversation::is_email(email) {
+        return Err(format!("“{email}” is not an e-mail address."));
+    }
+    with_link(|w, link| {
+        let conversation_id = w.conversation.ok_or("There is no chat to send.")?;
+        if !matches!(link.status(), LinkStatus::Online { .. }) {
+            return Err("The chat is reconnecting; try again in a moment.".to_owned());
+        }
+        w.awaiting_transcript = true;
+        link.send(
+            monotonic_ms(),
+            ClientFrame::EmailTranscript {
+                conversation_id,
+                email: email.to_owned(),
+            },
+        );
+        Ok(())
+    })
+    .unwrap_or(Err("The chat is not ready yet.".into()))
+}
+
 impl Widget {
     pub(super) fn rate(
         &mut self,
