@@ -437,3 +437,68 @@ async fn receipts_times_and_a_rating_given_while_the_primary_dies() {
         client.close().await.unwrap();
     }
 }
+
+/// The launcher's `data-chimes` and the unread badge's count (0 without one).
+async fn chimes_and_unread(client: &Client) -> (String, String) {
+    let script = r#"
+        const root = document.getElementById('livechat-root')?.shadowRoot;
+        const launcher = root?.querySelector('[data-testid="chat-launcher"]');
+        const badge = root?.querySelector('[data-testid="chat-unread"]');
+        return [launcher?.dataset.chimes || '', badge ? badge.textContent : '0'];
+    "#;
+    let value = client.execute(script, vec![]).await.unwrap();
+    (
+        value[0].as_str().unwrap_or_default().to_owned(),
+        value[1].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_to_a_closed_panel_chimes_counts_and_shows_in_the_title_unless_muted() {
+    let deployment = tests::deployment::Deployment::start();
+    let mut chrome = ChromeDriver::start().await;
+    let operator = chrome.session().await;
+    tests::browser::console_login(&operator, &deployment.console_url()).await;
+    let visitor = chrome.session().await;
+    let page = format!("{}/", deployment.page_origin());
+    open_widget(&visitor, &page).await;
+    widget_write(&visitor, "Hi there").await;
+    widget_shows(&visitor, &["Hi there"]).await;
+    let pane = tests::browser::console_accept_first(&operator).await;
+    let title = visitor.title().await.unwrap();
+
+    // The panel closes; a reply chimes, counts, and shows in the tab's title.
+    widget_click(&visitor, "chat-launcher").await;
+    tests::browser::console_reply(&operator, &pane, "Hello!").await;
+    eventually("the reply counted", WAIT, || async {
+        (chimes_and_unread(&visitor).await == ("1".into(), "1".into())).then_some(())
+    })
+    .await;
+    assert_eq!(visitor.title().await.unwrap(), format!("(1) {title}"));
+    // Opening the panel reads it: the count and the title go back.
+    widget_click(&visitor, "chat-launcher").await;
+    eventually("the count cleared", WAIT, || async {
+        (chimes_and_unread(&visitor).await.1 == "0").then_some(())
+    })
+    .await;
+    eventually("the title restored", WAIT, || async {
+        (visitor.title().await.ok()? == title).then_some(())
+    })
+    .await;
+
+    // Muted (and remembered after a reload): counted, not chimed.
+    widget_click(&visitor, "chat-sound-toggle").await;
+    widget_attr_becomes(&visitor, "chat-sound-toggle", "aria-pressed", "true").await;
+    visitor.refresh().await.unwrap();
+    widget_click(&visitor, "chat-launcher").await;
+    widget_attr_becomes(&visitor, "chat-sound-toggle", "aria-pressed", "true").await;
+    widget_click(&visitor, "chat-launcher").await;
+    tests::browser::console_reply(&operator, &pane, "Still there?").await;
+    eventually("the muted reply counted", WAIT, || async {
+        (chimes_and_unread(&visitor).await == ("0".into(), "1".into())).then_some(())
+    })
+    .await;
+    for client in [visitor, operator] {
+        client.close().await.unwrap();
+    }
+}

@@ -253,9 +253,7 @@ impl Widget {
             ServerFrame::Message { message } => {
                 if message.author.kind == AuthorKind::Operator {
                     self.state.operator_typing.set(None);
-                    if !self.state.open.get_untracked() {
-                        self.state.unread.update(|n| *n += 1);
-                    }
+                    crate::alerts::operator_wrote(&self.settings, self.state);
                 }
                 self.note_stored(&message);
             }

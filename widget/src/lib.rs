@@ -12,8 +12,10 @@
 //! - [`state`]: the reactive state the UI renders.
 //! - [`driver`]: the WebSocket connection that feeds the state.
 //! - [`storage`]: what survives a reload (token, conversation, outbox).
+//! - [`alerts`]: the unread count, the tab title and the chime.
 //! - [`ui`]: the components.
 
+pub mod alerts;
 pub mod driver;
 pub mod settings;
 pub mod state;
@@ -70,7 +72,12 @@ pub fn boot() {
         state.open.set(true);
     }
     driver::start(settings.clone(), state);
-    leptos::mount::mount_to(container, move || ui::app(settings, state, launcher)).forget();
+    // The alerts' effects need Leptos's executor, which starts with the mount.
+    leptos::mount::mount_to(container, move || {
+        alerts::install(&settings, state);
+        ui::app(settings, state, launcher)
+    })
+    .forget();
 }
 
 /// The attribute the loader puts on the host element it created for its button.

@@ -49,8 +49,12 @@ pub struct ChatState {
     pub operator_typing: RwSignal<Option<String>>,
     /// A short message for the visitor (a refused message, a reload request).
     pub notice: RwSignal<Option<String>>,
-    /// Operator messages that arrived while the panel was closed.
+    /// Operator messages that arrived while the panel was closed or the page hidden.
     pub unread: RwSignal<u32>,
+    /// Whether the visitor muted the chime.
+    pub muted: RwSignal<bool>,
+    /// How many times the chime played (the launcher's `data-chimes`, for tests).
+    pub chimes: RwSignal<u32>,
     /// Whether an operator who serves the site is online; unknown until the first welcome.
     pub online: RwSignal<Option<bool>>,
     /// Whether the visitor has told who they are (a returning visitor, or the pre-chat form
@@ -87,6 +91,8 @@ impl ChatState {
             operator_typing: RwSignal::new(None),
             notice: RwSignal::new(None),
             unread: RwSignal::new(0),
+            muted: RwSignal::new(false),
+            chimes: RwSignal::new(0),
             online: RwSignal::new(None),
             details_known: RwSignal::new(false),
             offline_sent: RwSignal::new(false),

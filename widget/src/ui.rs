@@ -54,6 +54,7 @@ fn adopt_launcher(button: web_sys::HtmlElement, state: ChatState) {
         let open = state.open.get();
         let unread = state.unread.get();
         let _ = button.set_attribute("aria-expanded", &open.to_string());
+        let _ = button.set_attribute("data-chimes", &state.chimes.get().to_string());
         let badge = button.query_selector(".badge").ok().flatten();
         match (badge, unread) {
             (Some(badge), 0) => badge.remove(),
@@ -88,7 +89,8 @@ fn Launcher(
     };
     view! {
         <button class="launcher" data-testid="chat-launcher" aria-label=label
-            aria-expanded=move || state.open.get().to_string() on:click=toggle>
+            aria-expanded=move || state.open.get().to_string() data-chimes=move || state.chimes.get().to_string()
+            on:click=toggle>
             <svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 4h16v12H7l-3 3z"/></svg>
             <Show when=move || { state.unread.get() > 0 }>
                 <span class="badge" data-testid="chat-unread">{move || state.unread.get()}</span>
@@ -176,6 +178,12 @@ fn Panel(
                     title=move || connection_label(connection())>
                     {move || connection_label(connection())}
                 </span>
+                <button class="sound" data-testid="chat-sound-toggle"
+                    aria-pressed=move || state.muted.get().to_string()
+                    aria-label=move || if state.muted.get() { "Turn the sound on" } else { "Mute the sound" }
+                    on:click=move |_| state.muted.update(|m| *m = !*m)>
+                    {move || if state.muted.get() { "🔕" } else { "🔔" }}
+                </button>
                 <Show when=can_end>
                     <button class="end" data-testid="chat-end" on:click=move |_| driver::end_chat()>"End chat"</button>
                 </Show>
