@@ -10,10 +10,12 @@ use leptos::prelude::*;
 use std::cell::RefCell;
 use wasm_bindgen::{closure::Closure, JsValue};
 
+/// The chime, and what is done when the browser refuses to play it.
+type Chime = (web_sys::HtmlAudioElement, Closure<dyn FnMut(JsValue)>);
+
 thread_local! {
-    /// The chime and the handler of a refused play, made on first use; `None` until then.
-    static CHIME: RefCell<Option<(web_sys::HtmlAudioElement, Closure<dyn FnMut(JsValue)>)>> =
-        const { RefCell::new(None) };
+    /// The chime, made on first use; `None` until then.
+    static CHIME: RefCell<Option<Chime>> = const { RefCell::new(None) };
     /// The page's own title, kept while ours shows the unread count.
     static TITLE: RefCell<Option<String>> = const { RefCell::new(None) };
 }
