@@ -7,6 +7,7 @@
 //! - [`outbox`]: messages written but not yet acknowledged, persisted by the driver and resent on
 //!   every reconnect (ingest is idempotent, so resending is always safe).
 //! - [`backoff`]: when to try reconnecting after a failure.
+//! - [`shortcodes`]: emoji shortcodes (`:smile:`) found and replaced from a fetched table.
 //! - [`link`]: the connection to the pair of deployments: where to connect (moderator, last known
 //!   active, primary, redundant), liveness by heartbeat, redirects, and the outbox kept until each
 //!   message is on both deployments.
@@ -14,6 +15,7 @@
 pub mod backoff;
 pub mod link;
 pub mod outbox;
+pub mod shortcodes;
 pub mod transcript;
 
 pub use backoff::Backoff;

@@ -502,3 +502,60 @@ async fn a_reply_to_a_closed_panel_chimes_counts_and_shows_in_the_title_unless_m
         client.close().await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emoji_come_from_the_picker_and_from_shortcodes_and_load_only_when_used() {
+    let deployment = tests::deployment::Deployment::start();
+    let _standby =
+        tests::visitor::Visitor::standby([deployment.url(), deployment.url()], None).await;
+    let mut chrome = ChromeDriver::start().await;
+    let visitor = chrome.session().await;
+    open_widget(&visitor, &format!("{}/", deployment.page_origin())).await;
+    widget_element(&visitor, "chat-input").await;
+    let fetched = |client: &Client| {
+        let client = client.clone();
+        async move {
+            let script = "return performance.getEntriesByType('resource').some(e => e.name.endsWith('/emoji.json'));";
+            client
+                .execute(script, vec![])
+                .await
+                .unwrap()
+                .as_bool()
+                .unwrap()
+        }
+    };
+    assert!(
+        !fetched(&visitor).await,
+        "the emoji table is not part of the first load"
+    );
+    // An unknown shortcode: named, nothing sent, the text kept.
+    widget_write(&visitor, "Thanks :nosuchemoji:").await;
+    let notice = widget_element(&visitor, "chat-notice")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(notice.contains(":nosuchemoji:"), "{notice}");
+    assert!(lines(&visitor, true, "").await.is_empty());
+    assert!(fetched(&visitor).await);
+    // A known one, and one from the picker.
+    widget_type(&visitor, "chat-input", "Great :+1:").await;
+    widget_click(&visitor, "chat-send").await;
+    widget_shows(&visitor, &["Great 👍"]).await;
+    widget_click(&visitor, "chat-emoji").await;
+    let host = visitor.find(Locator::Id("livechat-root")).await.unwrap();
+    host.shadow_root()
+        .await
+        .unwrap()
+        .find(Locator::Css(
+            "[data-testid=\"emoji-option\"][data-shortcode=\"tada\"]",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    widget_click(&visitor, "chat-send").await;
+    widget_shows(&visitor, &["Great 👍", "🎉"]).await;
+    visitor.close().await.unwrap();
+}

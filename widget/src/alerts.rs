@@ -56,15 +56,10 @@ pub fn operator_wrote(settings: &Settings, state: ChatState) {
 }
 
 fn chime(settings: &Settings) {
-    let base = settings
-        .asset_base
-        .clone()
-        .or_else(|| settings.deployments.first().cloned())
-        .unwrap_or_default();
     CHIME.with(|chime| {
         let mut chime = chime.borrow_mut();
         if chime.is_none() {
-            let url = format!("{}/widget/notify.wav", base.trim_end_matches('/'));
+            let url = settings.asset_url("widget/notify.wav");
             // A browser that refuses sound before the visitor interacted says so by rejecting
             // the play; that is not an error worth a console line.
             let refused = Closure::<dyn FnMut(JsValue)>::new(|_: JsValue| {});

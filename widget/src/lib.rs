@@ -12,11 +12,13 @@
 //! - [`state`]: the reactive state the UI renders.
 //! - [`driver`]: the WebSocket connection that feeds the state.
 //! - [`storage`]: what survives a reload (token, conversation, outbox).
+//! - [`emoji`]: the picker's table and shortcodes, fetched on first use.
 //! - [`alerts`]: the unread count, the tab title and the chime.
 //! - [`ui`]: the components.
 
 pub mod alerts;
 pub mod driver;
+pub mod emoji;
 pub mod settings;
 pub mod state;
 pub mod storage;

@@ -61,6 +61,17 @@ impl Settings {
         })
     }
 
+    /// The URL of a file beside the widget (`widget/notify.wav`): on the deployment that served
+    /// it, else the first one the snippet names.
+    pub fn asset_url(&self, path: &str) -> String {
+        let base = self
+            .asset_base
+            .as_deref()
+            .or(self.deployments.first().map(String::as_str))
+            .unwrap_or_default();
+        format!("{}/{path}", base.trim_end_matches('/'))
+    }
+
     /// Whether the launcher and the panel sit on the left.
     pub fn on_left(&self) -> bool {
         self.position.as_deref() == Some("bottom_left")

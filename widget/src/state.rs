@@ -53,6 +53,12 @@ pub struct ChatState {
     pub unread: RwSignal<u32>,
     /// Whether the visitor muted the chime.
     pub muted: RwSignal<bool>,
+    /// What the visitor is typing (the composer's field; the emoji picker adds to it).
+    pub draft: RwSignal<String>,
+    /// The emoji table, once fetched.
+    pub emoji: RwSignal<Option<crate::emoji::Table>>,
+    /// Whether the emoji picker is open.
+    pub emoji_open: RwSignal<bool>,
     /// How many times the chime played (the launcher's `data-chimes`, for tests).
     pub chimes: RwSignal<u32>,
     /// Whether an operator who serves the site is online; unknown until the first welcome.
@@ -93,6 +99,9 @@ impl ChatState {
             unread: RwSignal::new(0),
             muted: RwSignal::new(false),
             chimes: RwSignal::new(0),
+            draft: RwSignal::new(String::new()),
+            emoji: RwSignal::new(None),
+            emoji_open: RwSignal::new(false),
             online: RwSignal::new(None),
             details_known: RwSignal::new(false),
             offline_sent: RwSignal::new(false),

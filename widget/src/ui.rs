@@ -165,6 +165,7 @@ fn Panel(
     });
     let prechat_fields = settings.forms.prechat.fields.clone();
     let scale = settings.forms.rating;
+    let composer_settings = settings.clone();
     let mail = settings.mail;
     let can_end = move || {
         state.conversation.with(|c| {
@@ -214,7 +215,7 @@ fn Panel(
                 <div class="notice" data-testid="chat-notice" role="status">{move || state.notice.get().unwrap_or_default()}</div>
             </Show>
             <Show when=move || shown.get() == Body::Chat>
-                <Composer state=state />
+                <Composer settings=composer_settings.clone() state=state />
             </Show>
         </section>
     }
@@ -315,17 +316,69 @@ fn MessageLine(
     }
 }
 
-/// The text field and send button. Enter sends; the field clears once the message is queued.
+/// The text field, the emoji picker and the send button. Enter sends; shortcodes (`:smile:`)
+/// become emoji first (an unknown one is named, and nothing is sent); the field clears once the
+/// message is queued.
 #[component]
 fn Composer(
+    /// The site's settings (where the emoji table is).
+    settings: Settings,
     /// The widget's state.
     state: ChatState,
 ) -> impl IntoView {
-    let text = RwSignal::new(String::new());
+    let text = state.draft;
+    let settings = StoredValue::new(settings);
     let send = move || {
-        if driver::send_message(&text.get_untracked()) {
-            text.set(String::new());
+        let draft = text.get_untracked();
+        if !crate::emoji::has_shortcode(&draft) {
+            if driver::send_message(&draft) {
+                text.set(String::new());
+            }
+            return;
         }
+        crate::emoji::load(&settings.get_value(), state, move |loaded| {
+            let replaced = loaded.and_then(|()| {
+                state.emoji.with_untracked(|table| {
+                    crate::emoji::replace(&draft, table.as_ref().expect("the table was loaded"))
+                })
+            });
+            match replaced {
+                Ok(body) if driver::send_message(&body) => text.set(String::new()),
+                Ok(_) => {}
+                Err(e) => state.notice.set(Some(e)),
+            }
+        });
+    };
+    let toggle_picker = move |_| {
+        if state.emoji_open.get_untracked() {
+            state.emoji_open.set(false);
+            return;
+        }
+        crate::emoji::load(&settings.get_value(), state, move |loaded| match loaded {
+            Ok(()) => state.emoji_open.set(true),
+            Err(e) => state.notice.set(Some(e)),
+        });
+    };
+    let options = move || {
+        state.emoji.get().map(|table| {
+            let mut shown: Vec<String> = Vec::new();
+            table
+                .into_iter()
+                .filter(|(_, emoji)| {
+                    let fresh = !shown.contains(emoji);
+                    shown.push(emoji.clone());
+                    fresh
+                })
+                .map(|(code, emoji)| {
+                    let title = format!(":{code}:");
+                    let insert = emoji.clone();
+                    view! {
+                        <button type="button" data-testid="emoji-option" data-shortcode=code title=title
+                            on:click=move |_| text.update(|d| d.push_str(&insert))>{emoji}</button>
+                    }
+                })
+                .collect_view()
+        })
     };
     let disabled = move || {
         matches!(
@@ -334,7 +387,12 @@ fn Composer(
         )
     };
     view! {
+        <Show when=move || state.emoji_open.get()>
+            <div class="emoji-picker" role="group" aria-label="Emoji">{options}</div>
+        </Show>
         <form class="composer" on:submit=move |ev| { ev.prevent_default(); send(); }>
+            <button type="button" class="emoji" data-testid="chat-emoji" aria-label="Emoji"
+                aria-expanded=move || state.emoji_open.get().to_string() on:click=toggle_picker>"🙂"</button>
             <input data-testid="chat-input" type="text" placeholder="Write a message…" aria-label="Message"
                 autocomplete="off" prop:value=move || text.get() disabled=disabled
                 on:input=move |ev| {
