@@ -278,6 +278,10 @@ pub enum ReplicationFrame {
         deployment: String,
         /// The last sequence number of the source's log the puller has applied.
         after_seq: u64,
+        /// The puller reads [`ReplicationFrame::Presence`]; a puller from before presence
+        /// leaves it out and is sent none (it would take the unknown frame for a broken link).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        presence: bool,
     },
     /// Source → puller: events in log order.
     Batch {

@@ -286,3 +286,59 @@ async fn clients_write_on_both_sides_of_a_cut_link_and_the_deployments_agree_aft
         .unwrap();
     assert_eq!(total, 1 + 1 + 20 + 1);
 }
+
+/// Subscribes to `server`'s log as a peer would, saying whether it reads presence, and returns
+/// the frame types it is sent within `window`.
+async fn frames_sent_to_a_puller(
+    server: &TestServer,
+    reads_presence: bool,
+    window: std::time::Duration,
+) -> Vec<String> {
+    use futures_util::{SinkExt, StreamExt};
+    use protocol::replication::ReplicationFrame;
+    use tokio_tungstenite::tungstenite::Message as WsMessage;
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
+            "ws://{}{}",
+            server.address,
+            protocol::replication::REPLICATION_PATH
+        ))
+        .unwrap();
+    request.headers_mut().insert(
+        "authorization",
+        "Bearer replication secret for tests".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let _greeting = socket.next().await;
+    let subscribe = ReplicationFrame::Subscribe {
+        deployment: "older".into(),
+        after_seq: u64::MAX,
+        presence: reads_presence,
+    };
+    socket
+        .send(WsMessage::Text(subscribe.encode().into()))
+        .await
+        .unwrap();
+    let mut kinds = Vec::new();
+    let deadline = tokio::time::Instant::now() + window;
+    while let Ok(Some(Ok(WsMessage::Text(text)))) =
+        tokio::time::timeout_at(deadline, socket.next()).await
+    {
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        kinds.push(value["type"].as_str().unwrap_or_default().to_owned());
+    }
+    kinds
+}
+
+#[tokio::test]
+async fn presence_goes_only_to_pullers_that_read_it() {
+    let (primary, _redundant) = TestServer::start_pair().await;
+    let (_alice, _) = primary.operator("alice@example.com").await;
+    let window = std::time::Duration::from_millis(2_500);
+    let new = frames_sent_to_a_puller(&primary, true, window).await;
+    assert!(new.iter().any(|k| k == "presence"), "{new:?}");
+    // A deployment from before presence would take the frame for a broken link.
+    let old = frames_sent_to_a_puller(&primary, false, window).await;
+    assert!(!old.iter().any(|k| k == "presence"), "{old:?}");
+    assert!(old.iter().any(|k| k == "batch"), "{old:?}");
+}

@@ -122,6 +122,7 @@ async fn pull(
         &ReplicationFrame::Subscribe {
             deployment: state.store.origin().to_owned(),
             after_seq: cursor,
+            presence: true,
         },
     )
     .await?;

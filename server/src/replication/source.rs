@@ -81,17 +81,18 @@ pub async fn serve_peer(mut socket: WebSocket, state: AppState) -> Result<(), Li
         head_seq: *head.borrow(),
     };
     send(&mut socket, &greeting).await?;
-    let mut cursor = match receive(&mut socket, CONFIRM_TIMEOUT).await? {
+    let (mut cursor, reads_presence) = match receive(&mut socket, CONFIRM_TIMEOUT).await? {
         ReplicationFrame::Subscribe {
             deployment,
             after_seq,
+            presence,
         } => {
             tracing::info!(peer = %deployment, after_seq, "peer subscribed to our log");
             state.link.update(|l| {
                 l.peer.get_or_insert(deployment);
             });
             state.link.peer_confirmed(after_seq);
-            after_seq
+            (after_seq, presence)
         }
         other => return Err(LinkError::unexpected("subscribe", &other)),
     };
@@ -101,9 +102,12 @@ pub async fn serve_peer(mut socket: WebSocket, state: AppState) -> Result<(), Li
     // peer forgets a list it has not heard again), also between the batches of a long catch-up.
     let mut presence = state.presence.subscribe();
     let mut presence_sent = tokio::time::Instant::now();
-    send_presence(&mut socket, &state).await?;
+    if reads_presence {
+        send_presence(&mut socket, &state).await?;
+    }
     loop {
-        if presence.has_changed().unwrap_or(false) || presence_sent.elapsed() >= HEARTBEAT {
+        let due = presence.has_changed().unwrap_or(false) || presence_sent.elapsed() >= HEARTBEAT;
+        if reads_presence && due {
             presence.mark_unchanged();
             presence_sent = tokio::time::Instant::now();
             send_presence(&mut socket, &state).await?;
@@ -119,7 +123,7 @@ pub async fn serve_peer(mut socket: WebSocket, state: AppState) -> Result<(), Li
                 changed = head.changed() => { changed.map_err(|_| LinkError::StoreClosed)?; continue; }
                 _ = shutdown.changed() => return Ok(()),
                 _ = tokio::time::sleep(HEARTBEAT) => {}
-                _ = presence.changed() => continue,
+                _ = presence.changed(), if reads_presence => continue,
                 event = typing.recv() => {
                     match event {
                         // Typing on this deployment is relayed live; typing relayed from the peer
