@@ -39,6 +39,7 @@ fn message(conversation_id: ConversationId, seq: u64) -> Message {
         sent_at: 1_790_000_000_000 + seq as i64,
         seq,
         hlc: (1_790_000_000_000 + seq) << 16,
+        attachment: None,
     }
 }
 
@@ -90,6 +91,7 @@ fn remote_events(
                 author_name: None,
                 body: BODY.to_owned(),
                 sent_at: 1_790_000_000_000,
+                attachment: None,
             });
         }
     }
@@ -104,6 +106,7 @@ fn frames(c: &mut Criterion) {
         message_id: MessageId(uuid::Uuid::now_v7()),
         body: BODY.to_owned(),
         intake: None,
+        attachment: None,
     };
     let send_text = send.encode();
     let delivered = ServerFrame::Message {
@@ -196,6 +199,7 @@ fn ingest(c: &mut Criterion) {
                                     c,
                                     MessageId(uuid::Uuid::now_v7()),
                                     BODY,
+                                    None,
                                     None,
                                 )
                             })

@@ -104,6 +104,7 @@ async fn serve(stream: tokio::net::TcpStream, relay: Arc<Relay>) {
                     sent_at: 0,
                     seq: relay.seq.fetch_add(1, Ordering::Relaxed) + 1,
                     hlc: 0,
+                    attachment: None,
                 };
                 let forwarded = ServerFrame::Message {
                     message: message.clone(),

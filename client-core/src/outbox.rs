@@ -20,6 +20,10 @@ pub struct PendingMessage {
     /// form's message): kept with it, so a resend after a failover stores both again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intake: Option<protocol::Intake>,
+    /// The file it carries, already uploaded to a deployment (the peer gets it by replication,
+    /// or the client uploads it again where it resends).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<protocol::conversation::Attachment>,
 }
 
 impl PendingMessage {
@@ -30,6 +34,7 @@ impl PendingMessage {
             message_id: self.message_id,
             body: self.body.clone(),
             intake: self.intake.clone(),
+            attachment: self.attachment.clone(),
         }
     }
 }
@@ -88,6 +93,7 @@ mod tests {
             body: format!("m{n}"),
             written_at: n as i64,
             intake: None,
+            attachment: None,
         }
     }
 

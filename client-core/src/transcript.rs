@@ -186,6 +186,7 @@ mod tests {
             sent_at: n as i64,
             seq,
             hlc: seq,
+            attachment: None,
         }
     }
 
@@ -267,6 +268,7 @@ mod tests {
             sent_at: n as i64,
             seq: n,
             hlc: n * 10,
+            attachment: None,
         };
         transcript.apply_stored(&stored(1, AuthorKind::Visitor));
         transcript.apply_stored(&stored(2, AuthorKind::Visitor));

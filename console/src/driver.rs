@@ -546,6 +546,7 @@ impl Console {
             body: body.to_owned(),
             written_at: browser::now_ms(),
             intake: None,
+            attachment: None,
         };
         self.state.transcripts.update(|all| {
             if let Some(t) = all.get_mut(&id) {

@@ -84,7 +84,7 @@ impl HttpClient {
         }
     }
 
-    /// Sends a request and reads the answer, all within `timeout`.
+    /// Sends a request and reads the answer (at most 256 KiB), all within `timeout`.
     pub async fn call(
         &self,
         method: Method,
@@ -92,6 +92,20 @@ impl HttpClient {
         bearer: Option<&str>,
         json: Option<Vec<u8>>,
         timeout: Duration,
+    ) -> Result<Answer, HttpError> {
+        self.call_limited(method, url, bearer, json, timeout, MAX_ANSWER_BYTES)
+            .await
+    }
+
+    /// Like [`HttpClient::call`], with an answer of at most `max_answer_bytes` (a file).
+    pub async fn call_limited(
+        &self,
+        method: Method,
+        url: &str,
+        bearer: Option<&str>,
+        json: Option<Vec<u8>>,
+        timeout: Duration,
+        max_answer_bytes: usize,
     ) -> Result<Answer, HttpError> {
         let mut request = Request::builder().method(method).uri(url);
         if let Some(token) = bearer {
@@ -113,7 +127,7 @@ impl HttpClient {
                 .await
                 .map_err(|e| HttpError::Exchange(describe(&e)))?;
             let status = response.status().as_u16();
-            let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
+            let body = Limited::new(response.into_body(), max_answer_bytes)
                 .collect()
                 .await
                 .map_err(|e| HttpError::Body(e.to_string()))?

@@ -169,6 +169,7 @@ impl Client {
                 .map(|d| d.as_millis() as i64)
                 .unwrap_or(0),
             intake,
+            attachment: None,
         };
         self.unqueued.fetch_add(1, Ordering::SeqCst);
         self.outbox_len_now.send_modify(|n| *n += 1);

@@ -66,6 +66,9 @@ pub struct Message {
     /// are shown ordered by (hlc, id), so both deployments show the same order.
     #[serde(default)]
     pub hlc: u64,
+    /// A file sent with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<crate::conversation::Attachment>,
 }
 
 /// The life of a conversation.

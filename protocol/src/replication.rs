@@ -170,6 +170,11 @@ pub enum Change {
         body: String,
         /// Unix milliseconds on the origin.
         sent_at: i64,
+        /// A file sent with it: the receiving deployment fetches the bytes from the origin
+        /// (`/v1/replication/files/{hash}`) before it applies the event, so a message is on both
+        /// deployments only with its file.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attachment: Option<crate::conversation::Attachment>,
     },
     /// The visitor or an operator read a conversation up to a message. The largest value wins,
     /// per conversation and reader: read state only moves forward.

@@ -102,6 +102,12 @@ pub struct Config {
     pub mail_from: String,
     /// How many times a visitor may have one conversation's transcript e-mailed.
     pub transcript_emails_per_conversation: u32,
+    /// The largest file a visitor or an operator may send, in bytes.
+    pub max_file_bytes: usize,
+    /// The media types files may have (anything else is refused before it is stored).
+    pub file_types: Vec<String>,
+    /// How many files one address may upload per minute.
+    pub uploads_per_minute_per_address: u32,
 }
 
 impl Default for Config {
@@ -144,6 +150,23 @@ impl Default for Config {
             smtp_url: None,
             mail_from: "LiveChat <livechat@localhost>".into(),
             transcript_emails_per_conversation: 3,
+            max_file_bytes: 10 * 1024 * 1024,
+            file_types: [
+                "image/png",
+                "image/jpeg",
+                "image/gif",
+                "image/webp",
+                "application/pdf",
+                "text/plain",
+                "text/csv",
+                "application/zip",
+                "application/msword",
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ]
+            .map(String::from)
+            .to_vec(),
+            uploads_per_minute_per_address: 30,
         }
     }
 }

@@ -218,6 +218,7 @@ mod tests {
                 sent_at: 0,
                 seq: 1,
                 hlc: 1,
+                attachment: None,
             },
             origin: REMOTE_ORIGIN,
         }

@@ -7,6 +7,7 @@
 //! - [`identity`]: who is calling, one type for HTTP, WebSocket and the store.
 //! - [`auth`]: credentials: visitor tokens, operator passwords, session tokens, shared secrets.
 //! - [`extract`]: a request's caller and role checks, shared secrets, JSON bodies.
+//! - [`files`]: files sent with messages, stored by hash beside the database.
 //! - [`hub`]: realtime fan-out of committed changes to open connections.
 //! - [`mail`]: sending the queued e-mails (offline messages, transcripts) over SMTP.
 //! - [`presence`]: which operators are online, here and at the peer (not stored).
@@ -14,6 +15,7 @@
 //! - [`http`]: login, logout, inbox, messages and `/health`.
 //! - [`admin`]: the site owner's admin API (sites, snippet, look, forms, team), the widget's
 //!   public configuration and invitations.
+//! - [`attachments`]: the file routes (upload, download to participants, to the peer).
 //! - [`replication`]: the link to the peer deployment, both directions, and its status.
 //! - [`role`]: the moderator's decision as this deployment knows it, and redirects of clients.
 //! - [`assets`]: the widget, console, loader and demo page.
@@ -28,11 +30,13 @@
 
 pub mod admin;
 pub mod assets;
+pub mod attachments;
 pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod files;
 pub mod headers;
 pub mod http;
 pub mod hub;
@@ -63,6 +67,7 @@ pub fn app(state: AppState) -> Router {
     let api = http::router()
         .merge(admin::router(&state.config))
         .merge(ws::router())
+        .merge(attachments::router())
         .merge(replication::router())
         .merge(role::route::router())
         .route("/v1/{*rest}", any(unknown_endpoint))

@@ -22,6 +22,8 @@ pub struct AppState {
     pub hub: Hub,
     /// Which operators are online, here and at the peer.
     pub presence: Arc<crate::presence::PresenceBoard>,
+    /// Files sent with messages.
+    pub files: crate::files::FileStore,
     /// Wakes the mail sender when a mail was queued.
     pub mail: Arc<tokio::sync::Notify>,
     /// The configuration the deployment started with.
@@ -55,6 +57,9 @@ pub enum StartError {
     /// The token secret could not be read or created.
     #[error("cannot read or create the token secret: {0}")]
     Secret(#[from] std::io::Error),
+    /// The directory of sent files could not be created.
+    #[error("cannot create the files directory: {0}")]
+    Files(std::io::Error),
     /// A certificate, key or CA file is unusable.
     #[error("TLS: {0}")]
     Tls(#[from] daemon::tls::TlsError),
@@ -64,6 +69,7 @@ impl AppState {
     /// Opens the database in the configured data directory and prepares everything else.
     pub fn open(config: Config) -> Result<AppState, StartError> {
         let store = config.open_store()?;
+        let files = crate::files::FileStore::open(&config.data_dir).map_err(StartError::Files)?;
         let secret = config.resolve_secret()?;
         let (shutdown_sender, shutdown) = watch::channel(false);
         let peer_tls = daemon::tls::client_config(config.tls_ca_file.as_deref())?;
@@ -80,6 +86,7 @@ impl AppState {
             signer: TokenSigner::new(secret.as_bytes()),
             hub: Hub::default(),
             presence: Arc::default(),
+            files,
             mail: Arc::default(),
             config: Arc::new(config),
             link: Arc::default(),

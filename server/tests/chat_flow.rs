@@ -180,6 +180,7 @@ async fn a_resent_message_is_acknowledged_again_and_stored_once() {
         message_id,
         body: "only once".into(),
         intake: None,
+        attachment: None,
     };
     for _ in 0..3 {
         visitor.send(&send).await;

@@ -98,6 +98,7 @@ async fn a_message_flood_is_refused_with_the_message_id_and_the_connection_close
             message_id: id,
             body: "one too many".into(),
             intake: None,
+            attachment: None,
         })
         .await;
     let ack = again.recv().await;

@@ -114,7 +114,7 @@ async fn post(
 ) -> protocol::Message {
     let body = body.to_owned();
     side.store
-        .write(move |w| w.post_message(&poster, conversation, id, &body, None))
+        .write(move |w| w.post_message(&poster, conversation, id, &body, None, None))
         .await
         .unwrap()
         .message
@@ -404,7 +404,7 @@ async fn run_schedule(steps: Vec<Step>) {
                 let poster = visitor_poster(visitor);
                 let _ = side(on_a)
                     .store
-                    .write(move |w| w.post_message(&poster, c, id, &body, None))
+                    .write(move |w| w.post_message(&poster, c, id, &body, None, None))
                     .await;
             }
             Step::Accept {
@@ -639,7 +639,9 @@ async fn forms_filled_in_on_both_sides_of_a_cut_link_agree_after_healing() {
             let poster = visitor_poster(visitor);
             let given = intake(ConversationKind::Offline, name);
             side.store
-                .write(move |w| w.post_message(&poster, offline, first, "Call me", Some(&given)))
+                .write(move |w| {
+                    w.post_message(&poster, offline, first, "Call me", Some(&given), None)
+                })
                 .await
                 .unwrap();
         }
@@ -655,6 +657,7 @@ async fn forms_filled_in_on_both_sides_of_a_cut_link_agree_after_healing() {
                     MessageId(uuid::Uuid::now_v7()),
                     "Again",
                     Some(&given),
+                    None,
                 )
             })
             .await

@@ -40,6 +40,7 @@ pub async fn write_burst(url: String, acked: mpsc::UnboundedSender<MessageId>, l
             message_id: id,
             body: format!("burst {i}"),
             intake: None,
+            attachment: None,
         };
         if socket
             .send(WsMessage::Text(send.encode().into()))

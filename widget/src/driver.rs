@@ -466,6 +466,7 @@ impl Widget {
             body: body.to_owned(),
             written_at: browser::now_ms(),
             intake,
+            attachment: None,
         };
         self.queue(link, message);
         self.last_typing_sent = 0.0;

@@ -45,6 +45,7 @@ fn message(n: u64) -> PendingMessage {
         body: format!("message {n}"),
         written_at: n as i64,
         intake: None,
+        attachment: None,
     }
 }
 
@@ -54,6 +55,7 @@ fn stored_message(id: MessageId) -> Message {
         conversation_id: ConversationId::from_parts(7_000, [0; 10]),
         seq: 1,
         hlc: 1,
+        attachment: None,
         author: protocol::Author {
             kind: protocol::AuthorKind::Visitor,
             name: None,

@@ -60,6 +60,10 @@ pub enum ClientFrame {
         /// step: both or neither. Only with the first message of a conversation.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         intake: Option<crate::conversation::Intake>,
+        /// A file sent with the message, uploaded first (`POST /v1/files`); the text may then
+        /// be empty.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attachment: Option<crate::conversation::Attachment>,
     },
     /// The sender started or stopped typing. Not stored; relayed to the other side.
     Typing {

@@ -21,6 +21,7 @@ fn message() -> Message {
         sent_at: 1_700_000_000_002,
         seq: 42,
         hlc: 7,
+        attachment: None,
     }
 }
 
@@ -84,6 +85,7 @@ fn every_client_frame_round_trips() {
             message_id: message().id,
             body: "hi".into(),
             intake: None,
+            attachment: None,
         },
         ClientFrame::Typing {
             conversation_id: conversation(),

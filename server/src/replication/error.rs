@@ -42,6 +42,9 @@ pub enum LinkError {
     /// Reading or applying events failed.
     #[error("the store failed: {0}")]
     Store(#[from] StoreError),
+    /// A file a replicated message carries could not be fetched from the peer or stored.
+    #[error("a message's file could not be fetched: {0}")]
+    File(String),
     /// The store shut down while the link waited for new events.
     #[error("the store closed")]
     StoreClosed,

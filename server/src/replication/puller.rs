@@ -165,6 +165,8 @@ async fn pull(
             l.peer_head = head_seq;
             l.inbound_oldest_hlc = events.first().map(|e| e.hlc);
         });
+        // A message is applied only with its file: the peer's copy is fetched first.
+        fetch_files(state, peer_url, &events).await?;
         let applied = apply_batch(state, &peer, events).await?;
         state.link.update(|l| {
             l.applied_from_peer = l.applied_from_peer.max(applied);
@@ -172,6 +174,70 @@ async fn pull(
         });
         send(&mut socket, &ReplicationFrame::Applied { seq: applied }).await?;
     }
+}
+
+/// Fetches from the peer every file the batch's messages carry that is not stored here yet,
+/// checks it against its hash and stores it durably. A file the peer does not have (it answers
+/// 404) is logged and skipped: the message is applied, and its file answers 404 here too.
+async fn fetch_files(
+    state: &AppState,
+    peer_url: &str,
+    events: &[LoggedEvent],
+) -> Result<(), LinkError> {
+    let wanted: Vec<&protocol::conversation::Attachment> = events
+        .iter()
+        .filter_map(|e| match &e.change {
+            Change::MessagePosted {
+                attachment: Some(file),
+                ..
+            } => Some(file),
+            _ => None,
+        })
+        .filter(|file| state.files.size(&file.hash).is_none())
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let client = daemon::http::HttpClient::with_tls(state.peer_tls.clone());
+    let secret = state.config.replication_secret.clone().unwrap_or_default();
+    for file in wanted {
+        if !crate::files::is_hash(&file.hash) {
+            continue;
+        }
+        let url = format!(
+            "{}/v1/replication/files/{}",
+            peer_url.trim_end_matches('/'),
+            file.hash
+        );
+        let answer = client
+            .call_limited(
+                daemon::http::Method::GET,
+                &url,
+                Some(&secret),
+                None,
+                Duration::from_secs(60),
+                state.config.max_file_bytes.max(file.size as usize) + 1,
+            )
+            .await
+            .map_err(|e| LinkError::File(e.to_string()))?;
+        if answer.status == 404 {
+            tracing::warn!(hash = %file.hash, "the peer has no file for a message it sent");
+            continue;
+        }
+        if answer.status != 200 || crate::files::hash_of(&answer.body) != file.hash {
+            return Err(LinkError::File(format!(
+                "{url} answered {} with bytes that are not the file",
+                answer.status
+            )));
+        }
+        let files = state.files.clone();
+        let body = answer.body;
+        tokio::task::spawn_blocking(move || files.put(&body))
+            .await
+            .map_err(|e| LinkError::File(e.to_string()))?
+            .map_err(|e| LinkError::File(e.to_string()))?;
+    }
+    Ok(())
 }
 
 /// Applies a batch and its cursor in one transaction, then relays what changed to local clients.

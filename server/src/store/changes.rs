@@ -122,10 +122,20 @@ pub fn apply(conn: &Connection, event: &LoggedEvent) -> Result<Option<Conversati
             author_name,
             body,
             sent_at,
+            attachment,
         } => {
             let author = (*author_kind, *author_id, author_name.as_deref());
-            message_posted(conn, &stamp, id, *conversation_id, author, body, *sent_at)
-                .map(|()| Some(*conversation_id))
+            let content = (body.as_str(), attachment.as_ref());
+            message_posted(
+                conn,
+                &stamp,
+                id,
+                *conversation_id,
+                author,
+                content,
+                *sent_at,
+            )
+            .map(|()| Some(*conversation_id))
         }
         Change::ConversationStateChanged {
             id,
@@ -397,12 +407,14 @@ fn message_posted(
     id: &protocol::MessageId,
     conversation_id: ConversationId,
     (author_kind, author_id, author_name): (AuthorKind, Option<uuid::Uuid>, Option<&str>),
-    body: &str,
+    (body, attachment): (&str, Option<&protocol::conversation::Attachment>),
     sent_at: i64,
 ) -> Result<(), StoreError> {
+    let attachment_json =
+        attachment.map(|a| serde_json::to_string(a).expect("attachments serialise"));
     conn.execute_cached(
-        "INSERT INTO messages (id, conversation_id, author_kind, author_id, author_name, body, sent_at, hlc, origin, origin_seq)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+        "INSERT INTO messages (id, conversation_id, author_kind, author_id, author_name, body, sent_at, hlc, origin, origin_seq, attachment, attachment_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
          ON CONFLICT(id) DO UPDATE SET hlc = excluded.hlc, origin = excluded.origin, sent_at = excluded.sent_at,
              origin_seq = excluded.origin_seq
          WHERE (excluded.hlc, excluded.origin) < (messages.hlc, messages.origin)",
@@ -416,13 +428,20 @@ fn message_posted(
             sent_at,
             stamp.hlc,
             stamp.origin,
-            stamp.origin_seq
+            stamp.origin_seq,
+            attachment_json,
+            attachment.map(|a| a.hash.as_str())
         ],
     )?;
+    // A file sent without text shows as its name in the inbox.
+    let preview = match attachment {
+        Some(file) if body.trim().is_empty() => format!("📎 {}", file.name),
+        _ => body.to_owned(),
+    };
     conn.execute_cached(
         "UPDATE conversations SET last_message = ?2, updated_at = max(updated_at, ?3), last_message_hlc = ?4
          WHERE id = ?1 AND last_message_hlc <= ?4",
-        params![conversation_id.to_string(), body, sent_at, stamp.hlc],
+        params![conversation_id.to_string(), preview, sent_at, stamp.hlc],
     )?;
     Ok(())
 }

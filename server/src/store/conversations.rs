@@ -270,7 +270,9 @@ impl Writer<'_> {
         self.conversation(id)
     }
 
-    /// The visitor rates their conversation once it ended, on the site's scale.
+    /// The visitor rates their conversation, on the site's scale. The widget asks only once the
+    /// conversation ended, but the state is not checked here: after a failover the deployment
+    /// the visitor reaches may not know yet that it ended, and the rating must not be lost.
     pub fn rate(
         &self,
         id: ConversationId,
@@ -283,11 +285,6 @@ impl Writer<'_> {
                 "this conversation belongs to another visitor".into(),
             ));
         }
-        if current.state != ConversationState::Closed {
-            return Err(StoreError::Conflict(
-                "a conversation is rated once it has ended".into(),
-            ));
-        }
         let scale = self.site_forms(&current.site_id)?.rating;
         rating.check(scale).map_err(StoreError::Invalid)?;
         self.record(Change::ConversationRated { id, rating })?;
@@ -296,7 +293,7 @@ impl Writer<'_> {
 
     fn system_notice(&self, id: ConversationId, text: String) -> Result<StateChange, StoreError> {
         let notice_id = MessageId(uuid::Uuid::now_v7());
-        self.record_message(id, notice_id, (AuthorKind::System, None, None), &text)?;
+        self.record_message(id, notice_id, (AuthorKind::System, None, None), &text, None)?;
         Ok(StateChange {
             conversation: self.existing_conversation(id)?,
             notice: self.message(notice_id)?,

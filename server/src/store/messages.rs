@@ -4,6 +4,7 @@
 use super::rows::{self, Cached};
 use super::{Reader, StoreError, Writer};
 use crate::identity::Identity;
+use protocol::conversation::Attachment;
 use protocol::replication::Change;
 use protocol::{
     Author, AuthorKind, ConversationId, ConversationState, ConversationSummary, Intake, Message,
@@ -27,7 +28,7 @@ pub struct Posted {
 pub(super) type AuthorColumns = (AuthorKind, Option<uuid::Uuid>, Option<String>);
 
 const MESSAGE_SELECT: &str =
-    "SELECT id, conversation_id, author_kind, author_name, body, sent_at, seq, author_id, hlc FROM messages";
+    "SELECT id, conversation_id, author_kind, author_name, body, sent_at, seq, author_id, hlc, attachment FROM messages";
 
 fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
     Ok(Message {
@@ -43,6 +44,7 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
         sent_at: row.get(5)?,
         seq: row.get::<_, i64>(6)? as u64,
         hlc: row.get::<_, i64>(8)? as u64,
+        attachment: rows::optional_json(row, 9, "message attachment")?,
     })
 }
 
@@ -94,6 +96,44 @@ impl Reader<'_> {
     }
 }
 
+impl Reader<'_> {
+    /// A file carried by a message that `who` may see (a visitor: in their own conversation; an
+    /// operator: in a conversation of a site they serve), as it was attached.
+    pub fn readable_attachment(
+        &self,
+        hash: &str,
+        who: &Identity,
+    ) -> Result<Option<Attachment>, StoreError> {
+        let (visitor, sites) = match who {
+            Identity::Visitor { visitor_id, .. } => (Some(visitor_id.to_string()), None),
+            Identity::Operator(op) => (
+                None,
+                match &op.sites {
+                    protocol::admin::SiteScope::All => None,
+                    protocol::admin::SiteScope::Only(sites) => Some(
+                        serde_json::to_string(&sites.iter().map(|s| &s.0).collect::<Vec<_>>())
+                            .expect("strings serialise"),
+                    ),
+                },
+            ),
+        };
+        let is_operator = who.operator().is_some();
+        let found = self
+            .conn
+            .query_row_cached(
+                "SELECT m.attachment FROM messages m JOIN conversations c ON c.id = m.conversation_id
+                 WHERE m.attachment_hash = ?1
+                   AND ((?4 = 0 AND c.visitor_id = ?2)
+                        OR (?4 = 1 AND (?3 IS NULL OR c.site_id IN (SELECT value FROM json_each(?3)))))
+                 LIMIT 1",
+                params![hash, visitor, sites, is_operator as i64],
+                |row| rows::optional_json::<Attachment>(row, 0, "message attachment"),
+            )
+            .optional()?;
+        Ok(found.flatten())
+    }
+}
+
 impl Writer<'_> {
     /// Stores a message idempotently, opening the conversation when a visitor names a new one.
     ///
@@ -106,6 +146,7 @@ impl Writer<'_> {
         message_id: MessageId,
         body: &str,
         intake: Option<&Intake>,
+        attachment: Option<&Attachment>,
     ) -> Result<Posted, StoreError> {
         let (author_kind, author_id) = match author {
             Identity::Visitor { visitor_id, .. } => (AuthorKind::Visitor, visitor_id.0),
@@ -133,6 +174,7 @@ impl Writer<'_> {
             message_id,
             (author_kind, Some(author_id), author_name),
             body,
+            attachment,
         )?;
         Ok(Posted {
             message: self
@@ -213,6 +255,7 @@ impl Writer<'_> {
         id: MessageId,
         (kind, author_id, author_name): AuthorColumns,
         body: &str,
+        attachment: Option<&Attachment>,
     ) -> Result<(), StoreError> {
         self.record(Change::MessagePosted {
             id,
@@ -222,6 +265,7 @@ impl Writer<'_> {
             author_name,
             body: body.to_owned(),
             sent_at: self.now_ms(),
+            attachment: attachment.cloned(),
         })?;
         Ok(())
     }

@@ -210,6 +210,13 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX mail_outbox_due ON mail_outbox (next_attempt_at) WHERE sent_at IS NULL;
     CREATE INDEX mail_outbox_conversation ON mail_outbox (conversation_id, kind);
     "#,
+    // 11: attachments. A message may carry a file (stored by hash beside the database); who may
+    // read a file is found through the messages that carry it.
+    r#"
+    ALTER TABLE messages ADD COLUMN attachment TEXT;    -- protocol Attachment as JSON
+    ALTER TABLE messages ADD COLUMN attachment_hash TEXT;
+    CREATE INDEX messages_attachment ON messages (attachment_hash) WHERE attachment_hash IS NOT NULL;
+    "#,
 ];
 
 /// Opens-time settings for every connection: WAL so readers never block the writer, `synchronous =

@@ -32,7 +32,7 @@ const TABLES: &[(&str, &str)] = &[
     ),
     (
         "messages",
-        "SELECT conversation_id || ' ' || id || ' ' || author_kind || ' ' || COALESCE(author_id, '-') || ' ' || hlc || ' ' || quote(body)
+        "SELECT conversation_id || ' ' || id || ' ' || author_kind || ' ' || COALESCE(author_id, '-') || ' ' || hlc || ' ' || quote(body) || ' ' || COALESCE(attachment_hash, '-')
          FROM messages ORDER BY conversation_id, hlc, id",
     ),
 ];

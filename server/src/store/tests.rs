@@ -61,7 +61,7 @@ async fn post(
 ) -> Result<Posted, StoreError> {
     let (poster, body) = (poster.clone(), body.to_owned());
     store
-        .write(move |conn| conn.post_message(&poster, c, m, &body, None))
+        .write(move |conn| conn.post_message(&poster, c, m, &body, None, None))
         .await
 }
 

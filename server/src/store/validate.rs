@@ -101,10 +101,15 @@ pub fn change(change: &Change) -> Result<(), String> {
             author_name,
             body,
             sent_at,
+            attachment,
             ..
         } => {
-            if body.trim().is_empty() || body.len() > MAX_BODY_BYTES {
-                return Err("a message body must have text and at most 1 MiB".into());
+            if let Some(file) = attachment {
+                file.check()?;
+            }
+            let empty_ok = attachment.is_some();
+            if (body.trim().is_empty() && !empty_ok) || body.len() > MAX_BODY_BYTES {
+                return Err("a message body must have text (or a file) and at most 1 MiB".into());
             }
             if let Some(c) = crate::text::refused_character(body) {
                 return Err(format!("a message body contains U+{:04X}", c as u32));

@@ -17,6 +17,8 @@ pub struct VisitorLimits {
     new_visitors: DefaultKeyedRateLimiter<IpAddr>,
     /// New conversations per visitor.
     new_conversations: DefaultKeyedRateLimiter<VisitorId>,
+    /// File uploads per client address (each is up to `max_file_bytes` on disk, twice).
+    uploads: DefaultKeyedRateLimiter<IpAddr>,
 }
 
 impl VisitorLimits {
@@ -29,6 +31,7 @@ impl VisitorLimits {
             new_conversations: RateLimiter::keyed(per_hour(
                 config.new_conversations_per_hour_per_visitor,
             )),
+            uploads: RateLimiter::keyed(per_minute(config.uploads_per_minute_per_address)),
         }
     }
 
@@ -47,9 +50,17 @@ impl VisitorLimits {
             .map_err(|until| until.wait_time_from(self.new_conversations.clock().now()))
     }
 
+    /// Admits one file upload from `address`, or says how long to wait.
+    pub fn upload(&self, address: Option<IpAddr>) -> Result<(), Duration> {
+        self.uploads
+            .check_key(&address.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)))
+            .map_err(|until| until.wait_time_from(self.uploads.clock().now()))
+    }
+
     /// Forgets the state of keys that have fully recovered.
     pub fn purge(&self) {
         self.new_visitors.retain_recent();
         self.new_conversations.retain_recent();
+        self.uploads.retain_recent();
     }
 }

@@ -63,6 +63,13 @@ pub struct Session {
     known_conversations: Vec<ConversationId>,
 }
 
+/// What a `send` carries besides its ids.
+struct Content {
+    body: String,
+    intake: Option<protocol::Intake>,
+    attachment: Option<protocol::conversation::Attachment>,
+}
+
 /// How many conversations [`Session::known_conversations`] remembers.
 const KNOWN_CONVERSATIONS: usize = 8;
 
@@ -181,8 +188,16 @@ impl Session {
                     message_id,
                     body,
                     intake,
+                    attachment,
                 },
-            ) => self.send(conversation_id, message_id, body, intake).await,
+            ) => {
+                let content = Content {
+                    body,
+                    intake,
+                    attachment,
+                };
+                self.send(conversation_id, message_id, content).await
+            }
             (Some(Identity::Operator(op)), ClientFrame::Presence { state }) => {
                 let id = op.id;
                 self.set_presence(id, state)
@@ -268,9 +283,13 @@ impl Session {
         &mut self,
         conversation_id: ConversationId,
         message_id: MessageId,
-        body: String,
-        intake: Option<protocol::Intake>,
+        content: Content,
     ) -> Outcome {
+        let Content {
+            body,
+            intake,
+            attachment,
+        } = content;
         let refuse = |code: ErrorCode, message: String| {
             Outcome::reply(ServerFrame::Error {
                 code,
@@ -278,7 +297,12 @@ impl Session {
                 message_id: Some(message_id),
             })
         };
-        if body.trim().is_empty() {
+        if let Some(file) = &attachment {
+            if let Err(refusal) = self.check_attachment(file) {
+                return refuse(refusal.code, refusal.message);
+            }
+        }
+        if body.trim().is_empty() && attachment.is_none() {
             return refuse(ErrorCode::EmptyMessage, "a message needs some text".into());
         }
         let limit = self.state.config.max_message_bytes;
@@ -326,8 +350,14 @@ impl Session {
             .state
             .store
             .write(move |w| {
-                let posted =
-                    w.post_message(&author, conversation_id, message_id, &body, intake.as_ref())?;
+                let posted = w.post_message(
+                    &author,
+                    conversation_id,
+                    message_id,
+                    &body,
+                    intake.as_ref(),
+                    attachment.as_ref(),
+                )?;
                 if let Some(intake) = intake.as_ref().filter(|_| mails && !posted.duplicate) {
                     mails::notify_offline(w, intake, &posted, &body)?;
                 }
@@ -375,6 +405,31 @@ impl Session {
                 let refusal = Refusal::from(&e);
                 refuse(refusal.code, refusal.message)
             }
+        }
+    }
+
+    /// Whether a message may carry `file`: a well-formed reference to a file stored here, of
+    /// the size it claims, of an allowed type. A file uploaded at the other deployment and not
+    /// replicated yet is `not_found`: the client uploads it here and sends again.
+    fn check_attachment(&self, file: &protocol::conversation::Attachment) -> Result<(), Refusal> {
+        file.check()
+            .map_err(|e| Refusal::new(ErrorCode::Malformed, e))?;
+        if !self.state.config.file_types.contains(&file.content_type) {
+            return Err(Refusal::forbidden(format!(
+                "files of type `{}` cannot be sent here",
+                file.content_type
+            )));
+        }
+        match self.state.files.size(&file.hash) {
+            Some(size) if size == file.size => Ok(()),
+            Some(_) => Err(Refusal::new(
+                ErrorCode::Malformed,
+                "the attachment's size is not the stored file's",
+            )),
+            None => Err(Refusal::new(
+                ErrorCode::NotFound,
+                "upload the file to this deployment first",
+            )),
         }
     }
 

@@ -355,6 +355,7 @@ impl Client {
             message_id,
             body: body.into(),
             intake: None,
+            attachment: None,
         })
         .await;
         let reply = self

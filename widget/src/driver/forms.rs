@@ -163,6 +163,7 @@ impl Widget {
                 body: body.to_owned(),
                 written_at: browser::now_ms(),
                 intake: Some(intake),
+                attachment: None,
             },
         );
         self.state.form_dirty.set(false);

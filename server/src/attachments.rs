@@ -1,0 +1,202 @@
+//! The file routes: `POST /v1/files` stores a file a visitor or an operator is about to send
+//! (by the hash of its bytes, durably, before answering), `GET /v1/files/{hash}` serves it to the
+//! participants of a conversation whose messages carry it, and `GET /v1/replication/files/{hash}`
+//! hands it to the peer deployment, which fetches every file before it applies the message that
+//! carries it.
+//!
+//! What a browser does with a served file is decided here: the safe image types are served as
+//! themselves (the widget shows them inline); everything else as `application/octet-stream`
+//! with `Content-Disposition: attachment`, and every answer with `nosniff` (the security
+//! headers), so an uploaded HTML page or script never runs on the deployment's origin.
+
+use crate::error::ApiFailure;
+use crate::extract::{require_shared_secret, ClientAddress};
+use crate::identity::Identity;
+use crate::state::AppState;
+use crate::throttle::retry_after_secs;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use protocol::conversation::Attachment;
+use protocol::ErrorCode;
+
+/// The routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/files", post(upload))
+        .route("/v1/files/{hash}", get(download))
+        .route("/v1/replication/files/{hash}", get(to_peer))
+}
+
+/// The file's name from `X-File-Name` (percent-encoded UTF-8, as browsers' `encodeURIComponent`
+/// writes it).
+fn file_name(headers: &HeaderMap) -> Result<String, ApiFailure> {
+    let raw = headers
+        .get("x-file-name")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| bad("name the file in an X-File-Name header"))?;
+    let name = url::form_urlencoded::parse(format!("n={raw}").as_bytes())
+        .next()
+        .map(|(_, v)| v.replace('+', " "))
+        .unwrap_or_default();
+    Ok(name)
+}
+
+fn bad(message: impl Into<String>) -> ApiFailure {
+    ApiFailure::new(StatusCode::BAD_REQUEST, ErrorCode::Malformed, message)
+}
+
+/// `POST /v1/files`: the bytes of a file, with its type in `Content-Type` and its name in
+/// `X-File-Name`; answered with the attachment to send (201) once the file is on disk.
+async fn upload(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    _caller: Identity,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiFailure> {
+    state.visitors.upload(address).map_err(|wait| {
+        ApiFailure::too_many_requests(
+            "too many files from this address; try again in a moment",
+            retry_after_secs(&wait),
+        )
+    })?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    if !state.config.file_types.contains(&content_type) {
+        return Err(ApiFailure::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::Forbidden,
+            format!("files of type `{content_type}` cannot be sent here"),
+        ));
+    }
+    let name = file_name(&headers)?;
+    let limit = state.config.max_file_bytes;
+    let too_large = || {
+        ApiFailure::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::TooLarge,
+            match limit >= 1024 * 1024 {
+                true => format!("files are limited to {} MB", limit / (1024 * 1024)),
+                false => format!("files are limited to {} KB", limit / 1024),
+            },
+        )
+    };
+    if headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        .is_some_and(|length| length > limit)
+    {
+        return Err(too_large());
+    }
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large())?;
+    if bytes.is_empty() {
+        return Err(bad("the file is empty"));
+    }
+    let size = bytes.len() as u64;
+    let files = state.files.clone();
+    let hash = tokio::task::spawn_blocking(move || files.put(&bytes))
+        .await
+        .map_err(|e| ApiFailure::from(crate::store::StoreError::NotCommitted(e.to_string())))?
+        .map_err(|e| {
+            tracing::error!(error = %e, "could not store a file");
+            ApiFailure::from(crate::store::StoreError::Io(e))
+        })?;
+    let attachment = Attachment {
+        hash,
+        name,
+        size,
+        content_type,
+    };
+    attachment.check().map_err(bad)?;
+    Ok((StatusCode::CREATED, Json(attachment)).into_response())
+}
+
+/// `GET /v1/files/{hash}`: the file, to a participant of a conversation that carries it.
+async fn download(
+    State(state): State<AppState>,
+    caller: Identity,
+    Path(hash): Path<String>,
+) -> Result<Response, ApiFailure> {
+    let not_found = || {
+        ApiFailure::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            "no such file in your conversations",
+        )
+    };
+    if !crate::files::is_hash(&hash) {
+        return Err(not_found());
+    }
+    let lookup = hash.clone();
+    let attachment = state
+        .store
+        .read(move |r| r.readable_attachment(&lookup, &caller))
+        .await?
+        .ok_or_else(not_found)?;
+    let files = state.files.clone();
+    let bytes = tokio::task::spawn_blocking(move || files.read(&hash))
+        .await
+        .map_err(|e| ApiFailure::from(crate::store::StoreError::NotCommitted(e.to_string())))?
+        .map_err(|_| not_found())?;
+    let mut response = Response::new(Body::from(bytes));
+    let headers = response.headers_mut();
+    let (content_type, disposition) = match attachment.is_image() {
+        true => (attachment.content_type.as_str(), "inline"),
+        false => ("application/octet-stream", "attachment"),
+    };
+    if let Ok(value) = HeaderValue::from_str(content_type) {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    let encoded: String =
+        url::form_urlencoded::byte_serialize(attachment.name.as_bytes()).collect();
+    if let Ok(value) = HeaderValue::from_str(&format!(
+        "{disposition}; filename*=UTF-8''{}",
+        encoded.replace('+', "%20")
+    )) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=3600"),
+    );
+    Ok(response)
+}
+
+/// `GET /v1/replication/files/{hash}`: a stored file, to the peer (the replication secret).
+async fn to_peer(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(hash): Path<String>,
+) -> Response {
+    if let Err(refused) = require_shared_secret(
+        &headers,
+        state.config.replication_secret.as_deref(),
+        "replication",
+    ) {
+        return refused.into_response();
+    }
+    let files = state.files.clone();
+    match tokio::task::spawn_blocking(move || files.read(&hash)).await {
+        Ok(Ok(bytes)) => Body::from(bytes).into_response(),
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
