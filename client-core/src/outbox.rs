@@ -58,6 +58,12 @@ impl Outbox {
         }
     }
 
+    /// The ids of the pending messages, in writing order (what the apps show as not yet on
+    /// both deployments).
+    pub fn ids(&self) -> Vec<MessageId> {
+        self.pending.iter().map(|m| m.message_id).collect()
+    }
+
     /// Forgets an acknowledged (or definitively refused) message; returns whether it was here.
     pub fn remove(&mut self, id: MessageId) -> bool {
         let before = self.pending.len();

@@ -272,13 +272,7 @@ impl LinkApp for Console {
             }
             Event::OutboxChanged => {
                 self.store.set_json("outbox", link.outbox());
-                let ids = link
-                    .outbox()
-                    .pending()
-                    .iter()
-                    .map(|m| m.message_id)
-                    .collect();
-                self.state.unconfirmed.set(ids);
+                self.state.unconfirmed.set(link.outbox().ids());
             }
         }
     }

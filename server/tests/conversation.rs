@@ -99,28 +99,9 @@ async fn visitors_hear_when_an_operator_comes_online_goes_away_and_leaves() {
 #[tokio::test]
 async fn an_agent_counts_only_for_the_sites_they_serve_and_visitors_may_not_set_presence() {
     let server = TestServer::start().await;
-    let bob = server
-        .state
-        .store
-        .read(|r| r.admin_operators())
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|o| o.email == "bob@example.com")
-        .unwrap();
     server
-        .state
-        .store
-        .write(move |w| {
-            w.set_operator_setting(
-                bob.id,
-                protocol::replication::OperatorSetting::Sites(protocol::admin::SiteScope::Only(
-                    vec![SiteId("elsewhere".into())],
-                )),
-            )
-        })
-        .await
-        .unwrap();
+        .restrict_operator("bob@example.com", &["elsewhere"])
+        .await;
     let (_bob, _) = server.operator("bob@example.com").await;
     let (mut visitor, session) = server.visitor(None).await;
     assert!(!online_in(&session), "Bob does not serve acme");
@@ -186,16 +167,7 @@ async fn send_with(
             attachment: None,
         })
         .await;
-    client
-        .recv_until(|f| match &f {
-            ServerFrame::Ack { message_id: id, .. }
-            | ServerFrame::Error {
-                message_id: Some(id),
-                ..
-            } if *id == message_id => Some(f),
-            _ => None,
-        })
-        .await
+    client.reply_to(message_id).await
 }
 
 #[tokio::test]

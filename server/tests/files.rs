@@ -83,16 +83,7 @@ async fn send_file(
             attachment: Some(attachment),
         })
         .await;
-    client
-        .recv_until(|f| match &f {
-            ServerFrame::Ack { message_id: id, .. }
-            | ServerFrame::Error {
-                message_id: Some(id),
-                ..
-            } if *id == message_id => Some(f),
-            _ => None,
-        })
-        .await
+    client.reply_to(message_id).await
 }
 
 fn token_of(session: &Session) -> String {
@@ -218,28 +209,9 @@ async fn files_are_checked_carried_and_served_to_the_participants_only() {
         download(&server, &token_of(&stranger), &image.hash).await.0,
         StatusCode::NOT_FOUND
     );
-    let bob = server
-        .state
-        .store
-        .read(|r| r.admin_operators())
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|o| o.email == "bob@example.com")
-        .unwrap();
     server
-        .state
-        .store
-        .write(move |w| {
-            w.set_operator_setting(
-                bob.id,
-                protocol::replication::OperatorSetting::Sites(protocol::admin::SiteScope::Only(
-                    vec![protocol::SiteId("elsewhere".into())],
-                )),
-            )
-        })
-        .await
-        .unwrap();
+        .restrict_operator("bob@example.com", &["elsewhere"])
+        .await;
     let bob = server.login("bob@example.com").await.token;
     assert_eq!(
         download(&server, &bob, &image.hash).await.0,

@@ -309,29 +309,15 @@ async fn offline_and_prechat_forms_reach_the_operator_and_survive_a_killed_prima
     }
 }
 
-/// Waits until the widget's message `text` has `data-status` = `status`.
-async fn widget_status_becomes(client: &Client, text: &str, status: &str) {
+/// Waits until the message `text` has `data-status` = `status`, in the widget or in the
+/// console's `pane`.
+async fn status_becomes(client: &Client, pane: Option<&str>, text: &str, status: &str) {
+    let place = if pane.is_some() { "console" } else { "widget" };
     eventually(
-        &format!("{text:?} to be {status} in the widget"),
+        &format!("{text:?} to be {status} in the {place}"),
         WAIT,
         || async {
-            let shown = lines(client, true, "").await;
-            shown
-                .iter()
-                .any(|l| l.text == text && l.status == status)
-                .then_some(())
-        },
-    )
-    .await;
-}
-
-/// Waits until the console's message `text` in `pane` has `data-status` = `status`.
-async fn console_status_becomes(client: &Client, pane: &str, text: &str, status: &str) {
-    eventually(
-        &format!("{text:?} to be {status} in the console"),
-        WAIT,
-        || async {
-            let shown = lines(client, false, pane).await;
+            let shown = lines(client, pane.is_none(), pane.unwrap_or("")).await;
             shown
                 .iter()
                 .any(|l| l.text == text && l.status == status)
@@ -359,9 +345,9 @@ async fn receipts_times_and_a_rating_given_while_the_primary_dies() {
     // The visitor's message: on both deployments (delivered), then read once the operator
     // opens the conversation.
     widget_write(&visitor, "Hello, anyone?").await;
-    widget_status_becomes(&visitor, "Hello, anyone?", "delivered").await;
+    status_becomes(&visitor, None, "Hello, anyone?", "delivered").await;
     let pane = tests::browser::console_accept_first(&operator).await;
-    widget_status_becomes(&visitor, "Hello, anyone?", "read").await;
+    status_becomes(&visitor, None, "Hello, anyone?", "read").await;
     // Every message shows its time, in the visitor's locale.
     let time = widget_element(&visitor, "chat-time").await;
     let shown = time.text().await.unwrap();
@@ -378,7 +364,7 @@ async fn receipts_times_and_a_rating_given_while_the_primary_dies() {
         &["Hello, anyone?", "Ada Admin joined the chat", "Yes, here!"],
     )
     .await;
-    console_status_becomes(&operator, &pane, "Yes, here!", "read").await;
+    status_becomes(&operator, Some(&pane), "Yes, here!", "read").await;
 
     // The operator ends the chat; the visitor is asked for a rating. The primary dies just
     // as it is sent: the rating arrives at the other deployment, once, with no error shown.

@@ -134,13 +134,7 @@ impl LinkApp for Widget {
             } => self.on_refused(link, message, code, reason),
             Event::OutboxChanged => {
                 self.persisted.set_outbox(link.outbox());
-                let ids = link
-                    .outbox()
-                    .pending()
-                    .iter()
-                    .map(|m| m.message_id)
-                    .collect();
-                self.state.unconfirmed.set(ids);
+                self.state.unconfirmed.set(link.outbox().ids());
             }
         }
     }

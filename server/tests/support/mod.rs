@@ -189,6 +189,32 @@ impl TestServer {
         (client, session)
     }
 
+    /// Lets the operator `email` serve only `sites` (an admin's edit).
+    pub async fn restrict_operator(&self, email: &str, sites: &[&str]) {
+        let email = email.to_owned();
+        let operator = self
+            .state
+            .store
+            .read(|r| r.admin_operators())
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|o| o.email == email)
+            .unwrap();
+        let scope =
+            protocol::admin::SiteScope::Only(sites.iter().map(|s| SiteId((*s).into())).collect());
+        self.state
+            .store
+            .write(move |w| {
+                w.set_operator_setting(
+                    operator.id,
+                    protocol::replication::OperatorSetting::Sites(scope),
+                )
+            })
+            .await
+            .unwrap();
+    }
+
     /// Asks the deployment to shut down gracefully, waits for it, and hands back its data
     /// directory so a test can reopen the database.
     pub async fn shutdown(mut self) -> tempfile::TempDir {
@@ -358,17 +384,20 @@ impl Client {
             attachment: None,
         })
         .await;
-        let reply = self
-            .recv_until(|f| match &f {
-                ServerFrame::Ack { message_id: id, .. }
-                | ServerFrame::Error {
-                    message_id: Some(id),
-                    ..
-                } if *id == message_id => Some(f),
-                _ => None,
-            })
-            .await;
-        (message_id, reply)
+        (message_id, self.reply_to(message_id).await)
+    }
+
+    /// The deployment's answer to the message `message_id`: its `ack`, or the error naming it.
+    pub async fn reply_to(&mut self, message_id: MessageId) -> ServerFrame {
+        self.recv_until(|f| match &f {
+            ServerFrame::Ack { message_id: id, .. }
+            | ServerFrame::Error {
+                message_id: Some(id),
+                ..
+            } if *id == message_id => Some(f),
+            _ => None,
+        })
+        .await
     }
 }
 
