@@ -628,3 +628,45 @@ async fn transcripts_by_mail_are_checked_limited_and_queued_with_what_caused_the
     assert_eq!(code, ErrorCode::Conflict);
     assert!(message.contains("download"), "{message}");
 }
+
+#[tokio::test]
+async fn a_sync_tells_the_conversations_state_before_its_messages() {
+    // A console that reconnects after a failover syncs its open panes: it must learn what
+    // changed while it was away (here: the visitor rated the ended chat), not only messages.
+    let server = TestServer::start().await;
+    let (mut visitor, _) = server.visitor(None).await;
+    let conversation = new_conversation();
+    visitor.post(conversation, "Thanks, bye").await;
+    visitor
+        .send(&ClientFrame::Close {
+            conversation_id: conversation,
+        })
+        .await;
+    let rating = protocol::conversation::Rating {
+        scale: protocol::conversation::RatingScale::GoodBad,
+        score: 1,
+        comment: None,
+    };
+    visitor
+        .send(&ClientFrame::Rate {
+            conversation_id: conversation,
+            rating: rating.clone(),
+        })
+        .await;
+    summary_until(&mut visitor, conversation, |c| c.rating.is_some()).await;
+    let (mut alice, _) = server.operator("alice@example.com").await;
+    alice
+        .send(&ClientFrame::Sync {
+            conversation_id: conversation,
+            after_seq: 0,
+        })
+        .await;
+    match alice.recv().await {
+        ServerFrame::Conversation { conversation: c } => {
+            assert_eq!(c.id, conversation);
+            assert_eq!(c.rating, Some(rating));
+        }
+        other => panic!("expected the summary first, got {other:?}"),
+    }
+    assert!(matches!(alice.recv().await, ServerFrame::History { .. }));
+}

@@ -505,16 +505,31 @@ impl Session {
         if let Err(outcome) = self.visible(conversation_id).await {
             return outcome;
         }
+        // The conversation's summary comes first: a client catching up after a reconnect (a
+        // failover) learns what changed while it was away (closed, read, rated), not only the
+        // messages.
         match self
             .state
             .store
-            .read(move |r| r.messages_after(conversation_id, after_seq))
+            .read(move |r| {
+                let summary = r.conversation(conversation_id)?;
+                Ok((summary, r.messages_after(conversation_id, after_seq)?))
+            })
             .await
         {
-            Ok(messages) => Outcome::reply(ServerFrame::History {
-                conversation_id,
-                messages,
-            }),
+            Ok((summary, messages)) => {
+                let mut outcome = Outcome::default();
+                if let Some(conversation) = summary {
+                    outcome
+                        .replies
+                        .push(ServerFrame::Conversation { conversation });
+                }
+                outcome.replies.push(ServerFrame::History {
+                    conversation_id,
+                    messages,
+                });
+                outcome
+            }
             Err(e) => Outcome::refused(e.into()),
         }
     }
