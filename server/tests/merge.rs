@@ -760,3 +760,45 @@ async fn read_marks_and_ratings_on_both_sides_of_a_cut_link_agree_after_healing(
         }
     }
 }
+
+#[tokio::test]
+async fn a_message_with_a_file_stored_on_both_sides_of_a_cut_link_is_kept_once_with_its_file() {
+    let file = protocol::conversation::Attachment {
+        hash: "ab".repeat(32),
+        name: "offer.pdf".into(),
+        size: 24,
+        content_type: "application/pdf".into(),
+    };
+    for a_first in [true, false] {
+        let (a, b, visitor, _) = linked_pair(0).await;
+        let conversation = ConversationId(uuid::Uuid::now_v7());
+        let id = MessageId(uuid::Uuid::now_v7());
+        // Cut off: the widget's outbox sends the same message to both sides; `b` also takes
+        // another file-only message.
+        for side in [&a, &b] {
+            let (poster, file) = (visitor_poster(visitor), file.clone());
+            side.store
+                .write(move |w| w.post_message(&poster, conversation, id, "", None, Some(&file)))
+                .await
+                .unwrap();
+        }
+        let (poster, other) = (visitor_poster(visitor), file.clone());
+        let second = MessageId(uuid::Uuid::now_v7());
+        b.store
+            .write(move |w| w.post_message(&poster, conversation, second, "", None, Some(&other)))
+            .await
+            .unwrap();
+        heal(&a, &b, a_first).await;
+        for side in [&a, &b] {
+            let messages = side
+                .store
+                .read(move |r| r.messages_after(conversation, 0))
+                .await
+                .unwrap();
+            assert_eq!(messages.len(), 2, "{messages:?}");
+            assert!(messages
+                .iter()
+                .all(|m| m.attachment.as_ref() == Some(&file)));
+        }
+    }
+}
