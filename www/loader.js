@@ -78,7 +78,7 @@
         keys.forEach(function (key) {
           if (settings[key] === undefined && look[key] !== undefined) settings[key] = look[key];
         });
-        if (config) { settings.forms = config.forms; settings.mail = !!config.mail; }
+        if (config) { settings.forms = config.forms; settings.mail = !!config.mail; settings.files = config.files; }
         // Nobody online and the site hides the launcher then: no button, unless this visitor
         // has a conversation going (the widget then carries on as usual).
         if (config && config.online === false && config.forms && config.forms.offline === "hide_launcher") settings.hidden = true;

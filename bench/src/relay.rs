@@ -77,6 +77,7 @@ async fn serve(stream: tokio::net::TcpStream, relay: Arc<Relay>) {
                             inbox: Vec::new(),
                             presence: Default::default(),
                             idle_away_secs: 0,
+                            files: None,
                         }
                     }
                 };

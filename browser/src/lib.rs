@@ -3,6 +3,7 @@
 //! exactly as long as it does, one-shot timers, a GET with a deadline, UUIDv7 ids from the
 //! browser's cryptographic generator, and namespaced `localStorage`.
 
+pub mod files;
 pub mod link;
 
 use protocol::{ClientFrame, ConversationId, MessageId};

@@ -44,6 +44,8 @@ pub struct Entry {
     pub hlc: u64,
     /// When it was stored (Unix ms), or written, for pending messages.
     pub at: i64,
+    /// The file it carries, if any.
+    pub attachment: Option<protocol::conversation::Attachment>,
 }
 
 /// The messages of one conversation.
@@ -93,6 +95,7 @@ impl Transcript {
             seq: Some(message.seq),
             hlc: message.hlc,
             at: message.sent_at,
+            attachment: message.attachment.clone(),
         };
         if self.entries.contains(&entry) {
             return false;
@@ -119,6 +122,7 @@ impl Transcript {
             seq: None,
             hlc: 0,
             at: now_ms,
+            attachment: None,
         });
         self.sort();
     }
@@ -131,6 +135,13 @@ impl Transcript {
             message.body.clone(),
             message.written_at,
         );
+        if let Some(entry) = self
+            .entries
+            .iter_mut()
+            .find(|e| e.id == message.message_id && e.status == DeliveryStatus::Pending)
+        {
+            entry.attachment.clone_from(&message.attachment);
+        }
     }
 
     /// Removes a pending message the deployment refused for good (for example, too large).

@@ -8,18 +8,22 @@
 use crate::api;
 
 mod attention;
+mod files;
+mod replies;
 use crate::state::{ConnectionState, ConsoleState};
 use attention::watch_input;
 pub use attention::{mark_read, set_presence};
 use browser::link::{Driver, LinkApp};
-use browser::{monotonic_ms, new_message_id, LocalStore};
-use client_core::{Event, Link, LinkConfig, LinkStatus, Outbox, PendingMessage, Transcript};
+use browser::{monotonic_ms, LocalStore};
+use client_core::{Event, Link, LinkConfig, LinkStatus, Outbox, Transcript};
+pub use files::attach;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use protocol::{
     Auth, AuthorKind, ClientConfig, ClientFrame, ConversationId, ConversationState,
     ConversationSummary, ErrorCode, Presence, ServerFrame, Session,
 };
+pub use replies::reply;
 use std::collections::BTreeMap;
 
 /// Runs `f` on the console (and its link, while logged in), then carries out what followed.
@@ -53,7 +57,13 @@ pub fn start(state: ConsoleState) {
         read_sent: BTreeMap::new(),
         last_input_ms: browser::now_ms(),
         auto_away: false,
+        files: Default::default(),
+        next_upload: 0,
+        file_rules: None,
     });
+    state
+        .token
+        .set(driver.update(|console, _| console.token.clone()));
     watch_input();
     state.visible.set(browser::page_visible());
     browser::watch_visibility(move |visible| state.visible.set(visible));
@@ -95,6 +105,7 @@ fn logged_in(result: Result<protocol::LoginResponse, api::CallError>) {
         Ok(response) => {
             with_console(|console, _| {
                 console.store.set("token", Some(&response.token));
+                console.state.token.set(Some(response.token.clone()));
                 console.token = Some(response.token);
                 console.state.notice.set(None);
                 console.state.invitation.set(None);
@@ -190,11 +201,6 @@ pub fn close_conversation(id: ConversationId) {
     });
 }
 
-/// Queues a reply; returns false when there was nothing to send.
-pub fn reply(id: ConversationId, body: &str) -> bool {
-    with_console(|console, link| console.reply(link, id, body)).unwrap_or(false)
-}
-
 /// Tells the visitor the operator is typing: at most one notice every two seconds per
 /// conversation, and one when the field is emptied.
 pub fn typing(id: ConversationId, active: bool) {
@@ -252,6 +258,13 @@ struct Console {
     last_input_ms: i64,
     /// Whether the console itself set the operator away (then input sets them online again).
     auto_away: bool,
+    /// The files the operator sent from this page, by hash: uploaded again should a deployment
+    /// that never got one be asked to take the reply carrying it.
+    files: std::collections::HashMap<String, web_sys::File>,
+    /// Numbers the uploads shown.
+    next_upload: u64,
+    /// What files the deployment accepts, from its welcome.
+    file_rules: Option<protocol::files::FileRules>,
 }
 
 impl LinkApp for Console {
@@ -261,19 +274,21 @@ impl LinkApp for Console {
             Event::Welcome { frame, moved, .. } => self.on_welcome(link, frame, moved),
             Event::Frame(frame) => self.on_frame(frame),
             Event::Refused {
-                message, reason, ..
+                message,
+                reason,
+                code,
             } => {
-                self.state.transcripts.update(|all| {
-                    for transcript in all.values_mut() {
-                        transcript.remove_pending(message.message_id);
-                    }
-                });
+                let id = message.message_id;
+                if code == ErrorCode::NotFound
+                    && message.attachment.is_some()
+                    && self.upload_again(link, message)
+                {
+                    return;
+                }
+                self.forget_pending(id);
                 self.state.notice.set(Some(reason));
             }
-            Event::OutboxChanged => {
-                self.store.set_json("outbox", link.outbox());
-                self.state.unconfirmed.set(link.outbox().ids());
-            }
+            Event::OutboxChanged => self.outbox_changed(link),
         }
     }
 
@@ -335,6 +350,7 @@ impl Console {
     fn forget_session(&mut self) -> Option<String> {
         let token = self.token.take();
         self.store.set("token", None);
+        self.state.token.set(None);
         self.store.set("presence", None);
         // With the token gone the driver stops the link (`wants_link`).
         self.seq_here.clear();
@@ -357,12 +373,14 @@ impl Console {
                     inbox,
                     presence,
                     idle_away_secs,
+                    files,
                 },
             ..
         } = frame
         else {
             return;
         };
+        self.file_rules = files;
         self.idle_away_ms = i64::try_from(idle_away_secs.saturating_mul(1000)).unwrap_or(0);
         // The operator's own choice, kept across reloads and deployments, wins over a fresh
         // deployment's "online"; otherwise the deployment knows (another console chose).
@@ -527,28 +545,5 @@ impl Console {
                 after_seq: 0,
             },
         );
-    }
-
-    fn reply(&mut self, link: Option<&mut Link>, id: ConversationId, body: &str) -> bool {
-        let body = body.trim();
-        let Some(link) = link.filter(|_| !body.is_empty()) else {
-            return false;
-        };
-        let message = PendingMessage {
-            conversation_id: id,
-            message_id: new_message_id(),
-            body: body.to_owned(),
-            written_at: browser::now_ms(),
-            intake: None,
-            attachment: None,
-        };
-        self.state.transcripts.update(|all| {
-            if let Some(t) = all.get_mut(&id) {
-                t.add_outgoing(&message, AuthorKind::Operator);
-            }
-        });
-        link.send_message(monotonic_ms(), message);
-        self.typing_sent.remove(&id);
-        true
     }
 }

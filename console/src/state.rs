@@ -72,6 +72,10 @@ pub struct ConsoleState {
     pub unconfirmed: RwSignal<Vec<protocol::MessageId>>,
     /// Whether the console's page is visible (messages are read only while it is).
     pub visible: RwSignal<bool>,
+    /// The operator's session token, while logged in (files are fetched with it).
+    pub token: RwSignal<Option<String>>,
+    /// The files being uploaded now.
+    pub uploads: RwSignal<Vec<browser::files::Uploading>>,
 }
 
 impl ConsoleState {
@@ -93,7 +97,20 @@ impl ConsoleState {
             presence: RwSignal::new(Presence::Online),
             unconfirmed: RwSignal::new(Vec::new()),
             visible: RwSignal::new(true),
+            token: RwSignal::new(None),
+            uploads: RwSignal::new(Vec::new()),
         }
+    }
+
+    /// Where the console fetches files now: the deployment it is connected to, with the
+    /// operator's session token.
+    pub fn file_source(self) -> browser::files::Source {
+        std::sync::Arc::new(move || {
+            Some((
+                self.deployment.get_untracked()?,
+                self.token.get_untracked()?,
+            ))
+        })
     }
 }
 

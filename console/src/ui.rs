@@ -4,6 +4,7 @@
 use crate::admin::AdminArea;
 use crate::driver;
 use crate::state::{ConsoleState, View};
+use browser::files::{files_of, AttachmentView, UploadList};
 use client_core::{shown_status, Entry};
 use leptos::prelude::*;
 use protocol::{
@@ -277,7 +278,14 @@ fn Pane(
     let rating = move || summary().and_then(|s| s.rating);
     view! {
         <section class="pane" data-testid="conversation-pane" data-conversation=id.to_string()
-            data-state=move || conversation_state().as_str()>
+            data-state=move || conversation_state().as_str()
+            on:dragover=|ev| ev.prevent_default()
+            on:drop=move |ev| {
+                ev.prevent_default();
+                if can_reply() {
+                    driver::attach(id, files_of(ev.data_transfer().and_then(|d| d.files())));
+                }
+            }>
             <header>
                 <div><strong>{title}</strong><small>{page}</small></div>
                 <Show when=move || conversation_state() == ConversationState::Waiting>
@@ -303,6 +311,7 @@ fn Pane(
             <Show when=typing>
                 <p class="typing" data-testid="console-typing">"Visitor is typing…"</p>
             </Show>
+            <UploadList uploads=state.uploads conversation=Some(id) testid="console-upload" />
             <ReplyBox id=id enabled=Signal::derive(can_reply) />
         </section>
     }
@@ -330,6 +339,9 @@ fn Line(
         <div class=format!("line {author}") data-testid="console-message" data-id=entry.id.to_string()
             data-author=author data-status=move || status.get()>
             <span class="body">{entry.body}</span>
+            {entry.attachment.map(|file| view! {
+                <AttachmentView file=file testid="console-attachment" source=state.file_source() />
+            })}
             <time datetime=iso title=full>{time}</time>
             <span class="status">{move || if status.get() == "read" { "Read" } else { "" }}</span>
         </div>
@@ -345,6 +357,20 @@ fn ReplyBox(
     enabled: Signal<bool>,
 ) -> impl IntoView {
     let text = RwSignal::new(String::new());
+    let picker = NodeRef::<leptos::html::Input>::new();
+    let picked = move |_| {
+        if let Some(input) = picker.get() {
+            driver::attach(id, files_of(input.files()));
+            input.set_value("");
+        }
+    };
+    let pasted = move |ev: leptos::ev::ClipboardEvent| {
+        let files = files_of(ev.clipboard_data().and_then(|d| d.files()));
+        if !files.is_empty() {
+            ev.prevent_default();
+            driver::attach(id, files);
+        }
+    };
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if driver::reply(id, &text.get_untracked()) {
@@ -353,8 +379,13 @@ fn ReplyBox(
     };
     view! {
         <form class="reply" on:submit=submit>
+            <label class="attach" title="Attach a file">
+                "📎"
+                <input type="file" class="attach-input" data-testid="reply-attach" aria-label="Attach a file"
+                    multiple=true disabled=move || !enabled.get() node_ref=picker on:change=picked />
+            </label>
             <input data-testid="reply-input" type="text" placeholder="Reply…" autocomplete="off"
-                disabled=move || !enabled.get() prop:value=move || text.get()
+                disabled=move || !enabled.get() prop:value=move || text.get() on:paste=pasted
                 on:input=move |ev| {
                     let value = event_target_value(&ev);
                     driver::typing(id, !value.is_empty());

@@ -216,6 +216,10 @@ pub struct SiteForms {
     /// Where the offline form's messages are e-mailed (when the deployment has SMTP set up).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notify_email: Option<String>,
+    /// What visitors and operators may send in the site's conversations, narrowing the
+    /// deployment's rules; `None` keeps the deployment's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<crate::files::FileRules>,
 }
 
 impl Default for SiteForms {
@@ -241,6 +245,7 @@ impl Default for SiteForms {
             offline: OfflineMode::Form,
             rating: Default::default(),
             notify_email: None,
+            files: None,
         }
     }
 }
@@ -255,6 +260,9 @@ impl SiteForms {
                     format!("“{address}” is not an e-mail address"),
                 ));
             }
+        }
+        if let Some(files) = &self.files {
+            check_file_rules(files)?;
         }
         let fields = &self.prechat.fields;
         if fields.len() > MAX_FORM_FIELDS + 2 {
@@ -296,6 +304,28 @@ impl SiteForms {
     }
 }
 
+/// A site's file rules: a size of at least one byte, at most 30 well-formed media types.
+fn check_file_rules(files: &crate::files::FileRules) -> Result<(), FieldError> {
+    if files.max_bytes == 0 {
+        return Err(FieldError::new(
+            "files.max_bytes",
+            "the largest file needs at least one byte",
+        ));
+    }
+    if files.types.len() > 30 {
+        return Err(FieldError::new("files.types", "list at most 30 file types"));
+    }
+    for kind in &files.types {
+        if !crate::files::is_media_type(kind) {
+            return Err(FieldError::new(
+                "files.types",
+                format!("`{kind}` is not a media type (such as image/png)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Whether `value` has 1 to `max` characters and none that would let it disguise itself.
 fn text(field: &str, value: &str, max: usize) -> Result<(), FieldError> {
     let count = value.chars().count();
@@ -334,6 +364,10 @@ pub struct WidgetConfig {
     /// Whether the deployment can send e-mail (the widget then offers the transcript by mail).
     #[serde(default)]
     pub mail: bool,
+    /// What files visitors may send: the deployment's rules narrowed by the site's (the widget
+    /// checks a file against them before uploading it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<crate::files::FileRules>,
 }
 
 /// Which sites an operator serves.

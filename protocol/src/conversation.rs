@@ -81,68 +81,7 @@ impl ConversationKind {
     }
 }
 
-/// Image types a browser shows inline without running anything: served as themselves; every
-/// other file is served as a download.
-pub const SAFE_IMAGE_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
-
-/// A file sent with a message, stored by the SHA-256 of its bytes on both deployments.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Attachment {
-    /// The SHA-256 of the bytes, in lower-case hex: its name on disk and in URLs.
-    pub hash: String,
-    /// The file's name as the sender had it (shown, and offered when downloading).
-    pub name: String,
-    /// Its size in bytes.
-    pub size: u64,
-    /// Its media type (`image/png`, `application/pdf`).
-    pub content_type: String,
-}
-
-impl Attachment {
-    /// Whether it is shown inline as an image (a safe image type).
-    pub fn is_image(&self) -> bool {
-        SAFE_IMAGE_TYPES.contains(&self.content_type.as_str())
-    }
-
-    /// Whether the reference is well formed: a SHA-256 in hex, a name of 1 to 200 characters
-    /// without path separators or control characters, a `type/subtype` media type.
-    pub fn check(&self) -> Result<(), String> {
-        if self.hash.len() != 64
-            || !self
-                .hash
-                .bytes()
-                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-        {
-            return Err("an attachment is named by the SHA-256 of its bytes".into());
-        }
-        let count = self.name.chars().count();
-        if count == 0
-            || count > 200
-            || self
-                .name
-                .chars()
-                .any(|c| c.is_control() || c == '/' || c == '\\')
-        {
-            return Err(
-                "a file name needs 1 to 200 characters, without / or control characters".into(),
-            );
-        }
-        let well_formed = |part: &str| {
-            !part.is_empty()
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
-        };
-        match self.content_type.split_once('/') {
-            Some((kind, sub))
-                if self.content_type.len() <= 100 && well_formed(kind) && well_formed(sub) =>
-            {
-                Ok(())
-            }
-            _ => Err(format!("`{}` is not a media type", self.content_type)),
-        }
-    }
-}
+pub use crate::files::{Attachment, SAFE_IMAGE_TYPES};
 
 /// How a site asks visitors to rate a conversation after it ended.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -21,13 +21,29 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use protocol::conversation::Attachment;
+use protocol::files::FileRules;
 use protocol::ErrorCode;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 /// The routes.
+///
+/// The widget uploads and downloads from customers' pages, so the two file routes answer any
+/// origin: they are authorised by a bearer token, never by a cookie, so a page that has no
+/// token can do nothing with them.
 pub fn router() -> Router<AppState> {
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::any())
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::HeaderName::from_static("x-file-name"),
+        ])
+        .expose_headers([header::CONTENT_DISPOSITION]);
     Router::new()
         .route("/v1/files", post(upload))
         .route("/v1/files/{hash}", get(download))
+        .layer(cors)
         .route("/v1/replication/files/{hash}", get(to_peer))
 }
 
@@ -54,7 +70,7 @@ fn bad(message: impl Into<String>) -> ApiFailure {
 async fn upload(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
-    _caller: Identity,
+    caller: Identity,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiFailure> {
@@ -75,7 +91,8 @@ async fn upload(
                 .to_ascii_lowercase()
         })
         .unwrap_or_default();
-    if !state.config.file_types.contains(&content_type) {
+    let rules = rules_for(&state, &caller).await?;
+    if !rules.types.contains(&content_type) {
         return Err(ApiFailure::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::Forbidden,
@@ -83,15 +100,15 @@ async fn upload(
         ));
     }
     let name = file_name(&headers)?;
-    let limit = state.config.max_file_bytes;
+    let limit = rules.max_bytes.min(usize::MAX as u64) as usize;
     let too_large = || {
         ApiFailure::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::TooLarge,
-            match limit >= 1024 * 1024 {
-                true => format!("files are limited to {} MB", limit / (1024 * 1024)),
-                false => format!("files are limited to {} KB", limit / 1024),
-            },
+            format!(
+                "files are limited to {}",
+                protocol::files::size_label(limit as u64)
+            ),
         )
     };
     if headers
@@ -124,6 +141,21 @@ async fn upload(
     };
     attachment.check().map_err(bad)?;
     Ok((StatusCode::CREATED, Json(attachment)).into_response())
+}
+
+/// The rules an upload by `caller` must keep: the deployment's, narrowed by the site's for a
+/// visitor (an operator's site is known only when the message is sent, and checked then).
+async fn rules_for(state: &AppState, caller: &Identity) -> Result<FileRules, ApiFailure> {
+    let deployment = state.config.file_rules();
+    let Identity::Visitor { site_id, .. } = caller else {
+        return Ok(deployment);
+    };
+    let site = site_id.clone();
+    let forms = state.store.read(move |r| r.site_forms(&site)).await?;
+    Ok(match forms.files {
+        Some(rules) => rules.within(&deployment),
+        None => deployment,
+    })
 }
 
 /// `GET /v1/files/{hash}`: the file, to a participant of a conversation that carries it.

@@ -264,6 +264,14 @@ impl Config {
         daemon::config::load(overrides.config.as_deref(), overrides)
     }
 
+    /// The deployment's file rules, as the apps are told them.
+    pub fn file_rules(&self) -> protocol::files::FileRules {
+        protocol::files::FileRules {
+            max_bytes: self.max_file_bytes as u64,
+            types: self.file_types.clone(),
+        }
+    }
+
     /// Opens this deployment's database under its name and (possibly skewed) clock.
     pub fn open_store(&self) -> Result<crate::store::Store, crate::store::StoreError> {
         crate::store::Store::open_as(

@@ -47,7 +47,7 @@ impl ConsolePolicy {
         }
         let policy = format!(
             "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'{scripts}; \
-             style-src 'self'; img-src 'self' data:; connect-src {connect}; \
+             style-src 'self'; img-src 'self' data: blob:; connect-src {connect}; \
              frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
         );
         ConsolePolicy(Arc::new(HeaderValue::from_str(&policy).unwrap_or_else(

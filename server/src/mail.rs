@@ -157,7 +157,7 @@ pub fn transcript(to: &str, site_name: &str, messages: &[protocol::Message]) -> 
         body.push_str(&format!(
             "[{}] {who}: {}\n",
             utc(message.sent_at),
-            message.body
+            protocol::files::Attachment::with_body(&message.body, message.attachment.as_ref())
         ));
     }
     Mail {

@@ -279,3 +279,133 @@ async fn uploads_are_limited_per_address() {
     let (status, body) = upload(&server, Some(&token), "image/png", "dot.png", PNG).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
 }
+
+#[tokio::test]
+async fn a_sites_file_rules_narrow_the_deployments_for_uploads_and_messages_and_reach_the_apps() {
+    let server = TestServer::start().await;
+    let admin = server.login("alice@example.com").await.token;
+    let put_forms = |files: serde_json::Value| {
+        let mut forms = serde_json::to_value(protocol::admin::SiteForms::default()).unwrap();
+        forms["files"] = files;
+        let (server, admin) = (&server, admin.clone());
+        async move {
+            server
+                .http(
+                    "PUT",
+                    "/v1/admin/sites/acme/forms",
+                    Some(&admin),
+                    Some(forms.to_string()),
+                )
+                .await
+        }
+    };
+    // Rules that are not rules are refused, naming the field.
+    let (status, body) =
+        put_forms(serde_json::json!({"max_bytes": 1024, "types": ["not a type"]})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "files.types");
+    let (status, body) = put_forms(serde_json::json!({"max_bytes": 0, "types": []})).await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("files.max_bytes"))
+    );
+    let (status, body) = put_forms(
+        serde_json::json!({"max_bytes": 1024, "types": ["image/png", "application/x-unknown"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // The widget is told what applies: the smaller size, the types both allow.
+    let request = Request::get("/v1/sites/acme/widget-config")
+        .body(Body::empty())
+        .unwrap();
+    let (_, _, body) = call(&server, request).await;
+    let config: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        config["files"],
+        serde_json::json!({"max_bytes": 1024, "types": ["image/png"]})
+    );
+
+    // A visitor's uploads keep the site's rules.
+    let (mut visitor, session) = server.visitor(None).await;
+    let token = token_of(&session);
+    let pdf = b"%PDF-1.4 a tiny document";
+    let (status, _) = upload(&server, Some(&token), "application/pdf", "a.pdf", pdf).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let (status, body) = upload(&server, Some(&token), "image/png", "big.png", &[1; 2048]).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(body["message"].as_str().unwrap().contains("1 KB"), "{body}");
+    let conversation = new_conversation();
+    let (_, body) = upload(&server, Some(&token), "image/png", "dot.png", PNG).await;
+    let image: Attachment = serde_json::from_value(body).unwrap();
+    let acked = send_file(&mut visitor, conversation, image).await;
+    assert!(matches!(acked, ServerFrame::Ack { .. }), "{acked:?}");
+
+    // An operator's upload is checked against the deployment's rules (which site it is for is
+    // known only when it is sent); the message carrying it keeps the site's, and stores nothing.
+    let (mut alice, session) = server.operator("alice@example.com").await;
+    let Session::Operator { files, .. } = session else {
+        panic!("operator session")
+    };
+    assert_eq!(files, Some(server.state.config.file_rules()));
+    alice
+        .send(&ClientFrame::Accept {
+            conversation_id: conversation,
+        })
+        .await;
+    let (status, body) = upload(&server, Some(&admin), "application/pdf", "a.pdf", pdf).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let document: Attachment = serde_json::from_value(body).unwrap();
+    let refused = send_file(&mut alice, conversation, document).await;
+    let ServerFrame::Error { code, message, .. } = refused else {
+        panic!("{refused:?}")
+    };
+    assert_eq!(code, ErrorCode::Forbidden);
+    assert!(message.contains("application/pdf"), "{message}");
+    let stored = server
+        .state
+        .store
+        .read(move |r| r.messages_after(conversation, 0))
+        .await
+        .unwrap();
+    assert!(
+        stored
+            .iter()
+            .all(|m| m.attachment.as_ref().map(|a| a.content_type.as_str())
+                != Some("application/pdf"))
+    );
+}
+
+#[tokio::test]
+async fn the_file_routes_answer_pages_of_any_origin_with_a_token() {
+    let server = TestServer::start().await;
+    let request = Request::builder()
+        .method("OPTIONS")
+        .uri("/v1/files")
+        .header(header::ORIGIN, "https://shop.example")
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+        .header(
+            header::ACCESS_CONTROL_REQUEST_HEADERS,
+            "authorization,content-type,x-file-name",
+        )
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, _) = call(&server, request).await;
+    assert!(status.is_success(), "{status}");
+    assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    let allowed = headers[header::ACCESS_CONTROL_ALLOW_HEADERS]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(allowed.contains("x-file-name") && allowed.contains("authorization"));
+    // The peer's route is not for browsers.
+    let request = Request::builder()
+        .method("OPTIONS")
+        .uri(format!("/v1/replication/files/{}", "0".repeat(64)))
+        .header(header::ORIGIN, "https://shop.example")
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
+        .body(Body::empty())
+        .unwrap();
+    let (_, headers, _) = call(&server, request).await;
+    assert!(!headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+}

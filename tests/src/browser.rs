@@ -76,6 +76,12 @@ impl ChromeDriver {
 
     /// Opens a new browser with a fresh profile.
     pub async fn session(&mut self) -> Client {
+        self.session_downloading_to(None).await
+    }
+
+    /// Opens a new browser with a fresh profile that saves downloads in `downloads`, without
+    /// asking.
+    pub async fn session_downloading_to(&mut self, downloads: Option<&std::path::Path>) -> Client {
         let profile = tempfile::tempdir().expect("a profile directory");
         let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|s| s.to_string()).collect();
         args.push(format!("--user-data-dir={}", profile.path().display()));
@@ -83,7 +89,14 @@ impl ChromeDriver {
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
             "goog:chromeOptions".into(),
-            serde_json::json!({ "binary": "/usr/bin/chromium", "args": args }),
+            serde_json::json!({
+                "binary": "/usr/bin/chromium",
+                "args": args,
+                "prefs": downloads.map(|dir| serde_json::json!({
+                    "download.default_directory": dir,
+                    "download.prompt_for_download": false,
+                })).unwrap_or_else(|| serde_json::json!({})),
+            }),
         );
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         ClientBuilder::new(connector)

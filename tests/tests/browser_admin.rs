@@ -258,15 +258,21 @@ async fn an_owner_sets_up_a_site_and_a_team_in_the_browser_on_either_deployment(
     *page.lock().unwrap() = stored_page;
 
     // The forms: the pre-chat form on, the launcher hidden when nobody is online.
+    // And files narrowed to PNG images of at most 1 MB (the widget is told what applies).
     click(&owner, "prechat-enabled").await;
     set_value(&owner, "offline-mode", "hide_launcher").await;
+    click(&owner, "files-limit").await;
+    set_value(&owner, "files-max-mb", "1").await;
+    set_value(&owner, "files-types", "image/png\nimage/x-not-allowed-here").await;
     click(&owner, "forms-save").await;
     let config_url = format!("{}/v1/sites/shop/widget-config", primary.url());
     eventually("the forms stored", WAIT, || async {
         let config = tests::moderator::get_json(&config_url).await;
         (config["forms"]["prechat"]["enabled"] == true
-            && config["forms"]["offline"] == "hide_launcher")
-            .then_some(())
+            && config["forms"]["offline"] == "hide_launcher"
+            && config["files"]
+                == serde_json::json!({"max_bytes": 1024 * 1024, "types": ["image/png"]}))
+        .then_some(())
     })
     .await;
 

@@ -9,7 +9,9 @@
 //! reload or the loss of a data centre never loses a message; it only delays it. This file only
 //! turns the link's events into what the visitor sees.
 
+mod files;
 mod forms;
+pub use files::attach;
 pub use forms::{email_transcript, end_chat, mark_read, rate, submit_offline, submit_prechat};
 
 use crate::settings::Settings;
@@ -66,6 +68,8 @@ pub fn start(settings: Settings, state: ChatState) {
         pending_intake,
         read_sent: 0,
         awaiting_transcript: false,
+        files: Default::default(),
+        next_upload: 0,
     });
     driver.connect(link);
     // Messages still pending from an earlier page show at once, before any connection is up.
@@ -119,6 +123,11 @@ struct Widget {
     read_sent: u64,
     /// Whether a request to e-mail the transcript awaits its answer (a refusal is shown then).
     awaiting_transcript: bool,
+    /// The files the visitor sent from this page, by hash: uploaded again should a deployment
+    /// that never got one be asked to take the message carrying it.
+    files: std::collections::HashMap<String, web_sys::File>,
+    /// Numbers the uploads shown.
+    next_upload: u64,
 }
 
 impl LinkApp for Widget {
@@ -132,10 +141,7 @@ impl LinkApp for Widget {
                 code,
                 reason,
             } => self.on_refused(link, message, code, reason),
-            Event::OutboxChanged => {
-                self.persisted.set_outbox(link.outbox());
-                self.state.unconfirmed.set(link.outbox().ids());
-            }
+            Event::OutboxChanged => self.outbox_changed(link),
         }
     }
 
@@ -147,6 +153,12 @@ impl LinkApp for Widget {
 }
 
 impl Widget {
+    /// Keeps the outbox for the next page and shows which messages are not on both deployments.
+    fn outbox_changed(&mut self, link: &Link) {
+        self.persisted.set_outbox(link.outbox());
+        self.state.unconfirmed.set(link.outbox().ids());
+    }
+
     fn show_status(&mut self, status: LinkStatus) {
         if self.stopped {
             return;
@@ -203,6 +215,7 @@ impl Widget {
             self.last_seq_here = 0;
         }
         self.persisted.set_token(Some(&token));
+        self.state.token.set(Some(token));
         self.max_message_bytes = max_message_bytes;
         let known = |id: &ConversationId| conversations.iter().any(|c| c.id == *id);
         let outbox = link.outbox();
@@ -337,6 +350,20 @@ impl Widget {
             self.queue(link, message);
             return;
         }
+        if code == ErrorCode::NotFound && message.attachment.is_some() {
+            let name = message.attachment.as_ref().map(|a| a.name.clone());
+            if self.upload_again(link, message.clone()) {
+                return;
+            }
+            self.state
+                .transcript
+                .update(|t| t.remove_pending(message.message_id));
+            self.state.notice.set(Some(format!(
+                "“{}” did not reach us before the page reloaded: please attach it again.",
+                name.unwrap_or_default()
+            )));
+            return;
+        }
         // Too large, empty, not allowed: retrying cannot help.
         self.state
             .transcript
@@ -431,6 +458,17 @@ impl Widget {
             return false;
         }
         self.state.notice.set(None);
+        self.compose(link, body, None)
+    }
+
+    /// Queues a message with `body` and `attachment` in the current conversation, or in a new
+    /// one when there is none or it ended.
+    fn compose(
+        &mut self,
+        link: &mut Link,
+        body: &str,
+        attachment: Option<protocol::conversation::Attachment>,
+    ) -> bool {
         let closed = self.state.conversation.with_untracked(|c| {
             c.as_ref()
                 .is_some_and(|c| c.state == ConversationState::Closed)
@@ -460,7 +498,7 @@ impl Widget {
             body: body.to_owned(),
             written_at: browser::now_ms(),
             intake,
-            attachment: None,
+            attachment,
         };
         self.queue(link, message);
         self.last_typing_sent = 0.0;

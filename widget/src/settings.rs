@@ -47,6 +47,10 @@ pub struct Settings {
     /// Whether the deployment can send e-mail (transcripts by mail), from the loader.
     #[serde(default)]
     pub mail: bool,
+    /// What files the visitor may send (the deployment's and the site's rules), from the loader;
+    /// without it the deployment alone decides, after the upload.
+    #[serde(default)]
+    pub files: Option<protocol::files::FileRules>,
     /// Set by the loader when the deployments do not know the site (removed, or not for this
     /// page): the widget says so and does not connect.
     #[serde(default)]

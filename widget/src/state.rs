@@ -83,6 +83,10 @@ pub struct ChatState {
     /// What became of the last request to e-mail the transcript: `Ok` once queued, `Err` with
     /// the deployment's reason; `None` before any.
     pub transcript_mail: RwSignal<Option<Result<(), String>>>,
+    /// The visitor's token, once a deployment issued one (files are fetched with it).
+    pub token: RwSignal<Option<String>>,
+    /// The files being uploaded now.
+    pub uploads: RwSignal<Vec<browser::files::Uploading>>,
 }
 
 impl ChatState {
@@ -111,7 +115,21 @@ impl ChatState {
             visible: RwSignal::new(true),
             rating_given: RwSignal::new(false),
             transcript_mail: RwSignal::new(None),
+            token: RwSignal::new(None),
+            uploads: RwSignal::new(Vec::new()),
         }
+    }
+}
+
+impl ChatState {
+    /// Where the widget fetches files now: the deployment it is connected to, with its token.
+    pub fn file_source(self) -> browser::files::Source {
+        std::sync::Arc::new(move || {
+            Some((
+                self.deployment.get_untracked()?,
+                self.token.get_untracked()?,
+            ))
+        })
     }
 }
 

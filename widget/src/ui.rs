@@ -1,12 +1,15 @@
 //! The widget's components: a launcher button and the chat panel. They only render [`ChatState`]
 //! and call the driver; all chat logic lives in the driver and in `client-core`.
 
+mod files;
 mod forms;
 
 use crate::driver;
 use crate::settings::Settings;
 use crate::state::{ChatState, ConnectionState};
+use browser::files::{AttachmentView, UploadList};
 use client_core::{shown_status, Entry};
+use files::AttachButton;
 use forms::{OfflineForm, PrechatForm, RatingForm, TranscriptTools};
 use leptos::prelude::*;
 use protocol::admin::OfflineMode;
@@ -174,7 +177,8 @@ fn Panel(
         })
     };
     view! {
-        <section class="panel" data-testid="chat-panel" role="dialog" aria-label=label>
+        <section class="panel" data-testid="chat-panel" role="dialog" aria-label=label
+            on:dragover=|ev| ev.prevent_default() on:drop=files::dropped>
             <header>
                 <span class="title">{title}</span>
                 <span class="connection" data-testid="chat-connection" data-state=move || connection().as_str()
@@ -214,6 +218,7 @@ fn Panel(
             <Show when=move || state.notice.get().is_some()>
                 <div class="notice" data-testid="chat-notice" role="status">{move || state.notice.get().unwrap_or_default()}</div>
             </Show>
+            <UploadList uploads=state.uploads conversation=None testid="chat-upload" />
             <Show when=move || shown.get() == Body::Chat>
                 <Composer settings=composer_settings.clone() state=state />
             </Show>
@@ -304,6 +309,9 @@ fn MessageLine(
             data-author=author data-status=status>
             {entry.author.name.map(|name| view! { <span class="name">{name}</span> })}
             <span class="body">{entry.body}</span>
+            {entry.attachment.map(|file| view! {
+                <AttachmentView file=file testid="chat-attachment" source=state.file_source() />
+            })}
             <span class="meta">
                 <time data-testid="chat-time" datetime=iso title=full>{time}</time>
                 <span class="status">{move || match status.get() {
@@ -393,8 +401,9 @@ fn Composer(
         <form class="composer" on:submit=move |ev| { ev.prevent_default(); send(); }>
             <button type="button" class="emoji" data-testid="chat-emoji" aria-label="Emoji"
                 aria-expanded=move || state.emoji_open.get().to_string() on:click=toggle_picker>"🙂"</button>
+            <AttachButton />
             <input data-testid="chat-input" type="text" placeholder="Write a message…" aria-label="Message"
-                autocomplete="off" prop:value=move || text.get() disabled=disabled
+                autocomplete="off" prop:value=move || text.get() disabled=disabled on:paste=files::pasted
                 on:input=move |ev| {
                     let value = event_target_value(&ev);
                     driver::typing(!value.is_empty());

@@ -5,6 +5,7 @@
 //! - [`sites`]: the site list and one site's settings, snippet, look and forms.
 //! - [`team`]: the operators.
 
+mod files;
 mod sites;
 mod team;
 

@@ -494,6 +494,7 @@ fn FormsForm(
                     <option value="off">"Do not ask"</option>
                 </select>
             </label>
+            <super::files::FileRulesFields forms=forms error=error />
             <ErrorLine error=error testid="forms-error" />
             <div class="actions">
                 <button data-testid="forms-save" type="submit" class="primary">"Save forms"</button>

@@ -237,6 +237,10 @@ pub enum Session {
         /// After how many seconds without input the console sets the operator away (0: never).
         #[serde(default)]
         idle_away_secs: u64,
+        /// What files the deployment accepts (a site may narrow this further; the deployment
+        /// says so when a message is sent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        files: Option<crate::files::FileRules>,
     },
 }
 

@@ -155,6 +155,10 @@ fn every_server_frame_round_trips() {
                 inbox: vec![summary()],
                 presence: crate::Presence::Away,
                 idle_away_secs: 600,
+                files: Some(crate::files::FileRules {
+                    max_bytes: 1 << 20,
+                    types: vec!["image/png".into()],
+                }),
             },
         },
         ServerFrame::Ack {

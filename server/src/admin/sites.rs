@@ -279,9 +279,15 @@ async fn site_config(
         return Err(unavailable());
     }
     let online = state.presence.online_for(&site.id);
+    let deployment_files = state.config.file_rules();
+    let files = match &site.forms.files {
+        Some(rules) => rules.within(&deployment_files),
+        None => deployment_files,
+    };
     let config = WidgetConfig {
         site_id: site.id,
         appearance: site.appearance,
+        files: Some(files),
         forms: site.forms,
         online,
         mail: state.config.smtp_url.is_some(),

@@ -167,6 +167,9 @@ impl Writer<'_> {
                 duplicate: true,
             });
         }
+        if let Some(file) = attachment {
+            self.check_site_file_rules(author, conversation_id, file)?;
+        }
         self.check_may_post(author, conversation_id, intake)?;
         let author_name = author.operator().map(|op| op.name.clone());
         self.record_message(
@@ -183,6 +186,27 @@ impl Writer<'_> {
             conversation: self.existing_conversation(conversation_id)?,
             duplicate: false,
         })
+    }
+
+    /// Whether the site of the conversation allows `file` (its own rules; the deployment's
+    /// were checked before). The site is the conversation's, or the visitor's for a new one.
+    fn check_site_file_rules(
+        &self,
+        author: &Identity,
+        conversation_id: ConversationId,
+        file: &Attachment,
+    ) -> Result<(), StoreError> {
+        let site = match (self.conversation(conversation_id)?, author) {
+            (Some(c), _) => c.site_id,
+            (None, Identity::Visitor { site_id, .. }) => site_id.clone(),
+            (None, Identity::Operator(_)) => return Err(StoreError::NotFound("conversation")),
+        };
+        match self.site_forms(&site)?.files {
+            Some(rules) => rules
+                .check(&file.content_type, file.size)
+                .map_err(StoreError::Forbidden),
+            None => Ok(()),
+        }
     }
 
     /// Whether `author` may post a new message in the conversation; a visitor naming a new

@@ -6,7 +6,7 @@ use crate::driver;
 use crate::state::ChatState;
 use leptos::prelude::*;
 use protocol::admin::{FieldKind, FormField};
-use protocol::conversation::{FieldAnswer, Rating, RatingScale};
+use protocol::conversation::{Attachment, FieldAnswer, Rating, RatingScale};
 use protocol::{AuthorKind, VisitorDetails};
 
 /// A form's error line, when the last attempt was refused.
@@ -207,14 +207,15 @@ fn transcript_file(state: ChatState, html: bool) -> String {
                 AuthorKind::System => "—".to_owned(),
             };
             let (_, when, _) = browser::local_time(entry.at);
+            let text = Attachment::with_body(&entry.body, entry.attachment.as_ref());
             match html {
                 true => out.push_str(&format!(
                     "<li><time>{}</time> <b>{}</b>: {}</li>",
                     escape(&when),
                     escape(&who),
-                    escape(&entry.body)
+                    escape(&text)
                 )),
-                false => out.push_str(&format!("[{when}] {who}: {}\n", entry.body)),
+                false => out.push_str(&format!("[{when}] {who}: {text}\n")),
             }
         }
     });

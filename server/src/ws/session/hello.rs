@@ -130,6 +130,7 @@ impl Session {
             inbox,
             presence,
             idle_away_secs: self.state.config.operator_idle_away_secs,
+            files: Some(self.state.config.file_rules()),
         })
     }
 }
