@@ -432,6 +432,8 @@ impl Widget {
         self.conversation = conversation;
         self.read_sent = 0;
         self.state.rating_given.set(false);
+        self.state.rating_choice.set(None);
+        self.state.rating_comment.set(String::new());
         self.persisted.set_conversation(conversation);
         let mut transcript = Transcript::new(conversation);
         for message in link

@@ -83,6 +83,10 @@ pub struct ChatState {
     /// What became of the last request to e-mail the transcript: `Ok` once queued, `Err` with
     /// the deployment's reason; `None` before any.
     pub transcript_mail: RwSignal<Option<Result<(), String>>>,
+    /// The score chosen in the rating form, not sent yet.
+    pub rating_choice: RwSignal<Option<u8>>,
+    /// The comment typed into the rating form, not sent yet.
+    pub rating_comment: RwSignal<String>,
     /// The visitor's token, once a deployment issued one (files are fetched with it).
     pub token: RwSignal<Option<String>>,
     /// The files being uploaded now.
@@ -115,6 +119,8 @@ impl ChatState {
             visible: RwSignal::new(true),
             rating_given: RwSignal::new(false),
             transcript_mail: RwSignal::new(None),
+            rating_choice: RwSignal::new(None),
+            rating_comment: RwSignal::new(String::new()),
             token: RwSignal::new(None),
             uploads: RwSignal::new(Vec::new()),
         }

@@ -135,8 +135,9 @@ pub(super) fn RatingForm(
     /// The widget's state.
     state: ChatState,
 ) -> impl IntoView {
-    let chosen = RwSignal::new(None::<u8>);
-    let comment = RwSignal::new(String::new());
+    // Kept in the state, not here: the form is drawn anew when the panel's body changes (nobody
+    // online for a moment during a failover), and what the visitor chose must stay.
+    let (chosen, comment) = (state.rating_choice, state.rating_comment);
     let error = RwSignal::new(None::<String>);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
