@@ -40,6 +40,7 @@ fn message(conversation_id: ConversationId, seq: u64) -> Message {
         seq,
         hlc: (1_790_000_000_000 + seq) << 16,
         attachment: None,
+        private: false,
     }
 }
 
@@ -92,6 +93,7 @@ fn remote_events(
                 body: BODY.to_owned(),
                 sent_at: 1_790_000_000_000,
                 attachment: None,
+                private: false,
             });
         }
     }
@@ -107,6 +109,7 @@ fn frames(c: &mut Criterion) {
         body: BODY.to_owned(),
         intake: None,
         attachment: None,
+        private: false,
     };
     let send_text = send.encode();
     let delivered = ServerFrame::Message {

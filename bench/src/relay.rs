@@ -106,6 +106,7 @@ async fn serve(stream: tokio::net::TcpStream, relay: Arc<Relay>) {
                     seq: relay.seq.fetch_add(1, Ordering::Relaxed) + 1,
                     hlc: 0,
                     attachment: None,
+                    private: false,
                 };
                 let forwarded = ServerFrame::Message {
                     message: message.clone(),

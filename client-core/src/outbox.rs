@@ -24,6 +24,9 @@ pub struct PendingMessage {
     /// or the client uploads it again where it resends).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attachment: Option<protocol::conversation::Attachment>,
+    /// A private note (operators only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub private: bool,
 }
 
 impl PendingMessage {
@@ -35,6 +38,7 @@ impl PendingMessage {
             body: self.body.clone(),
             intake: self.intake.clone(),
             attachment: self.attachment.clone(),
+            private: self.private,
         }
     }
 }
@@ -100,6 +104,7 @@ mod tests {
             written_at: n as i64,
             intake: None,
             attachment: None,
+            private: false,
         }
     }
 

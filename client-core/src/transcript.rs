@@ -46,6 +46,8 @@ pub struct Entry {
     pub at: i64,
     /// The file it carries, if any.
     pub attachment: Option<protocol::conversation::Attachment>,
+    /// Whether it is a private note between operators.
+    pub private: bool,
 }
 
 /// The messages of one conversation.
@@ -96,6 +98,7 @@ impl Transcript {
             hlc: message.hlc,
             at: message.sent_at,
             attachment: message.attachment.clone(),
+            private: message.private,
         };
         if self.entries.contains(&entry) {
             return false;
@@ -123,6 +126,7 @@ impl Transcript {
             hlc: 0,
             at: now_ms,
             attachment: None,
+            private: false,
         });
         self.sort();
     }
@@ -141,6 +145,7 @@ impl Transcript {
             .find(|e| e.id == message.message_id && e.status == DeliveryStatus::Pending)
         {
             entry.attachment.clone_from(&message.attachment);
+            entry.private = message.private;
         }
     }
 
@@ -198,6 +203,7 @@ mod tests {
             seq,
             hlc: seq,
             attachment: None,
+            private: false,
         }
     }
 
@@ -280,6 +286,7 @@ mod tests {
             seq: n,
             hlc: n * 10,
             attachment: None,
+            private: false,
         };
         transcript.apply_stored(&stored(1, AuthorKind::Visitor));
         transcript.apply_stored(&stored(2, AuthorKind::Visitor));

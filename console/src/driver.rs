@@ -23,7 +23,7 @@ use protocol::{
     Auth, AuthorKind, ClientConfig, ClientFrame, ConversationId, ConversationState,
     ConversationSummary, ErrorCode, Presence, ServerFrame, Session,
 };
-pub use replies::reply;
+pub use replies::{note, reply};
 use std::collections::BTreeMap;
 
 /// Runs `f` on the console (and its link, while logged in), then carries out what followed.

@@ -132,7 +132,7 @@ fn Workspace(
             <button data-testid="logout" on:click=move |_| driver::logout()>"Log out"</button>
         </header>
         <Show when=move || state.notice.get().is_some()>
-            <p class="notice" role="status">{move || state.notice.get().unwrap_or_default()}
+            <p class="notice" data-testid="console-notice" role="status">{move || state.notice.get().unwrap_or_default()}
                 <button aria-label="Dismiss" on:click=move |_| state.notice.set(None)>"×"</button>
             </p>
         </Show>
@@ -313,6 +313,7 @@ fn Pane(
             </Show>
             <UploadList uploads=state.uploads conversation=Some(id) testid="console-upload" />
             <ReplyBox id=id enabled=Signal::derive(can_reply) />
+            <NoteBox id=id />
         </section>
     }
 }
@@ -335,16 +336,32 @@ fn Line(
         let in_outbox = state.unconfirmed.with(|u| u.contains(&id));
         shown_status(&line, AuthorKind::Operator, in_outbox, visitor_read.get())
     });
-    view! {
-        <div class=format!("line {author}") data-testid="console-message" data-id=entry.id.to_string()
-            data-author=author data-status=move || status.get()>
-            <span class="body">{entry.body}</span>
-            {entry.attachment.map(|file| view! {
-                <AttachmentView file=file testid="console-attachment" source=state.file_source() />
-            })}
-            <time datetime=iso title=full>{time}</time>
-            <span class="status">{move || if status.get() == "read" { "Read" } else { "" }}</span>
-        </div>
+    let id = entry.id.to_string();
+    let content = view! {
+        <span class="body">{entry.body}</span>
+        {entry.attachment.map(|file| view! {
+            <AttachmentView file=file testid="console-attachment" source=state.file_source() />
+        })}
+        <time datetime=iso title=full>{time}</time>
+        <span class="status">{move || if status.get() == "read" { "Read" } else { "" }}</span>
+    };
+    // A private note is marked apart, so tests and eyes never take it for a message.
+    match entry.private {
+        true => view! {
+            <div class=format!("line note {author}") data-testid="console-note" data-id=id
+                data-author=author data-status=move || status.get()>
+                <span class="note-label">"Note"</span>
+                {content}
+            </div>
+        }
+        .into_any(),
+        false => view! {
+            <div class=format!("line {author}") data-testid="console-message" data-id=id
+                data-author=author data-status=move || status.get()>
+                {content}
+            </div>
+        }
+        .into_any(),
     }
 }
 
@@ -392,6 +409,30 @@ fn ReplyBox(
                     text.set(value);
                 } />
             <button data-testid="reply-send" type="submit" disabled=move || !enabled.get()>"Send"</button>
+        </form>
+    }
+}
+
+/// The private note field of a pane: any operator who sees the conversation may add one, in any
+/// state; the visitor never sees it.
+#[component]
+fn NoteBox(
+    /// The conversation.
+    id: ConversationId,
+) -> impl IntoView {
+    let text = RwSignal::new(String::new());
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if driver::note(id, &text.get_untracked()) {
+            text.set(String::new());
+        }
+    };
+    view! {
+        <form class="note" on:submit=submit>
+            <input data-testid="note-input" type="text" autocomplete="off"
+                placeholder="Private note, for operators only…" aria-label="Private note"
+                prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev)) />
+            <button data-testid="note-send" type="submit">"Add note"</button>
         </form>
     }
 }

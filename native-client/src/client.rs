@@ -170,6 +170,7 @@ impl Client {
                 .unwrap_or(0),
             intake,
             attachment: None,
+            private: false,
         };
         self.unqueued.fetch_add(1, Ordering::SeqCst);
         self.outbox_len_now.send_modify(|n| *n += 1);

@@ -69,6 +69,9 @@ pub struct Message {
     /// A file sent with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attachment: Option<crate::conversation::Attachment>,
+    /// A private note between operators: never sent to the visitor.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub private: bool,
 }
 
 /// The life of a conversation.

@@ -175,6 +175,9 @@ pub enum Change {
         /// deployments only with its file.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         attachment: Option<crate::conversation::Attachment>,
+        /// A private note between operators (never sent to the visitor).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        private: bool,
     },
     /// The visitor or an operator read a conversation up to a message. The largest value wins,
     /// per conversation and reader: read state only moves forward.

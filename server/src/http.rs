@@ -183,10 +183,11 @@ async fn messages(
             "this conversation belongs to another visitor",
         ));
     }
+    let notes = caller.operator().is_some();
     Ok(Json(
         state
             .store
-            .read(move |r| r.messages_after(id, after_seq))
+            .read(move |r| r.messages_after_for(id, after_seq, notes))
             .await?,
     ))
 }

@@ -105,6 +105,8 @@ impl Default for Hub {
 /// The visitor an event concerns, if any.
 fn visitor_of(event: &Event) -> Option<VisitorId> {
     match event {
+        // A private note is for operators only.
+        Event::Message { message, .. } if message.private => None,
         Event::Message { visitor_id, .. } | Event::Typing { visitor_id, .. } => Some(*visitor_id),
         Event::Conversation { conversation } => Some(conversation.visitor_id),
         Event::Presence { .. } => None,
@@ -219,6 +221,7 @@ mod tests {
                 seq: 1,
                 hlc: 1,
                 attachment: None,
+                private: false,
             },
             origin: REMOTE_ORIGIN,
         }

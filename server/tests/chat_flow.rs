@@ -181,6 +181,7 @@ async fn a_resent_message_is_acknowledged_again_and_stored_once() {
         body: "only once".into(),
         intake: None,
         attachment: None,
+        private: false,
     };
     for _ in 0..3 {
         visitor.send(&send).await;

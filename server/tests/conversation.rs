@@ -165,6 +165,7 @@ async fn send_with(
             body: body.into(),
             intake,
             attachment: None,
+            private: false,
         })
         .await;
     client.reply_to(message_id).await

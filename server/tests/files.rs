@@ -81,6 +81,8 @@ async fn send_file(
             body: String::new(),
             intake: None,
             attachment: Some(attachment),
+
+            private: false,
         })
         .await;
     client.reply_to(message_id).await

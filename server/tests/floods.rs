@@ -99,6 +99,7 @@ async fn a_message_flood_is_refused_with_the_message_id_and_the_connection_close
             body: "one too many".into(),
             intake: None,
             attachment: None,
+            private: false,
         })
         .await;
     let ack = again.recv().await;

@@ -103,6 +103,7 @@ async fn events_no_local_action_could_write_are_quarantined_and_the_link_goes_on
                 body: "orphan".into(),
                 sent_at: now as i64,
                 attachment: None,
+                private: false,
             },
         ),
         // And one good event after them.

@@ -802,3 +802,65 @@ async fn a_message_with_a_file_stored_on_both_sides_of_a_cut_link_is_kept_once_w
         }
     }
 }
+
+#[tokio::test]
+async fn private_notes_written_on_both_sides_of_a_cut_link_are_kept_once_and_stay_private() {
+    for a_first in [true, false] {
+        let (a, b, visitor, [alice, bob]) = linked_pair(0).await;
+        let conversation = ConversationId(uuid::Uuid::now_v7());
+        post(
+            &a,
+            visitor_poster(visitor),
+            conversation,
+            MessageId(uuid::Uuid::now_v7()),
+            "Hi",
+        )
+        .await;
+        pull(&a, &b).await;
+        // Cut off: Alice's console sends the same note to both sides (its outbox resent it after
+        // a failover), Bob writes another one on `b`.
+        let shared = MessageId(uuid::Uuid::now_v7());
+        for side in [&a, &b] {
+            let poster = Identity::Operator(alice.clone());
+            side.store
+                .write(move |w| w.post_note(&poster, conversation, shared, "VIP customer"))
+                .await
+                .unwrap();
+        }
+        let poster = Identity::Operator(bob.clone());
+        let other = MessageId(uuid::Uuid::now_v7());
+        b.store
+            .write(move |w| w.post_note(&poster, conversation, other, "Refund approved"))
+            .await
+            .unwrap();
+        heal(&a, &b, a_first).await;
+        assert_identical(&a, &b);
+        for side in [&a, &b] {
+            let all = side
+                .store
+                .read(move |r| r.messages_after(conversation, 0))
+                .await
+                .unwrap();
+            let notes: Vec<_> = all.iter().filter(|m| m.private).map(|m| m.id).collect();
+            assert_eq!(notes.len(), 2, "{all:?}");
+            assert!(notes.contains(&shared) && notes.contains(&other));
+            let for_visitor = side
+                .store
+                .read(move |r| r.messages_after_for(conversation, 0, false))
+                .await
+                .unwrap();
+            assert_eq!(for_visitor.len(), 1, "{for_visitor:?}");
+            let summary = side
+                .store
+                .read(move |r| r.conversation(conversation))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                summary.last_message.as_deref(),
+                Some("Hi"),
+                "a note is no preview"
+            );
+        }
+    }
+}

@@ -241,6 +241,7 @@ async fn clients_write_on_both_sides_of_a_cut_link_and_the_deployments_agree_aft
         body: "sent twice".into(),
         intake: None,
         attachment: None,
+        private: false,
     };
     visitor.send(&send_resent).await;
     moved.send(&send_resent).await;

@@ -147,6 +147,7 @@ async fn clients_of_a_deployment_that_is_not_active_are_served_and_redirected() 
             body: "still here".into(),
             intake: None,
             attachment: None,
+            private: false,
         })
         .await;
     visitor

@@ -187,6 +187,7 @@ async fn logouts_logged_before_the_tombstone_table_existed_become_tombstones() {
              DROP INDEX messages_attachment;
              ALTER TABLE messages DROP COLUMN attachment;
              ALTER TABLE messages DROP COLUMN attachment_hash;
+             ALTER TABLE messages DROP COLUMN private;
              ALTER TABLE conversations DROP COLUMN kind;
              ALTER TABLE operators DROP COLUMN sessions_from;
              ALTER TABLE operator_sessions DROP COLUMN hlc;

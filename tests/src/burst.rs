@@ -41,6 +41,7 @@ pub async fn write_burst(url: String, acked: mpsc::UnboundedSender<MessageId>, l
             body: format!("burst {i}"),
             intake: None,
             attachment: None,
+            private: false,
         };
         if socket
             .send(WsMessage::Text(send.encode().into()))

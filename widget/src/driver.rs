@@ -248,6 +248,10 @@ impl Widget {
     }
 
     fn note_stored(&mut self, message: &Message) {
+        // Deployments never send operators' notes to visitors; should one ever, it is not shown.
+        if message.private {
+            return;
+        }
         self.last_seq_here = self.last_seq_here.max(message.seq);
         self.state.transcript.update(|t| {
             t.apply_stored(message);
@@ -501,6 +505,7 @@ impl Widget {
             written_at: browser::now_ms(),
             intake,
             attachment,
+            private: false,
         };
         self.queue(link, message);
         self.last_typing_sent = 0.0;

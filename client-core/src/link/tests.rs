@@ -46,6 +46,7 @@ fn message(n: u64) -> PendingMessage {
         written_at: n as i64,
         intake: None,
         attachment: None,
+        private: false,
     }
 }
 
@@ -56,6 +57,7 @@ fn stored_message(id: MessageId) -> Message {
         seq: 1,
         hlc: 1,
         attachment: None,
+        private: false,
         author: protocol::Author {
             kind: protocol::AuthorKind::Visitor,
             name: None,

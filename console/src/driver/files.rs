@@ -88,7 +88,7 @@ impl Console {
         self.files.insert(attachment.hash.clone(), file);
         match then {
             Then::Send(id) => {
-                self.compose(link, id, "", Some(attachment));
+                self.compose(link, id, super::replies::Reply::File(attachment));
             }
             Then::Resend(id) => {
                 if let Some(link) = link {

@@ -6,11 +6,34 @@ use super::{with_console, Console};
 use browser::{monotonic_ms, new_message_id};
 use client_core::{Link, PendingMessage};
 use leptos::prelude::*;
+use protocol::conversation::Attachment;
 use protocol::{AuthorKind, ConversationId};
 
 /// Queues a reply; returns false when there was nothing to send.
 pub fn reply(id: ConversationId, body: &str) -> bool {
-    with_console(|console, link| console.reply_now(link, id, body)).unwrap_or(false)
+    let body = body.trim();
+    !body.is_empty()
+        && with_console(|console, link| console.compose(link, id, Reply::Text(body)))
+            .unwrap_or(false)
+}
+
+/// Queues a private note (for operators only, in any conversation of a site the operator
+/// serves); returns false when there was nothing to send.
+pub fn note(id: ConversationId, body: &str) -> bool {
+    let body = body.trim();
+    !body.is_empty()
+        && with_console(|console, link| console.compose(link, id, Reply::Note(body)))
+            .unwrap_or(false)
+}
+
+/// What the operator sends.
+pub(super) enum Reply<'a> {
+    /// Text for the visitor.
+    Text(&'a str),
+    /// A file for the visitor, uploaded already.
+    File(Attachment),
+    /// A private note for the other operators.
+    Note(&'a str),
 }
 
 impl Console {
@@ -29,34 +52,29 @@ impl Console {
         });
     }
 
-    pub(super) fn reply_now(
-        &mut self,
-        link: Option<&mut Link>,
-        id: ConversationId,
-        body: &str,
-    ) -> bool {
-        let body = body.trim();
-        !body.is_empty() && self.compose(link, id, body, None)
-    }
-
-    /// Queues a reply with `body` and `attachment` in conversation `id`.
+    /// Queues `reply` in conversation `id`.
     pub(super) fn compose(
         &mut self,
         link: Option<&mut Link>,
         id: ConversationId,
-        body: &str,
-        attachment: Option<protocol::conversation::Attachment>,
+        reply: Reply<'_>,
     ) -> bool {
         let Some(link) = link else {
             return false;
         };
+        let (body, attachment, private) = match reply {
+            Reply::Text(body) => (body.to_owned(), None, false),
+            Reply::File(file) => (String::new(), Some(file), false),
+            Reply::Note(body) => (body.to_owned(), None, true),
+        };
         let message = PendingMessage {
             conversation_id: id,
             message_id: new_message_id(),
-            body: body.to_owned(),
+            body,
             written_at: browser::now_ms(),
             intake: None,
             attachment,
+            private,
         };
         self.state.transcripts.update(|all| {
             if let Some(t) = all.get_mut(&id) {

@@ -64,6 +64,10 @@ pub enum ClientFrame {
         /// be empty.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         attachment: Option<crate::conversation::Attachment>,
+        /// A private note: operators only, never sent to the visitor (an operator may write
+        /// one in any conversation of a site they serve, whoever it is assigned to).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        private: bool,
     },
     /// The sender started or stopped typing. Not stored; relayed to the other side.
     Typing {

@@ -22,6 +22,7 @@ fn message() -> Message {
         seq: 42,
         hlc: 7,
         attachment: None,
+        private: false,
     }
 }
 
@@ -86,6 +87,7 @@ fn every_client_frame_round_trips() {
             body: "hi".into(),
             intake: None,
             attachment: None,
+            private: false,
         },
         ClientFrame::Typing {
             conversation_id: conversation(),

@@ -123,9 +123,10 @@ pub fn apply(conn: &Connection, event: &LoggedEvent) -> Result<Option<Conversati
             body,
             sent_at,
             attachment,
+            private,
         } => {
             let author = (*author_kind, *author_id, author_name.as_deref());
-            let content = (body.as_str(), attachment.as_ref());
+            let content = (body.as_str(), attachment.as_ref(), *private);
             message_posted(
                 conn,
                 &stamp,
@@ -407,14 +408,14 @@ fn message_posted(
     id: &protocol::MessageId,
     conversation_id: ConversationId,
     (author_kind, author_id, author_name): (AuthorKind, Option<uuid::Uuid>, Option<&str>),
-    (body, attachment): (&str, Option<&protocol::conversation::Attachment>),
+    (body, attachment, private): (&str, Option<&protocol::conversation::Attachment>, bool),
     sent_at: i64,
 ) -> Result<(), StoreError> {
     let attachment_json =
         attachment.map(|a| serde_json::to_string(a).expect("attachments serialise"));
     conn.execute_cached(
-        "INSERT INTO messages (id, conversation_id, author_kind, author_id, author_name, body, sent_at, hlc, origin, origin_seq, attachment, attachment_hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+        "INSERT INTO messages (id, conversation_id, author_kind, author_id, author_name, body, sent_at, hlc, origin, origin_seq, attachment, attachment_hash, private)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
          ON CONFLICT(id) DO UPDATE SET hlc = excluded.hlc, origin = excluded.origin, sent_at = excluded.sent_at,
              origin_seq = excluded.origin_seq
          WHERE (excluded.hlc, excluded.origin) < (messages.hlc, messages.origin)",
@@ -430,9 +431,14 @@ fn message_posted(
             stamp.origin,
             stamp.origin_seq,
             attachment_json,
-            attachment.map(|a| a.hash.as_str())
+            attachment.map(|a| a.hash.as_str()),
+            private as i64
         ],
     )?;
+    // A note is not the conversation's news: summaries reach the visitor too.
+    if private {
+        return Ok(());
+    }
     // A file sent without text shows as its name in the inbox.
     let preview = match attachment {
         Some(file) if body.trim().is_empty() => format!("📎 {}", file.name),

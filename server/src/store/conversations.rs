@@ -293,7 +293,12 @@ impl Writer<'_> {
 
     fn system_notice(&self, id: ConversationId, text: String) -> Result<StateChange, StoreError> {
         let notice_id = MessageId(uuid::Uuid::now_v7());
-        self.record_message(id, notice_id, (AuthorKind::System, None, None), &text, None)?;
+        self.record_message(
+            id,
+            notice_id,
+            (AuthorKind::System, None, None),
+            (&text, None, false),
+        )?;
         Ok(StateChange {
             conversation: self.existing_conversation(id)?,
             notice: self.message(notice_id)?,

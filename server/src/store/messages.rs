@@ -28,7 +28,7 @@ pub struct Posted {
 pub(super) type AuthorColumns = (AuthorKind, Option<uuid::Uuid>, Option<String>);
 
 const MESSAGE_SELECT: &str =
-    "SELECT id, conversation_id, author_kind, author_name, body, sent_at, seq, author_id, hlc, attachment FROM messages";
+    "SELECT id, conversation_id, author_kind, author_name, body, sent_at, seq, author_id, hlc, attachment, private FROM messages";
 
 fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
     Ok(Message {
@@ -45,6 +45,7 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
         seq: row.get::<_, i64>(6)? as u64,
         hlc: row.get::<_, i64>(8)? as u64,
         attachment: rows::optional_json(row, 9, "message attachment")?,
+        private: row.get::<_, i64>(10)? != 0,
     })
 }
 
@@ -87,11 +88,26 @@ impl Reader<'_> {
         id: ConversationId,
         after_seq: u64,
     ) -> Result<Vec<Message>, StoreError> {
+        self.messages_after_for(id, after_seq, true)
+    }
+
+    /// As [`Reader::messages_after`], with the private notes only when `notes` (for operators;
+    /// a visitor's reads pass false, so no note ever leaves for a widget).
+    pub fn messages_after_for(
+        &self,
+        id: ConversationId,
+        after_seq: u64,
+        notes: bool,
+    ) -> Result<Vec<Message>, StoreError> {
         let sql = format!(
-            "{MESSAGE_SELECT} WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq LIMIT 1000"
+            "{MESSAGE_SELECT} WHERE conversation_id = ?1 AND seq > ?2 AND (?3 OR private = 0)
+             ORDER BY seq LIMIT 1000"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params![id.to_string(), after_seq as i64], message_from_row)?;
+        let rows = stmt.query_map(
+            params![id.to_string(), after_seq as i64, notes],
+            message_from_row,
+        )?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 }
@@ -152,20 +168,8 @@ impl Writer<'_> {
             Identity::Visitor { visitor_id, .. } => (AuthorKind::Visitor, visitor_id.0),
             Identity::Operator(op) => (AuthorKind::Operator, op.id.0),
         };
-        if let Some((message, stored_author)) = self.message_with_author(message_id)? {
-            if message.conversation_id != conversation_id
-                || message.author.kind != author_kind
-                || stored_author.as_deref() != Some(author_id.to_string().as_str())
-            {
-                return Err(StoreError::Conflict(format!(
-                    "message id {message_id} is already used"
-                )));
-            }
-            return Ok(Posted {
-                message,
-                conversation: self.existing_conversation(conversation_id)?,
-                duplicate: true,
-            });
+        if let Some(posted) = self.posted_before(message_id, conversation_id, author, false)? {
+            return Ok(posted);
         }
         if let Some(file) = attachment {
             self.check_site_file_rules(author, conversation_id, file)?;
@@ -176,8 +180,7 @@ impl Writer<'_> {
             conversation_id,
             message_id,
             (author_kind, Some(author_id), author_name),
-            body,
-            attachment,
+            (body, attachment, false),
         )?;
         Ok(Posted {
             message: self
@@ -186,6 +189,80 @@ impl Writer<'_> {
             conversation: self.existing_conversation(conversation_id)?,
             duplicate: false,
         })
+    }
+
+    /// Stores an operator's private note idempotently: any operator who serves the
+    /// conversation's site may write one, whatever its state and whoever it is assigned to. It
+    /// is stored and replicated like a message and never read for a visitor.
+    pub fn post_note(
+        &self,
+        author: &Identity,
+        conversation_id: ConversationId,
+        message_id: MessageId,
+        body: &str,
+    ) -> Result<Posted, StoreError> {
+        let Identity::Operator(op) = author else {
+            return Err(StoreError::Forbidden(
+                "only operators write private notes".into(),
+            ));
+        };
+        if let Some(posted) = self.posted_before(message_id, conversation_id, author, true)? {
+            return Ok(posted);
+        }
+        let conversation = self
+            .conversation(conversation_id)?
+            .ok_or(StoreError::NotFound("conversation"))?;
+        if !op.sites.allows(&conversation.site_id) {
+            return Err(StoreError::Forbidden(
+                "this chat belongs to a site you do not serve".into(),
+            ));
+        }
+        self.record_message(
+            conversation_id,
+            message_id,
+            (AuthorKind::Operator, Some(op.id.0), Some(op.name.clone())),
+            (body, None, true),
+        )?;
+        Ok(Posted {
+            message: self
+                .message(message_id)?
+                .ok_or(StoreError::NotFound("message"))?,
+            conversation: self.existing_conversation(conversation_id)?,
+            duplicate: false,
+        })
+    }
+
+    /// The stored copy of a resent id (a duplicate), or a conflict when the id is already used
+    /// for something else: another conversation, author, or a note where a message was meant
+    /// (and the reverse).
+    fn posted_before(
+        &self,
+        message_id: MessageId,
+        conversation_id: ConversationId,
+        author: &Identity,
+        private: bool,
+    ) -> Result<Option<Posted>, StoreError> {
+        let (author_kind, author_id) = match author {
+            Identity::Visitor { visitor_id, .. } => (AuthorKind::Visitor, visitor_id.0),
+            Identity::Operator(op) => (AuthorKind::Operator, op.id.0),
+        };
+        let Some((message, stored_author)) = self.message_with_author(message_id)? else {
+            return Ok(None);
+        };
+        if message.conversation_id != conversation_id
+            || message.author.kind != author_kind
+            || message.private != private
+            || stored_author.as_deref() != Some(author_id.to_string().as_str())
+        {
+            return Err(StoreError::Conflict(format!(
+                "message id {message_id} is already used"
+            )));
+        }
+        Ok(Some(Posted {
+            message,
+            conversation: self.existing_conversation(conversation_id)?,
+            duplicate: true,
+        }))
     }
 
     /// Whether the site of the conversation allows `file` (its own rules; the deployment's
@@ -278,8 +355,7 @@ impl Writer<'_> {
         conversation_id: ConversationId,
         id: MessageId,
         (kind, author_id, author_name): AuthorColumns,
-        body: &str,
-        attachment: Option<&Attachment>,
+        (body, attachment, private): (&str, Option<&Attachment>, bool),
     ) -> Result<(), StoreError> {
         self.record(Change::MessagePosted {
             id,
@@ -290,6 +366,7 @@ impl Writer<'_> {
             body: body.to_owned(),
             sent_at: self.now_ms(),
             attachment: attachment.cloned(),
+            private,
         })?;
         Ok(())
     }

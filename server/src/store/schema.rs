@@ -217,6 +217,11 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE messages ADD COLUMN attachment_hash TEXT;
     CREATE INDEX messages_attachment ON messages (attachment_hash) WHERE attachment_hash IS NOT NULL;
     "#,
+    // 12: private notes. A message operators write for each other, stored and replicated like
+    // any other but never read for a visitor (every visitor-facing query filters on it).
+    r#"
+    ALTER TABLE messages ADD COLUMN private INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Opens-time settings for every connection: WAL so readers never block the writer, `synchronous =

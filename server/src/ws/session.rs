@@ -68,6 +68,8 @@ struct Content {
     body: String,
     intake: Option<protocol::Intake>,
     attachment: Option<protocol::conversation::Attachment>,
+    /// A private note (operators only).
+    private: bool,
 }
 
 /// How many conversations [`Session::known_conversations`] remembers.
@@ -189,12 +191,14 @@ impl Session {
                     body,
                     intake,
                     attachment,
+                    private,
                 },
             ) => {
                 let content = Content {
                     body,
                     intake,
                     attachment,
+                    private,
                 };
                 self.send(conversation_id, message_id, content).await
             }
@@ -289,6 +293,7 @@ impl Session {
             body,
             intake,
             attachment,
+            private,
         } = content;
         let refuse = |code: ErrorCode, message: String| {
             Outcome::reply(ServerFrame::Error {
@@ -297,6 +302,15 @@ impl Session {
                 message_id: Some(message_id),
             })
         };
+        if private && !matches!(self.peer, Some(Identity::Operator(_))) {
+            return refuse(
+                ErrorCode::Forbidden,
+                "only operators write private notes".into(),
+            );
+        }
+        if private && (attachment.is_some() || intake.is_some()) {
+            return refuse(ErrorCode::Malformed, "a private note is text only".into());
+        }
         if let Some(file) = &attachment {
             if let Err(refusal) = self.check_attachment(file) {
                 return refuse(refusal.code, refusal.message);
@@ -350,14 +364,17 @@ impl Session {
             .state
             .store
             .write(move |w| {
-                let posted = w.post_message(
-                    &author,
-                    conversation_id,
-                    message_id,
-                    &body,
-                    intake.as_ref(),
-                    attachment.as_ref(),
-                )?;
+                let posted = match private {
+                    true => w.post_note(&author, conversation_id, message_id, &body)?,
+                    false => w.post_message(
+                        &author,
+                        conversation_id,
+                        message_id,
+                        &body,
+                        intake.as_ref(),
+                        attachment.as_ref(),
+                    )?,
+                };
                 if let Some(intake) = intake.as_ref().filter(|_| mails && !posted.duplicate) {
                     mails::notify_offline(w, intake, &posted, &body)?;
                 }
@@ -505,6 +522,7 @@ impl Session {
         if let Err(outcome) = self.visible(conversation_id).await {
             return outcome;
         }
+        let notes = matches!(self.peer, Some(Identity::Operator(_)));
         // The conversation's summary comes first: a client catching up after a reconnect (a
         // failover) learns what changed while it was away (closed, read, rated), not only the
         // messages.
@@ -513,7 +531,10 @@ impl Session {
             .store
             .read(move |r| {
                 let summary = r.conversation(conversation_id)?;
-                Ok((summary, r.messages_after(conversation_id, after_seq)?))
+                Ok((
+                    summary,
+                    r.messages_after_for(conversation_id, after_seq, notes)?,
+                ))
             })
             .await
         {

@@ -382,6 +382,7 @@ impl Client {
             body: body.into(),
             intake: None,
             attachment: None,
+            private: false,
         })
         .await;
         (message_id, self.reply_to(message_id).await)

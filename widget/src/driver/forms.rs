@@ -164,6 +164,7 @@ impl Widget {
                 written_at: browser::now_ms(),
                 intake: Some(intake),
                 attachment: None,
+                private: false,
             },
         );
         self.state.form_dirty.set(false);

@@ -65,7 +65,7 @@ impl Session {
                 if w.mail_count(MailKind::Transcript, conversation_id)? >= limit {
                     return Ok(false);
                 }
-                let messages = w.messages_after(conversation_id, 0)?;
+                let messages = w.messages_after_for(conversation_id, 0, false)?;
                 let site_name = w
                     .site(&conversation.site_id)?
                     .map(|s| s.name)
