@@ -5,8 +5,9 @@
 //! have not chosen away), and the last list of online operators its peer sent over the
 //! replication link ([`protocol::replication::ReplicationFrame::Presence`]). The peer's list
 //! counts only while it is fresh: the link ends (the puller drops a link silent
-//! for a few heartbeats), and its operators stop counting, so a frozen data centre does not keep
-//! telling visitors that someone is there.
+//! for a few heartbeats), and its operators stop counting a few seconds later (time for their
+//! consoles to fail over here), so a frozen data centre does not keep telling visitors that
+//! someone is there.
 //!
 //! Visitors' sockets watch [`PresenceBoard::subscribe`] and send `availability` when their
 //! site's answer changes.
@@ -24,6 +25,12 @@ use tokio::sync::watch;
 /// tells visitors), so this only bounds what a list is worth should that ever not happen.
 pub const REMOTE_FRESH: Duration = Duration::from_secs(10);
 
+/// How long the peer's operators still count after the link to it ended. When a data centre
+/// dies, its consoles reconnect here within a second or two (and then count as this
+/// deployment's own); forgetting them at once told every visitor "away" for that moment, and
+/// showed the offline form to those about to write.
+pub const REMOTE_GRACE: Duration = Duration::from_secs(5);
+
 /// One of this deployment's operators with a console open.
 #[derive(Debug)]
 struct Local {
@@ -40,6 +47,8 @@ struct Board {
     local: HashMap<OperatorId, Local>,
     /// The peer's online operators and when they were heard.
     remote: Option<(Vec<OnlineOperator>, Instant)>,
+    /// When the link to the peer ended, while its list still counts ([`REMOTE_GRACE`]).
+    lost_at: Option<Instant>,
 }
 
 /// The presence of every operator this deployment knows of; shared by all sockets.
@@ -154,6 +163,7 @@ impl PresenceBoard {
                 .is_some_and(|(list, _)| *list == online)
         };
         let now = Instant::now();
+        self.board.lock().expect("presence lock").lost_at = None;
         if same {
             // Only freshness changed: no answer changes, nobody is woken.
             if let Some((_, heard)) = &mut self.board.lock().expect("presence lock").remote {
@@ -164,11 +174,24 @@ impl PresenceBoard {
         self.update(|b| b.remote = Some((online, now)));
     }
 
-    /// The link to the peer ended: its operators no longer count.
-    pub fn remote_lost(&self) {
-        let had = self.board.lock().expect("presence lock").remote.is_some();
-        if had {
-            self.update(|b| b.remote = None);
+    /// The link to the peer ended. Its operators still count for [`REMOTE_GRACE`], so that
+    /// consoles failing over from it do not look away meanwhile; returns the moment to pass to
+    /// [`PresenceBoard::forget_lost`] once the grace is over (`None`: nothing to forget).
+    pub fn remote_lost(&self) -> Option<Instant> {
+        let mut board = self.board.lock().expect("presence lock");
+        board.remote.as_ref()?;
+        Some(*board.lost_at.get_or_insert_with(Instant::now))
+    }
+
+    /// The grace after the loss at `since` is over: unless the link came back meanwhile, the
+    /// peer's operators no longer count.
+    pub fn forget_lost(&self, since: Instant) {
+        let lost = self.board.lock().expect("presence lock").lost_at == Some(since);
+        if lost {
+            self.update(|b| {
+                b.remote = None;
+                b.lost_at = None;
+            });
         }
     }
 
@@ -268,8 +291,30 @@ mod tests {
             sites: SiteScope::All,
         }]);
         assert!(!changes.has_changed().unwrap());
-        board.remote_lost();
+        // The link ends: they still count until the grace is over, then nobody is there.
+        let since = board.remote_lost().expect("a list to forget");
+        assert!(board.online_for(&acme));
+        assert!(!changes.has_changed().unwrap());
+        board.forget_lost(since);
         assert!(!board.online_for(&acme));
         assert!(changes.has_changed().unwrap());
+        assert_eq!(board.remote_lost(), None, "nothing left to forget");
+    }
+
+    #[test]
+    fn a_link_back_within_the_grace_keeps_the_peers_operators() {
+        let board = PresenceBoard::default();
+        let acme = SiteId("acme".into());
+        let list = || {
+            vec![OnlineOperator {
+                id: op(2),
+                sites: SiteScope::All,
+            }]
+        };
+        board.remote_heard(list());
+        let since = board.remote_lost().expect("a list to forget");
+        board.remote_heard(list());
+        board.forget_lost(since);
+        assert!(board.online_for(&acme));
     }
 }

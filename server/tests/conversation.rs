@@ -3,6 +3,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use protocol::admin::{FieldKind, FormField, PrechatForm, SiteForms};
 use protocol::conversation::FieldAnswer;
 use protocol::replication::SiteSetting;
@@ -134,8 +136,12 @@ async fn presence_crosses_the_replication_link_and_ends_with_it() {
     assert!(!availability(&mut visitor).await, "her last console closed");
     let (_alice, _) = redundant.operator("alice@example.com").await;
     assert!(availability(&mut visitor).await);
-    // The other deployment goes: its operators stop counting.
+    // The other deployment goes: its operators still count for a moment (their consoles fail
+    // over here meanwhile, and visitors should not see "away" in between), then stop counting.
     redundant.shutdown().await;
+    let soon = tokio::time::timeout(Duration::from_secs(2), availability(&mut visitor)).await;
+    assert!(soon.is_err(), "no change within the grace: {soon:?}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(!availability(&mut visitor).await);
 }
 

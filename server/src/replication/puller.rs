@@ -49,8 +49,15 @@ pub async fn run(state: AppState) {
             _ = shutdown.changed() => return,
         };
         state.link.update(|l| l.pull_connected = false);
-        // The peer's operators count only while we hear from it.
-        state.presence.remote_lost();
+        // The peer's operators count only while we hear from it, and a little longer: its
+        // consoles are reconnecting here (see `REMOTE_GRACE`).
+        if let Some(since) = state.presence.remote_lost() {
+            let presence = state.presence.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(crate::presence::REMOTE_GRACE).await;
+                presence.forget_lost(since);
+            });
+        }
         if let Err(reason) = outcome {
             tracing::warn!(peer = %peer_url, %reason, "replication pull link is down; retrying");
         }
