@@ -399,6 +399,9 @@ impl Console {
         self.read_sent.clear();
         self.state.operator.set(Some(operator));
         self.state.inbox.set(inbox);
+        // Fetched again with every welcome: edited on the other deployment meanwhile, or
+        // by an admin since.
+        crate::canned::load(self.state);
         // Catch up on what the open panes missed: only what is new on the same deployment,
         // everything (merged by id) after a move.
         let open: Vec<_> = self

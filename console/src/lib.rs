@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod canned;
 pub mod driver;
 pub mod state;
 pub mod ui;

@@ -37,6 +37,8 @@ pub enum View {
     Inbox,
     /// The admin area (admins only; the server refuses everyone else anyway).
     Admin,
+    /// The canned replies' manager.
+    Canned,
 }
 
 /// Every signal of the console; `Copy`, so closures capture it freely.
@@ -76,6 +78,8 @@ pub struct ConsoleState {
     pub token: RwSignal<Option<String>>,
     /// The files being uploaded now.
     pub uploads: RwSignal<Vec<browser::files::Uploading>>,
+    /// The canned replies the operator may use.
+    pub canned: RwSignal<Vec<protocol::canned::CannedReply>>,
 }
 
 impl ConsoleState {
@@ -99,6 +103,7 @@ impl ConsoleState {
             visible: RwSignal::new(true),
             token: RwSignal::new(None),
             uploads: RwSignal::new(Vec::new()),
+            canned: RwSignal::new(Vec::new()),
         }
     }
 

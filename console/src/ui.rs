@@ -117,6 +117,10 @@ fn Workspace(
                     {move || if state.view.get() == View::Admin { "Inbox" } else { "Admin" }}
                 </button>
             </Show>
+            <button data-testid="canned-manage" class:active=move || state.view.get() == View::Canned
+                on:click=move |_| state.view.update(|v| *v = if *v == View::Canned { View::Inbox } else { View::Canned })>
+                {move || if state.view.get() == View::Canned { "Inbox" } else { "Canned replies" }}
+            </button>
             <select data-testid="presence-select" aria-label="Your availability"
                 data-state=move || state.presence.get().as_str()
                 prop:value=move || state.presence.get().as_str()
@@ -139,7 +143,14 @@ fn Workspace(
         <Show when=move || state.view.get() == View::Admin && is_admin()>
             <AdminArea />
         </Show>
-        <div class="workspace" hidden=move || state.view.get() == View::Admin && is_admin()>
+        <Show when=move || state.view.get() == View::Canned>
+            <crate::canned::CannedManager state=state />
+        </Show>
+        <div class="workspace" hidden=move || match state.view.get() {
+            View::Inbox => false,
+            View::Admin => is_admin(),
+            View::Canned => true,
+        }>
             <Inbox state=state />
             <div class="panes">
                 <Show when=move || state.open.with(Vec::is_empty)>
@@ -312,7 +323,7 @@ fn Pane(
                 <p class="typing" data-testid="console-typing">"Visitor is typing…"</p>
             </Show>
             <UploadList uploads=state.uploads conversation=Some(id) testid="console-upload" />
-            <ReplyBox id=id enabled=Signal::derive(can_reply) />
+            <ReplyBox id=id enabled=Signal::derive(can_reply) state=state />
             <NoteBox id=id />
         </section>
     }
@@ -372,8 +383,18 @@ fn ReplyBox(
     id: ConversationId,
     /// Whether replying is allowed now.
     enabled: Signal<bool>,
+    /// The console's state (the canned replies, the conversation's visitor).
+    state: ConsoleState,
 ) -> impl IntoView {
     let text = RwSignal::new(String::new());
+    // `/shortcut` offers the matching canned replies; choosing one puts its text in the field.
+    let suggestions = Memo::new(move |_| crate::canned::matching(state, &text.get()));
+    let insert = move |reply: &protocol::canned::CannedReply| {
+        let summary = state
+            .open
+            .with_untracked(|open| open.iter().find(|c| c.id == id).cloned());
+        text.set(crate::canned::filled(state, reply, summary.as_ref()));
+    };
     let picker = NodeRef::<leptos::html::Input>::new();
     let picked = move |_| {
         if let Some(input) = picker.get() {
@@ -390,11 +411,28 @@ fn ReplyBox(
     };
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
+        // Enter on `/shortcut` takes the first suggestion instead of sending the shortcut.
+        if let Some(first) = suggestions.with_untracked(|s| s.first().cloned()) {
+            insert(&first);
+            return;
+        }
         if driver::reply(id, &text.get_untracked()) {
             text.set(String::new());
         }
     };
     view! {
+        <Show when=move || !suggestions.with(Vec::is_empty)>
+            <ul class="suggestions" role="listbox" aria-label="Canned replies">
+                <For each=move || suggestions.get() key=|r| r.id let:reply>
+                    <li>
+                        <button type="button" data-testid="canned-suggestion" data-shortcut=reply.shortcut.clone()
+                            on:click={let chosen = reply.clone(); move |_| insert(&chosen)}>
+                            <code>{format!("/{}", reply.shortcut)}</code>" "{reply.text.clone()}
+                        </button>
+                    </li>
+                </For>
+            </ul>
+        </Show>
         <form class="reply" on:submit=submit>
             <label class="attach" title="Attach a file">
                 "📎"

@@ -14,9 +14,11 @@
 //! - [`moderation`]: what the moderator publishes (the active deployment and its epoch).
 //! - [`admin`]: the site owner's admin API and the widget's public configuration.
 //! - [`conversation`]: presence, the visitor's form answers, the kind of a conversation.
+//! - [`canned`]: canned replies and their placeholders.
 //! - [`files`]: files sent with messages and the rules for what may be sent.
 
 pub mod admin;
+pub mod canned;
 pub mod conversation;
 pub mod files;
 pub mod frames;

@@ -86,6 +86,15 @@ pub enum Change {
         /// The setting and its new value.
         setting: SiteSetting,
     },
+    /// A canned reply was created, edited (`Some`) or removed (`None`). Last writer wins by
+    /// (hlc, origin) for each reply: a removal is a value like any other, so an edit on one
+    /// deployment and a removal on the other agree on whichever came last.
+    CannedReplySet {
+        /// The reply.
+        id: crate::canned::CannedId,
+        /// Its new value; `None` once removed.
+        reply: Option<crate::canned::CannedReply>,
+    },
     /// A site was removed: its widget says it is unavailable, its conversations stay. Final: an
     /// edit of the site, in any order, does not bring it back, and its id is not used again.
     SiteRemoved {

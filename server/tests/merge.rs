@@ -864,3 +864,72 @@ async fn private_notes_written_on_both_sides_of_a_cut_link_are_kept_once_and_sta
         }
     }
 }
+
+#[tokio::test]
+async fn canned_replies_edited_and_removed_on_both_sides_of_a_cut_link_agree_after_healing() {
+    use protocol::canned::{CannedId, CannedReply, CannedScope};
+    for a_first in [true, false] {
+        let (a, b, _, [alice, _]) = linked_pair(0).await;
+        let reply = |id: CannedId, shortcut: &str, text: &str| CannedReply {
+            id,
+            scope: CannedScope::Site(SiteId("acme".into())),
+            shortcut: shortcut.into(),
+            text: text.into(),
+        };
+        let (kept, gone) = (
+            CannedId(uuid::Uuid::now_v7()),
+            CannedId(uuid::Uuid::now_v7()),
+        );
+        let both = [
+            reply(kept, "hours", "We open at 9."),
+            reply(gone, "old", "Old text"),
+        ];
+        a.store
+            .write(move |w| {
+                for r in both {
+                    w.set_canned(r.id, Some(r))?;
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        pull(&a, &b).await;
+        // Cut off: `a` edits one and removes the other; `b` edits the removed one, then adds one
+        // of its own. Later writes win per reply.
+        let edit = reply(kept, "hours", "We open at 8.");
+        a.store
+            .write(move |w| w.set_canned(kept, Some(edit)))
+            .await
+            .unwrap();
+        let late = reply(gone, "old", "Edited on b");
+        b.store
+            .write(move |w| w.set_canned(gone, Some(late)))
+            .await
+            .unwrap();
+        a.store
+            .write(move |w| w.set_canned(gone, None))
+            .await
+            .unwrap();
+        let added = CannedId(uuid::Uuid::now_v7());
+        let new = reply(added, "new", "Added on b");
+        b.store
+            .write(move |w| w.set_canned(added, Some(new)))
+            .await
+            .unwrap();
+        heal(&a, &b, a_first).await;
+        assert_identical(&a, &b);
+        for side in [&a, &b] {
+            let profile = alice.clone();
+            let all = side
+                .store
+                .read(move |r| r.canned_for(&profile))
+                .await
+                .unwrap();
+            let texts: Vec<_> = all
+                .iter()
+                .map(|r| (r.shortcut.as_str(), r.text.as_str()))
+                .collect();
+            assert_eq!(texts, [("hours", "We open at 8."), ("new", "Added on b")]);
+        }
+    }
+}

@@ -184,6 +184,7 @@ async fn logouts_logged_before_the_tombstone_table_existed_become_tombstones() {
              DROP TABLE conversation_reads;
              DROP TABLE conversation_ratings;
              DROP TABLE mail_outbox;
+             DROP TABLE canned_replies;
              DROP INDEX messages_attachment;
              ALTER TABLE messages DROP COLUMN attachment;
              ALTER TABLE messages DROP COLUMN attachment_hash;

@@ -124,3 +124,125 @@ async fn private_notes_stay_with_operators_and_survive_a_killed_primary() {
         client.close().await.unwrap();
     }
 }
+
+/// Sets a console field's value as typing would (for selects and text fields alike).
+async fn set_console_value(client: &Client, css: &str, value: &str) {
+    let script = r#"
+        const field = document.querySelector(arguments[0]);
+        field.value = arguments[1];
+        field.dispatchEvent(new Event('input', { bubbles: true }));
+        field.dispatchEvent(new Event('change', { bubbles: true }));
+    "#;
+    client
+        .execute(script, vec![css.into(), value.into()])
+        .await
+        .unwrap();
+}
+
+async fn click_css(client: &Client, css: &str) {
+    client
+        .find(fantoccini::Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canned_reply_made_before_a_failover_is_inserted_with_a_slash_after_it() {
+    let (mut primary, mut redundant) = prepare_pair(0);
+    primary.start();
+    redundant.start();
+    let moderator = ModeratorProcess::start(&primary, &redundant);
+    moderator.wait_until_pushed().await;
+    let deployments = [primary.url(), redundant.url()];
+    let page = xtask::render_demo_page(&tests::root(), &deployments, Some(&moderator.url), SITE_ID)
+        .unwrap();
+    let page_url = serve_page(page).await;
+    let mut chrome = ChromeDriver::start().await;
+    let operator = chrome.session().await;
+    console_login(&operator, &format!("{}/console/", primary.url())).await;
+    let visitor = chrome.session().await;
+    open_widget(&visitor, &page_url).await;
+    widget_write(&visitor, "Do you ship abroad?").await;
+    widget_shows(&visitor, &["Do you ship abroad?"]).await;
+    let pane = console_accept_first(&operator).await;
+
+    // The admin adds a reply for everyone on the site; a wrong placeholder is named first.
+    by_test_id(&operator, "canned-manage")
+        .await
+        .click()
+        .await
+        .unwrap();
+    set_console_value(&operator, "[data-testid=\"canned-shortcut\"]", "ship").await;
+    set_console_value(
+        &operator,
+        "[data-testid=\"canned-text\"]",
+        "Hi {visitor.nickname}",
+    )
+    .await;
+    set_console_value(
+        &operator,
+        "[data-testid=\"canned-scope\"]",
+        &format!("site:{SITE_ID}"),
+    )
+    .await;
+    click_css(&operator, "[data-testid=\"canned-save\"]").await;
+    let error = by_test_id(&operator, "canned-error")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(error.contains("{visitor.nickname}"), "{error}");
+    let text = "Hi {visitor.name}, {operator.name} here: we ship to all of Europe.";
+    set_console_value(&operator, "[data-testid=\"canned-text\"]", text).await;
+    click_css(&operator, "[data-testid=\"canned-save\"]").await;
+    by_test_id(&operator, "canned-item").await;
+    assert_eq!(
+        by_test_id(&operator, "canned-item")
+            .await
+            .attr("data-shortcut")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("ship")
+    );
+    in_sync(&primary, &redundant).await;
+
+    // The primary dies; the console carries on at the redundant deployment, which has the
+    // reply: `/sh` offers it, and choosing it fills in the placeholders.
+    primary.kill9();
+    eventually("the console on the redundant deployment", WAIT, || async {
+        let shown = by_test_id(&operator, "console-deployment").await;
+        (shown.attr("data-deployment").await.ok()?? == redundant.url()).then_some(())
+    })
+    .await;
+    by_test_id(&operator, "canned-manage")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let input = format!("{pane} [data-testid=\"reply-input\"]");
+    let field = operator
+        .find(fantoccini::Locator::Css(&input))
+        .await
+        .unwrap();
+    field.send_keys("/sh").await.unwrap();
+    click_css(
+        &operator,
+        &format!("{pane} [data-testid=\"canned-suggestion\"][data-shortcut=\"ship\"]"),
+    )
+    .await;
+    let filled = "Hi there, Ada Admin here: we ship to all of Europe.";
+    eventually("the reply filled in", WAIT, || async {
+        (field.prop("value").await.ok()?? == filled).then_some(())
+    })
+    .await;
+    click_css(&operator, &format!("{pane} [data-testid=\"reply-send\"]")).await;
+    let joined = "Ada Admin joined the chat";
+    widget_shows(&visitor, &["Do you ship abroad?", joined, filled]).await;
+    for client in [visitor, operator] {
+        client.close().await.unwrap();
+    }
+}

@@ -41,7 +41,7 @@ pub fn AdminArea() -> impl IntoView {
 }
 
 /// Calls the admin API with this console's session.
-async fn call<T: serde::de::DeserializeOwned>(
+pub(crate) async fn call<T: serde::de::DeserializeOwned>(
     method: &str,
     path: &str,
     body: Option<String>,
@@ -73,7 +73,7 @@ fn invalid(
 
 /// The form's error line, with the field's name before the sentence when the error names one.
 #[component]
-fn ErrorLine(
+pub(crate) fn ErrorLine(
     /// The last refusal, if any.
     error: RwSignal<Option<Refused>>,
     /// Its `data-testid` and `id`.

@@ -11,7 +11,10 @@
 //! - [`sites`]: sites, their look, forms and identity secret, the snippet, and the public
 //!   widget configuration.
 //! - [`team`]: operators, their roles, states and sites, and invitations.
+//! - [`canned`]: canned replies, personal (any operator) and per site (admins), under
+//!   `/v1/canned`.
 
+mod canned;
 mod sites;
 mod team;
 
@@ -52,7 +55,13 @@ pub fn router(config: &Config) -> Router<AppState> {
             Method::DELETE,
         ])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
-    admin_routes().layer(cors).merge(public)
+    let canned = Router::new()
+        .route("/v1/canned", get(canned::list_canned))
+        .route(
+            "/v1/canned/{id}",
+            put(canned::set_canned).delete(canned::remove_canned),
+        );
+    admin_routes().merge(canned).layer(cors).merge(public)
 }
 
 /// Every route that needs an admin.

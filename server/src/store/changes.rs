@@ -70,6 +70,16 @@ pub fn apply(conn: &Connection, event: &LoggedEvent) -> Result<Option<Conversati
             .map(|()| None)
         }
         Change::SiteRemoved { id } => site_removed(conn, id).map(|()| None),
+        Change::CannedReplySet { id, reply } => {
+            let value = reply
+                .as_ref()
+                .map(|r| serde_json::to_string(r).expect("replies serialise"));
+            conn.execute_cached(
+                CANNED_REGISTER,
+                params![id.to_string(), value, stamp.hlc, stamp.origin],
+            )?;
+            Ok(None)
+        }
         Change::OperatorSettingSet {
             operator_id,
             setting,
@@ -187,6 +197,13 @@ const SITE_REGISTER: &str = "INSERT INTO site_settings (site_id, key, value, hlc
      ON CONFLICT(site_id, key) DO UPDATE SET value = excluded.value, hlc = excluded.hlc,
          origin = excluded.origin
      WHERE (excluded.hlc, excluded.origin) > (site_settings.hlc, site_settings.origin)";
+/// **Canned replies: last writer wins by (hlc, origin), one register per reply**, a removal
+/// being the value `NULL`: an edit and a removal on the two sides of a cut link agree on the
+/// later one, in either order of arrival.
+const CANNED_REGISTER: &str = "INSERT INTO canned_replies (id, value, hlc, origin) VALUES (?1, ?2, ?3, ?4)
+     ON CONFLICT(id) DO UPDATE SET value = excluded.value, hlc = excluded.hlc, origin = excluded.origin
+     WHERE (excluded.hlc, excluded.origin) > (canned_replies.hlc, canned_replies.origin)";
+
 /// [`SITE_REGISTER`] for operators.
 const OPERATOR_REGISTER: &str =
     "INSERT INTO operator_settings (operator_id, key, value, hlc, origin)

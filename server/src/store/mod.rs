@@ -15,6 +15,7 @@
 //! directories.
 
 pub mod accounts;
+pub mod canned;
 pub mod changes;
 pub mod conversations;
 pub mod events;

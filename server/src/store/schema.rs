@@ -222,6 +222,16 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE messages ADD COLUMN private INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 13: canned replies, one last-writer-wins register per reply; `value` is the reply as JSON,
+    // NULL once removed.
+    r#"
+    CREATE TABLE canned_replies (
+        id TEXT PRIMARY KEY,
+        value TEXT,
+        hlc INTEGER NOT NULL,
+        origin TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// Opens-time settings for every connection: WAL so readers never block the writer, `synchronous =

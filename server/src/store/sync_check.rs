@@ -18,6 +18,7 @@ const TABLES: &[(&str, &str)] = &[
     ("operator sessions", "SELECT token_hash || ' ' || operator_id || ' ' || hlc FROM operator_sessions
         WHERE expires_at > (CAST(strftime('%s', 'now') AS INTEGER) - 86400) * 1000 ORDER BY token_hash"),
     ("site settings", "SELECT site_id || ' ' || key || ' ' || value FROM site_settings ORDER BY site_id, key"),
+    ("canned replies", "SELECT id || ' ' || quote(value) FROM canned_replies ORDER BY id"),
     ("site tombstones", "SELECT id FROM site_tombstones ORDER BY id"),
     ("operator settings", "SELECT operator_id || ' ' || key || ' ' || value FROM operator_settings ORDER BY operator_id, key"),
     ("operator tombstones", "SELECT id FROM operator_tombstones ORDER BY id"),

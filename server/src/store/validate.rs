@@ -123,6 +123,11 @@ pub fn change(change: &Change) -> Result<(), String> {
             time("message time", *sent_at)
         }
         Change::ConversationStateChanged { .. } => Ok(()),
+        Change::CannedReplySet { id, reply } => match reply {
+            Some(reply) if reply.id != *id => Err("a canned reply's id must be its own".into()),
+            Some(reply) => reply.check().map_err(|e| e.message),
+            None => Ok(()),
+        },
         Change::SiteSettingSet {
             site_id: site,
             setting,
