@@ -10,6 +10,7 @@ pub mod admin;
 pub mod api;
 pub mod canned;
 pub mod driver;
+pub mod keys;
 pub mod state;
 pub mod ui;
 
@@ -18,5 +19,6 @@ pub fn boot() {
     console_error_panic_hook::set_once();
     let state = state::ConsoleState::new();
     driver::start(state);
+    keys::watch(state);
     leptos::mount::mount_to_body(move || ui::app(state));
 }

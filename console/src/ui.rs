@@ -389,6 +389,25 @@ fn ReplyBox(
     let text = RwSignal::new(String::new());
     // `/shortcut` offers the matching canned replies; choosing one puts its text in the field.
     let suggestions = Memo::new(move |_| crate::canned::matching(state, &text.get()));
+    // Which suggestion Enter takes: ↓ and ↑ move it; a new list starts at the first.
+    let selected = RwSignal::new(0usize);
+    Effect::new(move |_| {
+        suggestions.track();
+        selected.set(0);
+    });
+    let choose = move |ev: leptos::ev::KeyboardEvent| {
+        let count = suggestions.with_untracked(Vec::len);
+        if count == 0 {
+            return;
+        }
+        let step = match ev.key().as_str() {
+            "ArrowDown" => 1,
+            "ArrowUp" => count - 1,
+            _ => return,
+        };
+        ev.prevent_default();
+        selected.update(|s| *s = (*s + step) % count);
+    };
     let insert = move |reply: &protocol::canned::CannedReply| {
         let summary = state
             .open
@@ -409,11 +428,31 @@ fn ReplyBox(
             driver::attach(id, files);
         }
     };
+    let indexed = move || {
+        suggestions
+            .get()
+            .into_iter()
+            .enumerate()
+            .collect::<Vec<_>>()
+    };
+    let suggestion = move |(index, reply): (usize, protocol::canned::CannedReply)| {
+        let chosen = reply.clone();
+        view! {
+            <li class:selected=move || selected.get() == index
+                aria-selected=move || (selected.get() == index).to_string()>
+                <button type="button" data-testid="canned-suggestion" data-shortcut=reply.shortcut.clone()
+                    on:click=move |_| insert(&chosen)>
+                    <code>{format!("/{}", reply.shortcut)}</code>" "{reply.text.clone()}
+                </button>
+            </li>
+        }
+    };
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         // Enter on `/shortcut` takes the first suggestion instead of sending the shortcut.
-        if let Some(first) = suggestions.with_untracked(|s| s.first().cloned()) {
-            insert(&first);
+        let at = selected.get_untracked();
+        if let Some(chosen) = suggestions.with_untracked(|s| s.get(at).or(s.first()).cloned()) {
+            insert(&chosen);
             return;
         }
         if driver::reply(id, &text.get_untracked()) {
@@ -423,14 +462,7 @@ fn ReplyBox(
     view! {
         <Show when=move || !suggestions.with(Vec::is_empty)>
             <ul class="suggestions" role="listbox" aria-label="Canned replies">
-                <For each=move || suggestions.get() key=|r| r.id let:reply>
-                    <li>
-                        <button type="button" data-testid="canned-suggestion" data-shortcut=reply.shortcut.clone()
-                            on:click={let chosen = reply.clone(); move |_| insert(&chosen)}>
-                            <code>{format!("/{}", reply.shortcut)}</code>" "{reply.text.clone()}
-                        </button>
-                    </li>
-                </For>
+                <For each=indexed key=|(i, r)| (*i, r.id) children=suggestion />
             </ul>
         </Show>
         <form class="reply" on:submit=submit>
@@ -440,7 +472,7 @@ fn ReplyBox(
                     multiple=true disabled=move || !enabled.get() node_ref=picker on:change=picked />
             </label>
             <input data-testid="reply-input" type="text" placeholder="Reply…" autocomplete="off"
-                disabled=move || !enabled.get() prop:value=move || text.get() on:paste=pasted
+                disabled=move || !enabled.get() prop:value=move || text.get() on:paste=pasted on:keydown=choose
                 on:input=move |ev| {
                     let value = event_target_value(&ev);
                     driver::typing(id, !value.is_empty());

@@ -246,3 +246,137 @@ async fn a_canned_reply_made_before_a_failover_is_inserted_with_a_slash_after_it
         client.close().await.unwrap();
     }
 }
+
+/// Presses `key` with Alt held, on whatever has the focus.
+async fn alt(client: &Client, pressed: char) {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    let alt: char = fantoccini::key::Key::Alt.into();
+    let keys = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: alt })
+        .then(KeyAction::Down { value: pressed })
+        .then(KeyAction::Up { value: pressed })
+        .then(KeyAction::Up { value: alt });
+    client.perform_actions(keys).await.unwrap();
+}
+
+/// The `data-testid` of the element with the focus, and its pane's conversation.
+async fn focus(client: &Client) -> (String, String) {
+    let script = r#"
+        const e = document.activeElement;
+        const pane = e && e.closest('[data-testid="conversation-pane"]');
+        return [e?.dataset?.testid || '', pane ? pane.dataset.conversation : ''];
+    "#;
+    let value = client.execute(script, vec![]).await.unwrap();
+    (
+        value[0].as_str().unwrap_or_default().to_owned(),
+        value[1].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+/// Creates a canned reply for the demo site through the API, as the test admin.
+async fn canned(
+    deployment: &tests::deployment::Deployment,
+    token: &str,
+    shortcut: &str,
+    text: &str,
+) {
+    let id = uuid::Uuid::now_v7();
+    let body = serde_json::json!({
+        "id": id, "scope": { "site": SITE_ID }, "shortcut": shortcut, "text": text
+    });
+    let answer = daemon::http::HttpClient::default()
+        .call(
+            daemon::http::Method::PUT,
+            &format!("{}/v1/canned/{id}", deployment.url()),
+            Some(token),
+            Some(body.to_string().into_bytes()),
+            std::time::Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_is_usable_from_the_keyboard() {
+    use fantoccini::key::Key;
+    let deployment = tests::deployment::Deployment::start();
+    let mut chrome = ChromeDriver::start().await;
+    let operator = chrome.session().await;
+    console_login(&operator, &deployment.console_url()).await;
+    let login = serde_json::json!({
+        "email": tests::deployment::ADMIN_EMAIL,
+        "password": tests::deployment::ADMIN_PASSWORD,
+    });
+    let answer = daemon::http::HttpClient::default()
+        .call(
+            daemon::http::Method::POST,
+            &format!("{}/v1/operators/login", deployment.url()),
+            None,
+            Some(login.to_string().into_bytes()),
+            std::time::Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    let session: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    let token = session["token"].as_str().unwrap().to_owned();
+    canned(&deployment, &token, "ship", "We ship everywhere.").await;
+    canned(&deployment, &token, "shop", "Our shop opens at 9.").await;
+    let visitor = chrome.session().await;
+    open_widget(&visitor, &format!("{}/", deployment.page_origin())).await;
+    widget_write(&visitor, "Hello?").await;
+    widget_shows(&visitor, &["Hello?"]).await;
+    let item = by_test_id(&operator, "inbox-item").await;
+    let conversation = item.attr("data-conversation").await.unwrap().unwrap();
+    operator.refresh().await.unwrap();
+    by_test_id(&operator, "inbox-item").await;
+
+    // Alt+↓ opens the first conversation, the cursor on Accept while it waits; Alt+A accepts
+    // it and the cursor moves to the reply field.
+    alt(&operator, Key::Down.into()).await;
+    eventually("the cursor on Accept", WAIT, || async {
+        (focus(&operator).await == ("accept".to_owned(), conversation.clone())).then_some(())
+    })
+    .await;
+    alt(&operator, 'a').await;
+    eventually("the cursor in the reply field", WAIT, || async {
+        (focus(&operator).await == ("reply-input".to_owned(), conversation.clone())).then_some(())
+    })
+    .await;
+    // `/sh` offers both replies; ↓ chooses the second, Enter puts it in, Enter sends.
+    let enter: char = Key::Enter.into();
+    let down: char = Key::Down.into();
+    let field = operator
+        .find(fantoccini::Locator::Css(&format!(
+            "[data-conversation=\"{conversation}\"] [data-testid=\"reply-input\"]"
+        )))
+        .await
+        .unwrap();
+    field.send_keys("/sh").await.unwrap();
+    eventually("two suggestions", WAIT, || async {
+        let shown = operator
+            .find_all(fantoccini::Locator::Css(
+                "[data-testid=\"canned-suggestion\"]",
+            ))
+            .await
+            .ok()?;
+        (shown.len() == 2).then_some(())
+    })
+    .await;
+    field.send_keys(&format!("{down}{enter}")).await.unwrap();
+    eventually("the second reply inserted", WAIT, || async {
+        (field.prop("value").await.ok()?? == "Our shop opens at 9.").then_some(())
+    })
+    .await;
+    field.send_keys(&enter.to_string()).await.unwrap();
+    let joined = "Ada Admin joined the chat";
+    widget_shows(&visitor, &["Hello?", joined, "Our shop opens at 9."]).await;
+    for client in [visitor, operator] {
+        client.close().await.unwrap();
+    }
+}
