@@ -431,6 +431,20 @@ impl Console {
                     self.state.visitor_typing.update(|t| {
                         t.remove(&message.conversation_id);
                     });
+                    let me = self
+                        .state
+                        .operator
+                        .with_untracked(|o| o.as_ref().map(|o| o.id));
+                    let mine = self.state.inbox.with_untracked(|inbox| {
+                        inbox.iter().any(|c| {
+                            c.id == message.conversation_id
+                                && c.operator.as_ref().map(|o| o.id) == me
+                                && me.is_some()
+                        })
+                    });
+                    if mine {
+                        crate::notify::alert(self.state, "New message", &message.body);
+                    }
                 }
                 self.apply_messages(std::slice::from_ref(&message));
             }
@@ -494,6 +508,14 @@ impl Console {
     }
 
     fn apply_summary(&mut self, summary: ConversationSummary) {
+        let known = self
+            .state
+            .inbox
+            .with_untracked(|inbox| inbox.iter().any(|c| c.id == summary.id));
+        if !known && summary.state == ConversationState::Waiting {
+            let preview = summary.last_message.clone().unwrap_or_default();
+            crate::notify::alert(self.state, "A new chat is waiting", &preview);
+        }
         self.state.inbox.update(|inbox| {
             // A read mark or a rating changes a summary without new activity: it keeps its
             // place in the inbox.

@@ -11,6 +11,7 @@ pub mod api;
 pub mod canned;
 pub mod driver;
 pub mod keys;
+pub mod notify;
 pub mod state;
 pub mod ui;
 

@@ -80,6 +80,15 @@ pub struct ConsoleState {
     pub uploads: RwSignal<Vec<browser::files::Uploading>>,
     /// The canned replies the operator may use.
     pub canned: RwSignal<Vec<protocol::canned::CannedReply>>,
+    /// Whether the operator switched browser notifications on.
+    pub notify: RwSignal<bool>,
+    /// Whether alerts play a sound.
+    pub sound: RwSignal<bool>,
+    /// What arrived while the console was hidden (the title's count).
+    pub unread: RwSignal<u32>,
+    /// How many alerts were raised since the page loaded (`notifications-enable`'s
+    /// `data-alerts`, for tests).
+    pub alerts: RwSignal<u32>,
 }
 
 impl ConsoleState {
@@ -104,6 +113,10 @@ impl ConsoleState {
             token: RwSignal::new(None),
             uploads: RwSignal::new(Vec::new()),
             canned: RwSignal::new(Vec::new()),
+            notify: RwSignal::new(crate::notify::stored().0),
+            sound: RwSignal::new(crate::notify::stored().1),
+            unread: RwSignal::new(0),
+            alerts: RwSignal::new(0),
         }
     }
 

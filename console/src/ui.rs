@@ -94,6 +94,7 @@ fn Workspace(
     /// The console's state.
     state: ConsoleState,
 ) -> impl IntoView {
+    crate::notify::install(state);
     let name = move || state.operator.get().map(|o| o.name).unwrap_or_default();
     let connection = move || state.connection.get().as_str();
     let is_admin = move || {
@@ -120,6 +121,17 @@ fn Workspace(
             <button data-testid="canned-manage" class:active=move || state.view.get() == View::Canned
                 on:click=move |_| state.view.update(|v| *v = if *v == View::Canned { View::Inbox } else { View::Canned })>
                 {move || if state.view.get() == View::Canned { "Inbox" } else { "Canned replies" }}
+            </button>
+            <button data-testid="notifications-enable" data-alerts=move || state.alerts.get().to_string()
+                aria-pressed=move || state.notify.get().to_string()
+                title="Notify me of new chats and messages while the console is hidden"
+                on:click=move |_| crate::notify::toggle_notifications(state)>
+                {move || if state.notify.get() { "Notifications on" } else { "Notify me" }}
+            </button>
+            <button data-testid="console-sound" aria-pressed=move || state.sound.get().to_string()
+                aria-label=move || if state.sound.get() { "Mute the sound" } else { "Turn the sound on" }
+                on:click=move |_| crate::notify::toggle_sound(state)>
+                {move || if state.sound.get() { "🔔" } else { "🔕" }}
             </button>
             <select data-testid="presence-select" aria-label="Your availability"
                 data-state=move || state.presence.get().as_str()

@@ -82,6 +82,20 @@ impl ChromeDriver {
     /// Opens a new browser with a fresh profile that saves downloads in `downloads`, without
     /// asking.
     pub async fn session_downloading_to(&mut self, downloads: Option<&std::path::Path>) -> Client {
+        let prefs = downloads
+            .map(|dir| {
+                serde_json::json!({
+                    "download.default_directory": dir,
+                    "download.prompt_for_download": false,
+                })
+            })
+            .unwrap_or_else(|| serde_json::json!({}));
+        self.session_with(prefs).await
+    }
+
+    /// Opens a new browser with a fresh profile and these Chromium preferences (for example
+    /// `profile.default_content_setting_values.notifications` = 1 to allow notifications).
+    pub async fn session_with(&mut self, prefs: serde_json::Value) -> Client {
         let profile = tempfile::tempdir().expect("a profile directory");
         let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|s| s.to_string()).collect();
         args.push(format!("--user-data-dir={}", profile.path().display()));
@@ -92,10 +106,7 @@ impl ChromeDriver {
             serde_json::json!({
                 "binary": "/usr/bin/chromium",
                 "args": args,
-                "prefs": downloads.map(|dir| serde_json::json!({
-                    "download.default_directory": dir,
-                    "download.prompt_for_download": false,
-                })).unwrap_or_else(|| serde_json::json!({})),
+                "prefs": prefs,
             }),
         );
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();

@@ -380,3 +380,112 @@ async fn the_console_is_usable_from_the_keyboard() {
         client.close().await.unwrap();
     }
 }
+
+/// Makes the console's page report itself hidden (or visible again), as switching to another
+/// tab or window does, and records the notifications the page shows.
+async fn console_hidden(client: &Client, hidden: bool) {
+    let script = r#"
+        const hidden = arguments[0];
+        Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => hidden ? 'hidden' : 'visible' });
+        Object.defineProperty(document, 'hidden', { configurable: true, get: () => hidden });
+        if (!window.__shown) {
+            window.__shown = [];
+            const Real = window.Notification;
+            const Spy = function (title, options) { window.__shown.push(title); return new Real(title, options); };
+            Object.defineProperty(Spy, 'permission', { get: () => Real.permission });
+            Spy.requestPermission = (...a) => Real.requestPermission(...a);
+            window.Notification = Spy;
+        }
+        document.dispatchEvent(new Event('visibilitychange'));
+    "#;
+    client.execute(script, vec![hidden.into()]).await.unwrap();
+}
+
+/// The notifications shown so far, and the page's title.
+async fn shown_and_title(client: &Client) -> (Vec<String>, String) {
+    let value = client
+        .execute("return [window.__shown || [], document.title];", vec![])
+        .await
+        .unwrap();
+    let shown = value[0]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|t| t.as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    (shown, value[1].as_str().unwrap_or_default().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hidden_console_notifies_of_new_chats_and_messages_until_switched_off() {
+    let deployment = tests::deployment::Deployment::start();
+    let mut chrome = ChromeDriver::start().await;
+    let allowed = serde_json::json!({ "profile.default_content_setting_values.notifications": 1 });
+    let operator = chrome.session_with(allowed).await;
+    console_login(&operator, &deployment.console_url()).await;
+    let title = operator.title().await.unwrap();
+    // Asked for with the button, never on load.
+    let button = by_test_id(&operator, "notifications-enable").await;
+    assert_eq!(
+        button.attr("aria-pressed").await.unwrap().as_deref(),
+        Some("false")
+    );
+    button.click().await.unwrap();
+    eventually("notifications on", WAIT, || async {
+        let pressed = by_test_id(&operator, "notifications-enable")
+            .await
+            .attr("aria-pressed")
+            .await
+            .ok()??;
+        (pressed == "true").then_some(())
+    })
+    .await;
+    console_hidden(&operator, true).await;
+
+    // A new waiting chat, then a message in the operator's own chat: each notifies and counts.
+    let visitor = chrome.session().await;
+    open_widget(&visitor, &format!("{}/", deployment.page_origin())).await;
+    widget_write(&visitor, "Anyone there?").await;
+    eventually("the new chat notified", WAIT, || async {
+        let (shown, now) = shown_and_title(&operator).await;
+        (shown == ["A new chat is waiting"] && now == format!("(1) {title}")).then_some(())
+    })
+    .await;
+    console_accept_first(&operator).await;
+    widget_write(&visitor, "My order 1234").await;
+    eventually("the message notified", WAIT, || async {
+        let (shown, now) = shown_and_title(&operator).await;
+        (shown.len() == 2 && shown[1] == "New message" && now == format!("(2) {title}"))
+            .then_some(())
+    })
+    .await;
+    // Back on the console: the count goes.
+    console_hidden(&operator, false).await;
+    eventually("the title restored", WAIT, || async {
+        (shown_and_title(&operator).await.1 == title).then_some(())
+    })
+    .await;
+
+    // Switched off: still counted in the title, no notification.
+    by_test_id(&operator, "notifications-enable")
+        .await
+        .click()
+        .await
+        .unwrap();
+    console_hidden(&operator, true).await;
+    widget_write(&visitor, "Hello again").await;
+    eventually("the message counted", WAIT, || async {
+        (shown_and_title(&operator).await.1 == format!("(1) {title}")).then_some(())
+    })
+    .await;
+    assert_eq!(
+        shown_and_title(&operator).await.0.len(),
+        2,
+        "no new notification"
+    );
+    for client in [visitor, operator] {
+        client.close().await.unwrap();
+    }
+}
