@@ -53,3 +53,39 @@ async fn serve_slot(slot: std::sync::Arc<std::sync::Mutex<String>>, headers: Str
     });
     format!("http://localhost:{port}/")
 }
+
+/// A running pair with its moderator, and the demo page (naming both deployments and the
+/// moderator) served from its own origin: what the failover tests in a browser start from.
+pub struct DemoPair {
+    /// The primary deployment.
+    pub primary: crate::pair::Member,
+    /// The redundant deployment.
+    pub redundant: crate::pair::Member,
+    /// The moderator, once it has told both who is active.
+    pub moderator: crate::moderator::ModeratorProcess,
+    /// The demo page's URL.
+    pub page_url: String,
+}
+
+/// Starts a [`DemoPair`].
+pub async fn demo_pair() -> DemoPair {
+    let (mut primary, mut redundant) = crate::pair::prepare_pair(0);
+    primary.start();
+    redundant.start();
+    let moderator = crate::moderator::ModeratorProcess::start(&primary, &redundant);
+    moderator.wait_until_pushed().await;
+    let deployments = [primary.url(), redundant.url()];
+    let page = xtask::render_demo_page(
+        &crate::root(),
+        &deployments,
+        Some(&moderator.url),
+        crate::deployment::SITE_ID,
+    )
+    .expect("the demo page renders");
+    DemoPair {
+        primary,
+        redundant,
+        moderator,
+        page_url: serve_page(page).await,
+    }
+}

@@ -12,11 +12,10 @@ use tests::browser::{
     console_accept_first, console_login, lines, open_widget, widget_deployment, widget_element,
     widget_has, widget_shows, widget_write, ChromeDriver, WAIT,
 };
-use tests::deployment::SITE_ID;
 use tests::eventually;
 use tests::moderator::ModeratorProcess;
-use tests::page::serve_page;
-use tests::pair::{in_sync, prepare_pair, stored_counts, stored_once_on_both, Member};
+use tests::page::{demo_pair, DemoPair};
+use tests::pair::{in_sync, stored_counts, stored_once_on_both, Member};
 
 /// A one-pixel PNG.
 const PNG: &[u8] = &[
@@ -335,15 +334,12 @@ async fn images_and_pdfs_go_both_ways_and_open_and_bad_files_are_refused_before_
 async fn chatting_pair(
     chrome: &mut ChromeDriver,
 ) -> (Member, Member, ModeratorProcess, Pair, String) {
-    let (mut primary, mut redundant) = prepare_pair(0);
-    primary.start();
-    redundant.start();
-    let moderator = ModeratorProcess::start(&primary, &redundant);
-    moderator.wait_until_pushed().await;
-    let deployments = [primary.url(), redundant.url()];
-    let page = xtask::render_demo_page(&tests::root(), &deployments, Some(&moderator.url), SITE_ID)
-        .unwrap();
-    let page_url = serve_page(page).await;
+    let DemoPair {
+        primary,
+        redundant,
+        moderator,
+        page_url,
+    } = demo_pair().await;
     let both = Pair::open(chrome, &format!("{}/console/", primary.url()), &page_url).await;
     let pane = both.chat().await;
     // The operator has joined, on both deployments, before anything fails.

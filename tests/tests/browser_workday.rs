@@ -9,9 +9,8 @@ use tests::browser::{
 };
 use tests::deployment::SITE_ID;
 use tests::eventually;
-use tests::moderator::ModeratorProcess;
-use tests::page::serve_page;
-use tests::pair::{in_sync, prepare_pair, stored_once_on_both};
+use tests::page::{demo_pair, DemoPair};
+use tests::pair::{in_sync, stored_once_on_both};
 
 /// The notes shown in the console's `pane`: id, `data-status` and text.
 async fn notes(client: &Client, pane: &str) -> Vec<(String, String, String)> {
@@ -70,15 +69,12 @@ async fn widget_html(client: &Client) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn private_notes_stay_with_operators_and_survive_a_killed_primary() {
-    let (mut primary, mut redundant) = prepare_pair(0);
-    primary.start();
-    redundant.start();
-    let moderator = ModeratorProcess::start(&primary, &redundant);
-    moderator.wait_until_pushed().await;
-    let deployments = [primary.url(), redundant.url()];
-    let page = xtask::render_demo_page(&tests::root(), &deployments, Some(&moderator.url), SITE_ID)
-        .unwrap();
-    let page_url = serve_page(page).await;
+    let DemoPair {
+        mut primary,
+        redundant,
+        moderator: _moderator,
+        page_url,
+    } = demo_pair().await;
     let mut chrome = ChromeDriver::start().await;
     let operator = chrome.session().await;
     console_login(&operator, &format!("{}/console/", primary.url())).await;
@@ -151,15 +147,12 @@ async fn click_css(client: &Client, css: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_canned_reply_made_before_a_failover_is_inserted_with_a_slash_after_it() {
-    let (mut primary, mut redundant) = prepare_pair(0);
-    primary.start();
-    redundant.start();
-    let moderator = ModeratorProcess::start(&primary, &redundant);
-    moderator.wait_until_pushed().await;
-    let deployments = [primary.url(), redundant.url()];
-    let page = xtask::render_demo_page(&tests::root(), &deployments, Some(&moderator.url), SITE_ID)
-        .unwrap();
-    let page_url = serve_page(page).await;
+    let DemoPair {
+        mut primary,
+        redundant,
+        moderator: _moderator,
+        page_url,
+    } = demo_pair().await;
     let mut chrome = ChromeDriver::start().await;
     let operator = chrome.session().await;
     console_login(&operator, &format!("{}/console/", primary.url())).await;

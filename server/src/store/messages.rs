@@ -182,13 +182,7 @@ impl Writer<'_> {
             (author_kind, Some(author_id), author_name),
             (body, attachment, false),
         )?;
-        Ok(Posted {
-            message: self
-                .message(message_id)?
-                .ok_or(StoreError::NotFound("message"))?,
-            conversation: self.existing_conversation(conversation_id)?,
-            duplicate: false,
-        })
+        self.just_posted(message_id, conversation_id)
     }
 
     /// Stores an operator's private note idempotently: any operator who serves the
@@ -223,6 +217,15 @@ impl Writer<'_> {
             (AuthorKind::Operator, Some(op.id.0), Some(op.name.clone())),
             (body, None, true),
         )?;
+        self.just_posted(message_id, conversation_id)
+    }
+
+    /// What was stored just now, to answer with.
+    fn just_posted(
+        &self,
+        message_id: MessageId,
+        conversation_id: ConversationId,
+    ) -> Result<Posted, StoreError> {
         Ok(Posted {
             message: self
                 .message(message_id)?
