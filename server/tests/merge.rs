@@ -906,6 +906,9 @@ async fn canned_replies_edited_and_removed_on_both_sides_of_a_cut_link_agree_aft
             .write(move |w| w.set_canned(gone, Some(late)))
             .await
             .unwrap();
+        // The clocks tick in milliseconds: within the same one the two writes would be ordered
+        // by origin alone, so the removal waits for the next.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         a.store
             .write(move |w| w.set_canned(gone, None))
             .await
