@@ -28,6 +28,14 @@ async fn note(
     client.reply_to(id).await
 }
 
+/// Asserts that `frame` refuses with `code`.
+fn refused_with(frame: &ServerFrame, code: ErrorCode) {
+    assert!(
+        matches!(frame, ServerFrame::Error { code: c, .. } if *c == code),
+        "not refused with {code:?}: {frame:?}"
+    );
+}
+
 /// Every frame the visitor's socket gets within `window`, as text.
 async fn frames_within(client: &mut Client, window: Duration) -> Vec<String> {
     let mut seen = Vec::new();
@@ -108,16 +116,7 @@ async fn notes_reach_operators_and_never_the_visitor() {
         "hi",
     )
     .await;
-    assert!(
-        matches!(
-            refused,
-            ServerFrame::Error {
-                code: ErrorCode::Forbidden,
-                ..
-            }
-        ),
-        "{refused:?}"
-    );
+    refused_with(&refused, ErrorCode::Forbidden);
     server
         .restrict_operator("bob@example.com", &["elsewhere"])
         .await;
@@ -129,27 +128,9 @@ async fn notes_reach_operators_and_never_the_visitor() {
         "x",
     )
     .await;
-    assert!(
-        matches!(
-            refused,
-            ServerFrame::Error {
-                code: ErrorCode::Forbidden,
-                ..
-            }
-        ),
-        "{refused:?}"
-    );
+    refused_with(&refused, ErrorCode::Forbidden);
     // A resent note id may not become a message, nor the reverse.
     let reused = alice.post(conversation, "same id?").await.0;
     let refused = note(&mut alice, conversation, reused, "now a note").await;
-    assert!(
-        matches!(
-            refused,
-            ServerFrame::Error {
-                code: ErrorCode::Conflict,
-                ..
-            }
-        ),
-        "{refused:?}"
-    );
+    refused_with(&refused, ErrorCode::Conflict);
 }

@@ -187,3 +187,23 @@ impl Drop for Deployment {
         let _ = self.child.wait();
     }
 }
+
+/// Logs the test admin in at the deployment `base` over HTTP; returns the session token.
+pub async fn admin_token(base: &str) -> String {
+    let login = serde_json::json!({ "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD });
+    let answer = daemon::http::HttpClient::default()
+        .call(
+            daemon::http::Method::POST,
+            &format!("{}/v1/operators/login", base.trim_end_matches('/')),
+            None,
+            Some(login.to_string().into_bytes()),
+            std::time::Duration::from_secs(10),
+        )
+        .await
+        .expect("the deployment answers a login");
+    let session: serde_json::Value = serde_json::from_slice(&answer.body).expect("a login answer");
+    session["token"]
+        .as_str()
+        .expect("the admin logs in")
+        .to_owned()
+}

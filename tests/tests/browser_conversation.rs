@@ -16,7 +16,7 @@ use tests::browser::{
     by_test_id, lines, open_widget, widget_element, widget_has, widget_shows, widget_write,
     ChromeDriver, WAIT,
 };
-use tests::deployment::{ADMIN_EMAIL, ADMIN_PASSWORD, SITE_ID};
+use tests::deployment::SITE_ID;
 use tests::eventually;
 use tests::moderator::ModeratorProcess;
 use tests::page::serve_page;
@@ -88,18 +88,7 @@ async fn console_at(client: &Client, url: &str) {
 /// admin API.
 async fn enable_prechat(base: &str) {
     let http = HttpClient::default();
-    let login = serde_json::json!({ "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD });
-    let answer = http
-        .call(
-            Method::POST,
-            &format!("{base}/v1/operators/login"),
-            None,
-            Some(login.to_string().into_bytes()),
-            Duration::from_secs(10),
-        )
-        .await
-        .unwrap();
-    let token: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    let token = tests::deployment::admin_token(base).await;
     let forms = serde_json::json!({
         "prechat": { "enabled": true, "fields": [
             { "key": "name", "label": "Name", "kind": "name", "required": true },
@@ -113,7 +102,7 @@ async fn enable_prechat(base: &str) {
         .call(
             Method::PUT,
             &format!("{base}/v1/admin/sites/{SITE_ID}/forms"),
-            token["token"].as_str(),
+            Some(&token),
             Some(forms.to_string().into_bytes()),
             Duration::from_secs(10),
         )

@@ -67,22 +67,29 @@ async fn widget_html(client: &Client) -> String {
     value.as_str().unwrap_or_default().to_owned()
 }
 
+/// A demo pair with a console logged in at the primary and a widget whose first message,
+/// `first`, the operator accepted; returns them and the conversation's pane.
+async fn chatting(chrome: &mut ChromeDriver, first: &str) -> (DemoPair, Client, Client, String) {
+    let demo = demo_pair().await;
+    let operator = chrome.session().await;
+    console_login(&operator, &format!("{}/console/", demo.primary.url())).await;
+    let visitor = chrome.session().await;
+    open_widget(&visitor, &demo.page_url).await;
+    widget_write(&visitor, first).await;
+    widget_shows(&visitor, &[first]).await;
+    let pane = console_accept_first(&operator).await;
+    (demo, operator, visitor, pane)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn private_notes_stay_with_operators_and_survive_a_killed_primary() {
+    let mut chrome = ChromeDriver::start().await;
+    let (demo, operator, visitor, pane) = chatting(&mut chrome, "Where is my order?").await;
     let DemoPair {
         mut primary,
         redundant,
-        moderator: _moderator,
-        page_url,
-    } = demo_pair().await;
-    let mut chrome = ChromeDriver::start().await;
-    let operator = chrome.session().await;
-    console_login(&operator, &format!("{}/console/", primary.url())).await;
-    let visitor = chrome.session().await;
-    open_widget(&visitor, &page_url).await;
-    widget_write(&visitor, "Where is my order?").await;
-    widget_shows(&visitor, &["Where is my order?"]).await;
-    let pane = console_accept_first(&operator).await;
+        ..
+    } = demo;
 
     // A note, then a reply: the reply reaches the widget, the note never does.
     write_note(&operator, &pane, "Second complaint this week").await;
@@ -147,20 +154,13 @@ async fn click_css(client: &Client, css: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_canned_reply_made_before_a_failover_is_inserted_with_a_slash_after_it() {
+    let mut chrome = ChromeDriver::start().await;
+    let (demo, operator, visitor, pane) = chatting(&mut chrome, "Do you ship abroad?").await;
     let DemoPair {
         mut primary,
         redundant,
-        moderator: _moderator,
-        page_url,
-    } = demo_pair().await;
-    let mut chrome = ChromeDriver::start().await;
-    let operator = chrome.session().await;
-    console_login(&operator, &format!("{}/console/", primary.url())).await;
-    let visitor = chrome.session().await;
-    open_widget(&visitor, &page_url).await;
-    widget_write(&visitor, "Do you ship abroad?").await;
-    widget_shows(&visitor, &["Do you ship abroad?"]).await;
-    let pane = console_accept_first(&operator).await;
+        ..
+    } = demo;
 
     // The admin adds a reply for everyone on the site; a wrong placeholder is named first.
     by_test_id(&operator, "canned-manage")
@@ -302,22 +302,7 @@ async fn the_console_is_usable_from_the_keyboard() {
     let mut chrome = ChromeDriver::start().await;
     let operator = chrome.session().await;
     console_login(&operator, &deployment.console_url()).await;
-    let login = serde_json::json!({
-        "email": tests::deployment::ADMIN_EMAIL,
-        "password": tests::deployment::ADMIN_PASSWORD,
-    });
-    let answer = daemon::http::HttpClient::default()
-        .call(
-            daemon::http::Method::POST,
-            &format!("{}/v1/operators/login", deployment.url()),
-            None,
-            Some(login.to_string().into_bytes()),
-            std::time::Duration::from_secs(10),
-        )
-        .await
-        .unwrap();
-    let session: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
-    let token = session["token"].as_str().unwrap().to_owned();
+    let token = tests::deployment::admin_token(&deployment.url()).await;
     canned(&deployment, &token, "ship", "We ship everywhere.").await;
     canned(&deployment, &token, "shop", "Our shop opens at 9.").await;
     let visitor = chrome.session().await;
