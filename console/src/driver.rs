@@ -189,6 +189,22 @@ pub fn accept(id: ConversationId) {
     });
 }
 
+/// Hands a chat to another operator (a transfer, or an admin's assignment), with a note.
+pub fn transfer(id: ConversationId, to: protocol::OperatorId, note: String) {
+    let note = Some(note.trim().to_owned()).filter(|n| !n.is_empty());
+    with_console(|_, link| {
+        let (conversation_id, operator_id) = (id, to);
+        send(
+            link,
+            ClientFrame::Transfer {
+                conversation_id,
+                operator_id,
+                note,
+            },
+        )
+    });
+}
+
 /// Ends a conversation for both sides.
 pub fn close_conversation(id: ConversationId) {
     with_console(|_, link| {
@@ -508,6 +524,7 @@ impl Console {
     }
 
     fn apply_summary(&mut self, summary: ConversationSummary) {
+        crate::handover::tell_if_taken(self.state, &summary);
         let known = self
             .state
             .inbox

@@ -10,6 +10,8 @@ pub mod admin;
 pub mod api;
 pub mod canned;
 pub mod driver;
+pub mod handover;
+pub mod history;
 pub mod keys;
 pub mod notify;
 pub mod state;

@@ -39,6 +39,8 @@ pub enum View {
     Admin,
     /// The canned replies' manager.
     Canned,
+    /// Closed conversations and their search.
+    History,
 }
 
 /// Every signal of the console; `Copy`, so closures capture it freely.

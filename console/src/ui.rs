@@ -118,6 +118,10 @@ fn Workspace(
                     {move || if state.view.get() == View::Admin { "Inbox" } else { "Admin" }}
                 </button>
             </Show>
+            <button data-testid="nav-history" class:active=move || state.view.get() == View::History
+                on:click=move |_| state.view.update(|v| *v = if *v == View::History { View::Inbox } else { View::History })>
+                {move || if state.view.get() == View::History { "Inbox" } else { "History" }}
+            </button>
             <button data-testid="canned-manage" class:active=move || state.view.get() == View::Canned
                 on:click=move |_| state.view.update(|v| *v = if *v == View::Canned { View::Inbox } else { View::Canned })>
                 {move || if state.view.get() == View::Canned { "Inbox" } else { "Canned replies" }}
@@ -158,10 +162,13 @@ fn Workspace(
         <Show when=move || state.view.get() == View::Canned>
             <crate::canned::CannedManager state=state />
         </Show>
+        <Show when=move || state.view.get() == View::History>
+            <crate::history::History />
+        </Show>
         <div class="workspace" hidden=move || match state.view.get() {
             View::Inbox => false,
             View::Admin => is_admin(),
-            View::Canned => true,
+            View::Canned | View::History => true,
         }>
             <Inbox state=state />
             <div class="panes">
@@ -223,7 +230,7 @@ fn InboxItem(
 }
 
 /// The visitor's name when they gave one, else "Visitor" and the end of their id.
-fn visitor_label(summary: &ConversationSummary) -> String {
+pub(crate) fn visitor_label(summary: &ConversationSummary) -> String {
     if let Some(name) = summary.visitor.as_ref().and_then(|v| v.name.clone()) {
         return name;
     }
@@ -314,6 +321,7 @@ fn Pane(
                 <Show when=move || conversation_state() == ConversationState::Waiting>
                     <button data-testid="accept" on:click=move |_| driver::accept(id)>"Accept"</button>
                 </Show>
+                <crate::handover::Handover id=id state=state />
                 <Show when=move || conversation_state() != ConversationState::Closed>
                     <button data-testid="close-conversation" on:click=move |_| driver::close_conversation(id)>"End chat"</button>
                 </Show>

@@ -428,6 +428,9 @@ pub struct AdminSite {
     pub appearance: Appearance,
     /// Forms (the defaults until changed).
     pub forms: SiteForms,
+    /// How its chats are assigned (by hand until changed).
+    #[serde(default)]
+    pub routing: crate::routing::RoutingMode,
 }
 
 /// `GET /v1/admin/sites/{id}/snippet`: the HTML to paste.
@@ -473,6 +476,9 @@ pub struct AdminOperator {
     pub state: OperatorState,
     /// The sites whose conversations they see.
     pub sites: SiteScope,
+    /// The most chats assigned to them at once (0: no limit).
+    #[serde(default)]
+    pub capacity: u32,
 }
 
 /// `POST /v1/admin/operators`: a new team member, with an initial password or, without one, an
@@ -521,6 +527,9 @@ pub struct OperatorEdit {
     /// A new password (at least 8 characters; their sessions end).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// A new capacity (0: no limit; at most [`crate::routing::MAX_CAPACITY`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<u32>,
 }
 
 /// `POST /v1/operators/invitation`: an invited operator chooses their password and is logged in.

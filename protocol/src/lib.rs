@@ -16,17 +16,21 @@
 //! - [`conversation`]: presence, the visitor's form answers, the kind of a conversation.
 //! - [`canned`]: canned replies and their placeholders.
 //! - [`files`]: files sent with messages and the rules for what may be sent.
+//! - [`history`]: closed conversations, their search and their transcripts.
+//! - [`routing`]: how a site's chats are assigned, and the roster of operators to hand one to.
 
 pub mod admin;
 pub mod canned;
 pub mod conversation;
 pub mod files;
 pub mod frames;
+pub mod history;
 pub mod http;
 pub mod ids;
 pub mod model;
 pub mod moderation;
 pub mod replication;
+pub mod routing;
 
 pub use conversation::{ConversationKind, Intake, Presence, VisitorDetails};
 pub use frames::{Auth, ClientFrame, DecodeError, ServerFrame, Session};

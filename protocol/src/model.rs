@@ -147,6 +147,10 @@ pub struct ConversationSummary {
     /// The visitor's rating, once the conversation ended and they gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rating: Option<crate::conversation::Rating>,
+    /// Its place in the site's queue (1: next), while it waits on a site that assigns chats
+    /// automatically.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_position: Option<u32>,
 }
 
 fn is_zero(value: &u64) -> bool {

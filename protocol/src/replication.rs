@@ -252,6 +252,8 @@ pub enum SiteSetting {
     Forms(crate::admin::SiteForms),
     /// The secret the site's backend signs visitors' identities with.
     IdentitySecret(String),
+    /// How its waiting chats are assigned.
+    Routing(crate::routing::RoutingMode),
 }
 
 impl SiteSetting {
@@ -261,6 +263,7 @@ impl SiteSetting {
             SiteSetting::Appearance(_) => "appearance",
             SiteSetting::Forms(_) => "forms",
             SiteSetting::IdentitySecret(_) => "identity_secret",
+            SiteSetting::Routing(_) => "routing",
         }
     }
 }
@@ -273,6 +276,8 @@ pub enum OperatorSetting {
     Disabled(bool),
     /// The sites whose conversations they see.
     Sites(crate::admin::SiteScope),
+    /// The most chats assigned to them at once (0: no limit).
+    Capacity(u32),
 }
 
 impl OperatorSetting {
@@ -281,6 +286,7 @@ impl OperatorSetting {
         match self {
             OperatorSetting::Disabled(_) => "disabled",
             OperatorSetting::Sites(_) => "sites",
+            OperatorSetting::Capacity(_) => "capacity",
         }
     }
 }

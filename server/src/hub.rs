@@ -182,6 +182,15 @@ impl Subscription {
             Feed::Visitor(receiver) => receiver.recv().await.map(|event| (*event).clone()),
         }
     }
+
+    /// Skips every event already queued (a listener that only needs to know that something
+    /// happened, like the router, handles them all at once).
+    pub fn skip_queued(&mut self) {
+        match &mut self.feed {
+            Feed::Everyone(receiver) => *receiver = receiver.resubscribe(),
+            Feed::Visitor(receiver) => *receiver = receiver.resubscribe(),
+        }
+    }
 }
 
 impl Drop for Subscription {

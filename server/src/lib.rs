@@ -45,6 +45,7 @@ pub mod mail;
 pub mod presence;
 pub mod replication;
 pub mod role;
+pub mod routing;
 pub mod state;
 pub mod store;
 pub mod text;
@@ -140,6 +141,7 @@ pub async fn serve(
     tokio::spawn(housekeeping(state.clone()));
     // Mail not sent before a shutdown stays queued and goes after the next start.
     tokio::spawn(mail::run(state.clone()));
+    tokio::spawn(routing::run(state.clone()));
     // The client's address reaches handlers (the limits) through `ConnectInfo`; request heads
     // and TLS handshakes have deadlines (`daemon::listen`).
     let tls = state.server_tls.clone();

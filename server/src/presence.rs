@@ -208,6 +208,30 @@ impl PresenceBoard {
         here || there
     }
 
+    /// Every operator online here or at the peer, by id.
+    pub fn online_operators(&self) -> Vec<OperatorId> {
+        let board = self.board.lock().expect("presence lock");
+        let mut online: Vec<OperatorId> = board
+            .local
+            .iter()
+            .filter(|(_, entry)| entry.state == Presence::Online)
+            .map(|(id, _)| *id)
+            .collect();
+        if let Some((list, heard)) = &board.remote {
+            if heard.elapsed() <= REMOTE_FRESH {
+                online.extend(list.iter().map(|o| o.id));
+            }
+        }
+        online.sort();
+        online.dedup();
+        online
+    }
+
+    /// Whether an operator is online here or at the peer.
+    pub fn is_online(&self, operator: OperatorId) -> bool {
+        self.online_operators().contains(&operator)
+    }
+
     /// The operator's own state, if a console of theirs is open here.
     pub fn state_of(&self, operator: OperatorId) -> Option<Presence> {
         let board = self.board.lock().expect("presence lock");

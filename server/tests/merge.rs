@@ -936,3 +936,105 @@ async fn canned_replies_edited_and_removed_on_both_sides_of_a_cut_link_agree_aft
         }
     }
 }
+
+#[tokio::test]
+async fn two_deployments_routing_the_same_chat_during_a_split_agree_on_one_assignee() {
+    use protocol::replication::{OperatorSetting, SiteSetting};
+    use protocol::routing::RoutingMode;
+    let (a, b, visitor, [alice, bob]) = linked_pair(0).await;
+    let site = SiteId("acme".into());
+    let (s, al, bo) = (site.clone(), alice.id, bob.id);
+    a.store
+        .write(move |w| {
+            w.set_site_setting(&s, SiteSetting::Routing(RoutingMode::RoundRobin))?;
+            w.set_operator_setting(al, OperatorSetting::Capacity(1))?;
+            w.set_operator_setting(bo, OperatorSetting::Capacity(1))
+        })
+        .await
+        .unwrap();
+    let conversation = ConversationId(uuid::Uuid::now_v7());
+    let id = MessageId(uuid::Uuid::now_v7());
+    post(&a, visitor_poster(visitor), conversation, id, "anyone?").await;
+    pull(&a, &b).await;
+    // Cut off, each side sees only its own operator online and routes the chat to them; an
+    // admin on one side also changes the site's mode while the other raises Bob's capacity.
+    let routed_a = a
+        .store
+        .write(move |w| w.route_waiting(&[al]))
+        .await
+        .unwrap();
+    assert_eq!(routed_a.len(), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let routed_b = b
+        .store
+        .write(move |w| w.route_waiting(&[bo]))
+        .await
+        .unwrap();
+    assert_eq!(routed_b.len(), 1);
+    let s = site.clone();
+    a.store
+        .write(move |w| w.set_site_setting(&s, SiteSetting::Routing(RoutingMode::LeastBusy)))
+        .await
+        .unwrap();
+    b.store
+        .write(move |w| w.set_operator_setting(bo, OperatorSetting::Capacity(3)))
+        .await
+        .unwrap();
+    heal(&a, &b, false).await;
+    for side in [&a, &b] {
+        let summary = side
+            .store
+            .read(move |r| r.conversation(conversation))
+            .await
+            .unwrap()
+            .unwrap();
+        // The later assignment (on the hybrid clock) wins on both sides; Alice's room is back.
+        assert_eq!(summary.operator.unwrap().id, bob.id);
+        let loads = side
+            .store
+            .read(move |r| Ok((r.active_chats(al)?, r.active_chats(bo)?)))
+            .await
+            .unwrap();
+        assert_eq!(loads, (0, 1));
+        let s = site.clone();
+        let mode = side.store.read(move |r| r.site_routing(&s)).await.unwrap();
+        assert_eq!(mode, RoutingMode::LeastBusy);
+        let team = side.store.read(|r| r.admin_operators()).await.unwrap();
+        let capacity = |id| team.iter().find(|o| o.id == id).unwrap().capacity;
+        assert_eq!((capacity(al), capacity(bo)), (1, 3));
+    }
+    // Both "joined" notices stay in the transcript.
+    let messages = a
+        .store
+        .read(move |r| r.messages_after(conversation, 0))
+        .await
+        .unwrap();
+    let joined = messages
+        .iter()
+        .filter(|m| m.author.kind == AuthorKind::System && m.body.ends_with("joined the chat"))
+        .count();
+    assert_eq!(joined, 2);
+    // Healed in the other order, the same.
+    let (c, d, visitor, [_, _]) = linked_pair(0).await;
+    let conversation = ConversationId(uuid::Uuid::now_v7());
+    let id = MessageId(uuid::Uuid::now_v7());
+    let s = site.clone();
+    c.store
+        .write(move |w| w.set_site_setting(&s, SiteSetting::Routing(RoutingMode::RoundRobin)))
+        .await
+        .unwrap();
+    post(&c, visitor_poster(visitor), conversation, id, "hello?").await;
+    pull(&c, &d).await;
+    let team = c.store.read(|r| r.admin_operators()).await.unwrap();
+    let (first, second) = (team[0].id, team[1].id);
+    c.store
+        .write(move |w| w.route_waiting(&[first]))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    d.store
+        .write(move |w| w.route_waiting(&[second]))
+        .await
+        .unwrap();
+    heal(&c, &d, true).await;
+}

@@ -186,6 +186,13 @@ async fn logouts_logged_before_the_tombstone_table_existed_become_tombstones() {
              DROP TABLE mail_outbox;
              DROP TABLE canned_replies;
              DROP INDEX messages_attachment;
+             DROP TRIGGER messages_fts_insert;
+             DROP TRIGGER messages_fts_delete;
+             DROP TRIGGER messages_fts_update;
+             DROP TABLE messages_fts;
+             DROP INDEX conversations_history;
+             DROP INDEX conversations_queue;
+             DROP INDEX conversations_by_operator;
              ALTER TABLE messages DROP COLUMN attachment;
              ALTER TABLE messages DROP COLUMN attachment_hash;
              ALTER TABLE messages DROP COLUMN private;

@@ -316,15 +316,24 @@ pub async fn console_shows(client: &Client, pane: &str, texts: &[&str]) -> Vec<L
 
 /// Logs in to the console at `console_url` with the test admin's credentials.
 pub async fn console_login(client: &Client, console_url: &str) {
+    let (email, password) = (
+        crate::deployment::ADMIN_EMAIL,
+        crate::deployment::ADMIN_PASSWORD,
+    );
+    console_login_as(client, console_url, email, password).await;
+}
+
+/// Logs in to the console at `console_url` as `email` with `password`.
+pub async fn console_login_as(client: &Client, console_url: &str, email: &str, password: &str) {
     client.goto(console_url).await.unwrap();
     by_test_id(client, "login-email")
         .await
-        .send_keys(crate::deployment::ADMIN_EMAIL)
+        .send_keys(email)
         .await
         .unwrap();
     by_test_id(client, "login-password")
         .await
-        .send_keys(crate::deployment::ADMIN_PASSWORD)
+        .send_keys(password)
         .await
         .unwrap();
     by_test_id(client, "login-submit")

@@ -467,3 +467,101 @@ async fn a_hidden_console_notifies_of_new_chats_and_messages_until_switched_off(
         client.close().await.unwrap();
     }
 }
+
+/// Searches the console's history for `words`; returns the conversations listed once `wanted`
+/// is among them.
+async fn history_finds(client: &Client, words: &str, wanted: &str) -> Vec<String> {
+    set_console_value(client, "[data-testid=\"history-search\"]", words).await;
+    eventually(&format!("the history to find {words:?}"), WAIT, || async {
+        let script = r#"
+            return Array.from(document.querySelectorAll('[data-testid="history-item"]'))
+                .map(e => e.dataset.conversation);
+        "#;
+        let value = client.execute(script, vec![]).await.ok()?;
+        let found: Vec<String> = value
+            .as_array()?
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect();
+        found.iter().any(|c| c == wanted).then_some(found)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_chat_is_found_by_a_word_on_both_deployments_with_its_notes() {
+    let mut chrome = ChromeDriver::start().await;
+    let (demo, operator, visitor, pane) = chatting(&mut chrome, "The grinder rattles loudly").await;
+    let DemoPair {
+        mut primary,
+        redundant,
+        ..
+    } = demo;
+    write_note(&operator, &pane, "Warranty until March").await;
+    notes_shown(&operator, &pane, &["Warranty until March"]).await;
+    console_reply(&operator, &pane, "Sorry to hear that").await;
+    click_css(
+        &operator,
+        &format!("{pane} [data-testid=\"close-conversation\"]"),
+    )
+    .await;
+    let conversation = pane
+        .split("data-conversation=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    in_sync(&primary, &redundant).await;
+
+    // Found by a word at the primary, with the site filter; opened read only, note included.
+    by_test_id(&operator, "nav-history")
+        .await
+        .click()
+        .await
+        .unwrap();
+    set_console_value(&operator, "[data-testid=\"history-filter-site\"]", SITE_ID).await;
+    let found = history_finds(&operator, "rattles", &conversation).await;
+    assert_eq!(found, std::slice::from_ref(&conversation));
+    let item = format!("[data-testid=\"history-item\"][data-conversation=\"{conversation}\"]");
+    click_css(&operator, &item).await;
+    let transcript = by_test_id(&operator, "transcript-view")
+        .await
+        .text()
+        .await
+        .unwrap();
+    for text in [
+        "The grinder rattles loudly",
+        "Warranty until March",
+        "Sorry to hear that",
+    ] {
+        assert!(transcript.contains(text), "{transcript}");
+    }
+    // Words that are full-text syntax are only words: no error, nothing found.
+    set_console_value(
+        &operator,
+        "[data-testid=\"history-search\"]",
+        "\"NEAR(grinder* OR",
+    )
+    .await;
+    eventually("the syntax to be searched as words", WAIT, || async {
+        operator
+            .find(fantoccini::Locator::Css("[data-testid=\"history-item\"]"))
+            .await
+            .is_err()
+            .then_some(())
+    })
+    .await;
+    assert!(operator
+        .find(fantoccini::Locator::Css("[data-testid=\"history-error\"]"))
+        .await
+        .is_err());
+
+    // With the primary gone, the redundant deployment answers the same search.
+    primary.kill9();
+    let found = history_finds(&operator, "grinder", &conversation).await;
+    assert_eq!(found, [conversation]);
+    primary.start();
+    for client in [visitor, operator] {
+        client.close().await.unwrap();
+    }
+}

@@ -176,6 +176,12 @@ fn Panel(
                 .is_some_and(|c| c.state != ConversationState::Closed)
         })
     };
+    // While everyone who could answer is busy, the visitor's place in the site's queue.
+    let queue_position = move || {
+        state
+            .conversation
+            .with(|c| c.as_ref().and_then(|c| c.queue_position))
+    };
     view! {
         <section class="panel" data-testid="chat-panel" role="dialog" aria-label=label
             on:dragover=|ev| ev.prevent_default() on:drop=files::dropped>
@@ -209,6 +215,15 @@ fn Panel(
             }}
             <Show when=move || state.offline_sent.get()>
                 <p class="sent" data-testid="offline-sent" role="status">"Thanks! We got your message and will answer by e-mail."</p>
+            </Show>
+            <Show when=move || queue_position().is_some()>
+                <p class="queue" data-testid="queue-position" data-position=move || queue_position().unwrap_or_default().to_string() role="status">
+                    {move || match queue_position() {
+                        Some(1) => "You are next in line. An operator will be with you shortly.".to_owned(),
+                        Some(n) => format!("You are number {n} in line. An operator will be with you shortly."),
+                        None => String::new(),
+                    }}
+                </p>
             </Show>
             <Show when=move || state.operator_typing.get().is_some()>
                 <div class="typing" data-testid="chat-typing">

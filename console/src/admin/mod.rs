@@ -6,6 +6,7 @@
 //! - [`team`]: the operators.
 
 mod files;
+mod routing;
 mod sites;
 mod team;
 

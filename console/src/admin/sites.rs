@@ -101,7 +101,7 @@ fn keep(
 
 /// Sends a change of a site and takes in the site the deployment answers with: the error line
 /// and the "Saved" mark of the form that sent it follow the outcome.
-fn save(
+pub(super) fn save(
     (sites, selected): (RwSignal<Vec<AdminSite>>, RwSignal<Option<Option<String>>>),
     (error, saved): (RwSignal<Option<Refused>>, RwSignal<bool>),
     (method, path, body): (&'static str, String, Option<String>),
@@ -245,6 +245,7 @@ fn SiteDetail(
         <SnippetCard id=id.clone() />
         <AppearanceForm id=id.clone() appearance=site.appearance.clone() sites=sites selected=selected />
         <FormsForm id=id.clone() forms=site.forms.clone() sites=sites selected=selected />
+        <super::routing::RoutingCard id=id.clone() mode=site.routing sites=sites selected=selected />
         <section class="card">
             <h2>"Identity verification"</h2>
             <p>"Your backend signs a visitor's user id with this secret so the chat can trust who they are."</p>

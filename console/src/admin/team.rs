@@ -186,6 +186,7 @@ fn OperatorForm(
             .unwrap_or_default(),
     );
     let role = RwSignal::new(operator.as_ref().map_or(OperatorRole::Agent, |o| o.role));
+    let capacity = RwSignal::new(operator.as_ref().map_or(0, |o| o.capacity));
     let password = RwSignal::new(String::new());
     let scope = RwSignal::new(
         operator
@@ -214,6 +215,7 @@ fn OperatorForm(
                         sites: Some(sites),
                         password,
                         state: None,
+                        capacity: Some(capacity.get_untracked()),
                     };
                     let path = format!("/v1/admin/operators/{id}");
                     call::<AdminOperator>("PATCH", &path, json(&body))
@@ -281,6 +283,14 @@ fn OperatorForm(
                     aria-invalid=invalid(error, "password") aria-describedby="operator-error"
                     prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev)) />
             </label>
+            <Show when=move || id.is_some()>
+                <label>"Capacity: most chats assigned at once (0: no limit)"
+                    <input data-testid="capacity-input" type="number" min="0" max="100" step="1"
+                        aria-invalid=invalid(error, "capacity") aria-describedby="operator-error"
+                        prop:value=move || capacity.get().to_string()
+                        on:input=move |ev| capacity.set(event_target_value(&ev).trim().parse().unwrap_or(0)) />
+                </label>
+            </Show>
             <fieldset aria-invalid=invalid(error, "sites")>
                 <legend>"Sites they serve"</legend>
                 <label class="check">

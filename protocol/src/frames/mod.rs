@@ -118,6 +118,18 @@ pub enum ClientFrame {
         /// Where to send it.
         email: String,
     },
+    /// An operator hands a chat to another operator: its assignee transfers it (to someone
+    /// online with room), an admin assigns it (to anyone who serves the site). The visitor sees a
+    /// notice; the note, if any, is stored as a private note.
+    Transfer {
+        /// The conversation.
+        conversation_id: ConversationId,
+        /// Who takes it.
+        operator_id: crate::ids::OperatorId,
+        /// A private note for the new assignee.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
     /// An operator sets themselves online or away (visitors see whether anyone is online).
     Presence {
         /// The new state.
@@ -134,7 +146,7 @@ pub enum ClientFrame {
 
 impl ClientFrame {
     /// The `type` names of every client frame, used to tell an unknown frame from a malformed one.
-    pub const TYPES: [&'static str; 11] = [
+    pub const TYPES: [&'static str; 12] = [
         "hello",
         "send",
         "typing",
@@ -144,6 +156,7 @@ impl ClientFrame {
         "read",
         "rate",
         "email_transcript",
+        "transfer",
         "presence",
         "ping",
     ];

@@ -59,6 +59,7 @@ fn summary() -> ConversationSummary {
             score: 4,
             comment: Some("quick".into()),
         }),
+        queue_position: Some(2),
     }
 }
 
@@ -102,6 +103,11 @@ fn every_client_frame_round_trips() {
         },
         ClientFrame::Close {
             conversation_id: conversation(),
+        },
+        ClientFrame::Transfer {
+            conversation_id: conversation(),
+            operator_id: alice().id,
+            note: Some("wants a refund".into()),
         },
         ClientFrame::Presence {
             state: crate::Presence::Away,

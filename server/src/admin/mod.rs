@@ -15,6 +15,8 @@
 //!   `/v1/canned`.
 
 mod canned;
+mod history;
+mod routing;
 mod sites;
 mod team;
 
@@ -57,6 +59,9 @@ pub fn router(config: &Config) -> Router<AppState> {
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
     let canned = Router::new()
         .route("/v1/canned", get(canned::list_canned))
+        .route("/v1/roster", get(routing::roster))
+        .route("/v1/history", get(history::history))
+        .route("/v1/history/{id}", get(history::transcript))
         .route(
             "/v1/canned/{id}",
             put(canned::set_canned).delete(canned::remove_canned),
@@ -74,6 +79,7 @@ fn admin_routes() -> Router<AppState> {
         )
         .route("/v1/admin/sites/{id}/appearance", put(set_appearance))
         .route("/v1/admin/sites/{id}/forms", put(set_forms))
+        .route("/v1/admin/sites/{id}/routing", put(routing::set_routing))
         .route("/v1/admin/sites/{id}/identity-secret", post(rotate_secret))
         .route("/v1/admin/sites/{id}/snippet", get(snippet))
         .route(

@@ -134,7 +134,7 @@ pub(super) async fn remove_site(
 }
 
 /// Stores one setting of a site and answers with the site.
-async fn set_setting(
+pub(super) async fn set_setting(
     state: &AppState,
     id: String,
     setting: SiteSetting,

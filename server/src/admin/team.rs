@@ -16,6 +16,7 @@ use protocol::admin::{
     OperatorState, SiteScope,
 };
 use protocol::replication::OperatorSetting;
+use protocol::routing::MAX_CAPACITY;
 use protocol::{ErrorCode, LoginResponse, OperatorId};
 
 /// How long an invitation link works, in milliseconds.
@@ -168,6 +169,12 @@ pub(super) async fn edit_operator(
     if let Some(scope) = &edit.sites {
         check_scope(&state, scope).await?;
     }
+    if edit.capacity.is_some_and(|c| c > MAX_CAPACITY) {
+        return Err(ApiFailure::field(FieldError::new(
+            "capacity",
+            format!("a capacity is at most {MAX_CAPACITY} chats (0: no limit)"),
+        )));
+    }
     let password_hash = match edit.password {
         Some(password) => Some(hash(password).await?),
         None => None,
@@ -177,6 +184,7 @@ pub(super) async fn edit_operator(
         role,
         state: account_state,
         sites,
+        capacity,
         ..
     } = edit;
     state
@@ -192,6 +200,9 @@ pub(super) async fn edit_operator(
             }
             if let Some(sites) = sites {
                 w.set_operator_setting(id, OperatorSetting::Sites(sites))?;
+            }
+            if let Some(capacity) = capacity {
+                w.set_operator_setting(id, OperatorSetting::Capacity(capacity))?;
             }
             Ok(())
         })

@@ -111,9 +111,11 @@ pub(super) const OPERATOR_COLUMNS: &str = "o.id, o.name, o.email, o.role,
     (SELECT x.value FROM operator_settings x WHERE x.operator_id = o.id AND x.key = 'sites'),
     COALESCE((SELECT json_extract(x.value, '$.value') FROM operator_settings x
               WHERE x.operator_id = o.id AND x.key = 'disabled'), 0),
-    EXISTS (SELECT 1 FROM operator_tombstones t WHERE t.id = o.id)";
+    EXISTS (SELECT 1 FROM operator_tombstones t WHERE t.id = o.id),
+    COALESCE((SELECT json_extract(x.value, '$.value') FROM operator_settings x
+              WHERE x.operator_id = o.id AND x.key = 'capacity'), 0)";
 /// How many columns [`OPERATOR_COLUMNS`] has.
-pub(super) const OPERATOR_COLUMN_COUNT: usize = 7;
+pub(super) const OPERATOR_COLUMN_COUNT: usize = 8;
 
 /// An operator's profile from the [`OPERATOR_COLUMNS`] starting at `first`.
 pub(super) fn operator_from_row(row: &Row<'_>, first: usize) -> rusqlite::Result<OperatorProfile> {
@@ -135,6 +137,11 @@ pub(super) fn operator_from_row(row: &Row<'_>, first: usize) -> rusqlite::Result
 /// Whether the account of the [`OPERATOR_COLUMNS`] starting at `first` is (disabled, removed).
 pub(super) fn operator_flags(row: &Row<'_>, first: usize) -> rusqlite::Result<(bool, bool)> {
     Ok((row.get(first + 5)?, row.get(first + 6)?))
+}
+
+/// The capacity (0: no limit) of the account of the [`OPERATOR_COLUMNS`] starting at `first`.
+pub(super) fn operator_capacity(row: &Row<'_>, first: usize) -> rusqlite::Result<u32> {
+    row.get(first + 7)
 }
 
 /// What a login checks: the account, its password hash, and whether it is disabled.

@@ -22,20 +22,27 @@ pub struct StateChange {
     pub notice: Option<Message>,
 }
 
-fn select(condition: &str) -> String {
+pub(super) fn select(condition: &str) -> String {
     format!(
         "SELECT c.id, c.site_id, c.visitor_id, c.state, c.page_url, c.last_message,
             c.created_at, c.updated_at, o.id, o.name, c.kind, d.details,
             (SELECT up_to FROM conversation_reads WHERE conversation_id = c.id AND reader = 'visitor'),
             (SELECT up_to FROM conversation_reads WHERE conversation_id = c.id AND reader = 'operator'),
-            rt.score, rt.comment, rt.scale
+            rt.score, rt.comment, rt.scale,
+            CASE WHEN c.state = 'waiting' AND c.kind = 'chat' AND EXISTS (
+                SELECT 1 FROM site_settings s WHERE s.site_id = c.site_id AND s.key = 'routing'
+                    AND json_extract(s.value, '$.value') != 'manual')
+            THEN 1 + (SELECT count(*) FROM conversations w
+                WHERE w.site_id = c.site_id AND w.state = 'waiting' AND w.kind = 'chat'
+                    AND (w.created_at < c.created_at OR (w.created_at = c.created_at AND w.id < c.id)))
+            END
          FROM conversations c LEFT JOIN operators o ON o.id = c.operator_id
              LEFT JOIN visitor_details d ON d.visitor_id = c.visitor_id
              LEFT JOIN conversation_ratings rt ON rt.conversation_id = c.id {condition}"
     )
 }
 
-fn conversation_from_row(row: &Row<'_>) -> rusqlite::Result<ConversationSummary> {
+pub(super) fn conversation_from_row(row: &Row<'_>) -> rusqlite::Result<ConversationSummary> {
     // Only the public card is read: summaries reach visitors.
     let operator = match row.get::<_, Option<String>>(8)? {
         Some(_) => Some(OperatorCard {
@@ -72,6 +79,7 @@ fn conversation_from_row(row: &Row<'_>) -> rusqlite::Result<ConversationSummary>
             }),
             None => None,
         },
+        queue_position: row.get(17)?,
     })
 }
 
@@ -177,11 +185,7 @@ impl Writer<'_> {
             }
             ConversationState::Waiting => {}
         }
-        self.record(Change::ConversationStateChanged {
-            id,
-            state: ConversationState::Active,
-            operator_id: Some(op.id),
-        })?;
+        self.assign(id, op.id)?;
         self.system_notice(id, format!("{} joined the chat", op.name))
     }
 
@@ -291,7 +295,26 @@ impl Writer<'_> {
         self.existing_conversation(id)
     }
 
-    fn system_notice(&self, id: ConversationId, text: String) -> Result<StateChange, StoreError> {
+    /// Makes `operator` the conversation's assignee (accept, routing, transfer): an active
+    /// state, merged like every state change.
+    pub(super) fn assign(
+        &self,
+        id: ConversationId,
+        operator: OperatorId,
+    ) -> Result<(), StoreError> {
+        self.record(Change::ConversationStateChanged {
+            id,
+            state: ConversationState::Active,
+            operator_id: Some(operator),
+        })
+        .map(|_| ())
+    }
+
+    pub(super) fn system_notice(
+        &self,
+        id: ConversationId,
+        text: String,
+    ) -> Result<StateChange, StoreError> {
         let notice_id = MessageId(uuid::Uuid::now_v7());
         self.record_message(
             id,

@@ -232,6 +232,34 @@ pub const MIGRATIONS: &[&str] = &[
         origin TEXT NOT NULL
     );
     "#,
+    // 14: routing. A site's queue is its waiting chats oldest first, and an operator's load the
+    // count of their active chats; both are asked at every routing pass and for every waiting
+    // chat's summary, so each has its index.
+    r#"
+    CREATE INDEX conversations_queue ON conversations (site_id, state, created_at, id);
+    CREATE INDEX conversations_by_operator ON conversations (operator_id, state);
+    "#,
+    // 15: full-text search over messages (history). The index is derived from `messages` by
+    // triggers, on each deployment from what it stores, so it never replicates and both
+    // deployments answer the same search. Messages are only added (or replaced by the merge
+    // rule's other copy), and every such change keeps the index in step.
+    r#"
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        body, content = 'messages', content_rowid = 'seq', tokenize = 'unicode61 remove_diacritics 2'
+    );
+    INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts (rowid, body) VALUES (new.seq, new.body);
+    END;
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.seq, old.body);
+    END;
+    CREATE TRIGGER messages_fts_update AFTER UPDATE OF body ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.seq, old.body);
+        INSERT INTO messages_fts (rowid, body) VALUES (new.seq, new.body);
+    END;
+    CREATE INDEX conversations_history ON conversations (state, updated_at, id);
+    "#,
 ];
 
 /// Opens-time settings for every connection: WAL so readers never block the writer, `synchronous =

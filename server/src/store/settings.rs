@@ -3,11 +3,12 @@
 //! methods that record a change (applied in [`super::changes`]). The rules that need the
 //! database (an id used once, the last admin) are checked here, inside the write's transaction.
 
-use super::accounts::{operator_flags, operator_from_row, OPERATOR_COLUMNS};
+use super::accounts::{operator_capacity, operator_flags, operator_from_row, OPERATOR_COLUMNS};
 use super::rows::{self, Cached};
 use super::{Reader, Site, StoreError, Writer};
 use protocol::admin::{AdminOperator, AdminSite, OperatorState, SiteForms, SiteScope};
 use protocol::replication::{Change, OperatorSetting, SiteSetting};
+use protocol::routing::RoutingMode;
 use protocol::{OperatorId, OperatorProfile, OperatorRole, SiteId};
 use rusqlite::OptionalExtension;
 
@@ -58,12 +59,14 @@ impl Reader<'_> {
             identity_secret: None,
             appearance: Default::default(),
             forms: SiteForms::default(),
+            routing: RoutingMode::Manual,
         };
         for setting in self.site_settings(id)? {
             match setting {
                 SiteSetting::Appearance(appearance) => admin.appearance = appearance,
                 SiteSetting::Forms(forms) => admin.forms = forms,
                 SiteSetting::IdentitySecret(secret) => admin.identity_secret = Some(secret),
+                SiteSetting::Routing(mode) => admin.routing = mode,
             }
         }
         Ok(Some(admin))
@@ -156,6 +159,7 @@ fn admin_operator_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Option<A
             false => OperatorState::Active,
         },
         sites: profile.sites,
+        capacity: operator_capacity(row, 0)?,
     }))
 }
 

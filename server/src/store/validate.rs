@@ -6,6 +6,7 @@
 
 use protocol::admin::{FieldError, SiteScope};
 use protocol::replication::{hlc_from_parts, Change, Hlc, OperatorSetting, SiteSetting};
+use protocol::routing::MAX_CAPACITY;
 use protocol::{AuthorKind, SiteId};
 
 /// The largest message body any deployment accepts (the configuration's upper bound), in bytes.
@@ -148,6 +149,7 @@ pub fn change(change: &Change) -> Result<(), String> {
                         )
                     })
                 }
+                SiteSetting::Routing(_) => Ok(()),
             }
             .map_err(|e| format!("{}: {}", e.field, e.message))
         }
@@ -162,6 +164,10 @@ pub fn change(change: &Change) -> Result<(), String> {
                 }
                 sites.iter().try_for_each(site_id)
             }
+            OperatorSetting::Capacity(capacity) if *capacity > MAX_CAPACITY => Err(format!(
+                "a capacity is at most {MAX_CAPACITY} chats (0: no limit)"
+            )),
+            OperatorSetting::Capacity(_) => Ok(()),
         },
         Change::OperatorRemoved { .. } => Ok(()),
     }

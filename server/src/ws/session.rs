@@ -1,6 +1,7 @@
 //! One WebSocket session's logic, without the socket: "process one frame" and "which events
 //! concern me". The first frame must be `hello`; after it the session is a visitor or an operator.
 
+mod handover;
 mod hello;
 mod mails;
 mod signals;
@@ -11,7 +12,7 @@ use crate::extract;
 use crate::hub::{ConnectionId, Event, Subscription};
 use crate::identity::Identity;
 use crate::state::AppState;
-use crate::store::{SessionStatus, StateChange, StoreError, Writer};
+use crate::store::SessionStatus;
 use crate::throttle::{retry_after_secs, ConnectionLimits};
 use protocol::{
     ClientFrame, ConversationId, DecodeError, ErrorCode, MessageId, ServerFrame, VisitorId,
@@ -242,9 +243,23 @@ impl Session {
                 self.change_state(move |w| w.close_by_visitor(conversation_id, visitor))
                     .await
             }
-            (Some(Identity::Visitor { .. }), ClientFrame::Accept { .. }) => Outcome::refuse(
+            (
+                Some(Identity::Operator(op)),
+                ClientFrame::Transfer {
+                    conversation_id,
+                    operator_id,
+                    note,
+                },
+            ) => {
+                let op = op.clone();
+                self.transfer(op, conversation_id, operator_id, note).await
+            }
+            (
+                Some(Identity::Visitor { .. }),
+                ClientFrame::Accept { .. } | ClientFrame::Transfer { .. },
+            ) => Outcome::refuse(
                 ErrorCode::Forbidden,
-                "only operators can accept conversations",
+                "only operators can accept or hand over conversations",
             ),
             (
                 Some(_),
@@ -550,29 +565,6 @@ impl Session {
                     messages,
                 });
                 outcome
-            }
-            Err(e) => Outcome::refused(e.into()),
-        }
-    }
-
-    async fn change_state<F>(&mut self, change: F) -> Outcome
-    where
-        F: FnOnce(&Writer) -> Result<StateChange, StoreError> + Send + 'static,
-    {
-        match self.state.store.write(change).await {
-            Ok(change) => {
-                if let Some(notice) = change.notice {
-                    self.state.hub.publish(Event::Message {
-                        visitor_id: change.conversation.visitor_id,
-                        site_id: change.conversation.site_id.clone(),
-                        message: notice,
-                        origin: crate::hub::REMOTE_ORIGIN,
-                    });
-                }
-                self.state.hub.publish(Event::Conversation {
-                    conversation: change.conversation.clone(),
-                });
-                Outcome::default()
             }
             Err(e) => Outcome::refused(e.into()),
         }
