@@ -23,8 +23,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use protocol::moderation::FailoverRequest;
 use protocol::{ApiError, ErrorCode};
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 /// The moderator's routes.
@@ -134,14 +134,6 @@ fn unauthorised() -> Response {
         ErrorCode::Unauthorized,
         "the admin secret is missing or wrong",
     )
-}
-
-/// `POST /v1/admin/failover`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FailoverRequest {
-    /// `primary` or `redundant`, or a deployment's id.
-    pub to: String,
 }
 
 async fn failover(

@@ -71,3 +71,84 @@ pub struct KnownRole {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<String>,
 }
+
+/// What the admin's failover panel shows (`GET /v1/admin/failover` on a deployment, which asks
+/// the moderator): the decision in force and why, both deployments' health and replication lag,
+/// and the recent decisions. Read from the moderator's `/v1/status`, whose other fields it
+/// ignores.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailoverStatus {
+    /// The decision in force.
+    pub active: ActiveDeployment,
+    /// Why it was taken (`primary_down`, `pinned`, …).
+    pub reason: String,
+    /// When (ms since the Unix epoch).
+    pub decided_at_ms: u64,
+    /// Both deployments, primary first.
+    pub deployments: Vec<DeploymentHealth>,
+    /// The latest decisions, oldest first.
+    pub recent_decisions: Vec<PastDecision>,
+}
+
+/// One deployment in [`FailoverStatus`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentHealth {
+    /// Its id.
+    pub id: String,
+    /// Its base URL.
+    pub url: String,
+    /// Primary or redundant.
+    pub role: DeploymentRole,
+    /// Whether the moderator counts it as up.
+    pub up: bool,
+    /// Whether it is the active one.
+    pub active: bool,
+    /// Its last probe, once there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_probe: Option<ProbeSummary>,
+}
+
+/// A deployment's last health probe, as far as the panel needs it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeSummary {
+    /// When it was taken (ms since the Unix epoch).
+    pub at_ms: u64,
+    /// Whether it answered healthy.
+    pub healthy: bool,
+    /// Why it failed, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Its replication report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication: Option<crate::replication::ReplicationStatus>,
+}
+
+impl DeploymentHealth {
+    /// The replication lag it reports: the older of what it has not sent and not received.
+    pub fn lag_ms(&self) -> Option<u64> {
+        let replication = self.last_probe.as_ref()?.replication.as_ref()?;
+        Some(replication.outbound_lag_ms.max(replication.inbound_lag_ms))
+    }
+}
+
+/// One past decision in [`FailoverStatus`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PastDecision {
+    /// Its epoch.
+    pub epoch: u64,
+    /// The deployment it made active (`primary` or `redundant`).
+    pub active: String,
+    /// Why.
+    pub reason: String,
+    /// When, on the moderator's clock (ms).
+    pub at_ms: u64,
+}
+
+/// `POST /v1/admin/failover` on a deployment (and on the moderator): make `to` active until
+/// released.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailoverRequest {
+    /// `primary`, `redundant`, or a deployment's id.
+    pub to: String,
+}

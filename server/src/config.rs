@@ -41,6 +41,10 @@ pub struct Config {
     pub public_urls: Vec<String>,
     /// The moderator's public base URL, told to the console.
     pub moderator_url: Option<String>,
+    /// The moderator's admin secret, so that an admin's failover panel can pin and release
+    /// through this deployment (the secret never reaches a browser); no panel actions when
+    /// absent.
+    pub moderator_admin_secret: Option<String>,
     /// Shifts this deployment's wall clock, in milliseconds. For tests and fault injection only:
     /// the hybrid logical clock must keep order correct whatever the skew.
     pub clock_skew_ms: i64,
@@ -127,6 +131,7 @@ impl Default for Config {
             moderator_secret: None,
             public_urls: Vec::new(),
             moderator_url: None,
+            moderator_admin_secret: None,
             clock_skew_ms: 0,
             login_attempts_per_minute_per_address: 30,
             login_attempts_per_minute_per_account: 10,
@@ -236,6 +241,14 @@ pub struct Overrides {
     /// The moderator's public base URL.
     #[arg(long, env = "LIVECHAT_MODERATOR_URL", global = true)]
     pub moderator_url: Option<String>,
+    /// The moderator's admin secret (for the admins' failover panel).
+    #[arg(
+        long,
+        env = "LIVECHAT_MODERATOR_ADMIN_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub moderator_admin_secret: Option<String>,
     /// Shifts this deployment's wall clock (tests and fault injection only).
     #[arg(
         long,
@@ -322,6 +335,7 @@ impl Layered for Config {
         set_some(&mut self.moderator_secret, &o.moderator_secret);
         set(&mut self.public_urls, &o.public_urls);
         set_some(&mut self.moderator_url, &o.moderator_url);
+        set_some(&mut self.moderator_admin_secret, &o.moderator_admin_secret);
         set(&mut self.clock_skew_ms, &o.clock_skew_ms);
         set_some(&mut self.tls_cert_file, &o.tls_cert_file);
         set_some(&mut self.tls_key_file, &o.tls_key_file);
@@ -384,6 +398,22 @@ impl Layered for Config {
             return Err(ConfigError::Invalid(
                 "tls_cert_file and tls_key_file go together".into(),
             ));
+        }
+        if let Some(secret) = &self.moderator_admin_secret {
+            if secret.len() < 16 {
+                return Err(ConfigError::Invalid(
+                    "moderator_admin_secret must be at least 16 characters".into(),
+                ));
+            }
+            let url = self.moderator_url.as_deref().ok_or_else(|| {
+                ConfigError::Invalid("moderator_admin_secret needs a moderator_url".into())
+            })?;
+            daemon::tls::secret_may_travel_to(
+                url,
+                "the moderator's admin secret",
+                self.allow_plain_http_secrets,
+            )
+            .map_err(ConfigError::Invalid)?;
         }
         if self.moderator_secret.as_ref().is_some_and(|s| s.len() < 16) {
             return Err(ConfigError::Invalid(
@@ -475,6 +505,31 @@ mod tests {
             Config::load(&overrides),
             Err(ConfigError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn the_moderators_admin_secret_needs_a_moderator_over_a_safe_link() {
+        let secret = Some("moderator admin secret".to_owned());
+        let load = |url: Option<&str>, secret: Option<String>| {
+            Config::load(&Overrides {
+                moderator_url: url.map(str::to_owned),
+                moderator_admin_secret: secret,
+                ..Default::default()
+            })
+        };
+        assert!(
+            matches!(load(None, secret.clone()), Err(ConfigError::Invalid(e)) if e.contains("moderator_url"))
+        );
+        assert!(matches!(
+            load(Some("http://127.0.0.1:8082"), Some("short".into())),
+            Err(ConfigError::Invalid(_))
+        ));
+        assert!(matches!(
+            load(Some("http://moderator.example.com"), secret.clone()),
+            Err(ConfigError::Invalid(_))
+        ));
+        assert!(load(Some("http://127.0.0.1:8082"), secret.clone()).is_ok());
+        assert!(load(Some("https://moderator.example.com"), secret).is_ok());
     }
 
     #[test]

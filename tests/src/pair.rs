@@ -99,6 +99,10 @@ impl Member {
             .env("LIVECHAT_CLOCK_SKEW_MS", self.skew_ms.to_string())
             .env("LIVECHAT_PUBLIC_URLS", self.public_urls())
             .env("LIVECHAT_MODERATOR_URL", self.moderator_url())
+            .env(
+                "LIVECHAT_MODERATOR_ADMIN_SECRET",
+                crate::moderator::ADMIN_SECRET,
+            )
             .env("RUST_LOG", "error")
             .env("LIVECHAT_CONFIG", self.limits_file());
         if let Some(url) = &self.smtp_url {

@@ -3,6 +3,7 @@
 //! primary dies is stored once on both deployments, with no error shown.
 
 use fantoccini::Client;
+use tests::browser::widget_deployment;
 use tests::browser::{
     by_test_id, console_accept_first, console_login, console_reply, open_widget, widget_shows,
     widget_write, ChromeDriver, WAIT,
@@ -561,6 +562,120 @@ async fn a_closed_chat_is_found_by_a_word_on_both_deployments_with_its_notes() {
     let found = history_finds(&operator, "grinder", &conversation).await;
     assert_eq!(found, [conversation]);
     primary.start();
+    for client in [visitor, operator] {
+        client.close().await.unwrap();
+    }
+}
+
+/// The failover panel's deployments: (id, data-health, data-lag-ms, data-active).
+async fn panel_rows(client: &Client) -> Vec<(String, String, String, String)> {
+    let script = r#"
+        return Array.from(document.querySelectorAll('[data-testid="failover-deployment"]'))
+            .map(e => [e.dataset.id, e.dataset.health, e.dataset.lagMs || '', e.dataset.active]);
+    "#;
+    let value = client.execute(script, vec![]).await.unwrap();
+    value
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .map(|r| {
+                    let text = |i: usize| r[i].as_str().unwrap_or_default().to_owned();
+                    (text(0), text(1), text(2), text(3))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Opens the admin area's failover tab (from the inbox).
+async fn open_failover_panel(client: &Client) {
+    by_test_id(client, "nav-admin").await.click().await.unwrap();
+    by_test_id(client, "admin-failover")
+        .await
+        .click()
+        .await
+        .unwrap();
+    by_test_id(client, "failover-panel").await;
+}
+
+/// Waits until the panel names `active` as the active deployment, both up, each with its lag.
+async fn panel_shows_active(client: &Client, active: &str) {
+    eventually(
+        &format!("the panel to show {active} active"),
+        WAIT,
+        || async {
+            let rows = panel_rows(client).await;
+            let ok = rows.len() == 2
+                && rows
+                    .iter()
+                    .all(|r| r.1 == "up" && r.2.parse::<u64>().is_ok())
+                && rows.iter().any(|r| r.0 == active && r.3 == "true");
+            ok.then_some(())
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admins_planned_failover_from_the_panel_moves_the_widget_and_release_brings_it_back() {
+    let mut chrome = ChromeDriver::start().await;
+    let (demo, operator, visitor, pane) =
+        chatting(&mut chrome, "Is the shop open on Sunday?").await;
+    let DemoPair {
+        primary, redundant, ..
+    } = demo;
+    assert_eq!(widget_deployment(&visitor).await, primary.url());
+    open_failover_panel(&operator).await;
+    panel_shows_active(&operator, "primary").await;
+    // No secret of the moderator's ever reaches the page.
+    let html = operator.source().await.unwrap();
+    assert!(!html.contains(tests::moderator::ADMIN_SECRET));
+
+    // A planned failover to the redundant deployment: the widget moves, and the chat goes on.
+    click_css(
+        &operator,
+        "[data-testid=\"failover-to\"][data-id=\"redundant\"]",
+    )
+    .await;
+    eventually(
+        "the widget to move to the redundant deployment",
+        WAIT,
+        || async { (widget_deployment(&visitor).await == redundant.url()).then_some(()) },
+    )
+    .await;
+    panel_shows_active(&operator, "redundant").await;
+    widget_write(&visitor, "And on holidays?").await;
+    by_test_id(&operator, "nav-admin")
+        .await
+        .click()
+        .await
+        .unwrap();
+    console_reply(&operator, &pane, "Closed on holidays").await;
+    let joined = "Ada Admin joined the chat";
+    let shown = [
+        "Is the shop open on Sunday?",
+        joined,
+        "And on holidays?",
+        "Closed on holidays",
+    ];
+    widget_shows(&visitor, &shown).await;
+
+    // Release: the primary holds everything, so the moderator fails back and the widget follows.
+    open_failover_panel(&operator).await;
+    click_css(&operator, "[data-testid=\"failover-release\"]").await;
+    eventually("the widget to return to the primary", WAIT, || async {
+        (widget_deployment(&visitor).await == primary.url()).then_some(())
+    })
+    .await;
+    widget_write(&visitor, "Thanks!").await;
+    let mut all = shown.to_vec();
+    all.push("Thanks!");
+    let lines = widget_shows(&visitor, &all).await;
+    assert!(operator
+        .find(fantoccini::Locator::Css("[data-testid=\"failover-error\"]"))
+        .await
+        .is_err());
+    stored_once_on_both(&primary, &redundant, lines.into_iter().map(|l| l.id)).await;
     for client in [visitor, operator] {
         client.close().await.unwrap();
     }

@@ -66,6 +66,7 @@ pub fn run(port: u16) -> anyhow::Result<()> {
             .env("LIVECHAT_MODERATOR_SECRET", DEMO_MODERATOR_SECRET)
             .env("LIVECHAT_PUBLIC_URLS", format!("{primary},{redundant}"))
             .env("LIVECHAT_MODERATOR_URL", &moderator)
+            .env("LIVECHAT_MODERATOR_ADMIN_SECRET", DEMO_ADMIN_SECRET)
             .env("LIVECHAT_OPERATOR_PASSWORD", DEMO_PASSWORD);
         command
     };

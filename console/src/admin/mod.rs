@@ -5,6 +5,7 @@
 //! - [`sites`]: the site list and one site's settings, snippet, look and forms.
 //! - [`team`]: the operators.
 
+mod failover;
 mod files;
 mod routing;
 mod sites;
@@ -19,6 +20,7 @@ use leptos::prelude::*;
 enum Tab {
     Sites,
     Team,
+    Failover,
 }
 
 /// The admin area: tabs for the sites and the team.
@@ -32,10 +34,13 @@ pub fn AdminArea() -> impl IntoView {
                     on:click=move |_| tab.set(Tab::Sites)>"Sites"</button>
                 <button data-testid="admin-operators" class:active=move || tab.get() == Tab::Team
                     on:click=move |_| tab.set(Tab::Team)>"Team"</button>
+                <button data-testid="admin-failover" class:active=move || tab.get() == Tab::Failover
+                    on:click=move |_| tab.set(Tab::Failover)>"Failover"</button>
             </nav>
             {move || match tab.get() {
                 Tab::Sites => view! { <sites::Sites /> }.into_any(),
                 Tab::Team => view! { <team::Team /> }.into_any(),
+                Tab::Failover => view! { <failover::FailoverPanel /> }.into_any(),
             }}
         </main>
     }

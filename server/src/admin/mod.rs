@@ -15,6 +15,7 @@
 //!   `/v1/canned`.
 
 mod canned;
+mod failover;
 mod history;
 mod routing;
 mod sites;
@@ -80,6 +81,11 @@ fn admin_routes() -> Router<AppState> {
         .route("/v1/admin/sites/{id}/appearance", put(set_appearance))
         .route("/v1/admin/sites/{id}/forms", put(set_forms))
         .route("/v1/admin/sites/{id}/routing", put(routing::set_routing))
+        .route(
+            "/v1/admin/failover",
+            get(failover::status).post(failover::fail_over),
+        )
+        .route("/v1/admin/failover/release", post(failover::release))
         .route("/v1/admin/sites/{id}/identity-secret", post(rotate_secret))
         .route("/v1/admin/sites/{id}/snippet", get(snippet))
         .route(
