@@ -360,6 +360,7 @@ mod idle {
                 token: None,
             },
             page_url: None,
+            context: None,
         };
         ws.send(WsMessage::Text(hello.encode().into())).await.ok()?;
         match tokio::time::timeout(Duration::from_secs(30), ws.next()).await {

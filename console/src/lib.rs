@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod api;
 pub mod canned;
+pub mod context;
 pub mod driver;
 pub mod handover;
 pub mod history;

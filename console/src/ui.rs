@@ -305,6 +305,10 @@ fn Pane(
         }
     });
     let visitor_read = Signal::derive(move || summary().map_or(0, |s| s.visitor_read));
+    // The visitor never changes: the context panel is made once per pane.
+    let summary_now = state
+        .open
+        .with_untracked(|open| open.iter().find(|c| c.id == id).map(|c| c.visitor_id));
     let rating = move || summary().and_then(|s| s.rating);
     view! {
         <section class="pane" data-testid="conversation-pane" data-conversation=id.to_string()
@@ -328,6 +332,7 @@ fn Pane(
                 <button class="dismiss" aria-label="Close pane" on:click=move |_| driver::close_pane(id)>"×"</button>
             </header>
             {move || summary().and_then(|s| s.visitor).map(|details| view! { <VisitorCard details=details /> })}
+            {summary_now.map(|visitor| view! { <crate::context::VisitorContextPanel id=id visitor=visitor /> })}
             {move || rating().map(|r| view! {
                 <p class="rating" data-testid="conversation-rating" data-value=r.score.to_string()>
                     {format!("Rated {}", r.scale.label(r.score))}

@@ -17,6 +17,7 @@
 //! - [`canned`]: canned replies and their placeholders.
 //! - [`files`]: files sent with messages and the rules for what may be sent.
 //! - [`history`]: closed conversations, their search and their transcripts.
+//! - [`visitor`]: what operators see of a visitor (pages, browser, earlier conversations).
 //! - [`routing`]: how a site's chats are assigned, and the roster of operators to hand one to.
 
 pub mod admin;
@@ -31,6 +32,7 @@ pub mod model;
 pub mod moderation;
 pub mod replication;
 pub mod routing;
+pub mod visitor;
 
 pub use conversation::{ConversationKind, Intake, Presence, VisitorDetails};
 pub use frames::{Auth, ClientFrame, DecodeError, ServerFrame, Session};

@@ -131,6 +131,20 @@ pub enum Change {
         token_hash: String,
     },
     /// A visitor was first seen. Grow-only.
+    /// A visitor opened a page (grow-only: one record per event).
+    PageViewed {
+        /// The visitor.
+        visitor_id: VisitorId,
+        /// The page, without query or fragment.
+        url: String,
+    },
+    /// What a visitor's widget said of their browser (last writer wins per visitor).
+    VisitorContextSet {
+        /// The visitor.
+        visitor_id: VisitorId,
+        /// The context.
+        context: crate::visitor::VisitorContext,
+    },
     VisitorSeen {
         /// The visitor.
         id: VisitorId,

@@ -699,6 +699,7 @@ async fn a_removed_site_keeps_its_transcripts_and_its_widget_is_refused() {
                 token: Some(token),
             },
             page_url: None,
+            context: None,
         })
         .await;
     match again.recv().await {

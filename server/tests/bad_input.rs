@@ -38,6 +38,7 @@ async fn malformed_unknown_and_premature_frames_are_answered_and_the_socket_stay
                 token: None,
             },
             page_url: None,
+            context: None,
         })
         .await;
     assert!(matches!(client.welcome().await, Session::Visitor { .. }));
@@ -148,6 +149,7 @@ async fn forged_expired_and_foreign_site_tokens_are_refused() {
                     token: Some(token),
                 },
                 page_url: None,
+                context: None,
             })
             .await;
         assert_eq!(
@@ -166,6 +168,7 @@ async fn forged_expired_and_foreign_site_tokens_are_refused() {
                 presence: None,
             },
             page_url: None,
+            context: None,
         })
         .await;
     assert_eq!(error_code(&client.recv().await), ErrorCode::Unauthorized);
@@ -178,6 +181,7 @@ async fn forged_expired_and_foreign_site_tokens_are_refused() {
                 token: None,
             },
             page_url: None,
+            context: None,
         })
         .await;
     // The same answer as for a page the site does not allow (below), so site ids cannot be
@@ -207,6 +211,7 @@ async fn a_page_from_another_origin_cannot_open_a_visitor_session() {
                 token: None,
             },
             page_url: None,
+            context: None,
         })
         .await;
     assert_eq!(error_code(&client.recv().await), ErrorCode::Forbidden);

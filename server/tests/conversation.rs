@@ -533,6 +533,7 @@ async fn a_console_that_says_its_operator_chose_away_never_counts_as_online() {
                 presence: Some(Presence::Away),
             },
             page_url: None,
+            context: None,
         })
         .await;
     let Session::Operator { presence, .. } = console.welcome().await else {

@@ -149,6 +149,7 @@ async fn visitors_learn_an_operators_name_but_never_their_email_or_role() {
                 token: Some(token),
             },
             page_url: None,
+            context: None,
         })
         .await;
     pushed.push(again.recv_text().await);

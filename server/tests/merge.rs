@@ -1038,3 +1038,51 @@ async fn two_deployments_routing_the_same_chat_during_a_split_agree_on_one_assig
         .unwrap();
     heal(&c, &d, true).await;
 }
+
+#[tokio::test]
+async fn pages_and_browser_context_reported_on_both_sides_of_a_cut_link_agree_after_healing() {
+    use protocol::visitor::VisitorContext;
+    let (a, b, visitor, _) = linked_pair(0).await;
+    let context = |agent: &str| VisitorContext {
+        user_agent: Some(agent.into()),
+        language: Some("de-CH".into()),
+        ..Default::default()
+    };
+    // Cut off, the visitor's widget reports pages and its browser to each side in turn.
+    let old = context("Firefox/120");
+    a.store
+        .write(move |w| w.visit(visitor, Some("https://shop.example/"), Some(&old)))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let new = context("Firefox/121");
+    b.store
+        .write(move |w| w.visit(visitor, Some("https://shop.example/pricing"), Some(&new)))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    a.store
+        .write(move |w| w.visit(visitor, Some("https://shop.example/pricing"), None))
+        .await
+        .unwrap();
+    heal(&a, &b, true).await;
+    for side in [&a, &b] {
+        let (_, view) = side
+            .store
+            .read(move |r| r.visitor_context_view(visitor))
+            .await
+            .unwrap()
+            .unwrap();
+        // Every page view is kept; the same page twice in a row shows once, the newest first.
+        let pages: Vec<_> = view.pages.iter().map(|p| p.url.as_str()).collect();
+        assert_eq!(
+            pages,
+            ["https://shop.example/pricing", "https://shop.example/"]
+        );
+        // The later context wins.
+        assert_eq!(
+            view.context.unwrap().user_agent.as_deref(),
+            Some("Firefox/121")
+        );
+    }
+}

@@ -18,6 +18,7 @@ fn visitor_hello(token: Option<String>) -> ClientFrame {
             token,
         },
         page_url: None,
+        context: None,
     }
 }
 
@@ -186,6 +187,8 @@ async fn logouts_logged_before_the_tombstone_table_existed_become_tombstones() {
              DROP TABLE mail_outbox;
              DROP TABLE canned_replies;
              DROP INDEX messages_attachment;
+             DROP TABLE page_views;
+             DROP TABLE visitor_contexts;
              DROP TRIGGER messages_fts_insert;
              DROP TRIGGER messages_fts_delete;
              DROP TRIGGER messages_fts_update;

@@ -24,6 +24,7 @@ pub async fn write_burst(url: String, acked: mpsc::UnboundedSender<MessageId>, l
             token: None,
         },
         page_url: None,
+        context: None,
     };
     if socket
         .send(WsMessage::Text(hello.encode().into()))

@@ -680,3 +680,67 @@ async fn an_admins_planned_failover_from_the_panel_moves_the_widget_and_release_
         client.close().await.unwrap();
     }
 }
+
+/// The text of the context panel's `testid` in `pane`, once it is not `wanted`-less.
+async fn context_shows(client: &Client, pane: &str, testid: &str, wanted: &str) -> String {
+    let css = format!("{pane} [data-testid=\"{testid}\"]");
+    eventually(&format!("{testid} to show {wanted:?}"), WAIT, || async {
+        let text = client
+            .find(fantoccini::Locator::Css(&css))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.contains(wanted).then_some(text)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_visitors_pages_appear_in_the_context_panel_even_across_a_failover() {
+    let mut chrome = ChromeDriver::start().await;
+    let (demo, operator, visitor, pane) =
+        chatting(&mut chrome, "Which grinder do you recommend?").await;
+    let DemoPair {
+        mut primary,
+        redundant,
+        page_url,
+        ..
+    } = demo;
+    let first = page_url.clone();
+    context_shows(&operator, &pane, "context-page", &first).await;
+    let browser = context_shows(&operator, &pane, "context-browser", "Chrome").await;
+    assert!(browser.contains("on Linux"), "{browser}");
+    let time = context_shows(&operator, &pane, "context-local-time", ":").await;
+    assert!(!time.is_empty());
+    context_shows(&operator, &pane, "context-returning", "New").await;
+
+    // The visitor opens another page: the widget comes back by itself and the panel follows,
+    // the first page now among those before. The query string never reaches operators.
+    let pricing = format!("{first}pricing");
+    visitor
+        .goto(&format!("{pricing}?coupon=SECRET"))
+        .await
+        .unwrap();
+    context_shows(&operator, &pane, "context-page", &pricing).await;
+    context_shows(&operator, &pane, "context-page-history", &first).await;
+    let panel = by_test_id(&operator, "visitor-context")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!panel.contains("SECRET"), "{panel}");
+
+    // With the primary dead, the next page is recorded by the redundant deployment and shown.
+    in_sync(&primary, &redundant).await;
+    primary.kill9();
+    let contact = format!("{first}contact");
+    visitor.goto(&contact).await.unwrap();
+    context_shows(&operator, &pane, "context-page", &contact).await;
+    primary.start();
+    in_sync(&primary, &redundant).await;
+    for client in [visitor, operator] {
+        client.close().await.unwrap();
+    }
+}

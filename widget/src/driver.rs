@@ -50,7 +50,8 @@ pub fn start(settings: Settings, state: ChatState) {
         settings.moderator.clone(),
         browser::random_u64(),
     );
-    let link = Link::new(config, auth, page_url, outbox, persisted.known_active());
+    let mut link = Link::new(config, auth, page_url, outbox, persisted.known_active());
+    link.set_context(Some(visitor_context()));
     let pending_intake = persisted.intake();
     if pending_intake.is_some() {
         state.details_known.set(true);
@@ -542,5 +543,28 @@ impl Widget {
         };
         // Typing notices are not worth keeping: dropped while offline.
         link.send(monotonic_ms(), frame);
+    }
+}
+
+/// What operators see of this visitor's browser: where they came from, the browser, its
+/// language and time zone (for their local time).
+fn visitor_context() -> protocol::visitor::VisitorContext {
+    let window = web_sys::window();
+    let navigator = window.as_ref().map(|w| w.navigator());
+    let referrer = window
+        .as_ref()
+        .and_then(|w| w.document())
+        .map(|d| d.referrer())
+        .filter(|r| !r.is_empty());
+    let options = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new())
+        .resolved_options();
+    let time_zone = js_sys::Reflect::get(&options, &"timeZone".into())
+        .ok()
+        .and_then(|z| z.as_string());
+    protocol::visitor::VisitorContext {
+        referrer,
+        user_agent: navigator.as_ref().and_then(|n| n.user_agent().ok()),
+        language: navigator.as_ref().and_then(|n| n.language()),
+        time_zone,
     }
 }

@@ -66,6 +66,8 @@ pub struct Link {
     config: LinkConfig,
     auth: Auth,
     page_url: Option<String>,
+    /// What a widget says of its browser in every `hello`.
+    context: Option<protocol::visitor::VisitorContext>,
     outbox: Outbox,
     /// Messages acknowledged by a replicating deployment and not yet replicated.
     acked: BTreeSet<MessageId>,
@@ -134,6 +136,7 @@ impl Link {
             config,
             auth,
             page_url,
+            context: None,
             outbox,
             acked: BTreeSet::new(),
             replicates: false,
@@ -212,6 +215,11 @@ impl Link {
         self.connect_to(target, now);
     }
 
+    /// Sends `context` (the visitor's browser, for operators) in every `hello` from now on.
+    pub fn set_context(&mut self, context: Option<protocol::visitor::VisitorContext>) {
+        self.context = context;
+    }
+
     /// The WebSocket `conn` is open.
     pub fn opened(&mut self, conn: u64, _now: u64) {
         if let Phase::Connecting { conn: current, .. } = self.phase {
@@ -220,6 +228,7 @@ impl Link {
                     protocol: protocol::PROTOCOL_VERSION,
                     auth: self.auth.clone(),
                     page_url: self.page_url.clone(),
+                    context: self.context.clone(),
                 };
                 self.actions.push_back(Action::Send { conn, frame: hello });
             }

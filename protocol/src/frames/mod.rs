@@ -46,6 +46,9 @@ pub enum ClientFrame {
         /// The page the visitor is on, shown to operators as context.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         page_url: Option<String>,
+        /// What the widget knows of the visitor's browser, shown to operators.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        context: Option<crate::visitor::VisitorContext>,
     },
     /// Post a message. Resending the same `message_id` is always safe: it is stored once and
     /// acknowledged again. A visitor naming a conversation that does not exist yet opens it.

@@ -73,6 +73,7 @@ fn every_client_frame_round_trips() {
                 token: None,
             },
             page_url: Some("https://acme.example/".into()),
+            context: None,
         },
         ClientFrame::Hello {
             protocol: PROTOCOL_VERSION,
@@ -81,6 +82,7 @@ fn every_client_frame_round_trips() {
                 presence: Some(crate::Presence::Away),
             },
             page_url: None,
+            context: None,
         },
         ClientFrame::Send {
             conversation_id: conversation(),

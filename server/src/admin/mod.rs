@@ -20,6 +20,7 @@ mod history;
 mod routing;
 mod sites;
 mod team;
+mod visitors;
 
 pub use sites::render_snippet;
 
@@ -63,6 +64,7 @@ pub fn router(config: &Config) -> Router<AppState> {
         .route("/v1/roster", get(routing::roster))
         .route("/v1/history", get(history::history))
         .route("/v1/history/{id}", get(history::transcript))
+        .route("/v1/visitors/{id}/context", get(visitors::context))
         .route(
             "/v1/canned/{id}",
             put(canned::set_canned).delete(canned::remove_canned),

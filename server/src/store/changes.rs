@@ -106,6 +106,35 @@ pub fn apply(conn: &Connection, event: &LoggedEvent) -> Result<Option<Conversati
             expires_at,
         } => session_created(conn, &stamp, token_hash, *operator_id, *expires_at).map(|()| None),
         Change::SessionDeleted { token_hash } => session_deleted(conn, token_hash).map(|()| None),
+        Change::PageViewed { visitor_id, url } => {
+            conn.execute_cached(
+                "INSERT INTO page_views (origin, origin_seq, visitor_id, url, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                params![
+                    stamp.origin,
+                    stamp.origin_seq,
+                    visitor_id.to_string(),
+                    url,
+                    stamp.wall_ms()
+                ],
+            )?;
+            Ok(None)
+        }
+        Change::VisitorContextSet {
+            visitor_id,
+            context,
+        } => {
+            // **Last writer wins by (hlc, origin)**, one register per visitor.
+            let value = serde_json::to_string(context).expect("contexts serialise");
+            conn.execute_cached(
+                "INSERT INTO visitor_contexts (visitor_id, value, hlc, origin) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(visitor_id) DO UPDATE SET value = excluded.value, hlc = excluded.hlc,
+                     origin = excluded.origin
+                 WHERE (excluded.hlc, excluded.origin) > (visitor_contexts.hlc, visitor_contexts.origin)",
+                params![visitor_id.to_string(), value, stamp.hlc, stamp.origin],
+            )?;
+            Ok(None)
+        }
         Change::VisitorSeen { id, site_id } => {
             visitor_seen(conn, *id, site_id, stamp.wall_ms()).map(|()| None)
         }

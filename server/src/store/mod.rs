@@ -28,6 +28,7 @@ pub mod schema;
 pub mod settings;
 pub mod sync_check;
 pub mod validate;
+pub mod visitors;
 mod writer;
 
 pub use accounts::{normalise_origin, Credentials, SessionStatus, Site, ANY_ORIGIN};

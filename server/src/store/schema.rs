@@ -260,6 +260,26 @@ pub const MIGRATIONS: &[&str] = &[
     END;
     CREATE INDEX conversations_history ON conversations (state, updated_at, id);
     "#,
+    // 16: visitor context. Each page a visitor opens is a record of its own (grow-only, keyed by
+    // the event that reported it); what their browser said is a last-writer-wins register per
+    // visitor.
+    r#"
+    CREATE TABLE page_views (
+        origin TEXT NOT NULL,
+        origin_seq INTEGER NOT NULL,
+        visitor_id TEXT NOT NULL,
+        url TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (origin, origin_seq)
+    );
+    CREATE INDEX page_views_by_visitor ON page_views (visitor_id, at);
+    CREATE TABLE visitor_contexts (
+        visitor_id TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        hlc INTEGER NOT NULL,
+        origin TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// Opens-time settings for every connection: WAL so readers never block the writer, `synchronous =

@@ -24,6 +24,8 @@ const TABLES: &[(&str, &str)] = &[
     ("operator tombstones", "SELECT id FROM operator_tombstones ORDER BY id"),
     ("session tombstones", "SELECT token_hash FROM session_tombstones ORDER BY token_hash"),
     ("visitors", "SELECT id || ' ' || site_id FROM visitors ORDER BY id"),
+    ("page views", "SELECT origin || ' ' || origin_seq || ' ' || visitor_id || ' ' || url || ' ' || at FROM page_views ORDER BY origin, origin_seq"),
+    ("visitor contexts", "SELECT visitor_id || ' ' || value FROM visitor_contexts ORDER BY visitor_id"),
     ("visitor details", "SELECT visitor_id || ' ' || details FROM visitor_details ORDER BY visitor_id"),
     ("read marks", "SELECT conversation_id || ' ' || reader || ' ' || up_to FROM conversation_reads ORDER BY conversation_id, reader"),
     ("ratings", "SELECT conversation_id || ' ' || scale || ' ' || score || ' ' || quote(comment) FROM conversation_ratings ORDER BY conversation_id"),

@@ -124,6 +124,15 @@ pub fn change(change: &Change) -> Result<(), String> {
             time("message time", *sent_at)
         }
         Change::ConversationStateChanged { .. } => Ok(()),
+        Change::PageViewed { url, .. } => {
+            let ok = !url.is_empty()
+                && url.len() <= protocol::visitor::MAX_URL_BYTES
+                && !url.chars().any(char::is_control);
+            ok.then_some(()).ok_or_else(|| {
+                "a page view's URL is 1 to 2048 bytes without control characters".into()
+            })
+        }
+        Change::VisitorContextSet { context, .. } => context.check(),
         Change::CannedReplySet { id, reply } => match reply {
             Some(reply) if reply.id != *id => Err("a canned reply's id must be its own".into()),
             Some(reply) => reply.check().map_err(|e| e.message),

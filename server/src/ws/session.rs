@@ -179,7 +179,15 @@ impl Session {
         };
         match (&self.peer, frame) {
             (_, ClientFrame::Ping { nonce }) => Outcome::reply(ServerFrame::Pong { nonce }),
-            (None, ClientFrame::Hello { auth, page_url, .. }) => self.hello(auth, page_url).await,
+            (
+                None,
+                ClientFrame::Hello {
+                    auth,
+                    page_url,
+                    context,
+                    ..
+                },
+            ) => self.hello(auth, page_url, context).await,
             (None, _) => Outcome::refuse(ErrorCode::HelloRequired, "the first frame must be hello"),
             (Some(_), ClientFrame::Hello { .. }) => {
                 Outcome::refuse(ErrorCode::Conflict, "hello was already received")

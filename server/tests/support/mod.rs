@@ -175,6 +175,7 @@ impl TestServer {
                     token,
                 },
                 page_url: Some(format!("{ORIGIN}/pricing")),
+                context: None,
             })
             .await;
         let session = client.welcome().await;
@@ -445,6 +446,7 @@ pub fn visitor_hello(site_id: &str, page_url: Option<String>) -> ClientFrame {
             token: None,
         },
         page_url,
+        context: None,
     }
 }
 
@@ -457,6 +459,7 @@ pub fn operator_hello(token: String) -> ClientFrame {
             presence: None,
         },
         page_url: None,
+        context: None,
     }
 }
 

@@ -9,14 +9,22 @@ use crate::identity::Identity;
 use crate::store::SessionStatus;
 use crate::throttle::retry_after_secs;
 use crate::ws::outcome::Outcome;
+use protocol::visitor::VisitorContext;
 use protocol::{
     Auth, ErrorCode, ServerFrame, Session as WelcomeSession, SiteId, VisitorId, PROTOCOL_VERSION,
 };
 
 impl Session {
-    pub(super) async fn hello(&mut self, auth: Auth, page_url: Option<String>) -> Outcome {
+    pub(super) async fn hello(
+        &mut self,
+        auth: Auth,
+        page_url: Option<String>,
+        context: Option<VisitorContext>,
+    ) -> Outcome {
         let result = match auth {
-            Auth::Visitor { site_id, token } => self.visitor_hello(site_id, token, page_url).await,
+            Auth::Visitor { site_id, token } => {
+                self.visitor_hello(site_id, token, page_url, context).await
+            }
             Auth::Operator { token, presence } => self.operator_hello(token, presence).await,
         };
         match result {
@@ -35,6 +43,7 @@ impl Session {
         site_id: SiteId,
         token: Option<String>,
         page_url: Option<String>,
+        context: Option<VisitorContext>,
     ) -> Result<WelcomeSession, Refusal> {
         let store = &self.state.store;
         let lookup = site_id.clone();
@@ -72,8 +81,29 @@ impl Session {
         // missed: it is either in the welcome or in the feed.
         self.subscription = Some(self.state.hub.subscribe_visitor(visitor_id));
         let site_for_write = site_id.clone();
+        // Operators see the page without its query or fragment, and so is it kept; a context
+        // that breaks a bound is left out (the chat itself does not depend on it).
+        let page = page_url
+            .as_deref()
+            .map(crate::text::page_url_for_operators)
+            .filter(|p| !p.is_empty());
+        let context = context
+            .map(|mut c| {
+                c.referrer = c.referrer.map(|r| crate::text::page_url_for_operators(&r));
+                c
+            })
+            .filter(|c| match c.check() {
+                Ok(()) => true,
+                Err(why) => {
+                    tracing::info!(%why, "a visitor's context was left out");
+                    false
+                }
+            });
         store
-            .write(move |w| w.ensure_visitor(visitor_id, &site_for_write))
+            .write(move |w| {
+                w.ensure_visitor(visitor_id, &site_for_write)?;
+                w.visit(visitor_id, page.as_deref(), context.as_ref())
+            })
             .await?;
         let (conversations, details) = store
             .read(move |r| {

@@ -1,0 +1,124 @@
+//! Visitor context: the pages a visitor opens and what their browser said, recorded when their
+//! widget says hello, and read for the operators' context panel.
+
+use super::rows;
+use super::{Reader, StoreError, Writer};
+use protocol::replication::Change;
+use protocol::visitor::{PageView, VisitorContext, VisitorContextView, PAGES_SHOWN};
+use protocol::VisitorId;
+use rusqlite::OptionalExtension;
+
+impl Reader<'_> {
+    /// What the visitor's browser said last, if anything.
+    pub fn visitor_context(
+        &self,
+        visitor: VisitorId,
+    ) -> Result<Option<VisitorContext>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT value FROM visitor_contexts WHERE visitor_id = ?1",
+                [visitor.to_string()],
+                |row| {
+                    rows::parsed(row, 0, "visitor context", |s| {
+                        serde_json::from_str::<VisitorContext>(s)
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// The visitor's latest pages, newest first, a page opened again at once (a reconnection,
+    /// a failover, a reload) shown once.
+    pub fn page_views(&self, visitor: VisitorId) -> Result<Vec<PageView>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT url, at FROM page_views WHERE visitor_id = ?1
+             ORDER BY at DESC, origin DESC, origin_seq DESC LIMIT 200",
+        )?;
+        let all = stmt
+            .query_map([visitor.to_string()], |row| {
+                Ok(PageView {
+                    url: row.get(0)?,
+                    at: row.get(1)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut pages: Vec<PageView> = Vec::new();
+        for page in all {
+            // Newest first: the same URL just after is the same stay on the page, kept at its
+            // first moment.
+            let full = pages.len() == PAGES_SHOWN;
+            match pages.last_mut() {
+                Some(later) if later.url == page.url => later.at = page.at,
+                _ if full => break,
+                _ => pages.push(page),
+            }
+        }
+        Ok(pages)
+    }
+
+    /// Everything operators see of a visitor; `None` when unknown.
+    pub fn visitor_context_view(
+        &self,
+        visitor: VisitorId,
+    ) -> Result<Option<(protocol::SiteId, VisitorContextView)>, StoreError> {
+        let found: Option<(String, i64)> = self
+            .conn
+            .query_row(
+                "SELECT site_id, created_at FROM visitors WHERE id = ?1",
+                [visitor.to_string()],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        let Some((site, first_seen_at)) = found else {
+            return Ok(None);
+        };
+        Ok(Some((
+            protocol::SiteId(site),
+            VisitorContextView {
+                visitor_id: visitor,
+                details: self.visitor_details(visitor)?,
+                context: self.visitor_context(visitor)?,
+                pages: self.page_views(visitor)?,
+                conversations: self.visitor_conversations(visitor)?,
+                first_seen_at,
+            },
+        )))
+    }
+}
+
+impl Writer<'_> {
+    /// Notes a visitor's hello: the page they are on, unless it is the page they were last seen
+    /// on here (a reconnection), and their browser's context, unless unchanged.
+    pub fn visit(
+        &self,
+        visitor_id: VisitorId,
+        page: Option<&str>,
+        context: Option<&VisitorContext>,
+    ) -> Result<(), StoreError> {
+        if let Some(url) = page {
+            let last: Option<String> = self
+                .conn
+                .query_row(
+                    "SELECT url FROM page_views WHERE visitor_id = ?1 ORDER BY at DESC, origin DESC, origin_seq DESC LIMIT 1",
+                    [visitor_id.to_string()],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            if last.as_deref() != Some(url) {
+                let url = url.to_owned();
+                self.record(Change::PageViewed { visitor_id, url })?;
+            }
+        }
+        if let Some(context) = context {
+            if self.visitor_context(visitor_id)?.as_ref() != Some(context) {
+                let context = context.clone();
+                self.record(Change::VisitorContextSet {
+                    visitor_id,
+                    context,
+                })?;
+            }
+        }
+        Ok(())
+    }
+}
