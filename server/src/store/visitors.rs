@@ -8,6 +8,9 @@ use protocol::visitor::{PageView, VisitorContext, VisitorContextView, PAGES_SHOW
 use protocol::VisitorId;
 use rusqlite::OptionalExtension;
 
+/// How long without a new page ends a visit.
+const VISIT_GAP_MS: i64 = 30 * 60 * 1000;
+
 impl Reader<'_> {
     /// What the visitor's browser said last, if anything.
     pub fn visitor_context(
@@ -28,8 +31,9 @@ impl Reader<'_> {
             .optional()?)
     }
 
-    /// The visitor's latest pages, newest first, a page opened again at once (a reconnection,
-    /// a failover, a reload) shown once.
+    /// The pages of the visitor's latest visit, newest first (a visit ends after half an hour
+    /// without a new page), a page opened again at once (a reconnection, a failover, a reload)
+    /// shown once.
     pub fn page_views(&self, visitor: VisitorId) -> Result<Vec<PageView>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT url, at FROM page_views WHERE visitor_id = ?1
@@ -45,6 +49,12 @@ impl Reader<'_> {
             .collect::<Result<Vec<_>, _>>()?;
         let mut pages: Vec<PageView> = Vec::new();
         for page in all {
+            if pages
+                .last()
+                .is_some_and(|later| later.at - page.at > VISIT_GAP_MS)
+            {
+                break;
+            }
             // Newest first: the same URL just after is the same stay on the page, kept at its
             // first moment.
             let full = pages.len() == PAGES_SHOWN;
