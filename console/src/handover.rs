@@ -59,11 +59,7 @@ pub fn Handover(
     /// The console's state.
     state: ConsoleState,
 ) -> impl IntoView {
-    let summary = move || {
-        state
-            .open
-            .with(|open| open.iter().find(|c| c.id == id).cloned())
-    };
+    let summary = move || state.open_summary(id);
     let me = move || state.operator.with(|o| o.as_ref().map(|o| o.id));
     let admin = move || {
         state

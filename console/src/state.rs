@@ -122,6 +122,12 @@ impl ConsoleState {
         }
     }
 
+    /// The latest summary of the open conversation `id` (tracked).
+    pub fn open_summary(self, id: protocol::ConversationId) -> Option<ConversationSummary> {
+        self.open
+            .with(|open| open.iter().find(|c| c.id == id).cloned())
+    }
+
     /// Where the console fetches files now: the deployment it is connected to, with the
     /// operator's session token.
     pub fn file_source(self) -> browser::files::Source {

@@ -267,11 +267,7 @@ fn Pane(
     /// The console's state.
     state: ConsoleState,
 ) -> impl IntoView {
-    let summary = move || {
-        state
-            .open
-            .with(|open| open.iter().find(|c| c.id == id).cloned())
-    };
+    let summary = move || state.open_summary(id);
     let conversation_state = move || {
         summary()
             .map(|s| s.state)

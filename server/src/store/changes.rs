@@ -126,13 +126,7 @@ pub fn apply(conn: &Connection, event: &LoggedEvent) -> Result<Option<Conversati
         } => {
             // **Last writer wins by (hlc, origin)**, one register per visitor.
             let value = serde_json::to_string(context).expect("contexts serialise");
-            conn.execute_cached(
-                "INSERT INTO visitor_contexts (visitor_id, value, hlc, origin) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(visitor_id) DO UPDATE SET value = excluded.value, hlc = excluded.hlc,
-                     origin = excluded.origin
-                 WHERE (excluded.hlc, excluded.origin) > (visitor_contexts.hlc, visitor_contexts.origin)",
-                params![visitor_id.to_string(), value, stamp.hlc, stamp.origin],
-            )?;
+            visitor_register(conn, &stamp, VISITOR_CONTEXT_REGISTER, *visitor_id, &value)?;
             Ok(None)
         }
         Change::VisitorSeen { id, site_id } => {
@@ -435,11 +429,33 @@ fn visitor_details_set(
     details: &VisitorDetails,
 ) -> Result<(), StoreError> {
     let value = serde_json::to_string(details).expect("details serialise");
+    visitor_register(conn, stamp, VISITOR_DETAILS_REGISTER, visitor_id, &value)
+}
+
+/// The last-writer-wins registers kept per visitor: their form answers and their browser.
+const VISITOR_DETAILS_REGISTER: &str =
+    "INSERT INTO visitor_details (visitor_id, details, hlc, origin)
+     VALUES (?1, ?2, ?3, ?4)
+     ON CONFLICT(visitor_id) DO UPDATE SET details = excluded.details, hlc = excluded.hlc,
+         origin = excluded.origin
+     WHERE (excluded.hlc, excluded.origin) > (visitor_details.hlc, visitor_details.origin)";
+const VISITOR_CONTEXT_REGISTER: &str =
+    "INSERT INTO visitor_contexts (visitor_id, value, hlc, origin)
+     VALUES (?1, ?2, ?3, ?4)
+     ON CONFLICT(visitor_id) DO UPDATE SET value = excluded.value, hlc = excluded.hlc,
+         origin = excluded.origin
+     WHERE (excluded.hlc, excluded.origin) > (visitor_contexts.hlc, visitor_contexts.origin)";
+
+/// Sets a visitor's register (`sql`, one of the above) to `value` if this event is later.
+fn visitor_register(
+    conn: &Connection,
+    stamp: &Stamp,
+    sql: &str,
+    visitor_id: VisitorId,
+    value: &str,
+) -> Result<(), StoreError> {
     conn.execute_cached(
-        "INSERT INTO visitor_details (visitor_id, details, hlc, origin) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT(visitor_id) DO UPDATE SET details = excluded.details, hlc = excluded.hlc,
-             origin = excluded.origin
-         WHERE (excluded.hlc, excluded.origin) > (visitor_details.hlc, visitor_details.origin)",
+        sql,
         params![visitor_id.to_string(), value, stamp.hlc, stamp.origin],
     )?;
     Ok(())
