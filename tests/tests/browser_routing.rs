@@ -355,7 +355,48 @@ async fn two_full_agents_queue_the_third_visitor_and_a_transfer_carries_on_acros
         .collect();
     primary.start();
     stored_once_on_both(&primary, &redundant, ids).await;
-    for client in visitors.into_iter().chain(consoles) {
+
+    // An admin assigns the third visitor's chat from the first operator to the second with the
+    // pane's select: the first operator is told, and the visitor sees who took over.
+    let admin = chrome.session().await;
+    tests::browser::console_login(&admin, &format!("{}/console/", redundant.url())).await;
+    let third = widget_conversation(&visitors[2]).await;
+    let admin_pane = open_pane(&admin, &third).await;
+    let select = format!("{admin_pane} [data-testid=\"assign-select\"]");
+    let option = format!("{select} option[value=\"{}\"]", id_of(second));
+    admin
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(&option))
+        .await
+        .unwrap();
+    let script = r#"
+        const field = document.querySelector(arguments[0]);
+        field.value = arguments[1];
+        field.dispatchEvent(new Event('change', { bubbles: true }));
+    "#;
+    admin
+        .execute(script, vec![select.into(), id_of(second).into()])
+        .await
+        .unwrap();
+    widget_shows_text(
+        &visitors[2],
+        &format!("Ada Admin assigned the chat to {second}"),
+    )
+    .await;
+    let told = eventually("the first operator to be told", WAIT, || async {
+        let notice = to
+            .find(Locator::Css("[data-testid=\"console-notice\"]"))
+            .await
+            .ok()?;
+        notice.text().await.ok()
+    })
+    .await;
+    assert!(
+        told.contains(&format!("{second} now has your chat")),
+        "{told}"
+    );
+    for client in visitors.into_iter().chain(consoles).chain([admin]) {
         client.close().await.unwrap();
     }
 }

@@ -274,9 +274,10 @@ impl Writer<'_> {
             None => None,
         };
         self.assign(id, to)?;
-        let verb = match current.state {
-            ConversationState::Waiting => "assigned",
-            _ => "transferred",
+        // The chat's own operator transfers it; anyone else (an admin) assigns it.
+        let verb = match assignee == Some(by.id) {
+            true => "transferred",
+            false => "assigned",
         };
         let text = format!("{} {verb} the chat to {}", by.name, target.name);
         let change = self.system_notice(id, text)?;
