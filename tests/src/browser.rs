@@ -314,6 +314,33 @@ pub async fn console_shows(client: &Client, pane: &str, texts: &[&str]) -> Vec<L
     shows_exactly("the console", texts, || lines(client, false, pane)).await
 }
 
+/// Sets a page field's value (a select or a text field, found by `css`) as a person would:
+/// `input` and `change` follow.
+pub async fn set_field(client: &Client, css: &str, value: &str) {
+    let script = r#"
+        const field = document.querySelector(arguments[0]);
+        field.value = arguments[1];
+        field.dispatchEvent(new Event('input', { bubbles: true }));
+        field.dispatchEvent(new Event('change', { bubbles: true }));
+    "#;
+    client
+        .execute(script, vec![css.into(), value.into()])
+        .await
+        .unwrap();
+}
+
+/// Chooses `value` in the select `css` once it offers it (options that arrive from a call).
+pub async fn choose_when_offered(client: &Client, css: &str, value: &str) {
+    let option = format!("{css} option[value=\"{value}\"]");
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(&option))
+        .await
+        .unwrap();
+    set_field(client, css, value).await;
+}
+
 /// Logs in to the console at `console_url` with the test admin's credentials.
 pub async fn console_login(client: &Client, console_url: &str) {
     let (email, password) = (

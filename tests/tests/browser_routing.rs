@@ -136,22 +136,7 @@ async fn in_pane(client: &Client, pane: &str, testid: &str) -> fantoccini::eleme
 /// Chooses `operator` in the transfer form of `pane`, once the roster lists them, and submits.
 async fn transfer(client: &Client, pane: &str, operator: &str, note: &str) {
     let target = format!("{pane} [data-testid=\"transfer-target\"]");
-    let option = format!("{target} option[value=\"{operator}\"]");
-    client
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(&option))
-        .await
-        .unwrap();
-    let script = r#"
-        const field = document.querySelector(arguments[0]);
-        field.value = arguments[1];
-        field.dispatchEvent(new Event('change', { bubbles: true }));
-    "#;
-    client
-        .execute(script, vec![target.into(), operator.into()])
-        .await
-        .unwrap();
+    tests::browser::choose_when_offered(client, &target, operator).await;
     in_pane(client, pane, "transfer-note")
         .await
         .send_keys(note)
@@ -363,22 +348,7 @@ async fn two_full_agents_queue_the_third_visitor_and_a_transfer_carries_on_acros
     let third = widget_conversation(&visitors[2]).await;
     let admin_pane = open_pane(&admin, &third).await;
     let select = format!("{admin_pane} [data-testid=\"assign-select\"]");
-    let option = format!("{select} option[value=\"{}\"]", id_of(second));
-    admin
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(&option))
-        .await
-        .unwrap();
-    let script = r#"
-        const field = document.querySelector(arguments[0]);
-        field.value = arguments[1];
-        field.dispatchEvent(new Event('change', { bubbles: true }));
-    "#;
-    admin
-        .execute(script, vec![select.into(), id_of(second).into()])
-        .await
-        .unwrap();
+    tests::browser::choose_when_offered(&admin, &select, &id_of(second)).await;
     widget_shows_text(
         &visitors[2],
         &format!("Ada Admin assigned the chat to {second}"),

@@ -131,16 +131,7 @@ async fn private_notes_stay_with_operators_and_survive_a_killed_primary() {
 
 /// Sets a console field's value as typing would (for selects and text fields alike).
 async fn set_console_value(client: &Client, css: &str, value: &str) {
-    let script = r#"
-        const field = document.querySelector(arguments[0]);
-        field.value = arguments[1];
-        field.dispatchEvent(new Event('input', { bubbles: true }));
-        field.dispatchEvent(new Event('change', { bubbles: true }));
-    "#;
-    client
-        .execute(script, vec![css.into(), value.into()])
-        .await
-        .unwrap();
+    tests::browser::set_field(client, css, value).await;
 }
 
 async fn click_css(client: &Client, css: &str) {
