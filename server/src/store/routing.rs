@@ -54,23 +54,24 @@ impl Reader<'_> {
     /// The sites that assign chats automatically and have chats waiting, with their mode.
     pub fn sites_with_queue(&self) -> Result<Vec<(SiteId, RoutingMode)>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT s.site_id FROM site_settings s
+            "SELECT s.site_id, s.value FROM site_settings s
              WHERE s.key = 'routing' AND json_extract(s.value, '$.value') != 'manual'
                AND NOT EXISTS (SELECT 1 FROM site_tombstones t WHERE t.id = s.site_id)
                AND EXISTS (SELECT 1 FROM conversations c WHERE c.site_id = s.site_id
                            AND c.state = 'waiting' AND c.kind = 'chat')
              ORDER BY s.site_id",
         )?;
-        let ids = stmt
-            .query_map([], |row| row.get::<_, String>(0))?
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut sites = Vec::with_capacity(ids.len());
-        for id in ids {
-            let id = SiteId(id);
-            let mode = self.site_routing(&id)?;
-            sites.push((id, mode));
-        }
-        Ok(sites)
+        let sites = stmt.query_map([], |row| {
+            let setting = super::rows::parsed(row, 1, "site setting", |s| {
+                serde_json::from_str::<SiteSetting>(s)
+            })?;
+            let mode = match setting {
+                SiteSetting::Routing(mode) => mode,
+                _ => RoutingMode::Manual,
+            };
+            Ok((SiteId(row.get(0)?), mode))
+        })?;
+        Ok(sites.collect::<Result<_, _>>()?)
     }
 
     /// A site's waiting chats, oldest first (at most `limit`): its queue.
