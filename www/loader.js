@@ -7,13 +7,29 @@
    renders inside the same shadow root, keeping the visitor's session and outbox in this page's
    localStorage, so it is the same whichever deployment served its files. Before drawing the
    button it asks for the site's look (/v1/sites/ID/widget-config, from the deployments in turn,
-   briefly): what the snippet does not set itself comes from there. */
+   briefly): what the snippet does not set itself comes from there. It also defines the page's
+   API, window.livechat(method, ...): until the widget runs, calls wait in a queue (livechat.q)
+   that the widget runs in order; a call that needs the widget (open, toggle, sendMessage) loads
+   it, and hide/show apply to this button at once. */
 (function () {
   "use strict";
   var w = window, d = document, settings = w.LiveChat;
   if (!settings || !settings.deployments || !settings.deployments.length || w.__liveChatLoader) return;
   w.__liveChatLoader = true;
-  var started = false, retry = null;
+  var started = false, retry = null, configured = false, wanted = false, hiddenByPage = false, launcher = null;
+  var queue = (w.livechat && w.livechat.q) || [];
+  function note(method) {
+    if (method === "open" || method === "toggle" || method === "sendMessage") wanted = true;
+    if (method === "hide" || method === "show") hiddenByPage = method === "hide";
+    if (launcher) launcher.style.display = hiddenByPage ? "none" : "";
+  }
+  for (var i = 0; i < queue.length; i++) note(queue[i][0]);
+  var api = w.livechat = function () {
+    queue.push(arguments);
+    note(arguments[0]);
+    if (wanted && configured) load();
+  };
+  api.q = queue;
 
   function within(ms, promise) {
     // A frozen deployment accepts the connection and never answers: give up on it in time.
@@ -98,7 +114,8 @@
       "align-items:center;justify-content:center}.launcher svg{width:26px;height:26px;fill:currentColor}</style>" +
       '<button class="launcher" data-testid="chat-launcher" aria-label="Open chat" aria-expanded="false">' +
       '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 4h16v12H7l-3 3z"/></svg></button>';
-    var launcher = root.querySelector("button");
+    launcher = root.querySelector("button");
+    if (hiddenByPage) launcher.style.display = "none";
     // Inline, so the look stays when the widget replaces this stylesheet with its own.
     if (/^#[0-9a-f]{6}$/i.test(settings.accentColor || "")) launcher.style.background = settings.accentColor;
     if (settings.position === "bottom_left") { launcher.style.left = "20px"; launcher.style.right = "auto"; }
@@ -114,9 +131,10 @@
 
   function start() {
     configure(0, function () {
-      if (settings.hidden && !returning()) return;
+      configured = true;
+      if (settings.hidden && !returning() && !wanted) return;
       button();
-      if (returning()) load();
+      if (returning() || wanted) load();
     });
   }
   if (d.readyState === "complete") start();

@@ -341,7 +341,7 @@ mod idle {
 
     use super::Member;
     use futures_util::{SinkExt, StreamExt};
-    use protocol::{Auth, ClientFrame, SiteId, PROTOCOL_VERSION};
+    use protocol::{ClientFrame, SiteId};
     use std::time::Duration;
     use tokio_tungstenite::tungstenite::Message as WsMessage;
 
@@ -353,15 +353,7 @@ mod idle {
         let stream = socket.connect(server).await.ok()?;
         let url = format!("ws://{server}{}", protocol::WS_PATH);
         let (mut ws, _) = tokio_tungstenite::client_async(url, stream).await.ok()?;
-        let hello = ClientFrame::Hello {
-            protocol: PROTOCOL_VERSION,
-            auth: Auth::Visitor {
-                site_id: SiteId(tests::deployment::SITE_ID.into()),
-                token: None,
-            },
-            page_url: None,
-            context: None,
-        };
+        let hello = ClientFrame::first_visitor_hello(SiteId(tests::deployment::SITE_ID.into()));
         ws.send(WsMessage::Text(hello.encode().into())).await.ok()?;
         match tokio::time::timeout(Duration::from_secs(30), ws.next()).await {
             Ok(Some(Ok(WsMessage::Text(_)))) => Some(ws),

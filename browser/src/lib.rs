@@ -154,12 +154,17 @@ pub fn watch_visibility(changed: impl Fn(bool) + 'static) {
 /// the ISO form for a `datetime` attribute. The browser's `Intl` does the work, so nothing is
 /// shipped for it.
 pub fn local_time(ms: i64) -> (String, String, String) {
+    local_time_in(ms, "default")
+}
+
+/// [`local_time`] in the given locale (`ar`, `de-CH`) instead of the browser's.
+pub fn local_time_in(ms: i64, locale: &str) -> (String, String, String) {
     let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
     let options = js_sys::Object::new();
     let _ = js_sys::Reflect::set(&options, &"hour".into(), &"2-digit".into());
     let _ = js_sys::Reflect::set(&options, &"minute".into(), &"2-digit".into());
-    let short = date.to_locale_time_string_with_options("default", &options);
-    let full = date.to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED);
+    let short = date.to_locale_time_string_with_options(locale, &options);
+    let full = date.to_locale_string(locale, &wasm_bindgen::JsValue::UNDEFINED);
     (short.into(), full.into(), date.to_iso_string().into())
 }
 

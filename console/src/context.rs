@@ -77,6 +77,16 @@ pub fn VisitorContextPanel(
     let referrer = field(|v| v.context.as_ref()?.referrer.clone());
     let browser_name = field(|v| v.context.as_ref()?.browser());
     let language = field(|v| v.context.as_ref()?.language.clone());
+    // Set only by a deployment that checked the site's signature (`identify`).
+    let user = field(|v| v.context.as_ref()?.user_id.clone());
+    let attributes = move || {
+        view_of.with(|v| {
+            v.as_ref()
+                .and_then(|v| v.context.as_ref())
+                .map(|c| c.attributes.clone().into_iter().collect::<Vec<_>>())
+                .unwrap_or_default()
+        })
+    };
     let zone = move || {
         view_of.with(|v| {
             v.as_ref()
@@ -123,11 +133,20 @@ pub fn VisitorContextPanel(
                 <dt>"Browser"</dt><dd data-testid="context-browser">{browser_name}</dd>
                 <dt>"Language"</dt><dd data-testid="context-language">{language}</dd>
                 <dt>"Local time"</dt><dd data-testid="context-local-time">{move || local_time(zone().as_deref())}</dd>
+                <dt>"Signed in as"</dt><dd data-testid="context-user">{user}</dd>
                 <dt>"Visitor"</dt>
                 <dd data-testid="context-returning" data-returning=move || returning().map(|r| r.to_string()).unwrap_or_default()>
                     {move || match returning() { Some(true) => "Returning", Some(false) => "New", None => "—" }}
                 </dd>
             </dl>
+            <Show when=move || !attributes().is_empty()>
+                <h4>"Attributes"</h4>
+                <dl class="attributes">
+                    {move || attributes().into_iter().map(|(key, value)| view! {
+                        <dt>{key.clone()}</dt><dd data-testid="context-attribute" data-key=key>{value}</dd>
+                    }).collect_view()}
+                </dl>
+            </Show>
             <Show when=move || !earlier_pages().is_empty()>
                 <h4>"Pages before"</h4>
                 <ol class="pages">

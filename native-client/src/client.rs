@@ -52,6 +52,7 @@ impl ClientOptions {
             auth: Auth::Visitor {
                 site_id: protocol::SiteId(site.into()),
                 token: None,
+                user: None,
             },
             state_file: None,
         }

@@ -6,6 +6,7 @@ use crate::conversation::VisitorDetails;
 use crate::ids::VisitorId;
 use crate::model::ConversationSummary;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// The longest page URL or referrer kept, in bytes.
 pub const MAX_URL_BYTES: usize = 2048;
@@ -31,6 +32,108 @@ pub struct VisitorContext {
     /// The IANA time zone (`Europe/Zurich`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
+    /// The custom attributes the page set (`setAttributes`): plan, account, cart value.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
+    /// The site's user this visitor is, set by the deployment once it has checked the
+    /// identity's signature; whatever a widget puts here is replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+}
+
+/// The most custom attributes a visitor carries.
+pub const MAX_ATTRIBUTES: usize = 30;
+
+/// The longest attribute key, in bytes.
+pub const MAX_ATTRIBUTE_KEY_BYTES: usize = 64;
+
+/// The longest attribute value, in bytes.
+pub const MAX_ATTRIBUTE_VALUE_BYTES: usize = 500;
+
+/// The longest user id a site may give, in bytes.
+pub const MAX_USER_ID_BYTES: usize = 256;
+
+/// Whether `attributes` keep the bounds: at most [`MAX_ATTRIBUTES`], keys of letters, digits,
+/// `_`, `-` and `.`, values without control characters. The error is a sentence for the page's
+/// developer.
+pub fn check_attributes(attributes: &BTreeMap<String, String>) -> Result<(), String> {
+    if attributes.len() > MAX_ATTRIBUTES {
+        return Err(format!("at most {MAX_ATTRIBUTES} attributes"));
+    }
+    for (key, value) in attributes {
+        let key_ok = !key.is_empty()
+            && key.len() <= MAX_ATTRIBUTE_KEY_BYTES
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+        if !key_ok {
+            return Err(format!(
+                "the attribute key {key:?} must be 1 to {MAX_ATTRIBUTE_KEY_BYTES} letters, digits, _, - or ."
+            ));
+        }
+        if value.len() > MAX_ATTRIBUTE_VALUE_BYTES {
+            return Err(format!(
+                "the attribute {key:?} is longer than {MAX_ATTRIBUTE_VALUE_BYTES} bytes"
+            ));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(format!("the attribute {key:?} has control characters"));
+        }
+    }
+    Ok(())
+}
+
+/// A site's signed-in user, as the widget's `identify` names them. `signature` is the
+/// lowercase hex HMAC-SHA256 of `user_id` keyed with the site's identity secret, computed by the
+/// site's own backend (the secret never reaches a browser), as with Intercom's identity
+/// verification.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserIdentity {
+    /// The site's own id for the user.
+    pub user_id: String,
+    /// HMAC-SHA256(identity secret, user id), 64 lowercase hex digits.
+    pub signature: String,
+    /// Their name, shown to operators.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Their e-mail address, shown to operators.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+impl UserIdentity {
+    /// Whether the parts are well formed (the signature itself only the deployment can check).
+    /// The error is a sentence for the page's developer.
+    pub fn check(&self) -> Result<(), String> {
+        let id = &self.user_id;
+        if id.is_empty() || id.len() > MAX_USER_ID_BYTES || id.chars().any(char::is_control) {
+            return Err(format!(
+                "userId must be 1 to {MAX_USER_ID_BYTES} bytes without control characters"
+            ));
+        }
+        let hex = self.signature.len() == 64
+            && self
+                .signature
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !hex {
+            return Err(
+                "signature must be the 64 lowercase hex digits of HMAC-SHA256(identity secret, userId)"
+                    .into(),
+            );
+        }
+        if let Some(name) = &self.name {
+            if name.trim().is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
+                return Err("name must be 1 to 200 bytes without control characters".into());
+            }
+        }
+        if let Some(email) = &self.email {
+            if !crate::conversation::is_email(email) {
+                return Err(format!("{email:?} is not an e-mail address"));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl VisitorContext {
@@ -41,6 +144,7 @@ impl VisitorContext {
             ("user_agent", &self.user_agent, MAX_USER_AGENT_BYTES),
             ("language", &self.language, 35),
             ("time_zone", &self.time_zone, 64),
+            ("user id", &self.user_id, MAX_USER_ID_BYTES),
         ];
         for (name, value, limit) in parts {
             if let Some(value) = value {
@@ -52,7 +156,7 @@ impl VisitorContext {
                 }
             }
         }
-        Ok(())
+        check_attributes(&self.attributes)
     }
 
     /// "Chrome 120 on Linux", from the user agent, or `None` when it names nothing known.

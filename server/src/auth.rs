@@ -244,12 +244,97 @@ pub fn shared_secret_matches(configured: Option<&str>, presented: &str) -> bool 
     })
 }
 
+/// Whether `signature` (lowercase hex) is HMAC-SHA256 of `user_id` keyed with a site's identity
+/// secret: the site's backend vouches for its signed-in user. The MAC's own check compares in
+/// constant time.
+pub fn user_signature_matches(secret: &str, user_id: &str, signature: &str) -> bool {
+    let digits = signature.as_bytes();
+    if digits.len() != 64 {
+        return false;
+    }
+    let nibble = |b: u8| match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        _ => None,
+    };
+    let mut bytes = [0u8; 32];
+    for (i, pair) in digits.chunks(2).enumerate() {
+        match (nibble(pair[0]), nibble(pair[1])) {
+            (Some(high), Some(low)) => bytes[i] = high << 4 | low,
+            _ => return false,
+        }
+    }
+    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
+    mac.update(user_id.as_bytes());
+    mac.verify_slice(&bytes).is_ok()
+}
+
+/// The signature a site's backend computes for `user_id` (`server site sign-user`, and tests).
+pub fn sign_user(secret: &str, user_id: &str) -> String {
+    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
+    mac.update(user_id.as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The visitor a verified user always is on a site, derived from the site and the user id: every
+/// deployment and every device arrives at the same one without asking anyone, so both
+/// deployments creating it during a split is one visitor (visitors are grow-only). Not a
+/// secret: only a token a deployment signed lets anyone act as it.
+pub fn user_visitor_id(site: &SiteId, user_id: &str) -> VisitorId {
+    let digest = Sha256::new()
+        .chain_update(b"livechat verified user\0")
+        .chain_update(site.0.as_bytes())
+        .chain_update([0])
+        .chain_update(user_id.as_bytes())
+        .finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    VisitorId(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn visitor() -> VisitorId {
         VisitorId::from_parts(1_700_000_000_000, [7; 10])
+    }
+
+    #[test]
+    fn a_user_signature_holds_for_its_user_and_secret_only() {
+        let signature = sign_user("site secret", "alice");
+        assert!(user_signature_matches("site secret", "alice", &signature));
+        assert!(!user_signature_matches("site secret", "bob", &signature));
+        assert!(!user_signature_matches("other secret", "alice", &signature));
+        assert!(!user_signature_matches(
+            "site secret",
+            "alice",
+            &signature.to_uppercase()
+        ));
+        assert!(!user_signature_matches(
+            "site secret",
+            "alice",
+            &signature[..62]
+        ));
+        assert!(!user_signature_matches("site secret", "alice", ""));
+    }
+
+    #[test]
+    fn a_user_is_the_same_visitor_everywhere_and_only_on_their_site() {
+        let shop = SiteId("shop".into());
+        let id = user_visitor_id(&shop, "alice");
+        assert_eq!(id, user_visitor_id(&shop, "alice"));
+        assert_ne!(id, user_visitor_id(&shop, "alice2"));
+        assert_ne!(id, user_visitor_id(&SiteId("blog".into()), "alice"));
+        // The separator keeps ("ab", "c") and ("a", "bc") apart.
+        assert_ne!(
+            user_visitor_id(&SiteId("ab".into()), "c"),
+            user_visitor_id(&SiteId("a".into()), "bc")
+        );
     }
 
     #[test]

@@ -102,6 +102,15 @@ enum SiteCommand {
         #[command(flatten)]
         output: Output,
     },
+    /// Print the identity signature of a site's user: what the site's backend computes for the
+    /// widget's `identify` (HMAC-SHA256 of the user id with the site's identity secret), for
+    /// trying identity verification out before writing that code.
+    SignUser {
+        /// The site id.
+        id: String,
+        /// The site's own id for the user.
+        user_id: String,
+    },
     /// Remove a site: its widget says the chat is unavailable; transcripts stay.
     Remove {
         /// The site id.
@@ -250,6 +259,16 @@ fn site_command(config: &Config, command: SiteCommand) -> anyhow::Result<()> {
                     serde_json::to_string(&site.forms).expect("serialises"),
                 )
             })
+        }
+        SiteCommand::SignUser { id, user_id } => {
+            let id = SiteId(id);
+            let lookup = id.clone();
+            let secret = block_on_write(&store, move |w| w.admin_site(&lookup))?
+                .with_context(|| format!("there is no site `{id}`"))?
+                .identity_secret
+                .with_context(|| format!("site `{id}` has no identity secret yet"))?;
+            println!("{}", server::auth::sign_user(&secret, &user_id));
+            Ok(())
         }
         SiteCommand::Remove { id } => {
             let id = SiteId(id);

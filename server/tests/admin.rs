@@ -697,6 +697,7 @@ async fn a_removed_site_keeps_its_transcripts_and_its_widget_is_refused() {
             auth: protocol::Auth::Visitor {
                 site_id: protocol::SiteId("acme".into()),
                 token: Some(token),
+                user: None,
             },
             page_url: None,
             context: None,

@@ -36,6 +36,7 @@ async fn malformed_unknown_and_premature_frames_are_answered_and_the_socket_stay
             auth: Auth::Visitor {
                 site_id: SiteId("acme".into()),
                 token: None,
+                user: None,
             },
             page_url: None,
             context: None,
@@ -147,6 +148,7 @@ async fn forged_expired_and_foreign_site_tokens_are_refused() {
                 auth: Auth::Visitor {
                     site_id: SiteId("acme".into()),
                     token: Some(token),
+                    user: None,
                 },
                 page_url: None,
                 context: None,
@@ -179,6 +181,7 @@ async fn forged_expired_and_foreign_site_tokens_are_refused() {
             auth: Auth::Visitor {
                 site_id: SiteId("nope".into()),
                 token: None,
+                user: None,
             },
             page_url: None,
             context: None,
@@ -209,6 +212,7 @@ async fn a_page_from_another_origin_cannot_open_a_visitor_session() {
             auth: Auth::Visitor {
                 site_id: SiteId("acme".into()),
                 token: None,
+                user: None,
             },
             page_url: None,
             context: None,

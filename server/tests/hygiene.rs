@@ -147,6 +147,7 @@ async fn visitors_learn_an_operators_name_but_never_their_email_or_role() {
             auth: protocol::Auth::Visitor {
                 site_id: protocol::SiteId("acme".into()),
                 token: Some(token),
+                user: None,
             },
             page_url: None,
             context: None,

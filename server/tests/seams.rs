@@ -16,6 +16,7 @@ fn visitor_hello(token: Option<String>) -> ClientFrame {
         auth: Auth::Visitor {
             site_id: SiteId("acme".into()),
             token,
+            user: None,
         },
         page_url: None,
         context: None,

@@ -23,9 +23,10 @@ async fn hello(
             auth: Auth::Visitor {
                 site_id: SiteId("acme".into()),
                 token,
+                user: None,
             },
             page_url: Some(page.into()),
-            context: Some(context),
+            context: Some(Box::new(context)),
         })
         .await;
     match client.recv().await {
@@ -47,6 +48,7 @@ async fn operators_of_the_site_see_where_the_visitor_is_and_nobody_else_does() {
         user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0 Safari/537.36".into()),
         language: Some("de-CH".into()),
         time_zone: Some("Europe/Zurich".into()),
+        ..Default::default()
     };
     let (visitor, token) = hello(&server, None, &format!("{ORIGIN}/?utm=1"), chrome.clone()).await;
     hello(

@@ -22,6 +22,7 @@ pub async fn write_burst(url: String, acked: mpsc::UnboundedSender<MessageId>, l
         auth: Auth::Visitor {
             site_id: SiteId(SITE_ID.into()),
             token: None,
+            user: None,
         },
         page_url: None,
         context: None,

@@ -125,6 +125,14 @@ impl Member {
             .is_ok_and(|output| output.status.success())
     }
 
+    /// Runs a `server` admin command like [`Member::admin`] and returns what it printed, or
+    /// `None` when it failed.
+    pub fn admin_output(&self, args: &[&str]) -> Option<String> {
+        let output = self.command().args(args).output().ok()?;
+        let printed = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        output.status.success().then_some(printed)
+    }
+
     /// Starts (or restarts) the process and waits until it answers `/health`.
     pub fn start(&mut self) {
         let child = self

@@ -9,8 +9,10 @@
 //! reload or the loss of a data centre never loses a message; it only delays it. This file only
 //! turns the link's events into what the visitor sees.
 
+mod embed;
 mod files;
 mod forms;
+pub use embed::{identify, set_attributes, shutdown};
 pub use files::attach;
 pub use forms::{email_transcript, end_chat, mark_read, rate, submit_offline, submit_prechat};
 
@@ -43,6 +45,7 @@ pub fn start(settings: Settings, state: ChatState) {
     let auth = Auth::Visitor {
         site_id: SiteId(settings.site_id.clone()),
         token: persisted.token(),
+        user: persisted.identity().map(Box::new),
     };
     let page_url = web_sys::window().and_then(|w| w.location().href().ok());
     let config = LinkConfig::new(
@@ -51,7 +54,7 @@ pub fn start(settings: Settings, state: ChatState) {
         browser::random_u64(),
     );
     let mut link = Link::new(config, auth, page_url, outbox, persisted.known_active());
-    link.set_context(Some(visitor_context()));
+    link.set_context(Some(visitor_context(persisted.attributes())));
     let pending_intake = persisted.intake();
     if pending_intake.is_some() {
         state.details_known.set(true);
@@ -71,6 +74,7 @@ pub fn start(settings: Settings, state: ChatState) {
         awaiting_transcript: false,
         files: Default::default(),
         next_upload: 0,
+        waiting: Default::default(),
     });
     driver.connect(link);
     // Messages still pending from an earlier page show at once, before any connection is up.
@@ -129,6 +133,8 @@ struct Widget {
     files: std::collections::HashMap<String, web_sys::File>,
     /// Numbers the uploads shown.
     next_upload: u64,
+    /// A change of visitor (`identify`, `shutdown`) waiting for the outbox to drain.
+    waiting: embed::Waiting,
 }
 
 impl LinkApp for Widget {
@@ -142,7 +148,10 @@ impl LinkApp for Widget {
                 code,
                 reason,
             } => self.on_refused(link, message, code, reason),
-            Event::OutboxChanged => self.outbox_changed(link),
+            Event::OutboxChanged => {
+                self.outbox_changed(link);
+                self.outbox_drained(link);
+            }
         }
     }
 
@@ -157,7 +166,9 @@ impl Widget {
     /// Keeps the outbox for the next page and shows which messages are not on both deployments.
     fn outbox_changed(&mut self, link: &Link) {
         self.persisted.set_outbox(link.outbox());
-        self.state.unconfirmed.set(link.outbox().ids());
+        let ids = link.outbox().ids();
+        crate::api::outbox_now(&ids);
+        self.state.unconfirmed.set(ids);
     }
 
     fn show_status(&mut self, status: LinkStatus) {
@@ -261,11 +272,15 @@ impl Widget {
 
     fn on_frame(&mut self, link: &mut Link, frame: ServerFrame) {
         match frame {
-            ServerFrame::Ack { message, .. } => self.note_stored(&message),
+            ServerFrame::Ack { message, .. } => {
+                crate::api::acknowledged(&message);
+                self.note_stored(&message);
+            }
             ServerFrame::Message { message } => {
                 if message.author.kind == AuthorKind::Operator {
                     self.state.operator_typing.set(None);
                     crate::alerts::operator_wrote(&self.settings, self.state);
+                    crate::api::message_received(&message);
                 }
                 self.note_stored(&message);
             }
@@ -282,6 +297,7 @@ impl Widget {
                     self.persisted.set_rating(None);
                 }
                 if Some(conversation.id) == self.conversation {
+                    crate::api::conversation_changed(self.state, &conversation);
                     self.state.rating_given.set(conversation.rating.is_some());
                     self.state.conversation.set(Some(conversation));
                 }
@@ -392,6 +408,7 @@ impl Widget {
             // Nothing was stored (`internal`), or the message is no longer ours: it stays in the
             // outbox, if there, and is resent on reconnect.
             (_, Some(_)) => {}
+            (ErrorCode::Unauthorized, None) if self.identity_refused(link, &message) => {}
             (ErrorCode::Unauthorized, None) => {
                 // The stored identity is no longer valid: start afresh as a new visitor.
                 self.persisted.set_token(None);
@@ -399,6 +416,7 @@ impl Widget {
                 link.set_auth(Auth::Visitor {
                     site_id: SiteId(self.settings.site_id.clone()),
                     token: None,
+                    user: None,
                 });
             }
             (ErrorCode::UnsupportedProtocol, None) => {
@@ -485,6 +503,7 @@ impl Widget {
             self.state.conversation.set(None);
             self.state.offline_sent.set(false);
             self.switch_conversation(link, Some(new_conversation_id()));
+            crate::api::conversation_started(self.conversation);
         }
         let Some(conversation_id) = self.conversation else {
             return false;
@@ -547,8 +566,10 @@ impl Widget {
 }
 
 /// What operators see of this visitor's browser: where they came from, the browser, its
-/// language and time zone (for their local time).
-fn visitor_context() -> protocol::visitor::VisitorContext {
+/// language and time zone (for their local time), and the page's custom `attributes`.
+fn visitor_context(
+    attributes: std::collections::BTreeMap<String, String>,
+) -> protocol::visitor::VisitorContext {
     let window = web_sys::window();
     let navigator = window.as_ref().map(|w| w.navigator());
     let referrer = window
@@ -566,5 +587,7 @@ fn visitor_context() -> protocol::visitor::VisitorContext {
         user_agent: navigator.as_ref().and_then(|n| n.user_agent().ok()),
         language: navigator.as_ref().and_then(|n| n.language()),
         time_zone,
+        attributes,
+        user_id: None,
     }
 }

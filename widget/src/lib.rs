@@ -14,9 +14,11 @@
 //! - [`storage`]: what survives a reload (token, conversation, outbox).
 //! - [`emoji`]: the picker's table and shortcodes, fetched on first use.
 //! - [`alerts`]: the unread count, the tab title and the chime.
+//! - [`api`]: `window.livechat`, the JavaScript API for the site's own code, and its events.
 //! - [`ui`]: the components.
 
 pub mod alerts;
+pub mod api;
 pub mod driver;
 pub mod emoji;
 pub mod settings;
@@ -74,9 +76,13 @@ pub fn boot() {
         state.open.set(true);
     }
     driver::start(settings.clone(), state);
+    // The calls the page queued before the widget loaded run now, in order: an `identify`
+    // among them changes the credentials before the first hello goes out.
+    api::install(state);
     // The alerts' effects need Leptos's executor, which starts with the mount.
     leptos::mount::mount_to(container, move || {
         alerts::install(&settings, state);
+        api::watch(state);
         ui::app(settings, state, launcher)
     })
     .forget();

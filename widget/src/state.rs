@@ -91,6 +91,10 @@ pub struct ChatState {
     pub token: RwSignal<Option<String>>,
     /// The files being uploaded now.
     pub uploads: RwSignal<Vec<browser::files::Uploading>>,
+    /// Whether the page hid the launcher (`hide` in the API; `show` brings it back).
+    pub launcher_hidden: RwSignal<bool>,
+    /// The locale the page chose (`setLocale`), canonical (`pt-BR`); the browser's without.
+    pub locale: RwSignal<Option<String>>,
 }
 
 impl ChatState {
@@ -123,6 +127,8 @@ impl ChatState {
             rating_comment: RwSignal::new(String::new()),
             token: RwSignal::new(None),
             uploads: RwSignal::new(Vec::new()),
+            launcher_hidden: RwSignal::new(false),
+            locale: RwSignal::new(None),
         }
     }
 }
@@ -143,4 +149,24 @@ impl Default for ChatState {
     fn default() -> Self {
         Self::new()
     }
+}
+
+impl ChatState {
+    /// The locale texts and times are shown in: the page's choice, else the browser's.
+    pub fn shown_locale(self) -> String {
+        self.locale.get().unwrap_or_else(|| {
+            web_sys::window()
+                .and_then(|w| w.navigator().language())
+                .unwrap_or_else(|| "en".into())
+        })
+    }
+}
+
+/// Whether `locale` is written right to left (Arabic, Hebrew, Persian, Urdu).
+pub fn right_to_left(locale: &str) -> bool {
+    let language = locale.split(['-', '_']).next().unwrap_or_default();
+    matches!(
+        language.to_ascii_lowercase().as_str(),
+        "ar" | "he" | "fa" | "ur"
+    )
 }

@@ -79,6 +79,47 @@ impl Persisted {
         }
     }
 
+    /// The signed-in user the page named last (`identify`), presented in every `hello` until
+    /// `shutdown`.
+    pub fn identity(&self) -> Option<protocol::visitor::UserIdentity> {
+        self.store.get_json("identity")
+    }
+
+    /// Keeps (or forgets) the signed-in user.
+    pub fn set_identity(&self, user: Option<&protocol::visitor::UserIdentity>) {
+        match user {
+            Some(user) => self.store.set_json("identity", user),
+            None => self.store.set("identity", None),
+        }
+    }
+
+    /// The custom attributes the page set (`setAttributes`).
+    pub fn attributes(&self) -> std::collections::BTreeMap<String, String> {
+        self.store.get_json("attributes").unwrap_or_default()
+    }
+
+    /// Keeps the custom attributes.
+    pub fn set_attributes(&self, attributes: &std::collections::BTreeMap<String, String>) {
+        self.store.set_json("attributes", attributes);
+    }
+
+    /// Forgets the visitor (`shutdown`, when the site's user logs out): who they are, their
+    /// conversation, forms, rating and outbox. The last known active deployment stays: it is
+    /// about the deployments, not the visitor.
+    pub fn forget_visitor(&self) {
+        for key in [
+            "token",
+            "conversation",
+            "outbox",
+            "intake",
+            "rating",
+            "identity",
+            "attributes",
+        ] {
+            self.store.set(key, None);
+        }
+    }
+
     /// The newest decision of the moderator the widget heard of, so a reload while the moderator
     /// is down still starts at the active deployment.
     pub fn known_active(&self) -> Option<KnownActive> {

@@ -60,6 +60,12 @@ fn adopt_launcher(button: web_sys::HtmlElement, state: ChatState) {
         let open = state.open.get();
         let unread = state.unread.get();
         let _ = button.set_attribute("aria-expanded", &open.to_string());
+        let display = if state.launcher_hidden.get() {
+            "none"
+        } else {
+            ""
+        };
+        let _ = button.style().set_property("display", display);
         let _ = button.set_attribute("data-chimes", &state.chimes.get().to_string());
         let badge = button.query_selector(".badge").ok().flatten();
         match (badge, unread) {
@@ -95,6 +101,7 @@ fn Launcher(
     };
     view! {
         <button class="launcher" data-testid="chat-launcher" aria-label=label
+            style:display=move || state.launcher_hidden.get().then_some("none")
             aria-expanded=move || state.open.get().to_string() data-chimes=move || state.chimes.get().to_string()
             on:click=toggle>
             <svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 4h16v12H7l-3 3z"/></svg>
@@ -182,9 +189,20 @@ fn Panel(
             .conversation
             .with(|c| c.as_ref().and_then(|c| c.queue_position))
     };
+    let locale = move || state.shown_locale();
+    let dir = move || {
+        if crate::state::right_to_left(&locale()) {
+            "rtl"
+        } else {
+            "ltr"
+        }
+    };
     view! {
-        <section class="panel" data-testid="chat-panel" role="dialog" aria-label=label
+        <section class="panel" data-testid="chat-panel" role="dialog" aria-label=label lang=locale dir=dir
             on:dragover=|ev| ev.prevent_default() on:drop=files::dropped>
+            // The language and direction every text inside is in (`display: contents`: the
+            // panel's layout is as if this element were not there).
+            <div class="lang" data-testid="chat-language" data-lang=locale dir=dir>
             <header>
                 <span class="title">{title}</span>
                 <span class="connection" data-testid="chat-connection" data-state=move || connection().as_str()
@@ -237,6 +255,7 @@ fn Panel(
             <Show when=move || shown.get() == Body::Chat>
                 <Composer settings=composer_settings.clone() state=state />
             </Show>
+            </div>
         </section>
     }
 }
@@ -309,7 +328,8 @@ fn MessageLine(
     state: ChatState,
 ) -> impl IntoView {
     let author = entry.author.kind.as_str();
-    let (time, full, iso) = browser::local_time(entry.at);
+    let at = entry.at;
+    let when = Memo::new(move |_| browser::local_time_in(at, &state.shown_locale()));
     let id = entry.id;
     let line = entry.clone();
     let status = Memo::new(move |_| {
@@ -328,7 +348,9 @@ fn MessageLine(
                 <AttachmentView file=file testid="chat-attachment" source=state.file_source() />
             })}
             <span class="meta">
-                <time data-testid="chat-time" datetime=iso title=full>{time}</time>
+                <time data-testid="chat-time" datetime=move || when.get().2 title=move || when.get().1>
+                    {move || when.get().0}
+                </time>
                 <span class="status">{move || match status.get() {
                     "pending" => "Sending…",
                     "read" => "Read",

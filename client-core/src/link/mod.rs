@@ -164,6 +164,18 @@ impl Link {
         self.auth = auth;
     }
 
+    /// Says `hello` again with the credentials set now (a visitor who signed in or out): the
+    /// connection, if any, is closed and one to the same deployment opened at once. While no
+    /// connection is up or opening, the next `hello` carries them anyway.
+    pub fn reconnect(&mut self, now: u64) {
+        if let Phase::Connecting { conn, target, .. } | Phase::Online { conn, target, .. } =
+            self.phase
+        {
+            self.actions.push_back(Action::Close { conn });
+            self.connect_to(target, now);
+        }
+    }
+
     /// Starts looking for a deployment.
     pub fn start(&mut self, now: u64) {
         if self.phase == Phase::Idle {
@@ -228,7 +240,7 @@ impl Link {
                     protocol: protocol::PROTOCOL_VERSION,
                     auth: self.auth.clone(),
                     page_url: self.page_url.clone(),
-                    context: self.context.clone(),
+                    context: self.context.clone().map(Box::new),
                 };
                 self.actions.push_back(Action::Send { conn, frame: hello });
             }

@@ -36,6 +36,8 @@ struct Sim {
     /// Frames sent to a frozen deployment: TCP holds them until it runs again (or the connection
     /// is closed).
     held: Vec<(u64, ClientFrame)>,
+    /// The credentials of every `hello` a deployment received.
+    hellos: Vec<Auth>,
 }
 
 fn message(n: u64) -> PendingMessage {
@@ -77,6 +79,7 @@ impl Sim {
         let auth = Auth::Visitor {
             site_id: SiteId("acme".into()),
             token: None,
+            user: None,
         };
         let mut sim = Sim {
             link: Link::new(config, auth, None, Outbox::default(), None),
@@ -99,6 +102,7 @@ impl Sim {
             written: Vec::new(),
             opened_to: Vec::new(),
             held: Vec::new(),
+            hellos: Vec::new(),
         };
         sim.link.start(sim.now);
         sim.settle();
@@ -207,7 +211,8 @@ impl Sim {
     /// What a deployment answers to a frame.
     fn serve(&mut self, conn: u64, target: usize, frame: ClientFrame) -> Vec<ServerFrame> {
         match frame {
-            ClientFrame::Hello { .. } => {
+            ClientFrame::Hello { auth, .. } => {
+                self.hellos.push(auth);
                 let mut replies = vec![ServerFrame::Welcome {
                     protocol: protocol::PROTOCOL_VERSION,
                     max_message_bytes: 8192,
@@ -371,6 +376,34 @@ impl Sim {
         self.written.iter().all(|id| {
             self.deployments[0].stored.contains(id) && self.deployments[1].stored.contains(id)
         })
+    }
+}
+
+#[test]
+fn new_credentials_are_presented_at_once_on_the_same_deployment() {
+    let mut sim = Sim::new(true);
+    assert_eq!(sim.online_at(), Some(0));
+    let user = protocol::visitor::UserIdentity {
+        user_id: "alice".into(),
+        signature: "0".repeat(64),
+        name: None,
+        email: None,
+    };
+    sim.link.set_auth(Auth::Visitor {
+        site_id: SiteId("acme".into()),
+        token: None,
+        user: Some(Box::new(user.clone())),
+    });
+    let before = sim.opened_to.len();
+    sim.link.reconnect(sim.now);
+    sim.settle();
+    // One new connection, to the deployment it was on, saying hello as the user.
+    assert_eq!(sim.opened_to[before..], [0]);
+    assert_eq!(sim.online_at(), Some(0));
+    assert_eq!(sim.connections.len(), 1, "the old connection is closed");
+    match sim.hellos.last() {
+        Some(Auth::Visitor { user: Some(u), .. }) => assert_eq!(**u, user),
+        other => panic!("the last hello was {other:?}"),
     }
 }
 

@@ -19,6 +19,12 @@ pub enum Auth {
         /// The signed visitor token from an earlier welcome, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         token: Option<String>,
+        /// The site's signed-in user, vouched for by the site's backend (`identify` in the
+        /// widget's API). When the signature holds, the deployment treats the connection as
+        /// that user's visitor whatever the token says, on any device; when it does not, the
+        /// hello is refused (`unauthorized`) and nothing of the user is revealed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<Box<crate::visitor::UserIdentity>>,
     },
     /// An operator's console, with the session token returned by the login endpoint.
     Operator {
@@ -46,9 +52,10 @@ pub enum ClientFrame {
         /// The page the visitor is on, shown to operators as context.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         page_url: Option<String>,
-        /// What the widget knows of the visitor's browser, shown to operators.
+        /// What the widget knows of the visitor's browser, shown to operators (boxed: it is
+        /// the largest part of the largest frame, sent once per connection).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        context: Option<crate::visitor::VisitorContext>,
+        context: Option<Box<crate::visitor::VisitorContext>>,
     },
     /// Post a message. Resending the same `message_id` is always safe: it is stored once and
     /// acknowledged again. A visitor naming a conversation that does not exist yet opens it.
@@ -113,6 +120,13 @@ pub enum ClientFrame {
         /// The rating.
         rating: crate::conversation::Rating,
     },
+    /// The visitor's custom attributes changed (`setAttributes` in the widget's API): they
+    /// replace the ones stored, shown to operators beside the visitor's context. The widget
+    /// sends them in every `hello`'s context too, so a change made while offline arrives.
+    Attributes {
+        /// Every attribute the page set, by key.
+        attributes: std::collections::BTreeMap<String, String>,
+    },
     /// The visitor asks for the conversation's transcript by e-mail (when the deployment has
     /// SMTP set up; a few times per conversation at most). Answered by `transcript_emailed`.
     EmailTranscript {
@@ -149,7 +163,7 @@ pub enum ClientFrame {
 
 impl ClientFrame {
     /// The `type` names of every client frame, used to tell an unknown frame from a malformed one.
-    pub const TYPES: [&'static str; 12] = [
+    pub const TYPES: [&'static str; 13] = [
         "hello",
         "send",
         "typing",
@@ -159,10 +173,25 @@ impl ClientFrame {
         "read",
         "rate",
         "email_transcript",
+        "attributes",
         "transfer",
         "presence",
         "ping",
     ];
+
+    /// The `hello` of a visitor's first contact with `site_id`: no token, no user, no page.
+    pub fn first_visitor_hello(site_id: SiteId) -> ClientFrame {
+        ClientFrame::Hello {
+            protocol: crate::PROTOCOL_VERSION,
+            auth: Auth::Visitor {
+                site_id,
+                token: None,
+                user: None,
+            },
+            page_url: None,
+            context: None,
+        }
+    }
 
     /// Decodes one text frame, telling apart invalid JSON, an unknown `type` and a known type with
     /// missing or ill-typed fields, so the deployment can answer each with its own error code.

@@ -71,6 +71,7 @@ fn every_client_frame_round_trips() {
             auth: Auth::Visitor {
                 site_id: SiteId("acme".into()),
                 token: None,
+                user: None,
             },
             page_url: Some("https://acme.example/".into()),
             context: None,

@@ -7,6 +7,7 @@ use protocol::replication::Change;
 use protocol::visitor::{PageView, VisitorContext, VisitorContextView, PAGES_SHOWN};
 use protocol::VisitorId;
 use rusqlite::OptionalExtension;
+use std::collections::BTreeMap;
 
 /// How long without a new page ends a visit.
 const VISIT_GAP_MS: i64 = 30 * 60 * 1000;
@@ -121,13 +122,73 @@ impl Writer<'_> {
             }
         }
         if let Some(context) = context {
-            if self.visitor_context(visitor_id)?.as_ref() != Some(context) {
-                let context = context.clone();
-                self.record(Change::VisitorContextSet {
-                    visitor_id,
-                    context,
-                })?;
+            let stored = self.visitor_context(visitor_id)?;
+            let mut context = context.clone();
+            // Once verified, a visitor stays that user (their id is derived from the user's):
+            // a later page that does not identify them again does not make them anonymous.
+            if context.user_id.is_none() {
+                context.user_id = stored.as_ref().and_then(|c| c.user_id.clone());
             }
+            self.set_context(visitor_id, stored.as_ref(), context)?;
+        }
+        Ok(())
+    }
+
+    /// The visitor's custom attributes (`setAttributes`) replace the stored ones; the rest of the
+    /// context stays.
+    pub fn set_attributes(
+        &self,
+        visitor_id: VisitorId,
+        attributes: BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
+        let stored = self.visitor_context(visitor_id)?;
+        let context = VisitorContext {
+            attributes,
+            ..stored.clone().unwrap_or_default()
+        };
+        self.set_context(visitor_id, stored.as_ref(), context)
+    }
+
+    /// A verified user's name and e-mail address (`identify`) become their details, keeping
+    /// what they answered in forms; recorded only when either changes.
+    pub fn identified(
+        &self,
+        visitor_id: VisitorId,
+        name: Option<&str>,
+        email: Option<&str>,
+    ) -> Result<(), StoreError> {
+        if name.is_none() && email.is_none() {
+            return Ok(());
+        }
+        let stored = self.visitor_details(visitor_id)?;
+        let mut details = stored.clone().unwrap_or_default();
+        if let Some(name) = name {
+            details.name = Some(name.to_owned());
+        }
+        if let Some(email) = email {
+            details.email = Some(email.to_owned());
+        }
+        if stored.as_ref() != Some(&details) {
+            self.record(Change::VisitorDetailsSet {
+                visitor_id,
+                details,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Records `context` unless it is what is stored already.
+    fn set_context(
+        &self,
+        visitor_id: VisitorId,
+        stored: Option<&VisitorContext>,
+        context: VisitorContext,
+    ) -> Result<(), StoreError> {
+        if stored != Some(&context) {
+            self.record(Change::VisitorContextSet {
+                visitor_id,
+                context,
+            })?;
         }
         Ok(())
     }

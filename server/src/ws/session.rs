@@ -278,31 +278,19 @@ impl Session {
             ) => self.read(conversation_id, up_to).await,
             (
                 Some(Identity::Visitor { visitor_id, .. }),
-                ClientFrame::Rate {
-                    conversation_id,
-                    rating,
-                },
+                frame @ (ClientFrame::Rate { .. }
+                | ClientFrame::EmailTranscript { .. }
+                | ClientFrame::Attributes { .. }),
             ) => {
                 let visitor = *visitor_id;
-                self.rate(conversation_id, visitor, rating).await
+                self.visitor_frame(visitor, frame).await
             }
-            (Some(Identity::Operator(_)), ClientFrame::Rate { .. }) => Outcome::refuse(
-                ErrorCode::Forbidden,
-                "only the visitor rates a conversation",
-            ),
             (
-                Some(Identity::Visitor { visitor_id, .. }),
-                ClientFrame::EmailTranscript {
-                    conversation_id,
-                    email,
-                },
-            ) => {
-                let visitor = *visitor_id;
-                self.email_transcript(conversation_id, visitor, email).await
-            }
-            (Some(Identity::Operator(_)), ClientFrame::EmailTranscript { .. }) => {
-                Outcome::refuse(ErrorCode::Forbidden, "transcripts are e-mailed to visitors")
-            }
+                Some(Identity::Operator(_)),
+                frame @ (ClientFrame::Rate { .. }
+                | ClientFrame::EmailTranscript { .. }
+                | ClientFrame::Attributes { .. }),
+            ) => Outcome::refuse(ErrorCode::Forbidden, signals::visitor_only(&frame)),
         }
     }
 

@@ -173,6 +173,7 @@ impl TestServer {
                 auth: Auth::Visitor {
                     site_id: SiteId("acme".into()),
                     token,
+                    user: None,
                 },
                 page_url: Some(format!("{ORIGIN}/pricing")),
                 context: None,
@@ -444,6 +445,7 @@ pub fn visitor_hello(site_id: &str, page_url: Option<String>) -> ClientFrame {
         auth: Auth::Visitor {
             site_id: SiteId(site_id.into()),
             token: None,
+            user: None,
         },
         page_url,
         context: None,

@@ -9,7 +9,7 @@ use crate::identity::Identity;
 use crate::store::SessionStatus;
 use crate::throttle::retry_after_secs;
 use crate::ws::outcome::Outcome;
-use protocol::visitor::VisitorContext;
+use protocol::visitor::{UserIdentity, VisitorContext};
 use protocol::{
     Auth, ErrorCode, ServerFrame, Session as WelcomeSession, SiteId, VisitorId, PROTOCOL_VERSION,
 };
@@ -19,11 +19,20 @@ impl Session {
         &mut self,
         auth: Auth,
         page_url: Option<String>,
-        context: Option<VisitorContext>,
+        context: Option<Box<VisitorContext>>,
     ) -> Outcome {
         let result = match auth {
-            Auth::Visitor { site_id, token } => {
-                self.visitor_hello(site_id, token, page_url, context).await
+            Auth::Visitor {
+                site_id,
+                token,
+                user,
+            } => {
+                let visit = Visit {
+                    page_url,
+                    context,
+                    user,
+                };
+                self.visitor_hello(site_id, token, visit).await
             }
             Auth::Operator { token, presence } => self.operator_hello(token, presence).await,
         };
@@ -42,9 +51,13 @@ impl Session {
         &mut self,
         site_id: SiteId,
         token: Option<String>,
-        page_url: Option<String>,
-        context: Option<VisitorContext>,
+        visit: Visit,
     ) -> Result<WelcomeSession, Refusal> {
+        let Visit {
+            page_url,
+            context,
+            user,
+        } = visit;
         let store = &self.state.store;
         let lookup = site_id.clone();
         // An unknown site and a page the site does not allow get the same answer, so site ids
@@ -59,8 +72,14 @@ impl Session {
             tracing::info!(site = %site_id, %origin, "a page the site does not allow asked for it");
             return Err(unavailable());
         }
-        let visitor_id = match token {
-            None => {
+        if let Some(user) = &user {
+            self.verify_user(&site_id, user).await?;
+        }
+        let visitor_id = match (&user, token) {
+            // A verified user is the same visitor on every device, whatever token this browser
+            // kept from before they signed in.
+            (Some(user), _) => crate::auth::user_visitor_id(&site_id, &user.user_id),
+            (None, None) => {
                 self.state
                     .visitors
                     .new_visitor(self.address)
@@ -75,7 +94,7 @@ impl Session {
                     })?;
                 VisitorId(uuid::Uuid::now_v7())
             }
-            Some(token) => extract::visitor_token(&self.state, &site_id, &token)?,
+            (None, Some(token)) => extract::visitor_token(&self.state, &site_id, &token)?,
         };
         // Subscribed before the conversations are read, so nothing committed after that read is
         // missed: it is either in the welcome or in the feed.
@@ -87,9 +106,14 @@ impl Session {
             .as_deref()
             .map(crate::text::page_url_for_operators)
             .filter(|p| !p.is_empty());
+        let verified = user.as_ref().map(|u| u.user_id.clone());
         let context = context
+            .map(|c| *c)
+            .or_else(|| verified.as_ref().map(|_| VisitorContext::default()))
             .map(|mut c| {
                 c.referrer = c.referrer.map(|r| crate::text::page_url_for_operators(&r));
+                // Only the deployment says who a visitor is, after checking the signature.
+                c.user_id = verified.clone();
                 c
             })
             .filter(|c| match c.check() {
@@ -102,7 +126,11 @@ impl Session {
         store
             .write(move |w| {
                 w.ensure_visitor(visitor_id, &site_for_write)?;
-                w.visit(visitor_id, page.as_deref(), context.as_ref())
+                w.visit(visitor_id, page.as_deref(), context.as_ref())?;
+                match &user {
+                    Some(u) => w.identified(visitor_id, u.name.as_deref(), u.email.as_deref()),
+                    None => Ok(()),
+                }
             })
             .await?;
         let (conversations, details) = store
@@ -130,6 +158,33 @@ impl Session {
             online,
             details,
         })
+    }
+
+    /// Refuses an identity whose signature the site's identity secret does not make, saying
+    /// which part is wrong (to the page's developer, who sees it in the browser's console) and
+    /// nothing about the user.
+    async fn verify_user(&self, site_id: &SiteId, user: &UserIdentity) -> Result<(), Refusal> {
+        user.check()
+            .map_err(|why| Refusal::new(ErrorCode::Malformed, format!("identify: {why}")))?;
+        let lookup = site_id.clone();
+        let secret = self
+            .state
+            .store
+            .read(move |r| r.admin_site(&lookup))
+            .await?
+            .and_then(|site| site.identity_secret);
+        let Some(secret) = secret else {
+            return Err(Refusal::unauthorized(
+                "identify: this site has no identity secret yet; create one in the admin app",
+            ));
+        };
+        if !crate::auth::user_signature_matches(&secret, &user.user_id, &user.signature) {
+            tracing::info!(site = %site_id, "an identity with a wrong signature was refused");
+            return Err(Refusal::unauthorized(
+                "identify: the signature does not match the user id; sign it with the site's identity secret",
+            ));
+        }
+        Ok(())
     }
 
     async fn operator_hello(
@@ -163,4 +218,11 @@ impl Session {
             files: Some(self.state.config.file_rules()),
         })
     }
+}
+
+/// What a visitor's `hello` says beside the credentials.
+struct Visit {
+    page_url: Option<String>,
+    context: Option<Box<VisitorContext>>,
+    user: Option<Box<UserIdentity>>,
 }

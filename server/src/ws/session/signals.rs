@@ -9,7 +9,10 @@ use crate::throttle::per_connection::TypingVerdict;
 use crate::ws::outcome::Outcome;
 use protocol::conversation::Rating;
 use protocol::replication::Reader;
-use protocol::{Author, AuthorKind, ConversationId, OperatorId, Presence, ServerFrame, VisitorId};
+use protocol::{
+    Author, AuthorKind, ClientFrame, ConversationId, ErrorCode, OperatorId, Presence, ServerFrame,
+    VisitorId,
+};
 
 impl Session {
     pub(super) async fn typing(
@@ -95,7 +98,60 @@ impl Session {
 
     /// The visitor rated their conversation: stored, and announced as its summary (which the
     /// visitor's own sockets receive too: their confirmation).
-    pub(super) async fn rate(
+    /// A frame only a visitor sends: a rating, a transcript by mail, custom attributes.
+    pub(super) async fn visitor_frame(
+        &mut self,
+        visitor: VisitorId,
+        frame: ClientFrame,
+    ) -> Outcome {
+        match frame {
+            ClientFrame::Rate {
+                conversation_id,
+                rating,
+            } => self.rate(conversation_id, visitor, rating).await,
+            ClientFrame::EmailTranscript {
+                conversation_id,
+                email,
+            } => self.email_transcript(conversation_id, visitor, email).await,
+            ClientFrame::Attributes { attributes } => {
+                self.set_attributes(visitor, attributes).await
+            }
+            _ => Outcome::default(),
+        }
+    }
+
+    /// The page set the visitor's custom attributes: checked, then stored in their context
+    /// (operators see them beside the conversation). Counted with the socket's messages, so a
+    /// page calling `setAttributes` in a loop is refused, not stored a thousand times.
+    async fn set_attributes(
+        &mut self,
+        visitor: VisitorId,
+        attributes: std::collections::BTreeMap<String, String>,
+    ) -> Outcome {
+        if let Err(why) = protocol::visitor::check_attributes(&attributes) {
+            return Outcome::refuse(ErrorCode::Malformed, format!("setAttributes: {why}"));
+        }
+        if let Err(wait) = self.limits().message() {
+            return Outcome::refuse(
+                ErrorCode::TooManyRequests,
+                format!(
+                    "setAttributes: too often; try again in {} s",
+                    crate::throttle::retry_after_secs(&wait)
+                ),
+            );
+        }
+        match self
+            .state
+            .store
+            .write(move |w| w.set_attributes(visitor, attributes))
+            .await
+        {
+            Ok(()) => Outcome::default(),
+            Err(e) => Outcome::refused(e.into()),
+        }
+    }
+
+    async fn rate(
         &mut self,
         conversation_id: ConversationId,
         visitor: VisitorId,
@@ -151,5 +207,14 @@ impl Drop for Session {
         if let Some(operator) = self.console_of.take() {
             self.state.presence.console_closed(operator);
         }
+    }
+}
+
+/// The refusal an operator gets for a frame only visitors send.
+pub(super) fn visitor_only(frame: &ClientFrame) -> &'static str {
+    match frame {
+        ClientFrame::Rate { .. } => "only the visitor rates a conversation",
+        ClientFrame::EmailTranscript { .. } => "transcripts are e-mailed to visitors",
+        _ => "only visitors have custom attributes",
     }
 }
