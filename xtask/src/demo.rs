@@ -80,6 +80,17 @@ pub fn run(port: u16) -> anyhow::Result<()> {
         "--origin",
         &page_origin,
     ]))?;
+    // The demo page's "Sign in as Ada" identifies a customer the way a site's backend would:
+    // with the signature of her user id made with the site's identity secret.
+    let signed = deployment("primary", &primary_dir, &redundant)
+        .args(["site", "sign-user", "demo", "ada"])
+        .output()?;
+    anyhow::ensure!(signed.status.success(), "server site sign-user failed");
+    let page = site_dir.join("index.html");
+    let signature = String::from_utf8(signed.stdout)?;
+    let rendered =
+        std::fs::read_to_string(&page)?.replace("{{DEMO_USER_SIGNATURE}}", signature.trim());
+    std::fs::write(&page, rendered)?;
     crate::run(deployment("primary", &primary_dir, &redundant).args([
         "operator",
         "add",
