@@ -4,6 +4,7 @@
 //! browser's cryptographic generator, and namespaced `localStorage`.
 
 pub mod files;
+pub mod i18n;
 pub mod link;
 
 use protocol::{ClientFrame, ConversationId, MessageId};

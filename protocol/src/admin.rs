@@ -86,7 +86,8 @@ pub struct Appearance {
     pub title: String,
     /// Shown above an empty conversation.
     pub greeting: String,
-    /// The widget's language when neither the page nor the visitor's browser chooses one.
+    /// The widget's language unless the page chooses one (`setLocale`); the visitor's browser
+    /// decides only where the site's look is not known (no deployment answered the loader).
     pub language: String,
     /// Shown when no operator is online.
     pub away_text: String,

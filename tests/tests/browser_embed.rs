@@ -3,7 +3,7 @@
 //! events report an operator's reply and the move to the redundant deployment when the primary
 //! is killed; a verified user finds their conversation in a fresh browser profile, while a
 //! forged signature is refused with a console warning and reveals nothing; wrong arguments give
-//! one warning and do nothing else; `setLocale` sets the panel's language and direction; `hide`
+//! one warning and do nothing else; `setLocale` sets the panel's language, texts and direction; `hide`
 //! hides the launcher before and after the widget loads; `shutdown` forgets the visitor.
 
 use fantoccini::Client;
@@ -247,6 +247,12 @@ async fn the_page_drives_the_widget_before_and_after_it_loads_and_hears_of_failo
     );
     assert_eq!(widget_attr(&forger, "chat-language", "dir").await, "rtl");
     assert_eq!(widget_attr(&forger, "chat-panel", "dir").await, "rtl");
+    // Its texts in Arabic (fetched for this visitor only), then in German.
+    let placeholder = || async { widget_attr(&forger, "chat-input", "placeholder").await };
+    eventually("the Arabic texts", WAIT, || async {
+        (placeholder().await == "اكتب رسالة…").then_some(())
+    })
+    .await;
     let hidden = "return getComputedStyle(document.getElementById('livechat-root').shadowRoot.querySelector('[data-testid=chat-launcher]')).display";
     assert_eq!(forger.execute(hidden, vec![]).await.unwrap(), "none");
     forger
@@ -256,7 +262,8 @@ async fn the_page_drives_the_widget_before_and_after_it_loads_and_hears_of_failo
     eventually("show and setLocale to apply", WAIT, || async {
         let display = forger.execute(hidden, vec![]).await.ok()?;
         let lang = widget_attr(&forger, "chat-language", "data-lang").await;
-        (display != "none" && lang == "de-CH").then_some(())
+        let german = placeholder().await == "Nachricht schreiben…";
+        (display != "none" && lang == "de-CH" && german).then_some(())
     })
     .await;
     assert_eq!(widget_attr(&forger, "chat-language", "dir").await, "ltr");

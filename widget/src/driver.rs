@@ -32,9 +32,7 @@ use protocol::{
 pub fn start(settings: Settings, state: ChatState) {
     if settings.unavailable {
         state.connection.set(ConnectionState::Unavailable);
-        state
-            .notice
-            .set(Some("This chat is not available on this page.".into()));
+        state.notice.set(Some(crate::i18n::t("notice.unavailable")));
         return;
     }
     state.visible.set(browser::page_visible());
@@ -309,9 +307,11 @@ impl Widget {
             } => {
                 if Some(conversation_id) == self.conversation && author.kind == AuthorKind::Operator
                 {
-                    self.show_operator_typing(
-                        typing.then(|| author.name.unwrap_or_else(|| "The operator".into())),
-                    );
+                    self.show_operator_typing(typing.then(|| {
+                        author
+                            .name
+                            .unwrap_or_else(|| crate::i18n::t("operator.default"))
+                    }));
                 }
             }
             ServerFrame::Availability { online } => self.state.online.set(Some(online)),
@@ -423,7 +423,7 @@ impl Widget {
                 self.stop(
                     link,
                     ConnectionState::Outdated,
-                    "This chat was updated. Please reload the page.".into(),
+                    crate::i18n::t("notice.updated"),
                 );
             }
             (ErrorCode::NotFound | ErrorCode::Forbidden, None)
@@ -476,9 +476,10 @@ impl Widget {
             return false;
         }
         if body.len() > self.max_message_bytes {
-            self.state.notice.set(Some(format!(
-                "Messages can be at most {} characters long.",
-                self.max_message_bytes
+            let limit = self.max_message_bytes.to_string();
+            self.state.notice.set(Some(crate::i18n::t_with(
+                "notice.too_long",
+                &[("n", &limit)],
             )));
             return false;
         }

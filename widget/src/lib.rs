@@ -13,6 +13,7 @@
 //! - [`driver`]: the WebSocket connection that feeds the state.
 //! - [`storage`]: what survives a reload (token, conversation, outbox).
 //! - [`emoji`]: the picker's table and shortcodes, fetched on first use.
+//! - [`i18n`]: the texts in the visitor's language.
 //! - [`alerts`]: the unread count, the tab title and the chime.
 //! - [`api`]: `window.livechat`, the JavaScript API for the site's own code, and its events.
 //! - [`ui`]: the components.
@@ -21,6 +22,7 @@ pub mod alerts;
 pub mod api;
 pub mod driver;
 pub mod emoji;
+pub mod i18n;
 pub mod settings;
 pub mod state;
 pub mod storage;
@@ -72,6 +74,7 @@ pub fn boot() {
         container.set_class_name("livechat left");
     }
     let state = state::ChatState::new();
+    state.site_language.set(settings.language.clone());
     if settings.open_on_start {
         state.open.set(true);
     }
@@ -82,6 +85,7 @@ pub fn boot() {
     // The alerts' effects need Leptos's executor, which starts with the mount.
     leptos::mount::mount_to(container, move || {
         alerts::install(&settings, state);
+        i18n::install(&settings, state);
         api::watch(state);
         ui::app(settings, state, launcher)
     })

@@ -19,12 +19,12 @@ pub struct Settings {
     /// list it).
     #[serde(default)]
     pub asset_base: Option<String>,
-    /// The panel's title.
-    #[serde(default = "default_title")]
-    pub title: String,
-    /// The greeting shown above an empty conversation.
-    #[serde(default = "default_greeting")]
-    pub greeting: String,
+    /// The panel's title (a translated default without).
+    #[serde(default)]
+    pub title: Option<String>,
+    /// The greeting shown above an empty conversation (a translated default without).
+    #[serde(default)]
+    pub greeting: Option<String>,
     /// Set by the loader when the visitor clicked its button before this module was loaded: the
     /// panel opens at once.
     #[serde(default)]
@@ -38,6 +38,10 @@ pub struct Settings {
     /// The launcher's accessible name.
     #[serde(default)]
     pub launcher_label: Option<String>,
+    /// The widget's language (`de`) unless the page chooses one, from the snippet or the site's
+    /// stored look.
+    #[serde(default)]
+    pub language: Option<String>,
     /// Shown while nobody is online, from the snippet or the site's stored texts.
     #[serde(default)]
     pub away_text: Option<String>,
@@ -80,14 +84,6 @@ impl Settings {
     pub fn on_left(&self) -> bool {
         self.position.as_deref() == Some("bottom_left")
     }
-}
-
-fn default_title() -> String {
-    "Chat with us".into()
-}
-
-fn default_greeting() -> String {
-    "Hi! Ask us anything, we usually answer within minutes.".into()
 }
 
 impl Settings {

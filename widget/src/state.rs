@@ -93,8 +93,10 @@ pub struct ChatState {
     pub uploads: RwSignal<Vec<browser::files::Uploading>>,
     /// Whether the page hid the launcher (`hide` in the API; `show` brings it back).
     pub launcher_hidden: RwSignal<bool>,
-    /// The locale the page chose (`setLocale`), canonical (`pt-BR`); the browser's without.
+    /// The locale the page chose (`setLocale`), canonical (`pt-BR`).
     pub locale: RwSignal<Option<String>>,
+    /// The site's language (snippet or admin app), used when the page chose none.
+    pub site_language: RwSignal<Option<String>>,
 }
 
 impl ChatState {
@@ -129,6 +131,7 @@ impl ChatState {
             uploads: RwSignal::new(Vec::new()),
             launcher_hidden: RwSignal::new(false),
             locale: RwSignal::new(None),
+            site_language: RwSignal::new(None),
         }
     }
 }
@@ -152,14 +155,28 @@ impl Default for ChatState {
 }
 
 impl ChatState {
-    /// The locale texts and times are shown in: the page's choice, else the browser's.
+    /// The locale texts and times are shown in: the page's choice (`setLocale`), else the
+    /// site's language, else the browser's.
     pub fn shown_locale(self) -> String {
-        self.locale.get().unwrap_or_else(|| {
-            web_sys::window()
-                .and_then(|w| w.navigator().language())
-                .unwrap_or_else(|| "en".into())
-        })
+        self.locale
+            .get()
+            .or_else(|| self.site_language.get())
+            .unwrap_or_else(browser_language)
     }
+
+    /// [`ChatState::shown_locale`] without subscribing to it.
+    pub fn shown_locale_untracked(self) -> String {
+        self.locale
+            .get_untracked()
+            .or_else(|| self.site_language.get_untracked())
+            .unwrap_or_else(browser_language)
+    }
+}
+
+fn browser_language() -> String {
+    web_sys::window()
+        .and_then(|w| w.navigator().language())
+        .unwrap_or_else(|| "en".into())
 }
 
 /// Whether `locale` is written right to left (Arabic, Hebrew, Persian, Urdu).

@@ -5,6 +5,7 @@ mod files;
 mod forms;
 
 use crate::driver;
+use crate::i18n::{t, t_with};
 use crate::settings::Settings;
 use crate::state::{ChatState, ConnectionState};
 use browser::files::{AttachmentView, UploadList};
@@ -29,10 +30,8 @@ pub fn app(
             None
         }
         None => {
-            let label = settings
-                .launcher_label
-                .clone()
-                .unwrap_or_else(|| "Open chat".into());
+            let label = settings.launcher_label.clone();
+            let label = move || label.clone().unwrap_or_else(|| t("launcher.open"));
             Some(view! { <Launcher label=label state=state /> })
         }
     };
@@ -91,7 +90,7 @@ fn adopt_launcher(button: web_sys::HtmlElement, state: ChatState) {
 #[component]
 fn Launcher(
     /// Its accessible name.
-    label: String,
+    label: impl Fn() -> String + Send + Sync + 'static,
     /// The widget's state.
     state: ChatState,
 ) -> impl IntoView {
@@ -152,12 +151,11 @@ fn Panel(
     state: ChatState,
 ) -> impl IntoView {
     let connection = move || state.connection.get();
-    let title = settings.title.clone();
-    let label = title.clone();
+    let site_title = settings.title.clone();
+    let title = StoredValue::new(site_title);
+    let title = move || title.get_value().unwrap_or_else(|| t("panel.title"));
     let greeting = settings.greeting.clone();
-    let away_text = settings.away_text.clone().unwrap_or_else(|| {
-        "We are away right now. Leave a message and we will answer by e-mail.".into()
-    });
+    let away_text = settings.away_text.clone();
     let availability = move || {
         state
             .online
@@ -198,7 +196,7 @@ fn Panel(
         }
     };
     view! {
-        <section class="panel" data-testid="chat-panel" role="dialog" aria-label=label lang=locale dir=dir
+        <section class="panel" data-testid="chat-panel" role="dialog" aria-label=title lang=locale dir=dir
             on:dragover=|ev| ev.prevent_default() on:drop=files::dropped>
             // The language and direction every text inside is in (`display: contents`: the
             // panel's layout is as if this element were not there).
@@ -212,18 +210,18 @@ fn Panel(
                 </span>
                 <button class="sound" data-testid="chat-sound-toggle"
                     aria-pressed=move || state.muted.get().to_string()
-                    aria-label=move || if state.muted.get() { "Turn the sound on" } else { "Mute the sound" }
+                    aria-label=move || if state.muted.get() { t("sound.unmute") } else { t("sound.mute") }
                     on:click=move |_| state.muted.update(|m| *m = !*m)>
                     {move || if state.muted.get() { "🔕" } else { "🔔" }}
                 </button>
                 <Show when=can_end>
-                    <button class="end" data-testid="chat-end" on:click=move |_| driver::end_chat()>"End chat"</button>
+                    <button class="end" data-testid="chat-end" on:click=move |_| driver::end_chat()>{move || t("panel.end")}</button>
                 </Show>
-                <button class="close" aria-label="Close chat" on:click=move |_| state.open.set(false)>"×"</button>
+                <button class="close" aria-label=move || t("panel.close") on:click=move |_| state.open.set(false)>"×"</button>
             </header>
             <Show when=move || availability().is_some()>
                 <p class="availability" data-testid="chat-availability" data-state=move || availability().unwrap_or_default()>
-                    {let away = away_text.clone(); move || if availability() == Some("online") { "We are online.".to_owned() } else { away.clone() }}
+                    {let away = away_text.clone(); move || if availability() == Some("online") { t("availability.online") } else { away.clone().unwrap_or_else(|| t("availability.away")) }}
                 </p>
             </Show>
             {move || match shown.get() {
@@ -232,20 +230,20 @@ fn Panel(
                 Body::Chat => view! { <Transcript greeting=greeting.clone() scale=scale mail=mail state=state /> }.into_any(),
             }}
             <Show when=move || state.offline_sent.get()>
-                <p class="sent" data-testid="offline-sent" role="status">"Thanks! We got your message and will answer by e-mail."</p>
+                <p class="sent" data-testid="offline-sent" role="status">{move || t("offline.sent")}</p>
             </Show>
             <Show when=move || queue_position().is_some()>
                 <p class="queue" data-testid="queue-position" data-position=move || queue_position().unwrap_or_default().to_string() role="status">
                     {move || match queue_position() {
-                        Some(1) => "You are next in line. An operator will be with you shortly.".to_owned(),
-                        Some(n) => format!("You are number {n} in line. An operator will be with you shortly."),
+                        Some(1) => t("queue.next"),
+                        Some(n) => t_with("queue.position", &[("n", &n.to_string())]),
                         None => String::new(),
                     }}
                 </p>
             </Show>
             <Show when=move || state.operator_typing.get().is_some()>
                 <div class="typing" data-testid="chat-typing">
-                    {move || format!("{} is typing…", state.operator_typing.get().unwrap_or_default())}
+                    {move || t_with("typing", &[("name", &state.operator_typing.get().unwrap_or_default())])}
                 </div>
             </Show>
             <Show when=move || state.notice.get().is_some()>
@@ -260,21 +258,21 @@ fn Panel(
     }
 }
 
-fn connection_label(state: ConnectionState) -> &'static str {
-    match state {
-        ConnectionState::Online => "Online",
-        ConnectionState::Connecting => "Connecting…",
-        ConnectionState::Offline => "Reconnecting…",
-        ConnectionState::Outdated => "Please reload",
-        ConnectionState::Unavailable => "Unavailable",
-    }
+fn connection_label(state: ConnectionState) -> String {
+    t(match state {
+        ConnectionState::Online => "connection.online",
+        ConnectionState::Connecting => "connection.connecting",
+        ConnectionState::Offline => "connection.offline",
+        ConnectionState::Outdated => "connection.outdated",
+        ConnectionState::Unavailable => "connection.unavailable",
+    })
 }
 
 /// The messages, kept scrolled to the newest.
 #[component]
 fn Transcript(
-    /// Shown while the conversation is empty.
-    greeting: String,
+    /// Shown while the conversation is empty (the site's; a translated default without).
+    greeting: Option<String>,
     /// The site's rating scale, asked for once the conversation ended.
     scale: RatingScale,
     /// Whether the deployment can e-mail the transcript.
@@ -306,12 +304,12 @@ fn Transcript(
     };
     view! {
         <div class="messages" node_ref=list aria-live="polite">
-            <p class="greeting">{greeting}</p>
+            <p class="greeting">{move || greeting.clone().unwrap_or_else(|| t("panel.greeting"))}</p>
             <For each=entries key=|e: &Entry| (e.id, e.status, e.seq) let:entry>
                 <MessageLine entry=entry state=state />
             </For>
             <Show when=ended>
-                <p class="ended">"This chat has ended. Write again to start a new one."</p>
+                <p class="ended">{move || t("chat.ended")}</p>
                 <RatingForm scale=scale state=state />
                 <TranscriptTools mail=mail state=state />
             </Show>
@@ -352,9 +350,9 @@ fn MessageLine(
                     {move || when.get().0}
                 </time>
                 <span class="status">{move || match status.get() {
-                    "pending" => "Sending…",
-                    "read" => "Read",
-                    _ => "",
+                    "pending" => t("message.sending"),
+                    "read" => t("message.read"),
+                    _ => String::new(),
                 }}</span>
             </span>
         </div>
@@ -433,20 +431,20 @@ fn Composer(
     };
     view! {
         <Show when=move || state.emoji_open.get()>
-            <div class="emoji-picker" role="group" aria-label="Emoji">{options}</div>
+            <div class="emoji-picker" role="group" aria-label=move || t("composer.emoji")>{options}</div>
         </Show>
         <form class="composer" on:submit=move |ev| { ev.prevent_default(); send(); }>
-            <button type="button" class="emoji" data-testid="chat-emoji" aria-label="Emoji"
+            <button type="button" class="emoji" data-testid="chat-emoji" aria-label=move || t("composer.emoji")
                 aria-expanded=move || state.emoji_open.get().to_string() on:click=toggle_picker>"🙂"</button>
             <AttachButton />
-            <input data-testid="chat-input" type="text" placeholder="Write a message…" aria-label="Message"
+            <input data-testid="chat-input" type="text" placeholder=move || t("composer.placeholder") aria-label=move || t("composer.label")
                 autocomplete="off" prop:value=move || text.get() disabled=disabled on:paste=files::pasted
                 on:input=move |ev| {
                     let value = event_target_value(&ev);
                     driver::typing(!value.is_empty());
                     text.set(value);
                 } />
-            <button data-testid="chat-send" type="submit" disabled=disabled>"Send"</button>
+            <button data-testid="chat-send" type="submit" disabled=disabled>{move || t("composer.send")}</button>
         </form>
     }
 }

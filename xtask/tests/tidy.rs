@@ -649,3 +649,107 @@ mod tempfile_free {
         }
     }
 }
+
+/// The `{name}` values a text fills in.
+fn placeholders(text: &str) -> BTreeSet<String> {
+    text.split('{')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name.to_owned()))
+        .collect()
+}
+
+/// A catalogue's texts by key, and the lines that are neither a text nor a comment.
+fn catalogue(path: &Path) -> (BTreeMap<String, String>, Vec<String>) {
+    let mut texts = BTreeMap::new();
+    let mut bad = Vec::new();
+    for line in read(path).lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match line.split_once(" = ") {
+            Some((key, text)) => {
+                texts.insert(key.trim().to_owned(), text.trim().to_owned());
+            }
+            None => bad.push(line.to_owned()),
+        }
+    }
+    (texts, bad)
+}
+
+/// The widget's texts: English holds every key the code uses; each other language the site
+/// owner can choose has a file, and this lists what it lacks (shown in English meanwhile), what
+/// it has that English does not (a stale key), a line that is not `key = text`, and a text that
+/// fills in other values than English's.
+#[test]
+fn every_language_of_the_widget_has_every_text() {
+    let dir = root().join("widget/locales");
+    let (english, bad) = catalogue(&dir.join("en.txt"));
+    assert!(
+        bad.is_empty(),
+        "en.txt: lines that are not `key = text`: {bad:?}"
+    );
+    let languages = read(&root().join("protocol/src/admin.rs"));
+    let list = languages
+        .split("pub const LANGUAGES")
+        .nth(1)
+        .and_then(|rest| rest.split_once("= [")?.1.split_once(']'))
+        .map(|(list, _)| list.to_owned())
+        .expect("protocol::admin::LANGUAGES");
+    let mut problems = Vec::new();
+    for language in list.split(',').map(|l| l.trim().trim_matches('"')) {
+        if language.is_empty() || language == "en" {
+            continue;
+        }
+        let path = dir.join(format!("{language}.txt"));
+        if !path.exists() {
+            problems.push(format!("{language}.txt is missing"));
+            continue;
+        }
+        let (texts, bad) = catalogue(&path);
+        for line in bad {
+            problems.push(format!("{language}.txt: not `key = text`: {line}"));
+        }
+        for (key, text) in &english {
+            match texts.get(key) {
+                None => problems.push(format!("{language}.txt lacks `{key}` ({text})")),
+                Some(translated) if placeholders(translated) != placeholders(text) => problems
+                    .push(format!(
+                        "{language}.txt: `{key}` fills in {:?}, English {:?}",
+                        placeholders(translated),
+                        placeholders(text)
+                    )),
+                Some(_) => {}
+            }
+        }
+        for key in texts.keys().filter(|k| !english.contains_key(*k)) {
+            problems.push(format!(
+                "{language}.txt has `{key}`, which English does not"
+            ));
+        }
+    }
+    // Every key the widget asks for is in English (else it would show the bare key).
+    let mut used = BTreeSet::new();
+    for file in files(&root().join("widget/src"), ".rs") {
+        let text = read(&file);
+        for call in ["t(\"", "t_with(\""] {
+            for (at, _) in text.match_indices(call) {
+                // `t(` itself, not the end of `get(` or `set(`.
+                let before = text[..at].chars().next_back();
+                if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.') {
+                    continue;
+                }
+                if let Some((key, _)) = text[at + call.len()..].split_once('"') {
+                    used.insert(key.to_owned());
+                }
+            }
+        }
+    }
+    for key in used.iter().filter(|k| !english.contains_key(*k)) {
+        problems.push(format!("the widget asks for `{key}`, which en.txt lacks"));
+    }
+    assert!(
+        problems.is_empty(),
+        "translations:\n{}",
+        problems.join("\n")
+    );
+}

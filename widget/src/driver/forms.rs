@@ -143,10 +143,8 @@ impl Widget {
             return Err("Please write your message.".into());
         }
         if body.len() > self.max_message_bytes {
-            return Err(format!(
-                "Messages can be at most {} characters long.",
-                self.max_message_bytes
-            ));
+            let limit = self.max_message_bytes.to_string();
+            return Err(crate::i18n::t_with("notice.too_long", &[("n", &limit)]));
         }
         self.state.conversation.set(None);
         self.switch_conversation(link, Some(new_conversation_id()));

@@ -3,6 +3,7 @@
 //! the deployment); these only collect and show.
 
 use crate::driver;
+use crate::i18n::t;
 use crate::state::ChatState;
 use leptos::prelude::*;
 use protocol::admin::{FieldKind, FormField};
@@ -79,10 +80,10 @@ pub(super) fn PrechatForm(
         .collect_view();
     view! {
         <form class="form" data-testid="prechat-form" on:submit=submit novalidate=true>
-            <p>"Before we start, please tell us who you are."</p>
+            <p>{move || t("prechat.intro")}</p>
             {inputs}
             {form_error(state)}
-            <button data-testid="prechat-submit" type="submit">"Start the chat"</button>
+            <button data-testid="prechat-submit" type="submit">{move || t("prechat.start")}</button>
         </form>
     }
 }
@@ -109,20 +110,20 @@ pub(super) fn OfflineForm(
     };
     view! {
         <form class="form" data-testid="offline-form" on:submit=submit novalidate=true>
-            <label>"Name *"
+            <label>{move || t("form.name")}" *"
                 <input data-testid="offline-name" type="text" autocomplete="name"
                     prop:value=move || name.get() on:input=move |ev| { state.form_dirty.set(true); name.set(event_target_value(&ev)) } />
             </label>
-            <label>"E-mail *"
+            <label>{move || t("form.email")}" *"
                 <input data-testid="offline-email" type="email" autocomplete="email"
                     prop:value=move || email.get() on:input=move |ev| { state.form_dirty.set(true); email.set(event_target_value(&ev)) } />
             </label>
-            <label>"Message *"
+            <label>{move || t("form.message")}" *"
                 <textarea data-testid="offline-message" rows="4"
                     prop:value=move || message.get() on:input=move |ev| { state.form_dirty.set(true); message.set(event_target_value(&ev)) }></textarea>
             </label>
             {form_error(state)}
-            <button data-testid="offline-submit" type="submit">"Send"</button>
+            <button data-testid="offline-submit" type="submit">{move || t("form.send")}</button>
         </form>
     }
 }
@@ -142,7 +143,7 @@ pub(super) fn RatingForm(
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let Some(score) = chosen.get_untracked() else {
-            error.set(Some("Please choose a rating.".into()));
+            error.set(Some(t("rating.choose")));
             return;
         };
         let text = comment.get_untracked().trim().to_owned();
@@ -171,16 +172,16 @@ pub(super) fn RatingForm(
     view! {
         <Show when=move || scale != RatingScale::Off>
             <Show when=move || !state.rating_given.get()
-                fallback=|| view! { <p class="sent" role="status">"Thank you for your feedback!"</p> }>
+                fallback=|| view! { <p class="sent" role="status">{t("rating.thanks")}</p> }>
                 <form class="form rating" data-testid="rating-form" on:submit=submit>
-                    <p>"How was this chat?"</p>
+                    <p>{move || t("rating.question")}</p>
                     <div class="options">{options}</div>
-                    <textarea data-testid="rating-comment" rows="2" placeholder="Anything to add? (optional)"
+                    <textarea data-testid="rating-comment" rows="2" placeholder=move || t("rating.comment")
                         prop:value=move || comment.get() on:input=move |ev| comment.set(event_target_value(&ev))></textarea>
                     <Show when=move || error.get().is_some()>
                         <p class="error" role="alert">{move || error.get().unwrap_or_default()}</p>
                     </Show>
-                    <button data-testid="rating-submit" type="submit">"Send rating"</button>
+                    <button data-testid="rating-submit" type="submit">{move || t("rating.send")}</button>
                 </form>
             </Show>
         </Show>
@@ -203,8 +204,12 @@ fn transcript_file(state: ChatState, html: bool) -> String {
     state.transcript.with(|t| {
         for entry in t.entries() {
             let who = match entry.author.kind {
-                AuthorKind::Visitor => "You".to_owned(),
-                AuthorKind::Operator => entry.author.name.clone().unwrap_or("Operator".into()),
+                AuthorKind::Visitor => crate::i18n::t("transcript.you"),
+                AuthorKind::Operator => entry
+                    .author
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| crate::i18n::t("transcript.operator")),
                 AuthorKind::System => "—".to_owned(),
             };
             let (_, when, _) = browser::local_time(entry.at);
@@ -248,21 +253,21 @@ pub(super) fn TranscriptTools(
     };
     view! {
         <div class="transcript">
-            <span>"Transcript: "</span>
+            <span>{move || t("transcript.label")}" "</span>
             <a data-testid="transcript-download" data-format="text" download="chat.txt"
-                href=move || transcript_file(state, false)>"text"</a>
+                href=move || transcript_file(state, false)>{move || t("transcript.text")}</a>
             " · "
             <a data-testid="transcript-download" data-format="html" download="chat.html"
                 href=move || transcript_file(state, true)>"HTML"</a>
             <Show when=move || mail>
                 <form class="mail" on:submit=send novalidate=true>
                     <input data-testid="transcript-email-input" type="email" placeholder="you@example.com"
-                        aria-label="E-mail address for the transcript" autocomplete="email"
+                        aria-label=move || t("transcript.email_label") autocomplete="email"
                         prop:value=move || address.get() on:input=move |ev| address.set(event_target_value(&ev)) />
-                    <button data-testid="transcript-email-send" type="submit">"E-mail it"</button>
+                    <button data-testid="transcript-email-send" type="submit">{move || t("transcript.email_send")}</button>
                 </form>
                 {move || state.transcript_mail.get().map(|outcome| match outcome {
-                    Ok(()) => view! { <p class="sent" data-testid="transcript-emailed" role="status">"The transcript is on its way."</p> }.into_any(),
+                    Ok(()) => view! { <p class="sent" data-testid="transcript-emailed" role="status">{t("transcript.emailed")}</p> }.into_any(),
                     Err(e) => view! { <p class="error" data-testid="transcript-error" role="alert">{e}</p> }.into_any(),
                 })}
             </Show>
