@@ -79,7 +79,7 @@
 
   // The stored look fills in what the snippet leaves out; an unknown or removed site is
   // unavailable (the widget says so). No answer in time: the snippet's settings and defaults.
-  var keys = ["accentColor", "position", "launcherLabel", "title", "greeting", "language", "awayText"];
+  var keys = ["accentColor", "position", "launcherLabel", "title", "greeting", "language", "awayText", "theme"];
   function configure(index, done) {
     if (index >= settings.deployments.length) return done();
     var base = String(settings.deployments[index]).replace(/\/+$/, "");
@@ -102,6 +102,17 @@
       }, function () { configure(index + 1, done); });
   }
 
+  // The icon's colour on the accent: white or near-black, whichever contrasts more (WCAG's
+  // relative luminance), as the widget chooses for its text.
+  function ink(hex) {
+    var l = [1, 3, 5].map(function (i) {
+      var v = parseInt(hex.substr(i, 2), 16) / 255;
+      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+    });
+    var y = 0.2126 * l[0] + 0.7152 * l[1] + 0.0722 * l[2];
+    return 1.05 / (y + 0.05) >= (y + 0.05) / 0.0662 ? "#fff" : "#1d2230";
+  }
+
   function button() {
     var host = d.createElement("div");
     host.id = "livechat-root";
@@ -117,7 +128,10 @@
     launcher = root.querySelector("button");
     if (hiddenByPage) launcher.style.display = "none";
     // Inline, so the look stays when the widget replaces this stylesheet with its own.
-    if (/^#[0-9a-f]{6}$/i.test(settings.accentColor || "")) launcher.style.background = settings.accentColor;
+    if (/^#[0-9a-f]{6}$/i.test(settings.accentColor || "")) {
+      launcher.style.background = settings.accentColor;
+      launcher.style.color = ink(settings.accentColor);
+    }
     if (settings.position === "bottom_left") { launcher.style.left = "20px"; launcher.style.right = "auto"; }
     if (settings.launcherLabel) launcher.setAttribute("aria-label", launcher.title = String(settings.launcherLabel));
     launcher.addEventListener("click", function () {

@@ -40,104 +40,7 @@ impl FieldError {
     }
 }
 
-/// Where the launcher sits on the page.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LauncherPosition {
-    /// Bottom right, the default.
-    #[default]
-    BottomRight,
-    /// Bottom left.
-    BottomLeft,
-}
-
-impl LauncherPosition {
-    /// The name used on the wire and in the console's select.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LauncherPosition::BottomRight => "bottom_right",
-            LauncherPosition::BottomLeft => "bottom_left",
-        }
-    }
-
-    /// The inverse of [`LauncherPosition::as_str`].
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "bottom_right" => Some(LauncherPosition::BottomRight),
-            "bottom_left" => Some(LauncherPosition::BottomLeft),
-            _ => None,
-        }
-    }
-}
-
-/// The widget's look and texts for one site. The field names are those of the snippet's
-/// settings (`window.LiveChat`), so a setting written in the snippet overrides the stored one of
-/// the same name.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Appearance {
-    /// The launcher's and the visitor's bubbles' colour, `#rrggbb`.
-    pub accent_color: String,
-    /// Where the launcher sits.
-    pub position: LauncherPosition,
-    /// The launcher's accessible name and tooltip.
-    pub launcher_label: String,
-    /// The panel's title.
-    pub title: String,
-    /// Shown above an empty conversation.
-    pub greeting: String,
-    /// The widget's language unless the page chooses one (`setLocale`); the visitor's browser
-    /// decides only where the site's look is not known (no deployment answered the loader).
-    pub language: String,
-    /// Shown when no operator is online.
-    pub away_text: String,
-}
-
-impl Default for Appearance {
-    fn default() -> Self {
-        Self {
-            accent_color: "#2f6fed".into(),
-            position: LauncherPosition::BottomRight,
-            launcher_label: "Open chat".into(),
-            title: "Chat with us".into(),
-            greeting: "Hi! Ask us anything, we usually answer within minutes.".into(),
-            language: "en".into(),
-            away_text: "We are away right now. Leave a message and we will answer by e-mail."
-                .into(),
-        }
-    }
-}
-
-impl Appearance {
-    /// Every rule the appearance keeps, or the first one broken.
-    pub fn check(&self) -> Result<(), FieldError> {
-        let hex = self.accent_color.strip_prefix('#').unwrap_or("");
-        if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(FieldError::new(
-                "accent_color",
-                format!(
-                    "`{}` is not a colour: use the form #2f6fed",
-                    self.accent_color
-                ),
-            ));
-        }
-        text("launcher_label", &self.launcher_label, MAX_LABEL_CHARS)?;
-        text("title", &self.title, MAX_LABEL_CHARS)?;
-        text("greeting", &self.greeting, MAX_TEXT_CHARS)?;
-        text("away_text", &self.away_text, MAX_TEXT_CHARS)?;
-        if !LANGUAGES.contains(&self.language.as_str()) {
-            return Err(FieldError::new(
-                "language",
-                format!(
-                    "`{}` is not a language the widget speaks; choose one of {}",
-                    self.language,
-                    LANGUAGES.join(", ")
-                ),
-            ));
-        }
-        Ok(())
-    }
-}
+pub use crate::appearance::{Appearance, LauncherPosition, Theme};
 
 /// What a pre-chat form field asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -328,7 +231,7 @@ fn check_file_rules(files: &crate::files::FileRules) -> Result<(), FieldError> {
 }
 
 /// Whether `value` has 1 to `max` characters and none that would let it disguise itself.
-fn text(field: &str, value: &str, max: usize) -> Result<(), FieldError> {
+pub(crate) fn text(field: &str, value: &str, max: usize) -> Result<(), FieldError> {
     let count = value.chars().count();
     if value.trim().is_empty() || count > max {
         return Err(FieldError::new(

@@ -21,6 +21,7 @@
 //! - [`routing`]: how a site's chats are assigned, and the roster of operators to hand one to.
 
 pub mod admin;
+pub mod appearance;
 pub mod canned;
 pub mod conversation;
 pub mod files;

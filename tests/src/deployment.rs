@@ -207,3 +207,28 @@ pub async fn admin_token(base: &str) -> String {
         .expect("the admin logs in")
         .to_owned()
 }
+
+/// An admin API call on the deployment at `base`, as the demo admin: returns the status and the
+/// body as text.
+pub async fn admin_call(
+    base: &str,
+    method: daemon::http::Method,
+    path: &str,
+    body: serde_json::Value,
+) -> (u16, String) {
+    let token = admin_token(base).await;
+    let answer = daemon::http::HttpClient::default()
+        .call(
+            method,
+            &format!("{}{path}", base.trim_end_matches('/')),
+            Some(&token),
+            Some(body.to_string().into_bytes()),
+            std::time::Duration::from_secs(10),
+        )
+        .await
+        .expect("the deployment answers");
+    (
+        answer.status,
+        String::from_utf8_lossy(&answer.body).into_owned(),
+    )
+}

@@ -9,9 +9,8 @@
 //! read receipts both ways, times, a rating given while the primary dies, the transcript
 //! downloaded and e-mailed.
 
-use daemon::http::{HttpClient, Method};
+use daemon::http::Method;
 use fantoccini::{Client, Locator};
-use std::time::Duration;
 use tests::browser::{
     by_test_id, lines, open_widget, widget_element, widget_has, widget_shows, widget_write,
     ChromeDriver, WAIT,
@@ -87,8 +86,6 @@ async fn console_at(client: &Client, url: &str) {
 /// Turns on the demo site's pre-chat form (name required, e-mail, an order number) through the
 /// admin API.
 async fn enable_prechat(base: &str) {
-    let http = HttpClient::default();
-    let token = tests::deployment::admin_token(base).await;
     let forms = serde_json::json!({
         "prechat": { "enabled": true, "fields": [
             { "key": "name", "label": "Name", "kind": "name", "required": true },
@@ -98,22 +95,9 @@ async fn enable_prechat(base: &str) {
         "offline": "form",
         "notify_email": "support@shop.example"
     });
-    let answer = http
-        .call(
-            Method::PUT,
-            &format!("{base}/v1/admin/sites/{SITE_ID}/forms"),
-            Some(&token),
-            Some(forms.to_string().into_bytes()),
-            Duration::from_secs(10),
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        answer.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
+    let path = format!("/v1/admin/sites/{SITE_ID}/forms");
+    let (status, body) = tests::deployment::admin_call(base, Method::PUT, &path, forms).await;
+    assert_eq!(status, 200, "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

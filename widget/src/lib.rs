@@ -14,6 +14,8 @@
 //! - [`storage`]: what survives a reload (token, conversation, outbox).
 //! - [`emoji`]: the picker's table and shortcodes, fetched on first use.
 //! - [`i18n`]: the texts in the visitor's language.
+//! - [`focus`]: the keyboard (focus into the panel, Esc, Tab on small screens) and the page
+//!   behind a full-screen panel.
 //! - [`alerts`]: the unread count, the tab title and the chime.
 //! - [`api`]: `window.livechat`, the JavaScript API for the site's own code, and its events.
 //! - [`ui`]: the components.
@@ -22,6 +24,7 @@ pub mod alerts;
 pub mod api;
 pub mod driver;
 pub mod emoji;
+pub mod focus;
 pub mod i18n;
 pub mod settings;
 pub mod state;
@@ -70,9 +73,16 @@ pub fn boot() {
     if let Some(accent) = settings.accent() {
         let _ = container.style().set_property("--accent", accent);
     }
-    if settings.on_left() {
-        container.set_class_name("livechat left");
-    }
+    let _ = container
+        .style()
+        .set_property("--on-accent", settings.on_accent());
+    let classes = ["livechat"]
+        .into_iter()
+        .chain(settings.on_left().then_some("left"))
+        .chain(settings.fixed_theme())
+        .collect::<Vec<_>>()
+        .join(" ");
+    container.set_class_name(&classes);
     let state = state::ChatState::new();
     state.site_language.set(settings.language.clone());
     if settings.open_on_start {
@@ -83,8 +93,10 @@ pub fn boot() {
     // among them changes the credentials before the first hello goes out.
     api::install(state);
     // The alerts' effects need Leptos's executor, which starts with the mount.
+    let watched = container.clone();
     leptos::mount::mount_to(container, move || {
         alerts::install(&settings, state);
+        focus::install(watched, state);
         i18n::install(&settings, state);
         api::watch(state);
         ui::app(settings, state, launcher)

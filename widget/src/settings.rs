@@ -42,6 +42,9 @@ pub struct Settings {
     /// stored look.
     #[serde(default)]
     pub language: Option<String>,
+    /// `auto`, `light` or `dark`, from the snippet or the site's stored look.
+    #[serde(default)]
+    pub theme: Option<String>,
     /// Shown while nobody is online, from the snippet or the site's stored texts.
     #[serde(default)]
     pub away_text: Option<String>,
@@ -80,6 +83,41 @@ impl Settings {
         format!("{}/{path}", base.trim_end_matches('/'))
     }
 
+    /// The text colour on the accent: white, or the widget's near-black where white would not
+    /// reach WCAG AA's contrast as well (a light accent such as yellow).
+    pub fn on_accent(&self) -> &'static str {
+        let Some(hex) = self.accent() else {
+            return "#fff";
+        };
+        if contrast_with_white(hex) >= contrast_with_ink(hex) {
+            "#fff"
+        } else {
+            "#1d2230"
+        }
+    }
+
+    /// `light` or `dark` when the site fixes the colours; `None` follows the visitor's system.
+    pub fn fixed_theme(&self) -> Option<&'static str> {
+        match self.theme.as_deref() {
+            Some("light") => Some("light"),
+            Some("dark") => Some("dark"),
+            _ => None,
+        }
+    }
+
+    /// A site text the owner left at its English default is dropped, so the widget shows its
+    /// own translation instead (an Arabic visitor of a site that never set a title reads an
+    /// Arabic one); a text the owner wrote is theirs and stays.
+    fn translatable(mut self) -> Settings {
+        let defaults = protocol::admin::Appearance::default();
+        let keep = |text: Option<String>, default: &str| text.filter(|t| t != default);
+        self.title = keep(self.title, &defaults.title);
+        self.greeting = keep(self.greeting, &defaults.greeting);
+        self.away_text = keep(self.away_text, &defaults.away_text);
+        self.launcher_label = keep(self.launcher_label, &defaults.launcher_label);
+        self
+    }
+
     /// Whether the launcher and the panel sit on the left.
     pub fn on_left(&self) -> bool {
         self.position.as_deref() == Some("bottom_left")
@@ -99,7 +137,7 @@ impl Settings {
         if settings.deployments.is_empty() {
             return Err("window.LiveChat.deployments must list at least one URL".into());
         }
-        Ok(settings)
+        Ok(settings.translatable())
     }
 
     /// The deployments' base URLs, primary first, then the one that served the widget if the
@@ -116,4 +154,26 @@ impl Settings {
         }
         bases
     }
+}
+
+/// WCAG 2.1 relative luminance of `#rrggbb`.
+fn luminance(hex: &str) -> f64 {
+    let channel = |i: usize| {
+        let v = f64::from(u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or(0)) / 255.0;
+        if v <= 0.039_28 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5)
+}
+
+fn contrast_with_white(hex: &str) -> f64 {
+    1.05 / (luminance(hex) + 0.05)
+}
+
+/// Against `#1d2230`, the widget's text colour (luminance about 0.0162).
+fn contrast_with_ink(hex: &str) -> f64 {
+    (luminance(hex) + 0.05) / (luminance("#1d2230") + 0.05)
 }

@@ -48,6 +48,7 @@ pub fn app(
 fn adopt_launcher(button: web_sys::HtmlElement, state: ChatState) {
     use wasm_bindgen::{closure::Closure, JsCast};
     let toggle = Closure::<dyn FnMut()>::new(move || {
+        crate::focus::launcher_used();
         state.open.update(|open| *open = !*open);
         state.unread.set(0);
     });
@@ -95,6 +96,7 @@ fn Launcher(
     state: ChatState,
 ) -> impl IntoView {
     let toggle = move |_| {
+        crate::focus::launcher_used();
         state.open.update(|open| *open = !*open);
         state.unread.set(0);
     };
@@ -195,8 +197,15 @@ fn Panel(
             "ltr"
         }
     };
+    let panel = NodeRef::<leptos::html::Section>::new();
+    Effect::new(move |_| {
+        if let Some(panel) = panel.get() {
+            crate::focus::panel_shown(&panel);
+        }
+    });
     view! {
         <section class="panel" data-testid="chat-panel" role="dialog" aria-label=title lang=locale dir=dir
+            node_ref=panel on:keydown=move |ev| crate::focus::panel_key(&ev, state)
             on:dragover=|ev| ev.prevent_default() on:drop=files::dropped>
             // The language and direction every text inside is in (`display: contents`: the
             // panel's layout is as if this element were not there).
@@ -217,7 +226,8 @@ fn Panel(
                 <Show when=can_end>
                     <button class="end" data-testid="chat-end" on:click=move |_| driver::end_chat()>{move || t("panel.end")}</button>
                 </Show>
-                <button class="close" aria-label=move || t("panel.close") on:click=move |_| state.open.set(false)>"×"</button>
+                <button class="close" aria-label=move || t("panel.close")
+                    on:click=move |_| if let Some(panel) = panel.get() { crate::focus::close_to_launcher(&panel, state) }>"×"</button>
             </header>
             <Show when=move || availability().is_some()>
                 <p class="availability" data-testid="chat-availability" data-state=move || availability().unwrap_or_default()>
@@ -303,7 +313,7 @@ fn Transcript(
         })
     };
     view! {
-        <div class="messages" node_ref=list aria-live="polite">
+        <div class="messages" node_ref=list role="log" aria-live="polite">
             <p class="greeting">{move || greeting.clone().unwrap_or_else(|| t("panel.greeting"))}</p>
             <For each=entries key=|e: &Entry| (e.id, e.status, e.seq) let:entry>
                 <MessageLine entry=entry state=state />

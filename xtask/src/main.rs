@@ -99,8 +99,9 @@ const BROWSER_CRATES: [&str; 3] = ["browser", "widget", "console"];
 /// (which includes the tidy tests in `xtask/tests/tidy.rs`).
 fn test() -> anyhow::Result<()> {
     browser_setup()?;
-    // The mail tests send to a real SMTP server.
+    // The mail tests send to a real SMTP server; the accessibility tests run axe-core.
     tools::ensure_aiosmtpd()?;
+    tools::ensure_axe_core()?;
     lint()?;
     step("Building the binaries the tests run");
     run(cargo().args([
@@ -123,7 +124,8 @@ fn test() -> anyhow::Result<()> {
             "LIVECHAT_MODERATOR_BIN",
             target_dir().join("debug/moderator"),
         )
-        .env("LIVECHAT_SITE_DIR", target_dir().join("site")))?;
+        .env("LIVECHAT_SITE_DIR", target_dir().join("site"))
+        .env("LIVECHAT_AXE_SCRIPT", tools::axe_script()))?;
     step("Running each micro-benchmark once, so none of them rots");
     run(cargo().args(["test", "-p", "bench", "--benches"]))?;
     step("All tests passed");

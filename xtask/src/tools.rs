@@ -104,6 +104,38 @@ pub fn ensure_wasm_tools() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The version of npm's `axe-core`, the accessibility checker the browser tests run.
+pub const AXE_CORE_VERSION: &str = "4.14.1";
+
+/// Where `axe.min.js` is installed (its own prefix, so installing it leaves binaryen alone).
+pub fn axe_script() -> PathBuf {
+    target_dir().join("tools/axe/node_modules/axe-core/axe.min.js")
+}
+
+/// `axe-core` for the accessibility tests, from npm.
+pub fn ensure_axe_core() -> anyhow::Result<()> {
+    let package = axe_script().with_file_name("package.json");
+    let installed = std::fs::read_to_string(&package)
+        .is_ok_and(|p| p.contains(&format!("\"version\": \"{AXE_CORE_VERSION}\"")));
+    if installed {
+        return Ok(());
+    }
+    step(&format!("Installing axe-core {AXE_CORE_VERSION} (npm)"));
+    let prefix = target_dir().join("tools/axe");
+    std::fs::create_dir_all(&prefix)?;
+    run(Command::new("npm")
+        .args([
+            "install",
+            "--no-save",
+            "--no-audit",
+            "--no-fund",
+            "--prefix",
+        ])
+        .arg(&prefix)
+        .arg(format!("axe-core@{AXE_CORE_VERSION}")))
+    .map_err(|e| anyhow::anyhow!("{e}; the accessibility tests need npm"))
+}
+
 /// The version of PyPI's `aiosmtpd`, the real SMTP server the mail tests send to.
 pub const AIOSMTPD_VERSION: &str = "1.4.6";
 

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use protocol::admin::{
     AdminSite, Appearance, FieldKind, FormField, LauncherPosition, OfflineMode, SiteDraft,
-    SiteEdit, SiteForms, Snippet, LANGUAGES,
+    SiteEdit, SiteForms, Snippet, Theme, LANGUAGES,
 };
 use protocol::SiteId;
 
@@ -308,7 +308,8 @@ fn SnippetCard(
         <section class="card">
             <h2>"Snippet"</h2>
             <p>"Paste this before " <code>"</head>"</code> " on every page that should show the chat."</p>
-            <pre class="snippet"><code data-testid="snippet-code" node_ref=code>{move || text.get()}</code></pre>
+            // Focusable, so a keyboard can scroll a snippet wider than the card.
+            <pre class="snippet" tabindex="0" aria-label="The snippet"><code data-testid="snippet-code" node_ref=code>{move || text.get()}</code></pre>
             <div class="actions">
                 <button data-testid="snippet-copy" type="button" on:click=copy>"Copy"</button>
                 <span class="saved" role="status">{move || copied.get()}</span>
@@ -376,6 +377,16 @@ fn AppearanceForm(
                         })>
                         <option value="bottom_right">"Bottom right"</option>
                         <option value="bottom_left">"Bottom left"</option>
+                    </select>
+                </label>
+                <label>"Colours"
+                    <select data-testid="appearance-theme" prop:value=move || look.with(|l| l.theme.as_str())
+                        on:change=move |ev| look.update(|l| {
+                            l.theme = Theme::parse(&event_target_value(&ev)).unwrap_or_default()
+                        })>
+                        <option value="auto">"Follow the visitor's system"</option>
+                        <option value="light">"Always light"</option>
+                        <option value="dark">"Always dark"</option>
                     </select>
                 </label>
                 <label>"Default language"
