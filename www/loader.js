@@ -38,18 +38,74 @@
     })]);
   }
 
+  // The widget's code that ran last, kept in this page's Cache Storage (versioned: both parts,
+  // then the pointer naming them), so a returning visitor whom no deployment answers still gets
+  // their conversation and outbox. Every load from a deployment replaces it.
+  var CACHE = "livechat-widget", KEY = "/livechat-widget/", cacheTried = false;
+  function keep(jsUrl, wasm) {
+    if (!w.caches) return;
+    var version = String(Date.now());
+    Promise.all([caches.open(CACHE), fetch(jsUrl).then(function (r) { return r.text(); })])
+      .then(function (both) {
+        var cache = both[0];
+        return Promise.all([
+          cache.put(KEY + "js/" + version, new Response(both[1], { headers: { "content-type": "text/javascript" } })),
+          cache.put(KEY + "wasm/" + version, wasm)
+        ]).then(function () {
+          return cache.put(KEY + "current", new Response(version));
+        }).then(function () {
+          return cache.keys();
+        }).then(function (keys) {
+          keys.forEach(function (k) { if (/\/(js|wasm)\/\d+$/.test(k.url) && k.url.slice(-version.length) !== version) cache.delete(k); });
+        });
+      })
+      .catch(function () {});
+  }
+  function fromCache() {
+    if (!w.caches) return Promise.reject(new Error("no Cache Storage"));
+    return caches.open(CACHE).then(function (cache) {
+      return cache.match(KEY + "current").then(function (pointer) {
+        if (!pointer) throw new Error("no widget kept");
+        return pointer.text();
+      }).then(function (version) {
+        return Promise.all([cache.match(KEY + "js/" + version), cache.match(KEY + "wasm/" + version)]);
+      });
+    }).then(function (parts) {
+      if (!parts[0] || !parts[1]) throw new Error("no widget kept");
+      return parts[0].text().then(function (code) {
+        return import(URL.createObjectURL(new Blob([code], { type: "text/javascript" })));
+      }).then(function (widget) {
+        return widget.default({ module_or_path: parts[1] });
+      });
+    });
+  }
+
   function attempt(index, round) {
     retry = null;
     if (index >= settings.deployments.length) {
-      // Every deployment failed; try again later, more and more patiently, up to once a minute.
-      retry = setTimeout(function () { attempt(0, round + 1); }, Math.min(60000, 2000 * Math.pow(2, round)));
+      // Every deployment failed: a returning visitor gets the widget kept from last time (it
+      // connects by itself once a deployment is back). Otherwise try again later, more and more
+      // patiently, up to once a minute.
+      var later = function () {
+        retry = setTimeout(function () { attempt(0, round + 1); }, Math.min(60000, 2000 * Math.pow(2, round)));
+      };
+      if (cacheTried || !returning()) return later();
+      cacheTried = true;
+      fromCache().catch(function (error) {
+        if (w.console) w.console.warn("LiveChat: no deployment answered and no widget is kept", error);
+        later();
+      });
       return;
     }
-    var base = String(settings.deployments[index]).replace(/\/+$/, "");
-    within(4000, import(base + "/widget/widget.js"))
+    var base = String(settings.deployments[index]).replace(/\/+$/, ""), js = base + "/widget/widget.js";
+    within(4000, import(js))
       .then(function (widget) {
         settings.assetBase = base;
-        return widget.default({ module_or_path: base + "/widget/widget_bg.wasm" });
+        return within(20000, fetch(base + "/widget/widget_bg.wasm")).then(function (wasm) {
+          if (!wasm.ok) throw new Error("HTTP " + wasm.status);
+          var kept = wasm.clone();
+          return widget.default({ module_or_path: wasm }).then(function () { keep(js, kept); });
+        });
       })
       .catch(function (error) {
         if (w.console) w.console.warn("LiveChat: could not load the widget from " + base, error);

@@ -1,0 +1,112 @@
+//! The chat with no deployment reachable, in Chromium: a returning visitor reloads the page
+//! while both deployments are down; the loader finds no deployment and starts the widget kept
+//! in the page's Cache Storage, which shows the unsent messages as pending and takes one more.
+//! Only the redundant deployment comes back: all six arrive once and in order.
+
+use std::time::Duration;
+use tests::browser::{
+    lines, widget_element, widget_has, widget_online, widget_shows, widget_write, ChromeDriver,
+    WAIT,
+};
+use tests::eventually;
+use tests::page::demo_pair;
+
+/// How many versions of the widget the page's Cache Storage holds.
+async fn kept_versions(client: &fantoccini::Client) -> usize {
+    let script = r#"
+        const done = arguments[arguments.length - 1];
+        caches.open('livechat-widget').then((c) => c.keys())
+            .then((keys) => done(keys.filter((k) => k.url.includes('/wasm/')).length), () => done(0));
+    "#;
+    client
+        .execute_async(script, vec![])
+        .await
+        .ok()
+        .and_then(|v| v.as_u64())
+        .unwrap_or(0) as usize
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_returning_visitor_writes_through_a_total_outage_and_a_reload() {
+    let mut pair = demo_pair().await;
+    let deployments = [pair.primary.url(), pair.redundant.url()];
+    let _standby =
+        tests::visitor::Visitor::standby(deployments, Some(pair.moderator.url.clone())).await;
+    let mut chrome = ChromeDriver::start().await;
+    let visitor = chrome.session().await;
+    visitor.goto(&pair.page_url).await.unwrap();
+    widget_element(&visitor, "chat-launcher")
+        .await
+        .click()
+        .await
+        .unwrap();
+    widget_online(&visitor).await;
+    widget_write(&visitor, "Before the outage").await;
+    widget_shows(&visitor, &["Before the outage"]).await;
+    eventually("the widget to be kept in Cache Storage", WAIT, || async {
+        (kept_versions(&visitor).await == 1).then_some(())
+    })
+    .await;
+    tests::pair::in_sync(&pair.primary, &pair.redundant).await;
+
+    // Both data centres go away. Five messages wait in the outbox.
+    pair.primary.kill9();
+    pair.redundant.kill9();
+    let written: Vec<String> = (1..=6).map(|i| format!("Written offline {i}")).collect();
+    for text in &written[..5] {
+        widget_write(&visitor, text).await;
+    }
+    // A reload: no deployment serves the widget, so the kept one starts and shows them.
+    visitor.refresh().await.unwrap();
+    eventually("the kept widget to show the five pending", WAIT, || async {
+        if !widget_has(&visitor, "chat-panel").await {
+            // The launcher (the loader's until the widget adopts it) opens the panel.
+            widget_element(&visitor, "chat-launcher")
+                .await
+                .click()
+                .await
+                .ok()?;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let shown = lines(&visitor, true, "").await;
+        let pending: Vec<&str> = shown
+            .iter()
+            .filter(|l| l.status == "pending")
+            .map(|l| l.text.as_str())
+            .collect();
+        (pending == written[..5].iter().map(String::as_str).collect::<Vec<_>>()).then_some(())
+    })
+    .await;
+    // It is the kept copy that runs: the widget adopted the loader's button, and no deployment
+    // served it (the loader names the one that did).
+    let from_cache = visitor
+        .execute(
+            "return window.LiveChat.launcherAdopted === true && window.LiveChat.assetBase === undefined",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(from_cache, true);
+    let state = widget_element(&visitor, "chat-connection")
+        .await
+        .attr("data-state")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert_ne!(state, "online", "nothing is reachable");
+    widget_write(&visitor, &written[5]).await;
+
+    // Only the redundant deployment comes back: all six arrive, once, in order.
+    pair.redundant.start();
+    let expected: Vec<&str> = std::iter::once("Before the outage")
+        .chain(written.iter().map(String::as_str))
+        .collect();
+    let shown = tokio::time::timeout(Duration::from_secs(90), widget_shows(&visitor, &expected))
+        .await
+        .expect("the messages to arrive once the redundant deployment is back");
+    let counts = tests::pair::stored_counts(pair.redundant.data_dir.path());
+    for line in &shown {
+        assert_eq!(counts.get(&line.id), Some(&1), "{} stored once", line.text);
+    }
+    visitor.close().await.unwrap();
+}
