@@ -15,7 +15,7 @@ fn target(key: &str) -> Option<(&'static str, f64)> {
         "failover_resume_ms_max" => ("<=", 1000.0),
         "freeze_resume_ms_p50" => ("<=", 3000.0),
         "widget_total_gz_bytes" => ("<=", 150_000.0),
-        "launcher_gz_bytes" => ("<=", 5_000.0),
+        "launcher_gz_bytes" => ("<=", crate::sizes::LAUNCHER_BUDGET_GZ_BYTES as f64),
         "messages_lost" | "duplicates" => ("<=", 0.0),
         _ => return None,
     })

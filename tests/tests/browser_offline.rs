@@ -1,6 +1,7 @@
 //! The chat with no deployment reachable, in Chromium: a returning visitor reloads the page
 //! while both deployments are down; the loader finds no deployment and starts the widget kept
-//! in the page's Cache Storage, which shows the unsent messages as pending and takes one more.
+//! in the page's Cache Storage, which shows the conversation as last seen and the unsent
+//! messages as pending, and takes one more.
 //! Only the redundant deployment comes back: all six arrive once and in order.
 
 use std::time::Duration;
@@ -58,24 +59,33 @@ async fn a_returning_visitor_writes_through_a_total_outage_and_a_reload() {
     }
     // A reload: no deployment serves the widget, so the kept one starts and shows them.
     visitor.refresh().await.unwrap();
-    eventually("the kept widget to show the five pending", WAIT, || async {
-        if !widget_has(&visitor, "chat-panel").await {
-            // The launcher (the loader's until the widget adopts it) opens the panel.
-            widget_element(&visitor, "chat-launcher")
-                .await
-                .click()
-                .await
-                .ok()?;
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-        let shown = lines(&visitor, true, "").await;
-        let pending: Vec<&str> = shown
-            .iter()
-            .filter(|l| l.status == "pending")
-            .map(|l| l.text.as_str())
-            .collect();
-        (pending == written[..5].iter().map(String::as_str).collect::<Vec<_>>()).then_some(())
-    })
+    eventually(
+        "the kept widget to show the conversation and the five pending",
+        WAIT,
+        || async {
+            if !widget_has(&visitor, "chat-panel").await {
+                // The launcher (the loader's until the widget adopts it) opens the panel.
+                widget_element(&visitor, "chat-launcher")
+                    .await
+                    .click()
+                    .await
+                    .ok()?;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            let shown = lines(&visitor, true, "").await;
+            let pending: Vec<&str> = shown
+                .iter()
+                .filter(|l| l.status == "pending")
+                .map(|l| l.text.as_str())
+                .collect();
+            // The conversation as last seen (kept in localStorage), then what waits.
+            let earlier = shown
+                .first()
+                .is_some_and(|l| l.text == "Before the outage" && l.acknowledged());
+            let waiting = pending == written[..5].iter().map(String::as_str).collect::<Vec<_>>();
+            (earlier && waiting && shown.len() == 6).then_some(())
+        },
+    )
     .await;
     // It is the kept copy that runs: the widget adopted the loader's button, and no deployment
     // served it (the loader names the one that did).

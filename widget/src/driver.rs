@@ -10,6 +10,7 @@
 //! turns the link's events into what the visitor sees.
 
 mod embed;
+use embed::visitor_context;
 mod files;
 mod forms;
 pub use embed::{identify, set_attributes, shutdown};
@@ -263,6 +264,7 @@ impl Widget {
             return;
         }
         self.last_seq_here = self.last_seq_here.max(message.seq);
+        self.persisted.remember(message);
         self.state.transcript.update(|t| {
             t.apply_stored(message);
         });
@@ -324,10 +326,10 @@ impl Widget {
                 self.awaiting_transcript = false;
                 self.state.transcript_mail.set(Some(Ok(())));
             }
-            // Presence frames are for operators' consoles.
-            ServerFrame::Presence { .. } => {}
-            // Welcomes, redirects, pongs and replication confirmations are the link's business.
-            ServerFrame::Welcome { .. }
+            // Presence frames are for operators' consoles; welcomes, redirects, pongs and
+            // replication confirmations are the link's business.
+            ServerFrame::Presence { .. }
+            | ServerFrame::Welcome { .. }
             | ServerFrame::Replicated { .. }
             | ServerFrame::Redirect { .. }
             | ServerFrame::Pong { .. } => {}
@@ -467,6 +469,12 @@ impl Widget {
         {
             transcript.add_outgoing(message, AuthorKind::Visitor);
         }
+        for message in conversation
+            .map(|c| self.persisted.recent(c))
+            .unwrap_or_default()
+        {
+            transcript.apply_stored(&message);
+        }
         self.state.transcript.set(transcript);
     }
 
@@ -563,32 +571,5 @@ impl Widget {
         };
         // Typing notices are not worth keeping: dropped while offline.
         link.send(monotonic_ms(), frame);
-    }
-}
-
-/// What operators see of this visitor's browser: where they came from, the browser, its
-/// language and time zone (for their local time), and the page's custom `attributes`.
-fn visitor_context(
-    attributes: std::collections::BTreeMap<String, String>,
-) -> protocol::visitor::VisitorContext {
-    let window = web_sys::window();
-    let navigator = window.as_ref().map(|w| w.navigator());
-    let referrer = window
-        .as_ref()
-        .and_then(|w| w.document())
-        .map(|d| d.referrer())
-        .filter(|r| !r.is_empty());
-    let options = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new())
-        .resolved_options();
-    let time_zone = js_sys::Reflect::get(&options, &"timeZone".into())
-        .ok()
-        .and_then(|z| z.as_string());
-    protocol::visitor::VisitorContext {
-        referrer,
-        user_agent: navigator.as_ref().and_then(|n| n.user_agent().ok()),
-        language: navigator.as_ref().and_then(|n| n.language()),
-        time_zone,
-        attributes,
-        user_id: None,
     }
 }

@@ -1,10 +1,13 @@
 //! What the widget keeps in the customer page's `localStorage`, per site: the visitor token, the
-//! current conversation, the outbox and the last known active deployment. When storage is unavailable the chat still works, it just
+//! current conversation and its latest messages, the outbox and the last known active deployment. When storage is unavailable the chat still works, it just
 //! does not survive a reload.
 
 use browser::LocalStore;
 use client_core::{KnownActive, Outbox};
 use protocol::ConversationId;
+
+/// How many of the current conversation's latest messages are kept for the next page.
+pub const KEPT_MESSAGES: usize = 30;
 
 /// The persisted part of the widget for one site.
 pub struct Persisted {
@@ -103,6 +106,30 @@ impl Persisted {
         self.store.set_json("attributes", attributes);
     }
 
+    /// The latest messages of `conversation` as this page last saw them (at most
+    /// [`KEPT_MESSAGES`]): shown at once after a reload, before a deployment answers, and while
+    /// none does. A deployment's history replaces them by id once it arrives.
+    pub fn recent(&self, conversation: ConversationId) -> Vec<protocol::Message> {
+        self.store
+            .get_json::<(ConversationId, Vec<protocol::Message>)>("recent")
+            .filter(|(kept, _)| *kept == conversation)
+            .map(|(_, messages)| messages)
+            .unwrap_or_default()
+    }
+
+    /// Keeps a stored message of the current conversation among the recent ones (a message of
+    /// another conversation starts the list afresh).
+    pub fn remember(&self, message: &protocol::Message) {
+        let mut kept = self.recent(message.conversation_id);
+        kept.retain(|m| m.id != message.id);
+        kept.push(message.clone());
+        kept.sort_by_key(|m| (m.hlc, m.id));
+        let excess = kept.len().saturating_sub(KEPT_MESSAGES);
+        kept.drain(..excess);
+        self.store
+            .set_json("recent", &(message.conversation_id, kept));
+    }
+
     /// Forgets the visitor (`shutdown`, when the site's user logs out): who they are, their
     /// conversation, forms, rating and outbox. The last known active deployment stays: it is
     /// about the deployments, not the visitor.
@@ -115,6 +142,7 @@ impl Persisted {
             "rating",
             "identity",
             "attributes",
+            "recent",
         ] {
             self.store.set(key, None);
         }

@@ -1,7 +1,8 @@
 //! What the page's own code asks of the connection through the JavaScript API (`crate::api`):
 //! who the visitor is (`identify`), their custom attributes (`setAttributes`), and forgetting
 //! them (`shutdown`). A change of visitor waits for the outbox to drain, so a message written as
-//! one visitor is never sent as another, and nothing written is lost to a logout.
+//! one visitor is never sent as another, and nothing written is lost to a logout. Beside them,
+//! the context every `hello` carries: the browser's, and the page's attributes.
 
 use super::{with_link, Widget};
 use browser::monotonic_ms;
@@ -85,7 +86,7 @@ impl Widget {
         protocol::visitor::check_attributes(&attributes)?;
         self.persisted.set_attributes(&attributes);
         // In every later hello too: a change made while offline arrives with the next one.
-        link.set_context(Some(super::visitor_context(attributes.clone())));
+        link.set_context(Some(visitor_context(attributes.clone())));
         link.send(monotonic_ms(), ClientFrame::Attributes { attributes });
         Ok(())
     }
@@ -131,7 +132,7 @@ impl Widget {
         state.notice.set(None);
         state.conversation.set(None);
         self.switch_conversation(link, None);
-        link.set_context(Some(super::visitor_context(BTreeMap::new())));
+        link.set_context(Some(visitor_context(BTreeMap::new())));
         link.set_auth(Auth::Visitor {
             site_id: SiteId(self.settings.site_id.clone()),
             token: None,
@@ -155,5 +156,32 @@ impl Widget {
             user: None,
         });
         true
+    }
+}
+
+/// What operators see of this visitor's browser: where they came from, the browser, its
+/// language and time zone (for their local time), and the page's custom `attributes`.
+pub(super) fn visitor_context(
+    attributes: std::collections::BTreeMap<String, String>,
+) -> protocol::visitor::VisitorContext {
+    let window = web_sys::window();
+    let navigator = window.as_ref().map(|w| w.navigator());
+    let referrer = window
+        .as_ref()
+        .and_then(|w| w.document())
+        .map(|d| d.referrer())
+        .filter(|r| !r.is_empty());
+    let options = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new())
+        .resolved_options();
+    let time_zone = js_sys::Reflect::get(&options, &"timeZone".into())
+        .ok()
+        .and_then(|z| z.as_string());
+    protocol::visitor::VisitorContext {
+        referrer,
+        user_agent: navigator.as_ref().and_then(|n| n.user_agent().ok()),
+        language: navigator.as_ref().and_then(|n| n.language()),
+        time_zone,
+        attributes,
+        user_id: None,
     }
 }
