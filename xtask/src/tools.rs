@@ -85,23 +85,28 @@ pub fn ensure_wasm_tools() -> anyhow::Result<()> {
         step(&format!(
             "Installing wasm-opt (npm binaryen@{BINARYEN_VERSION})"
         ));
-        let prefix = target_dir().join("tools");
-        std::fs::create_dir_all(&prefix)?;
-        run(Command::new("npm")
-            .args([
-                "install",
-                "--no-save",
-                "--no-audit",
-                "--no-fund",
-                "--prefix",
-            ])
-            .arg(&prefix)
-            .arg(format!("binaryen@{BINARYEN_VERSION}")))
-        .map_err(|e| {
+        npm_install("tools", &format!("binaryen@{BINARYEN_VERSION}")).map_err(|e| {
             anyhow::anyhow!("{e}; wasm-opt comes from npm, so Node.js and npm must be installed")
         })?;
     }
     Ok(())
+}
+
+/// Installs an npm `package` (`name@version`) under `target/<prefix>`. Each tool has its own
+/// prefix: `--no-save` installs would remove one another's packages from a shared one.
+fn npm_install(prefix: &str, package: &str) -> anyhow::Result<()> {
+    let prefix = target_dir().join(prefix);
+    std::fs::create_dir_all(&prefix)?;
+    run(Command::new("npm")
+        .args([
+            "install",
+            "--no-save",
+            "--no-audit",
+            "--no-fund",
+            "--prefix",
+        ])
+        .arg(&prefix)
+        .arg(package))
 }
 
 /// The version of npm's `axe-core`, the accessibility checker the browser tests run.
@@ -121,19 +126,8 @@ pub fn ensure_axe_core() -> anyhow::Result<()> {
         return Ok(());
     }
     step(&format!("Installing axe-core {AXE_CORE_VERSION} (npm)"));
-    let prefix = target_dir().join("tools/axe");
-    std::fs::create_dir_all(&prefix)?;
-    run(Command::new("npm")
-        .args([
-            "install",
-            "--no-save",
-            "--no-audit",
-            "--no-fund",
-            "--prefix",
-        ])
-        .arg(&prefix)
-        .arg(format!("axe-core@{AXE_CORE_VERSION}")))
-    .map_err(|e| anyhow::anyhow!("{e}; the accessibility tests need npm"))
+    npm_install("tools/axe", &format!("axe-core@{AXE_CORE_VERSION}"))
+        .map_err(|e| anyhow::anyhow!("{e}; the accessibility tests need npm"))
 }
 
 /// The version of PyPI's `aiosmtpd`, the real SMTP server the mail tests send to.
