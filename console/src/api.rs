@@ -3,25 +3,37 @@
 //! WebSocket. The requests go
 //! through `gloo-net`'s `fetch` wrapper.
 
+use crate::i18n::{t, t_with};
 use gloo_net::http::{Request, RequestBuilder};
 use protocol::{ApiError, ClientConfig, LoginRequest, LoginResponse};
 
-/// Why a call failed; its text is the sentence shown under the form.
-#[derive(Debug, thiserror::Error)]
+/// Why a call failed; its text (from the console's catalogue) is the sentence shown under the
+/// form.
+#[derive(Debug)]
 pub enum CallError {
     /// The deployment could not be reached (the network, or the deployment, is down).
-    #[error("the server cannot be reached; try again in a moment")]
     Unreachable,
     /// The deployment refused, and says why.
-    #[error("{0}")]
     Refused(String),
     /// The deployment answered with a status and no readable explanation.
-    #[error("the server answered {0}")]
     Status(u16),
     /// The answer was not what the API promises.
-    #[error("unexpected answer from the server: {0}")]
     Unreadable(String),
 }
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = match self {
+            CallError::Unreachable => t("api.unreachable"),
+            CallError::Refused(why) => why.clone(),
+            CallError::Status(status) => t_with("api.status", &[("status", &status.to_string())]),
+            CallError::Unreadable(why) => t_with("api.unreadable", &[("why", why)]),
+        };
+        f.write_str(&text)
+    }
+}
+
+impl std::error::Error for CallError {}
 
 /// Logs in.
 pub async fn login(email: String, password: String) -> Result<LoginResponse, CallError> {

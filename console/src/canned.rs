@@ -5,6 +5,7 @@
 
 use crate::admin::{call, ErrorLine};
 use crate::api::Refused;
+use crate::i18n::{t, t_with};
 use crate::state::ConsoleState;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -124,44 +125,44 @@ pub fn CannedManager(
     };
     view! {
         <main class="canned card">
-            <h2>"Canned replies"</h2>
-            <p class="hint">"Type / and the shortcut in a reply. Placeholders: {visitor.name}, {visitor.email}, {operator.name}."</p>
+            <h2>{t("common.canned_replies")}</h2>
+            <p class="hint">{t("canned.type_and_the_shortcut")}</p>
             <ul class="canned-list">
                 <For each=move || state.canned.get() key=|r| (r.id, r.text.clone()) let:reply>
                     <li data-testid="canned-item" data-shortcut=reply.shortcut.clone()>
                         <code>{format!("/{}", reply.shortcut)}</code>
                         <span>{reply.text.clone()}</span>
                         <small>{match &reply.scope {
-                            CannedScope::Site(site) => format!("site {}", site.0),
-                            CannedScope::Personal(_) => "personal".to_owned(),
+                            CannedScope::Site(site) => t_with("canned.scope_site", &[("site", &site.0)]),
+                            CannedScope::Personal(_) => t("canned.scope_personal"),
                         }}</small>
-                        <button type="button" data-testid="canned-remove" aria-label="Remove"
+                        <button type="button" data-testid="canned-remove" aria-label=t("common.remove")
                             on:click=move |_| remove(reply.id)>"×"</button>
                     </li>
                 </For>
             </ul>
             <form on:submit=save>
-                <label>"Shortcut"
-                    <input data-testid="canned-shortcut" type="text" placeholder="refund"
+                <label>{t("canned.shortcut")}
+                    <input data-testid="canned-shortcut" type="text" placeholder=t("canned.refund")
                         prop:value=move || shortcut.get() on:input=move |ev| shortcut.set(event_target_value(&ev)) />
                 </label>
-                <label>"Text"
-                    <textarea data-testid="canned-text" rows="3" placeholder="Hi {visitor.name}, …"
+                <label>{t("common.text")}
+                    <textarea data-testid="canned-text" rows="3" placeholder=t("canned.hi_visitor_name")
                         prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))></textarea>
                 </label>
-                <label>"For"
+                <label>{t("canned.for")}
                     <select data-testid="canned-scope" prop:value=move || scope.get()
                         on:change=move |ev| scope.set(event_target_value(&ev))>
-                        <option value="personal">"Me only"</option>
+                        <option value="personal">{t("canned.me_only")}</option>
                         <Show when=is_admin>
                             <For each=sites key=|s| s.clone() let:site>
-                                <option value=format!("site:{site}")>{format!("Everyone on {site}")}</option>
+                                <option value=format!("site:{site}")>{t_with("canned.everyone_on", &[("site", &site)])}</option>
                             </For>
                         </Show>
                     </select>
                 </label>
                 <ErrorLine error=error testid="canned-error" />
-                <button data-testid="canned-save" type="submit" class="primary">"Add reply"</button>
+                <button data-testid="canned-save" type="submit" class="primary">{t("canned.add_reply")}</button>
             </form>
         </main>
     }

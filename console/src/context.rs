@@ -6,6 +6,7 @@
 
 use crate::admin::call;
 use crate::driver;
+use crate::i18n::t;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use protocol::visitor::VisitorContextView;
@@ -124,23 +125,23 @@ pub fn VisitorContextPanel(
         }
     };
     view! {
-        <aside class="context" data-testid="visitor-context" aria-label="Visitor">
+        <aside class="context" data-testid="visitor-context" aria-label=t("context.visitor")>
             <dl>
-                <dt>"Name"</dt><dd data-testid="context-name">{name}</dd>
-                <dt>"E-mail"</dt><dd data-testid="context-email">{email}</dd>
-                <dt>"Now on"</dt><dd data-testid="context-page">{page}</dd>
-                <dt>"Came from"</dt><dd data-testid="context-referrer">{referrer}</dd>
-                <dt>"Browser"</dt><dd data-testid="context-browser">{browser_name}</dd>
-                <dt>"Language"</dt><dd data-testid="context-language">{language}</dd>
-                <dt>"Local time"</dt><dd data-testid="context-local-time">{move || local_time(zone().as_deref())}</dd>
-                <dt>"Signed in as"</dt><dd data-testid="context-user">{user}</dd>
-                <dt>"Visitor"</dt>
+                <dt>{t("common.name")}</dt><dd data-testid="context-name">{name}</dd>
+                <dt>{t("common.e_mail")}</dt><dd data-testid="context-email">{email}</dd>
+                <dt>{t("context.now_on")}</dt><dd data-testid="context-page">{page}</dd>
+                <dt>{t("context.came_from")}</dt><dd data-testid="context-referrer">{referrer}</dd>
+                <dt>{t("context.browser")}</dt><dd data-testid="context-browser">{browser_name}</dd>
+                <dt>{t("context.language")}</dt><dd data-testid="context-language">{language}</dd>
+                <dt>{t("context.local_time")}</dt><dd data-testid="context-local-time">{move || local_time(zone().as_deref())}</dd>
+                <dt>{t("context.signed_in_as")}</dt><dd data-testid="context-user">{user}</dd>
+                <dt>{t("context.visitor")}</dt>
                 <dd data-testid="context-returning" data-returning=move || returning().map(|r| r.to_string()).unwrap_or_default()>
-                    {move || match returning() { Some(true) => "Returning", Some(false) => "New", None => "—" }}
+                    {move || match returning() { Some(true) => t("context.returning"), Some(false) => t("context.new"), None => "—".to_owned() }}
                 </dd>
             </dl>
             <Show when=move || !attributes().is_empty()>
-                <h4>"Attributes"</h4>
+                <h4>{t("context.attributes")}</h4>
                 <dl class="attributes">
                     {move || attributes().into_iter().map(|(key, value)| view! {
                         <dt>{key.clone()}</dt><dd data-testid="context-attribute" data-key=key>{value}</dd>
@@ -148,7 +149,7 @@ pub fn VisitorContextPanel(
                 </dl>
             </Show>
             <Show when=move || !earlier_pages().is_empty()>
-                <h4>"Pages before"</h4>
+                <h4>{t("context.pages_before")}</h4>
                 <ol class="pages">
                     {move || earlier_pages().into_iter().map(|p| view! {
                         <li data-testid="context-page-history">{p.url}" "<time>{browser::local_time(p.at).0}</time></li>
@@ -156,7 +157,7 @@ pub fn VisitorContextPanel(
                 </ol>
             </Show>
             <Show when=move || !others().is_empty()>
-                <h4>"Other conversations"</h4>
+                <h4>{t("context.other_conversations")}</h4>
                 <ul class="previous">{move || others().into_iter().map(previous).collect_view()}</ul>
             </Show>
         </aside>

@@ -6,6 +6,7 @@
 //! widget's messages, so an operator's reply survives a lost connection, a reload or a failover.
 
 use crate::api;
+use crate::i18n::t;
 
 mod attention;
 mod files;
@@ -459,7 +460,7 @@ impl Console {
                         })
                     });
                     if mine {
-                        crate::notify::alert(self.state, "New message", &message.body);
+                        crate::notify::alert(self.state, &t("driver.new_message"), &message.body);
                     }
                 }
                 self.apply_messages(std::slice::from_ref(&message));
@@ -531,7 +532,7 @@ impl Console {
             .with_untracked(|inbox| inbox.iter().any(|c| c.id == summary.id));
         if !known && summary.state == ConversationState::Waiting {
             let preview = summary.last_message.clone().unwrap_or_default();
-            crate::notify::alert(self.state, "A new chat is waiting", &preview);
+            crate::notify::alert(self.state, &t("driver.new_chat_waiting"), &preview);
         }
         self.state.inbox.update(|inbox| {
             // A read mark or a rating changes a summary without new activity: it keeps its

@@ -5,6 +5,7 @@
 //! deployments' routers during a split, where the later assignment wins).
 
 use crate::driver;
+use crate::i18n::{t, t_with};
 use crate::state::ConsoleState;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -43,9 +44,10 @@ pub fn tell_if_taken(state: ConsoleState, summary: &ConversationSummary) {
     if me.is_some() && had == me && summary.state == ConversationState::Active {
         if let Some(now) = now.filter(|o| Some(o.id) != me) {
             let who = crate::ui::visitor_label(summary);
-            state
-                .notice
-                .set(Some(format!("{} now has your chat with {who}", now.name)));
+            state.notice.set(Some(t_with(
+                "handover.now_has_your_chat",
+                &[("operator", &now.name), ("visitor", &who)],
+            )));
         }
     }
 }
@@ -103,18 +105,32 @@ pub fn Handover(
     };
     let option = |entry: RosterEntry| {
         let load = match entry.capacity {
-            0 => format!("{} chats", entry.active),
-            cap => format!("{} of {cap} chats", entry.active),
+            0 => t_with("handover.load", &[("n", &entry.active.to_string())]),
+            cap => t_with(
+                "handover.load_of",
+                &[("n", &entry.active.to_string()), ("cap", &cap.to_string())],
+            ),
         };
-        let presence = if entry.online { "online" } else { "offline" };
-        let label = format!("{} ({presence}, {load})", entry.name);
+        let presence = if entry.online {
+            t("handover.online")
+        } else {
+            t("handover.offline")
+        };
+        let label = t_with(
+            "handover.option",
+            &[
+                ("name", &entry.name),
+                ("presence", &presence),
+                ("load", &load),
+            ],
+        );
         view! { <option value=entry.id.to_string()>{label}</option> }
     };
     let picked = move |value: &str| OperatorId::parse(value).ok();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let Some(to) = picked(&target.get_untracked()) else {
-            error.set(Some("Choose who takes the chat.".into()));
+            error.set(Some(t("handover.choose_who")));
             return;
         };
         // The same rule the deployment applies, so the common refusal needs no round trip;
@@ -142,27 +158,27 @@ pub fn Handover(
     };
     view! {
         <Show when=move || mine() || (admin() && summary().is_some_and(|s| s.state == ConversationState::Active))>
-            <button data-testid="transfer" aria-expanded=move || dialog.get().to_string() on:click=toggle>"Transfer"</button>
+            <button data-testid="transfer" aria-expanded=move || dialog.get().to_string() on:click=toggle>{t("handover.transfer")}</button>
         </Show>
         <Show when=move || admin() && live()>
-            <select data-testid="assign-select" aria-label="Assign to" on:focus=move |_| load() on:change=assign>
-                <option value="">"Assign to…"</option>
+            <select data-testid="assign-select" aria-label=t("handover.assign_to") on:focus=move |_| load() on:change=assign>
+                <option value="">{t("handover.assign_to_2")}</option>
                 <For each=others key=|e: &RosterEntry| (e.id, e.online, e.active) children=option />
             </select>
         </Show>
         <Show when=move || dialog.get()>
             <form class="transfer" on:submit=submit>
-                <label>"Transfer to"
+                <label>{t("handover.transfer_to")}
                     <select data-testid="transfer-target" prop:value=move || target.get()
                         on:change=move |ev| target.set(event_target_value(&ev))>
-                        <option value="">"Choose…"</option>
+                        <option value="">{t("handover.choose")}</option>
                         <For each=others key=|e: &RosterEntry| (e.id, e.online, e.active) children=option />
                     </select>
                 </label>
-                <textarea data-testid="transfer-note" rows="2" placeholder="Private note for them (optional)"
-                    aria-label="Private note for the new operator"
+                <textarea data-testid="transfer-note" rows="2" placeholder=t("handover.private_note_for_them")
+                    aria-label=t("handover.private_note_for_the")
                     prop:value=move || note.get() on:input=move |ev| note.set(event_target_value(&ev))></textarea>
-                <button data-testid="transfer-submit" type="submit">"Transfer"</button>
+                <button data-testid="transfer-submit" type="submit">{t("handover.transfer")}</button>
                 <Show when=move || error.get().is_some()>
                     <p class="error" data-testid="transfer-error" role="alert">{move || error.get().unwrap_or_default()}</p>
                 </Show>

@@ -4,6 +4,7 @@
 //! deployment answers (both hold the same index: it is derived from the replicated messages).
 
 use crate::admin::call;
+use crate::i18n::{t, t_with};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use protocol::history::{HistoryPage, RatingFilter, TranscriptPage};
@@ -166,22 +167,22 @@ pub fn History() -> impl IntoView {
     view! {
         <main class="history">
             <form class="filters" on:submit=move |ev| { ev.prevent_default(); run(false); }>
-                <input data-testid="history-search" type="search" placeholder="Search messages…" aria-label="Search messages"
+                <input data-testid="history-search" type="search" placeholder=t("history.search_messages") aria-label=t("history.search_messages_2")
                     maxlength="200" prop:value=move || filters.with(|f| f.q.clone()) on:input=edit(|f, v| f.q = v) />
-                <select data-testid="history-filter-site" aria-label="Site" on:change=edit(|f, v| f.site = v)>
-                    <option value="">"All sites"</option>
+                <select data-testid="history-filter-site" aria-label=t("history.site") on:change=edit(|f, v| f.site = v)>
+                    <option value="">{t("history.all_sites")}</option>
                     {move || sites().into_iter().map(|s| view! { <option value=s.0.clone()>{s.0.clone()}</option> }).collect_view()}
                 </select>
-                <select data-testid="history-filter-operator" aria-label="Operator" on:change=edit(|f, v| f.operator = v)>
-                    <option value="">"Any operator"</option>
+                <select data-testid="history-filter-operator" aria-label=t("history.operator") on:change=edit(|f, v| f.operator = v)>
+                    <option value="">{t("history.any_operator")}</option>
                     {move || operators().into_iter().map(|o| view! { <option value=o.id.to_string()>{o.name.clone()}</option> }).collect_view()}
                 </select>
-                <select data-testid="history-filter-rating" aria-label="Rating" on:change=edit(|f, v| f.rating = v)>
-                    <option value="">"Any rating"</option>
-                    {RatingFilter::ALL.into_iter().map(|r| view! { <option value=r.as_str()>{r.as_str()}</option> }).collect_view()}
+                <select data-testid="history-filter-rating" aria-label=t("history.rating") on:change=edit(|f, v| f.rating = v)>
+                    <option value="">{t("history.any_rating")}</option>
+                    {RatingFilter::ALL.into_iter().map(|r| view! { <option value=r.as_str()>{crate::i18n::rating_filter(r)}</option> }).collect_view()}
                 </select>
-                <label>"From" <input data-testid="history-filter-from" type="date" on:change=edit(|f, v| f.from = v) /></label>
-                <label>"To" <input data-testid="history-filter-to" type="date" on:change=edit(|f, v| f.to = v) /></label>
+                <label>{t("history.from")} <input data-testid="history-filter-from" type="date" on:change=edit(|f, v| f.from = v) /></label>
+                <label>{t("history.to")} <input data-testid="history-filter-to" type="date" on:change=edit(|f, v| f.to = v) /></label>
             </form>
             <Show when=move || error.get().is_some()>
                 <p class="error" data-testid="history-error" role="alert">{move || error.get().unwrap_or_default()}</p>
@@ -189,7 +190,7 @@ pub fn History() -> impl IntoView {
             <div class="history-body">
                 <ul class="history-list">{move || items().into_iter().map(item).collect_view()}</ul>
                 <Show when=more>
-                    <button data-testid="history-more" on:click=move |_| run(true)>"More"</button>
+                    <button data-testid="history-more" on:click=move |_| run(true)>{t("history.more")}</button>
                 </Show>
                 {move || opened.get().map(|t| view! { <Transcript page=t /> })}
             </div>
@@ -207,7 +208,7 @@ fn Transcript(
     let rating = c.rating.clone().map(|r| {
         view! {
             <p class="rating" data-testid="conversation-rating" data-value=r.score.to_string()>
-                {format!("Rated {}", r.scale.label(r.score))}
+                {t_with("common.rated", &[("score", &r.scale.label(r.score))])}
                 {r.comment.map(|c| view! { <q>{c}</q> })}
             </p>
         }
@@ -219,13 +220,13 @@ fn Transcript(
             let author = m.author.kind.as_str();
             let name = match m.author.kind {
                 AuthorKind::System => String::new(),
-                _ => m.author.name.clone().unwrap_or_else(|| "Visitor".into()),
+                _ => m.author.name.clone().unwrap_or_else(|| t("context.visitor")),
             };
             let (time, full, iso) = browser::local_time(m.sent_at);
             let class = if m.private { format!("line note {author}") } else { format!("line {author}") };
             view! {
                 <div class=class data-testid="transcript-line" data-author=author data-private=m.private.to_string()>
-                    {m.private.then(|| view! { <span class="note-label">"Note"</span> })}
+                    {m.private.then(|| view! { <span class="note-label">{t("common.note")}</span> })}
                     <strong>{name}</strong>" "<span class="body">{m.body}</span>
                     <time datetime=iso title=full>{time}</time>
                 </div>

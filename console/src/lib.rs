@@ -5,6 +5,7 @@
 //! - [`state`]: the reactive state the UI renders.
 //! - [`driver`]: the operator's WebSocket, which keeps the inbox and open chats live.
 //! - [`ui`]: the components.
+//! - [`i18n`]: their texts, from `console/locales/en.txt`.
 
 pub mod admin;
 pub mod api;
@@ -13,6 +14,7 @@ pub mod context;
 pub mod driver;
 pub mod handover;
 pub mod history;
+pub mod i18n;
 pub mod keys;
 pub mod notify;
 pub mod state;

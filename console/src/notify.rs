@@ -4,6 +4,7 @@
 //! permission, never on load), shows a browser notification. The sound and the notifications
 //! are switched on and off apart, and the choice is kept in `localStorage`.
 
+use crate::i18n::t;
 use crate::state::ConsoleState;
 use browser::LocalStore;
 use leptos::prelude::*;
@@ -64,9 +65,7 @@ pub fn toggle_notifications(state: ConsoleState) {
         state.notify.set(granted);
         store().set("notify", Some(if granted { "on" } else { "off" }));
         if !granted {
-            state.notice.set(Some(
-                "The browser does not allow notifications for this page.".into(),
-            ));
+            state.notice.set(Some(t("notify.not_allowed")));
         }
     });
 }

@@ -3,6 +3,7 @@
 
 use crate::admin::AdminArea;
 use crate::driver;
+use crate::i18n::{t, t_with};
 use crate::state::{ConsoleState, View};
 use browser::files::{files_of, AttachmentView, UploadList};
 use client_core::{shown_status, Entry};
@@ -40,13 +41,13 @@ fn Invitation(
     view! {
         <main class="login">
             <form on:submit=submit>
-                <h1>"Welcome to the team"</h1>
-                <p>"Choose the password you will log in with (at least 8 characters)."</p>
-                <label>"Password"
+                <h1>{t("ui.welcome_to_the_team")}</h1>
+                <p>{t("ui.choose_the_password_you")}</p>
+                <label>{t("ui.password")}
                     <input data-testid="invite-password" type="password" autocomplete="new-password" required=true minlength="8"
                         prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev)) />
                 </label>
-                <button data-testid="invite-submit" type="submit">"Set password and log in"</button>
+                <button data-testid="invite-submit" type="submit">{t("ui.set_password_and_log")}</button>
                 <Show when=move || state.notice.get().is_some()>
                     <p class="error" data-testid="invite-error" role="alert">{move || state.notice.get().unwrap_or_default()}</p>
                 </Show>
@@ -70,16 +71,16 @@ fn Login(
     view! {
         <main class="login">
             <form on:submit=submit>
-                <h1>"LiveChat console"</h1>
-                <label>"E-mail"
+                <h1>{t("ui.livechat_console")}</h1>
+                <label>{t("common.e_mail")}
                     <input data-testid="login-email" type="email" autocomplete="username" required=true
                         prop:value=move || email.get() on:input=move |ev| email.set(event_target_value(&ev)) />
                 </label>
-                <label>"Password"
+                <label>{t("ui.password")}
                     <input data-testid="login-password" type="password" autocomplete="current-password" required=true
                         prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev)) />
                 </label>
-                <button data-testid="login-submit" type="submit">"Log in"</button>
+                <button data-testid="login-submit" type="submit">{t("ui.log_in")}</button>
                 <Show when=move || state.notice.get().is_some()>
                     <p class="error" data-testid="login-error" role="alert">{move || state.notice.get().unwrap_or_default()}</p>
                 </Show>
@@ -104,40 +105,40 @@ fn Workspace(
     };
     view! {
         <header class="topbar">
-            <strong>"LiveChat"</strong>
-            <span class="connection" data-testid="console-connection" data-state=connection>{connection}</span>
+            <strong>{t("ui.livechat")}</strong>
+            <span class="connection" data-testid="console-connection" data-state=connection>{move || crate::i18n::connection(state.connection.get())}</span>
             <span class="deployment" data-testid="console-deployment"
                 data-deployment=move || state.deployment.get().unwrap_or_default()
                 data-moderator=move || state.moderator_view.get().unwrap_or_default()>
-                {move || state.deployment.get().map(|d| format!("on {}", host_of(&d))).unwrap_or_default()}
-                {move || state.moderator_view.get().map(|d| format!(" · moderator: {} active", host_of(&d))).unwrap_or_default()}
+                {move || state.deployment.get().map(|d| t_with("ui.on_deployment", &[("host", host_of(&d))])).unwrap_or_default()}
+                {move || state.moderator_view.get().map(|d| format!(" · {}", t_with("ui.moderator_names", &[("host", host_of(&d))]))).unwrap_or_default()}
             </span>
             <Show when=is_admin>
                 <button data-testid="nav-admin" class:active=move || state.view.get() == View::Admin
                     on:click=move |_| state.view.update(|v| *v = if *v == View::Admin { View::Inbox } else { View::Admin })>
-                    {move || if state.view.get() == View::Admin { "Inbox" } else { "Admin" }}
+                    {move || if state.view.get() == View::Admin { t("ui.inbox") } else { t("admin.admin") }}
                 </button>
             </Show>
             <button data-testid="nav-history" class:active=move || state.view.get() == View::History
                 on:click=move |_| state.view.update(|v| *v = if *v == View::History { View::Inbox } else { View::History })>
-                {move || if state.view.get() == View::History { "Inbox" } else { "History" }}
+                {move || if state.view.get() == View::History { t("ui.inbox") } else { t("ui.history") }}
             </button>
             <button data-testid="canned-manage" class:active=move || state.view.get() == View::Canned
                 on:click=move |_| state.view.update(|v| *v = if *v == View::Canned { View::Inbox } else { View::Canned })>
-                {move || if state.view.get() == View::Canned { "Inbox" } else { "Canned replies" }}
+                {move || if state.view.get() == View::Canned { t("ui.inbox") } else { t("common.canned_replies") }}
             </button>
             <button data-testid="notifications-enable" data-alerts=move || state.alerts.get().to_string()
                 aria-pressed=move || state.notify.get().to_string()
-                title="Notify me of new chats and messages while the console is hidden"
+                title=t("ui.notify_me_of_new")
                 on:click=move |_| crate::notify::toggle_notifications(state)>
-                {move || if state.notify.get() { "Notifications on" } else { "Notify me" }}
+                {move || if state.notify.get() { t("ui.notifications_on") } else { t("ui.notify_me") }}
             </button>
             <button data-testid="console-sound" aria-pressed=move || state.sound.get().to_string()
-                aria-label=move || if state.sound.get() { "Mute the sound" } else { "Turn the sound on" }
+                aria-label=move || if state.sound.get() { t("ui.mute_sound") } else { t("ui.sound_on") }
                 on:click=move |_| crate::notify::toggle_sound(state)>
                 {move || if state.sound.get() { "🔔" } else { "🔕" }}
             </button>
-            <select data-testid="presence-select" aria-label="Your availability"
+            <select data-testid="presence-select" aria-label=t("ui.your_availability")
                 data-state=move || state.presence.get().as_str()
                 prop:value=move || state.presence.get().as_str()
                 on:change=move |ev| {
@@ -145,15 +146,15 @@ fn Workspace(
                         driver::set_presence(p);
                     }
                 }>
-                <option value="online">"Online"</option>
-                <option value="away">"Away"</option>
+                <option value="online">{t("ui.online")}</option>
+                <option value="away">{t("ui.away")}</option>
             </select>
             <span class="me">{name}</span>
-            <button data-testid="logout" on:click=move |_| driver::logout()>"Log out"</button>
+            <button data-testid="logout" on:click=move |_| driver::logout()>{t("ui.log_out")}</button>
         </header>
         <Show when=move || state.notice.get().is_some()>
             <p class="notice" data-testid="console-notice" role="status">{move || state.notice.get().unwrap_or_default()}
-                <button aria-label="Dismiss" on:click=move |_| state.notice.set(None)>"×"</button>
+                <button aria-label=t("ui.dismiss") on:click=move |_| state.notice.set(None)>"×"</button>
             </p>
         </Show>
         <Show when=move || state.view.get() == View::Admin && is_admin()>
@@ -173,7 +174,7 @@ fn Workspace(
             <Inbox state=state />
             <div class="panes">
                 <Show when=move || state.open.with(Vec::is_empty)>
-                    <p class="empty">"Pick a conversation from the inbox."</p>
+                    <p class="empty">{t("ui.pick_a_conversation_from")}</p>
                 </Show>
                 <For each=move || state.open.get() key=|c: &ConversationSummary| c.id let:summary>
                     <Pane id=summary.id state=state />
@@ -190,8 +191,8 @@ fn Inbox(
     state: ConsoleState,
 ) -> impl IntoView {
     view! {
-        <nav class="inbox" aria-label="Inbox">
-            <h2>"Inbox " <span class="count">{move || state.inbox.with(Vec::len)}</span></h2>
+        <nav class="inbox" aria-label=t("ui.inbox")>
+            <h2>{t("ui.inbox")} " " <span class="count">{move || state.inbox.with(Vec::len)}</span></h2>
             <For each=move || state.inbox.get() key=|c: &ConversationSummary| (c.id, c.updated_at, c.state) let:c>
                 <InboxItem summary=c />
             </For>
@@ -217,12 +218,12 @@ fn InboxItem(
     let label = visitor_label(&summary);
     let kind = summary.kind.as_str();
     let offline = (summary.kind == ConversationKind::Offline)
-        .then(|| view! { <span class="kind">"Offline message"</span> });
+        .then(|| view! { <span class="kind">{t("ui.offline_message")}</span> });
     view! {
         <button class=format!("inbox-item {state_name} {kind}") data-testid="inbox-item" data-conversation=id
             data-state=state_name data-kind=kind on:click=move |_| driver::open_conversation(summary.clone())>
             {offline}
-            <span class="who">{label}<span class="state">{format!(" {state_name}{who}")}</span></span>
+            <span class="who">{label}<span class="state">{format!(" {}{who}", crate::i18n::conversation_state(summary.state))}</span></span>
             <span class="preview">{preview}</span>
             <span class="page">{page}</span>
         </button>
@@ -235,7 +236,7 @@ pub(crate) fn visitor_label(summary: &ConversationSummary) -> String {
         return name;
     }
     let id = summary.visitor_id.to_string();
-    format!("Visitor {}", &id[id.len() - 4..])
+    t_with("ui.visitor_n", &[("id", &id[id.len() - 4..])])
 }
 
 /// What the visitor told about themselves in a form, beside the conversation.
@@ -246,10 +247,10 @@ fn VisitorCard(
 ) -> impl IntoView {
     let mut rows: Vec<(String, String)> = Vec::new();
     if let Some(name) = details.name {
-        rows.push(("Name".into(), name));
+        rows.push((t("common.name"), name));
     }
     if let Some(email) = details.email {
-        rows.push(("E-mail".into(), email));
+        rows.push((t("common.e_mail"), email));
     }
     rows.extend(details.fields.into_iter().map(|f| (f.label, f.value)));
     view! {
@@ -319,19 +320,19 @@ fn Pane(
             <header>
                 <div><strong>{title}</strong><small>{page}</small></div>
                 <Show when=move || conversation_state() == ConversationState::Waiting>
-                    <button data-testid="accept" on:click=move |_| driver::accept(id)>"Accept"</button>
+                    <button data-testid="accept" on:click=move |_| driver::accept(id)>{t("ui.accept")}</button>
                 </Show>
                 <crate::handover::Handover id=id state=state />
                 <Show when=move || conversation_state() != ConversationState::Closed>
-                    <button data-testid="close-conversation" on:click=move |_| driver::close_conversation(id)>"End chat"</button>
+                    <button data-testid="close-conversation" on:click=move |_| driver::close_conversation(id)>{t("ui.end_chat")}</button>
                 </Show>
-                <button class="dismiss" aria-label="Close pane" on:click=move |_| driver::close_pane(id)>"×"</button>
+                <button class="dismiss" aria-label=t("ui.close_pane") on:click=move |_| driver::close_pane(id)>"×"</button>
             </header>
             {move || summary().and_then(|s| s.visitor).map(|details| view! { <VisitorCard details=details /> })}
             {summary_now.map(|visitor| view! { <crate::context::VisitorContextPanel id=id visitor=visitor /> })}
             {move || rating().map(|r| view! {
                 <p class="rating" data-testid="conversation-rating" data-value=r.score.to_string()>
-                    {format!("Rated {}", r.scale.label(r.score))}
+                    {t_with("common.rated", &[("score", &r.scale.label(r.score))])}
                     {r.comment.map(|c| view! { <q>{c}</q> })}
                 </p>
             })}
@@ -341,7 +342,7 @@ fn Pane(
                 </For>
             </div>
             <Show when=typing>
-                <p class="typing" data-testid="console-typing">"Visitor is typing…"</p>
+                <p class="typing" data-testid="console-typing">{t("ui.visitor_is_typing")}</p>
             </Show>
             <UploadList uploads=state.uploads conversation=Some(id) testid="console-upload" />
             <ReplyBox id=id enabled=Signal::derive(can_reply) state=state />
@@ -375,14 +376,14 @@ fn Line(
             <AttachmentView file=file testid="console-attachment" source=state.file_source() />
         })}
         <time datetime=iso title=full>{time}</time>
-        <span class="status">{move || if status.get() == "read" { "Read" } else { "" }}</span>
+        <span class="status">{move || if status.get() == "read" { t("ui.read") } else { String::new() }}</span>
     };
     // A private note is marked apart, so tests and eyes never take it for a message.
     match entry.private {
         true => view! {
             <div class=format!("line note {author}") data-testid="console-note" data-id=id
                 data-author=author data-status=move || status.get()>
-                <span class="note-label">"Note"</span>
+                <span class="note-label">{t("common.note")}</span>
                 {content}
             </div>
         }
@@ -482,24 +483,24 @@ fn ReplyBox(
     };
     view! {
         <Show when=move || !suggestions.with(Vec::is_empty)>
-            <ul class="suggestions" role="listbox" aria-label="Canned replies">
+            <ul class="suggestions" role="listbox" aria-label=t("common.canned_replies")>
                 <For each=indexed key=|(i, r)| (*i, r.id) children=suggestion />
             </ul>
         </Show>
         <form class="reply" on:submit=submit>
-            <label class="attach" title="Attach a file">
+            <label class="attach" title=t("ui.attach_a_file")>
                 "📎"
-                <input type="file" class="attach-input" data-testid="reply-attach" aria-label="Attach a file"
+                <input type="file" class="attach-input" data-testid="reply-attach" aria-label=t("ui.attach_a_file")
                     multiple=true disabled=move || !enabled.get() node_ref=picker on:change=picked />
             </label>
-            <input data-testid="reply-input" type="text" placeholder="Reply…" autocomplete="off"
+            <input data-testid="reply-input" type="text" placeholder=t("ui.reply") autocomplete="off"
                 disabled=move || !enabled.get() prop:value=move || text.get() on:paste=pasted on:keydown=choose
                 on:input=move |ev| {
                     let value = event_target_value(&ev);
                     driver::typing(id, !value.is_empty());
                     text.set(value);
                 } />
-            <button data-testid="reply-send" type="submit" disabled=move || !enabled.get()>"Send"</button>
+            <button data-testid="reply-send" type="submit" disabled=move || !enabled.get()>{t("ui.send")}</button>
         </form>
     }
 }
@@ -521,9 +522,9 @@ fn NoteBox(
     view! {
         <form class="note" on:submit=submit>
             <input data-testid="note-input" type="text" autocomplete="off"
-                placeholder="Private note, for operators only…" aria-label="Private note"
+                placeholder=t("ui.private_note_for_operators") aria-label=t("ui.private_note")
                 prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev)) />
-            <button data-testid="note-send" type="submit">"Add note"</button>
+            <button data-testid="note-send" type="submit">{t("ui.add_note")}</button>
         </form>
     }
 }

@@ -728,28 +728,145 @@ fn every_language_of_the_widget_has_every_text() {
         }
     }
     // Every key the widget asks for is in English (else it would show the bare key).
-    let mut used = BTreeSet::new();
-    for file in files(&root().join("widget/src"), ".rs") {
-        let text = read(&file);
-        for call in ["t(\"", "t_with(\""] {
-            for (at, _) in text.match_indices(call) {
-                // `t(` itself, not the end of `get(` or `set(`.
-                let before = text[..at].chars().next_back();
-                if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.') {
-                    continue;
-                }
-                if let Some((key, _)) = text[at + call.len()..].split_once('"') {
-                    used.insert(key.to_owned());
-                }
-            }
+    for key in asked_for(&root().join("widget/src")) {
+        if !english.contains_key(&key) {
+            problems.push(format!("the widget asks for `{key}`, which en.txt lacks"));
         }
-    }
-    for key in used.iter().filter(|k| !english.contains_key(*k)) {
-        problems.push(format!("the widget asks for `{key}`, which en.txt lacks"));
     }
     assert!(
         problems.is_empty(),
         "translations:\n{}",
         problems.join("\n")
     );
+}
+
+/// The catalogue keys the code under `dir` asks for with `t("…")` or `t_with("…", …)`.
+fn asked_for(dir: &Path) -> BTreeSet<String> {
+    let mut used = BTreeSet::new();
+    for file in files(dir, ".rs") {
+        let text = read(&file);
+        for call in ["t(", "t_with("] {
+            for (at, _) in text.match_indices(call) {
+                // `t(` itself, not the end of `get(` or `set(`.
+                let before = text[..at].chars().next_back();
+                if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.') {
+                    continue;
+                }
+                // rustfmt may put the key on the next line.
+                let Some(rest) = text[at + call.len()..].trim_start().strip_prefix('"') else {
+                    continue;
+                };
+                if let Some((key, _)) = rest.split_once('"') {
+                    used.insert(key.to_owned());
+                }
+            }
+        }
+    }
+    used
+}
+
+/// Where a line of the console's views writes English inline instead of asking the catalogue:
+/// a text node (a literal after a tag's `>`, or a line that is only a literal sentence) or a
+/// labelling attribute (`aria-label="Close"`). Literals without letters (`"×"`, `" "`) and the
+/// snippet's `</head>` are not texts to translate; neither are example values (a URL or an
+/// e-mail address).
+fn inline_texts(line: &str) -> Vec<String> {
+    let code = line.trim();
+    if code.starts_with("//") {
+        return Vec::new();
+    }
+    // The line's string literals, each with the code before it (outside any literal).
+    let mut literals: Vec<(String, String)> = Vec::new();
+    let (mut before, mut current, mut inside, mut escaped) =
+        (String::new(), String::new(), false, false);
+    for c in line.chars() {
+        match (inside, c) {
+            (true, '\\') if !escaped => {
+                escaped = true;
+                continue;
+            }
+            (true, '"') if !escaped => {
+                literals.push((before.clone(), std::mem::take(&mut current)));
+                inside = false;
+            }
+            (true, c) => current.push(c),
+            (false, '"') => inside = true,
+            (false, c) => before.push(c),
+        }
+        escaped = false;
+    }
+    let only_literal = literals.len() == 1 && code.starts_with('"') && code.ends_with('"');
+    literals
+        .into_iter()
+        .filter(|(before, text)| {
+            let before = before.trim_end();
+            let sentence = text.contains(' ') || text.starts_with(char::is_uppercase);
+            // A tag's `>`, not a match arm's `=>`.
+            (before.ends_with('>') && !before.ends_with("=>"))
+                || ["aria-label=", "placeholder=", "title=", "alt="]
+                    .iter()
+                    .any(|attribute| before.ends_with(attribute))
+                || (only_literal && sentence)
+        })
+        .map(|(_, text)| text)
+        .filter(|text| text.chars().any(char::is_alphabetic))
+        .filter(|text| *text != "</head>" && !text.starts_with("https://") && !text.contains('@'))
+        .collect()
+}
+
+/// The console's texts come from `console/locales/en.txt` like the widget's from theirs: every
+/// key the console asks for is there, every text there is used, every line is `key = text`, and
+/// no view writes English inline.
+#[test]
+fn every_text_of_the_console_is_in_its_catalogue() {
+    let (english, bad) = catalogue(&root().join("console/locales/en.txt"));
+    let mut problems: Vec<String> = bad
+        .into_iter()
+        .map(|line| format!("console/locales/en.txt: not `key = text`: {line}"))
+        .collect();
+    let used = asked_for(&root().join("console/src"));
+    for key in used.iter().filter(|k| !english.contains_key(*k)) {
+        problems.push(format!("the console asks for `{key}`, which en.txt lacks"));
+    }
+    for key in english.keys().filter(|k| !used.contains(*k)) {
+        problems.push(format!(
+            "console/locales/en.txt has `{key}`, which nothing asks for"
+        ));
+    }
+    for file in files(&root().join("console/src"), ".rs") {
+        for (n, line) in read(&file).lines().enumerate() {
+            for text in inline_texts(line) {
+                problems.push(format!(
+                    "{}:{}: inline text \"{text}\"",
+                    file.display(),
+                    n + 1
+                ));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "console texts:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// The inline-text check finds what it must and passes what it may.
+#[test]
+fn the_inline_text_check_tells_texts_from_values() {
+    assert_eq!(inline_texts(r#"<h2>"Saved"</h2>"#), ["Saved"]);
+    assert_eq!(
+        inline_texts(r#"<button aria-label="Close pane">"×"</button>"#),
+        ["Close pane"]
+    );
+    assert_eq!(
+        inline_texts(r#"        "Ask for these first""#),
+        ["Ask for these first"]
+    );
+    assert!(inline_texts(r#"<h2>{t("ui.saved")}</h2>"#).is_empty());
+    assert!(inline_texts(r#"<button>"×"</button> " " <code>"</head>"</code>"#).is_empty());
+    assert!(inline_texts(r#"<input placeholder="https://shop.example" />"#).is_empty());
+    assert!(inline_texts(r#"    // <h2>"Saved"</h2> in a comment"#).is_empty());
+    assert!(inline_texts(r#"        "de" => "Deutsch","#).is_empty());
+    assert!(inline_texts(r#"        "application/json""#).is_empty());
 }

@@ -5,6 +5,7 @@
 
 use super::{call, json, ErrorLine};
 use crate::api::Refused;
+use crate::i18n::{t, t_with};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use protocol::moderation::{ActiveDeployment, DeploymentHealth, FailoverRequest, FailoverStatus};
@@ -64,13 +65,17 @@ pub fn FailoverPanel() -> impl IntoView {
         status.with(|s| {
             s.as_ref().map(|s| {
                 let when = browser::local_time(s.decided_at_ms as i64).1;
-                let pin = if s.active.pinned { ", pinned" } else { "" };
-                format!(
-                    "{} is active (epoch {}: {}{pin}) since {when}",
-                    s.active.active,
-                    s.active.epoch,
-                    s.reason.replace('_', " ")
-                )
+                let values = [
+                    ("active", s.active.active.as_str()),
+                    ("epoch", &s.active.epoch.to_string()),
+                    ("reason", &s.reason.replace('_', " ")),
+                    ("when", &when),
+                ];
+                if s.active.pinned {
+                    t_with("failover.decision_pinned", &values)
+                } else {
+                    t_with("failover.decision", &values)
+                }
             })
         })
     };
@@ -102,33 +107,33 @@ pub fn FailoverPanel() -> impl IntoView {
             <li class=format!("deployment {health}") data-testid="failover-deployment" data-id=id.clone()
                 data-health=health data-lag-ms=lag.map(|l| l.to_string()).unwrap_or_default()
                 data-active=d.active.to_string()>
-                <strong>{id.clone()}</strong>" "<span class="role">{format!("{:?}", d.role).to_lowercase()}</span>
-                <span class="health">{if d.up { "up" } else { "down" }}</span>
-                <span class="lag">{lag.map(|l| format!("replication lag {l} ms")).unwrap_or_else(|| "lag unknown".into())}</span>
-                {(d.active).then(|| view! { <span class="active">"active"</span> })}
+                <strong>{id.clone()}</strong>" "<span class="role">{crate::i18n::deployment_role(d.role)}</span>
+                <span class="health">{if d.up { t("failover.up") } else { t("failover.down") }}</span>
+                <span class="lag">{lag.map(|l| t_with("failover.lag", &[("ms", &l.to_string())])).unwrap_or_else(|| t("failover.lag_unknown"))}</span>
+                {(d.active).then(|| view! { <span class="active">{t("failover.active")}</span> })}
                 <small>{d.url.clone()}" "{probe}</small>
                 <button type="button" data-testid="failover-to" data-id=id.clone() disabled=move || busy.get()
                     on:click=move |_| command("/v1/admin/failover", json(&to))>
-                    {format!("Make {id} active")}
+                    {t_with("failover.make_active", &[("id", &id)])}
                 </button>
             </li>
         }
     };
     view! {
         <section class="card" data-testid="failover-panel">
-            <h2>"Failover"</h2>
-            <p>"A planned failover makes one deployment active until released: connected widgets and consoles move to it at once, with nothing lost. Release lets the moderator decide again (the primary once it holds everything)."</p>
+            <h2>{t("common.failover")}</h2>
+            <p>{t("failover.a_planned_failover_makes")}</p>
             <p class="decision">{decision}</p>
             <ul class="deployments">{move || deployments().into_iter().map(row).collect_view()}</ul>
             <div class="actions">
                 <button type="button" data-testid="failover-release" disabled=move || busy.get() || !pinned()
-                    on:click=move |_| command("/v1/admin/failover/release", None)>"Release"</button>
+                    on:click=move |_| command("/v1/admin/failover/release", None)>{t("failover.release")}</button>
             </div>
             <ErrorLine error=error testid="failover-error" />
-            <h3>"Recent decisions"</h3>
+            <h3>{t("failover.recent_decisions")}</h3>
             <ol class="decisions">
                 {move || recent().into_iter().map(|d| view! {
-                    <li>{format!("epoch {}: {} ({})", d.epoch, d.active, d.reason.replace('_', " "))}</li>
+                    <li>{t_with("failover.past_decision", &[("epoch", &d.epoch.to_string()), ("active", &d.active), ("reason", &d.reason.replace('_', " "))])}</li>
                 }).collect_view()}
             </ol>
         </section>

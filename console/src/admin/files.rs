@@ -3,6 +3,7 @@
 
 use super::invalid;
 use crate::api::Refused;
+use crate::i18n::t;
 use leptos::prelude::*;
 use protocol::admin::SiteForms;
 use protocol::files::FileRules;
@@ -49,10 +50,10 @@ pub fn FileRulesFields(
                 on:change=move |ev| forms.update(|f| {
                     f.files = event_target_checked(&ev).then(starting_rules);
                 }) />
-            "Narrow the files visitors and operators may send (otherwise the deployment's rules apply)"
+            {t("files.narrow_the_files_visitors")}
         </label>
         <Show when=limited>
-            <label>"Largest file (MB)"
+            <label>{t("files.largest_file_mb")}
                 <input data-testid="files-max-mb" type="number" min="1" step="1"
                     aria-invalid=invalid(error, "files.max_bytes")
                     prop:value=move || forms.with(|f| f.files.as_ref().map_or(0, |r| r.max_bytes.div_ceil(MB)).to_string())
@@ -61,7 +62,7 @@ pub fn FileRulesFields(
                         edit(&|r| r.max_bytes = mb.saturating_mul(MB));
                     } />
             </label>
-            <label>"Allowed types, one per line (none: no files)"
+            <label>{t("files.allowed_types_one_per")}
                 <textarea data-testid="files-types" rows="4" aria-invalid=invalid(error, "files.types")
                     prop:value=move || forms.with(|f| f.files.as_ref().map(|r| r.types.join("\n")).unwrap_or_default())
                     on:change=move |ev| {

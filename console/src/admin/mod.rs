@@ -13,6 +13,7 @@ mod team;
 
 use crate::api::{self, Refused};
 use crate::driver;
+use crate::i18n::t;
 use leptos::prelude::*;
 
 /// Which part of the admin area is shown.
@@ -29,13 +30,13 @@ pub fn AdminArea() -> impl IntoView {
     let tab = RwSignal::new(Tab::Sites);
     view! {
         <main class="admin">
-            <nav class="tabs" aria-label="Admin">
+            <nav class="tabs" aria-label=t("admin.admin")>
                 <button data-testid="admin-sites" class:active=move || tab.get() == Tab::Sites
-                    on:click=move |_| tab.set(Tab::Sites)>"Sites"</button>
+                    on:click=move |_| tab.set(Tab::Sites)>{t("admin.sites")}</button>
                 <button data-testid="admin-operators" class:active=move || tab.get() == Tab::Team
-                    on:click=move |_| tab.set(Tab::Team)>"Team"</button>
+                    on:click=move |_| tab.set(Tab::Team)>{t("admin.team")}</button>
                 <button data-testid="admin-failover" class:active=move || tab.get() == Tab::Failover
-                    on:click=move |_| tab.set(Tab::Failover)>"Failover"</button>
+                    on:click=move |_| tab.set(Tab::Failover)>{t("common.failover")}</button>
             </nav>
             {move || match tab.get() {
                 Tab::Sites => view! { <sites::Sites /> }.into_any(),
@@ -53,7 +54,7 @@ pub(crate) async fn call<T: serde::de::DeserializeOwned>(
     body: Option<String>,
 ) -> Result<Option<T>, Refused> {
     let token = driver::session_token().ok_or_else(|| Refused {
-        message: "Your session has ended; log in again.".into(),
+        message: t("admin.session_ended"),
         field: None,
     })?;
     api::admin(method, path, &token, body, &driver::admin_bases()).await

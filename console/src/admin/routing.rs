@@ -4,16 +4,17 @@
 
 use super::{json, ErrorLine};
 use crate::api::Refused;
+use crate::i18n::t;
 use leptos::prelude::*;
 use protocol::admin::AdminSite;
 use protocol::routing::{RoutingEdit, RoutingMode};
 
 /// What the admin app calls each mode.
-fn label(mode: RoutingMode) -> &'static str {
+fn label(mode: RoutingMode) -> String {
     match mode {
-        RoutingMode::Manual => "By hand: operators accept chats from the inbox",
-        RoutingMode::RoundRobin => "Automatic, in turn (round robin)",
-        RoutingMode::LeastBusy => "Automatic, to the least busy operator",
+        RoutingMode::Manual => t("routing.manual"),
+        RoutingMode::RoundRobin => t("routing.round_robin"),
+        RoutingMode::LeastBusy => t("routing.least_busy"),
     }
 }
 
@@ -46,15 +47,15 @@ pub fn RoutingCard(
     };
     view! {
         <section class="card">
-            <h2>"Routing"</h2>
-            <p>"Automatic routing gives each new chat to an online operator with room under their capacity; when everyone is full, visitors see their place in the queue."</p>
-            <label>"New chats"
+            <h2>{t("routing.routing")}</h2>
+            <p>{t("routing.automatic_routing_gives_each")}</p>
+            <label>{t("routing.new_chats")}
                 <select data-testid="routing-mode" prop:value=move || chosen.get().as_str() on:change=change>
                     {RoutingMode::ALL.into_iter().map(|m| view! { <option value=m.as_str()>{label(m)}</option> }).collect_view()}
                 </select>
             </label>
             <ErrorLine error=error testid="routing-error" />
-            <Show when=move || saved.get()><span class="saved" role="status">"Saved"</span></Show>
+            <Show when=move || saved.get()><span class="saved" role="status">{t("common.saved")}</span></Show>
         </section>
     }
 }

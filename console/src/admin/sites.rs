@@ -3,6 +3,7 @@
 
 use super::{call, invalid, json, ErrorLine};
 use crate::api::Refused;
+use crate::i18n::{t, t_with};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use protocol::admin::{
@@ -43,7 +44,7 @@ pub fn Sites() -> impl IntoView {
     view! {
         <div class="admin-split">
             <aside class="list">
-                <button data-testid="site-new" class="primary" on:click=move |_| selected.set(Some(None))>"New site"</button>
+                <button data-testid="site-new" class="primary" on:click=move |_| selected.set(Some(None))>{t("sites.new_site")}</button>
                 <For each=move || sites.get() key=|s: &AdminSite| (s.id.clone(), s.name.clone()) let:site>
                     <SiteItem site=site selected=selected />
                 </For>
@@ -51,7 +52,7 @@ pub fn Sites() -> impl IntoView {
             </aside>
             <section class="detail">
                 {move || match shown() {
-                    None => view! { <p class="empty">"Pick a site or create one."</p> }.into_any(),
+                    None => view! { <p class="empty">{t("sites.pick_a_site_or")}</p> }.into_any(),
                     Some(None) => view! { <SiteForm site=None sites=sites selected=selected /> }.into_any(),
                     Some(Some(site)) => view! { <SiteDetail site=site sites=sites selected=selected /> }.into_any(),
                 }}
@@ -172,26 +173,26 @@ fn SiteForm(
     };
     view! {
         <form class="card" on:submit=submit>
-            <h2>{if editing { "Site" } else { "New site" }}</h2>
-            <label>"Site id (in the snippet)"
+            <h2>{if editing { t("sites.site") } else { t("sites.new_site") }}</h2>
+            <label>{t("sites.site_id_in_the")}
                 <input data-testid="site-id-input" type="text" required=true disabled=editing
                     aria-invalid=invalid(error, "id") aria-describedby="site-error"
                     prop:value=move || id.get() on:input=move |ev| id.set(event_target_value(&ev)) />
             </label>
-            <label>"Name"
+            <label>{t("common.name")}
                 <input data-testid="site-name-input" type="text" required=true
                     aria-invalid=invalid(error, "name") aria-describedby="site-error"
                     prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) />
             </label>
-            <label>"Allowed origins, one per line (* allows every page)"
+            <label>{t("sites.allowed_origins_one_per")}
                 <textarea data-testid="site-origins-input" rows="3" placeholder="https://shop.example"
                     aria-invalid=invalid(error, "allowed_origins") aria-describedby="site-error"
                     prop:value=move || origins.get() on:input=move |ev| origins.set(event_target_value(&ev))></textarea>
             </label>
             <ErrorLine error=error testid="site-error" />
             <div class="actions">
-                <button data-testid="site-save" type="submit" class="primary">{if editing { "Save" } else { "Create site" }}</button>
-                <Show when=move || saved.get()><span class="saved" role="status">"Saved"</span></Show>
+                <button data-testid="site-save" type="submit" class="primary">{if editing { t("common.save") } else { t("sites.create_site") }}</button>
+                <Show when=move || saved.get()><span class="saved" role="status">{t("common.saved")}</span></Show>
             </div>
         </form>
     }
@@ -237,7 +238,7 @@ fn SiteDetail(
         move || {
             sites
                 .with(|list| list.iter().find(|s| s.id.0 == id)?.identity_secret.clone())
-                .unwrap_or_else(|| "(none yet: rotate to create one)".into())
+                .unwrap_or_else(|| t("sites.no_secret_yet"))
         }
     };
     view! {
@@ -247,18 +248,18 @@ fn SiteDetail(
         <FormsForm id=id.clone() forms=site.forms.clone() sites=sites selected=selected />
         <super::routing::RoutingCard id=id.clone() mode=site.routing sites=sites selected=selected />
         <section class="card">
-            <h2>"Identity verification"</h2>
-            <p>"Your backend signs a visitor's user id with this secret so the chat can trust who they are."</p>
+            <h2>{t("sites.identity_verification")}</h2>
+            <p>{t("sites.your_backend_signs_a")}</p>
             <code class="secret" data-testid="site-secret">{secret}</code>
             <div class="actions">
-                <button data-testid="site-secret-rotate" type="button" on:click=rotate>"Rotate secret"</button>
+                <button data-testid="site-secret-rotate" type="button" on:click=rotate>{t("sites.rotate_secret")}</button>
             </div>
         </section>
         <section class="card danger">
-            <h2>"Remove this site"</h2>
-            <p>"Its widget will say the chat is unavailable. Conversations stay in the history."</p>
+            <h2>{t("sites.remove_this_site")}</h2>
+            <p>{t("sites.its_widget_will_say")}</p>
             <ErrorLine error=error testid="site-remove-error" />
-            <button data-testid="site-remove" type="button" on:click=remove>"Remove site"</button>
+            <button data-testid="site-remove" type="button" on:click=remove>{t("sites.remove_site")}</button>
         </section>
     }
 }
@@ -270,7 +271,7 @@ fn SnippetCard(
     id: String,
 ) -> impl IntoView {
     let text = RwSignal::new(String::new());
-    let copied = RwSignal::new(None::<&'static str>);
+    let copied = RwSignal::new(None::<String>);
     spawn_local(async move {
         let path = format!("/v1/admin/sites/{id}/snippet");
         match call::<Snippet>("GET", &path, None).await {
@@ -292,26 +293,26 @@ fn SnippetCard(
         let code = code.get_untracked();
         spawn_local(async move {
             match wasm_bindgen_futures::JsFuture::from(promise).await {
-                Ok(_) => copied.set(Some("Copied")),
+                Ok(_) => copied.set(Some(t("sites.copied"))),
                 Err(_) => {
                     if let (Some(code), Some(selection)) =
                         (code, window.get_selection().ok().flatten())
                     {
                         let _ = selection.select_all_children(&code);
                     }
-                    copied.set(Some("Selected: press Ctrl+C (⌘C) to copy"));
+                    copied.set(Some(t("sites.selected_press_ctrl_c")));
                 }
             }
         });
     };
     view! {
         <section class="card">
-            <h2>"Snippet"</h2>
-            <p>"Paste this before " <code>"</head>"</code> " on every page that should show the chat."</p>
+            <h2>{t("sites.snippet")}</h2>
+            <p>{t("sites.paste_this_before")} " " <code>"</head>"</code> " " {t("sites.on_every_page_that")}</p>
             // Focusable, so a keyboard can scroll a snippet wider than the card.
-            <pre class="snippet" tabindex="0" aria-label="The snippet"><code data-testid="snippet-code" node_ref=code>{move || text.get()}</code></pre>
+            <pre class="snippet" tabindex="0" aria-label=t("sites.the_snippet")><code data-testid="snippet-code" node_ref=code>{move || text.get()}</code></pre>
             <div class="actions">
-                <button data-testid="snippet-copy" type="button" on:click=copy>"Copy"</button>
+                <button data-testid="snippet-copy" type="button" on:click=copy>{t("sites.copy")}</button>
                 <span class="saved" role="status">{move || copied.get()}</span>
             </div>
         </section>
@@ -363,33 +364,33 @@ fn AppearanceForm(
     };
     view! {
         <form class="card" on:submit=submit>
-            <h2>"Look and texts"</h2>
+            <h2>{t("sites.look_and_texts")}</h2>
             <div class="row">
-                <label>"Accent colour"
+                <label>{t("sites.accent_colour")}
                     <input data-testid="appearance-color" type="color" aria-invalid=invalid(error, "accent_color")
                         prop:value=move || look.with(|l| l.accent_color.clone())
                         on:input=move |ev| look.update(|l| l.accent_color = event_target_value(&ev)) />
                 </label>
-                <label>"Launcher position"
+                <label>{t("sites.launcher_position")}
                     <select data-testid="appearance-position" prop:value=move || look.with(|l| l.position.as_str())
                         on:change=move |ev| look.update(|l| {
                             l.position = LauncherPosition::parse(&event_target_value(&ev)).unwrap_or_default()
                         })>
-                        <option value="bottom_right">"Bottom right"</option>
-                        <option value="bottom_left">"Bottom left"</option>
+                        <option value="bottom_right">{t("sites.bottom_right")}</option>
+                        <option value="bottom_left">{t("sites.bottom_left")}</option>
                     </select>
                 </label>
-                <label>"Colours"
+                <label>{t("sites.colours")}
                     <select data-testid="appearance-theme" prop:value=move || look.with(|l| l.theme.as_str())
                         on:change=move |ev| look.update(|l| {
                             l.theme = Theme::parse(&event_target_value(&ev)).unwrap_or_default()
                         })>
-                        <option value="auto">"Follow the visitor's system"</option>
-                        <option value="light">"Always light"</option>
-                        <option value="dark">"Always dark"</option>
+                        <option value="auto">{t("sites.follow_the_visitor_s")}</option>
+                        <option value="light">{t("sites.always_light")}</option>
+                        <option value="dark">{t("sites.always_dark")}</option>
                     </select>
                 </label>
-                <label>"Default language"
+                <label>{t("sites.default_language")}
                     <select data-testid="appearance-language" aria-invalid=invalid(error, "language")
                         prop:value=move || look.with(|l| l.language.clone())
                         on:change=move |ev| look.update(|l| l.language = event_target_value(&ev))>
@@ -397,30 +398,30 @@ fn AppearanceForm(
                     </select>
                 </label>
             </div>
-            <label>"Launcher label"
+            <label>{t("sites.launcher_label")}
                 <input data-testid="appearance-label" type="text" aria-invalid=invalid(error, "launcher_label")
                     prop:value=move || look.with(|l| l.launcher_label.clone())
                     on:input=move |ev| look.update(|l| l.launcher_label = event_target_value(&ev)) />
             </label>
-            <label>"Panel title"
+            <label>{t("sites.panel_title")}
                 <input data-testid="appearance-title" type="text" aria-invalid=invalid(error, "title")
                     prop:value=move || look.with(|l| l.title.clone())
                     on:input=move |ev| look.update(|l| l.title = event_target_value(&ev)) />
             </label>
-            <label>"Greeting"
+            <label>{t("sites.greeting")}
                 <textarea data-testid="appearance-greeting" rows="2" aria-invalid=invalid(error, "greeting")
                     prop:value=move || look.with(|l| l.greeting.clone())
                     on:input=move |ev| look.update(|l| l.greeting = event_target_value(&ev))></textarea>
             </label>
-            <label>"Away text (nobody online)"
+            <label>{t("sites.away_text_nobody_online")}
                 <textarea data-testid="appearance-away" rows="2" aria-invalid=invalid(error, "away_text")
                     prop:value=move || look.with(|l| l.away_text.clone())
                     on:input=move |ev| look.update(|l| l.away_text = event_target_value(&ev))></textarea>
             </label>
             <ErrorLine error=error testid="appearance-error" />
             <div class="actions">
-                <button data-testid="appearance-save" type="submit" class="primary">"Save look"</button>
-                <Show when=move || saved.get()><span class="saved" role="status">"Saved"</span></Show>
+                <button data-testid="appearance-save" type="submit" class="primary">{t("sites.save_look")}</button>
+                <Show when=move || saved.get()><span class="saved" role="status">{t("common.saved")}</span></Show>
             </div>
         </form>
     }
@@ -455,7 +456,7 @@ fn FormsForm(
             let n = f.prechat.fields.len() + 1;
             f.prechat.fields.push(FormField {
                 key: format!("field_{n}"),
-                label: format!("Question {n}"),
+                label: t_with("sites.question_n", &[("n", &n.to_string())]),
                 kind: FieldKind::Text,
                 required: false,
             });
@@ -464,31 +465,31 @@ fn FormsForm(
     let indices = move || (0..forms.with(|f| f.prechat.fields.len())).collect::<Vec<_>>();
     view! {
         <form class="card" on:submit=submit>
-            <h2>"Forms"</h2>
+            <h2>{t("sites.forms")}</h2>
             <label class="check">
                 <input data-testid="prechat-enabled" type="checkbox" prop:checked=move || forms.with(|f| f.prechat.enabled)
                     on:change=move |ev| forms.update(|f| f.prechat.enabled = event_target_checked(&ev)) />
-                "Ask for these before the first message"
+                {t("sites.ask_for_these_before")}
             </label>
             <table class="fields" aria-invalid=invalid(error, "prechat.fields")>
-                <thead><tr><th>"Key"</th><th>"Label"</th><th>"Kind"</th><th>"Required"</th><th></th></tr></thead>
+                <thead><tr><th>{t("sites.key")}</th><th>{t("sites.label")}</th><th>{t("sites.kind")}</th><th>{t("sites.required")}</th><th></th></tr></thead>
                 <tbody>
                     <For each=indices key=|i| *i let:i>
                         <FieldRow forms=forms index=i />
                     </For>
                 </tbody>
             </table>
-            <button type="button" data-testid="prechat-add-field" on:click=add_field>"Add a field"</button>
-            <label>"When nobody is online"
+            <button type="button" data-testid="prechat-add-field" on:click=add_field>{t("sites.add_a_field")}</button>
+            <label>{t("sites.when_nobody_is_online")}
                 <select data-testid="offline-mode" prop:value=move || forms.with(|f| f.offline.as_str())
                     on:change=move |ev| forms.update(|f| {
                         f.offline = OfflineMode::parse(&event_target_value(&ev)).unwrap_or_default()
                     })>
-                    <option value="form">"Offer the offline form"</option>
-                    <option value="hide_launcher">"Hide the launcher"</option>
+                    <option value="form">{t("sites.offer_the_offline_form")}</option>
+                    <option value="hide_launcher">{t("sites.hide_the_launcher")}</option>
                 </select>
             </label>
-            <label>"E-mail offline messages to"
+            <label>{t("sites.e_mail_offline_messages")}
                 <input data-testid="forms-notify-email" type="email" placeholder="support@example.com"
                     prop:value=move || forms.with(|f| f.notify_email.clone().unwrap_or_default())
                     on:input=move |ev| forms.update(|f| {
@@ -496,21 +497,21 @@ fn FormsForm(
                         f.notify_email = Some(value).filter(|v| !v.is_empty());
                     }) />
             </label>
-            <label>"Rating after a chat"
+            <label>{t("sites.rating_after_a_chat")}
                 <select data-testid="rating-scale" prop:value=move || forms.with(|f| f.rating.as_str())
                     on:change=move |ev| forms.update(|f| {
                         f.rating = protocol::conversation::RatingScale::parse(&event_target_value(&ev)).unwrap_or_default()
                     })>
-                    <option value="good_bad">"Good or bad"</option>
-                    <option value="stars">"One to five stars"</option>
-                    <option value="off">"Do not ask"</option>
+                    <option value="good_bad">{t("sites.good_or_bad")}</option>
+                    <option value="stars">{t("sites.one_to_five_stars")}</option>
+                    <option value="off">{t("sites.do_not_ask")}</option>
                 </select>
             </label>
             <super::files::FileRulesFields forms=forms error=error />
             <ErrorLine error=error testid="forms-error" />
             <div class="actions">
-                <button data-testid="forms-save" type="submit" class="primary">"Save forms"</button>
-                <Show when=move || saved.get()><span class="saved" role="status">"Saved"</span></Show>
+                <button data-testid="forms-save" type="submit" class="primary">{t("sites.save_forms")}</button>
+                <Show when=move || saved.get()><span class="saved" role="status">{t("common.saved")}</span></Show>
             </div>
         </form>
     }
@@ -544,24 +545,24 @@ fn FieldRow(
     };
     view! {
         <tr data-testid="prechat-field">
-            <td><input type="text" aria-label="Key" prop:value=get(|f| f.key.clone()) on:input=move |ev| edit(ev, |f, v| f.key = v) /></td>
-            <td><input type="text" aria-label="Label" prop:value=get(|f| f.label.clone()) on:input=move |ev| edit(ev, |f, v| f.label = v) /></td>
+            <td><input type="text" aria-label=t("sites.key") prop:value=get(|f| f.key.clone()) on:input=move |ev| edit(ev, |f, v| f.key = v) /></td>
+            <td><input type="text" aria-label=t("sites.label") prop:value=get(|f| f.label.clone()) on:input=move |ev| edit(ev, |f, v| f.label = v) /></td>
             <td>
-                <select aria-label="Kind" prop:value=kind on:change=move |ev| edit(ev, |f, v| {
+                <select aria-label=t("sites.kind") prop:value=kind on:change=move |ev| edit(ev, |f, v| {
                     f.kind = match v.as_str() { "name" => FieldKind::Name, "email" => FieldKind::Email, _ => FieldKind::Text }
                 })>
-                    <option value="name">"Name"</option>
-                    <option value="email">"E-mail"</option>
-                    <option value="text">"Text"</option>
+                    <option value="name">{t("common.name")}</option>
+                    <option value="email">{t("common.e_mail")}</option>
+                    <option value="text">{t("common.text")}</option>
                 </select>
             </td>
-            <td><input type="checkbox" aria-label="Required"
+            <td><input type="checkbox" aria-label=t("sites.required")
                 prop:checked=move || forms.with(|f| f.prechat.fields.get(index).is_some_and(|f| f.required))
                 on:change=move |ev| {
                     let checked = event_target_checked(&ev);
                     forms.update(|f| if let Some(field) = f.prechat.fields.get_mut(index) { field.required = checked });
                 } /></td>
-            <td><button type="button" aria-label="Remove field" on:click=move |_| forms.update(|f| {
+            <td><button type="button" aria-label=t("sites.remove_field") on:click=move |_| forms.update(|f| {
                 if index < f.prechat.fields.len() { f.prechat.fields.remove(index); }
             })>"×"</button></td>
         </tr>

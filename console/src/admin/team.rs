@@ -4,6 +4,7 @@
 
 use super::{call, invalid, json, ErrorLine};
 use crate::api::Refused;
+use crate::i18n::t;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use protocol::admin::{
@@ -50,7 +51,7 @@ pub fn Team() -> impl IntoView {
                 <button data-testid="operator-new" class="primary" on:click=move |_| {
                     invitation.set(None);
                     editing.set(Some(None));
-                }>"Add operator"</button>
+                }>{t("team.add_operator")}</button>
                 <ul class="team">
                     <For each=move || team.get() key=|o: &AdminOperator| (o.id, o.name.clone(), o.role, o.state, o.sites.clone()) let:operator>
                         <OperatorItem operator=operator team=team editing=editing error=error invitation=invitation />
@@ -61,7 +62,7 @@ pub fn Team() -> impl IntoView {
             <section class="detail">
                 {form}
                 <Show when=move || invitation.with(Option::is_some)>
-                    <p class="card invitation">"Send them this link to choose their password (valid for 7 days): "
+                    <p class="card invitation">{t("team.send_them_this_link")} " "
                         <code data-testid="operator-invitation">{move || invitation.get().unwrap_or_default()}</code></p>
                 </Show>
             </section>
@@ -128,7 +129,7 @@ fn OperatorItem(
     let disabled = operator.state == OperatorState::Disabled;
     let (disable, enable) = (set_state.clone(), set_state);
     let sites = match &operator.sites {
-        SiteScope::All => "all sites".to_owned(),
+        SiteScope::All => t("team.all_sites"),
         SiteScope::Only(sites) => sites
             .iter()
             .map(|s| s.0.as_str())
@@ -139,20 +140,20 @@ fn OperatorItem(
         <li class="operator" data-testid="operator-item" data-email=operator.email.clone()
             data-role=operator.role.as_str() data-state=operator.state.as_str()>
             <span class="who"><strong>{operator.name.clone()}</strong> " " <small>{operator.email.clone()}</small></span>
-            <span class="role">{operator.role.as_str()}</span>
-            <span class="state">{operator.state.as_str()}</span>
+            <span class="role">{crate::i18n::role(operator.role)}</span>
+            <span class="state">{crate::i18n::operator_state(operator.state)}</span>
             <span class="scope">{sites}</span>
             <span class="actions">
                 <button type="button" data-testid="operator-edit" on:click=move |_| {
                     invitation.set(None);
                     editing.set(Some(Some(id)));
-                }>"Edit"</button>
+                }>{t("team.edit")}</button>
                 {if disabled {
-                    view! { <button type="button" data-testid="operator-enable" on:click=move |_| enable(OperatorState::Active)>"Enable"</button> }.into_any()
+                    view! { <button type="button" data-testid="operator-enable" on:click=move |_| enable(OperatorState::Active)>{t("team.enable")}</button> }.into_any()
                 } else {
-                    view! { <button type="button" data-testid="operator-disable" on:click=move |_| disable(OperatorState::Disabled)>"Disable"</button> }.into_any()
+                    view! { <button type="button" data-testid="operator-disable" on:click=move |_| disable(OperatorState::Disabled)>{t("team.disable")}</button> }.into_any()
                 }}
-                <button type="button" data-testid="operator-remove" on:click=remove>"Remove"</button>
+                <button type="button" data-testid="operator-remove" on:click=remove>{t("common.remove")}</button>
             </span>
         </li>
     }
@@ -260,31 +261,31 @@ fn OperatorForm(
     let all_sites = move || scope.with(|s| *s == SiteScope::All);
     view! {
         <form class="card" on:submit=submit>
-            <h2>{if id.is_some() { "Operator" } else { "New operator" }}</h2>
-            <label>"E-mail"
+            <h2>{if id.is_some() { t("team.operator") } else { t("team.new_operator") }}</h2>
+            <label>{t("common.e_mail")}
                 <input data-testid="operator-email-input" type="email" required=true disabled=id.is_some()
                     aria-invalid=invalid(error, "email") aria-describedby="operator-error"
                     prop:value=move || email.get() on:input=move |ev| email.set(event_target_value(&ev)) />
             </label>
-            <label>"Name"
+            <label>{t("common.name")}
                 <input data-testid="operator-name-input" type="text" required=true
                     aria-invalid=invalid(error, "name") aria-describedby="operator-error"
                     prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) />
             </label>
-            <label>"Role"
+            <label>{t("team.role")}
                 <select data-testid="operator-role-select" prop:value=move || role.get().as_str()
                     on:change=move |ev| role.set(OperatorRole::parse(&event_target_value(&ev)).unwrap_or(OperatorRole::Agent))>
-                    <option value="agent">"Agent: chats"</option>
-                    <option value="admin">"Admin: chats and manages sites and the team"</option>
+                    <option value="agent">{t("team.agent_chats")}</option>
+                    <option value="admin">{t("team.admin_chats_and_manages")}</option>
                 </select>
             </label>
-            <label>{if id.is_some() { "New password (leave empty to keep it)" } else { "Initial password (leave empty to send an invitation link)" }}
+            <label>{if id.is_some() { t("team.new_password") } else { t("team.initial_password") }}
                 <input data-testid="operator-password-input" type="password" autocomplete="new-password"
                     aria-invalid=invalid(error, "password") aria-describedby="operator-error"
                     prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev)) />
             </label>
             <Show when=move || id.is_some()>
-                <label>"Capacity: most chats assigned at once (0: no limit)"
+                <label>{t("team.capacity_most_chats_assigned")}
                     <input data-testid="capacity-input" type="number" min="0" max="100" step="1"
                         aria-invalid=invalid(error, "capacity") aria-describedby="operator-error"
                         prop:value=move || capacity.get().to_string()
@@ -292,14 +293,14 @@ fn OperatorForm(
                 </label>
             </Show>
             <fieldset aria-invalid=invalid(error, "sites")>
-                <legend>"Sites they serve"</legend>
+                <legend>{t("team.sites_they_serve")}</legend>
                 <label class="check">
                     <input data-testid="operator-all-sites" type="checkbox" prop:checked=all_sites
                         on:change=move |ev| scope.set(match event_target_checked(&ev) {
                             true => SiteScope::All,
                             false => SiteScope::Only(Vec::new()),
                         }) />
-                    "All sites, including new ones"
+                    {t("team.all_sites_including_new")}
                 </label>
                 <For each=move || sites.get() key=|s: &SiteId| s.clone() let:site>
                     <label class="check">
@@ -320,8 +321,8 @@ fn OperatorForm(
             </fieldset>
             <ErrorLine error=error testid="operator-error" />
             <div class="actions">
-                <button data-testid="operator-save" type="submit" class="primary">{if id.is_some() { "Save" } else { "Add operator" }}</button>
-                <Show when=move || saved.get()><span class="saved" role="status">"Saved"</span></Show>
+                <button data-testid="operator-save" type="submit" class="primary">{if id.is_some() { t("common.save") } else { t("team.add_operator") }}</button>
+                <Show when=move || saved.get()><span class="saved" role="status">{t("common.saved")}</span></Show>
             </div>
         </form>
     }

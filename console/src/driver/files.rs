@@ -6,6 +6,7 @@
 //! still holds there and sends the same reply again.
 
 use super::{with_console, Console};
+use crate::i18n::t_with;
 use browser::files::Uploading;
 use browser::monotonic_ms;
 use client_core::{Link, PendingMessage};
@@ -28,10 +29,10 @@ pub fn attach(id: ConversationId, files: Vec<web_sys::File>) {
         for file in files {
             if let Some(rules) = &console.file_rules {
                 if let Err(why) = rules.check(&file.type_(), file.size() as u64) {
-                    console
-                        .state
-                        .notice
-                        .set(Some(format!("“{}” cannot be sent: {why}.", file.name())));
+                    console.state.notice.set(Some(t_with(
+                        "files.cannot_be_sent",
+                        &[("name", &file.name()), ("why", &why.to_string())],
+                    )));
                     continue;
                 }
             }
@@ -111,8 +112,9 @@ impl Console {
             }
             self.forget_pending(id);
         }
-        self.state
-            .notice
-            .set(Some(format!("“{name}” was not sent: {why}.")));
+        self.state.notice.set(Some(t_with(
+            "files.not_sent",
+            &[("name", &name), ("why", why)],
+        )));
     }
 }
