@@ -63,4 +63,22 @@ pub struct HealthReport {
     /// when this is older.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<crate::moderation::KnownRole>,
+    /// The scheduled backups (absent when none are configured, and for callers without the
+    /// operations secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<BackupReport>,
+}
+
+/// How the scheduled backups of a deployment are going.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupReport {
+    /// Where they go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    /// When the newest verified one was taken, in Unix milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_success_ms: Option<i64>,
+    /// Why the latest attempt failed, until one succeeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }

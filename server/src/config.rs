@@ -112,6 +112,8 @@ pub struct Config {
     pub file_types: Vec<String>,
     /// How many files one address may upload per minute.
     pub uploads_per_minute_per_address: u32,
+    /// Scheduled backups (`[backup]`).
+    pub backup: crate::backup::plan::Schedule,
 }
 
 impl Default for Config {
@@ -172,6 +174,7 @@ impl Default for Config {
             .map(String::from)
             .to_vec(),
             uploads_per_minute_per_address: 30,
+            backup: Default::default(),
         }
     }
 }
@@ -266,6 +269,9 @@ pub struct Overrides {
     /// PEM certificates to trust besides the system's, for the peer.
     #[arg(long, env = "LIVECHAT_TLS_CA_FILE", global = true)]
     pub tls_ca_file: Option<PathBuf>,
+    /// The scheduled backups.
+    #[command(flatten)]
+    pub backup: crate::backup::plan::Flags,
 }
 
 pub use daemon::config::ConfigError;
@@ -342,9 +348,11 @@ impl Layered for Config {
         set_some(&mut self.tls_ca_file, &o.tls_ca_file);
         set_some(&mut self.smtp_url, &o.smtp_url);
         set(&mut self.mail_from, &o.mail_from);
+        self.backup.apply(&o.backup);
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        self.backup.validate().map_err(ConfigError::Invalid)?;
         if self.max_message_bytes == 0 || self.max_message_bytes > 1024 * 1024 {
             return Err(ConfigError::Invalid(
                 "max_message_bytes must be between 1 and 1048576".into(),

@@ -196,7 +196,12 @@ async fn messages(
 /// needs no more than that (and the protocol version); the replication state, the moderator's
 /// decision and what failed are for callers holding the moderator's or the peer's secret.
 async fn health(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let probe = state.store.probe_durability_shared().await;
+    // A database file deleted under the deployment still takes writes (the open descriptor), so
+    // the probe alone would report health while nothing written could ever be found again.
+    let probe = match state.database.still_there() {
+        Ok(()) => state.store.probe_durability_shared().await,
+        Err(ghost) => Err(ghost),
+    };
     let detailed = crate::extract::holds_operations_secret(&state, &headers);
     let report = HealthReport {
         ok: probe.is_ok(),
@@ -207,6 +212,7 @@ async fn health(State(state): State<AppState>, headers: HeaderMap) -> Response {
             false => None,
         },
         role: Some(state.role.known()).filter(|_| detailed),
+        backup: Some(state.backups.report()).filter(|r| detailed && r.destination.is_some()),
     };
     let status = if report.ok {
         StatusCode::OK

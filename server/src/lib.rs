@@ -8,6 +8,10 @@
 //! - [`auth`]: credentials: visitor tokens, operator passwords, session tokens, shared secrets.
 //! - [`extract`]: a request's caller and role checks, shared secrets, JSON bodies.
 //! - [`files`]: files sent with messages, stored by hash beside the database.
+//! - [`backup`]: consistent, verified backups taken while serving (by hand or on a timer), and
+//!   their restore.
+//! - [`datadir`]: the serving process's lock on its data directory, and the check that its
+//!   database file is still the one it opened.
 //! - [`hub`]: realtime fan-out of committed changes to open connections.
 //! - [`mail`]: sending the queued e-mails (offline messages, transcripts) over SMTP.
 //! - [`presence`]: which operators are online, here and at the peer (not stored).
@@ -32,8 +36,10 @@ pub mod admin;
 pub mod assets;
 pub mod attachments;
 pub mod auth;
+pub mod backup;
 pub mod clock;
 pub mod config;
+pub mod datadir;
 pub mod error;
 pub mod extract;
 pub mod files;
@@ -142,6 +148,7 @@ pub async fn serve(
     // Mail not sent before a shutdown stays queued and goes after the next start.
     tokio::spawn(mail::run(state.clone()));
     tokio::spawn(routing::run(state.clone()));
+    tokio::spawn(backup::schedule::run(state.clone()));
     // The client's address reaches handlers (the limits) through `ConnectInfo`; request heads
     // and TLS handshakes have deadlines (`daemon::listen`).
     let tls = state.server_tls.clone();

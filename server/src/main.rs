@@ -34,6 +34,27 @@ enum Command {
         /// The second data directory.
         b: std::path::PathBuf,
     },
+    /// Take a consistent, verified backup of the data directory (safe while the deployment
+    /// serves) into a new directory under `--to`, named by the deployment and the UTC time.
+    Backup {
+        /// Where the backup goes.
+        #[arg(long)]
+        to: std::path::PathBuf,
+        /// A second destination the backup is copied to and verified in (the off-site copy).
+        #[arg(long)]
+        offsite: Option<std::path::PathBuf>,
+    },
+    /// Restore a backup into the data directory (`--data-dir`), after verifying it. Refused while
+    /// a deployment serves from that directory, and over an existing database without
+    /// `--replace`.
+    Restore {
+        /// The backup directory (`livechat-<deployment>-<time>`).
+        #[arg(long)]
+        from: std::path::PathBuf,
+        /// Move an existing database aside (never deleted) and restore over it.
+        #[arg(long)]
+        replace: bool,
+    },
 }
 
 /// How a listing or a record is printed.
@@ -168,6 +189,36 @@ fn main() -> anyhow::Result<()> {
                 profile.name,
                 profile.email,
                 profile.role.as_str()
+            );
+            Ok(())
+        }
+        Command::Backup { to, offsite } => {
+            let (path, manifest) = server::backup::take(&config.data_dir, &config.deployment, &to)?;
+            println!(
+                "backup {} verified: {} events, {} files ({} bytes), schema {}",
+                path.display(),
+                manifest.events,
+                manifest.files,
+                manifest.file_bytes,
+                manifest.schema_version
+            );
+            if let Some(offsite) = offsite {
+                std::fs::create_dir_all(&offsite)?;
+                let copy = server::backup::copy_to(&path, &offsite)?;
+                println!("copied to {} and verified", copy.display());
+            }
+            Ok(())
+        }
+        Command::Restore { from, replace } => {
+            let manifest = server::backup::restore(&from, &config.data_dir, replace)?;
+            println!(
+                "restored {} into {} and verified: {} events, {} files, taken by {} at {}",
+                from.display(),
+                config.data_dir.display(),
+                manifest.events,
+                manifest.files,
+                manifest.deployment,
+                server::backup::stamp(manifest.taken_at_ms)
             );
             Ok(())
         }
@@ -419,6 +470,9 @@ fn serve(config: Config) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let address = listener.local_addr()?;
         let data_dir = config.data_dir.clone();
+        // Held until the process exits: a second deployment on this directory, or a restore
+        // over it, is refused meanwhile.
+        let _lock = server::datadir::lock_for_serving(&data_dir)?;
         let state = server::AppState::open(config)?;
         // The line below is read by tests and tools to learn the bound port; keep its shape.
         println!("listening on http://{address}");

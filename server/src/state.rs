@@ -24,6 +24,10 @@ pub struct AppState {
     pub presence: Arc<crate::presence::PresenceBoard>,
     /// Files sent with messages.
     pub files: crate::files::FileStore,
+    /// The database file as opened, to notice it deleted or replaced under the deployment.
+    pub database: crate::datadir::Opened,
+    /// How the scheduled backups are going.
+    pub backups: Arc<crate::backup::Status>,
     /// Wakes the mail sender when a mail was queued.
     pub mail: Arc<tokio::sync::Notify>,
     /// The configuration the deployment started with.
@@ -87,6 +91,8 @@ impl AppState {
             hub: Hub::default(),
             presence: Arc::default(),
             files,
+            database: crate::datadir::Opened::record(&config.data_dir),
+            backups: Arc::default(),
             mail: Arc::default(),
             config: Arc::new(config),
             link: Arc::default(),

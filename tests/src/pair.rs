@@ -34,6 +34,8 @@ pub struct Member {
     child: Option<Child>,
     /// The mail server it sends through (`LIVECHAT_SMTP_URL`), set before it starts.
     pub smtp_url: Option<String>,
+    /// More environment variables for its next start (`LIVECHAT_BACKUP_DIR`, …).
+    pub env: Vec<(&'static str, String)>,
 }
 
 /// How a deployment is reached when something (a fault-injecting proxy) stands in between.
@@ -108,6 +110,7 @@ impl Member {
         if let Some(url) = &self.smtp_url {
             command.env("LIVECHAT_SMTP_URL", url);
         }
+        command.envs(self.env.iter().map(|(k, v)| (k, v)));
         // The widget and the console are served when built (the browser tests need them).
         let site = site_dir_path();
         if site.join("widget/widget_bg.wasm").exists() {
@@ -263,6 +266,7 @@ pub fn prepare_pair(redundant_skew_ms: i64) -> (Member, Member) {
         routes: None,
         child: None,
         smtp_url: None,
+        env: Vec::new(),
     };
     let (primary, redundant) = (
         member("primary", port_a, port_b, 0),
