@@ -207,3 +207,21 @@ fn a_second_deployment_on_the_same_data_directory_is_refused() {
     );
     primary.kill9();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_whose_data_directory_is_deleted_fails_its_health_check() {
+    let (primary, _redundant) = pair::start_pair(0);
+    let url = format!("{}/health", primary.url());
+    let healthy = tests::moderator::get_json_with(&url, Some(pair::REPLICATION_SECRET)).await;
+    assert_eq!(healthy["ok"], true, "{healthy}");
+    // Deleted by mistake while it runs: its open file would still take writes nobody finds again.
+    std::fs::remove_dir_all(primary.data_dir.path()).expect("deleted");
+    let report = tests::moderator::get_json_with(&url, Some(pair::REPLICATION_SECRET)).await;
+    assert_eq!(report["ok"], false, "{report}");
+    assert!(
+        report["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("was deleted")),
+        "{report}"
+    );
+}
