@@ -242,7 +242,17 @@ fn render(status: &Status) -> String {
                 .map(|r| format!("out {} ms / in {} ms", r.outbound_lag_ms, r.inbound_lag_ms))
                 .unwrap_or_default(),
             behind = replication
-                .map(|r| format!("out {} / in {}", r.outbound_behind, r.inbound_behind))
+                .map(|r| {
+                    let rebuilding = if r.rebuilding {
+                        " (rebuilding from its peer: not caught up)"
+                    } else {
+                        ""
+                    };
+                    format!(
+                        "out {} / in {}{rebuilding}",
+                        r.outbound_behind, r.inbound_behind
+                    )
+                })
                 .unwrap_or_default(),
             epoch = probe
                 .and_then(|p| p.role.as_ref())

@@ -360,7 +360,7 @@ impl Driver {
             .health
             .as_ref()
             .and_then(|h| h.replication.as_ref())
-            .is_some_and(|r| r.peer_reachable && r.inbound_behind == 0);
+            .is_some_and(|r| r.peer_reachable && r.inbound_behind == 0 && !r.rebuilding);
         for (deployment, probed, caught_up) in [
             (Deployment::Redundant, &redundant, false),
             (

@@ -15,6 +15,27 @@ use serde::{Deserialize, Serialize};
 /// The path of the replication endpoint.
 pub const REPLICATION_PATH: &str = "/v1/replication";
 
+/// The path from which a deployment that lost its data takes back its own events from the peer
+/// (`?origin=<its name>&after=<position>&below=<origin_seq>`, the replication secret): see
+/// [`ReturnedEvents`].
+pub const RETURNED_PATH: &str = "/v1/replication/returned";
+
+/// The most events one [`ReturnedEvents`] page carries.
+pub const RETURNED_PAGE: usize = 500;
+
+/// A page of the events the peer holds whose origin is the caller, in the peer's log order: how a
+/// deployment restarted on an empty (or restored) data directory takes back what it had written
+/// itself before the loss. The peer's own events come back over the ordinary pull link.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReturnedEvents {
+    /// The events, each with its original origin and position in the caller's log.
+    pub events: Vec<LoggedEvent>,
+    /// The position in the peer's log to ask after for the next page.
+    pub next_after: u64,
+    /// True when this page was the last: nothing further of the caller's is held below `below`.
+    pub done: bool,
+}
+
 /// A hybrid logical clock value: milliseconds since the Unix epoch in the high 48 bits, a logical
 /// counter in the low 16. Comparing two values as integers orders events causally, even when the
 /// deployments' wall clocks disagree.
@@ -403,6 +424,11 @@ pub struct ReplicationStatus {
     /// Why the newest of them was set aside.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quarantine_reason: Option<String>,
+    /// True while this deployment, started on an empty or restored data directory, is still
+    /// taking back from the peer what it had written itself: it is not caught up, so the moderator
+    /// does not make it active again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rebuilding: bool,
 }
 
 #[cfg(test)]

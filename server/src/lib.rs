@@ -144,6 +144,7 @@ pub async fn serve(
     let sender = state.shutdown_sender.clone();
     let store = state.store.clone();
     let puller = tokio::spawn(replication::puller::run(state.clone()));
+    tokio::spawn(replication::rebuild::run(state.clone()));
     tokio::spawn(housekeeping(state.clone()));
     // Mail not sent before a shutdown stays queued and goes after the next start.
     tokio::spawn(mail::run(state.clone()));

@@ -73,6 +73,7 @@ impl AppState {
     /// Opens the database in the configured data directory and prepares everything else.
     pub fn open(config: Config) -> Result<AppState, StartError> {
         let store = config.open_store()?;
+        let decision = store.read_blocking(|r| r.remembered_decision())?;
         let files = crate::files::FileStore::open(&config.data_dir).map_err(StartError::Files)?;
         let secret = config.resolve_secret()?;
         let (shutdown_sender, shutdown) = watch::channel(false);
@@ -96,7 +97,7 @@ impl AppState {
             mail: Arc::default(),
             config: Arc::new(config),
             link: Arc::default(),
-            role: Role::default(),
+            role: Role::remembered(decision),
             login,
             visitors,
             connections,

@@ -344,3 +344,69 @@ async fn presence_goes_only_to_pullers_that_read_it() {
     assert!(!old.iter().any(|k| k == "presence"), "{old:?}");
     assert!(old.iter().any(|k| k == "batch"), "{old:?}");
 }
+
+#[tokio::test]
+async fn the_returned_events_route_needs_the_secret_and_a_name_that_is_not_its_own() {
+    let (primary, redundant) = TestServer::start_pair().await;
+    converged(&primary, &redundant).await;
+    let secret = Some("replication secret for tests");
+    let path = |query: &str| format!("{}?{query}", protocol::replication::RETURNED_PATH);
+    let (status, _) = redundant
+        .http(
+            "GET",
+            &path("origin=primary&after=0&below=99999999999999999"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, axum::http::StatusCode::UNAUTHORIZED);
+    let (status, body) = redundant
+        .http("GET", &path("origin=redundant&below=10"), secret, None)
+        .await;
+    assert_eq!(status, axum::http::StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("own name"),
+        "{body}"
+    );
+    for malformed in [
+        "origin=primary",
+        "origin=&below=1",
+        "origin=primary&below=-1&after=x",
+    ] {
+        let (status, body) = redundant.http("GET", &path(malformed), secret, None).await;
+        assert_eq!(
+            status,
+            axum::http::StatusCode::BAD_REQUEST,
+            "{malformed}: {body}"
+        );
+    }
+    let long = "x".repeat(65);
+    let (status, _) = redundant
+        .http(
+            "GET",
+            &path(&format!("origin={long}&below=1")),
+            secret,
+            None,
+        )
+        .await;
+    assert_eq!(status, axum::http::StatusCode::BAD_REQUEST);
+    // The primary's events the redundant deployment applied come back, in pages, and only
+    // those below the floor asked for.
+    let (status, page) = redundant
+        .http(
+            "GET",
+            &path(&format!("origin=primary&below={}", u64::MAX)),
+            secret,
+            None,
+        )
+        .await;
+    assert_eq!(status, axum::http::StatusCode::OK, "{page}");
+    let events = page["events"].as_array().unwrap();
+    assert!(!events.is_empty());
+    assert!(events.iter().all(|e| e["origin"] == "primary"));
+    assert_eq!(page["done"], true);
+    let (_, none) = redundant
+        .http("GET", &path("origin=primary&below=1"), secret, None)
+        .await;
+    assert_eq!(none["events"].as_array().unwrap().len(), 0, "{none}");
+}

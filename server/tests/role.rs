@@ -182,3 +182,41 @@ async fn an_epoch_beyond_what_browsers_read_exactly_is_refused_and_changes_nothi
     let (_, health) = server.http("GET", "/health", Some(SECRET), None).await;
     assert_eq!(health["role"]["epoch"], 0, "{health}");
 }
+
+#[tokio::test]
+async fn a_restarted_deployment_keeps_the_last_decision_and_redirects_at_once() {
+    let server = start().await;
+    server
+        .http(
+            "POST",
+            "/v1/role",
+            Some(SECRET),
+            Some(decision(7, "redundant")),
+        )
+        .await;
+    let dir = server.shutdown().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = TestServer::start_on(listener, dir, false, |c| {
+        c.moderator_secret = Some(SECRET.into())
+    })
+    .await;
+    // No moderator has spoken since the restart: the decision comes from the data directory.
+    let (_, health) = server.http("GET", "/health", Some(SECRET), None).await;
+    assert_eq!(health["role"]["epoch"], 7, "{health}");
+    assert_eq!(health["role"]["active"], "redundant");
+    let (mut visitor, _) = server.visitor(None).await;
+    assert!(matches!(
+        visitor.recv().await,
+        ServerFrame::Redirect { epoch: 7, .. }
+    ));
+    // An older decision pushed after the restart still does not replace it.
+    let (_, known) = server
+        .http(
+            "POST",
+            "/v1/role",
+            Some(SECRET),
+            Some(decision(6, "primary")),
+        )
+        .await;
+    assert_eq!(known["epoch"], 7);
+}

@@ -197,6 +197,7 @@ async fn logouts_logged_before_the_tombstone_table_existed_become_tombstones() {
              DROP INDEX conversations_history;
              DROP INDEX conversations_queue;
              DROP INDEX conversations_by_operator;
+             DROP INDEX events_by_origin_seq;
              ALTER TABLE messages DROP COLUMN attachment;
              ALTER TABLE messages DROP COLUMN attachment_hash;
              ALTER TABLE messages DROP COLUMN private;

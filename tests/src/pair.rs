@@ -80,6 +80,8 @@ impl Member {
     fn limits_file(&self) -> PathBuf {
         let path = self.data_dir.path().join("limits.toml");
         if !path.exists() {
+            // A data directory deleted under a test (a lost disk) comes back empty but for this.
+            std::fs::create_dir_all(self.data_dir.path()).expect("the data directory");
             std::fs::write(&path, LOAD_LIMITS).expect("the limits file");
         }
         path

@@ -436,6 +436,16 @@ pub fn restore(backup: &Path, data_dir: &Path, replace: bool) -> Result<Manifest
     io(std::fs::copy(backup.join(DATABASE_FILE), &incoming), || {
         format!("cannot write {}", incoming.display())
     })?;
+    // The restored deployment is behind what it had written since the backup, and its peer's
+    // cursor is not: it numbers its own events above everything before and takes its own later
+    // events back from the peer (`store::rebuild`).
+    {
+        let conn = Connection::open(&incoming)?;
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        crate::store::rebuild::mark_for_rebuild(&conn, now_ms)?;
+    }
     sync_tree(data_dir)?;
     io(
         std::fs::rename(&incoming, data_dir.join(DATABASE_FILE)),

@@ -37,6 +37,8 @@ pub(super) struct LinkInner {
     pub(super) peer_applied: u64,
     /// The clock value of the oldest peer event we were sent and have not applied yet.
     pub(super) inbound_oldest_hlc: Option<u64>,
+    /// Whether we are still taking back our own events from the peer (see `store::rebuild`).
+    pub(super) rebuilding: bool,
 }
 
 impl LinkState {

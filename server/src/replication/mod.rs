@@ -10,6 +10,7 @@
 pub mod error;
 pub mod link;
 pub mod puller;
+pub mod rebuild;
 pub mod source;
 
 pub use error::LinkError;
@@ -27,6 +28,7 @@ pub fn router() -> Router<AppState> {
             protocol::replication::REPLICATION_PATH,
             get(source::upgrade),
         )
+        .route(protocol::replication::RETURNED_PATH, get(rebuild::returned))
         .route("/v1/replication/status", get(status))
 }
 
@@ -66,6 +68,7 @@ pub async fn report(state: &AppState) -> ReplicationStatus {
         inbound_lag_ms: age(link.inbound_oldest_hlc),
         quarantined,
         quarantine_reason,
+        rebuilding: link.rebuilding,
     }
 }
 

@@ -186,7 +186,7 @@ async fn pull(
 /// Fetches from the peer every file the batch's messages carry that is not stored here yet,
 /// checks it against its hash and stores it durably. A file the peer does not have (it answers
 /// 404) is logged and skipped: the message is applied, and its file answers 404 here too.
-async fn fetch_files(
+pub(super) async fn fetch_files(
     state: &AppState,
     peer_url: &str,
     events: &[LoggedEvent],

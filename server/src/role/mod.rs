@@ -6,8 +6,9 @@
 //! [`ServerFrame::Redirect`] (on connection and whenever the decision changes), which is how
 //! failback and planned failover move clients without waiting for them to ask the moderator.
 //!
-//! The decision is kept in memory only: a restarted deployment knows no decision (epoch 0, serves
-//! as if active) until the moderator, which sees the old epoch in `/health`, pushes it again.
+//! The decision is kept on disk too (`meta`, written before the push is answered): a restarted
+//! deployment starts from the last decision it knew and redirects its clients at once, instead of
+//! serving as if active until the moderator pushes again. A newer decision replaces it as usual.
 
 pub mod route;
 
@@ -31,6 +32,13 @@ impl Default for Role {
 }
 
 impl Role {
+    /// Starts from the decision kept on disk before a restart, if any.
+    pub fn remembered(decision: Option<ActiveDeployment>) -> Self {
+        Self {
+            decision: Arc::new(watch::channel(decision).0),
+        }
+    }
+
     /// Adopts `decision` if it is newer than the one known; returns whether it was adopted.
     pub fn adopt(&self, decision: ActiveDeployment) -> bool {
         self.decision.send_if_modified(|known| {

@@ -48,6 +48,12 @@ async fn push(
     }
     let epoch = decision.epoch;
     let active = decision.active.clone();
+    // On disk before it is adopted or answered, so a restart never goes back to an older one.
+    let kept = decision.clone();
+    state
+        .store
+        .write(move |w| w.remember_decision(&kept))
+        .await?;
     if state.role.adopt(decision) {
         tracing::info!(epoch, %active, "the moderator's decision changed");
     }

@@ -37,8 +37,8 @@ impl Reader<'_> {
         Ok((count as u64, newest))
     }
 
-    /// This deployment's own events after `after_seq`, oldest first, at most `limit`: what the
-    /// peer pulls. Reading from disk in bounded batches keeps memory flat however far behind the
+    /// This deployment's own events after position `after_seq` of its own log (`origin_seq`),
+    /// oldest first, at most `limit`: what the peer pulls. Reading from disk in bounded batches keeps memory flat however far behind the
     /// peer is. An event that does not parse is an error (fail closed): skipping it would lose it
     /// on the peer for good.
     pub fn local_events_after(
@@ -48,7 +48,7 @@ impl Reader<'_> {
         limit: usize,
     ) -> Result<Vec<LoggedEvent>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, origin_seq, hlc, body FROM events WHERE origin = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            "SELECT id, origin_seq, hlc, body FROM events WHERE origin = ?1 AND origin_seq > ?2 ORDER BY origin_seq LIMIT ?3",
         )?;
         let rows = stmt.query_map(params![origin, after_seq as i64, limit as i64], |row| {
             Ok((
@@ -78,10 +78,10 @@ impl Reader<'_> {
         Ok(events)
     }
 
-    /// The newest sequence number of `origin`'s own events here (0 when none).
+    /// The newest position in `origin`'s own log held here (0 when none).
     pub fn head(&self, origin: &str) -> Result<u64, StoreError> {
         Ok(self.conn.query_row_cached(
-            "SELECT COALESCE(MAX(seq), 0) FROM events WHERE origin = ?1",
+            "SELECT COALESCE(MAX(origin_seq), 0) FROM events WHERE origin = ?1",
             [origin],
             |r| r.get::<_, i64>(0),
         )? as u64)
@@ -111,12 +111,12 @@ impl Reader<'_> {
 }
 
 impl Writer<'_> {
-    /// Appends an event; `origin_seq` is its position in the origin's log (`None` for a local
-    /// event, whose position is its own sequence number). Returns the local sequence number.
+    /// Appends an event at position `origin_seq` of its origin's log (for a local event, the next
+    /// position of our own log, from the writer's counter). Returns the local sequence number.
     pub(super) fn append_event(
         &self,
         event: &LoggedEvent,
-        origin_seq: Option<u64>,
+        origin_seq: u64,
     ) -> Result<u64, StoreError> {
         let body = serde_json::to_string(&event.change).expect("changes serialise");
         let conn = self.conn();
@@ -125,16 +125,12 @@ impl Writer<'_> {
             params![
                 event.id.to_string(),
                 event.origin,
-                origin_seq.unwrap_or(0) as i64,
+                origin_seq as i64,
                 event.hlc as i64,
                 body
             ],
         )?;
-        let seq = conn.last_insert_rowid();
-        if origin_seq.is_none() {
-            conn.execute_cached("UPDATE events SET origin_seq = ?1 WHERE seq = ?1", [seq])?;
-        }
-        Ok(seq as u64)
+        Ok(conn.last_insert_rowid() as u64)
     }
 
     /// Moves the cursor; called in the same transaction as the events it covers, so a crash can

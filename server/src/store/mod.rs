@@ -22,6 +22,8 @@ pub mod events;
 pub mod history;
 pub mod mail;
 pub mod messages;
+pub mod meta;
+pub mod rebuild;
 pub mod routing;
 mod rows;
 pub mod schema;
@@ -156,13 +158,21 @@ impl Store {
                 supported: schema::MIGRATIONS.len(),
             });
         }
-        let (max_hlc, head) = {
+        // A database created just now may stand in for one that was lost: see `rebuild`.
+        if found == 0 {
+            rebuild::mark_for_rebuild(&conn, wall())?;
+        }
+        let (max_hlc, own_head, floor) = {
             let reader = Reader { conn: &conn };
-            (reader.max_hlc()?, reader.head(origin)?)
+            (
+                reader.max_hlc()?,
+                reader.head(origin)?,
+                reader.own_seq_floor()?,
+            )
         };
         let mut clock = HlcClock::default();
         clock.observe(max_hlc);
-        let head = Arc::new(watch::channel(head).0);
+        let head = Arc::new(watch::channel(own_head).0);
         let accounts = Arc::new(watch::channel(0).0);
         let clock = Arc::new(Mutex::new(clock));
         let origin: Arc<str> = Arc::from(origin);
@@ -174,6 +184,7 @@ impl Store {
                 wall: wall.clone(),
                 head: head.clone(),
                 accounts: accounts.clone(),
+                next_own: std::cell::Cell::new((own_head + 1).max(floor)),
             },
         )?;
         Ok(Store {
@@ -304,5 +315,7 @@ impl Store {
     }
 }
 
+#[cfg(test)]
+mod rebuild_tests;
 #[cfg(test)]
 mod tests;

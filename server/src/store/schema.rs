@@ -280,6 +280,13 @@ pub const MIGRATIONS: &[&str] = &[
         origin TEXT NOT NULL
     );
     "#,
+    // 17: a deployment's own log is read in the order of `origin_seq`, which is no longer always
+    // its local `seq`: events it takes back from the peer after losing its data keep their
+    // original positions, and a fresh data directory numbers its own events from a floor above
+    // anything the name issued before (see `store::rebuild`).
+    r#"
+    CREATE INDEX events_by_origin_seq ON events(origin, origin_seq);
+    "#,
 ];
 
 /// Opens-time settings for every connection: WAL so readers never block the writer, `synchronous =

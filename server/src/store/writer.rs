@@ -68,6 +68,10 @@ pub(super) struct Context {
     pub head: Arc<watch::Sender<u64>>,
     /// Moved after each commit that touched an account or ended a session.
     pub accounts: Arc<watch::Sender<u64>>,
+    /// The position the next event of our own log takes. Kept here, not read back from the
+    /// database, because it may stand above the newest one stored (a fresh data directory's floor,
+    /// see `store::rebuild`); a job rolled back leaves a gap, which the peer's cursor skips.
+    pub next_own: Cell<u64>,
 }
 
 /// Starts the writer thread on `conn`.
@@ -97,6 +101,8 @@ pub struct Writer<'a> {
     appended: &'a Cell<Option<u64>>,
     /// Whether this batch changed an account or ended a session, to announce after the commit.
     accounts_touched: &'a Cell<bool>,
+    /// The position of the next event of our own log.
+    next_own: &'a Cell<u64>,
 }
 
 impl<'a> std::ops::Deref for Writer<'a> {
@@ -131,9 +137,11 @@ impl Writer<'_> {
         };
         // Appended first so the change knows its position in our log (messages keep it, to tell
         // their sender when the peer has confirmed that far).
-        event.seq = self.append_event(&event, None)?;
+        event.seq = self.next_own.get();
+        self.next_own.set(event.seq + 1);
+        self.append_event(&event, event.seq)?;
         changes::apply(self.conn(), &event)?;
-        self.appended.set(Some(event.seq));
+        self.note_appended(event.seq);
         self.note_accounts(&event.change);
         Ok(event)
     }
@@ -166,7 +174,7 @@ impl Writer<'_> {
             return Ok(None);
         }
         let touched = changes::apply(self.conn(), event)?;
-        self.append_event(event, Some(event.seq))?;
+        self.append_event(event, event.seq)?;
         self.clock.lock().expect("clock lock").observe(event.hlc);
         self.note_accounts(&event.change);
         Ok(touched)
@@ -186,7 +194,7 @@ impl Writer<'_> {
         // Prepared once and cached: this runs for every replicated event.
         self.conn().execute_cached("SAVEPOINT remote_event", [])?;
         let applied = changes::apply(self.conn(), event)
-            .and_then(|touched| self.append_event(event, Some(event.seq)).map(|_| touched));
+            .and_then(|touched| self.append_event(event, event.seq).map(|_| touched));
         match applied {
             Ok(touched) => {
                 self.conn().execute_cached("RELEASE remote_event", [])?;
@@ -206,6 +214,33 @@ impl Writer<'_> {
                 Err(other)
             }
         }
+    }
+
+    /// Applies one of our own events that the peer gave back after we lost our data (see
+    /// `store::rebuild`): merged like any event, kept at its original position in our log, and
+    /// never numbered over again by the events we record from now on.
+    pub fn apply_returned(
+        &self,
+        event: &LoggedEvent,
+    ) -> Result<Option<protocol::ConversationId>, StoreError> {
+        if event.origin != self.origin {
+            return Err(StoreError::Invalid(format!(
+                "an event of {} is not one of ours to take back",
+                event.origin
+            )));
+        }
+        let touched = self.apply_remote(event)?;
+        self.next_own.set(self.next_own.get().max(event.seq + 1));
+        if self.contains_event(event.id)? {
+            self.note_appended(event.seq);
+        }
+        Ok(touched)
+    }
+
+    /// Remembers the newest position of our own log this batch wrote, to publish after commit.
+    fn note_appended(&self, seq: u64) {
+        self.appended
+            .set(Some(self.appended.get().map_or(seq, |a| a.max(seq))));
     }
 
     /// Sets an event from the peer aside, with why: kept for an operator to look at, counted in
@@ -277,10 +312,17 @@ fn run(conn: Connection, jobs: mpsc::Receiver<Job>, context: Context) {
             wall: &context.wall,
             appended: &appended,
             accounts_touched: &accounts_touched,
+            next_own: &context.next_own,
         };
         if commit_batch(&writer, batch) {
+            // The head only moves forward: an event taken back from the peer may sit below
+            // events recorded since.
             if let Some(seq) = appended.get() {
-                context.head.send_replace(seq);
+                context.head.send_if_modified(|head| {
+                    let newer = seq > *head;
+                    *head = (*head).max(seq);
+                    newer
+                });
             }
             if accounts_touched.get() {
                 context.accounts.send_modify(|generation| *generation += 1);

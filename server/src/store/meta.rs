@@ -1,0 +1,61 @@
+//! Facts about this data directory itself, kept in `meta` (one text value per key) and never
+//! replicated: each deployment has its own.
+
+use super::rows::Cached;
+use super::{Reader, StoreError, Writer};
+use protocol::moderation::ActiveDeployment;
+use rusqlite::{params, OptionalExtension};
+
+/// The key of the newest moderator decision this deployment was told.
+const DECISION: &str = "moderator_decision";
+
+impl Reader<'_> {
+    /// The value kept under `key`, if any.
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row_cached("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// The newest moderator decision this deployment was told before it stopped, so that a
+    /// restarted deployment redirects its clients at once instead of waiting for the moderator.
+    /// One that no longer parses (written by another release) is forgotten: the moderator pushes
+    /// its decision again when it sees the older epoch in `/health`.
+    pub fn remembered_decision(&self) -> Result<Option<ActiveDeployment>, StoreError> {
+        Ok(self
+            .meta(DECISION)?
+            .and_then(|text| serde_json::from_str(&text).ok()))
+    }
+}
+
+impl Writer<'_> {
+    /// Keeps `value` under `key`, replacing what was there.
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn().execute_cached(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    /// Removes what is kept under `key`.
+    pub fn delete_meta(&self, key: &str) -> Result<(), StoreError> {
+        self.conn()
+            .execute_cached("DELETE FROM meta WHERE key = ?1", [key])?;
+        Ok(())
+    }
+
+    /// Keeps the moderator's decision unless a newer one is kept already (two pushes may cross).
+    pub fn remember_decision(&self, decision: &ActiveDeployment) -> Result<(), StoreError> {
+        let newer = self
+            .remembered_decision()?
+            .is_none_or(|known| decision.epoch > known.epoch);
+        if newer {
+            let text = serde_json::to_string(decision).expect("decisions serialise");
+            self.set_meta(DECISION, &text)?;
+        }
+        Ok(())
+    }
+}
