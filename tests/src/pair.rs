@@ -300,6 +300,16 @@ pub fn prepare_pair(redundant_skew_ms: i64) -> (Member, Member) {
     (primary, redundant)
 }
 
+/// `server check-sync` once: true when the two data directories hold the same data.
+pub fn in_sync_now(a: &Path, b: &Path) -> bool {
+    Command::new(server_bin())
+        .arg("check-sync")
+        .arg(a)
+        .arg(b)
+        .output()
+        .is_ok_and(|output| output.status.success())
+}
+
 /// Runs `server check-sync` until it reports the two data directories identical, at most
 /// `limit`; on failure, returns its last report.
 pub fn check_sync_within(a: &Path, b: &Path, limit: Duration) -> Result<(), String> {

@@ -4,25 +4,11 @@
 //! failover moves connected native visitors to the redundant deployment without losing or doubling
 //! a message, and `release` brings everyone back.
 
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
-use tests::deployment::{server_bin, SITE_ID};
+use tests::deployment::SITE_ID;
 use tests::moderator::{ModeratorProcess, ADMIN_SECRET, FAILBACK_HOLD_MS};
-use tests::pair::{in_sync, start_pair, stored_once_on_both};
+use tests::pair::{in_sync, in_sync_now, start_pair, stored_once_on_both};
 use tests::visitor::Visitor;
-
-/// `server check-sync` once: true when the two data directories hold the same data.
-fn in_sync_now(a: &Path, b: &Path) -> bool {
-    Command::new(server_bin())
-        .arg("check-sync")
-        .arg(a)
-        .arg(b)
-        .output()
-        .unwrap()
-        .status
-        .success()
-}
 
 /// Starts `count` visitors (knowing both deployments and the moderator), has each write
 /// `messages` messages one every `interval`, and returns them once every message is acknowledged.

@@ -4,25 +4,11 @@
 //! an empty directory, takes everything back from its peer (what it had written itself included),
 //! `check-sync` reports both identical, and the moderator fails back only after that.
 
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
-use tests::deployment::{server_bin, SITE_ID};
+use tests::deployment::SITE_ID;
 use tests::moderator::{get_json_with, ModeratorProcess};
-use tests::pair::{in_sync, start_pair, stored_once_on_both, REPLICATION_SECRET};
+use tests::pair::{in_sync, in_sync_now, start_pair, stored_once_on_both, REPLICATION_SECRET};
 use tests::visitor::Visitor;
-
-/// `server check-sync` once: true when the two data directories hold the same data.
-fn in_sync_now(a: &Path, b: &Path) -> bool {
-    Command::new(server_bin())
-        .arg("check-sync")
-        .arg(a)
-        .arg(b)
-        .output()
-        .unwrap()
-        .status
-        .success()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_primary_whose_data_directory_is_lost_rebuilds_from_its_peer_before_failback() {
