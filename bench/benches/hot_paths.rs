@@ -120,6 +120,7 @@ fn frames(c: &mut Criterion) {
         deployment: "primary".into(),
         events: remote_events(&SiteId("acme".into()), 8, 6, 0),
         head_seq: 64,
+        introduction: None,
     };
     let batch_text = batch.encode();
 

@@ -273,13 +273,30 @@ fn render(status: &Status) -> String {
             ago(d.at_ms)
         );
     }
+    let problems = match status.problems.is_empty() {
+        true => String::new(),
+        false => {
+            let items: String = status
+                .problems
+                .iter()
+                .map(|p| {
+                    format!(
+                        "<li data-testid=\"moderator-problem\" data-code=\"{}\">{}</li>",
+                        escape(&p.code),
+                        escape(&p.message)
+                    )
+                })
+                .collect();
+            format!("<h2 class=\"down\">Configuration problems</h2><ul>{items}</ul>")
+        }
+    };
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta http-equiv=\"refresh\" content=\"2\"><title>Live chat moderator</title>\
          <style>body{{font-family:system-ui,sans-serif;margin:2rem}}table{{border-collapse:collapse}}\
          td,th{{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}}.up{{color:#070}}.down{{color:#b00}}</style>\
          </head><body><h1>Moderator</h1>\
-         <p data-testid=\"moderator-active\">Active: <b>{active}</b> ({url}), epoch {epoch}{pinned}, decided {since} (reason: {reason:?})</p>\
+         <p data-testid=\"moderator-active\">Active: <b>{active}</b> ({url}), epoch {epoch}{pinned}, decided {since} (reason: {reason:?})</p>{problems}\
          <h2>Deployments</h2><table><tr><th>Deployment</th><th>Role</th><th>URL</th><th>Health</th>\
          <th>Probe</th><th>Replication lag</th><th>Events behind</th><th>Knows epoch</th><th>Last error</th></tr>{rows}</table>\
          <h2>Recent decisions</h2><table><tr><th>Epoch</th><th>Active</th><th>Reason</th><th></th><th>When</th></tr>{decisions}</table>\

@@ -7,6 +7,7 @@
 //! - [`config`]: defaults, TOML file, environment and flags.
 //! - [`service`]: the driver: probes both deployments on a timer, feeds the decider, logs and
 //!   publishes its decisions, pushes them to the deployments, and runs admin commands.
+//! - [`problems`]: configuration mistakes seen in the probes, for the status page.
 //! - [`api`]: the HTTP surface: `/v1/active`, `/v1/status`, the status page and the admin API.
 
 pub mod api;
@@ -14,6 +15,7 @@ pub mod config;
 pub mod decision;
 pub mod error;
 pub mod log;
+pub mod problems;
 pub mod service;
 
 pub use decision::{Decider, Decision, Deployment, Probe, Reason, Thresholds};

@@ -97,6 +97,8 @@ pub struct Status {
     pub deployments: Vec<DeploymentStatus>,
     /// The latest decisions from the log, oldest first.
     pub recent_decisions: Vec<Decision>,
+    /// Configuration mistakes seen in the latest probes, with what to change.
+    pub problems: Vec<protocol::ConfigProblem>,
 }
 
 /// An admin command.
@@ -235,6 +237,7 @@ pub fn open(config: Config, client: HttpClient) -> Result<(Handle, Driver), LogE
             })
             .collect(),
         recent_decisions: log.recent().to_vec(),
+        problems: Vec::new(),
     };
     let status = Arc::new(Mutex::new(status));
     let (command_sender, commands) = mpsc::channel(16);
@@ -384,6 +387,15 @@ impl Driver {
         }
         {
             let mut status = self.status.lock().expect("status lock");
+            let problems = crate::problems::found(
+                [&self.config.primary, &self.config.redundant],
+                [primary.health.as_ref(), redundant.health.as_ref()],
+                self.config.deployment_secret.is_some(),
+            );
+            for new in problems.iter().filter(|p| !status.problems.contains(p)) {
+                tracing::error!(problem = %new.code, "{}", new.message);
+            }
+            status.problems = problems;
             status.deployments[0].last_probe = Some(primary.report);
             status.deployments[1].last_probe = Some(redundant.report);
         }

@@ -67,6 +67,20 @@ pub struct HealthReport {
     /// operations secret).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<BackupReport>,
+    /// Configuration mistakes this deployment has noticed (for callers with the operations
+    /// secret); none while the pair is set up right.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<ConfigProblem>,
+}
+
+/// A configuration mistake a deployment or the moderator noticed, with what to change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigProblem {
+    /// A stable name for the kind of mistake, for tools: `replication_secret_refused`,
+    /// `replication_secret_wrong`, `peer_is_self`, `same_name`, `token_secrets_differ`.
+    pub code: String,
+    /// What is wrong and what to change, in a sentence for people.
+    pub message: String,
 }
 
 /// How the scheduled backups of a deployment are going.

@@ -37,7 +37,7 @@ pub mod visitor;
 
 pub use conversation::{ConversationKind, Intake, Presence, VisitorDetails};
 pub use frames::{Auth, ClientFrame, DecodeError, ServerFrame, Session};
-pub use http::{ApiError, ClientConfig, HealthReport, LoginRequest, LoginResponse};
+pub use http::{ApiError, ClientConfig, ConfigProblem, HealthReport, LoginRequest, LoginResponse};
 pub use ids::{ConversationId, MessageId, OperatorId, SiteId, VisitorId};
 pub use model::{
     Author, AuthorKind, ConversationState, ConversationSummary, ErrorCode, Message, OperatorCard,

@@ -326,6 +326,19 @@ impl OperatorSetting {
     }
 }
 
+/// What each end of a replication link says about itself when the link starts, so that a pair
+/// set up wrongly is found on the first exchange instead of by a visitor during a failover.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Introduction {
+    /// Random for each run of a deployment: the same value at both ends means the peer URL leads
+    /// back to the deployment itself.
+    pub instance: String,
+    /// A keyed digest of a fixed text under the token secret: equal at both ends when the
+    /// deployments accept each other's visitor and operator tokens. It reveals nothing of the
+    /// secret and signs nothing a deployment would accept.
+    pub token_check: String,
+}
+
 /// Frames on the replication WebSocket.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -340,8 +353,13 @@ pub enum ReplicationFrame {
         /// leaves it out and is sent none (it would take the unknown frame for a broken link).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         presence: bool,
+        /// Who the puller is, for the source to notice a misconfigured pair. Absent from
+        /// deployments older than the check.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        introduction: Option<Introduction>,
     },
-    /// Source → puller: events in log order.
+    /// Source → puller: events in log order. The first batch on a link is the greeting: empty,
+    /// and the only one carrying an `introduction`.
     Batch {
         /// The source's deployment name.
         deployment: String,
@@ -349,6 +367,9 @@ pub enum ReplicationFrame {
         events: Vec<LoggedEvent>,
         /// The source's newest sequence number, so the puller knows how far behind it is.
         head_seq: u64,
+        /// Who the source is (greeting only; absent from deployments older than the check).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        introduction: Option<Introduction>,
     },
     /// Source → puller, between batches: someone connected to the source is typing. Not stored
     /// and not confirmed; dropped while a batch awaits confirmation, like any typing notice.
@@ -452,6 +473,7 @@ mod tests {
             deployment: "primary".into(),
             events: vec![event.clone()],
             head_seq: 9,
+            introduction: None,
         };
         assert_eq!(ReplicationFrame::decode(&frame.encode()).unwrap(), frame);
         assert_eq!(hlc_wall_ms(event.hlc), 1_700_000_000_000);

@@ -155,6 +155,15 @@ impl TokenSigner {
     }
 
     /// `base64url(payload) "." base64url(signature)`.
+    /// A keyed digest of a fixed text, equal on two deployments exactly when they share the
+    /// secret, for the replication link's introduction. Unlike [`TokenSigner::sign`] it carries
+    /// no payload and is truncated, so it can never pass as a token.
+    pub fn check_value(&self) -> String {
+        let mut mac = self.mac();
+        mac.update(b"livechat token secret check");
+        URL_SAFE_NO_PAD.encode(&mac.finalize().into_bytes()[..12])
+    }
+
     fn sign(&self, payload: &str) -> String {
         let mut mac = self.mac();
         mac.update(payload.as_bytes());

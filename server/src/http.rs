@@ -213,6 +213,10 @@ async fn health(State(state): State<AppState>, headers: HeaderMap) -> Response {
         },
         role: Some(state.role.known()).filter(|_| detailed),
         backup: Some(state.backups.report()).filter(|r| detailed && r.destination.is_some()),
+        problems: match detailed {
+            true => state.problems.report(),
+            false => Vec::new(),
+        },
     };
     let status = if report.ok {
         StatusCode::OK

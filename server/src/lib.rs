@@ -15,6 +15,7 @@
 //! - [`hub`]: realtime fan-out of committed changes to open connections.
 //! - [`mail`]: sending the queued e-mails (offline messages, transcripts) over SMTP.
 //! - [`presence`]: which operators are online, here and at the peer (not stored).
+//! - [`problems`]: configuration mistakes found on the replication link, for `/health`.
 //! - [`ws`]: the `/v1/ws` endpoint (socket loop and per-frame session logic).
 //! - [`http`]: login, logout, inbox, messages and `/health`.
 //! - [`admin`]: the site owner's admin API (sites, snippet, look, forms, team), the widget's
@@ -49,6 +50,7 @@ pub mod hub;
 pub mod identity;
 pub mod mail;
 pub mod presence;
+pub mod problems;
 pub mod replication;
 pub mod role;
 pub mod routing;

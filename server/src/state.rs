@@ -36,6 +36,10 @@ pub struct AppState {
     pub link: Arc<LinkState>,
     /// The newest decision of the moderator (which deployment is active).
     pub role: Role,
+    /// Configuration mistakes noticed on the replication link.
+    pub problems: Arc<crate::problems::Problems>,
+    /// What this run of the deployment tells its peer about itself.
+    pub introduction: Arc<protocol::replication::Introduction>,
     /// The login limits and the password checkers.
     pub login: Arc<LoginGuard>,
     /// The limits on new visitors and new conversations.
@@ -86,9 +90,14 @@ impl AppState {
         let visitors = Arc::new(VisitorLimits::new(&config));
         let connections =
             Connections::new(config.max_connections_per_address, config.max_connections);
+        let signer = TokenSigner::new(secret.as_bytes());
+        let introduction = protocol::replication::Introduction {
+            instance: format!("{:032x}", rand::random::<u128>()),
+            token_check: signer.check_value(),
+        };
         Ok(AppState {
             store,
-            signer: TokenSigner::new(secret.as_bytes()),
+            signer,
             hub: Hub::default(),
             presence: Arc::default(),
             files,
@@ -98,6 +107,8 @@ impl AppState {
             config: Arc::new(config),
             link: Arc::default(),
             role: Role::remembered(decision),
+            problems: Arc::default(),
+            introduction: Arc::new(introduction),
             login,
             visitors,
             connections,

@@ -40,6 +40,7 @@ async fn hostile_peer(
             deployment: "evil".into(),
             events: Vec::new(),
             head_seq,
+            introduction: None,
         }))
         .await
         .unwrap();
@@ -49,6 +50,7 @@ async fn hostile_peer(
             deployment: "evil".into(),
             events,
             head_seq,
+            introduction: None,
         }))
         .await
         .unwrap();

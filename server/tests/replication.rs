@@ -316,6 +316,7 @@ async fn frames_sent_to_a_puller(
         deployment: "older".into(),
         after_seq: u64::MAX,
         presence: reads_presence,
+        introduction: None,
     };
     socket
         .send(WsMessage::Text(subscribe.encode().into()))

@@ -97,6 +97,15 @@ impl ModeratorProcess {
         get_json(&format!("{}/v1/status", self.url)).await
     }
 
+    /// The status page people read, as HTML.
+    pub async fn status_page(&self) -> String {
+        let answer = HttpClient::default()
+            .call(Method::GET, &self.url, None, None, Duration::from_secs(10))
+            .await
+            .expect("the status page answers");
+        String::from_utf8_lossy(&answer.body).into_owned()
+    }
+
     /// Runs the `moderator` CLI against this moderator (for example `failover --to redundant`),
     /// with the admin secret unless `secret` says otherwise; returns whether it succeeded.
     pub fn cli(&self, args: &[&str], secret: Option<&str>) -> bool {

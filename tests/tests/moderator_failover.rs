@@ -226,3 +226,39 @@ async fn clients_return_to_a_primary_that_came_back_before_the_moderator_noticed
     visitor.write_paced(2, Duration::from_millis(20)).await;
     assert!(visitor.drained(Duration::from_secs(30)).await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pair_with_different_token_secrets_is_named_on_the_moderator_page() {
+    let (mut primary, mut redundant) = tests::pair::prepare_pair(0);
+    redundant.env.push((
+        "LIVECHAT_TOKEN_SECRET",
+        "a token secret only the redundant one has".into(),
+    ));
+    primary.start();
+    redundant.start();
+    let moderator = ModeratorProcess::start(&primary, &redundant);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let problems = loop {
+        let status = moderator.status().await;
+        let problems = status["problems"].as_array().cloned().unwrap_or_default();
+        if problems.len() >= 2 {
+            break problems;
+        }
+        assert!(Instant::now() < deadline, "no problem reported: {status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Each deployment found it on its link, and says which setting to change.
+    for (problem, name) in problems.iter().zip(["primary", "redundant"]) {
+        assert_eq!(problem["code"], "token_secrets_differ", "{problem}");
+        let message = problem["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!("{name}: ")) && message.contains("same token_secret"),
+            "{message}"
+        );
+    }
+    let page = moderator.status_page().await;
+    assert!(
+        page.contains("data-testid=\"moderator-problem\" data-code=\"token_secrets_differ\""),
+        "{page}"
+    );
+}

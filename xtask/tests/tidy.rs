@@ -122,24 +122,28 @@ fn wire_frames_are_defined_only_in_protocol() {
     );
 }
 
-/// The `data-testid` values the widget, the console and the loader render.
+/// The `data-testid` values the widget, the console, the loader and the moderator's status page
+/// render.
 fn testids_in_sources() -> BTreeSet<String> {
     let mut sources = files(&root().join("widget/src"), ".rs");
     sources.extend(files(&root().join("console/src"), ".rs"));
+    sources.extend(files(&root().join("moderator/src"), ".rs"));
     sources.push(root().join("www/loader.js"));
     let mut ids = BTreeSet::new();
     for path in sources {
         let text = read(&path);
         // `testid="…"` is the prop of components that render the hook themselves (the
-        // console's error lines).
-        for marker in [
-            "data-testid=\"",
-            "set_attribute(\"data-testid\", \"",
-            "testid=\"",
+        // console's error lines); `data-testid=\"…\"` is HTML written in a Rust string (the
+        // moderator's page).
+        for (marker, end_mark) in [
+            ("data-testid=\"", '"'),
+            ("set_attribute(\"data-testid\", \"", '"'),
+            ("testid=\"", '"'),
+            ("data-testid=\\\"", '\\'),
         ] {
             for (at, _) in text.match_indices(marker) {
                 let rest = &text[at + marker.len()..];
-                if let Some(end) = rest.find('"') {
+                if let Some(end) = rest.find(end_mark) {
                     ids.insert(rest[..end].to_owned());
                 }
             }

@@ -36,9 +36,12 @@ pub enum LinkError {
     /// The configured replication secret cannot be sent as a header.
     #[error("the replication secret is not a valid header value")]
     BadSecret,
-    /// Both deployments carry the same name, so their logs could not be told apart.
-    #[error("the peer is also named {0:?}; each deployment needs its own name")]
-    SameName(String),
+    /// The peer refused our replication secret.
+    #[error("the peer refused our replication secret")]
+    SecretRefused,
+    /// The pair is set up wrongly (see `crate::problems`); the sentence says what to change.
+    #[error("{0}")]
+    Misconfigured(String),
     /// Reading or applying events failed.
     #[error("the store failed: {0}")]
     Store(#[from] StoreError),

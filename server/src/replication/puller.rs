@@ -7,6 +7,7 @@
 
 use super::LinkError;
 use crate::hub::Event;
+use crate::problems::{check_introduction, Problem};
 use crate::state::AppState;
 use crate::store::StoreError;
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
@@ -109,18 +110,42 @@ async fn pull(
     );
     // `wss://` peers are verified with the system roots and the configured CA file.
     let tls = tokio_tungstenite::Connector::Rustls(state.peer_tls.clone());
-    let (mut socket, _) = tokio::time::timeout(
+    let connected = tokio::time::timeout(
         Duration::from_secs(5),
         tokio_tungstenite::connect_async_tls_with_config(request, None, true, Some(tls)),
     )
     .await
-    .map_err(|_| LinkError::ConnectTimeout)??;
-    let peer = match receive(&mut socket).await? {
-        ReplicationFrame::Batch { deployment, .. } => deployment,
+    .map_err(|_| LinkError::ConnectTimeout)?;
+    let mut socket = match connected {
+        Ok((socket, _)) => socket,
+        Err(tokio_tungstenite::tungstenite::Error::Http(answer))
+            if answer.status() == axum::http::StatusCode::UNAUTHORIZED =>
+        {
+            state.problems.raise(Problem::SecretRefused {
+                peer_url: peer_url.to_owned(),
+            });
+            return Err(LinkError::SecretRefused);
+        }
+        Err(other) => return Err(other.into()),
+    };
+    state.problems.resolve("replication_secret_refused");
+    let (peer, introduction) = match receive(&mut socket).await? {
+        ReplicationFrame::Batch {
+            deployment,
+            introduction,
+            ..
+        } => (deployment, introduction),
         other => return Err(LinkError::unexpected("a greeting", &other)),
     };
-    if peer == state.store.origin() {
-        return Err(LinkError::SameName(peer));
+    if let Some(problem) = check_introduction(
+        &state.problems,
+        &state.introduction,
+        state.store.origin(),
+        &peer,
+        Some(peer_url),
+        introduction.as_ref(),
+    ) {
+        return Err(LinkError::Misconfigured(problem.message()));
     }
     let lookup = peer.clone();
     let cursor = state.store.read(move |r| r.cursor(&lookup)).await?;
@@ -130,6 +155,7 @@ async fn pull(
             deployment: state.store.origin().to_owned(),
             after_seq: cursor,
             presence: true,
+            introduction: Some((*state.introduction).clone()),
         },
     )
     .await?;

@@ -35,8 +35,10 @@ pub async fn upgrade(
         state.config.replication_secret.as_deref(),
         "replication",
     ) {
+        state.problems.raise(crate::problems::Problem::SecretWrong);
         return refused.into_response();
     }
+    state.problems.resolve("replication_secret_wrong");
     ws.max_message_size(64 << 20)
         .on_upgrade(move |socket| async move {
             if let Err(reason) = serve_peer(socket, state).await {
@@ -79,6 +81,7 @@ pub async fn serve_peer(mut socket: WebSocket, state: AppState) -> Result<(), Li
         deployment: me.clone(),
         events: Vec::new(),
         head_seq: *head.borrow(),
+        introduction: Some((*state.introduction).clone()),
     };
     send(&mut socket, &greeting).await?;
     let (mut cursor, reads_presence) = match receive(&mut socket, CONFIRM_TIMEOUT).await? {
@@ -86,7 +89,20 @@ pub async fn serve_peer(mut socket: WebSocket, state: AppState) -> Result<(), Li
             deployment,
             after_seq,
             presence,
+            introduction,
         } => {
+            // The puller checks the same on its side; this end reports it too, for a pair where
+            // only the other deployment has a peer URL.
+            if let Some(problem) = crate::problems::check_introduction(
+                &state.problems,
+                &state.introduction,
+                &me,
+                &deployment,
+                None,
+                introduction.as_ref(),
+            ) {
+                return Err(LinkError::Misconfigured(problem.message()));
+            }
             tracing::info!(peer = %deployment, after_seq, "peer subscribed to our log");
             state.link.update(|l| {
                 l.peer.get_or_insert(deployment);
@@ -142,6 +158,7 @@ pub async fn serve_peer(mut socket: WebSocket, state: AppState) -> Result<(), Li
             deployment: me.clone(),
             events: batch,
             head_seq,
+            introduction: None,
         };
         send(&mut socket, &frame).await?;
         match receive(&mut socket, CONFIRM_TIMEOUT).await? {
