@@ -31,6 +31,8 @@ pub(super) struct LinkInner {
     pub(super) pull_connected: bool,
     /// The peer's newest sequence number, from its last batch.
     pub(super) peer_head: u64,
+    /// Whether a batch arrived since the pull link last connected, so `peer_head` is current.
+    pub(super) head_known: bool,
     /// How far into the peer's log we have applied.
     pub(super) applied_from_peer: u64,
     /// How far into our log the peer has confirmed.

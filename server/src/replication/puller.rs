@@ -162,6 +162,7 @@ async fn pull(
     state.link.update(|l| {
         l.peer = Some(peer.clone());
         l.pull_connected = true;
+        l.head_known = false;
         l.applied_from_peer = cursor;
     });
     *backoff = reconnect_delays();
@@ -196,6 +197,7 @@ async fn pull(
         };
         state.link.update(|l| {
             l.peer_head = head_seq;
+            l.head_known = true;
             l.inbound_oldest_hlc = events.first().map(|e| e.hlc);
         });
         // A message is applied only with its file: the peer's copy is fetched first.

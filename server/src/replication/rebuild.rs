@@ -87,7 +87,14 @@ pub async fn run(state: AppState) {
         };
         match outcome {
             Ok(true) => {
-                tracing::info!(peer = %peer_url, "rebuild from the peer finished: every event of ours it held is back");
+                tokio::select! {
+                    settled = settle(&state) => if let Err(reason) = settled {
+                        tracing::warn!(%reason, "rebuild from the peer: could not settle; retrying");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    },
+                    _ = shutdown.changed() => return,
+                }
                 state.link.update(|l| l.rebuilding = false);
                 return;
             }
@@ -104,7 +111,62 @@ pub async fn run(state: AppState) {
     }
 }
 
-/// Takes one page back; returns whether the rebuild is over.
+/// How often settling applies held-back events again while the pull link catches up.
+const SETTLE_EVERY: Duration = Duration::from_millis(200);
+
+/// After the last page: applies the events held back during the rebuild again until none is
+/// left, or until a pass made after the pull link had caught up still leaves some (then they
+/// refer to nothing either deployment holds, and stay quarantined for an operator to look at).
+async fn settle(state: &AppState) -> Result<(), String> {
+    if !state
+        .store
+        .read(|r| r.rebuild_settling())
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        return Ok(());
+    }
+    state.link.update(|l| l.rebuilding = true);
+    loop {
+        // Read before the pass, so that a pass counted as "after catching up" saw every event
+        // the pull link had applied.
+        let link = state.link.snapshot();
+        let caught_up =
+            link.pull_connected && link.head_known && link.applied_from_peer >= link.peer_head;
+        let (touched, held) = state
+            .store
+            .write(move |w| {
+                let (touched, held) = w.retry_held_back()?;
+                if held == 0 || caught_up {
+                    w.end_rebuild()?;
+                }
+                let touched = touched
+                    .into_iter()
+                    .filter_map(|id| w.conversation(id).ok().flatten())
+                    .collect::<Vec<_>>();
+                Ok((touched, held))
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        for conversation in touched {
+            state.hub.publish(Event::Conversation { conversation });
+        }
+        if held == 0 {
+            tracing::info!("rebuild from the peer finished: every event of ours it held is back");
+            return Ok(());
+        }
+        if caught_up {
+            tracing::error!(
+                held,
+                "rebuild from the peer finished, but events refer to what neither deployment holds: they stay quarantined"
+            );
+            return Ok(());
+        }
+        tokio::time::sleep(SETTLE_EVERY).await;
+    }
+}
+
+/// Takes one page back; returns whether taking pages back is over.
 async fn step(state: &AppState, peer_url: &str) -> Result<bool, String> {
     let (position, floor) = state
         .store

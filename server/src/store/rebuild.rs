@@ -16,6 +16,12 @@
 //!   position reached is kept here, in the same transaction as the events, so an interrupted
 //!   rebuild goes on where it stopped.
 //!
+//! Our events and the peer's come back side by side, in no causal order, so one may refer to
+//! what has not arrived yet (the peer's reply in a conversation we had opened). The database
+//! refuses it and it is quarantined like any refused event; after the last page the rebuild
+//! *settles*: it applies those again until none is left, or until the pull link has caught up
+//! and what is left truly refers to nothing, and only then stops reporting `rebuilding`.
+//!
 //! The peer's own events need nothing special: a fresh directory's cursor is 0 and a restored
 //! one's is where the backup stood, and the pull link takes it from there.
 
@@ -27,6 +33,9 @@ use rusqlite::{params, Connection};
 const FLOOR: &str = "own_seq_floor";
 /// The `meta` key of the rebuild's position in the peer's log; absent once rebuilt.
 const REBUILD_AFTER: &str = "rebuild_after";
+/// The `meta` key present from the rebuild's last page until the events held back meanwhile (see
+/// `Writer::retry_held_back`) are applied or known to stay quarantined.
+const SETTLING: &str = "rebuild_settling";
 
 /// Marks a database that was just created or restored: its own events are numbered from a floor
 /// above everything before, and it takes its own past back from the peer from the start.
@@ -67,6 +76,11 @@ impl Reader<'_> {
     /// Where the rebuild stands in the peer's log, or `None` when there is nothing to take back.
     pub fn rebuild_position(&self) -> Result<Option<u64>, StoreError> {
         meta_number(self, REBUILD_AFTER)
+    }
+
+    /// Whether every page is back but events held back meanwhile may still apply.
+    pub fn rebuild_settling(&self) -> Result<bool, StoreError> {
+        Ok(self.meta(SETTLING)?.is_some())
     }
 
     /// What the peer asking as `origin` gets back: its events held here after position `after` of
@@ -128,12 +142,20 @@ impl Reader<'_> {
 }
 
 impl Writer<'_> {
-    /// Moves the rebuild on to `position` of the peer's log, or ends it (`None`); called in the
-    /// transaction that applied the events up to there.
+    /// Moves the rebuild on to `position` of the peer's log, or, with `None`, ends taking pages
+    /// back and starts settling; called in the transaction that applied the events up to there.
     pub fn set_rebuild_position(&self, position: Option<u64>) -> Result<(), StoreError> {
         match position {
             Some(at) => self.set_meta(REBUILD_AFTER, &at.to_string()),
-            None => self.delete_meta(REBUILD_AFTER),
+            None => {
+                self.delete_meta(REBUILD_AFTER)?;
+                self.set_meta(SETTLING, "1")
+            }
         }
+    }
+
+    /// Ends the rebuild's settling: nothing held back is waiting any longer.
+    pub fn end_rebuild(&self) -> Result<(), StoreError> {
+        self.delete_meta(SETTLING)
     }
 }

@@ -200,3 +200,68 @@ async fn an_event_of_another_origin_is_not_taken_back_as_ours() {
         .unwrap_err();
     assert!(refused.to_string().contains("not one of ours"), "{refused}");
 }
+
+#[tokio::test]
+async fn events_that_come_back_before_what_they_refer_to_are_held_back_and_applied_later() {
+    // Both orders a rebuild can meet: the peer's reply before the conversation we had opened
+    // (the pull link first), and our reply before the conversation the peer had opened (the
+    // pages first).
+    for pull_first in [true, false] {
+        let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (primary, redundant) = (
+            open(dir_a.path(), "primary"),
+            open(dir_b.path(), "redundant"),
+        );
+        redundant.write(|w| w.upsert_site(&site())).await.unwrap();
+        pull(&redundant, &primary).await;
+        let (ours, theirs) = (
+            VisitorId(uuid::Uuid::now_v7()),
+            VisitorId(uuid::Uuid::now_v7()),
+        );
+        let (opened_here, opened_there) = (
+            ConversationId(uuid::Uuid::now_v7()),
+            ConversationId(uuid::Uuid::now_v7()),
+        );
+        chat(&primary, ours, opened_here, "opened here").await;
+        chat(&redundant, theirs, opened_there, "opened there").await;
+        pull(&primary, &redundant).await;
+        pull(&redundant, &primary).await;
+        chat(&redundant, ours, opened_here, "replied there").await;
+        chat(&primary, theirs, opened_there, "replied here").await;
+        pull(&primary, &redundant).await;
+        primary.shutdown();
+        drop(primary);
+        std::thread::sleep(std::time::Duration::from_millis(3));
+
+        let dir_a = tempfile::tempdir().unwrap();
+        let primary = open(dir_a.path(), "primary");
+        if pull_first {
+            pull(&redundant, &primary).await;
+            rebuild(&primary, &redundant, 2).await;
+        } else {
+            rebuild(&primary, &redundant, 2).await;
+            pull(&redundant, &primary).await;
+        }
+        let (quarantined, _) = primary.read(|r| r.quarantine_report()).await.unwrap();
+        assert!(quarantined > 0, "pull first: {pull_first}");
+        assert!(primary.read(|r| r.rebuild_settling()).await.unwrap());
+        let (_, held) = primary
+            .write(|w| {
+                let held = w.retry_held_back()?;
+                w.end_rebuild()?;
+                Ok(held)
+            })
+            .await
+            .unwrap();
+        assert_eq!(held, 0, "pull first: {pull_first}");
+        assert_eq!(primary.read(|r| r.quarantine_report()).await.unwrap().0, 0);
+        assert!(!primary.read(|r| r.rebuild_settling()).await.unwrap());
+        primary.shutdown();
+        redundant.shutdown();
+        let differences = sync_check::compare(dir_a.path(), dir_b.path()).unwrap();
+        assert!(
+            differences.is_empty(),
+            "pull first: {pull_first}: {differences:?}"
+        );
+    }
+}

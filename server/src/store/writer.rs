@@ -189,9 +189,23 @@ impl Writer<'_> {
         if !self.admit_remote(event)? {
             return Ok(None);
         }
-        // A savepoint of its own, so an event the database refuses (a broken reference, a
-        // constraint) is undone alone and set aside, and the rest of the batch goes on.
-        // Prepared once and cached: this runs for every replicated event.
+        match self.apply_isolated(event)? {
+            Ok(touched) => Ok(touched),
+            Err(refusal) => {
+                self.quarantine(event, &refusal.to_string())?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Applies an admitted event inside a savepoint of its own, so an event the database refuses
+    /// (a broken reference, a constraint) is undone alone and the rest of the batch goes on; the
+    /// refusal is handed back to the caller (the inner `Err`). Prepared once and cached: this
+    /// runs for every replicated event.
+    fn apply_isolated(
+        &self,
+        event: &LoggedEvent,
+    ) -> Result<Result<Option<protocol::ConversationId>, rusqlite::Error>, StoreError> {
         self.conn().execute_cached("SAVEPOINT remote_event", [])?;
         let applied = changes::apply(self.conn(), event)
             .and_then(|touched| self.append_event(event, event.seq).map(|_| touched));
@@ -200,13 +214,12 @@ impl Writer<'_> {
                 self.conn().execute_cached("RELEASE remote_event", [])?;
                 self.clock.lock().expect("clock lock").observe(event.hlc);
                 self.note_accounts(&event.change);
-                Ok(touched)
+                Ok(Ok(touched))
             }
             Err(StoreError::Sqlite(e)) => {
                 self.conn()
                     .execute_batch("ROLLBACK TO remote_event; RELEASE remote_event")?;
-                self.quarantine(event, &e.to_string())?;
-                Ok(None)
+                Ok(Err(e))
             }
             Err(other) => {
                 self.conn()
@@ -214,6 +227,65 @@ impl Writer<'_> {
                 Err(other)
             }
         }
+    }
+
+    /// Applies again the quarantined events that broke no rule, which the database refused only
+    /// for a reference to something not here yet. That happens during a rebuild, where our own
+    /// events come back beside the peer's in no causal order (a reply of the peer's may arrive
+    /// before the conversation we had opened). Passes go on while one makes progress, since one
+    /// held-back event may wait for another. Returns the conversations touched and how many
+    /// events are still held back.
+    pub fn retry_held_back(&self) -> Result<(Vec<protocol::ConversationId>, u64), StoreError> {
+        let rows: Vec<(String, String, i64)> = {
+            let mut stmt = self.conn().prepare_cached(
+                "SELECT id, body, at FROM quarantine ORDER BY origin, origin_seq",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        // What broke a rule when it arrived stays set aside for good: the same check, at the
+        // time it arrived, says which is which.
+        let mut pending: Vec<(String, LoggedEvent)> = rows
+            .into_iter()
+            .filter_map(|(id, body, at)| {
+                let event: LoggedEvent = serde_json::from_str(&body).ok()?;
+                validate::stamp(event.hlc, at)
+                    .and_then(|()| validate::change(&event.change))
+                    .is_ok()
+                    .then_some((id, event))
+            })
+            .collect();
+        let mut touched = Vec::new();
+        loop {
+            let before = pending.len();
+            let mut still = Vec::new();
+            for (id, event) in pending {
+                let applied = match self.contains_event(event.id)? {
+                    true => Some(None),
+                    false => self.apply_isolated(&event)?.ok(),
+                };
+                let Some(conversation) = applied else {
+                    still.push((id, event));
+                    continue;
+                };
+                self.conn()
+                    .execute_cached("DELETE FROM quarantine WHERE id = ?1", [&id])?;
+                if event.origin == self.origin {
+                    self.next_own.set(self.next_own.get().max(event.seq + 1));
+                    self.note_appended(event.seq);
+                }
+                if let Some(conversation) = conversation {
+                    if !touched.contains(&conversation) {
+                        touched.push(conversation);
+                    }
+                }
+            }
+            pending = still;
+            if pending.is_empty() || pending.len() == before {
+                break;
+            }
+        }
+        Ok((touched, pending.len() as u64))
     }
 
     /// Applies one of our own events that the peer gave back after we lost our data (see
@@ -259,7 +331,15 @@ impl Writer<'_> {
                 self.now_ms()
             ],
         )?;
-        if added > 0 {
+        // During a rebuild this is the expected case of an event arriving before what it refers
+        // to, which settling applies again: not worth an error.
+        let rebuilding = self.rebuild_position()?.is_some() || self.rebuild_settling()?;
+        if added > 0 && rebuilding {
+            tracing::info!(
+                event = %event.id, origin = %event.origin, seq = event.seq, %reason,
+                "an event was held back until the rebuild brings what it refers to"
+            );
+        } else if added > 0 {
             tracing::error!(
                 event = %event.id, origin = %event.origin, seq = event.seq, %reason,
                 "an event from the peer was quarantined instead of applied"
