@@ -5,6 +5,8 @@
 //! - [`shutdown_signal`]: resolves on Ctrl-C or SIGTERM, for graceful shutdown;
 //! - [`http`]: a small HTTP/1.1 client (plain or TLS) where every call has a deadline and a
 //!   bounded answer;
+//! - [`logging`]: log lines for people or one JSON object per line, with the program's name;
+//! - [`metrics`]: the process's metrics, rendered in the Prometheus text format;
 //! - [`listen`]: serving a router over plain TCP or TLS with header-read and handshake timeouts;
 //! - [`tls`]: rustls configurations from PEM files and system roots, and the rule that secrets
 //!   stay off plain HTTP.
@@ -14,6 +16,8 @@
 pub mod config;
 pub mod http;
 pub mod listen;
+pub mod logging;
+pub mod metrics;
 pub mod tls;
 
 /// Resolves on Ctrl-C or SIGTERM.

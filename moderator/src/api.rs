@@ -36,6 +36,7 @@ pub fn router(handle: Handle) -> Router {
         .route("/v1/admin/failover", post(failover))
         .route("/v1/admin/release", post(release))
         .route("/health", get(health))
+        .route("/metrics", get(crate::telemetry::scrape))
         .fallback(|| async {
             failure(
                 StatusCode::NOT_FOUND,

@@ -55,6 +55,8 @@ pub struct Config {
     /// Allows the deployment secret to travel over plain `http://` to deployments that are not
     /// on loopback (a private network you trust). Off: such a configuration is refused.
     pub allow_plain_http_secrets: bool,
+    /// How log lines look: `text` for people, `json` for one object per line.
+    pub log_format: daemon::logging::LogFormat,
 }
 
 impl Default for Config {
@@ -82,6 +84,7 @@ impl Default for Config {
             tls_key_file: None,
             tls_ca_file: None,
             allow_plain_http_secrets: false,
+            log_format: daemon::logging::LogFormat::Text,
         }
     }
 }
@@ -98,6 +101,9 @@ pub struct Overrides {
     /// Where the decision log is kept.
     #[arg(long, env = "LIVECHAT_MODERATOR_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
+    /// How log lines look: `text` or `json`.
+    #[arg(long, env = "LIVECHAT_MODERATOR_LOG_FORMAT", global = true)]
+    pub log_format: Option<daemon::logging::LogFormat>,
     /// The primary deployment's base URL.
     #[arg(long, env = "LIVECHAT_MODERATOR_PRIMARY_URL", global = true)]
     pub primary_url: Option<String>,
@@ -170,6 +176,7 @@ impl Layered for Config {
     fn apply(&mut self, o: &Overrides) {
         set(&mut self.listen, &o.listen);
         set(&mut self.data_dir, &o.data_dir);
+        set(&mut self.log_format, &o.log_format);
         set(&mut self.primary.url, &o.primary_url);
         set(&mut self.redundant.url, &o.redundant_url);
         set(&mut self.check_interval_ms, &o.check_interval_ms);

@@ -17,5 +17,6 @@ pub mod error;
 pub mod log;
 pub mod problems;
 pub mod service;
+pub mod telemetry;
 
 pub use decision::{Decider, Decision, Deployment, Probe, Reason, Thresholds};

@@ -42,14 +42,11 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
     let config = Config::load(&cli.overrides)?;
+    daemon::logging::init(config.log_format, "moderator", "info");
+    daemon::metrics::install(&[]);
+    moderator::telemetry::describe();
     let runtime = tokio::runtime::Runtime::new()?;
     let moderator_url = cli
         .moderator_url

@@ -422,6 +422,7 @@ impl Driver {
             )
             .await;
         let latency_ms = started.elapsed().as_millis() as u64;
+        crate::telemetry::probed(&endpoint(&self.config, deployment).id, started.elapsed());
         let (health, error) = match answer {
             Err(reason) => (None, Some(reason.to_string())),
             Ok(answer) => read_health(answer.status, &answer.body),
@@ -445,6 +446,7 @@ impl Driver {
         let mut changed = false;
         while let Some(decision) = self.decider.poll_decision() {
             self.log.append(decision)?;
+            crate::telemetry::decided(&decision);
             tracing::info!(
                 epoch = decision.epoch,
                 active = ?decision.active,
@@ -466,7 +468,9 @@ impl Driver {
             for (shown, deployment) in status.deployments.iter_mut().zip(BOTH) {
                 shown.up = self.decider.is_up(deployment);
                 shown.active = current.active == deployment;
+                crate::telemetry::deployment_state(&shown.id, shown.up, shown.active);
             }
+            crate::telemetry::problems(status.problems.len());
         }
         self.push_stale();
         Ok(())

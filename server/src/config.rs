@@ -88,6 +88,9 @@ pub struct Config {
     /// Allows the replication secret to travel over plain `http://` to a peer that is not on
     /// loopback (a private network you trust). Off: such a configuration is refused.
     pub allow_plain_http_secrets: bool,
+    /// How log lines look: `text` for people, `json` for one object per line with the
+    /// deployment's name and the request id.
+    pub log_format: daemon::logging::LogFormat,
     /// Reverse proxies in front of the deployment, by address: from them, the client's address
     /// for the per-address limits is taken from `X-Forwarded-For`. From nobody else.
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -151,6 +154,7 @@ impl Default for Config {
             tls_key_file: None,
             tls_ca_file: None,
             allow_plain_http_secrets: false,
+            log_format: daemon::logging::LogFormat::Text,
             trusted_proxies: Vec::new(),
             widget_config_max_age_secs: 30,
             operator_idle_away_secs: 600,
@@ -194,6 +198,9 @@ pub struct Overrides {
     /// The built static site to serve.
     #[arg(long, env = "LIVECHAT_ASSETS_DIR", global = true)]
     pub assets_dir: Option<PathBuf>,
+    /// How log lines look: `text` or `json`.
+    #[arg(long, env = "LIVECHAT_LOG_FORMAT", global = true)]
+    pub log_format: Option<daemon::logging::LogFormat>,
     /// The HMAC key for visitor tokens.
     #[arg(
         long,
@@ -333,6 +340,7 @@ impl Layered for Config {
         set(&mut self.listen, &o.listen);
         set(&mut self.data_dir, &o.data_dir);
         set_some(&mut self.assets_dir, &o.assets_dir);
+        set(&mut self.log_format, &o.log_format);
         set_some(&mut self.token_secret, &o.token_secret);
         set(&mut self.max_message_bytes, &o.max_message_bytes);
         set(&mut self.deployment, &o.deployment);

@@ -134,6 +134,7 @@ impl ApiFailure {
 
     /// 429: a limit was reached; nothing was done, retry after `retry_after_secs`.
     pub fn too_many_requests(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        crate::telemetry::rate_limited("http");
         Self {
             retry_after_secs: Some(retry_after_secs),
             ..Self::new(

@@ -56,6 +56,7 @@ pub mod role;
 pub mod routing;
 pub mod state;
 pub mod store;
+pub mod telemetry;
 pub mod text;
 pub mod throttle;
 pub mod ws;
@@ -63,13 +64,14 @@ pub mod ws;
 pub use state::{AppState, StartError};
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::http::{HeaderName, StatusCode};
 use axum::routing::any;
 use axum::Router;
 use error::ApiFailure;
 use protocol::ErrorCode;
 use std::future::Future;
 use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 /// The whole HTTP surface of a deployment.
 pub fn app(state: AppState) -> Router {
@@ -79,9 +81,19 @@ pub fn app(state: AppState) -> Router {
         .merge(attachments::router())
         .merge(replication::router())
         .merge(role::route::router())
+        .merge(telemetry::route::router())
         .route("/v1/{*rest}", any(unknown_endpoint))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        .layer(tower_http::trace::TraceLayer::new_for_http());
+        // Outermost last: every request gets an id (kept if a proxy in front set one), which
+        // the answer carries back and the request's span records.
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(PropagateRequestIdLayer::new(HeaderName::from_static(
+            REQUEST_ID,
+        )))
+        .layer(SetRequestIdLayer::new(
+            HeaderName::from_static(REQUEST_ID),
+            MakeRequestUuid,
+        ));
     let api = match &state.config.assets_dir {
         Some(dir) => {
             let policy = headers::ConsolePolicy::new(&state.config, dir);
@@ -97,6 +109,25 @@ pub fn app(state: AppState) -> Router {
     api.layer(axum::middleware::from_fn(headers::everywhere))
         .with_state(state)
 }
+
+/// The span of one HTTP request: its id (see [`app`]), method and path, on every log line the
+/// request causes.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %request.method(),
+        path = %request.uri().path()
+    )
+}
+
+/// The header carrying a request's id.
+const REQUEST_ID: &str = "x-request-id";
 
 async fn unknown_endpoint() -> ApiFailure {
     ApiFailure::new(

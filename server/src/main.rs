@@ -155,15 +155,15 @@ enum SiteCommand {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_http=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
     let config = Config::load(&cli.overrides)?;
+    daemon::logging::init(
+        config.log_format,
+        &config.deployment,
+        "info,tower_http=warn",
+    );
+    daemon::metrics::install(&[("deployment", &config.deployment)]);
+    server::telemetry::describe();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config),
         Command::Operator(OperatorCommand::Add {

@@ -36,6 +36,8 @@ pub struct Member {
     pub smtp_url: Option<String>,
     /// More environment variables for its next start (`LIVECHAT_BACKUP_DIR`, …).
     pub env: Vec<(&'static str, String)>,
+    /// Where its log lines go at its next start (the test's own stderr when unset).
+    pub stderr_file: Option<std::path::PathBuf>,
 }
 
 /// How a deployment is reached when something (a fault-injecting proxy) stands in between.
@@ -140,12 +142,19 @@ impl Member {
 
     /// Starts (or restarts) the process and waits until it answers `/health`.
     pub fn start(&mut self) {
-        let child = self
-            .command()
+        let mut command = self.command();
+        command
             .args(["--listen", &format!("127.0.0.1:{}", self.port), "serve"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("the server starts");
+            .stdout(Stdio::null());
+        if let Some(path) = &self.stderr_file {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .expect("the log file opens");
+            command.stderr(file);
+        }
+        let child = command.spawn().expect("the server starts");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
@@ -269,6 +278,7 @@ pub fn prepare_pair(redundant_skew_ms: i64) -> (Member, Member) {
         child: None,
         smtp_url: None,
         env: Vec::new(),
+        stderr_file: None,
     };
     let (primary, redundant) = (
         member("primary", port_a, port_b, 0),

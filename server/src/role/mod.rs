@@ -44,6 +44,7 @@ impl Role {
         self.decision.send_if_modified(|known| {
             let newer = known.as_ref().is_none_or(|k| decision.epoch > k.epoch);
             if newer {
+                metrics::counter!(crate::telemetry::DECISIONS).increment(1);
                 *known = Some(decision);
             }
             newer

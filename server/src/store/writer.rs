@@ -415,6 +415,8 @@ fn run(conn: Connection, jobs: mpsc::Receiver<Job>, context: Context) {
 /// Runs a batch in one transaction; returns whether it committed.
 fn commit_batch(writer: &Writer, batch: Vec<Job>) -> bool {
     let conn = writer.conn();
+    let began = std::time::Instant::now();
+    let jobs = batch.len();
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         tracing::error!(error = %e, "could not begin a write transaction");
         // The jobs never ran, so each is told the batch failed without touching the database.
@@ -450,6 +452,7 @@ fn commit_batch(writer: &Writer, batch: Vec<Job>) -> bool {
         e.to_string()
     });
     let ok = committed.is_ok();
+    crate::telemetry::committed(jobs, began.elapsed());
     for finish in finishers {
         finish(committed.clone());
     }

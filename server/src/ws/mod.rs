@@ -118,6 +118,8 @@ async fn run(
     let mut operator: Option<OperatorWatch> = None;
     // Visitors only: the presence board, so the widget hears when someone comes online.
     let mut presence: Option<tokio::sync::watch::Receiver<u64>> = None;
+    // Counts the connection by role from `hello` on, for as long as it stays open.
+    let mut connected = crate::telemetry::Connected::default();
     loop {
         tokio::select! {
             incoming = socket.recv() => {
@@ -132,7 +134,11 @@ async fn run(
                     Some(Ok(_)) => continue,
                 };
                 let was_authenticated = session.is_authenticated();
+                let arrived = std::time::Instant::now();
                 let outcome = session.handle_text(text.as_str()).await;
+                if outcome.replies.iter().any(|f| matches!(f, ServerFrame::Ack { .. })) {
+                    crate::telemetry::acknowledged_after(arrived.elapsed());
+                }
                 if events.is_none() {
                     events = session.take_subscription();
                 }
@@ -144,6 +150,13 @@ async fn run(
                 last_frame = tokio::time::Instant::now();
                 if !was_authenticated && session.is_authenticated() {
                     deadline.as_mut().reset(last_frame + idle_limit);
+                    connected.counted_as(
+                        match (session.watches_presence(), session.session_expires_at().is_some()) {
+                            (true, _) => "visitor",
+                            (false, true) => "operator",
+                            (false, false) => "other",
+                        },
+                    );
                     if session.watches_presence() {
                         let mut board = state.presence.subscribe();
                         board.mark_unchanged();
@@ -272,6 +285,7 @@ async fn sign_out(socket: &mut WebSocket, reason: &str) {
 }
 
 async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> Result<(), axum::Error> {
+    crate::telemetry::frame_sent(frame);
     socket.send(WsMessage::Text(frame.encode().into())).await
 }
 
