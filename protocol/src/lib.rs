@@ -52,6 +52,13 @@ pub use model::{
 /// operator profile, so no visitor learns an operator's e-mail address or role.
 pub const PROTOCOL_VERSION: u32 = 2;
 
+/// The oldest protocol version a deployment of this build still serves. The compatibility rule
+/// (`docs/operations.md`): changes within a version are additions an older peer ignores (a new
+/// frame type, a new optional field); a change that is not bumps [`PROTOCOL_VERSION`] and keeps
+/// this one release behind, so a widget cached from the release before keeps working against a
+/// deployment upgraded under it, and the deployment answers each client in the version it spoke.
+pub const MIN_PROTOCOL_VERSION: u32 = 2;
+
 /// The path of the WebSocket endpoint, relative to a deployment's base URL.
 pub const WS_PATH: &str = "/v1/ws";
 

@@ -209,7 +209,10 @@ impl ClientFrame {
             // Checked before the full decode: a future client may change the rest of `hello`, and it
             // must still be told to reload rather than that its frame is malformed.
             match value.get("protocol").and_then(|p| p.as_u64()) {
-                Some(v) if v == u64::from(crate::PROTOCOL_VERSION) => {}
+                Some(v)
+                    if (u64::from(crate::MIN_PROTOCOL_VERSION)
+                        ..=u64::from(crate::PROTOCOL_VERSION))
+                        .contains(&v) => {}
                 Some(v) => return Err(DecodeError::UnsupportedProtocol(v)),
                 None => {
                     return Err(DecodeError::Malformed(

@@ -268,3 +268,44 @@ fn a_conversation_summary_names_its_operator_without_contact_details() {
     assert!(!text.contains("alice@example.com"), "{text}");
     assert!(!text.contains("\"role\""), "{text}");
 }
+
+#[test]
+fn the_compatibility_rule_holds_for_additions_and_versions() {
+    // An addition a newer deployment may make within a version: an older reader must not trip
+    // on a field it does not know...
+    let pong = r#"{"type":"pong","nonce":7,"added_in_a_later_release":{"x":1}}"#;
+    assert!(matches!(
+        ServerFrame::decode(pong),
+        Ok(ServerFrame::Pong { nonce: 7, .. })
+    ));
+    // ...and a frame type it does not know is an error it can skip (the widget and the console
+    // log it and read on), never one that breaks the link.
+    assert!(ServerFrame::decode(r#"{"type":"added_in_a_later_release"}"#).is_err());
+    // Every version from the oldest served to the newest is taken; beyond either end, the
+    // client is told to reload.
+    for version in crate::MIN_PROTOCOL_VERSION..=PROTOCOL_VERSION {
+        let hello = format!(
+            r#"{{"type":"hello","protocol":{version},"auth":{{"role":"visitor","site_id":"acme"}}}}"#
+        );
+        assert!(
+            !matches!(
+                ClientFrame::decode(&hello),
+                Err(DecodeError::UnsupportedProtocol(_))
+            ),
+            "version {version}"
+        );
+    }
+    for version in [crate::MIN_PROTOCOL_VERSION - 1, PROTOCOL_VERSION + 1] {
+        let hello = format!(r#"{{"type":"hello","protocol":{version}}}"#);
+        assert_eq!(
+            ClientFrame::decode(&hello).unwrap_err(),
+            DecodeError::UnsupportedProtocol(u64::from(version))
+        );
+    }
+}
+
+// The oldest version served is at most one behind the newest (checked when compiling).
+const _: () = assert!(
+    crate::MIN_PROTOCOL_VERSION <= PROTOCOL_VERSION
+        && PROTOCOL_VERSION <= crate::MIN_PROTOCOL_VERSION + 1
+);
