@@ -141,9 +141,7 @@ async fn presence_crosses_the_replication_link_and_ends_with_it() {
     redundant.shutdown().await;
     // A repeated "online" (the peer's list heard once more before the link went) is no change;
     // only "away" within the grace would be.
-    let away = async {
-        while availability(&mut visitor).await {}
-    };
+    let away = async { while availability(&mut visitor).await {} };
     let soon = tokio::time::timeout(Duration::from_secs(2), away).await;
     assert!(soon.is_err(), "the visitor saw away within the grace");
     tokio::time::sleep(Duration::from_secs(2)).await;

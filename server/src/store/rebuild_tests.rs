@@ -64,6 +64,20 @@ async fn rebuild(lost: &Store, peer: &Store, page: usize) -> usize {
     }
 }
 
+/// A primary and a redundant store on fresh directories, with the site created at the redundant
+/// one (so it reaches the primary over the pull link again after a loss; everything else the
+/// tests write at the primary is the primary's own) and pulled by the primary.
+async fn pair_with_site() -> (tempfile::TempDir, tempfile::TempDir, Store, Store) {
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (primary, redundant) = (
+        open(dir_a.path(), "primary"),
+        open(dir_b.path(), "redundant"),
+    );
+    redundant.write(|w| w.upsert_site(&site())).await.unwrap();
+    pull(&redundant, &primary).await;
+    (dir_a, dir_b, primary, redundant)
+}
+
 async fn chat(store: &Store, visitor: VisitorId, conversation: ConversationId, body: &str) {
     let poster = Identity::Visitor {
         visitor_id: visitor,
@@ -90,15 +104,7 @@ async fn chat(store: &Store, visitor: VisitorId, conversation: ConversationId, b
 #[tokio::test]
 async fn a_deployment_started_empty_takes_its_own_past_back_and_numbers_above_it() {
     let started_ms = crate::clock::system_clock(0)();
-    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let (primary, redundant) = (
-        open(dir_a.path(), "primary"),
-        open(dir_b.path(), "redundant"),
-    );
-    // The site is the redundant deployment's, so it reaches the primary over the pull link
-    // again after the loss; everything else here is the primary's own.
-    redundant.write(|w| w.upsert_site(&site())).await.unwrap();
-    pull(&redundant, &primary).await;
+    let (dir_a, dir_b, primary, redundant) = pair_with_site().await;
     let visitor = VisitorId(uuid::Uuid::now_v7());
     let conversation = ConversationId(uuid::Uuid::now_v7());
     for n in 0..7 {
@@ -207,13 +213,7 @@ async fn events_that_come_back_before_what_they_refer_to_are_held_back_and_appli
     // (the pull link first), and our reply before the conversation the peer had opened (the
     // pages first).
     for pull_first in [true, false] {
-        let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let (primary, redundant) = (
-            open(dir_a.path(), "primary"),
-            open(dir_b.path(), "redundant"),
-        );
-        redundant.write(|w| w.upsert_site(&site())).await.unwrap();
-        pull(&redundant, &primary).await;
+        let (dir_a, dir_b, primary, redundant) = pair_with_site().await;
         let (ours, theirs) = (
             VisitorId(uuid::Uuid::now_v7()),
             VisitorId(uuid::Uuid::now_v7()),
