@@ -104,7 +104,7 @@ async fn chat(store: &Store, visitor: VisitorId, conversation: ConversationId, b
 #[tokio::test]
 async fn a_deployment_started_empty_takes_its_own_past_back_and_numbers_above_it() {
     let started_ms = crate::clock::system_clock(0)();
-    let (dir_a, dir_b, primary, redundant) = pair_with_site().await;
+    let (_lost_dir, dir_b, primary, redundant) = pair_with_site().await;
     let visitor = VisitorId(uuid::Uuid::now_v7());
     let conversation = ConversationId(uuid::Uuid::now_v7());
     for n in 0..7 {
@@ -213,7 +213,7 @@ async fn events_that_come_back_before_what_they_refer_to_are_held_back_and_appli
     // (the pull link first), and our reply before the conversation the peer had opened (the
     // pages first).
     for pull_first in [true, false] {
-        let (dir_a, dir_b, primary, redundant) = pair_with_site().await;
+        let (_lost_dir, dir_b, primary, redundant) = pair_with_site().await;
         let (ours, theirs) = (
             VisitorId(uuid::Uuid::now_v7()),
             VisitorId(uuid::Uuid::now_v7()),
