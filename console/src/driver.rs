@@ -487,10 +487,12 @@ impl Console {
             ServerFrame::Error { code, message, .. } => self.on_error(code, message),
             // Availability is for visitors.
             ServerFrame::Availability { .. } | ServerFrame::TranscriptEmailed { .. } => {}
-            // Welcomes, redirects, pongs and replication confirmations are the link's business.
+            // Welcomes, redirects, draining notices, pongs and replication confirmations are the
+            // link's business.
             ServerFrame::Welcome { .. }
             | ServerFrame::Replicated { .. }
             | ServerFrame::Redirect { .. }
+            | ServerFrame::Draining
             | ServerFrame::Pong { .. } => {}
         }
     }

@@ -70,6 +70,7 @@ use axum::Router;
 use error::ApiFailure;
 use protocol::ErrorCode;
 use std::future::Future;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
@@ -156,7 +157,7 @@ async fn housekeeping(state: AppState) {
             }
         }
         tokio::select! {
-            _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {
                 state.login.purge();
                 state.visitors.purge();
                 minutes += 1;
@@ -166,9 +167,10 @@ async fn housekeeping(state: AppState) {
     }
 }
 
-/// Serves `app(state)` on `listener` until `shutdown` resolves. Then it closes every WebSocket
-/// ("going away", so clients reconnect elsewhere at once), waits for requests in progress, and lets
-/// the store commit every write already queued before returning.
+/// Serves `app(state)` on `listener` until `shutdown` resolves. Then it tells every WebSocket
+/// client to move (`draining`) and closes what is left after a short grace ("going away", so
+/// those clients reconnect elsewhere at once), waits for requests in progress, and lets the store
+/// commit every write already queued before returning.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -176,6 +178,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let sender = state.shutdown_sender.clone();
     let store = state.store.clone();
+    let connections = state.connections.clone();
     let puller = tokio::spawn(replication::puller::run(state.clone()));
     tokio::spawn(replication::rebuild::run(state.clone()));
     tokio::spawn(housekeeping(state.clone()));
@@ -192,6 +195,12 @@ pub async fn serve(
         let _ = sender.send(true);
     })
     .await;
+    // WebSockets outlive the HTTP connections they were upgraded from: they are served through
+    // their drain grace (clients moving to the peer), so the store stays open until they end.
+    let sockets_gone = tokio::time::Instant::now() + ws::DRAIN_GRACE + Duration::from_secs(1);
+    while connections.open() > 0 && tokio::time::Instant::now() < sockets_gone {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // The puller stops on the same shutdown signal; waiting for it means no batch is half applied
     // when the store shuts down.
     let _ = puller.await;

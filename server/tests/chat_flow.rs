@@ -224,21 +224,48 @@ async fn a_resent_message_is_acknowledged_again_and_stored_once() {
 }
 
 #[tokio::test]
-async fn shutdown_closes_sockets_with_going_away_and_keeps_acknowledged_messages() {
+async fn shutdown_tells_clients_to_move_serves_the_grace_then_closes_with_going_away() {
     let server = TestServer::start().await;
     let (mut visitor, _) = server.visitor(None).await;
     let conversation = new_conversation();
     let (id, ack) = visitor.post(conversation, "before shutdown").await;
     assert!(matches!(ack, ServerFrame::Ack { .. }));
-    let closing = tokio::spawn(async move { visitor.closed().await });
-    let data_dir = server.shutdown().await;
-    assert_eq!(closing.await.unwrap(), Some(1001));
+    let stopping = tokio::spawn(server.shutdown());
+    // First the word to move, before anything closes.
+    visitor
+        .recv_until(|f| matches!(f, ServerFrame::Draining).then_some(()))
+        .await;
+    // A message already on its way is still taken during the grace, and kept.
+    let (late, ack) = visitor.post(conversation, "in flight").await;
+    assert!(matches!(ack, ServerFrame::Ack { .. }), "{ack:?}");
+    // A client that stays (an old one that skips `draining`) is closed after the grace.
+    assert_eq!(visitor.closed().await, Some(1001));
+    let data_dir = stopping.await.unwrap();
     let store = server::store::Store::open(data_dir.path()).unwrap();
     let stored = store
         .read(move |conn| conn.messages_after(conversation, 0))
         .await
         .unwrap();
-    assert_eq!(stored[0].id, id);
+    assert_eq!(
+        stored.iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![id, late]
+    );
+}
+
+#[tokio::test]
+async fn shutdown_ends_as_soon_as_the_clients_have_moved() {
+    let server = TestServer::start().await;
+    let (mut visitor, _) = server.visitor(None).await;
+    // A socket that never said `hello` is closed at once, with no grace.
+    let mut silent = server.connect().await;
+    let stopping = tokio::spawn(server.shutdown());
+    assert_eq!(silent.closed().await, Some(1001));
+    visitor
+        .recv_until(|f| matches!(f, ServerFrame::Draining).then_some(()))
+        .await;
+    // The client moves: it closes its socket, and the shutdown completes cleanly.
+    visitor.socket.close(None).await.unwrap();
+    stopping.await.unwrap();
 }
 
 #[tokio::test]

@@ -204,6 +204,17 @@ impl Member {
         }
     }
 
+    /// Stops the process with SIGTERM, as an operator upgrading it does, and waits until it has
+    /// exited (it tells its clients to move, serves them through the drain grace and flushes its
+    /// writes). Returns whether it exited cleanly.
+    pub fn terminate(&mut self) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return false;
+        };
+        crate::signal(child.id(), "TERM");
+        child.wait().is_ok_and(|status| status.success())
+    }
+
     /// Routes it through proxies from its next start on.
     pub fn route_through(&mut self, routes: Routes) {
         self.routes = Some(routes);

@@ -326,12 +326,13 @@ impl Widget {
                 self.awaiting_transcript = false;
                 self.state.transcript_mail.set(Some(Ok(())));
             }
-            // Presence frames are for operators' consoles; welcomes, redirects, pongs and
-            // replication confirmations are the link's business.
+            // Presence frames are for operators' consoles; welcomes, redirects, draining notices,
+            // pongs and replication confirmations are the link's business.
             ServerFrame::Presence { .. }
             | ServerFrame::Welcome { .. }
             | ServerFrame::Replicated { .. }
             | ServerFrame::Redirect { .. }
+            | ServerFrame::Draining
             | ServerFrame::Pong { .. } => {}
         }
     }

@@ -1,5 +1,6 @@
 //! What the [`Link`] does with each frame a deployment sends: the welcome (go online, resend the
-//! outbox), and afterwards acknowledgements, redirects, pongs and everything the app must see.
+//! outbox), and afterwards acknowledgements, redirects, draining notices, pongs and everything the
+//! app must see.
 
 use super::*;
 
@@ -87,6 +88,7 @@ impl Link {
                     self.connect_to(known.deployment, now);
                 }
             }
+            ServerFrame::Draining => self.leave_draining(conn, now),
             ServerFrame::Ack { message_id, .. } => {
                 if self.replicates {
                     self.acked.insert(message_id);
@@ -124,5 +126,14 @@ impl Link {
             }
             other => self.events.push_back(Event::Frame(other)),
         }
+    }
+
+    /// The deployment of `conn` is shutting down: go to the other one at once, as if this one had
+    /// failed (it is suspect for a while, so neither the moderator's stale answer nor a recheck
+    /// sends the client back before it is up again). What is in the outbox goes again there once
+    /// welcomed; a message this deployment acknowledged but did not replicate stays in it.
+    pub(super) fn leave_draining(&mut self, conn: u64, now: u64) {
+        self.actions.push_back(Action::Close { conn });
+        self.fail(now);
     }
 }

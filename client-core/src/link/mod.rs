@@ -13,7 +13,9 @@
 //! tried. A deployment that fails (refused, closed before its welcome, silent) makes the link try
 //! the other at once; when both failed, it waits (exponential backoff with jitter) and starts a
 //! new round. A `redirect` from a deployment is followed at once, except to a deployment that
-//! failed us moments ago: then it is followed when that suspicion expires. A client that fled the
+//! failed us moments ago: then it is followed when that suspicion expires. A `draining` frame
+//! (the deployment is shutting down) counts as a failure of that deployment, said before its
+//! sockets close: the other is tried at once. A client that fled the
 //! deployment believed active asks the moderator again after a while (5 s, doubling after each
 //! failed return) and goes back if it still names it: a deployment back before the moderator
 //! noticed it was gone changes no decision, so no redirect would bring the client back.
@@ -257,6 +259,7 @@ impl Link {
             } if current == conn => match frame {
                 ServerFrame::Welcome { .. } => self.welcomed(conn, target, now, frame),
                 ServerFrame::Pong { .. } | ServerFrame::Redirect { .. } => {}
+                ServerFrame::Draining => self.leave_draining(conn, now),
                 other => self.events.push_back(Event::Frame(other)),
             },
             Phase::Online {

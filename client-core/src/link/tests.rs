@@ -334,6 +334,24 @@ impl Sim {
         self.drop_connections(deployment);
     }
 
+    /// The deployment shuts down gracefully: it tells its (reachable) clients it is draining,
+    /// then dies with the connections still open closed.
+    fn drain(&mut self, deployment: usize) {
+        if self.reachable(deployment) {
+            let told: Vec<u64> = self
+                .connections
+                .iter()
+                .filter(|(_, (d, _))| *d == deployment)
+                .map(|(c, _)| *c)
+                .collect();
+            for conn in told {
+                self.link.received(conn, self.now, ServerFrame::Draining);
+            }
+            self.settle();
+        }
+        self.kill(deployment);
+    }
+
     /// The deployment closes its connections.
     fn drop_connections(&mut self, deployment: usize) {
         let dead: Vec<u64> = self
@@ -440,6 +458,35 @@ fn a_dead_deployment_sends_the_client_to_the_other_at_once() {
     sim.write(2);
     sim.advance(100);
     assert!(sim.link.outbox().is_empty() || sim.deployments[1].stored.len() == 2);
+}
+
+#[test]
+fn a_draining_deployment_sends_the_client_to_the_other_before_it_closes() {
+    let mut sim = Sim::new(true);
+    assert_eq!(sim.online_at(), Some(0));
+    // A message the primary acknowledged but could not replicate yet.
+    sim.replicating = false;
+    sim.write(1);
+    assert!(sim.link.is_acknowledged(message(1).message_id));
+    assert_eq!(sim.link.outbox().pending().len(), 1);
+    sim.replicating = true;
+    let draining = *sim.connections.keys().last().unwrap();
+    sim.link.received(draining, sim.now, ServerFrame::Draining);
+    sim.settle();
+    // Moved at once, without waiting for the close; the draining socket is let go.
+    assert_eq!(sim.online_at(), Some(1));
+    assert!(!sim.connections.contains_key(&draining));
+    // The acknowledged message went again to the redundant deployment and left the outbox.
+    sim.advance(100);
+    assert!(sim.link.outbox().is_empty());
+    assert!(sim.deployments[1].stored.contains(&message(1).message_id));
+    // The moderator still names the primary (it is restarting): the client stays put while the
+    // primary is suspect instead of going back to a deployment about to close.
+    sim.deployments[0].up = false;
+    let opened = sim.opened_to.len();
+    sim.advance(sim.link.config.suspect_ms - 200);
+    assert_eq!(sim.opened_to.len(), opened, "no attempt to go back yet");
+    assert_eq!(sim.online_at(), Some(1));
 }
 
 #[test]
@@ -558,6 +605,8 @@ mod schedules {
         /// The data centre is lost: the deployment dies and comes back with an empty database,
         /// refilled only by replication from the other one and by clients' outboxes.
         Destroy(usize),
+        /// The deployment shuts down for an upgrade: `draining` to every client, then down.
+        Drain(usize),
         Restart(usize),
         Freeze(usize),
         Thaw(usize),
@@ -576,6 +625,7 @@ mod schedules {
             1 => (0..2usize).prop_map(Fault::Kill),
             1 => (0..2usize).prop_map(Fault::Destroy),
             1 => (0..2usize).prop_map(Fault::Drop),
+            1 => (0..2usize).prop_map(Fault::Drain),
             1 => (0..2usize).prop_map(Fault::Restart),
             1 => (0..2usize).prop_map(Fault::Freeze),
             1 => (0..2usize).prop_map(Fault::Thaw),
@@ -613,6 +663,7 @@ mod schedules {
                             sim.deployments[d].stored.clear();
                         }
                     }
+                    Fault::Drain(d) => sim.drain(d),
                     Fault::Restart(d) => sim.deployments[d].up = true,
                     Fault::Freeze(d) => sim.deployments[d].frozen = true,
                     Fault::Thaw(d) => sim.thaw(d),

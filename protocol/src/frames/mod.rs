@@ -387,6 +387,11 @@ pub enum ServerFrame {
         /// The active deployment's base URL (`https://…`, not the WebSocket URL).
         url: String,
     },
+    /// This deployment is shutting down (an upgrade, a restart): the client should connect to
+    /// another deployment now and drop this connection once it has. The deployment keeps serving
+    /// the socket for a short grace (frames in flight are still answered) and then closes it with
+    /// "going away"; a client that does not know this frame fails over at that close instead.
+    Draining,
     /// A frame was refused. Nothing it asked for was stored.
     Error {
         /// What went wrong, for the client to branch on.

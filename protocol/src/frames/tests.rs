@@ -208,6 +208,7 @@ fn every_server_frame_round_trips() {
             deployment: "redundant".into(),
             url: "https://chat-b.example.com".into(),
         },
+        ServerFrame::Draining,
         ServerFrame::Error {
             code: ErrorCode::TooLarge,
             message: "too big".into(),
@@ -232,6 +233,13 @@ fn the_wire_format_is_stable() {
             conversation()
         )
     );
+}
+
+#[test]
+fn draining_is_a_bare_frame_type() {
+    // Added within version 2: an older client skips it as an unknown type and fails over when
+    // the draining deployment closes its socket.
+    assert_eq!(ServerFrame::Draining.encode(), r#"{"type":"draining"}"#);
 }
 
 #[test]

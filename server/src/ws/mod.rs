@@ -6,7 +6,8 @@
 //! active is sent a `redirect`, once welcomed and again on every change), a change to operator
 //! accounts or sessions and an operator session's expiry (the session is checked again, and a
 //! socket whose session has ended is told why and closed), and the deployment shutting down (then
-//! it closes with "going away" so clients reconnect at once).
+//! it tells the client `draining`, serves it for [`DRAIN_GRACE`] at most while it moves, and closes
+//! with "going away", so a client that does not know the frame reconnects at once as well).
 
 mod audience;
 mod outcome;
@@ -36,6 +37,10 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(15);
 /// change written by another process (the `server operator add --replace` command beside a
 /// running deployment) reaches open sockets within this time.
 const SESSION_RECHECK: Duration = Duration::from_secs(30);
+
+/// How long a socket is still served after `draining`: a client that knows the frame connects
+/// elsewhere and closes this one within milliseconds; one that does not is closed after this.
+pub(crate) const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
 /// Close code for "the server is going away" (shutdown): clients reconnect immediately.
 const CLOSE_GOING_AWAY: u16 = 1001;
@@ -120,6 +125,8 @@ async fn run(
     let mut presence: Option<tokio::sync::watch::Receiver<u64>> = None;
     // Counts the connection by role from `hello` on, for as long as it stays open.
     let mut connected = crate::telemetry::Connected::default();
+    // Set once the deployment started shutting down and told the client so.
+    let mut draining: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
     loop {
         tokio::select! {
             incoming = socket.recv() => {
@@ -232,11 +239,27 @@ async fn run(
                     if send(&mut socket, &frame).await.is_err() { return; }
                 }
             }
-            _ = shutdown.changed() => {
+            _ = shutdown.changed(), if draining.is_none() => {
+                // A socket before `hello` holds nothing worth a grace.
+                if !session.is_authenticated() || send(&mut socket, &ServerFrame::Draining).await.is_err() {
+                    close(&mut socket, CLOSE_GOING_AWAY, "deployment shutting down").await;
+                    return;
+                }
+                draining = Some(Box::pin(tokio::time::sleep(DRAIN_GRACE)));
+            }
+            () = grace_over(&mut draining) => {
                 close(&mut socket, CLOSE_GOING_AWAY, "deployment shutting down").await;
                 return;
             }
         }
+    }
+}
+
+/// Resolves when a draining socket's grace is over; never, before the deployment drains.
+async fn grace_over(draining: &mut Option<std::pin::Pin<Box<tokio::time::Sleep>>>) {
+    match draining {
+        Some(grace) => grace.as_mut().await,
+        None => std::future::pending().await,
     }
 }
 
