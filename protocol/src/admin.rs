@@ -22,6 +22,7 @@ pub const MAX_TEXT_CHARS: usize = 500;
 pub const MAX_FORM_FIELDS: usize = 10;
 
 /// What is wrong with one field of a request: the console shows `message` next to `field`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldError {
     /// The field's name in the request body (`accent_color`, `allowed_origins`).
@@ -43,6 +44,7 @@ impl FieldError {
 pub use crate::appearance::{Appearance, LauncherPosition, Theme};
 
 /// What a pre-chat form field asks for.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldKind {
@@ -55,6 +57,7 @@ pub enum FieldKind {
 }
 
 /// One field of the pre-chat form.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FormField {
     /// The key the answer is stored under (`name`, `email`, `order_number`).
@@ -69,6 +72,7 @@ pub struct FormField {
 }
 
 /// The form a visitor fills in before their first message.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrechatForm {
     /// Whether it is shown at all.
@@ -78,6 +82,7 @@ pub struct PrechatForm {
 }
 
 /// What the widget does when no operator who serves the site is online.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OfflineMode {
@@ -108,6 +113,7 @@ impl OfflineMode {
 }
 
 /// A site's forms.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SiteForms {
@@ -253,6 +259,7 @@ pub(crate) fn text(field: &str, value: &str, max: usize) -> Result<(), FieldErro
 
 /// `GET /v1/sites/{id}/widget-config`: what the loader and the widget need to look right, public
 /// (the identity secret is never in it).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WidgetConfig {
     /// The site.
@@ -275,6 +282,7 @@ pub struct WidgetConfig {
 }
 
 /// Which sites an operator serves.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SiteScope {
@@ -296,6 +304,7 @@ impl SiteScope {
 }
 
 /// `POST /v1/admin/sites`: a new site.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SiteDraft {
     /// The id the snippet carries (`acme`): letters, digits, `-`, `_` and `.`.
@@ -307,6 +316,7 @@ pub struct SiteDraft {
 }
 
 /// `PUT /v1/admin/sites/{id}`: a site's name and origins.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SiteEdit {
     /// The site's name.
@@ -316,6 +326,7 @@ pub struct SiteEdit {
 }
 
 /// A site as admins see it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdminSite {
     /// The id the snippet carries.
@@ -338,6 +349,7 @@ pub struct AdminSite {
 }
 
 /// `GET /v1/admin/sites/{id}/snippet`: the HTML to paste.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snippet {
     /// The whole snippet: the settings and the loader, inline.
@@ -345,6 +357,7 @@ pub struct Snippet {
 }
 
 /// Whether an operator may log in.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OperatorState {
@@ -366,6 +379,7 @@ impl OperatorState {
 }
 
 /// An operator as admins see them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdminOperator {
     /// The account.
@@ -387,6 +401,7 @@ pub struct AdminOperator {
 
 /// `POST /v1/admin/operators`: a new team member, with an initial password or, without one, an
 /// invitation link that lets them choose it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OperatorDraft {
     /// Login e-mail address.
@@ -404,6 +419,7 @@ pub struct OperatorDraft {
 }
 
 /// The answer to [`OperatorDraft`] and to `POST /v1/admin/operators/{id}/invitation`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OperatorCreated {
     /// The account.
@@ -414,6 +430,7 @@ pub struct OperatorCreated {
 }
 
 /// `PATCH /v1/admin/operators/{id}`: what changes (absent fields stay).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OperatorEdit {
     /// A new display name.
@@ -437,6 +454,7 @@ pub struct OperatorEdit {
 }
 
 /// `POST /v1/operators/invitation`: an invited operator chooses their password and is logged in.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AcceptInvitation {
     /// The token from the invitation link.

@@ -6,6 +6,7 @@ use crate::admin::{text, FieldError, LANGUAGES, MAX_LABEL_CHARS, MAX_TEXT_CHARS}
 use serde::{Deserialize, Serialize};
 
 /// Where the launcher sits on the page.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LauncherPosition {
@@ -38,6 +39,7 @@ impl LauncherPosition {
 /// The widget's look and texts for one site. The field names are those of the snippet's
 /// settings (`window.LiveChat`), so a setting written in the snippet overrides the stored one of
 /// the same name.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Appearance {
@@ -61,6 +63,7 @@ pub struct Appearance {
 }
 
 /// The widget's colour scheme.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Theme {

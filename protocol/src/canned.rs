@@ -8,6 +8,7 @@ use crate::ids::{OperatorId, SiteId};
 use serde::{Deserialize, Serialize};
 
 /// A canned reply's id, chosen by whoever creates it (UUIDv7).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct CannedId(pub uuid::Uuid);
@@ -19,6 +20,7 @@ impl std::fmt::Display for CannedId {
 }
 
 /// Who a canned reply is for.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CannedScope {
@@ -29,6 +31,7 @@ pub enum CannedScope {
 }
 
 /// A canned reply.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CannedReply {
     /// Its id.

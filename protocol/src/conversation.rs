@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// An operator's availability, chosen in the console (or set to away by the console after a
 /// while without input, and by the deployment when their last console closes).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Presence {
@@ -41,6 +42,7 @@ impl Presence {
 
 /// An operator who is online, as one deployment tells the other (the sites they serve decide
 /// which visitors see "online").
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OnlineOperator {
     /// The account.
@@ -51,6 +53,7 @@ pub struct OnlineOperator {
 }
 
 /// How a conversation began.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConversationKind {
@@ -84,6 +87,7 @@ impl ConversationKind {
 pub use crate::files::{Attachment, SAFE_IMAGE_TYPES};
 
 /// How a site asks visitors to rate a conversation after it ended.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RatingScale {
@@ -141,6 +145,7 @@ impl RatingScale {
 pub const MAX_RATING_COMMENT_CHARS: usize = 1000;
 
 /// A visitor's rating of a conversation that ended.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rating {
     /// The scale it was given on (the site's when the visitor rated).
@@ -188,6 +193,7 @@ impl Rating {
 pub const MAX_ANSWER_CHARS: usize = 200;
 
 /// One answer to a custom field of the pre-chat form.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldAnswer {
     /// The field's key in the site's form.
@@ -199,6 +205,7 @@ pub struct FieldAnswer {
 }
 
 /// What a visitor told about themselves (pre-chat or offline form), shown to operators.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VisitorDetails {
     /// Their name.
@@ -214,6 +221,7 @@ pub struct VisitorDetails {
 
 /// A form's answers, sent with the message they came with so both are stored in one step: a
 /// visitor's first message after the pre-chat form, or the offline form's message.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Intake {
     /// A chat (pre-chat form) or an offline message.

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 pub const SAFE_IMAGE_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
 
 /// A file sent with a message, stored by the SHA-256 of its bytes on both deployments.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attachment {
     /// The SHA-256 of the bytes, in lower-case hex: its name on disk and in URLs.
@@ -89,6 +90,7 @@ pub fn is_media_type(value: &str) -> bool {
 /// What files may be sent: a size limit and the allowed media types. A deployment has its
 /// rules (its configuration) and a site may narrow them (the admin app); what applies is both
 /// at once ([`FileRules::within`]).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileRules {
     /// The largest file, in bytes.

@@ -16,6 +16,7 @@ pub const MAX_SEARCH_CHARS: usize = 200;
 pub const MAX_SEARCH_WORDS: usize = 12;
 
 /// Which ratings a history search keeps.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RatingFilter {
@@ -55,6 +56,7 @@ impl RatingFilter {
 }
 
 /// `GET /v1/history`'s query string; every part is optional.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryQuery {
     /// Words the conversation's messages contain (all of them; the last may be the start of a
@@ -82,6 +84,7 @@ pub struct HistoryQuery {
 }
 
 /// One page of history, newest activity first.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryPage {
     /// The conversations.
@@ -96,6 +99,7 @@ pub struct HistoryPage {
 }
 
 /// `GET /v1/history/{id}`: a conversation and all its messages, notes included.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TranscriptPage {
     /// The conversation, with its rating.

@@ -4,6 +4,7 @@ use crate::model::{ErrorCode, OperatorProfile};
 use serde::{Deserialize, Serialize};
 
 /// `POST /v1/operators/login`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginRequest {
     /// The operator's e-mail address.
@@ -13,6 +14,7 @@ pub struct LoginRequest {
 }
 
 /// The answer to a successful login.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginResponse {
     /// The session token, sent as `Authorization: Bearer` and in the console's `hello`.
@@ -22,6 +24,7 @@ pub struct LoginResponse {
 }
 
 /// The body of every 4xx and 5xx answer.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiError {
     /// What went wrong, for the client to branch on.
@@ -36,6 +39,7 @@ pub struct ApiError {
 
 /// `GET /v1/client-config`: where the deployments and the moderator are, for the console (which
 /// is served by one deployment and must be able to continue on the other).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientConfig {
     /// Both deployments' public base URLs, primary first; empty when not configured (the console
@@ -47,6 +51,7 @@ pub struct ClientConfig {
 }
 
 /// `GET /health`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthReport {
     /// True when the database accepted a durable write just now.
@@ -74,6 +79,7 @@ pub struct HealthReport {
 }
 
 /// A configuration mistake a deployment or the moderator noticed, with what to change.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfigProblem {
     /// A stable name for the kind of mistake, for tools: `replication_secret_refused`,
@@ -84,6 +90,7 @@ pub struct ConfigProblem {
 }
 
 /// How the scheduled backups of a deployment are going.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackupReport {
     /// Where they go.

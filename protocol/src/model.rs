@@ -4,6 +4,7 @@ use crate::ids::{ConversationId, MessageId, OperatorId, SiteId, VisitorId};
 use serde::{Deserialize, Serialize};
 
 /// Who wrote a message.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthorKind {
@@ -37,6 +38,7 @@ impl AuthorKind {
 }
 
 /// The author of a message as shown to the other side.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Author {
     /// Visitor, operator or system.
@@ -47,6 +49,7 @@ pub struct Author {
 }
 
 /// A stored message.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     /// The id its writer chose; unique across all deployments.
@@ -75,6 +78,7 @@ pub struct Message {
 }
 
 /// The life of a conversation.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConversationState {
@@ -108,6 +112,7 @@ impl ConversationState {
 }
 
 /// What the inbox and the widget know about a conversation without its messages.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConversationSummary {
     /// The conversation.
@@ -158,6 +163,7 @@ fn is_zero(value: &u64) -> bool {
 }
 
 /// An operator's role.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OperatorRole {
@@ -187,6 +193,7 @@ impl OperatorRole {
 }
 
 /// An operator as they and the deployment know them (login, `me`, the operator's own welcome).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OperatorProfile {
     /// The account.
@@ -205,6 +212,7 @@ pub struct OperatorProfile {
 /// What a visitor may see of an operator: the display name, and the id the console uses to tell
 /// its own chats from others'. The e-mail address and the role stay with the operators' own
 /// endpoints ([`OperatorProfile`]).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OperatorCard {
     /// The account.
@@ -223,6 +231,7 @@ impl From<&OperatorProfile> for OperatorCard {
 }
 
 /// Why a request or frame was refused. Clients branch on these, never on the human-readable text.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {

@@ -14,6 +14,7 @@ pub const ACTIVE_PATH: &str = "/v1/active";
 pub const ROLE_PATH: &str = "/v1/role";
 
 /// Which of the pair a deployment is.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeploymentRole {
@@ -24,6 +25,7 @@ pub enum DeploymentRole {
 }
 
 /// One deployment as the moderator knows it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeploymentInfo {
     /// Its name, the same as the deployment's own `deployment` setting (`primary`, `redundant`).
@@ -40,6 +42,7 @@ pub struct DeploymentInfo {
 pub const MAX_EPOCH: u64 = 1 << 53;
 
 /// The moderator's decision, as published.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActiveDeployment {
     /// Increments with every decision; anything carrying an older epoch is stale.
@@ -63,6 +66,7 @@ impl ActiveDeployment {
 
 /// What a deployment answers to a pushed decision, and reports in its `/health`: the newest
 /// decision it knows.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KnownRole {
     /// The epoch of the newest decision the deployment has received (0: none since it started).
@@ -76,6 +80,7 @@ pub struct KnownRole {
 /// the moderator): the decision in force and why, both deployments' health and replication lag,
 /// and the recent decisions. Read from the moderator's `/v1/status`, whose other fields it
 /// ignores.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailoverStatus {
     /// The decision in force.
@@ -91,6 +96,7 @@ pub struct FailoverStatus {
 }
 
 /// One deployment in [`FailoverStatus`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeploymentHealth {
     /// Its id.
@@ -109,6 +115,7 @@ pub struct DeploymentHealth {
 }
 
 /// A deployment's last health probe, as far as the panel needs it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProbeSummary {
     /// When it was taken (ms since the Unix epoch).
@@ -132,6 +139,7 @@ impl DeploymentHealth {
 }
 
 /// One past decision in [`FailoverStatus`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PastDecision {
     /// Its epoch.
@@ -146,6 +154,7 @@ pub struct PastDecision {
 
 /// `POST /v1/admin/failover` on a deployment (and on the moderator): make `to` active until
 /// released.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FailoverRequest {

@@ -26,6 +26,7 @@ pub const RETURNED_PAGE: usize = 500;
 /// A page of the events the peer holds whose origin is the caller, in the peer's log order: how a
 /// deployment restarted on an empty (or restored) data directory takes back what it had written
 /// itself before the loss. The peer's own events come back over the ordinary pull link.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReturnedEvents {
     /// The events, each with its original origin and position in the caller's log.
@@ -52,6 +53,7 @@ pub fn hlc_wall_ms(hlc: Hlc) -> u64 {
 }
 
 /// One change, as recorded in a deployment's event log and applied by its peer.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoggedEvent {
     /// Unique across deployments (UUIDv7); an event is applied once per deployment.
@@ -67,6 +69,7 @@ pub struct LoggedEvent {
 }
 
 /// A state change. Each variant documents how it merges.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Change {
@@ -258,6 +261,7 @@ fn is_chat(kind: &crate::conversation::ConversationKind) -> bool {
 }
 
 /// Who read a conversation (see [`Change::ConversationRead`]).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reader {
@@ -278,6 +282,7 @@ impl Reader {
 }
 
 /// A site setting, each kind merged on its own (see [`Change::SiteSettingSet`]).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "key", content = "value", rename_all = "snake_case")]
 pub enum SiteSetting {
@@ -304,6 +309,7 @@ impl SiteSetting {
 }
 
 /// An operator setting, each kind merged on its own (see [`Change::OperatorSettingSet`]).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "key", content = "value", rename_all = "snake_case")]
 pub enum OperatorSetting {
@@ -328,6 +334,7 @@ impl OperatorSetting {
 
 /// What each end of a replication link says about itself when the link starts, so that a pair
 /// set up wrongly is found on the first exchange instead of by a visitor during a failover.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Introduction {
     /// Random for each run of a deployment: the same value at both ends means the peer URL leads
@@ -340,6 +347,7 @@ pub struct Introduction {
 }
 
 /// Frames on the replication WebSocket.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ReplicationFrame {
@@ -414,6 +422,7 @@ impl ReplicationFrame {
 }
 
 /// `GET /v1/replication/status`: how far apart the two deployments are.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplicationStatus {
     /// This deployment's name.

@@ -11,6 +11,7 @@ use crate::ids::OperatorId;
 use serde::{Deserialize, Serialize};
 
 /// How a site's waiting chats are assigned.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RoutingMode {
@@ -52,6 +53,7 @@ impl RoutingMode {
 }
 
 /// `PUT /v1/admin/sites/{id}/routing`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoutingEdit {
     /// The new mode.
@@ -69,6 +71,7 @@ pub fn has_room(active: u32, capacity: u32) -> bool {
 
 /// `GET /v1/roster`: an operator one may hand a chat to, as any operator may see them (no e-mail
 /// address, no role).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RosterEntry {
     /// The operator.

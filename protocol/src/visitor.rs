@@ -18,6 +18,7 @@ pub const MAX_USER_AGENT_BYTES: usize = 512;
 pub const PAGES_SHOWN: usize = 20;
 
 /// What the widget knows of the visitor's browser, sent in `hello`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VisitorContext {
     /// The page that linked to the site (`document.referrer`), without query or fragment.
@@ -87,6 +88,7 @@ pub fn check_attributes(attributes: &BTreeMap<String, String>) -> Result<(), Str
 /// lowercase hex HMAC-SHA256 of `user_id` keyed with the site's identity secret, computed by the
 /// site's own backend (the secret never reaches a browser), as with Intercom's identity
 /// verification.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserIdentity {
     /// The site's own id for the user.
@@ -199,6 +201,7 @@ impl VisitorContext {
 }
 
 /// A page a visitor opened.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageView {
     /// The page, without query or fragment.
@@ -208,6 +211,7 @@ pub struct PageView {
 }
 
 /// `GET /v1/visitors/{id}/context`: everything operators see of a visitor.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VisitorContextView {
     /// The visitor.

@@ -10,12 +10,12 @@
 //! headers), so an uploaded HTML page or script never runs on the deployment's origin.
 
 use crate::error::ApiFailure;
-use crate::extract::{require_shared_secret, ClientAddress};
+use crate::extract::{require_shared_secret, ApiPath, ClientAddress};
 use crate::identity::Identity;
 use crate::state::AppState;
 use crate::throttle::retry_after_secs;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -24,6 +24,11 @@ use protocol::conversation::Attachment;
 use protocol::files::FileRules;
 use protocol::ErrorCode;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+
+/// These routes, for the OpenAPI document (`crate::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(upload, download, to_peer))]
+pub struct Api;
 
 /// The routes.
 ///
@@ -67,6 +72,16 @@ fn bad(message: impl Into<String>) -> ApiFailure {
 
 /// `POST /v1/files`: the bytes of a file, with its type in `Content-Type` and its name in
 /// `X-File-Name`; answered with the attachment to send (201) once the file is on disk.
+#[utoipa::path(
+    post,
+    path = "/v1/files",
+    tag = "files",
+    summary = "Upload a file",
+    security(("operator" = []), ("visitor" = [])),
+    params(("x-file-name" = String, Header, description = "The file's name, percent-encoded UTF-8")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file's bytes; its type in Content-Type"),
+    responses((status = 201, description = "Stored durably here: the attachment to send in a message", body = protocol::files::Attachment), crate::error::Refusals)
+)]
 async fn upload(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
@@ -159,10 +174,19 @@ async fn rules_for(state: &AppState, caller: &Identity) -> Result<FileRules, Api
 }
 
 /// `GET /v1/files/{hash}`: the file, to a participant of a conversation that carries it.
+#[utoipa::path(
+    get,
+    path = "/v1/files/{hash}",
+    tag = "files",
+    summary = "Download a file of a conversation the caller takes part in",
+    security(("operator" = []), ("visitor" = [])),
+    params(("hash" = String, Path, description = "The file's SHA-256, hex")),
+    responses((status = 200, description = "The file: inline for a safe image type, otherwise as a download", content_type = "application/octet-stream", body = Vec<u8>), crate::error::Refusals)
+)]
 async fn download(
     State(state): State<AppState>,
     caller: Identity,
-    Path(hash): Path<String>,
+    ApiPath(hash): ApiPath<String>,
 ) -> Result<Response, ApiFailure> {
     let not_found = || {
         ApiFailure::new(
@@ -214,10 +238,19 @@ async fn download(
 }
 
 /// `GET /v1/replication/files/{hash}`: a stored file, to the peer (the replication secret).
+#[utoipa::path(
+    get,
+    path = "/v1/replication/files/{hash}",
+    tag = "replication",
+    summary = "A stored file, to the peer deployment",
+    security(("replication" = [])),
+    params(("hash" = String, Path, description = "The file's SHA-256, hex")),
+    responses((status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>), (status = 401, description = "Without the replication secret"), (status = 404, description = "Not stored here"))
+)]
 async fn to_peer(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(hash): Path<String>,
+    ApiPath(hash): ApiPath<String>,
 ) -> Response {
     if let Err(refused) = require_shared_secret(
         &headers,

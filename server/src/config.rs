@@ -13,7 +13,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Where the database and the generated secret live.
     pub data_dir: PathBuf,
-    /// The built static site: `widget/`, `console/` and the loader; not served when absent.
+    /// A built static site (`widget/`, `console/` and the loader) to serve instead of the one
+    /// built into the binary; when absent, the built-in one is served if the binary has one.
     pub assets_dir: Option<PathBuf>,
     /// The HMAC key for visitor tokens. When absent, one is generated and kept in the data
     /// directory. Deployments that must accept each other's visitors are configured with the same.
@@ -195,7 +196,7 @@ pub struct Overrides {
     /// The data directory.
     #[arg(long, env = "LIVECHAT_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
-    /// The built static site to serve.
+    /// A built static site to serve instead of the one built into the binary.
     #[arg(long, env = "LIVECHAT_ASSETS_DIR", global = true)]
     pub assets_dir: Option<PathBuf>,
     /// How log lines look: `text` or `json`.

@@ -93,6 +93,43 @@ impl From<StoreError> for Refusal {
     }
 }
 
+/// The refusals a route of the HTTP API may answer, for its OpenAPI document: each is an
+/// [`ApiError`] whose `error` code says what went wrong and whose `message` says it in a sentence.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // Never built: it only describes answers for `/v1/openapi.json`.
+pub(crate) enum Refusals {
+    /// The request is malformed (a field, the body, a parameter), naming the field when it can.
+    #[response(status = 400)]
+    Malformed(ApiError),
+    /// No credentials, or wrong ones.
+    #[response(status = 401)]
+    Unauthorized(ApiError),
+    /// The caller may not do this (an agent at an admin route, a disabled account).
+    #[response(status = 403)]
+    Forbidden(ApiError),
+    /// No such thing (or one the caller may not see).
+    #[response(status = 404)]
+    NotFound(ApiError),
+    /// It clashes with what is stored (a taken id, e-mail or shortcut).
+    #[response(status = 409)]
+    Conflict(ApiError),
+    /// A field breaks a rule (named in `field`), or the change is not possible as asked.
+    #[response(status = 422)]
+    Unprocessable(ApiError),
+    /// The body or the file is too large.
+    #[response(status = 413)]
+    TooLarge(ApiError),
+    /// The body's type is not one this route takes.
+    #[response(status = 415)]
+    UnsupportedType(ApiError),
+    /// Too many requests: `Retry-After` says when to try again.
+    #[response(status = 429)]
+    TooManyRequests(ApiError),
+    /// Not now: the store is shutting down, the moderator is unreachable.
+    #[response(status = 503)]
+    Unavailable(ApiError),
+}
+
 /// A refused HTTP request: status, code and explanation.
 #[derive(Debug)]
 pub struct ApiFailure {

@@ -272,3 +272,52 @@ where
         }
     }
 }
+
+/// Path parameters whose rejection (a segment that is not valid percent-encoded UTF-8, or not
+/// the type asked for) is answered as an `ApiError` like every other refusal.
+pub struct ApiPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiPath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiFailure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| ApiPath(value))
+            .map_err(|rejection| {
+                ApiFailure::new(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::Malformed,
+                    rejection.body_text(),
+                )
+            })
+    }
+}
+
+/// A query string whose rejection is answered as an `ApiError`, naming what was not understood.
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiFailure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| ApiQuery(value))
+            .map_err(|rejection| {
+                ApiFailure::new(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::Malformed,
+                    rejection.body_text(),
+                )
+            })
+    }
+}

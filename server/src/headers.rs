@@ -17,7 +17,6 @@ use axum::response::Response;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
-use std::path::Path;
 use std::sync::Arc;
 
 /// The console's Content Security Policy, built once at start-up from the configuration and the
@@ -26,12 +25,10 @@ use std::sync::Arc;
 pub struct ConsolePolicy(Arc<HeaderValue>);
 
 impl ConsolePolicy {
-    /// The policy for the console served from `assets_dir`, connecting to the configured public
-    /// URLs and moderator.
-    pub fn new(config: &Config, assets_dir: &Path) -> ConsolePolicy {
-        let index =
-            std::fs::read_to_string(assets_dir.join("console/index.html")).unwrap_or_default();
-        let scripts: String = inline_scripts(&index)
+    /// The policy for the console whose page is `index` (its `index.html`), connecting to the
+    /// configured public URLs and moderator.
+    pub fn new(config: &Config, index: &str) -> ConsolePolicy {
+        let scripts: String = inline_scripts(index)
             .map(|script| format!(" 'sha256-{}'", STANDARD.encode(Sha256::digest(script))))
             .collect();
         let mut connect = String::from("'self'");

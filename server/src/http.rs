@@ -4,11 +4,11 @@
 
 use crate::auth;
 use crate::error::ApiFailure;
-use crate::extract::{bearer_token, ApiJson, ClientAddress, Operator};
+use crate::extract::{bearer_token, ApiJson, ApiPath, ApiQuery, ClientAddress, Operator};
 use crate::identity::Identity;
 use crate::state::AppState;
 use crate::throttle::{retry_after_secs, Throttled};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,6 +18,11 @@ use protocol::{
     Message, OperatorProfile,
 };
 use serde::Deserialize;
+
+/// These routes, for the OpenAPI document (`crate::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(client_config, login, logout, me, inbox, messages, health))]
+pub struct Api;
 
 /// The HTTP API's routes.
 pub fn router() -> Router<AppState> {
@@ -31,6 +36,13 @@ pub fn router() -> Router<AppState> {
         .route("/health", get(health))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/client-config",
+    tag = "console",
+    summary = "The deployments and the moderator the console follows",
+    responses((status = 200, description = "Where the deployments and the moderator are", body = protocol::ClientConfig), crate::error::Refusals)
+)]
 async fn client_config(State(state): State<AppState>) -> Json<protocol::ClientConfig> {
     Json(protocol::ClientConfig {
         deployments: state.config.public_urls.clone(),
@@ -51,6 +63,14 @@ pub(crate) fn throttled(why: Throttled) -> ApiFailure {
     ApiFailure::too_many_requests(why.to_string(), wait)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/operators/login",
+    tag = "operators",
+    summary = "Log an operator in",
+    request_body = protocol::LoginRequest,
+    responses((status = 200, description = "Logged in: a session token", body = protocol::LoginResponse), crate::error::Refusals)
+)]
 async fn login(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
@@ -110,6 +130,14 @@ pub(crate) async fn start_session(
     Ok(Json(LoginResponse { token, operator }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/operators/logout",
+    tag = "operators",
+    summary = "End this session",
+    security(("operator" = [])),
+    responses((status = 204, description = "Logged out"), crate::error::Refusals)
+)]
 async fn logout(
     State(state): State<AppState>,
     _: Operator,
@@ -120,10 +148,26 @@ async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/operators/me",
+    tag = "operators",
+    summary = "Who the session belongs to",
+    security(("operator" = [])),
+    responses((status = 200, description = "The operator of the session", body = protocol::OperatorProfile), crate::error::Refusals)
+)]
 async fn me(Operator(operator): Operator) -> Json<OperatorProfile> {
     Json(operator)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/conversations",
+    tag = "conversations",
+    summary = "The inbox",
+    security(("operator" = [])),
+    responses((status = 200, description = "Waiting and active conversations of the sites the operator serves, newest first", body = Vec<protocol::ConversationSummary>), crate::error::Refusals)
+)]
 async fn inbox(
     State(state): State<AppState>,
     Operator(operator): Operator,
@@ -139,11 +183,20 @@ struct AfterSeq {
     after_seq: u64,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/conversations/{id}/messages",
+    tag = "conversations",
+    summary = "A conversation's messages",
+    security(("operator" = []), ("visitor" = [])),
+    params(("id" = String, Path, description = "The conversation (a UUID)"), ("after_seq" = Option<u64>, Query, description = "Only messages stored after this sequence number")),
+    responses((status = 200, description = "Messages in sequence order", body = Vec<protocol::Message>), crate::error::Refusals)
+)]
 async fn messages(
     State(state): State<AppState>,
     caller: Identity,
-    Path(id): Path<String>,
-    Query(AfterSeq { after_seq }): Query<AfterSeq>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(AfterSeq { after_seq }): ApiQuery<AfterSeq>,
 ) -> Result<Json<Vec<Message>>, ApiFailure> {
     let id = ConversationId::parse(&id).map_err(|_| {
         ApiFailure::new(
@@ -195,6 +248,13 @@ async fn messages(
 /// `GET /health`: 200 when the database takes durable writes, 503 otherwise. A load balancer
 /// needs no more than that (and the protocol version); the replication state, the moderator's
 /// decision and what failed are for callers holding the moderator's or the peer's secret.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "operations",
+    summary = "Health, for the moderator and load balancers",
+    responses((status = 200, description = "Healthy", body = protocol::HealthReport), (status = 503, description = "Not healthy: the report says why", body = protocol::HealthReport))
+)]
 async fn health(State(state): State<AppState>, headers: HeaderMap) -> Response {
     // A database file deleted under the deployment still takes writes (the open descriptor), so
     // the probe alone would report health while nothing written could ever be found again.

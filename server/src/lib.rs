@@ -49,6 +49,7 @@ pub mod http;
 pub mod hub;
 pub mod identity;
 pub mod mail;
+pub mod openapi;
 pub mod presence;
 pub mod problems;
 pub mod replication;
@@ -83,6 +84,7 @@ pub fn app(state: AppState) -> Router {
         .merge(replication::router())
         .merge(role::route::router())
         .merge(telemetry::route::router())
+        .merge(openapi::router())
         .route("/v1/{*rest}", any(unknown_endpoint))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         // Outermost last: every request gets an id (kept if a proxy in front set one), which
@@ -95,11 +97,11 @@ pub fn app(state: AppState) -> Router {
             HeaderName::from_static(REQUEST_ID),
             MakeRequestUuid,
         ));
-    let api = match &state.config.assets_dir {
-        Some(dir) => {
-            let policy = headers::ConsolePolicy::new(&state.config, dir);
+    let api = match assets::Assets::choose(state.config.assets_dir.as_deref()) {
+        Some(site) => {
+            let policy = headers::ConsolePolicy::new(&state.config, &site.console_index());
             api.merge(
-                assets::router(dir).layer(axum::middleware::from_fn_with_state(
+                assets::router(&site).layer(axum::middleware::from_fn_with_state(
                     policy,
                     headers::console,
                 )),

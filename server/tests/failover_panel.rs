@@ -64,13 +64,14 @@ async fn only_admins_reach_the_panel_and_every_failure_is_a_sentence() {
         .await;
     assert!(status.is_client_error(), "{status}");
 
-    // Without a moderator, or without its admin secret, the panel says what to configure.
+    // Without a moderator (404), or without its admin secret (403), the panel says what to
+    // configure; neither is a server error.
     let bare = TestServer::start().await;
     let admin = bare.login("alice@example.com").await.token;
     let (status, json) = bare
         .http("GET", "/v1/admin/failover", Some(&admin), None)
         .await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(
         json["message"].as_str().unwrap().contains("moderator_url"),
         "{json}"
@@ -80,7 +81,7 @@ async fn only_admins_reach_the_panel_and_every_failure_is_a_sentence() {
     let (status, json) = watched
         .http("POST", "/v1/admin/failover/release", Some(&admin), None)
         .await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(
         json["message"]
             .as_str()

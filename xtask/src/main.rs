@@ -6,6 +6,9 @@
 //!   with `-D warnings` natively and for wasm32), then every test (unit, integration, tidy,
 //!   browser end-to-end).
 //! - `cargo xtask site [--release]`: only builds the static site into `target/site`.
+//! - `cargo xtask dist`: release builds of `server` (the site built into it) and `moderator`,
+//!   and a check that the server binary, alone in an empty directory with an empty
+//!   environment, runs a deployment.
 //! - `cargo xtask chaos [--seed S] [--minutes M]`: the fault-injection suite at length (see
 //!   `docs/reliability.md`); a short seeded run of it is part of `cargo xtask test`.
 //! - `cargo xtask fuzz [--seconds N]`: the fuzz targets in `fuzz/` (client frames, replication
@@ -17,6 +20,7 @@
 //!   three minutes once built.
 
 mod demo;
+mod dist;
 mod site;
 mod tools;
 
@@ -32,13 +36,14 @@ fn main() -> anyhow::Result<()> {
         Some("bench") => bench(flag("--quick")),
         Some("chaos") => chaos(&args[1..]),
         Some("fuzz") => fuzz(number_after(&args, "--seconds")?.unwrap_or(60)),
+        Some("dist") => dist::run_dist(),
         Some("site") => {
             tools::ensure_wasm_tools()?;
             site::build(flag("--release"))
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo [--port N] | test | site [--release] | bench [--quick] | chaos [--seed S] [--minutes M] | fuzz [--seconds N]>"
+                "usage: cargo xtask <demo [--port N] | test | site [--release] | dist | bench [--quick] | chaos [--seed S] [--minutes M] | fuzz [--seconds N]>"
             );
             std::process::exit(2);
         }
@@ -102,6 +107,8 @@ fn test() -> anyhow::Result<()> {
     // The mail tests send to a real SMTP server; the accessibility tests run axe-core.
     tools::ensure_aiosmtpd()?;
     tools::ensure_axe_core()?;
+    // The OpenAPI test fuzzes a real deployment with schemathesis.
+    tools::ensure_schemathesis()?;
     lint()?;
     step("Building the binaries the tests run");
     run(cargo().args([

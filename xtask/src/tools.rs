@@ -154,6 +154,32 @@ pub fn ensure_aiosmtpd() -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!("{e}; the mail tests need Python 3 with pip"))
 }
 
+/// The OpenAPI fuzzer the API test runs against a real deployment.
+const SCHEMATHESIS_VERSION: &str = "4.32.5";
+
+/// schemathesis from PyPI, at [`SCHEMATHESIS_VERSION`], unless that version is installed.
+pub fn ensure_schemathesis() -> anyhow::Result<()> {
+    let installed = Command::new("python3")
+        .args(["-m", "schemathesis.cli", "--version"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains(SCHEMATHESIS_VERSION))
+        .unwrap_or(false);
+    if installed {
+        return Ok(());
+    }
+    step(&format!(
+        "Installing schemathesis {SCHEMATHESIS_VERSION} (pip)"
+    ));
+    run(Command::new("python3").args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        &format!("schemathesis=={SCHEMATHESIS_VERSION}"),
+    ]))
+    .map_err(|e| anyhow::anyhow!("{e}; the OpenAPI test needs Python 3 with pip"))
+}
+
 /// Chromium and ChromeDriver for the browser tests, from Debian's packages.
 pub fn ensure_chromium() -> anyhow::Result<()> {
     let present = |p: &str| std::path::Path::new(p).exists();

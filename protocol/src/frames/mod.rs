@@ -8,6 +8,7 @@ use crate::model::{Author, ConversationSummary, ErrorCode, Message, OperatorProf
 use serde::{Deserialize, Serialize};
 
 /// How a client proves who it is in its `hello`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "role", rename_all = "snake_case")]
 pub enum Auth {
@@ -40,6 +41,7 @@ pub enum Auth {
 }
 
 /// Frames sent by the widget or the console.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientFrame {
@@ -256,6 +258,7 @@ impl DecodeError {
 }
 
 /// What the deployment tells a client about itself after a successful `hello`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "role", rename_all = "snake_case")]
 pub enum Session {
@@ -297,6 +300,7 @@ pub enum Session {
 }
 
 /// Frames sent by a deployment.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {

@@ -5,10 +5,10 @@
 
 use super::not_found;
 use crate::error::ApiFailure;
-use crate::extract::{ApiJson, Operator};
+use crate::extract::{ApiJson, ApiPath, Operator};
 use crate::state::AppState;
 use crate::store::StoreError;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use protocol::admin::FieldError;
@@ -42,6 +42,14 @@ fn may_manage(operator: &OperatorProfile, scope: &CannedScope) -> Result<(), Api
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/canned",
+    tag = "canned",
+    summary = "Canned replies",
+    security(("operator" = [])),
+    responses((status = 200, description = "The canned replies the operator may use", body = Vec<protocol::canned::CannedReply>), crate::error::Refusals)
+)]
 pub(super) async fn list_canned(
     State(state): State<AppState>,
     Operator(operator): Operator,
@@ -51,10 +59,20 @@ pub(super) async fn list_canned(
     ))
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/canned/{id}",
+    tag = "canned",
+    summary = "Create or edit a canned reply",
+    security(("operator" = [])),
+    params(("id" = String, Path, description = "The reply (a UUID)")),
+    request_body = protocol::canned::CannedReply,
+    responses((status = 200, description = "Saved", body = protocol::canned::CannedReply), crate::error::Refusals)
+)]
 pub(super) async fn set_canned(
     State(state): State<AppState>,
     Operator(operator): Operator,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(reply): ApiJson<CannedReply>,
 ) -> Result<Json<CannedReply>, ApiFailure> {
     let id = id_path(&id)?;
@@ -108,10 +126,19 @@ pub(super) async fn set_canned(
     Ok(Json(reply))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/canned/{id}",
+    tag = "canned",
+    summary = "Remove a canned reply",
+    security(("operator" = [])),
+    params(("id" = String, Path, description = "The reply (a UUID)")),
+    responses((status = 204, description = "Removed"), crate::error::Refusals)
+)]
 pub(super) async fn remove_canned(
     State(state): State<AppState>,
     Operator(operator): Operator,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiFailure> {
     let id = id_path(&id)?;
     let existing = state

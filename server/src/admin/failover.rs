@@ -19,12 +19,14 @@ use std::time::Duration;
 /// How long the moderator has to answer: the panel must not hang on a dead moderator.
 const MODERATOR_TIMEOUT: Duration = Duration::from_secs(5);
 
-fn unavailable(message: impl Into<String>) -> ApiFailure {
-    ApiFailure::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        ErrorCode::Internal,
-        message,
-    )
+/// A deployment set up without what the panel needs: a refusal that names the setting, not a
+/// server error (nothing failed; the feature is not configured here).
+fn not_configured(status: StatusCode, message: impl Into<String>) -> ApiFailure {
+    let code = match status {
+        StatusCode::NOT_FOUND => ErrorCode::NotFound,
+        _ => ErrorCode::Forbidden,
+    };
+    ApiFailure::new(status, code, message)
 }
 
 /// Calls the moderator; returns its answer's body, or the refusal to show the admin.
@@ -34,11 +36,12 @@ async fn moderator(
     path: &str,
     body: Option<Vec<u8>>,
 ) -> Result<Vec<u8>, ApiFailure> {
-    let base = state
-        .config
-        .moderator_url
-        .as_deref()
-        .ok_or_else(|| unavailable("this deployment knows no moderator (moderator_url)"))?;
+    let base = state.config.moderator_url.as_deref().ok_or_else(|| {
+        not_configured(
+            StatusCode::NOT_FOUND,
+            "this deployment knows no moderator (moderator_url)",
+        )
+    })?;
     let secret = match method {
         Method::GET => None,
         _ => Some(
@@ -47,7 +50,8 @@ async fn moderator(
                 .moderator_admin_secret
                 .as_deref()
                 .ok_or_else(|| {
-                    unavailable(
+                    not_configured(
+                        StatusCode::FORBIDDEN,
                         "this deployment cannot steer the moderator: set moderator_admin_secret",
                     )
                 })?,
@@ -92,6 +96,14 @@ fn unreadable(e: serde_json::Error) -> ApiFailure {
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/admin/failover",
+    tag = "admin",
+    summary = "Failover status (admins)",
+    security(("operator" = [])),
+    responses((status = 200, description = "The moderator's view of the pair", body = protocol::moderation::FailoverStatus), crate::error::Refusals)
+)]
 pub(super) async fn status(
     State(state): State<AppState>,
     _: Admin,
@@ -100,6 +112,15 @@ pub(super) async fn status(
     serde_json::from_slice(&body).map(Json).map_err(unreadable)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/failover",
+    tag = "admin",
+    summary = "Pin a deployment (admins)",
+    security(("operator" = [])),
+    request_body = protocol::moderation::FailoverRequest,
+    responses((status = 200, description = "The new decision, pinned", body = protocol::moderation::ActiveDeployment), crate::error::Refusals)
+)]
 pub(super) async fn fail_over(
     State(state): State<AppState>,
     Admin(admin): Admin,
@@ -120,6 +141,14 @@ pub(super) async fn fail_over(
         .map_err(unreadable)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/failover/release",
+    tag = "admin",
+    summary = "Release the pin (admins)",
+    security(("operator" = [])),
+    responses((status = 200, description = "The decision, released", body = protocol::moderation::ActiveDeployment), crate::error::Refusals)
+)]
 pub(super) async fn release(
     State(state): State<AppState>,
     Admin(admin): Admin,

@@ -5,10 +5,10 @@
 
 use super::not_found;
 use crate::error::ApiFailure;
-use crate::extract::Operator;
+use crate::extract::{ApiPath, Operator};
 use crate::state::AppState;
 use crate::store::history::Search;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use protocol::history::{fts_query, parse_cursor, HistoryPage, HistoryQuery, TranscriptPage};
@@ -18,6 +18,15 @@ fn bad(message: impl Into<String>) -> ApiFailure {
     ApiFailure::new(StatusCode::BAD_REQUEST, ErrorCode::Malformed, message)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/history",
+    tag = "history",
+    summary = "Search past conversations",
+    security(("operator" = [])),
+    params(("q" = Option<String>, Query, description = "Words the messages contain"), ("site" = Option<String>, Query, description = "Only this site"), ("operator" = Option<String>, Query, description = "Only conversations this operator had last (a UUID)"), ("days" = Option<u32>, Query, description = "Only the last this many days"), ("rating" = Option<String>, Query, description = "good, bad or unrated"), ("before" = Option<String>, Query, description = "The cursor of the previous page")),
+    responses((status = 200, description = "Up to 25 ended conversations and the next cursor", body = protocol::history::HistoryPage), crate::error::Refusals)
+)]
 pub(super) async fn history(
     State(state): State<AppState>,
     Operator(operator): Operator,
@@ -55,10 +64,19 @@ pub(super) async fn history(
     Ok(Json(page))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/history/{id}",
+    tag = "history",
+    summary = "One past conversation",
+    security(("operator" = [])),
+    params(("id" = String, Path, description = "The conversation (a UUID)")),
+    responses((status = 200, description = "The transcript with private notes", body = protocol::history::TranscriptPage), crate::error::Refusals)
+)]
 pub(super) async fn transcript(
     State(state): State<AppState>,
     Operator(operator): Operator,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<TranscriptPage>, ApiFailure> {
     let id = uuid::Uuid::parse_str(&id)
         .map(ConversationId)

@@ -36,6 +36,39 @@ use sites::*;
 use team::*;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+/// These routes, for the OpenAPI document (`crate::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    sites::list_sites,
+    sites::show_site,
+    sites::create_site,
+    sites::edit_site,
+    sites::remove_site,
+    sites::set_appearance,
+    sites::set_forms,
+    sites::rotate_secret,
+    sites::snippet,
+    sites::widget_config,
+    routing::roster,
+    routing::set_routing,
+    failover::status,
+    failover::fail_over,
+    failover::release,
+    team::list_operators,
+    team::create_operator,
+    team::edit_operator,
+    team::remove_operator,
+    team::invite,
+    team::accept_invitation,
+    canned::list_canned,
+    canned::set_canned,
+    canned::remove_canned,
+    history::history,
+    history::transcript,
+    visitors::context
+))]
+pub struct Api;
+
 /// The admin API's routes, and the two public ones that belong with it. The admin API answers
 /// the consoles of both deployments (CORS for the configured public URLs), so a console whose
 /// deployment died carries on with the other one; its calls carry a bearer token, never cookies.

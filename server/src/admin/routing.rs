@@ -5,9 +5,9 @@
 
 use super::sites::set_setting;
 use crate::error::ApiFailure;
-use crate::extract::{Admin, ApiJson, Operator};
+use crate::extract::{Admin, ApiJson, ApiPath, ApiQuery, Operator};
 use crate::state::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use protocol::admin::AdminSite;
@@ -22,10 +22,19 @@ pub(super) struct RosterQuery {
     site: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/roster",
+    tag = "routing",
+    summary = "A site's roster",
+    security(("operator" = [])),
+    params(("site" = String, Query, description = "The site")),
+    responses((status = 200, description = "Who serves the site, their availability and load", body = Vec<protocol::routing::RosterEntry>), crate::error::Refusals)
+)]
 pub(super) async fn roster(
     State(state): State<AppState>,
     Operator(operator): Operator,
-    Query(query): Query<RosterQuery>,
+    ApiQuery(query): ApiQuery<RosterQuery>,
 ) -> Result<Json<Vec<RosterEntry>>, ApiFailure> {
     let site = SiteId(query.site.ok_or_else(|| {
         ApiFailure::new(
@@ -52,10 +61,20 @@ pub(super) async fn roster(
     Ok(Json(roster))
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/admin/sites/{id}/routing",
+    tag = "admin",
+    summary = "A site's routing (admins)",
+    security(("operator" = [])),
+    params(("id" = String, Path, description = "The site")),
+    request_body = protocol::routing::RoutingEdit,
+    responses((status = 200, description = "Saved", body = protocol::admin::AdminSite), crate::error::Refusals)
+)]
 pub(super) async fn set_routing(
     State(state): State<AppState>,
     Admin(admin): Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(edit): ApiJson<RoutingEdit>,
 ) -> Result<Json<AdminSite>, ApiFailure> {
     tracing::info!(site = %id, mode = edit.mode.as_str(), by = %admin.email, "routing changed");

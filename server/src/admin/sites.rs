@@ -4,10 +4,10 @@
 use super::{caller_base, not_found, refused, site_path};
 use crate::auth;
 use crate::error::ApiFailure;
-use crate::extract::{Admin, ApiJson};
+use crate::extract::{Admin, ApiJson, ApiPath};
 use crate::state::AppState;
 use crate::store::{normalise_origin, validate, Site, ANY_ORIGIN};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -54,6 +54,14 @@ fn site_fields(name: &str, origins: &[String]) -> Result<(String, Vec<String>), 
     Ok((name.trim().to_owned(), normalised))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/admin/sites",
+    tag = "admin",
+    summary = "Sites (admins)",
+    security(("operator" = [])),
+    responses((status = 200, description = "Every site", body = Vec<protocol::admin::AdminSite>), crate::error::Refusals)
+)]
 pub(super) async fn list_sites(
     State(state): State<AppState>,
     _: Admin,
@@ -61,10 +69,19 @@ pub(super) async fn list_sites(
     Ok(Json(state.store.read(|r| r.admin_sites()).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/admin/sites/{id}",
+    tag = "admin",
+    summary = "One site (admins)",
+    security(("operator" = [])),
+    params(("id" = String, Path, description = "The site")),
+    responses((status = 200, description = "The site", body = protocol::admin::AdminSite), crate::error::Refusals)
+)]
 pub(super) async fn show_site(
     State(state): State<AppState>,
     _: Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<AdminSite>, ApiFailure> {
     let id = site_path(id)?;
     let site = state.store.read(move |r| r.admin_site(&id)).await?;
@@ -77,6 +94,15 @@ async fn stored_site(state: &AppState, id: SiteId) -> Result<Json<AdminSite>, Ap
     Ok(Json(site.ok_or_else(|| not_found("site"))?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/sites",
+    tag = "admin",
+    summary = "Create a site (admins)",
+    security(("operator" = [])),
+    request_body = protocol::admin::SiteDraft,
+    responses((status = 201, description = "Created", body = protocol::admin::AdminSite), crate::error::Refusals)
+)]
 pub(super) async fn create_site(
     State(state): State<AppState>,
     Admin(admin): Admin,
@@ -104,10 +130,20 @@ pub(super) async fn create_site(
     Ok((StatusCode::CREATED, stored_site(&state, draft.id).await?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/admin/sites/{id}",
+    tag = "admin",
+    summary = "Edit a site (admins)",
+    security(("operator" = [])),
+    params(("id" = String, Path, description = "The site")),
+    request_body = protocol::admin::SiteEdit,
+    responses((status = 200, description = "Saved", body = protocol::admin::AdminSite), crate::error::Refusals)
+)]
 pub(super) async fn edit_site(
     State(state): State<AppState>,
     _: Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(edit): ApiJson<SiteEdit>,
 ) -> Result<Json<AdminSite>, ApiFailure> {
     let id = site_path(id)?;
@@ -121,10 +157,19 @@ pub(super) async fn edit_site(
     stored_site(&state, id).await
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/sites/{id}",
+    tag = "admin",
+    summary = "Remove a site (admins)",
+    security(("operator" = [])),
+    params(("id" = String, Path, description = "The site")),
+    responses((status = 204, description = "Removed (its transcripts are kept)"), crate::error::Refusals)
+)]
 pub(super) async fn remove_site(
     State(state): State<AppState>,
     Admin(admin): Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiFailure> {
     let id = site_path(id)?;
     let shown = id.clone();
@@ -148,30 +193,59 @@ pub(super) async fn set_setting(
     stored_site(state, id).await
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/admin/sites/{id}/appearance",
+    tag = "admin",
+    summary = "A site's look (admins)",
+    security(("operator" = [])),
+    params(("id" = String, Path, description = "The site")),
+    request_body = protocol::appearance::Appearance,
+    responses((status = 200, description = "Saved", body = protocol::admin::AdminSite), crate::error::Refusals)
+)]
 pub(super) async fn set_appearance(
     State(state): State<AppState>,
     _: Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(appearance): ApiJson<Appearance>,
 ) -> Result<Json<AdminSite>, ApiFailure> {
     appearance.check().map_err(ApiFailure::field)?;
     set_setting(&state, id, SiteSetting::Appearance(appearance)).await
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/admin/sites/{id}/forms",
+    tag = "admin",
+    summary = "A site's forms and file rules (admins)",
+    security(("operator" = [])),
+    params(("id" = String, Path, description = "The site")),
+    request_body = protocol::admin::SiteForms,
+    responses((status = 200, description = "Saved", body = protocol::admin::AdminSite), crate::error::Refusals)
+)]
 pub(super) async fn set_forms(
     State(state): State<AppState>,
     _: Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(forms): ApiJson<SiteForms>,
 ) -> Result<Json<AdminSite>, ApiFailure> {
     forms.check().map_err(ApiFailure::field)?;
     set_setting(&state, id, SiteSetting::Forms(forms)).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/sites/{id}/identity-secret",
+    tag = "admin",
+    summary = "Rotate a site's identity secret (admins)",
+    security(("operator" = [])),
+    params(("id" = String, Path, description = "The site")),
+    responses((status = 200, description = "A new identity secret", body = protocol::admin::AdminSite), crate::error::Refusals)
+)]
 pub(super) async fn rotate_secret(
     State(state): State<AppState>,
     Admin(admin): Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<AdminSite>, ApiFailure> {
     tracing::info!(site = %id, by = %admin.email, "identity secret rotated");
     set_setting(&state, id, SiteSetting::IdentitySecret(auth::new_secret())).await
@@ -197,11 +271,20 @@ pub fn render_snippet(site: &SiteId, deployments: &[String], moderator: Option<&
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/admin/sites/{id}/snippet",
+    tag = "admin",
+    summary = "A site's snippet (admins)",
+    security(("operator" = [])),
+    params(("id" = String, Path, description = "The site")),
+    responses((status = 200, description = "The snippet to paste", body = protocol::admin::Snippet), crate::error::Refusals)
+)]
 pub(super) async fn snippet(
     State(state): State<AppState>,
     _: Admin,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Snippet>, ApiFailure> {
     let id = site_path(id)?;
     let lookup = id.clone();
@@ -223,10 +306,18 @@ pub(super) async fn snippet(
 /// removed site and a page whose origin the site does not allow get one and the same 404, as a
 /// visitor's `hello` does. A request without `Origin` (same-origin, or not from a browser) is
 /// answered: the configuration is public.
+#[utoipa::path(
+    get,
+    path = "/v1/sites/{id}/widget-config",
+    tag = "widget",
+    summary = "The widget's configuration (public)",
+    params(("id" = String, Path, description = "The site")),
+    responses((status = 200, description = "The widget's configuration for this site", body = protocol::admin::WidgetConfig), crate::error::Refusals)
+)]
 pub(super) async fn widget_config(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Response {
     match site_config(&state, &headers, id).await {
         Ok(response) => response,

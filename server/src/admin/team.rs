@@ -4,11 +4,11 @@
 use super::{caller_base, not_found, operator_path, refused};
 use crate::auth;
 use crate::error::ApiFailure;
-use crate::extract::{Admin, ApiJson, ClientAddress};
+use crate::extract::{Admin, ApiJson, ApiPath, ClientAddress};
 use crate::http::{start_session, throttled};
 use crate::state::AppState;
 use crate::store::{validate, StoreError};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use protocol::admin::{
@@ -26,6 +26,14 @@ const MIN_PASSWORD_CHARS: usize = 8;
 /// The longest password accepted (argon2 takes any length; a bound keeps hashing cheap).
 const MAX_PASSWORD_CHARS: usize = 200;
 
+#[utoipa::path(
+    get,
+    path = "/v1/admin/operators",
+    tag = "admin",
+    summary = "The team (admins)",
+    security(("operator" = [])),
+    responses((status = 200, description = "The team", body = Vec<protocol::admin::AdminOperator>), crate::error::Refusals)
+)]
 pub(super) async fn list_operators(
     State(state): State<AppState>,
     _: Admin,
@@ -106,6 +114,15 @@ async fn invitation_url(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/operators",
+    tag = "admin",
+    summary = "Add an operator (admins)",
+    security(("operator" = [])),
+    request_body = protocol::admin::OperatorDraft,
+    responses((status = 201, description = "Created, with an invitation link when no password was given", body = protocol::admin::OperatorCreated), crate::error::Refusals)
+)]
 pub(super) async fn create_operator(
     State(state): State<AppState>,
     Admin(admin): Admin,
@@ -153,10 +170,20 @@ async fn stored_operator(state: &AppState, id: OperatorId) -> Result<AdminOperat
         .ok_or_else(|| not_found("operator"))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/admin/operators/{id}",
+    tag = "admin",
+    summary = "Edit an operator (admins)",
+    security(("operator" = [])),
+    params(("id" = String, Path, description = "The operator (a UUID)")),
+    request_body = protocol::admin::OperatorEdit,
+    responses((status = 200, description = "Saved", body = protocol::admin::AdminOperator), crate::error::Refusals)
+)]
 pub(super) async fn edit_operator(
     State(state): State<AppState>,
     Admin(admin): Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(edit): ApiJson<OperatorEdit>,
 ) -> Result<Json<AdminOperator>, ApiFailure> {
     let id = operator_path(&id)?;
@@ -212,10 +239,19 @@ pub(super) async fn edit_operator(
     Ok(Json(operator))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/operators/{id}",
+    tag = "admin",
+    summary = "Remove an operator (admins)",
+    security(("operator" = [])),
+    params(("id" = String, Path, description = "The operator (a UUID)")),
+    responses((status = 204, description = "Removed"), crate::error::Refusals)
+)]
 pub(super) async fn remove_operator(
     State(state): State<AppState>,
     Admin(admin): Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiFailure> {
     let id = operator_path(&id)?;
     state.store.write(move |w| w.remove_operator(id)).await?;
@@ -225,11 +261,20 @@ pub(super) async fn remove_operator(
 
 /// A new invitation link for an operator (a reset by link): links issued before stop working
 /// once a password is chosen with any of them.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/operators/{id}/invitation",
+    tag = "admin",
+    summary = "A new invitation link (admins)",
+    security(("operator" = [])),
+    params(("id" = String, Path, description = "The operator (a UUID)")),
+    responses((status = 200, description = "A new invitation link", body = protocol::admin::OperatorCreated), crate::error::Refusals)
+)]
 pub(super) async fn invite(
     State(state): State<AppState>,
     _: Admin,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<OperatorCreated>, ApiFailure> {
     let id = operator_path(&id)?;
     let operator = stored_operator(&state, id).await?;
@@ -242,6 +287,14 @@ pub(super) async fn invite(
 
 /// `POST /v1/operators/invitation`: the invited operator chooses a password and is logged in.
 /// Limited like logins (per address and per account).
+#[utoipa::path(
+    post,
+    path = "/v1/operators/invitation",
+    tag = "operators",
+    summary = "Accept an invitation",
+    request_body = protocol::admin::AcceptInvitation,
+    responses((status = 200, description = "Accepted: logged in", body = protocol::LoginResponse), crate::error::Refusals)
+)]
 pub(super) async fn accept_invitation(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,

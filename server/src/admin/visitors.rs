@@ -4,17 +4,26 @@
 
 use super::not_found;
 use crate::error::ApiFailure;
-use crate::extract::Operator;
+use crate::extract::{ApiPath, Operator};
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use protocol::visitor::VisitorContextView;
 use protocol::VisitorId;
 
+#[utoipa::path(
+    get,
+    path = "/v1/visitors/{id}/context",
+    tag = "conversations",
+    summary = "A visitor's context",
+    security(("operator" = [])),
+    params(("id" = String, Path, description = "The visitor (a UUID)")),
+    responses((status = 200, description = "What the widget told of the visitor's browser and pages", body = protocol::visitor::VisitorContextView), crate::error::Refusals)
+)]
 pub(super) async fn context(
     State(state): State<AppState>,
     Operator(operator): Operator,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<VisitorContextView>, ApiFailure> {
     let id = uuid::Uuid::parse_str(&id)
         .map(VisitorId)

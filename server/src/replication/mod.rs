@@ -21,6 +21,11 @@ use axum::routing::get;
 use axum::{Json, Router};
 use protocol::replication::{hlc_wall_ms, ReplicationStatus};
 
+/// These routes, for the OpenAPI document (`crate::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(status, rebuild::returned))]
+pub struct Api;
+
 /// The replication routes: the link itself and its status.
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -74,6 +79,14 @@ pub async fn report(state: &AppState) -> ReplicationStatus {
 
 /// `GET /v1/replication/status`, for the moderator, the peer and operations tools holding one of
 /// their secrets: it tells an outsider how far apart the pair is and whether the link is down.
+#[utoipa::path(
+    get,
+    path = "/v1/replication/status",
+    tag = "operations",
+    summary = "Replication status",
+    security(("operations" = [])),
+    responses((status = 200, description = "The replication link and backlog both ways", body = protocol::replication::ReplicationStatus), crate::error::Refusals)
+)]
 async fn status(
     axum::extract::State(state): axum::extract::State<AppState>,
     _: crate::extract::OperationsSecret,

@@ -34,6 +34,15 @@ fn bad(message: impl Into<String>) -> ApiFailure {
 
 /// `GET /v1/replication/returned`: the caller's own events held here, one page at a time, to the
 /// peer only (the replication secret).
+#[utoipa::path(
+    get,
+    path = "/v1/replication/returned",
+    tag = "replication",
+    summary = "The caller's events, to a deployment rebuilding from its peer",
+    security(("replication" = [])),
+    params(("origin" = String, Query, description = "The caller's deployment name"), ("after" = Option<u64>, Query, description = "Events after this sequence number"), ("below" = u64, Query, description = "Events below this sequence number")),
+    responses((status = 200, description = "One page of the caller's own events held here", body = protocol::replication::ReturnedEvents), crate::error::Refusals)
+)]
 pub async fn returned(
     State(state): State<AppState>,
     headers: HeaderMap,

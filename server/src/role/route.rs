@@ -10,6 +10,11 @@ use axum::{Json, Router};
 use protocol::moderation::{ActiveDeployment, KnownRole, ROLE_PATH};
 use protocol::ErrorCode;
 
+/// This route, for the OpenAPI document (`crate::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(push))]
+pub struct Api;
+
 /// The role route.
 pub fn router() -> Router<AppState> {
     Router::new().route(ROLE_PATH, post(push))
@@ -19,6 +24,15 @@ pub fn router() -> Router<AppState> {
 /// when it does not name this deployment among the pair (a misconfigured moderator, 422). An
 /// older epoch than the one known is not an error (pushes may cross); the answer says what is
 /// known.
+#[utoipa::path(
+    post,
+    path = "/v1/role",
+    tag = "operations",
+    summary = "The moderator's decision, pushed to the deployment",
+    security(("moderator" = [])),
+    request_body = protocol::moderation::ActiveDeployment,
+    responses((status = 200, description = "The decision this deployment now follows", body = protocol::moderation::KnownRole), crate::error::Refusals)
+)]
 async fn push(
     State(state): State<AppState>,
     // Checked before the body is read, so nobody without the secret gets the parser's attention.

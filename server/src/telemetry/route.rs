@@ -10,12 +10,25 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 
+/// This route, for the OpenAPI document (`crate::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(scrape))]
+pub struct Api;
+
 /// `GET /metrics`: the operations secret (the same as the detailed `/health`), since the series
 /// say how busy and how healthy the deployment is.
 pub fn router() -> Router<AppState> {
     Router::new().route("/metrics", get(scrape))
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    summary = "Metrics",
+    security(("operations" = [])),
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String), crate::error::Refusals)
+)]
 async fn scrape(State(state): State<AppState>, _: OperationsSecret) -> impl IntoResponse {
     let replication = crate::replication::report(&state).await;
     gauge!(PEER_REACHABLE).set(f64::from(u8::from(replication.peer_reachable)));
