@@ -14,6 +14,7 @@
 //! - `POST /v1/admin/failover` (`{"to": "redundant"}`) and `POST /v1/admin/release`: manual
 //!   failover for planned downtime, with the admin secret as bearer token (401 otherwise).
 //! - `GET /health`: the moderator itself answers.
+//! - `GET /v1/openapi.json`: the OpenAPI 3.1 document of all of these ([`ApiDoc`]).
 
 use crate::decision::Deployment;
 use crate::service::{Command, Handle, Status};
@@ -27,6 +28,44 @@ use protocol::moderation::FailoverRequest;
 use protocol::{ApiError, ErrorCode};
 use sha2::{Digest, Sha256};
 
+/// The moderator's OpenAPI 3.1 document, from the annotations above its handlers and the types
+/// it sends (as for the server, see `server::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "LiveChat moderator API", description = "Which deployment of the pair is active, why, \
+        and the manual failover for planned downtime.", license(name = "AGPL-3.0-or-later")),
+    paths(active, status, health, failover, release, status_page, crate::telemetry::scrape),
+    components(schemas(ApiError, ErrorCode)),
+    modifiers(&AdminSecret)
+)]
+pub struct ApiDoc;
+
+/// The bearer credential of the admin routes.
+struct AdminSecret;
+
+impl utoipa::Modify for AdminSecret {
+    fn modify(&self, document: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        document
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "admin",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .description(Some("The moderator's admin secret"))
+                        .build(),
+                ),
+            );
+    }
+}
+
+async fn openapi() -> Response {
+    use utoipa::OpenApi;
+    Json(ApiDoc::openapi()).into_response()
+}
+
 /// The moderator's routes.
 pub fn router(handle: Handle) -> Router {
     Router::new()
@@ -36,6 +75,7 @@ pub fn router(handle: Handle) -> Router {
         .route("/v1/admin/failover", post(failover))
         .route("/v1/admin/release", post(release))
         .route("/health", get(health))
+        .route("/v1/openapi.json", get(openapi))
         .route("/metrics", get(crate::telemetry::scrape))
         .fallback(|| async {
             failure(
@@ -73,6 +113,10 @@ fn failure(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> R
     (status, Json(body)).into_response()
 }
 
+#[utoipa::path(get, path = "/v1/active", tag = "moderator", summary = "The decision in force",
+    description = "Open to every origin; revalidate with `If-None-Match` (the `ETag` names the epoch).",
+    responses((status = 200, description = "The active deployment", body = protocol::moderation::ActiveDeployment),
+        (status = 304, description = "The decision is the one the caller has")))]
 async fn active(State(handle): State<Handle>, headers: HeaderMap) -> Response {
     let decision = handle.active();
     let etag = format!("\"epoch-{}\"", decision.epoch);
@@ -102,10 +146,14 @@ async fn active(State(handle): State<Handle>, headers: HeaderMap) -> Response {
 
 /// Read by the status page, operations tools and tests; not by other sites' scripts (no CORS),
 /// since it details both deployments' health and replication.
+#[utoipa::path(get, path = "/v1/status", tag = "moderator", summary = "Both deployments, the decision and its log",
+    responses((status = 200, description = "The moderator's view of the pair", body = Status)))]
 async fn status(State(handle): State<Handle>) -> Response {
     ([(header::CACHE_CONTROL, "no-store")], Json(handle.status())).into_response()
 }
 
+#[utoipa::path(get, path = "/health", tag = "moderator", summary = "The moderator answers",
+    responses((status = 200, description = "Up", body = Object, example = json!({"ok": true}))))]
 async fn health() -> Response {
     (
         [(header::CACHE_CONTROL, "no-store")],
@@ -137,6 +185,14 @@ fn unauthorised() -> Response {
     )
 }
 
+#[utoipa::path(post, path = "/v1/admin/failover", tag = "moderator", summary = "Pin a deployment (planned downtime)",
+    security(("admin" = [])), request_body = FailoverRequest,
+    responses((status = 200, description = "The new decision, pinned", body = protocol::moderation::ActiveDeployment),
+        (status = 400, description = "The body is not understood", body = ApiError),
+        (status = 401, description = "Without the admin secret", body = ApiError),
+        (status = 415, description = "The body is not JSON", body = ApiError),
+        (status = 422, description = "No such deployment", body = ApiError),
+        (status = 503, description = "The decision could not be logged", body = ApiError)))]
 async fn failover(
     State(handle): State<Handle>,
     headers: HeaderMap,
@@ -175,6 +231,11 @@ async fn failover(
     run(&handle, Command::Pin(target)).await
 }
 
+#[utoipa::path(post, path = "/v1/admin/release", tag = "moderator", summary = "Release the pin",
+    security(("admin" = [])),
+    responses((status = 200, description = "The decision, released", body = protocol::moderation::ActiveDeployment),
+        (status = 401, description = "Without the admin secret", body = ApiError),
+        (status = 503, description = "The decision could not be logged", body = ApiError)))]
 async fn release(State(handle): State<Handle>, headers: HeaderMap) -> Response {
     if !authorised(&handle, &headers) {
         return unauthorised();
@@ -193,6 +254,8 @@ async fn run(handle: &Handle, command: Command) -> Response {
     }
 }
 
+#[utoipa::path(get, path = "/", tag = "moderator", summary = "The status page",
+    responses((status = 200, description = "The same as `/v1/status`, for people", content_type = "text/html", body = String)))]
 async fn status_page(State(handle): State<Handle>) -> Response {
     (
         [(header::CACHE_CONTROL, "no-store")],

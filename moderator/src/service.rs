@@ -47,7 +47,7 @@ pub fn read_health(status: u16, body: &[u8]) -> (Option<HealthReport>, Option<St
 }
 
 /// The last probe of one deployment, as shown on `/v1/status`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ProbeReport {
     /// When it was taken (ms since the Unix epoch).
     pub at_ms: u64,
@@ -67,7 +67,7 @@ pub struct ProbeReport {
 }
 
 /// One deployment on `/v1/status`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct DeploymentStatus {
     /// Its id.
     pub id: String,
@@ -85,7 +85,7 @@ pub struct DeploymentStatus {
 }
 
 /// `GET /v1/status`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Status {
     /// The decision in force, as published on `/v1/active`.
     pub active: ActiveDeployment,

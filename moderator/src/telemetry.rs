@@ -68,6 +68,8 @@ pub fn problems(count: usize) {
 }
 
 /// `GET /metrics`.
+#[utoipa::path(get, path = "/metrics", tag = "moderator", summary = "Metrics",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 pub async fn scrape() -> impl IntoResponse {
     (
         [(

@@ -23,7 +23,7 @@
 use serde::{Deserialize, Serialize};
 
 /// One of the two deployments.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Deployment {
     /// The primary deployment, active whenever it is healthy and synchronised.
@@ -77,7 +77,7 @@ pub struct Probe {
 }
 
 /// Why the active deployment changed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// The moderator started with no decision log: the primary is active.
@@ -99,7 +99,7 @@ pub enum Reason {
 }
 
 /// One entry of the decision log: what is active from `epoch` on, and why.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Decision {
     /// Increments with every decision; clients and deployments ignore older epochs.
     pub epoch: u64,
