@@ -288,13 +288,7 @@ where
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(value)| ApiPath(value))
-            .map_err(|rejection| {
-                ApiFailure::new(
-                    StatusCode::BAD_REQUEST,
-                    ErrorCode::Malformed,
-                    rejection.body_text(),
-                )
-            })
+            .map_err(|rejection| malformed(rejection.body_text()))
     }
 }
 
@@ -312,12 +306,11 @@ where
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(value)| ApiQuery(value))
-            .map_err(|rejection| {
-                ApiFailure::new(
-                    StatusCode::BAD_REQUEST,
-                    ErrorCode::Malformed,
-                    rejection.body_text(),
-                )
-            })
+            .map_err(|rejection| malformed(rejection.body_text()))
     }
+}
+
+/// A refusal of parameters that are not understood, saying what was not.
+fn malformed(what: String) -> ApiFailure {
+    ApiFailure::new(StatusCode::BAD_REQUEST, ErrorCode::Malformed, what)
 }

@@ -372,3 +372,24 @@ async fn assets_are_served_with_the_wasm_type_compression_and_cache_headers() {
     assert_eq!(headers["cache-control"], "no-cache");
     assert_eq!(headers["access-control-allow-origin"], "*");
 }
+
+#[tokio::test]
+async fn parameters_not_understood_are_refused_as_api_errors() {
+    // Found by schemathesis: axum's own rejections are plain text; every refusal must be an
+    // `ApiError` naming what was not understood.
+    let server = TestServer::start().await;
+    let token = server.login("alice@example.com").await.token;
+    for path in [
+        "/v1/conversations/00000000-0000-7000-8000-000000000000/messages?after_seq=-1",
+        "/v1/admin/sites/%FF%FE",
+        "/v1/roster?site=%FF",
+    ] {
+        let (status, json) = server.http("GET", path, Some(&token), None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {json}");
+        assert_eq!(json["error"], "malformed", "{path}: {json}");
+        assert!(
+            json["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{path}: {json}"
+        );
+    }
+}

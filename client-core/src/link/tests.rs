@@ -334,17 +334,20 @@ impl Sim {
         self.drop_connections(deployment);
     }
 
+    /// The open connections to `deployment`.
+    fn connections_to(&self, deployment: usize) -> Vec<u64> {
+        self.connections
+            .iter()
+            .filter(|(_, (d, _))| *d == deployment)
+            .map(|(c, _)| *c)
+            .collect()
+    }
+
     /// The deployment shuts down gracefully: it tells its (reachable) clients it is draining,
     /// then dies with the connections still open closed.
     fn drain(&mut self, deployment: usize) {
         if self.reachable(deployment) {
-            let told: Vec<u64> = self
-                .connections
-                .iter()
-                .filter(|(_, (d, _))| *d == deployment)
-                .map(|(c, _)| *c)
-                .collect();
-            for conn in told {
+            for conn in self.connections_to(deployment) {
                 self.link.received(conn, self.now, ServerFrame::Draining);
             }
             self.settle();
@@ -354,13 +357,7 @@ impl Sim {
 
     /// The deployment closes its connections.
     fn drop_connections(&mut self, deployment: usize) {
-        let dead: Vec<u64> = self
-            .connections
-            .iter()
-            .filter(|(_, (d, _))| *d == deployment)
-            .map(|(c, _)| *c)
-            .collect();
-        for conn in dead {
+        for conn in self.connections_to(deployment) {
             self.connections.remove(&conn);
             self.link.closed(conn, self.now);
         }
