@@ -10,6 +10,7 @@ pub mod browser;
 pub mod burst;
 pub mod chaos;
 pub mod deployment;
+pub mod metrics;
 pub mod moderator;
 pub mod page;
 pub mod pair;

@@ -4,45 +4,13 @@
 //! JSON object per line, each naming the deployment, with the HTTP request's id on the lines a
 //! request causes.
 
-use daemon::http::{HttpClient, Method};
 use std::io::{Read, Write};
 use std::time::Duration;
 use tests::deployment::SITE_ID;
+use tests::metrics::{scrape, value};
 use tests::moderator::ModeratorProcess;
 use tests::pair::{prepare_pair, REPLICATION_SECRET};
 use tests::visitor::Visitor;
-
-/// The value of the series `name` whose labels include every one of `labels`, summed over the
-/// series that match (0 when none does).
-fn value(scrape: &str, name: &str, labels: &[&str]) -> f64 {
-    scrape
-        .lines()
-        .filter(|line| !line.starts_with('#'))
-        .filter_map(|line| line.rsplit_once(' '))
-        .filter(|(series, _)| {
-            let bare = series.split('{').next().unwrap_or_default();
-            bare == name && labels.iter().all(|l| series.contains(l))
-        })
-        .filter_map(|(_, number)| number.parse::<f64>().ok())
-        .sum()
-}
-
-async fn scrape(url: &str, secret: Option<&str>) -> (u16, String) {
-    let answer = HttpClient::default()
-        .call(
-            Method::GET,
-            &format!("{url}/metrics"),
-            secret,
-            None,
-            Duration::from_secs(10),
-        )
-        .await
-        .expect("the scrape is answered");
-    (
-        answer.status,
-        String::from_utf8_lossy(&answer.body).into_owned(),
-    )
-}
 
 /// A plain HTTP/1.1 GET of `/health`, with `request_id` set if given; returns the answer's head.
 fn health_with_request_id(port: u16, request_id: Option<&str>) -> String {

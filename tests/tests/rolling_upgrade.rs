@@ -7,7 +7,6 @@
 //! both deployments exactly once, every native visitor's outbox is empty, and the widget shows
 //! each of its messages once, online, with no error.
 
-use daemon::http::{HttpClient, Method};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,6 +15,7 @@ use tests::browser::{
     WAIT,
 };
 use tests::deployment::SITE_ID;
+use tests::metrics::{scrape, value};
 use tests::moderator::{ModeratorProcess, ADMIN_SECRET};
 use tests::page::serve_page;
 use tests::pair::{start_pair, stored_once_on_both, Member, REPLICATION_SECRET};
@@ -54,22 +54,8 @@ async fn chat_until(mut visitor: Visitor, stop: Arc<AtomicBool>) -> Visitor {
 
 /// How many WebSocket clients past `hello` the deployment serves, from its `/metrics`.
 async fn connections(member: &Member) -> f64 {
-    let answer = HttpClient::default()
-        .call(
-            Method::GET,
-            &format!("{}/metrics", member.url()),
-            Some(REPLICATION_SECRET),
-            None,
-            Duration::from_secs(10),
-        )
-        .await
-        .expect("the scrape is answered");
-    String::from_utf8_lossy(&answer.body)
-        .lines()
-        .filter(|line| line.starts_with("livechat_connections{"))
-        .filter_map(|line| line.rsplit_once(' '))
-        .filter_map(|(_, number)| number.parse::<f64>().ok())
-        .sum()
+    let (_, scraped) = scrape(&member.url(), Some(REPLICATION_SECRET)).await;
+    value(&scraped, "livechat_connections", &[])
 }
 
 /// Step 3 of the upgrade: waits until no client is left on `member`.
