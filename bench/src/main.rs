@@ -4,10 +4,12 @@
 //!
 //! Sections, in order: widget weight; the SQLite baseline; the relay baseline and the real
 //! throughput (with replication lag sampled meanwhile); latency at many quiet conversations; idle
-//! connections and their memory; kill -9 failovers and SIGSTOP freezes with active chats, and the
-//! messages lost or doubled across all of them.
+//! connections and their memory; kill -9 failovers, SIGSTOP freezes and black holes of the primary
+//! with active chats (`failover.rs`), and the messages lost or doubled across all of them.
 
+mod failover;
 mod load;
+mod peer;
 mod relay;
 mod report;
 mod sizes;
@@ -16,13 +18,12 @@ mod stats;
 
 use load::{Pace, Seen, Window};
 use stats::{now_us, quantile};
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tests::moderator::ModeratorProcess;
-use tests::pair::{in_sync, start_pair, Member};
+use tests::pair::{start_pair, Member};
 
 /// How much of everything to do.
 struct Scale {
@@ -34,6 +35,7 @@ struct Scale {
     failovers: usize,
     freezes: usize,
     failover_chats: usize,
+    black_holes: usize,
 }
 
 const QUICK: Scale = Scale {
@@ -45,6 +47,7 @@ const QUICK: Scale = Scale {
     failovers: 3,
     freezes: 1,
     failover_chats: 50,
+    black_holes: 1,
 };
 
 const FULL: Scale = Scale {
@@ -56,6 +59,7 @@ const FULL: Scale = Scale {
     failovers: 10,
     freezes: 3,
     failover_chats: 200,
+    black_holes: 3,
 };
 
 #[tokio::main]
@@ -158,32 +162,100 @@ async fn main() -> anyhow::Result<()> {
         "==> Failover: {} kill -9 and {} SIGSTOP of the primary with {} active chats",
         scale.failovers, scale.freezes, scale.failover_chats
     );
-    let outcome = failover::run(
-        scale.failovers,
-        scale.freezes,
+    use failover::Fault;
+    let rounds: Vec<Fault> = std::iter::repeat_n(Fault::Kill, scale.failovers)
+        .chain(std::iter::repeat_n(Fault::Freeze, scale.freezes))
+        .collect();
+    let direct = failover::run(&rounds, scale.failover_chats).await?;
+    println!(
+        "==> Black hole: {} times every path to and from the primary swallows its packets",
+        scale.black_holes
+    );
+    let holed = failover::run(
+        &vec![Fault::BlackHole; scale.black_holes],
         scale.failover_chats,
-        &out.join("failover.svg"),
     )
     .await?;
-    let mut kills = outcome.kill_resume_ms;
-    let mut freezes = outcome.freeze_resume_ms;
+    for (name, fault, outcome) in [
+        ("failover", Fault::Kill, &direct),
+        ("freeze", Fault::Freeze, &direct),
+        ("black_hole", Fault::BlackHole, &holed),
+    ] {
+        let mut resumed = outcome.resume_ms(fault);
+        add(
+            &mut figures,
+            &format!("{name}_resume_ms_p50"),
+            quantile(&mut resumed, 0.5),
+        );
+        add(
+            &mut figures,
+            &format!("{name}_resume_ms_max"),
+            resumed.iter().copied().fold(0.0, f64::max),
+        );
+        add(
+            &mut figures,
+            &format!("{name}_worst_latency_ms"),
+            outcome.worst_latency_ms(fault),
+        );
+    }
+    println!(
+        "==> The peer beside us: Socket.IO 4 behind nginx with a backup upstream, {} kills of the primary with {} chats",
+        scale.failovers, scale.failover_chats
+    );
+    let mut series = Vec::new();
+    if let Some(trace) = &direct.first_round {
+        series.push((
+            "this product: primary, redundant and moderator",
+            "#2b6cb0",
+            trace,
+        ));
+    }
+    let peer = peer::run(&out, scale.failover_chats, scale.failovers).await;
+    match &peer {
+        Ok(peer) => {
+            let mut resumed = peer.resume_ms.clone();
+            add(
+                &mut figures,
+                "peer_resume_ms_p50",
+                quantile(&mut resumed, 0.5),
+            );
+            add(
+                &mut figures,
+                "peer_resume_ms_max",
+                resumed.iter().copied().fold(0.0, f64::max),
+            );
+            let mut lost = peer.lost_per_kill.clone();
+            let mut written = peer.written_per_kill.clone();
+            add(
+                &mut figures,
+                "peer_messages_lost_per_kill_p50",
+                quantile(&mut lost, 0.5),
+            );
+            add(
+                &mut figures,
+                "peer_messages_written_per_kill_p50",
+                quantile(&mut written, 0.5),
+            );
+            add(&mut figures, "peer_duplicates", peer.duplicates as f64);
+            series.push((
+                "Socket.IO 4 and nginx (backup upstream)",
+                "#dd6b20",
+                &peer.first_round,
+            ));
+        }
+        Err(why) => println!("  skipped: {why}"),
+    }
+    report::failover_svg(&out.join("failover.svg"), &series)?;
     add(
         &mut figures,
-        "failover_resume_ms_p50",
-        quantile(&mut kills, 0.5),
+        "messages_lost",
+        (direct.lost + holed.lost) as f64,
     );
     add(
         &mut figures,
-        "failover_resume_ms_max",
-        kills.iter().copied().fold(0.0, f64::max),
+        "duplicates",
+        (direct.duplicates + holed.duplicates) as f64,
     );
-    add(
-        &mut figures,
-        "freeze_resume_ms_p50",
-        quantile(&mut freezes, 0.5),
-    );
-    add(&mut figures, "messages_lost", outcome.lost as f64);
-    add(&mut figures, "duplicates", outcome.duplicates as f64);
 
     let context = vec![
         (
@@ -402,191 +474,5 @@ mod idle {
         let after = super::stats::rss_bytes(pid);
         let per = after.saturating_sub(before) as f64 / held.len().max(1) as f64;
         Ok((held.len(), per))
-    }
-}
-
-mod failover {
-    //! kill -9 (or SIGSTOP) of the active primary while chats go on; per chat, the time from the
-    //! fault to the first message delivered end to end afterwards; then the primary returns, the
-    //! moderator fails back once it holds everything, and the next round starts.
-
-    use super::*;
-
-    /// What the failover rounds measured.
-    pub struct Outcome {
-        pub kill_resume_ms: Vec<f64>,
-        pub freeze_resume_ms: Vec<f64>,
-        pub lost: u64,
-        pub duplicates: u64,
-    }
-
-    pub async fn run(
-        kills: usize,
-        freezes: usize,
-        chats: usize,
-        svg: &std::path::Path,
-    ) -> anyhow::Result<Outcome> {
-        let (mut primary, redundant) = start_pair(0);
-        let moderator = ModeratorProcess::start(&primary, &redundant);
-        moderator.wait_until_pushed().await;
-        let deployments = vec![primary.url(), redundant.url()];
-        let token = load::operator_token(&primary.url()).await?;
-        // The chats go on until every round is done.
-        let until = load::deadline(u64::MAX);
-        let window = Window {
-            from_us: 0,
-            to_us: u64::MAX,
-        };
-        let seen = Arc::new(Seen::default());
-        let operator = load::operator(
-            deployments.clone(),
-            Some(moderator.url.clone()),
-            token,
-            window,
-            u64::MAX,
-            seen.clone(),
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let visitors: Vec<_> = (0..chats)
-            .map(|i| {
-                let period = Duration::from_millis(100);
-                load::visitor(
-                    deployments.clone(),
-                    Some(moderator.url.clone()),
-                    Pace::Every {
-                        period,
-                        offset: period.mul_f64(i as f64 / chats as f64),
-                    },
-                    window,
-                    until.clone(),
-                    seen.clone(),
-                )
-            })
-            .collect();
-        tokio::time::sleep(Duration::from_secs(3)).await;
-
-        let mut outcome = Outcome {
-            kill_resume_ms: Vec::new(),
-            freeze_resume_ms: Vec::new(),
-            lost: 0,
-            duplicates: 0,
-        };
-        for round in 0..kills + freezes {
-            let freeze = round >= kills;
-            // Failback itself waits until the primary holds everything; the chats never stop,
-            // so the two are never identical at an instant until the end.
-            moderator
-                .wait_for_active("primary", Duration::from_secs(60))
-                .await;
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            let chats_now: std::collections::BTreeSet<_> = {
-                let deliveries = seen.deliveries.lock().expect("lock");
-                let recent = now_us().saturating_sub(1_000_000);
-                deliveries
-                    .iter()
-                    .filter(|(_, t)| *t >= recent)
-                    .map(|(c, _)| *c)
-                    .collect()
-            };
-            let fault_us = now_us();
-            if freeze {
-                primary.freeze();
-            } else {
-                primary.kill9();
-            }
-            let switched = moderator
-                .wait_for_active("redundant", Duration::from_secs(30))
-                .await;
-            let switch_us = now_us();
-            let _ = switched;
-            tokio::time::sleep(Duration::from_secs(4)).await;
-            let resumed = resume_times(&seen, &chats_now, fault_us);
-            println!(
-                "  round {}: {} of the primary, {} chats live, {} resumed, moderator switched after {} ms",
-                round + 1,
-                if freeze { "SIGSTOP" } else { "kill -9" },
-                chats_now.len(),
-                resumed.len(),
-                (switch_us - fault_us) / 1000
-            );
-            if freeze {
-                outcome.freeze_resume_ms.extend(resumed);
-                primary.thaw();
-                // A thawed primary rejoins; restarting it as well keeps rounds alike.
-                primary.kill9();
-                primary.start();
-            } else {
-                outcome.kill_resume_ms.extend(resumed);
-                primary.start();
-            }
-            if round == 0 {
-                let points: Vec<(u64, f64)> = seen
-                    .latencies
-                    .lock()
-                    .expect("lock")
-                    .iter()
-                    .filter(|(sent, _)| {
-                        *sent + 3_000_000 >= fault_us && *sent <= fault_us + 4_000_000
-                    })
-                    .copied()
-                    .collect();
-                if let Some(dir) = svg.parent() {
-                    std::fs::create_dir_all(dir)?;
-                }
-                report::failover_svg(svg, &points, fault_us, Some(switch_us))?;
-            }
-        }
-        until.store(now_us(), Ordering::Relaxed);
-        let mut written = 0;
-        for visitor in visitors {
-            written += visitor.await.unwrap_or(0);
-        }
-        operator.abort();
-        moderator
-            .wait_for_active("primary", Duration::from_secs(60))
-            .await;
-        in_sync(&primary, &redundant).await;
-        for dir in [primary.data_dir.path(), redundant.data_dir.path()] {
-            let (stored, doubled) = count_messages(dir)?;
-            outcome.lost = outcome.lost.max(written.saturating_sub(stored));
-            outcome.duplicates = outcome.duplicates.max(doubled);
-        }
-        Ok(outcome)
-    }
-
-    /// Per chat that was live before the fault, the time (ms) from the fault to its first
-    /// delivery to the operator afterwards.
-    fn resume_times(
-        seen: &Seen,
-        chats: &std::collections::BTreeSet<protocol::ConversationId>,
-        fault_us: u64,
-    ) -> Vec<f64> {
-        let deliveries = seen.deliveries.lock().expect("lock");
-        let mut first: BTreeMap<protocol::ConversationId, u64> = BTreeMap::new();
-        for (conversation, at) in deliveries.iter() {
-            if *at > fault_us && chats.contains(conversation) {
-                first.entry(*conversation).or_insert(*at);
-            }
-        }
-        first
-            .values()
-            .map(|at| (at - fault_us) as f64 / 1000.0)
-            .collect()
-    }
-
-    /// Visitor messages stored, and how many were stored twice under different ids (the same
-    /// conversation and body, which carries the send time).
-    fn count_messages(dir: &std::path::Path) -> anyhow::Result<(u64, u64)> {
-        let conn = rusqlite::Connection::open_with_flags(
-            dir.join("livechat.sqlite3"),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )?;
-        let (stored, distinct): (i64, i64) = conn.query_row(
-            "SELECT COUNT(*), COUNT(DISTINCT conversation_id || '|' || body) FROM messages
-             WHERE author_kind = 'visitor'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        Ok((stored as u64, (stored - distinct) as u64))
     }
 }

@@ -26,6 +26,9 @@ impl Link {
             *ours = Some(token.clone());
         }
         let replicates = *replicates;
+        // A wait for an acknowledgement belongs to the connection it was sent on; the resent
+        // outbox starts a new one.
+        self.awaiting_since = None;
         self.phase = Phase::Online {
             conn,
             target,
@@ -84,8 +87,7 @@ impl Link {
                 if self.suspect(known.deployment, now) {
                     self.deferred_redirect = Some(known);
                 } else {
-                    self.actions.push_back(Action::Close { conn });
-                    self.connect_to(known.deployment, now);
+                    self.switch_to(conn, known.deployment, now);
                 }
             }
             ServerFrame::Draining => self.leave_draining(conn, now),

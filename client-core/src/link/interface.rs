@@ -16,10 +16,19 @@ pub struct LinkConfig {
     pub heartbeat_ms: u64,
     /// Declare the link dead after this long without receiving anything, in ms.
     pub silence_ms: u64,
+    /// While a message sent is not yet acknowledged: send a `ping` after this long without
+    /// sending anything, in ms.
+    pub awaiting_heartbeat_ms: u64,
+    /// While a message sent is not yet acknowledged: declare the link dead after this long
+    /// without receiving anything since the wait began, in ms.
+    pub awaiting_silence_ms: u64,
     /// How long the moderator may take to answer, in ms.
     pub moderator_timeout_ms: u64,
     /// How long opening a connection and getting its welcome may take, in ms.
     pub connect_timeout_ms: u64,
+    /// How long the deployment a working connection is left for (on a redirect or a return) may
+    /// take to welcome, in ms; a healthy one does in milliseconds.
+    pub switch_timeout_ms: u64,
     /// How long a deployment that failed is not returned to on a redirect, in ms.
     pub suspect_ms: u64,
     /// Seeds the jitter of the backoff (any value; different per client).
@@ -27,15 +36,21 @@ pub struct LinkConfig {
 }
 
 impl LinkConfig {
-    /// The defaults: a heartbeat every second, dead after 2.5 s of silence.
+    /// The defaults: a heartbeat every second, dead after 2.5 s of silence; while a message
+    /// waits for its acknowledgement (which a healthy deployment sends within milliseconds),
+    /// a heartbeat every 500 ms and dead after 1.5 s of silence. An idle link costs one ping a
+    /// second; a frozen or black-holed deployment costs a writing visitor 1.5 s.
     pub fn new(deployments: Vec<String>, moderator: Option<String>, seed: u64) -> Self {
         Self {
             deployments,
             moderator,
             heartbeat_ms: 1_000,
             silence_ms: 2_500,
+            awaiting_heartbeat_ms: 500,
+            awaiting_silence_ms: 1_500,
             moderator_timeout_ms: 800,
             connect_timeout_ms: 4_000,
+            switch_timeout_ms: 1_000,
             suspect_ms: 5_000,
             seed,
         }

@@ -22,7 +22,12 @@
 //!
 //! **Liveness.** While online the link sends `ping` whenever it has sent nothing for
 //! `heartbeat_ms`, and declares the link dead when nothing at all arrived for `silence_ms`, which
-//! catches a frozen server or a black-holed network that never closes the socket.
+//! catches a frozen server or a black-holed network that never closes the socket. While a
+//! message it sent waits for its `ack`, both are shorter (`awaiting_heartbeat_ms`,
+//! `awaiting_silence_ms`, counted from the later of the last frame received and the start of the
+//! wait): a healthy deployment acknowledges within milliseconds and answers pings even while its
+//! disk is slow, so a visitor who is writing leaves a frozen one sooner, and an idle link pays
+//! nothing for it.
 //!
 //! **The outbox.** Every message written goes into the outbox first, and is sent at once if the
 //! link is online. After every welcome the whole outbox is sent again (same ids, stored once). A
@@ -97,6 +102,8 @@ pub struct Link {
     suspect_until: Vec<u64>,
     last_welcomed_by: Option<usize>,
     nonce: u64,
+    /// Since when a message sent on the current connection has waited for its `ack`, if one has.
+    awaiting_since: Option<u64>,
     rng: u64,
     actions: VecDeque<Action>,
     events: VecDeque<Event>,
@@ -134,6 +141,7 @@ impl Link {
         Link {
             suspect_until: vec![0; config.deployments.len()],
             rng: config.seed | 1,
+            awaiting_since: None,
             followed_epoch: known.map_or(0, |k| k.epoch),
             config,
             auth,
@@ -209,8 +217,7 @@ impl Link {
             if let Some(known) = self.known.filter(|k| k.deployment != target) {
                 if !self.suspect(known.deployment, now) {
                     self.returning = true;
-                    self.actions.push_back(Action::Close { conn });
-                    self.connect_to(known.deployment, now);
+                    self.switch_to(conn, known.deployment, now);
                 }
             }
             return;
@@ -275,6 +282,9 @@ impl Link {
                     last_tx,
                 };
                 self.on_frame(conn, target, now, frame);
+                if !self.awaits_ack() {
+                    self.awaiting_since = None;
+                }
             }
             _ => {}
         }
@@ -301,7 +311,7 @@ impl Link {
                 last_rx,
                 last_tx,
             } => {
-                if now >= last_rx + self.config.silence_ms {
+                if now >= self.silence_deadline(last_rx) {
                     self.actions.push_back(Action::Close { conn });
                     self.fail(now);
                     return;
@@ -310,8 +320,7 @@ impl Link {
                     if now >= self.suspect_until[redirect.deployment] {
                         self.deferred_redirect = None;
                         if redirect.deployment != target {
-                            self.actions.push_back(Action::Close { conn });
-                            self.connect_to(redirect.deployment, now);
+                            self.switch_to(conn, redirect.deployment, now);
                             return;
                         }
                     }
@@ -326,7 +335,7 @@ impl Link {
                         });
                     }
                 }
-                if now >= last_tx + self.config.heartbeat_ms {
+                if now >= self.heartbeat_deadline(last_tx) {
                     self.nonce += 1;
                     self.send_on(conn, now, ClientFrame::Ping { nonce: self.nonce });
                 }
@@ -346,8 +355,9 @@ impl Link {
             Phase::Online {
                 last_rx, last_tx, ..
             } => {
-                let mut next =
-                    (last_rx + self.config.silence_ms).min(last_tx + self.config.heartbeat_ms);
+                let mut next = self
+                    .silence_deadline(last_rx)
+                    .min(self.heartbeat_deadline(last_tx));
                 if let Some(redirect) = self.deferred_redirect {
                     next = next.min(self.suspect_until[redirect.deployment]);
                 }
@@ -444,7 +454,37 @@ impl Link {
         }
     }
 
+    /// Whether a message in the outbox has not been acknowledged by the current deployment.
+    fn awaits_ack(&self) -> bool {
+        self.outbox
+            .pending()
+            .iter()
+            .any(|m| !self.acked.contains(&m.message_id))
+    }
+
+    /// When the current connection is dead if nothing arrives before, given the last receipt.
+    fn silence_deadline(&self, last_rx: u64) -> u64 {
+        let idle = last_rx + self.config.silence_ms;
+        match self.awaiting_since {
+            Some(since) => idle.min(last_rx.max(since) + self.config.awaiting_silence_ms),
+            None => idle,
+        }
+    }
+
+    /// When the next `ping` is due if nothing else is sent before, given the last send.
+    fn heartbeat_deadline(&self, last_tx: u64) -> u64 {
+        last_tx
+            + if self.awaiting_since.is_some() {
+                self.config.awaiting_heartbeat_ms
+            } else {
+                self.config.heartbeat_ms
+            }
+    }
+
     fn send_on(&mut self, conn: u64, now: u64, frame: ClientFrame) {
+        if matches!(frame, ClientFrame::Send { .. }) && self.awaiting_since.is_none() {
+            self.awaiting_since = Some(now);
+        }
         if let Phase::Online {
             conn: current,
             target,
@@ -538,6 +578,23 @@ impl Link {
             until: now + self.config.connect_timeout_ms,
         };
         self.set_status(LinkStatus::Connecting);
+    }
+
+    /// Leaves the working connection `conn` for `target` (a redirect, or a return to the
+    /// deployment believed active). The target is expected to welcome within
+    /// `switch_timeout_ms`: one that does not (frozen, or cut off by a network that swallows
+    /// packets, before the moderator noticed) is left for the deployment just left, which was
+    /// working, instead of holding every message for the whole connect timeout.
+    pub(super) fn switch_to(&mut self, conn: u64, target: usize, now: u64) {
+        self.actions.push_back(Action::Close { conn });
+        self.connect_to(target, now);
+        if let Phase::Connecting { until, .. } = &mut self.phase {
+            *until = now
+                + self
+                    .config
+                    .switch_timeout_ms
+                    .min(self.config.connect_timeout_ms);
+        }
     }
 
     fn fail(&mut self, now: u64) {

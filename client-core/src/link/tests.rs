@@ -15,6 +15,9 @@ const MODERATOR: &str = "http://moderator.test";
 struct SimDeployment {
     up: bool,
     frozen: bool,
+    /// Its disk stalls: messages sent to it are neither stored nor acknowledged, but the
+    /// process runs and answers pings.
+    stalled: bool,
     stored: BTreeSet<MessageId>,
 }
 
@@ -230,6 +233,7 @@ impl Sim {
                 }
                 replies
             }
+            ClientFrame::Send { .. } if self.deployments[target].stalled => vec![],
             ClientFrame::Send { message_id, .. } => {
                 self.deployments[target].stored.insert(message_id);
                 let ack = ServerFrame::Ack {
@@ -503,6 +507,36 @@ fn a_frozen_deployment_is_detected_by_silence_and_left() {
 }
 
 #[test]
+fn a_frozen_deployment_is_left_sooner_while_a_message_waits_for_its_ack() {
+    let mut sim = Sim::new(false);
+    // Idle for a while, so the last frame received is old when the message is written.
+    sim.advance(900);
+    sim.deployments[0].frozen = true;
+    sim.write(1);
+    let written = sim.now;
+    sim.advance(1_400);
+    assert_eq!(sim.online_at(), Some(0), "1.5 s from the write are allowed");
+    sim.advance(200);
+    assert_eq!(sim.online_at(), Some(1));
+    assert!(sim.now - written <= 1_600);
+    assert!(sim.deployments[1].stored.contains(&sim.written[0]));
+}
+
+#[test]
+fn a_slow_acknowledgement_from_a_deployment_that_answers_pings_is_waited_for() {
+    let mut sim = Sim::new(false);
+    sim.deployments[0].stalled = true;
+    sim.write(1);
+    // Pings every 500 ms are answered, so the link stays where it is however long the disk takes.
+    sim.advance(10_000);
+    assert_eq!(sim.online_at(), Some(0));
+    assert_eq!(sim.opened_to, vec![0], "never left");
+    sim.deployments[0].stalled = false;
+    sim.kill(0);
+    assert!(sim.deployments[1].stored.contains(&sim.written[0]));
+}
+
+#[test]
 fn messages_stay_in_the_outbox_until_they_are_on_both_deployments() {
     let mut sim = Sim::new(false);
     sim.replicating = false;
@@ -586,6 +620,30 @@ fn a_client_returns_to_a_primary_that_came_back_before_the_moderator_noticed() {
     sim.deployments[0].up = true;
     sim.advance(20_000);
     assert_eq!(sim.online_at(), Some(1));
+}
+
+#[test]
+fn a_return_to_a_deployment_that_froze_meanwhile_falls_back_within_a_second() {
+    let mut sim = Sim::new(true);
+    sim.kill(0);
+    sim.deployments[0].up = true;
+    assert_eq!(sim.online_at(), Some(1));
+    // The primary freezes before the moderator noticed anything: it still names the primary,
+    // so the client's next question sends it back there, into a socket nobody answers.
+    sim.deployments[0].frozen = true;
+    let opened = sim.opened_to.len();
+    let mut waited = 0;
+    while sim.opened_to.len() == opened && waited < 10_000 {
+        sim.advance(50);
+        waited += 50;
+    }
+    assert_eq!(sim.opened_to[opened], 0, "it tried to return");
+    let left_at = sim.now;
+    sim.write(1);
+    sim.advance(1_100);
+    assert_eq!(sim.online_at(), Some(1), "back where it was after a second");
+    assert!(sim.now - left_at <= 1_100);
+    assert!(sim.deployments[1].stored.contains(&sim.written[0]));
 }
 
 mod schedules {
