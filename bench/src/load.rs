@@ -5,7 +5,8 @@
 use crate::stats::now_us;
 use client_core::Event;
 use native_client::{Client, ClientOptions};
-use protocol::{Auth, AuthorKind, ServerFrame};
+use protocol::{Auth, AuthorKind, ClientFrame, ServerFrame};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -91,15 +92,41 @@ pub fn operator(
     };
     tokio::spawn(async move {
         let mut client = Client::start(options);
+        // What it has, so that after a failover it asks for what it missed (as the console
+        // does) and counts each message once: the messages a failover delays most are the ones
+        // stored while the operator was reconnecting, which reach it only this way.
+        let mut latest: HashMap<protocol::ConversationId, u64> = HashMap::new();
+        let mut counted: HashSet<protocol::MessageId> = HashSet::new();
+        let mut welcomed = false;
         while now_us() < until_us {
             let wait = Duration::from_micros(until_us.saturating_sub(now_us()));
             let Ok(Some(event)) = tokio::time::timeout(wait, client.next_event()).await else {
                 break;
             };
-            if let Event::Frame(ServerFrame::Message { message }) = event {
-                if message.author.kind != AuthorKind::Visitor {
+            let messages = match event {
+                Event::Welcome { .. } => {
+                    if std::mem::replace(&mut welcomed, true) {
+                        for (conversation_id, seq) in &latest {
+                            client.send(ClientFrame::Sync {
+                                conversation_id: *conversation_id,
+                                // Sequence numbers are each deployment's own: a margin
+                                // covers a difference, and duplicates are skipped below.
+                                after_seq: seq.saturating_sub(SYNC_MARGIN),
+                            });
+                        }
+                    }
                     continue;
                 }
+                Event::Frame(ServerFrame::Message { message }) => vec![message],
+                Event::Frame(ServerFrame::History { messages, .. }) => messages,
+                _ => continue,
+            };
+            for message in messages {
+                if message.author.kind != AuthorKind::Visitor || !counted.insert(message.id) {
+                    continue;
+                }
+                let seq = latest.entry(message.conversation_id).or_default();
+                *seq = (*seq).max(message.seq);
                 let Ok(sent) = message.body.parse::<u64>() else {
                     continue;
                 };
@@ -117,6 +144,9 @@ pub fn operator(
         }
     })
 }
+
+/// How far back (in sequence numbers) an operator asks for a conversation after a failover.
+const SYNC_MARGIN: u64 = 20;
 
 /// How a visitor writes.
 #[derive(Clone, Copy)]

@@ -16,12 +16,16 @@ pub struct LinkConfig {
     pub heartbeat_ms: u64,
     /// Declare the link dead after this long without receiving anything, in ms.
     pub silence_ms: u64,
-    /// While a message sent is not yet acknowledged: send a `ping` after this long without
-    /// sending anything, in ms.
-    pub awaiting_heartbeat_ms: u64,
-    /// While a message sent is not yet acknowledged: declare the link dead after this long
-    /// without receiving anything since the wait began, in ms.
-    pub awaiting_silence_ms: u64,
+    /// While the chat is active (a message written or received in the last `active_window_ms`,
+    /// or one sent and not yet acknowledged): send a `ping` after this long without sending
+    /// anything, in ms.
+    pub active_heartbeat_ms: u64,
+    /// While the chat is active: declare the link dead after this long without receiving
+    /// anything (counted from the later of the last receipt and the start of a wait for an
+    /// acknowledgement), in ms.
+    pub active_silence_ms: u64,
+    /// How long after the last message written or received a chat counts as active, in ms.
+    pub active_window_ms: u64,
     /// How long the moderator may take to answer, in ms.
     pub moderator_timeout_ms: u64,
     /// How long opening a connection and getting its welcome may take, in ms.
@@ -36,18 +40,20 @@ pub struct LinkConfig {
 }
 
 impl LinkConfig {
-    /// The defaults: a heartbeat every second, dead after 2.5 s of silence; while a message
-    /// waits for its acknowledgement (which a healthy deployment sends within milliseconds),
-    /// a heartbeat every 500 ms and dead after 1.5 s of silence. An idle link costs one ping a
-    /// second; a frozen or black-holed deployment costs a writing visitor 1.5 s.
+    /// The defaults: a heartbeat every second, dead after 2.5 s of silence; while the chat is
+    /// active (a message in the last 10 s, or one waiting for its acknowledgement, which a
+    /// healthy deployment sends within milliseconds), a heartbeat every 500 ms and dead after
+    /// 1.5 s of silence. An idle link costs one ping a second; a frozen or black-holed
+    /// deployment costs a chat in progress 1.5 s.
     pub fn new(deployments: Vec<String>, moderator: Option<String>, seed: u64) -> Self {
         Self {
             deployments,
             moderator,
             heartbeat_ms: 1_000,
             silence_ms: 2_500,
-            awaiting_heartbeat_ms: 500,
-            awaiting_silence_ms: 1_500,
+            active_heartbeat_ms: 500,
+            active_silence_ms: 1_500,
+            active_window_ms: 10_000,
             moderator_timeout_ms: 800,
             connect_timeout_ms: 4_000,
             switch_timeout_ms: 1_000,

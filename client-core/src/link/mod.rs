@@ -22,12 +22,12 @@
 //!
 //! **Liveness.** While online the link sends `ping` whenever it has sent nothing for
 //! `heartbeat_ms`, and declares the link dead when nothing at all arrived for `silence_ms`, which
-//! catches a frozen server or a black-holed network that never closes the socket. While a
-//! message it sent waits for its `ack`, both are shorter (`awaiting_heartbeat_ms`,
-//! `awaiting_silence_ms`, counted from the later of the last frame received and the start of the
-//! wait): a healthy deployment acknowledges within milliseconds and answers pings even while its
-//! disk is slow, so a visitor who is writing leaves a frozen one sooner, and an idle link pays
-//! nothing for it.
+//! catches a frozen server or a black-holed network that never closes the socket. While the chat
+//! is active (a message written or received within `active_window_ms`, or one sent and waiting
+//! for its `ack`), both are shorter (`active_heartbeat_ms`, `active_silence_ms`; a wait for an
+//! `ack` counts from its start, not from the last frame received): a healthy deployment
+//! acknowledges within milliseconds and answers pings even while its disk is slow, so a chat in
+//! progress leaves a frozen deployment sooner, and an idle link pays nothing for it.
 //!
 //! **The outbox.** Every message written goes into the outbox first, and is sent at once if the
 //! link is online. After every welcome the whole outbox is sent again (same ids, stored once). A
@@ -104,6 +104,8 @@ pub struct Link {
     nonce: u64,
     /// Since when a message sent on the current connection has waited for its `ack`, if one has.
     awaiting_since: Option<u64>,
+    /// When a message was last written or received, if ever.
+    last_activity: Option<u64>,
     rng: u64,
     actions: VecDeque<Action>,
     events: VecDeque<Event>,
@@ -142,6 +144,7 @@ impl Link {
             suspect_until: vec![0; config.deployments.len()],
             rng: config.seed | 1,
             awaiting_since: None,
+            last_activity: None,
             followed_epoch: known.map_or(0, |k| k.epoch),
             config,
             auth,
@@ -281,6 +284,9 @@ impl Link {
                     last_rx: now,
                     last_tx,
                 };
+                if matches!(frame, ServerFrame::Message { .. }) {
+                    self.last_activity = Some(now);
+                }
                 self.on_frame(conn, target, now, frame);
                 if !self.awaits_ack() {
                     self.awaiting_since = None;
@@ -462,28 +468,41 @@ impl Link {
             .any(|m| !self.acked.contains(&m.message_id))
     }
 
-    /// When the current connection is dead if nothing arrives before, given the last receipt.
+    /// Whether the chat counted as active at `at`.
+    fn active_at(&self, at: u64) -> bool {
+        self.awaiting_since.is_some()
+            || self
+                .last_activity
+                .is_some_and(|last| at < last + self.config.active_window_ms)
+    }
+
+    /// When the current connection is dead if nothing arrives before, given the last receipt:
+    /// the shorter threshold applies to a silence that began while the chat was active.
     fn silence_deadline(&self, last_rx: u64) -> u64 {
         let idle = last_rx + self.config.silence_ms;
-        match self.awaiting_since {
-            Some(since) => idle.min(last_rx.max(since) + self.config.awaiting_silence_ms),
-            None => idle,
+        if !self.active_at(last_rx) {
+            return idle;
         }
+        let from = self
+            .awaiting_since
+            .map_or(last_rx, |since| since.max(last_rx));
+        idle.min(from + self.config.active_silence_ms)
     }
 
     /// When the next `ping` is due if nothing else is sent before, given the last send.
     fn heartbeat_deadline(&self, last_tx: u64) -> u64 {
         last_tx
-            + if self.awaiting_since.is_some() {
-                self.config.awaiting_heartbeat_ms
+            + if self.active_at(last_tx) {
+                self.config.active_heartbeat_ms
             } else {
                 self.config.heartbeat_ms
             }
     }
 
     fn send_on(&mut self, conn: u64, now: u64, frame: ClientFrame) {
-        if matches!(frame, ClientFrame::Send { .. }) && self.awaiting_since.is_none() {
-            self.awaiting_since = Some(now);
+        if matches!(frame, ClientFrame::Send { .. }) {
+            self.last_activity = Some(now);
+            self.awaiting_since.get_or_insert(now);
         }
         if let Phase::Online {
             conn: current,

@@ -523,6 +523,42 @@ fn a_frozen_deployment_is_left_sooner_while_a_message_waits_for_its_ack() {
 }
 
 #[test]
+fn a_frozen_deployment_is_left_sooner_by_a_client_receiving_a_chat_than_by_an_idle_one() {
+    let mut sim = Sim::new(false);
+    // An operator's message arrives; the client itself writes nothing.
+    let conn = sim.connections_to(0)[0];
+    let incoming = stored_message(MessageId::from_parts(99, [2; 10]));
+    sim.link
+        .received(conn, sim.now, ServerFrame::Message { message: incoming });
+    sim.deployments[0].frozen = true;
+    let frozen_at = sim.now;
+    sim.advance(1_400);
+    assert_eq!(sim.online_at(), Some(0));
+    sim.advance(200);
+    assert_eq!(sim.online_at(), Some(1), "1.5 s while the chat is active");
+    assert!(sim.now - frozen_at <= 1_600);
+}
+
+#[test]
+fn a_chat_without_a_message_for_ten_seconds_is_idle_again() {
+    let mut sim = Sim::new(false);
+    let conn = sim.connections_to(0)[0];
+    let incoming = stored_message(MessageId::from_parts(99, [2; 10]));
+    sim.link
+        .received(conn, sim.now, ServerFrame::Message { message: incoming });
+    sim.advance(11_000);
+    sim.deployments[0].frozen = true;
+    sim.advance(2_000);
+    assert_eq!(
+        sim.online_at(),
+        Some(0),
+        "idle: 2.5 s of silence are allowed"
+    );
+    sim.advance(1_000);
+    assert_eq!(sim.online_at(), Some(1));
+}
+
+#[test]
 fn a_slow_acknowledgement_from_a_deployment_that_answers_pings_is_waited_for() {
     let mut sim = Sim::new(false);
     sim.deployments[0].stalled = true;
