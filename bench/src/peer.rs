@@ -84,16 +84,13 @@ fn run_blocking(out: &Path, chats: usize, kills: usize) -> Result<Outcome, Strin
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    let output = child.wait_with_output().map_err(|e| e.to_string())?;
-    if !output.status.success() {
-        return Err(format!("the peer's run failed ({})", output.status));
+    let status = child.wait().map_err(|e| e.to_string())?;
+    if !status.success() {
+        return Err(format!("the peer's run failed ({status})"));
     }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let line = stdout
-        .lines()
-        .last()
-        .ok_or("the peer's run printed nothing")?;
-    parse(line)
+    let result = std::fs::read_to_string(work.path().join("result.json"))
+        .map_err(|e| format!("the peer's result: {e}"))?;
+    parse(&result)
 }
 
 fn find_nginx() -> Option<PathBuf> {
