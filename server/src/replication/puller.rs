@@ -1,7 +1,8 @@
 //! Pulling the peer's event log into this deployment, for as long as the deployment runs.
 //!
-//! Each batch is applied in one transaction together with the new cursor, so a crash can neither
-//! skip nor apply an event twice; only then is it confirmed to the peer. Applied messages and
+//! Each batch (or every batch already waiting on the socket, together) is applied in one
+//! transaction with the new cursor, so a crash can neither skip nor apply an event twice; only then
+//! is it confirmed to the peer. Applied messages and
 //! conversation changes are published to our own hub: a visitor connected here and an operator
 //! connected to the peer chat in near real time (live relay).
 
@@ -11,7 +12,7 @@ use crate::problems::{check_introduction, Problem};
 use crate::state::AppState;
 use crate::store::StoreError;
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use protocol::replication::{Change, LoggedEvent, ReplicationFrame};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -20,6 +21,10 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 /// How long to wait for a frame before declaring the link dead (the source sends a heartbeat
 /// every two seconds).
 const SILENCE_LIMIT: Duration = Duration::from_secs(8);
+
+/// The most events applied in one transaction when several batches are waiting (the source's
+/// batches in flight, each of at most `source::BATCH`).
+const MERGED_EVENTS: usize = super::source::BATCH * super::source::IN_FLIGHT;
 
 /// The longest pause between two attempts to reach the peer.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(10);
@@ -78,14 +83,59 @@ async fn receive(socket: &mut Socket) -> Result<ReplicationFrame, LinkError> {
         let next = tokio::time::timeout(SILENCE_LIMIT, socket.next())
             .await
             .map_err(|_| LinkError::Silent)?;
-        match next {
-            Some(Ok(WsMessage::Text(text))) => {
-                return ReplicationFrame::decode(&text).map_err(LinkError::Unreadable)
-            }
-            Some(Ok(WsMessage::Close(_))) | None => return Err(LinkError::Closed),
-            Some(Err(e)) => return Err(e.into()),
-            Some(Ok(_)) => continue,
+        if let Some(frame) = read_frame(next)? {
+            return Ok(frame);
         }
+    }
+}
+
+/// What one item read from the socket is: a frame, nothing to act on (`None`: pings, binary), or
+/// the end of the link.
+fn read_frame(
+    next: Option<Result<WsMessage, tokio_tungstenite::tungstenite::Error>>,
+) -> Result<Option<ReplicationFrame>, LinkError> {
+    match next {
+        Some(Ok(WsMessage::Text(text))) => ReplicationFrame::decode(&text)
+            .map(Some)
+            .map_err(LinkError::Unreadable),
+        Some(Ok(WsMessage::Close(_))) | None => Err(LinkError::Closed),
+        Some(Err(e)) => Err(e.into()),
+        Some(Ok(_)) => Ok(None),
+    }
+}
+
+/// Acts on a frame between batches (typing and presence are relayed at once) and hands back a
+/// batch's events and the peer's head.
+fn take_frame(
+    state: &AppState,
+    frame: ReplicationFrame,
+) -> Result<Option<(Vec<LoggedEvent>, u64)>, LinkError> {
+    match frame {
+        ReplicationFrame::Batch {
+            events, head_seq, ..
+        } => Ok(Some((events, head_seq))),
+        ReplicationFrame::Typing {
+            conversation_id,
+            visitor_id,
+            site_id,
+            author,
+            typing,
+        } => {
+            state.hub.publish(Event::Typing {
+                visitor_id,
+                site_id,
+                conversation_id,
+                author,
+                typing,
+                origin: crate::hub::REMOTE_ORIGIN,
+            });
+            Ok(None)
+        }
+        ReplicationFrame::Presence { online } => {
+            state.presence.remote_heard(online);
+            Ok(None)
+        }
+        other => Err(LinkError::unexpected("a batch", &other)),
     }
 }
 
@@ -168,33 +218,24 @@ async fn pull(
     *backoff = reconnect_delays();
     tracing::info!(%peer, after_seq = cursor, "replication pull link is up");
     loop {
-        let (events, head_seq) = match receive(&mut socket).await? {
-            ReplicationFrame::Batch {
-                events, head_seq, ..
-            } => (events, head_seq),
-            ReplicationFrame::Typing {
-                conversation_id,
-                visitor_id,
-                site_id,
-                author,
-                typing,
-            } => {
-                state.hub.publish(Event::Typing {
-                    visitor_id,
-                    site_id,
-                    conversation_id,
-                    author,
-                    typing,
-                    origin: crate::hub::REMOTE_ORIGIN,
-                });
-                continue;
-            }
-            ReplicationFrame::Presence { online } => {
-                state.presence.remote_heard(online);
-                continue;
-            }
-            other => return Err(LinkError::unexpected("a batch", &other)),
+        let Some((mut events, mut head_seq)) = take_frame(state, receive(&mut socket).await?)?
+        else {
+            continue;
         };
+        // The source sends several batches before it hears back: those already here are
+        // applied in the same transaction and confirmed together, one fsync for all of them.
+        while events.len() < MERGED_EVENTS {
+            let Some(next) = socket.next().now_or_never() else {
+                break;
+            };
+            let Some(frame) = read_frame(next)? else {
+                continue;
+            };
+            if let Some((more, head)) = take_frame(state, frame)? {
+                events.extend(more);
+                head_seq = head_seq.max(head);
+            }
+        }
         state.link.update(|l| {
             l.peer_head = head_seq;
             l.head_known = true;
