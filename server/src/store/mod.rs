@@ -17,6 +17,7 @@
 pub mod accounts;
 pub mod canned;
 pub mod changes;
+mod checkpoint;
 pub mod conversations;
 pub mod events;
 pub mod history;
@@ -112,6 +113,8 @@ pub struct Store {
     writer: Arc<Mutex<Option<mpsc::Sender<writer::Job>>>>,
     /// The writer thread, joined on shutdown so pending writes are flushed before exit.
     writer_thread: Arc<Mutex<Option<JoinHandle<()>>>>,
+    /// The checkpointer thread (see [`checkpoint`]), joined after the writer.
+    checkpoint_thread: Arc<Mutex<Option<JoinHandle<()>>>>,
     /// Idle read connections, reused to avoid reopening the file for every read.
     readers: Arc<Mutex<Vec<Connection>>>,
     /// The database file, for opening more read connections.
@@ -176,6 +179,7 @@ impl Store {
         let accounts = Arc::new(watch::channel(0).0);
         let clock = Arc::new(Mutex::new(clock));
         let origin: Arc<str> = Arc::from(origin);
+        let (nudge, checkpoint_thread) = checkpoint::start(&path)?;
         let (sender, thread) = writer::start(
             conn,
             writer::Context {
@@ -185,11 +189,13 @@ impl Store {
                 head: head.clone(),
                 accounts: accounts.clone(),
                 next_own: std::cell::Cell::new((own_head + 1).max(floor)),
+                checkpoints: nudge,
             },
         )?;
         Ok(Store {
             writer: Arc::new(Mutex::new(Some(sender))),
             writer_thread: Arc::new(Mutex::new(Some(thread))),
+            checkpoint_thread: Arc::new(Mutex::new(Some(checkpoint_thread))),
             readers: Arc::new(Mutex::new(Vec::new())),
             path,
             origin,
@@ -308,6 +314,16 @@ impl Store {
             .writer_thread
             .lock()
             .expect("writer thread lock")
+            .take()
+        {
+            let _ = thread.join();
+        }
+        // The writer's end dropped the checkpointer's last nudge, so it makes its last
+        // checkpoint and stops.
+        if let Some(thread) = self
+            .checkpoint_thread
+            .lock()
+            .expect("checkpoint thread lock")
             .take()
         {
             let _ = thread.join();

@@ -289,7 +289,7 @@ pub const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
-/// Opens-time settings for every connection: WAL so readers never block the writer, `synchronous =
+/// Open-time settings for the write connection: WAL so readers never block the writer, `synchronous =
 /// FULL` so a commit is on disk before it returns (acknowledgements depend on it), foreign keys on.
 pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // Room for every statement the store runs, so none is evicted and parsed again.
@@ -299,6 +299,13 @@ pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
          PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;
          PRAGMA busy_timeout = 5000;",
+    )?;
+    // Checkpoints run on a thread of their own (`store::checkpoint`); this connection's own
+    // threshold is only the backstop.
+    conn.pragma_update(
+        None,
+        "wal_autocheckpoint",
+        super::checkpoint::WRITER_BACKSTOP_PAGES,
     )
 }
 

@@ -72,6 +72,8 @@ pub(super) struct Context {
     /// database, because it may stand above the newest one stored (a fresh data directory's floor,
     /// see `store::rebuild`); a job rolled back leaves a gap, which the peer's cursor skips.
     pub next_own: Cell<u64>,
+    /// Told after each commit, so the log is checkpointed off this thread.
+    pub checkpoints: super::checkpoint::Nudge,
 }
 
 /// Starts the writer thread on `conn`.
@@ -395,6 +397,7 @@ fn run(conn: Connection, jobs: mpsc::Receiver<Job>, context: Context) {
             next_own: &context.next_own,
         };
         if commit_batch(&writer, batch) {
+            context.checkpoints.committed();
             // The head only moves forward: an event taken back from the peer may sit below
             // events recorded since.
             if let Some(seq) = appended.get() {
