@@ -94,24 +94,28 @@ pub fn operator(
         let mut client = Client::start(options);
         // What it has, so that after a failover it asks for what it missed (as the console
         // does) and counts each message once: the messages a failover delays most are the ones
-        // stored while the operator was reconnecting, which reach it only this way.
-        let mut latest: HashMap<protocol::ConversationId, u64> = HashMap::new();
+        // stored while the operator was reconnecting, which reach it only this way. Sequence
+        // numbers are each deployment's own, so the operator keeps, per deployment, the highest
+        // one it received there, and asks a deployment it has not been on for everything.
+        let mut latest: HashMap<(usize, protocol::ConversationId), u64> = HashMap::new();
+        let mut conversations: HashSet<protocol::ConversationId> = HashSet::new();
         let mut counted: HashSet<protocol::MessageId> = HashSet::new();
-        let mut welcomed = false;
+        let mut here: Option<usize> = None;
         while now_us() < until_us {
             let wait = Duration::from_micros(until_us.saturating_sub(now_us()));
             let Ok(Some(event)) = tokio::time::timeout(wait, client.next_event()).await else {
                 break;
             };
             let messages = match event {
-                Event::Welcome { .. } => {
-                    if std::mem::replace(&mut welcomed, true) {
-                        for (conversation_id, seq) in &latest {
+                Event::Welcome { deployment, .. } => {
+                    if here.replace(deployment).is_some() {
+                        for conversation_id in &conversations {
                             client.send(ClientFrame::Sync {
                                 conversation_id: *conversation_id,
-                                // Sequence numbers are each deployment's own: a margin
-                                // covers a difference, and duplicates are skipped below.
-                                after_seq: seq.saturating_sub(SYNC_MARGIN),
+                                after_seq: latest
+                                    .get(&(deployment, *conversation_id))
+                                    .copied()
+                                    .unwrap_or(0),
                             });
                         }
                     }
@@ -122,11 +126,16 @@ pub fn operator(
                 _ => continue,
             };
             for message in messages {
+                conversations.insert(message.conversation_id);
+                if let Some(deployment) = here {
+                    let seq = latest
+                        .entry((deployment, message.conversation_id))
+                        .or_default();
+                    *seq = (*seq).max(message.seq);
+                }
                 if message.author.kind != AuthorKind::Visitor || !counted.insert(message.id) {
                     continue;
                 }
-                let seq = latest.entry(message.conversation_id).or_default();
-                *seq = (*seq).max(message.seq);
                 let Ok(sent) = message.body.parse::<u64>() else {
                     continue;
                 };
@@ -144,9 +153,6 @@ pub fn operator(
         }
     })
 }
-
-/// How far back (in sequence numbers) an operator asks for a conversation after a failover.
-const SYNC_MARGIN: u64 = 20;
 
 /// How a visitor writes.
 #[derive(Clone, Copy)]
