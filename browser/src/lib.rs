@@ -1,11 +1,15 @@
 //! Browser plumbing shared by the widget and the console, so each of them holds only its own
 //! logic: the browser driver of the client core's link ([`link`]), a WebSocket whose callbacks live
 //! exactly as long as it does, one-shot timers, a GET with a deadline, UUIDv7 ids from the
-//! browser's cryptographic generator, and namespaced `localStorage`.
+//! browser's cryptographic generator, namespaced `localStorage`, and JSON read by the browser's
+//! own parser ([`json`]).
 
 pub mod files;
 pub mod i18n;
+pub mod json;
 pub mod link;
+
+pub use json::from_json;
 
 use protocol::{ClientFrame, ConversationId, MessageId};
 use serde::de::DeserializeOwned;
@@ -234,10 +238,10 @@ impl LocalStore {
 
     /// Reads a JSON value; an unreadable one counts as absent.
     pub fn get_json<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
-        serde_json::from_str(&self.get(key)?).ok()
+        from_json(&self.get(key)?)
     }
 
-    /// Writes a JSON value.
+    /// Writes a JSON value (with `serde_json`, which writes integers above 2^53 exactly).
     pub fn set_json<T: Serialize>(&self, key: &str, value: &T) {
         let text = serde_json::to_string(value).expect("stored values serialise");
         self.set(key, Some(&text));

@@ -238,11 +238,9 @@ impl Connection {
         match input {
             Input::Moderator(answer) => self.link.moderator_answered(now, answer),
             Input::Opened(conn) => self.link.opened(conn, now),
-            Input::Text(conn, text) => match ServerFrame::decode(&text) {
-                Ok(frame) => self.link.received(conn, now, frame),
-                Err(_) => {
-                    web_sys::console::warn_1(&"LiveChat: ignoring an unreadable frame".into())
-                }
+            Input::Text(conn, text) => match crate::from_json::<ServerFrame>(&text) {
+                Some(frame) => self.link.received(conn, now, frame),
+                None => web_sys::console::warn_1(&"LiveChat: ignoring an unreadable frame".into()),
             },
             Input::Closed(conn) => {
                 if let Some(socket) = self.sockets.remove(&conn) {
@@ -267,7 +265,7 @@ impl Connection {
                     get_text(&url, timeout_ms, move |answer| {
                         let decision = answer
                             .filter(|(status, _)| *status == 200)
-                            .and_then(|(_, body)| serde_json::from_str(&body).ok());
+                            .and_then(|(_, body)| crate::from_json(&body));
                         deliver.send(Input::Moderator(decision));
                     });
                 }

@@ -8,11 +8,14 @@
 //!   every reconnect (ingest is idempotent, so resending is always safe).
 //! - [`backoff`]: when to try reconnecting after a failure.
 //! - [`shortcodes`]: emoji shortcodes (`:smile:`) found and replaced from a fetched table.
+//! - [`exact_json`]: JSON text made safe for the browser's parser, whose numbers are doubles
+//!   (HLC values are above 2^53).
 //! - [`link`]: the connection to the pair of deployments: where to connect (moderator, last known
 //!   active, primary, redundant), liveness by heartbeat, redirects, and the outbox kept until each
 //!   message is on both deployments.
 
 pub mod backoff;
+pub mod exact_json;
 pub mod link;
 pub mod outbox;
 pub mod shortcodes;

@@ -23,7 +23,7 @@ pub fn load(
     browser::get_text(&url, 10_000, move |answer| {
         let table = answer
             .filter(|(status, _)| *status == 200)
-            .and_then(|(_, body)| serde_json::from_str::<Table>(&body).ok());
+            .and_then(|(_, body)| browser::from_json::<Table>(&body));
         match table {
             Some(table) => {
                 state.emoji.set(Some(table));

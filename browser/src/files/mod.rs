@@ -76,9 +76,7 @@ pub fn upload(
         let status = handle.status().unwrap_or(0);
         let body = handle.response_text().ok().flatten().unwrap_or_default();
         done(match status {
-            201 => serde_json::from_str(&body)
-                .map(Uploaded::Stored)
-                .unwrap_or(Uploaded::Failed),
+            201 => crate::from_json(&body).map_or(Uploaded::Failed, Uploaded::Stored),
             400..=499 => Uploaded::Refused(reason(&body)),
             _ => Uploaded::Failed,
         });
@@ -241,7 +239,7 @@ fn open(method: &str, url: &str, token: &str) -> Option<XmlHttpRequest> {
 
 /// The deployment's reason from an error body, or a general one.
 fn reason(body: &str) -> String {
-    serde_json::from_str::<ApiError>(body)
+    crate::from_json::<ApiError>(body)
         .map(|e| e.message)
-        .unwrap_or_else(|_| "the file could not be sent".into())
+        .unwrap_or_else(|| "the file could not be sent".into())
 }
