@@ -10,7 +10,6 @@
 use crate::{get_text, monotonic_ms, set_timeout, Socket};
 use client_core::{Action, Event, Link};
 use protocol::moderation::ActiveDeployment;
-use protocol::ServerFrame;
 use std::any::Any;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -238,7 +237,7 @@ impl Connection {
         match input {
             Input::Moderator(answer) => self.link.moderator_answered(now, answer),
             Input::Opened(conn) => self.link.opened(conn, now),
-            Input::Text(conn, text) => match crate::from_json::<ServerFrame>(&text) {
+            Input::Text(conn, text) => match crate::json::server_frame_from_json(&text) {
                 Some(frame) => self.link.received(conn, now, frame),
                 None => web_sys::console::warn_1(&"LiveChat: ignoring an unreadable frame".into()),
             },

@@ -429,5 +429,7 @@ impl ServerFrame {
     }
 }
 
+pub mod by_type;
+
 #[cfg(test)]
 mod tests;

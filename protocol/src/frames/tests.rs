@@ -138,9 +138,9 @@ fn every_client_frame_round_trips() {
     }
 }
 
-#[test]
-fn every_server_frame_round_trips() {
-    let frames = vec![
+/// One of every server frame, both sessions among them.
+fn server_frames() -> Vec<ServerFrame> {
+    vec![
         ServerFrame::Welcome {
             protocol: PROTOCOL_VERSION,
             max_message_bytes: 8192,
@@ -214,10 +214,76 @@ fn every_server_frame_round_trips() {
             message: "too big".into(),
             message_id: Some(message().id),
         },
-    ];
-    for frame in frames {
+    ]
+}
+
+#[test]
+fn every_server_frame_round_trips() {
+    for frame in server_frames() {
         assert_eq!(ServerFrame::decode(&frame.encode()).unwrap(), frame);
     }
+}
+
+/// What `browser::json` does to a parsed frame before reading it as a
+/// [`by_type::ServerFrameByType`]: each tagged value put under its tag.
+fn put_under_tags(mut frame: serde_json::Value) -> serde_json::Value {
+    fn under(tag: &str, value: serde_json::Value) -> serde_json::Value {
+        let kind = value[tag].as_str().expect("tagged").to_owned();
+        serde_json::json!({ kind: value })
+    }
+    let kind = frame[by_type::FRAME_TAG].as_str().unwrap().to_owned();
+    for (in_kind, field, tag) in by_type::NESTED_TAGS {
+        if kind == *in_kind {
+            let nested = frame[*field].take();
+            frame[*field] = under(tag, nested);
+        }
+    }
+    under(by_type::FRAME_TAG, frame)
+}
+
+#[test]
+fn every_server_frame_reads_the_same_through_its_externally_tagged_twin() {
+    let frames = server_frames();
+    let mut seen = std::collections::BTreeSet::new();
+    for frame in &frames {
+        // Exhaustive on purpose: a new frame stops this compiling until it has a twin in
+        // `by_type` and a sample in `server_frames`.
+        seen.insert(match frame {
+            ServerFrame::Welcome { session, .. } => match session {
+                Session::Visitor { .. } => "welcome visitor",
+                Session::Operator { .. } => "welcome operator",
+            },
+            ServerFrame::Ack { .. } => "ack",
+            ServerFrame::Replicated { .. } => "replicated",
+            ServerFrame::Message { .. } => "message",
+            ServerFrame::Typing { .. } => "typing",
+            ServerFrame::Conversation { .. } => "conversation",
+            ServerFrame::History { .. } => "history",
+            ServerFrame::Availability { .. } => "availability",
+            ServerFrame::Presence { .. } => "presence",
+            ServerFrame::TranscriptEmailed { .. } => "transcript_emailed",
+            ServerFrame::Pong { .. } => "pong",
+            ServerFrame::Redirect { .. } => "redirect",
+            ServerFrame::Draining => "draining",
+            ServerFrame::Error { .. } => "error",
+        });
+        let moved = put_under_tags(serde_json::to_value(frame).unwrap());
+        let twin: by_type::ServerFrameByType = serde_json::from_value(moved).unwrap();
+        assert_eq!(&ServerFrame::from(twin), frame);
+    }
+    assert_eq!(seen.len(), 15, "a sample of every frame: {seen:?}");
+    // Fields the twin defaults, as the frame does: an older deployment leaves them out.
+    let old_welcome = serde_json::json!({
+        "type": "welcome", "protocol": 2, "max_message_bytes": 10,
+        "session": {"role": "visitor", "visitor_id": VisitorId::from_parts(1, [3; 10]),
+                    "token": "t", "conversations": []},
+    });
+    let twin: by_type::ServerFrameByType =
+        serde_json::from_value(put_under_tags(old_welcome.clone())).unwrap();
+    assert_eq!(
+        ServerFrame::from(twin),
+        serde_json::from_value::<ServerFrame>(old_welcome).unwrap()
+    );
 }
 
 #[test]
