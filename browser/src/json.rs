@@ -1,6 +1,6 @@
 //! Reading JSON with the browser's own parser (`JSON.parse`) and `serde-wasm-bindgen`, instead of
 //! compiling a JSON parser into every app: the widget is downloaded by every visitor, and
-//! `serde_json`'s reader with its monomorphised visitors was about 14 KB of it, gzipped.
+//! `serde_json`'s reader with its monomorphised visitors was about 13 KB of it, gzipped.
 //!
 //! The browser's numbers are doubles, and every message carries an HLC value above 2^53, so the
 //! text goes through [`client_core::exact_json::mark_large_integers`] first and the reviver turns
