@@ -109,7 +109,7 @@ async fn type_along(
         let settled = record
             .lines
             .iter()
-            .all(|l| l.status == "sent" || l.author == "system");
+            .all(|l| acknowledged(&l.status) || l.author == "system");
         if settled || Instant::now() >= deadline {
             break;
         }
@@ -117,4 +117,10 @@ async fn type_along(
     }
     let _ = client.close().await;
     record
+}
+
+/// Whether a line's `data-status` says its message was acknowledged: stored on one deployment
+/// (`sent`), on both (`delivered`), or read by the operator (`read`); only `pending` is not.
+pub fn acknowledged(status: &str) -> bool {
+    matches!(status, "sent" | "delivered" | "read")
 }

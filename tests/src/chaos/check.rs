@@ -285,7 +285,7 @@ pub async fn check(
         let sent: BTreeSet<&str> = browser
             .lines
             .iter()
-            .filter(|l| l.status == "sent")
+            .filter(|l| super::browsers::acknowledged(&l.status))
             .map(|l| l.text.as_str())
             .collect();
         for text in &browser.typed {
@@ -300,7 +300,7 @@ pub async fn check(
             browser
                 .lines
                 .iter()
-                .filter(|l| l.status == "sent" && l.author != "system")
+                .filter(|l| super::browsers::acknowledged(&l.status) && l.author != "system")
                 .filter_map(|l| MessageId::parse(&l.id).ok()),
         );
     }
