@@ -9,10 +9,10 @@ use daemon::http::{HttpClient, Method};
 use futures_util::{SinkExt, StreamExt};
 use protocol::moderation::ActiveDeployment;
 use protocol::{Auth, ClientFrame, ConversationId, MessageId, ServerFrame, Session};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -27,6 +27,39 @@ pub struct ClientOptions {
     /// Where the visitor token, the outbox and the last known active deployment are kept across
     /// restarts (none: in memory only), like the widget's `localStorage`.
     pub state_file: Option<PathBuf>,
+    /// Where the driver notes what it did and heard (none: nothing is noted).
+    pub trace: Option<Trace>,
+}
+
+/// What a driver did and heard, each line with its time: which deployment it asked for or
+/// connected to, what answered, and when the link's status changed. The fault suite prints the
+/// lines around its slowest message, which is how a long wait gets explained rather than guessed
+/// at. It keeps the newest [`Trace::LIMIT`] lines, and is shared by the clones of the options, so
+/// a client restarted from its state file goes on in the same trace.
+#[derive(Clone, Debug, Default)]
+pub struct Trace(Arc<Mutex<VecDeque<(Instant, String)>>>);
+
+impl Trace {
+    /// How many lines are kept.
+    pub const LIMIT: usize = 20_000;
+
+    fn note(&self, line: impl FnOnce() -> String) {
+        let mut lines = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if lines.len() == Self::LIMIT {
+            lines.pop_front();
+        }
+        lines.push_back((Instant::now(), line()));
+    }
+
+    /// The lines noted from `from` to `to`, oldest first.
+    pub fn between(&self, from: Instant, to: Instant) -> Vec<(Instant, String)> {
+        let lines = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        lines
+            .iter()
+            .filter(|(at, _)| (from..=to).contains(at))
+            .cloned()
+            .collect()
+    }
 }
 
 /// What a client keeps across restarts.
@@ -55,6 +88,7 @@ impl ClientOptions {
                 user: None,
             },
             state_file: None,
+            trace: None,
         }
     }
 }
@@ -123,6 +157,7 @@ impl Client {
             outbox_len: outbox_tx.clone(),
             unqueued: unqueued.clone(),
             state_file: options.state_file,
+            trace: options.trace,
             token,
         };
         tokio::spawn(driver.run(input_rx));
@@ -219,6 +254,7 @@ struct Driver {
     outbox_len: Arc<watch::Sender<usize>>,
     unqueued: Arc<AtomicUsize>,
     state_file: Option<PathBuf>,
+    trace: Option<Trace>,
     /// The visitor token to save.
     token: Option<String>,
 }
@@ -241,6 +277,14 @@ impl Driver {
                 input = inputs.recv() => {
                     let Some(input) = input else { return };
                     let now = self.now();
+                    self.note(|| match &input {
+                        Input::Moderator(answer) => format!("moderator answered {answer:?}"),
+                        Input::Opened(conn) => format!("conn {conn} open"),
+                        Input::Received(conn, frame) => format!("conn {conn} received {}", frame_kind(frame)),
+                        Input::Closed(conn) => format!("conn {conn} closed"),
+                        Input::Write(message) => format!("write {}", message.message_id),
+                        Input::Send(_) => "send".into(),
+                    });
                     match input {
                         Input::Moderator(answer) => self.link.moderator_answered(now, answer),
                         Input::Opened(conn) => self.link.opened(conn, now),
@@ -267,8 +311,22 @@ impl Driver {
         }
     }
 
+    fn note(&self, line: impl FnOnce() -> String) {
+        if let Some(trace) = &self.trace {
+            trace.note(line);
+        }
+    }
+
     fn carry_out(&mut self) {
         while let Some(action) = self.link.poll_action() {
+            self.note(|| match &action {
+                Action::AskModerator { url, .. } => format!("ask {url}"),
+                Action::Open { conn, url } => format!("conn {conn} opening {url}"),
+                Action::Send { conn, frame } => {
+                    format!("conn {conn} send {}", client_frame_kind(frame))
+                }
+                Action::Close { conn } => format!("conn {conn} close"),
+            });
             match action {
                 Action::AskModerator { url, timeout_ms } => {
                     let (http, inputs) = (self.http.clone(), self.inputs.clone());
@@ -305,6 +363,9 @@ impl Driver {
             }
         }
         while let Some(event) = self.link.poll_event() {
+            if let Event::Status(status) = &event {
+                self.note(|| format!("status {status:?}"));
+            }
             match &event {
                 Event::Status(status) => {
                     let _ = self.status.send(*status);
@@ -356,6 +417,34 @@ impl Driver {
             eprintln!("cannot write the client state to {}", path.display());
         }
     }
+}
+
+/// A frame's type and the message it names, for the trace.
+fn frame_kind(frame: &ServerFrame) -> String {
+    match frame {
+        ServerFrame::Ack { message_id, .. } => format!("ack {message_id}"),
+        ServerFrame::Replicated { message_ids } => format!("replicated {message_ids:?}"),
+        ServerFrame::Welcome { .. } => "welcome".into(),
+        other => variant(other),
+    }
+}
+
+/// A client frame's type and the message it carries, for the trace.
+fn client_frame_kind(frame: &ClientFrame) -> String {
+    match frame {
+        ClientFrame::Send { message_id, .. } => format!("send {message_id}"),
+        other => variant(other),
+    }
+}
+
+/// The name of a frame's variant (its `Debug` up to the first field).
+fn variant(frame: &impl std::fmt::Debug) -> String {
+    let debug = format!("{frame:?}");
+    debug
+        .split([' ', '{', '('])
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// One WebSocket: connects, reports frames and its end, writes what the driver sends.

@@ -8,4 +8,4 @@
 
 pub mod client;
 
-pub use client::{Client, ClientOptions};
+pub use client::{Client, ClientOptions, Trace};

@@ -278,3 +278,60 @@ async fn pings_are_answered_before_and_after_hello() {
     visitor.send(&ClientFrame::Ping { nonce: 2 }).await;
     assert_eq!(visitor.recv().await, ServerFrame::Pong { nonce: 2 });
 }
+
+/// A client that moved here asks to catch up on every conversation it knows at once (an operator,
+/// for hundreds). Its next message is acknowledged and its ping answered at once, not after
+/// every one of those answers: a busy but healthy deployment must not look dead, and a message
+/// must not wait seconds for its `ack` (it did, 12 s, in a fault run). Every request is still
+/// answered.
+#[tokio::test]
+async fn a_message_and_a_ping_do_not_wait_behind_sync_requests() {
+    const SYNCS: usize = 300;
+    let server = TestServer::start().await;
+    let (mut visitor, _) = server.visitor(None).await;
+    let conversation = new_conversation();
+    for n in 0..20 {
+        visitor.post(conversation, &format!("line {n}")).await;
+    }
+    for _ in 0..SYNCS {
+        visitor
+            .send(&ClientFrame::Sync {
+                conversation_id: conversation,
+                after_seq: 0,
+            })
+            .await;
+    }
+    let message_id = protocol::MessageId(uuid::Uuid::now_v7());
+    visitor
+        .send(&ClientFrame::Send {
+            conversation_id: conversation,
+            message_id,
+            body: "after the syncs".into(),
+            intake: None,
+            attachment: None,
+            private: false,
+        })
+        .await;
+    visitor.send(&ClientFrame::Ping { nonce: 7 }).await;
+    let (mut histories, mut acked, mut ponged) = (0, None, None);
+    while histories < SYNCS || acked.is_none() || ponged.is_none() {
+        match visitor.recv().await {
+            ServerFrame::History { messages, .. } => {
+                assert!(messages.len() >= 20, "each answer holds the conversation");
+                histories += 1;
+            }
+            ServerFrame::Ack { message_id: id, .. } if id == message_id => {
+                acked.get_or_insert(histories);
+            }
+            ServerFrame::Pong { nonce: 7 } => {
+                ponged.get_or_insert(histories);
+            }
+            _ => {}
+        }
+    }
+    let (acked, ponged) = (acked.unwrap(), ponged.unwrap());
+    assert!(
+        acked < SYNCS / 2 && ponged < SYNCS / 2,
+        "the ack came after {acked} and the pong after {ponged} of {SYNCS} sync answers"
+    );
+}

@@ -6,7 +6,7 @@
 use client_core::Event;
 use client_core::Transcript;
 use daemon::http::{HttpClient, Method};
-use native_client::{Client, ClientOptions};
+use native_client::{Client, ClientOptions, Trace};
 use protocol::{
     Auth, ClientFrame, ConversationId, ConversationSummary, LoginResponse, Message, MessageId,
     ServerFrame, Session,
@@ -97,7 +97,8 @@ impl Visitor {
         Self::operator(ADMIN_EMAIL, ADMIN_PASSWORD, deployments, moderator).await
     }
 
-    fn with_options(options: ClientOptions, deployments: [String; 2]) -> Visitor {
+    fn with_options(mut options: ClientOptions, deployments: [String; 2]) -> Visitor {
+        options.trace.get_or_insert_with(Trace::default);
         Visitor {
             client: Client::start(options.clone()),
             deployments: deployments.to_vec(),
@@ -112,6 +113,14 @@ impl Visitor {
             resync_on_welcome: false,
             options,
         }
+    }
+
+    /// What the client's driver did and heard from `from` to `to` (see [`Trace`]).
+    pub fn trace_between(&self, from: Instant, to: Instant) -> Vec<(Instant, String)> {
+        self.options
+            .trace
+            .as_ref()
+            .map_or_else(Vec::new, |trace| trace.between(from, to))
     }
 
     /// Stops the client and starts it again from its state file (like a reloaded page), keeping

@@ -8,6 +8,8 @@
 //! socket whose session has ended is told why and closed), and the deployment shutting down (then
 //! it tells the client `draining`, serves it for [`DRAIN_GRACE`] at most while it moves, and closes
 //! with "going away", so a client that does not know the frame reconnects at once as well).
+//! Requests to catch up (`sync`) are answered last, when nothing else is ready, so a client's
+//! messages and pings never wait behind its own bulk reads.
 
 mod audience;
 mod outcome;
@@ -129,6 +131,10 @@ async fn run(
     let mut draining: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
     loop {
         tokio::select! {
+            // In this order: what the client sends first (a message waits for its `ack`, a
+            // ping for its `pong`), then the rest, and a queued `sync` only when nothing else
+            // is ready (see `session::syncs`).
+            biased;
             incoming = socket.recv() => {
                 let text = match incoming {
                     Some(Ok(WsMessage::Text(text))) => text,
@@ -250,6 +256,11 @@ async fn run(
             () = grace_over(&mut draining) => {
                 close(&mut socket, CLOSE_GOING_AWAY, "deployment shutting down").await;
                 return;
+            }
+            () = std::future::ready(()), if session.has_waiting_syncs() => {
+                for frame in &session.answer_next_sync().await.replies {
+                    if send(&mut socket, frame).await.is_err() { return; }
+                }
             }
         }
     }

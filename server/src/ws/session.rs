@@ -5,6 +5,7 @@ mod handover;
 mod hello;
 mod mails;
 mod signals;
+mod syncs;
 
 use super::outcome::Outcome;
 use crate::error::Refusal;
@@ -62,6 +63,8 @@ pub struct Session {
     /// naming another one costs a look-up (a new conversation counts against the visitor's
     /// limit). A handful at most: most visitors have one conversation.
     known_conversations: Vec<ConversationId>,
+    /// `sync` requests not answered yet, oldest first (see [`syncs`]).
+    waiting_syncs: syncs::WaitingSyncs,
 }
 
 /// What a `send` carries besides its ids.
@@ -91,6 +94,7 @@ impl Session {
             read_marks: Vec::new(),
             limits: None,
             known_conversations: Vec::new(),
+            waiting_syncs: syncs::WaitingSyncs::default(),
             state,
             connection_id,
             origin,
@@ -232,7 +236,7 @@ impl Session {
                     conversation_id,
                     after_seq,
                 },
-            ) => self.sync(conversation_id, after_seq).await,
+            ) => self.queue_sync(conversation_id, after_seq),
             (Some(Identity::Operator(op)), ClientFrame::Accept { conversation_id }) => {
                 let op = op.clone();
                 self.change_state(move |w| w.accept(conversation_id, &op))
@@ -526,43 +530,6 @@ impl Session {
                 ))
             }
             _ => Ok(conversation.visitor_id),
-        }
-    }
-
-    async fn sync(&mut self, conversation_id: ConversationId, after_seq: u64) -> Outcome {
-        if let Err(outcome) = self.visible(conversation_id).await {
-            return outcome;
-        }
-        let notes = matches!(self.peer, Some(Identity::Operator(_)));
-        // The conversation's summary comes first: a client catching up after a reconnect (a
-        // failover) learns what changed while it was away (closed, read, rated), not only the
-        // messages.
-        match self
-            .state
-            .store
-            .read(move |r| {
-                let summary = r.conversation(conversation_id)?;
-                Ok((
-                    summary,
-                    r.messages_after_for(conversation_id, after_seq, notes)?,
-                ))
-            })
-            .await
-        {
-            Ok((summary, messages)) => {
-                let mut outcome = Outcome::default();
-                if let Some(conversation) = summary {
-                    outcome
-                        .replies
-                        .push(ServerFrame::Conversation { conversation });
-                }
-                outcome.replies.push(ServerFrame::History {
-                    conversation_id,
-                    messages,
-                });
-                outcome
-            }
-            Err(e) => Outcome::refused(e.into()),
         }
     }
 

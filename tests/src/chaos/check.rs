@@ -61,6 +61,9 @@ pub struct Report {
     pub max_resume_written_at_ms: u64,
     /// Who wrote it, and its id.
     pub max_resume_message: String,
+    /// What its writer's client did and heard from a second before it was written until it was
+    /// acknowledged, each line timed in milliseconds from the start like the log.
+    pub max_resume_trace: Vec<String>,
     /// Visitors restarted from their state files.
     pub client_restarts: usize,
     /// What went wrong, described (at most 100).
@@ -245,6 +248,7 @@ pub async fn check(
         max_resume_ms: 0,
         max_resume_written_at_ms: 0,
         max_resume_message: String::new(),
+        max_resume_trace: Vec::new(),
         client_restarts: participants.iter().map(|p| p.restarts).sum(),
         problems: Vec::new(),
         log,
@@ -385,6 +389,17 @@ pub async fn check(
                     report.max_resume_written_at_ms = written_at
                         .saturating_duration_since(world.started)
                         .as_millis() as u64;
+                    let from = written_at
+                        .checked_sub(Duration::from_secs(1))
+                        .unwrap_or(*written_at);
+                    report.max_resume_trace = record
+                        .trace_between(from, *acked_at)
+                        .into_iter()
+                        .map(|(at, line)| {
+                            let ms = at.saturating_duration_since(world.started).as_millis();
+                            format!("{ms} {line}")
+                        })
+                        .collect();
                 }
             }
         }
