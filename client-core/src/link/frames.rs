@@ -87,7 +87,7 @@ impl Link {
                 if self.suspect(known.deployment, now) {
                     self.deferred_redirect = Some(known);
                 } else {
-                    self.switch_to(conn, known.deployment, now);
+                    self.switch_to(known.deployment, now);
                 }
             }
             ServerFrame::Draining => self.leave_draining(conn, now),

@@ -30,8 +30,10 @@ pub struct LinkConfig {
     pub moderator_timeout_ms: u64,
     /// How long opening a connection and getting its welcome may take, in ms.
     pub connect_timeout_ms: u64,
-    /// How long the deployment a working connection is left for (on a redirect or a return) may
-    /// take to welcome, in ms; a healthy one does in milliseconds.
+    /// How long the deployment a working connection is to be left for (on a redirect or a
+    /// return) may take to welcome, in ms, while the working connection stays up; a healthy one
+    /// welcomes in milliseconds. Also how long a connection attempt runs alone before the other
+    /// deployment is tried beside it.
     pub switch_timeout_ms: u64,
     /// How long a deployment that failed is not returned to on a redirect, in ms.
     pub suspect_ms: u64,

@@ -12,8 +12,12 @@
 //! its answer, else the last known active deployment, else the primary, else the redundant one is
 //! tried. A deployment that fails (refused, closed before its welcome, silent) makes the link try
 //! the other at once; when both failed, it waits (exponential backoff with jitter) and starts a
-//! new round. A `redirect` from a deployment is followed at once, except to a deployment that
-//! failed us moments ago: then it is followed when that suspicion expires. A `draining` frame
+//! new round. An attempt not welcomed within a second gets the other deployment tried beside it,
+//! and the first welcome wins (a black-holed network never answers, and each such attempt used
+//! to cost the whole connect timeout). A `redirect` from a deployment is followed at once, except
+//! to a deployment that failed us moments ago: then it is followed when that suspicion expires.
+//! A switch (a redirect, a return) keeps the working connection until the new one is welcomed,
+//! and gives up the new one if it is not within a second (see [`probe`]). A `draining` frame
 //! (the deployment is shutting down) counts as a failure of that deployment, said before its
 //! sockets close: the other is tried at once. A client that fled the
 //! deployment believed active asks the moderator again after a while (5 s, doubling after each
@@ -43,7 +47,10 @@ use std::collections::{BTreeSet, VecDeque};
 
 mod frames;
 mod interface;
+mod probe;
 mod timers;
+
+use probe::Probe;
 
 pub use interface::{Action, Event, KnownActive, LinkConfig, LinkStatus};
 
@@ -101,6 +108,10 @@ pub struct Link {
     /// Whether the current connection attempt is such a return.
     returning: bool,
     suspect_until: Vec<u64>,
+    /// A second connection attempt beside the current one (see [`probe`]).
+    probe: Option<Probe>,
+    /// While connecting: when to try the other deployment beside the attempt under way.
+    race_at: Option<u64>,
     last_welcomed_by: Option<usize>,
     nonce: u64,
     /// Since when a message sent on the current connection has waited for its `ack`, if one has.
@@ -143,6 +154,8 @@ impl Link {
         let known = known.filter(|k| k.deployment < config.deployments.len());
         Link {
             suspect_until: vec![0; config.deployments.len()],
+            probe: None,
+            race_at: None,
             rng: config.seed | 1,
             awaiting_since: None,
             last_activity: None,
@@ -185,6 +198,7 @@ impl Link {
         if let Phase::Connecting { conn, target, .. } | Phase::Online { conn, target, .. } =
             self.phase
         {
+            self.abandon_probe();
             self.actions.push_back(Action::Close { conn });
             self.connect_to(target, now);
         }
@@ -200,6 +214,7 @@ impl Link {
     /// Stops for good (an outdated client, an unknown site): closes the connection and does
     /// nothing more.
     pub fn stop(&mut self) {
+        self.abandon_probe();
         if let Some(conn) = self.current_conn() {
             self.actions.push_back(Action::Close { conn });
         }
@@ -209,7 +224,7 @@ impl Link {
 
     /// The moderator's answer (or `None`: unreachable, slow, unreadable).
     pub fn moderator_answered(&mut self, now: u64, answer: Option<ActiveDeployment>) {
-        if let Phase::Online { conn, target, .. } = self.phase {
+        if let Phase::Online { target, .. } = self.phase {
             if !std::mem::take(&mut self.rechecking) {
                 return;
             }
@@ -221,7 +236,7 @@ impl Link {
             if let Some(known) = self.known.filter(|k| k.deployment != target) {
                 if !self.suspect(known.deployment, now) {
                     self.returning = true;
-                    self.switch_to(conn, known.deployment, now);
+                    self.switch_to(known.deployment, now);
                 }
             }
             return;
@@ -247,21 +262,25 @@ impl Link {
 
     /// The WebSocket `conn` is open.
     pub fn opened(&mut self, conn: u64, _now: u64) {
-        if let Phase::Connecting { conn: current, .. } = self.phase {
-            if current == conn {
-                let hello = ClientFrame::Hello {
-                    protocol: protocol::PROTOCOL_VERSION,
-                    auth: self.auth.clone(),
-                    page_url: self.page_url.clone(),
-                    context: self.context.clone().map(Box::new),
-                };
-                self.actions.push_back(Action::Send { conn, frame: hello });
-            }
+        let connecting =
+            matches!(self.phase, Phase::Connecting { conn: current, .. } if current == conn);
+        if connecting || self.probe.is_some_and(|p| p.conn == conn) {
+            let hello = ClientFrame::Hello {
+                protocol: protocol::PROTOCOL_VERSION,
+                auth: self.auth.clone(),
+                page_url: self.page_url.clone(),
+                context: self.context.clone().map(Box::new),
+            };
+            self.actions.push_back(Action::Send { conn, frame: hello });
         }
     }
 
     /// A frame arrived on `conn`.
     pub fn received(&mut self, conn: u64, now: u64, frame: ServerFrame) {
+        if self.probe.is_some_and(|p| p.conn == conn) {
+            self.probe_received(now, frame);
+            return;
+        }
         match self.phase {
             Phase::Connecting {
                 conn: current,
@@ -299,7 +318,9 @@ impl Link {
 
     /// Connection `conn` closed or failed to open.
     pub fn closed(&mut self, conn: u64, now: u64) {
-        if self.current_conn() == Some(conn) {
+        if self.probe.is_some_and(|p| p.conn == conn) {
+            self.probe_failed(now);
+        } else if self.current_conn() == Some(conn) {
             self.fail(now);
         }
     }
@@ -450,7 +471,7 @@ impl Link {
             .unwrap_or(0)
     }
 
-    fn other(&self, deployment: usize) -> Option<usize> {
+    pub(super) fn other(&self, deployment: usize) -> Option<usize> {
         let count = self.config.deployments.len();
         (count > 1).then(|| (deployment + 1) % count)
     }
@@ -486,24 +507,8 @@ impl Link {
             target,
             until: now + self.config.connect_timeout_ms,
         };
+        self.race_at = (self.config.deployments.len() > 1).then(|| now + self.race_after_ms());
         self.set_status(LinkStatus::Connecting);
-    }
-
-    /// Leaves the working connection `conn` for `target` (a redirect, or a return to the
-    /// deployment believed active). The target is expected to welcome within
-    /// `switch_timeout_ms`: one that does not (frozen, or cut off by a network that swallows
-    /// packets, before the moderator noticed) is left for the deployment just left, which was
-    /// working, instead of holding every message for the whole connect timeout.
-    pub(super) fn switch_to(&mut self, conn: u64, target: usize, now: u64) {
-        self.actions.push_back(Action::Close { conn });
-        self.connect_to(target, now);
-        if let Phase::Connecting { until, .. } = &mut self.phase {
-            *until = now
-                + self
-                    .config
-                    .switch_timeout_ms
-                    .min(self.config.connect_timeout_ms);
-        }
     }
 
     fn fail(&mut self, now: u64) {
@@ -513,6 +518,9 @@ impl Link {
         };
         self.suspect_until[failed] = now + self.config.suspect_ms;
         self.round_failures += 1;
+        if self.promote_probe() {
+            return;
+        }
         match self.other(failed) {
             Some(other) if self.round_failures == 1 => self.connect_to(other, now),
             _ => {

@@ -1,5 +1,5 @@
 //! What the [`Link`] does as time passes: the deadlines of the moderator's answer and of a
-//! connection attempt, and while online the heartbeat, the silence that declares a connection
+//! connection attempt (and of a second attempt beside it, see `probe`), and while online the heartbeat, the silence that declares a connection
 //! dead (shorter while the chat is active), deferred redirects and the question whether to go
 //! back to the deployment believed active.
 
@@ -8,6 +8,8 @@ use super::*;
 impl Link {
     /// Time passed; see [`Link::poll_timeout`].
     pub fn handle_timeout(&mut self, now: u64) {
+        self.probe_expired(now);
+        self.race(now);
         match self.phase {
             Phase::Asking { until } if now >= until => self.moderator_answered(now, None),
             Phase::Connecting { conn, until, .. } if now >= until => {
@@ -29,7 +31,7 @@ impl Link {
                     if now >= self.suspect_until[redirect.deployment] {
                         self.deferred_redirect = None;
                         if redirect.deployment != target {
-                            self.switch_to(conn, redirect.deployment, now);
+                            self.switch_to(redirect.deployment, now);
                             return;
                         }
                     }
@@ -56,6 +58,15 @@ impl Link {
 
     /// When [`Link::handle_timeout`] must be called next, if ever.
     pub fn poll_timeout(&self) -> Option<u64> {
+        let phase = self.phase_timeout();
+        match (phase, self.probe_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// When the current phase needs [`Link::handle_timeout`] next, if ever.
+    fn phase_timeout(&self) -> Option<u64> {
         match self.phase {
             Phase::Idle => None,
             Phase::Asking { until }
