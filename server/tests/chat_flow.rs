@@ -335,3 +335,57 @@ async fn a_message_and_a_ping_do_not_wait_behind_sync_requests() {
         "the ack came after {acked} and the pong after {ponged} of {SYNCS} sync answers"
     );
 }
+
+/// A deployment whose disk is slow still answers pings on a connection whose message waits for
+/// its commit: a client hearing nothing for 1.5 s while a message waits takes the deployment for
+/// frozen and leaves it. Frames other than pings still wait their turn.
+#[tokio::test]
+async fn pings_are_answered_while_a_message_waits_for_a_slow_disk() {
+    let server = TestServer::start().await;
+    let (mut visitor, _) = server.visitor(None).await;
+    let conversation = new_conversation();
+    visitor.post(conversation, "first").await;
+    // Another connection holds the database's write lock, as a stalled disk holds a commit.
+    let db = server.data_dir.path().join(server::store::DATABASE_FILE);
+    let blocker = rusqlite::Connection::open(db).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let message_id = protocol::MessageId(uuid::Uuid::now_v7());
+    for frame in [
+        ClientFrame::Send {
+            conversation_id: conversation,
+            message_id,
+            body: "while the disk is slow".into(),
+            intake: None,
+            attachment: None,
+            private: false,
+        },
+        ClientFrame::Typing {
+            conversation_id: conversation,
+            typing: true,
+        },
+        ClientFrame::Ping { nonce: 9 },
+    ] {
+        visitor.send(&frame).await;
+    }
+    // The pong comes before the message's answer (an `ack`, or an error had the lock been held
+    // past the store's busy timeout), while the lock is still held.
+    let first = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        visitor.recv_until(|f| match f {
+            ServerFrame::Pong { .. } => Some(f),
+            ServerFrame::Ack { message_id: id, .. } if id == message_id => Some(f),
+            ServerFrame::Error { .. } => Some(f),
+            _ => None,
+        }),
+    )
+    .await
+    .expect("a frame");
+    assert_eq!(
+        first,
+        ServerFrame::Pong { nonce: 9 },
+        "the pong comes first"
+    );
+    blocker.execute_batch("COMMIT").unwrap();
+    let ack = visitor.reply_to(message_id).await;
+    assert!(matches!(ack, ServerFrame::Ack { .. }), "{ack:?}");
+}

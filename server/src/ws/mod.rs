@@ -8,8 +8,9 @@
 //! socket whose session has ended is told why and closed), and the deployment shutting down (then
 //! it tells the client `draining`, serves it for [`DRAIN_GRACE`] at most while it moves, and closes
 //! with "going away", so a client that does not know the frame reconnects at once as well).
-//! Requests to catch up (`sync`) are answered last, when nothing else is ready, so a client's
-//! messages and pings never wait behind its own bulk reads.
+//! Requests to catch up (`sync`) are answered after whatever else the client sent, so its
+//! messages and pings never wait behind its own bulk reads, and a ping is answered even while
+//! the frame before it waits for the disk.
 
 mod audience;
 mod outcome;
@@ -27,7 +28,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use protocol::{ErrorCode, ServerFrame};
+use protocol::{ClientFrame, ErrorCode, ServerFrame};
 use session::Session;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -129,13 +130,16 @@ async fn run(
     let mut connected = crate::telemetry::Connected::default();
     // Set once the deployment started shutting down and told the client so.
     let mut draining: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+    // Frames that arrived while an earlier one was being handled, in order (pings excepted:
+    // those were answered at once).
+    let mut early = Early::default();
     loop {
         tokio::select! {
             // In this order: what the client sends first (a message waits for its `ack`, a
-            // ping for its `pong`), then the rest, and a queued `sync` only when nothing else
-            // is ready (see `session::syncs`).
+            // ping for its `pong`), the rare signals (deadlines, confirmations, decisions,
+            // shutdown), queued `sync`s (see `session::syncs`), and hub events last.
             biased;
-            incoming = socket.recv() => {
+            incoming = next_frame(&mut socket, &mut early) => {
                 let text = match incoming {
                     Some(Ok(WsMessage::Text(text))) => text,
                     Some(Ok(WsMessage::Binary(_))) => {
@@ -148,7 +152,11 @@ async fn run(
                 };
                 let was_authenticated = session.is_authenticated();
                 let arrived = std::time::Instant::now();
-                let outcome = session.handle_text(text.as_str()).await;
+                let Some(outcome) =
+                    handle_answering_pings(&mut session, &mut socket, text.as_str(), &mut early).await
+                else {
+                    return;
+                };
                 if outcome.replies.iter().any(|f| matches!(f, ServerFrame::Ack { .. })) {
                     crate::telemetry::acknowledged_after(arrived.elapsed());
                 }
@@ -191,19 +199,6 @@ async fn run(
                     return;
                 }
             }
-            event = next_event(&mut events) => match event {
-                Ok(event) => {
-                    if let Some(frame) = session.filter_event(event) {
-                        if send(&mut socket, &frame).await.is_err() { return; }
-                    }
-                }
-                Err(RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "a connection fell behind the hub; asking it to resynchronise");
-                    close(&mut socket, CLOSE_TRY_AGAIN, "fell behind; reconnect and sync").await;
-                    return;
-                }
-                Err(RecvError::Closed) => return,
-            },
             () = &mut deadline => {
                 if session.is_authenticated() {
                     if last_frame.elapsed() < idle_limit {
@@ -257,11 +252,83 @@ async fn run(
                 close(&mut socket, CLOSE_GOING_AWAY, "deployment shutting down").await;
                 return;
             }
+            // Queued `sync`s before hub events, as when each was answered on arrival: events
+            // wait while a client catches up, and each follows the snapshots taken before it.
             () = std::future::ready(()), if session.has_waiting_syncs() => {
                 for frame in &session.answer_next_sync().await.replies {
                     if send(&mut socket, frame).await.is_err() { return; }
                 }
             }
+            event = next_event(&mut events) => match event {
+                Ok(event) => {
+                    if let Some(frame) = session.filter_event(event) {
+                        if send(&mut socket, &frame).await.is_err() { return; }
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "a connection fell behind the hub; asking it to resynchronise");
+                    close(&mut socket, CLOSE_TRY_AGAIN, "fell behind; reconnect and sync").await;
+                    return;
+                }
+                Err(RecvError::Closed) => return,
+            },
+        }
+    }
+}
+
+/// How many frames are read ahead while one is being handled; beyond that the socket is not
+/// read until the handling is done (so TCP slows the client down), and a ping waits too.
+const EARLY_LIMIT: usize = 32;
+
+/// Frames read ahead while an earlier one was being handled, and whether the socket ended.
+#[derive(Default)]
+struct Early {
+    frames: std::collections::VecDeque<WsMessage>,
+    ended: bool,
+}
+
+/// The next frame: one read ahead first, then the socket's.
+async fn next_frame(
+    socket: &mut WebSocket,
+    early: &mut Early,
+) -> Option<Result<WsMessage, axum::Error>> {
+    match early.frames.pop_front() {
+        Some(frame) => Some(Ok(frame)),
+        None if early.ended => None,
+        None => socket.recv().await,
+    }
+}
+
+/// Handles one frame while answering the pings that arrive meanwhile. Handling a message waits
+/// for its group commit, which takes long when the disk is slow or the machine busy; a client
+/// hears nothing on its connection during that wait but `pong`s, and one that hears nothing for
+/// 1.5 s while its message waits for an `ack` takes the deployment for frozen and leaves it. So
+/// a slow deployment must still answer pings: in a fault run, clients left healthy, merely busy
+/// deployments again and again, and the reconnections made them busier. Other frames read
+/// meanwhile wait their turn in `early`, so they are still handled in order. `None`: the socket
+/// failed while a `pong` was sent.
+async fn handle_answering_pings(
+    session: &mut Session,
+    socket: &mut WebSocket,
+    text: &str,
+    early: &mut Early,
+) -> Option<outcome::Outcome> {
+    let handling = session.handle_text(text);
+    tokio::pin!(handling);
+    loop {
+        tokio::select! {
+            biased;
+            outcome = &mut handling => return Some(outcome),
+            incoming = socket.recv(), if !early.ended && early.frames.len() < EARLY_LIMIT => match incoming {
+                Some(Ok(WsMessage::Text(next))) => match ClientFrame::decode(next.as_str()) {
+                    Ok(ClientFrame::Ping { nonce }) => {
+                        send(socket, &ServerFrame::Pong { nonce }).await.ok()?;
+                    }
+                    _ => early.frames.push_back(WsMessage::Text(next)),
+                },
+                Some(Ok(other)) => early.frames.push_back(other),
+                None | Some(Err(_)) => early.ended = true,
+            },
         }
     }
 }

@@ -4,10 +4,10 @@
 //! they arrived, those requests once held up everything the client sent after them: in a fault
 //! run an operator's message waited 12 s for its `ack` behind 204 of them, and its pings went
 //! unanswered until the client took the busy deployment for dead. So a `sync` only joins a queue
-//! here, and the socket loop answers the queue one request at a time whenever nothing else is
-//! waiting (a frame from the client, an event, a confirmation). Each answer is still read and
-//! sent in one piece before the loop looks at anything else, so an event that happened after an
-//! answer's snapshot still reaches the client after that answer, as before.
+//! here, and the socket loop answers the queue one request at a time whenever no frame from the
+//! client is waiting. Hub events still wait until the queue is empty, as they waited while each
+//! request was answered on arrival, and each answer is read and sent in one piece, so an event
+//! that happened after an answer's snapshot still reaches the client after that answer.
 
 use super::{Identity, Outcome, Session};
 use protocol::{ConversationId, ErrorCode, ServerFrame};
