@@ -276,15 +276,45 @@ async fn run(
     }
 }
 
-/// How many frames are read ahead while one is being handled; beyond that the socket is not
-/// read until the handling is done (so TCP slows the client down), and a ping waits too.
+/// How many frames, and how many bytes of them, are read ahead while one is being handled;
+/// beyond either the socket is not read until the handling is done (so TCP slows the client
+/// down), and a ping waits too. The bytes bound what read-ahead adds to one connection's buffer:
+/// at most this plus one frame of the hard limit.
 const EARLY_LIMIT: usize = 32;
+const EARLY_BYTES: usize = 16 * 1024;
 
 /// Frames read ahead while an earlier one was being handled, and whether the socket ended.
 #[derive(Default)]
 struct Early {
     frames: std::collections::VecDeque<WsMessage>,
+    bytes: usize,
     ended: bool,
+}
+
+impl Early {
+    fn has_room(&self) -> bool {
+        !self.ended && self.frames.len() < EARLY_LIMIT && self.bytes < EARLY_BYTES
+    }
+
+    fn push(&mut self, frame: WsMessage) {
+        self.bytes += size(&frame);
+        self.frames.push_back(frame);
+    }
+
+    fn pop(&mut self) -> Option<WsMessage> {
+        let frame = self.frames.pop_front()?;
+        self.bytes -= size(&frame);
+        Some(frame)
+    }
+}
+
+/// A frame's payload size in bytes.
+fn size(frame: &WsMessage) -> usize {
+    match frame {
+        WsMessage::Text(text) => text.len(),
+        WsMessage::Binary(bytes) | WsMessage::Ping(bytes) | WsMessage::Pong(bytes) => bytes.len(),
+        WsMessage::Close(_) => 0,
+    }
 }
 
 /// The next frame: one read ahead first, then the socket's.
@@ -292,7 +322,7 @@ async fn next_frame(
     socket: &mut WebSocket,
     early: &mut Early,
 ) -> Option<Result<WsMessage, axum::Error>> {
-    match early.frames.pop_front() {
+    match early.pop() {
         Some(frame) => Some(Ok(frame)),
         None if early.ended => None,
         None => socket.recv().await,
@@ -319,14 +349,14 @@ async fn handle_answering_pings(
         tokio::select! {
             biased;
             outcome = &mut handling => return Some(outcome),
-            incoming = socket.recv(), if !early.ended && early.frames.len() < EARLY_LIMIT => match incoming {
+            incoming = socket.recv(), if early.has_room() => match incoming {
                 Some(Ok(WsMessage::Text(next))) => match ClientFrame::decode(next.as_str()) {
                     Ok(ClientFrame::Ping { nonce }) => {
                         send(socket, &ServerFrame::Pong { nonce }).await.ok()?;
                     }
-                    _ => early.frames.push_back(WsMessage::Text(next)),
+                    _ => early.push(WsMessage::Text(next)),
                 },
-                Some(Ok(other)) => early.frames.push_back(other),
+                Some(Ok(other)) => early.push(other),
                 None | Some(Err(_)) => early.ended = true,
             },
         }
