@@ -3,10 +3,10 @@
 //! time, so the operator's side measures end-to-end latency.
 
 use crate::stats::now_us;
-use client_core::Event;
+use client_core::{Cursors, Event};
 use native_client::{Client, ClientOptions};
-use protocol::{Auth, AuthorKind, ClientFrame, ServerFrame};
-use std::collections::{HashMap, HashSet};
+use protocol::{Auth, AuthorKind, ServerFrame};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -94,45 +94,44 @@ pub fn operator(
         let mut client = Client::start(options);
         // What it has, so that after a failover it asks for what it missed (as the console
         // does) and counts each message once: the messages a failover delays most are the ones
-        // stored while the operator was reconnecting, which reach it only this way. Sequence
-        // numbers are each deployment's own, so the operator keeps, per deployment, the highest
-        // one it received there, and asks a deployment it has not been on for everything.
-        let mut latest: HashMap<(usize, protocol::ConversationId), u64> = HashMap::new();
+        // stored while the operator was reconnecting, which reach it only this way. The cursors
+        // keep, per deployment and message log, the highest sequence number received there.
+        let mut cursors = Cursors::default();
         let mut conversations: HashSet<protocol::ConversationId> = HashSet::new();
         let mut counted: HashSet<protocol::MessageId> = HashSet::new();
-        let mut here: Option<usize> = None;
+        let mut welcomed = false;
         while now_us() < until_us {
             let wait = Duration::from_micros(until_us.saturating_sub(now_us()));
             let Ok(Some(event)) = tokio::time::timeout(wait, client.next_event()).await else {
                 break;
             };
             let messages = match event {
-                Event::Welcome { deployment, .. } => {
-                    if here.replace(deployment).is_some() {
+                Event::Welcome {
+                    deployment, frame, ..
+                } => {
+                    cursors.welcomed(deployment, &frame);
+                    if std::mem::replace(&mut welcomed, true) {
                         for conversation_id in &conversations {
-                            client.send(ClientFrame::Sync {
-                                conversation_id: *conversation_id,
-                                after_seq: latest
-                                    .get(&(deployment, *conversation_id))
-                                    .copied()
-                                    .unwrap_or(0),
-                            });
+                            client.send(cursors.sync(*conversation_id));
                         }
                     }
                     continue;
                 }
                 Event::Frame(ServerFrame::Message { message }) => vec![message],
-                Event::Frame(ServerFrame::History { messages, .. }) => messages,
+                Event::Frame(ServerFrame::History {
+                    conversation_id,
+                    messages,
+                }) => {
+                    if let Some(next) = cursors.history(conversation_id, &messages) {
+                        client.send(next);
+                    }
+                    messages
+                }
                 _ => continue,
             };
             for message in messages {
                 conversations.insert(message.conversation_id);
-                if let Some(deployment) = here {
-                    let seq = latest
-                        .entry((deployment, message.conversation_id))
-                        .or_default();
-                    *seq = (*seq).max(message.seq);
-                }
+                cursors.received(&message);
                 if message.author.kind != AuthorKind::Visitor || !counted.insert(message.id) {
                     continue;
                 }

@@ -86,6 +86,8 @@ async fn serve(stream: tokio::net::TcpStream, relay: Arc<Relay>) {
                     max_message_bytes: protocol::DEFAULT_MAX_MESSAGE_BYTES,
                     session,
                     replicates: false,
+                    // The relay keeps nothing, so it has no log to resume from.
+                    log: None,
                 }
             }
             ClientFrame::Send {

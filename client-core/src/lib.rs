@@ -7,6 +7,8 @@
 //! - [`outbox`]: messages written but not yet acknowledged, persisted by the driver and resent on
 //!   every reconnect (ingest is idempotent, so resending is always safe).
 //! - [`backoff`]: when to try reconnecting after a failure.
+//! - [`cursors`]: where each conversation resumes at a deployment (`sync` from the highest
+//!   sequence number received from its message log), and the next page of a long history.
 //! - [`shortcodes`]: emoji shortcodes (`:smile:`) found and replaced from a fetched table.
 //! - [`exact_json`]: JSON text made safe for the browser's parser, whose numbers are doubles
 //!   (HLC values are above 2^53).
@@ -15,6 +17,7 @@
 //!   message is on both deployments.
 
 pub mod backoff;
+pub mod cursors;
 pub mod exact_json;
 pub mod link;
 pub mod outbox;
@@ -22,6 +25,7 @@ pub mod shortcodes;
 pub mod transcript;
 
 pub use backoff::Backoff;
+pub use cursors::Cursors;
 pub use link::{Action, Event, KnownActive, Link, LinkConfig, LinkStatus};
 pub use outbox::{Outbox, PendingMessage};
 pub use transcript::{shown_status, DeliveryStatus, Entry, Transcript};

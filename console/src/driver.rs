@@ -16,7 +16,7 @@ use attention::watch_input;
 pub use attention::{mark_read, set_presence};
 use browser::link::{Driver, LinkApp};
 use browser::{monotonic_ms, LocalStore};
-use client_core::{Event, Link, LinkConfig, LinkStatus, Outbox, Transcript};
+use client_core::{Cursors, Event, Link, LinkConfig, LinkStatus, Outbox, Transcript};
 pub use files::attach;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -52,7 +52,7 @@ pub fn start(state: ConsoleState) {
         store,
         token,
         config: None,
-        seq_here: BTreeMap::new(),
+        cursors: Cursors::default(),
         typing_sent: Default::default(),
         idle_away_ms: 0,
         read_sent: BTreeMap::new(),
@@ -260,9 +260,9 @@ struct Console {
     token: Option<String>,
     /// Where the deployments and the moderator are, once asked.
     config: Option<ClientConfig>,
-    /// Per open conversation, the highest sequence number received from the deployment of the
-    /// current welcome (sequence numbers are per deployment; cleared when the console moves).
-    seq_here: BTreeMap<ConversationId, u64>,
+    /// Per deployment and message log, the highest sequence number received of each
+    /// conversation: a pane catches up on only what it missed, even after a move and back.
+    cursors: Cursors,
     /// When a typing notice was last sent, per conversation (ms).
     typing_sent: BTreeMap<ConversationId, i64>,
     /// After how long without input the console sets the operator away (ms; 0: never), from
@@ -288,8 +288,13 @@ impl LinkApp for Console {
     fn on_event(&mut self, link: &mut Link, event: Event) {
         match event {
             Event::Status(status) => self.show_status(status),
-            Event::Welcome { frame, moved, .. } => self.on_welcome(link, frame, moved),
-            Event::Frame(frame) => self.on_frame(frame),
+            Event::Welcome {
+                frame, deployment, ..
+            } => {
+                self.cursors.welcomed(deployment, &frame);
+                self.on_welcome(link, frame);
+            }
+            Event::Frame(frame) => self.on_frame(link, frame),
             Event::Refused {
                 message,
                 reason,
@@ -370,7 +375,7 @@ impl Console {
         self.state.token.set(None);
         self.store.set("presence", None);
         // With the token gone the driver stops the link (`wants_link`).
-        self.seq_here.clear();
+        self.cursors.clear();
         self.state.logged_in.set(false);
         self.state.operator.set(None);
         self.state.connection.set(ConnectionState::LoggedOut);
@@ -382,7 +387,7 @@ impl Console {
         token
     }
 
-    fn on_welcome(&mut self, link: &mut Link, frame: ServerFrame, moved: bool) {
+    fn on_welcome(&mut self, link: &mut Link, frame: ServerFrame) {
         let ServerFrame::Welcome {
             session:
                 Session::Operator {
@@ -410,17 +415,14 @@ impl Console {
         if chosen != presence {
             link.send(monotonic_ms(), ClientFrame::Presence { state: chosen });
         }
-        if moved {
-            self.seq_here.clear();
-        }
         self.read_sent.clear();
         self.state.operator.set(Some(operator));
         self.state.inbox.set(inbox);
         // Fetched again with every welcome: edited on the other deployment meanwhile, or
         // by an admin since.
         crate::canned::load(self.state);
-        // Catch up on what the open panes missed: only what is new on the same deployment,
-        // everything (merged by id) after a move.
+        // Catch up on what the open panes missed: only what is new in a message log the console
+        // has read before, everything (merged by id) from one it has not.
         let open: Vec<_> = self
             .state
             .open
@@ -429,18 +431,11 @@ impl Console {
             .map(|c| c.id)
             .collect();
         for id in open {
-            let after_seq = self.seq_here.get(&id).copied().unwrap_or(0);
-            link.send(
-                monotonic_ms(),
-                ClientFrame::Sync {
-                    conversation_id: id,
-                    after_seq,
-                },
-            );
+            link.send(monotonic_ms(), self.cursors.sync(id));
         }
     }
 
-    fn on_frame(&mut self, frame: ServerFrame) {
+    fn on_frame(&mut self, link: &mut Link, frame: ServerFrame) {
         match frame {
             ServerFrame::Ack { message, .. } => self.apply_messages(std::slice::from_ref(&message)),
             ServerFrame::Message { message } => {
@@ -465,7 +460,16 @@ impl Console {
                 }
                 self.apply_messages(std::slice::from_ref(&message));
             }
-            ServerFrame::History { messages, .. } => self.apply_messages(&messages),
+            ServerFrame::History {
+                conversation_id,
+                messages,
+            } => {
+                // A long conversation comes a page at a time.
+                if let Some(next) = self.cursors.history(conversation_id, &messages) {
+                    link.send(monotonic_ms(), next);
+                }
+                self.apply_messages(&messages);
+            }
             ServerFrame::Conversation { conversation } => self.apply_summary(conversation),
             ServerFrame::Typing {
                 conversation_id,
@@ -514,8 +518,7 @@ impl Console {
 
     fn apply_messages(&mut self, messages: &[protocol::Message]) {
         for message in messages {
-            let seq = self.seq_here.entry(message.conversation_id).or_default();
-            *seq = (*seq).max(message.seq);
+            self.cursors.received(message);
         }
         self.state.transcripts.update(|all| {
             for message in messages {
@@ -582,13 +585,8 @@ impl Console {
         self.state.transcripts.update(|t| {
             t.insert(id, transcript);
         });
-        self.seq_here.remove(&id);
-        send(
-            link,
-            ClientFrame::Sync {
-                conversation_id: id,
-                after_seq: 0,
-            },
-        );
+        // A new pane shows everything, whatever was received of it before.
+        self.cursors.forget(id);
+        send(link, self.cursors.sync(id));
     }
 }

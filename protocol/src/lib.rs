@@ -66,6 +66,10 @@ pub const WS_PATH: &str = "/v1/ws";
 /// another limit; they announce theirs in [`Session`].
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 8 * 1024;
 
+/// The most messages one `history` frame holds, the answer to a `sync`: a client that gets this
+/// many asks again after the last one's `seq`, until a page holds fewer.
+pub const SYNC_PAGE: usize = 1000;
+
 /// The WebSocket URL of endpoint `path` on the deployment at `base`: `https://host/x` with
 /// `/v1/ws` gives `wss://host/x/v1/ws`. Every client (widget, peer deployment) builds its URLs
 /// here so they agree.

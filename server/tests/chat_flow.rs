@@ -389,3 +389,88 @@ async fn pings_are_answered_while_a_message_waits_for_a_slow_disk() {
     let ack = visitor.reply_to(message_id).await;
     assert!(matches!(ack, ServerFrame::Ack { .. }), "{ack:?}");
 }
+
+/// A conversation longer than one `history` page comes a page at a time: a full page means "ask
+/// again after its last message". Every welcome names the message log the sequence numbers
+/// belong to, the same on every connection to the same database, so a client that comes back
+/// asks only for what is new.
+#[tokio::test]
+async fn a_long_conversation_is_synced_a_page_at_a_time_from_a_named_log() {
+    let total = protocol::SYNC_PAGE + 5;
+    let server =
+        TestServer::start_with(|c| c.messages_per_minute_per_connection = total as u32 * 2).await;
+    let mut writer = server.connect().await;
+    writer
+        .send(&support::visitor_hello(
+            "acme",
+            Some(format!("{}/", support::ORIGIN)),
+        ))
+        .await;
+    let ServerFrame::Welcome {
+        log: Some(log),
+        session: Session::Visitor { token, .. },
+        ..
+    } = writer.recv().await
+    else {
+        panic!("expected a welcome naming its log");
+    };
+    let conversation = new_conversation();
+    for n in 0..total {
+        writer
+            .send(&ClientFrame::Send {
+                conversation_id: conversation,
+                message_id: protocol::MessageId(uuid::Uuid::now_v7()),
+                body: format!("line {n}"),
+                intake: None,
+                attachment: None,
+                private: false,
+            })
+            .await;
+    }
+    let mut acked = 0;
+    while acked < total {
+        if let ServerFrame::Ack { .. } = writer.recv().await {
+            acked += 1;
+        }
+    }
+
+    let (mut reader, session) = server.visitor(Some(token)).await;
+    assert!(matches!(session, Session::Visitor { .. }));
+    let mut pages = Vec::new();
+    let mut after_seq = 0;
+    loop {
+        reader
+            .send(&ClientFrame::Sync {
+                conversation_id: conversation,
+                after_seq,
+            })
+            .await;
+        let messages = reader
+            .recv_until(|f| match f {
+                ServerFrame::History { messages, .. } => Some(messages),
+                _ => None,
+            })
+            .await;
+        pages.push(messages.len());
+        let Some(last) = messages.last() else { break };
+        after_seq = last.seq;
+        if messages.len() < protocol::SYNC_PAGE {
+            break;
+        }
+    }
+    assert_eq!(pages, [protocol::SYNC_PAGE, 5]);
+
+    let mut again = server.connect().await;
+    again
+        .send(&support::visitor_hello(
+            "acme",
+            Some(format!("{}/", support::ORIGIN)),
+        ))
+        .await;
+    match again.recv().await {
+        ServerFrame::Welcome {
+            log: Some(same), ..
+        } => assert_eq!(same, log),
+        other => panic!("expected a welcome naming its log, got {other:?}"),
+    }
+}

@@ -3,8 +3,8 @@
 //! acknowledgement, every message received, the conversations it heard of, and which deployment
 //! welcomed it each time.
 
-use client_core::Event;
 use client_core::Transcript;
+use client_core::{Cursors, Event};
 use daemon::http::{HttpClient, Method};
 use native_client::{Client, ClientOptions, Trace};
 use protocol::{
@@ -36,9 +36,12 @@ pub struct Visitor {
     /// What the client would show of each conversation it heard messages of: acknowledgements,
     /// live messages and history merged by id, as the widget and the console merge them.
     pub transcripts: BTreeMap<ConversationId, Transcript>,
-    /// When set, every welcome is followed by a full `sync` of every conversation in
-    /// `transcripts`, as the apps do after moving to another deployment.
+    /// When set, every welcome is followed by a `sync` of every conversation in `transcripts`
+    /// from what was received of it before from the welcoming deployment's message log, as the
+    /// console does for its open panes.
     pub resync_on_welcome: bool,
+    /// What was received of each conversation, per deployment and message log.
+    cursors: Cursors,
     /// How the client was started, to start it again from its state file.
     options: ClientOptions,
 }
@@ -111,6 +114,7 @@ impl Visitor {
             refused: BTreeSet::new(),
             transcripts: BTreeMap::new(),
             resync_on_welcome: false,
+            cursors: Cursors::default(),
             options,
         }
     }
@@ -157,8 +161,11 @@ impl Visitor {
                 deployment, frame, ..
             } => {
                 self.welcomed_by.push(self.deployments[deployment].clone());
+                self.cursors.welcomed(deployment, &frame);
                 if self.resync_on_welcome {
-                    self.resync();
+                    for &conversation_id in self.transcripts.keys() {
+                        self.client.send(self.cursors.sync(conversation_id));
+                    }
                 }
                 if let ServerFrame::Welcome {
                     session: Session::Operator { inbox, .. },
@@ -178,13 +185,21 @@ impl Visitor {
                 if let Some((_, acked_at)) = self.timings.get_mut(&message_id) {
                     acked_at.get_or_insert_with(Instant::now);
                 }
+                self.cursors.received(&message);
                 self.merge(&message);
             }
             Event::Frame(ServerFrame::Message { message }) => {
+                self.cursors.received(&message);
                 self.merge(&message);
                 self.received.push(message);
             }
-            Event::Frame(ServerFrame::History { messages, .. }) => {
+            Event::Frame(ServerFrame::History {
+                conversation_id,
+                messages,
+            }) => {
+                if let Some(next) = self.cursors.history(conversation_id, &messages) {
+                    self.client.send(next);
+                }
                 for message in &messages {
                     self.merge(message);
                 }

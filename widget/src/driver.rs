@@ -22,7 +22,7 @@ use crate::state::{ChatState, ConnectionState};
 use crate::storage::Persisted;
 use browser::link::{Driver, LinkApp};
 use browser::{monotonic_ms, new_conversation_id, new_message_id, set_timeout};
-use client_core::{Event, Link, LinkConfig, LinkStatus, PendingMessage, Transcript};
+use client_core::{Cursors, Event, Link, LinkConfig, LinkStatus, PendingMessage, Transcript};
 use leptos::prelude::*;
 use protocol::{
     Auth, AuthorKind, ClientFrame, ConversationId, ConversationState, ErrorCode, Intake, Message,
@@ -63,7 +63,7 @@ pub fn start(settings: Settings, state: ChatState) {
         state,
         persisted,
         conversation: None,
-        last_seq_here: 0,
+        cursors: Cursors::default(),
         max_message_bytes: protocol::DEFAULT_MAX_MESSAGE_BYTES,
         stopped: false,
         last_typing_sent: 0.0,
@@ -109,9 +109,9 @@ struct Widget {
     persisted: Persisted,
     /// The conversation shown and written to; `None` until the first message.
     conversation: Option<ConversationId>,
-    /// The highest sequence number received from the deployment of the current welcome.
-    /// Sequence numbers are per deployment, so it restarts at 0 when the widget moves.
-    last_seq_here: u64,
+    /// The highest sequence number received of each conversation, per deployment and message
+    /// log: a reconnect, even after time on the other deployment, asks only for what is new.
+    cursors: Cursors,
     /// The deployment's limit, from its welcome.
     max_message_bytes: usize,
     /// Set when retrying cannot help (outdated widget, unknown site).
@@ -140,7 +140,12 @@ impl LinkApp for Widget {
     fn on_event(&mut self, link: &mut Link, event: Event) {
         match event {
             Event::Status(status) => self.show_status(status),
-            Event::Welcome { frame, moved, .. } => self.on_welcome(link, frame, moved),
+            Event::Welcome {
+                frame, deployment, ..
+            } => {
+                self.cursors.welcomed(deployment, &frame);
+                self.on_welcome(link, frame);
+            }
             Event::Frame(frame) => self.on_frame(link, frame),
             Event::Refused {
                 message,
@@ -190,7 +195,7 @@ impl Widget {
         self.state.connection.set(shown);
     }
 
-    fn on_welcome(&mut self, link: &mut Link, frame: ServerFrame, moved: bool) {
+    fn on_welcome(&mut self, link: &mut Link, frame: ServerFrame) {
         let ServerFrame::Welcome {
             max_message_bytes,
             session:
@@ -222,9 +227,6 @@ impl Widget {
                 },
             );
         }
-        if moved {
-            self.last_seq_here = 0;
-        }
         self.persisted.set_token(Some(&token));
         self.state.token.set(Some(token));
         self.max_message_bytes = max_message_bytes;
@@ -247,14 +249,9 @@ impl Widget {
             .set(pending_rating || summary.as_ref().is_some_and(|c| c.rating.is_some()));
         self.state.conversation.set(summary);
         if let Some(id) = chosen.filter(known) {
-            // On the same deployment only what is new; after a move everything, merged by id.
-            link.send(
-                monotonic_ms(),
-                ClientFrame::Sync {
-                    conversation_id: id,
-                    after_seq: self.last_seq_here,
-                },
-            );
+            // From a message log read before only what is new; from another everything, merged
+            // by id.
+            link.send(monotonic_ms(), self.cursors.sync(id));
         }
     }
 
@@ -263,7 +260,7 @@ impl Widget {
         if message.private {
             return;
         }
-        self.last_seq_here = self.last_seq_here.max(message.seq);
+        self.cursors.received(message);
         self.persisted.remember(message);
         self.state.transcript.update(|t| {
             t.apply_stored(message);
@@ -284,7 +281,14 @@ impl Widget {
                 }
                 self.note_stored(&message);
             }
-            ServerFrame::History { messages, .. } => {
+            ServerFrame::History {
+                conversation_id,
+                messages,
+            } => {
+                // A long conversation comes a page at a time.
+                if let Some(next) = self.cursors.history(conversation_id, &messages) {
+                    link.send(monotonic_ms(), next);
+                }
                 for message in &messages {
                     self.note_stored(message);
                 }

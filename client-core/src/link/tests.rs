@@ -227,6 +227,7 @@ impl Sim {
                         details: None,
                     },
                     replicates: true,
+                    log: Some(format!("log{target}")),
                 }];
                 if self.decision.1 != target {
                     replies.push(self.redirect());

@@ -38,6 +38,8 @@ pub enum ServerFrameByType {
         session: SessionByRole,
         #[serde(default)]
         replicates: bool,
+        #[serde(default)]
+        log: Option<String>,
     },
     Ack {
         message_id: MessageId,
@@ -155,11 +157,13 @@ impl From<ServerFrameByType> for ServerFrame {
                 max_message_bytes,
                 session,
                 replicates,
+                log,
             } => ServerFrame::Welcome {
                 protocol,
                 max_message_bytes,
                 session: session.into(),
                 replicates,
+                log,
             },
             T::Ack {
                 message_id,

@@ -88,7 +88,9 @@ pub enum ClientFrame {
         /// True while typing.
         typing: bool,
     },
-    /// Ask for the messages of a conversation stored after `after_seq` (0 for all of them).
+    /// Ask for the messages of a conversation stored after `after_seq` (0 for all of them). The
+    /// answer holds at most [`crate::SYNC_PAGE`] messages, the oldest first: a full page means there may
+    /// be more, asked for with the last one's `seq`.
     Sync {
         /// The conversation.
         conversation_id: ConversationId,
@@ -317,6 +319,14 @@ pub enum ServerFrame {
         /// keeps a message in its outbox until the confirmation that applies.
         #[serde(default)]
         replicates: bool,
+        /// The identity of this deployment's message log. Sequence numbers (`seq`) are
+        /// comparable only between welcomes that name the same log from the same deployment: a
+        /// client may then `sync` from the highest it received there, even after time spent on
+        /// the other deployment. A new database, or one restored from a backup, has a new log.
+        /// Absent from deployments before this field: sequence numbers are then comparable only
+        /// while the client stays on the same deployment.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        log: Option<String>,
     },
     /// A message the client sent is durably stored (sent again for a resent id).
     Ack {

@@ -145,6 +145,7 @@ fn server_frames() -> Vec<ServerFrame> {
             protocol: PROTOCOL_VERSION,
             max_message_bytes: 8192,
             replicates: true,
+            log: Some("0f3a".into()),
             session: Session::Visitor {
                 visitor_id: VisitorId::from_parts(1, [3; 10]),
                 token: "tok".into(),
@@ -161,6 +162,7 @@ fn server_frames() -> Vec<ServerFrame> {
             protocol: PROTOCOL_VERSION,
             max_message_bytes: 8192,
             replicates: true,
+            log: None,
             session: Session::Operator {
                 operator: alice(),
                 inbox: vec![summary()],

@@ -151,6 +151,32 @@ fn a_restore_refuses_a_served_or_occupied_directory_and_moves_old_data_aside() {
 }
 
 #[test]
+fn the_message_log_keeps_its_identity_across_restarts_and_gets_a_new_one_when_restored() {
+    let data = tempfile::tempdir().expect("a directory");
+    let backups = tempfile::tempdir().expect("a directory");
+    let store = store_with_data(data.path(), 1);
+    let log = store.message_log().to_owned();
+    assert_eq!(log.len(), 32, "{log}");
+    let (path, _) = take(data.path(), "primary", backups.path()).expect("a backup");
+    store.shutdown();
+    // Clients resume from the sequence numbers they received: a restart keeps them valid.
+    let reopened = Store::open(data.path()).expect("reopened");
+    assert_eq!(reopened.message_log(), log);
+    reopened.shutdown();
+    // A restored backup numbers on from its own past, below what clients received since.
+    let restored_dir = tempfile::tempdir().expect("a directory");
+    restore(&path, restored_dir.path(), false).expect("restored");
+    let restored = Store::open(restored_dir.path()).expect("the restored store opens");
+    assert_ne!(restored.message_log(), log);
+    restored.shutdown();
+    // So does a new, empty database.
+    let empty = tempfile::tempdir().expect("a directory");
+    let fresh = Store::open(empty.path()).expect("a new store");
+    assert_ne!(fresh.message_log(), log);
+    fresh.shutdown();
+}
+
+#[test]
 fn periods_read_as_a_number_and_a_unit() {
     use super::plan::parse_period;
     assert_eq!(parse_period("90s"), Ok(std::time::Duration::from_secs(90)));

@@ -101,7 +101,8 @@ impl Reader<'_> {
     ) -> Result<Vec<Message>, StoreError> {
         let sql = format!(
             "{MESSAGE_SELECT} WHERE conversation_id = ?1 AND seq > ?2 AND (?3 OR private = 0)
-             ORDER BY seq LIMIT 1000"
+             ORDER BY seq LIMIT {}",
+            protocol::SYNC_PAGE
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(

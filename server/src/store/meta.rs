@@ -4,10 +4,28 @@
 use super::rows::Cached;
 use super::{Reader, StoreError, Writer};
 use protocol::moderation::ActiveDeployment;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 
 /// The key of the newest moderator decision this deployment was told.
 const DECISION: &str = "moderator_decision";
+
+/// The key of the message log's identity (`welcome`'s `log`).
+pub(super) const MESSAGE_LOG: &str = "message_log";
+
+/// The identity of the message log in `conn`'s database, made up (random) when it has none: a
+/// new database, one from a release before it, or one whose identity [`super::rebuild`] removed
+/// because its sequence numbers may repeat ones handed out before.
+pub(super) fn message_log(conn: &Connection) -> Result<String, StoreError> {
+    if let Some(log) = (Reader { conn }).meta(MESSAGE_LOG)? {
+        return Ok(log);
+    }
+    let log = format!("{:032x}", rand::random::<u128>());
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+        params![MESSAGE_LOG, log],
+    )?;
+    Ok(log)
+}
 
 impl Reader<'_> {
     /// The value kept under `key`, if any.

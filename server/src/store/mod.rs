@@ -132,6 +132,8 @@ pub struct Store {
     accounts: Arc<watch::Sender<u64>>,
     /// The last durability probe and when it ran, shared by every `/health` caller.
     probe: Arc<tokio::sync::Mutex<Option<LastProbe>>>,
+    /// The identity of this database's message log (see [`meta::message_log`]).
+    message_log: Arc<str>,
 }
 
 /// When the last durability probe ran, and its answer.
@@ -173,6 +175,7 @@ impl Store {
                 reader.own_seq_floor()?,
             )
         };
+        let message_log: Arc<str> = Arc::from(meta::message_log(&conn)?);
         let mut clock = HlcClock::default();
         clock.observe(max_hlc);
         let head = Arc::new(watch::channel(own_head).0);
@@ -204,7 +207,15 @@ impl Store {
             head,
             accounts,
             probe: Arc::default(),
+            message_log,
         })
+    }
+
+    /// The identity of this database's message log: the same across restarts, new for a new
+    /// database and for one restored from a backup, whose sequence numbers may repeat ones that
+    /// clients received before. Clients key what they resume from by it.
+    pub fn message_log(&self) -> &str {
+        &self.message_log
     }
 
     /// Whether the database takes a durable write, proven by one at most every [`PROBE_REUSE`]:

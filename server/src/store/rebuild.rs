@@ -51,6 +51,12 @@ pub fn mark_for_rebuild(conn: &Connection, now_ms: i64) -> rusqlite::Result<()> 
          ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         params![FLOOR, floor.to_string(), REBUILD_AFTER],
     )?;
+    // Messages taken back from the peer get sequence numbers clients may already have seen for
+    // other messages (a restored backup numbers on from its own past): the log is a new one.
+    conn.execute(
+        "DELETE FROM meta WHERE key = ?1",
+        [super::meta::MESSAGE_LOG],
+    )?;
     Ok(())
 }
 

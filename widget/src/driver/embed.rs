@@ -53,8 +53,8 @@ impl Widget {
             return;
         }
         if another {
-            // Sequence numbers of another visitor's conversation start from nothing here.
-            self.last_seq_here = 0;
+            // What was received of the last visitor's conversations says nothing of this one's.
+            self.cursors.clear();
         }
         self.persisted.set_identity(Some(&user));
         self.present(link, Some(user));
@@ -122,7 +122,7 @@ impl Widget {
     fn forget(&mut self, link: &mut Link) {
         self.persisted.forget_visitor();
         self.pending_intake = None;
-        self.last_seq_here = 0;
+        self.cursors.clear();
         let state = self.state;
         state.open.set(false);
         state.token.set(None);

@@ -42,6 +42,7 @@ impl Session {
                 max_message_bytes: self.state.config.max_message_bytes,
                 session,
                 replicates: self.state.config.peer_url.is_some(),
+                log: Some(self.state.store.message_log().to_owned()),
             }),
             Err(refusal) => Outcome::refuse_and_close(refusal),
         }
