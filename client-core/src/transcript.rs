@@ -2,7 +2,8 @@
 //!
 //! Stored messages are ordered by (hybrid logical clock, id), the order both deployments agree on;
 //! messages still pending (not acknowledged) follow them in the order they were written. A message arriving twice (an ack and a
-//! broadcast, a resync after reconnect) replaces its earlier copy, so nothing is ever shown twice.
+//! broadcast, a resync after reconnect) replaces its earlier copy, so nothing is ever shown twice;
+//! of two copies stored with different clock values, the smaller is kept, as the deployments do.
 
 use crate::outbox::PendingMessage;
 use protocol::{Author, AuthorKind, ConversationId, Message, MessageId};
@@ -100,7 +101,14 @@ impl Transcript {
             attachment: message.attachment.clone(),
             private: message.private,
         };
-        if self.entries.contains(&entry) {
+        // A message stored on both deployments before either replicated it (its writer resent
+        // it elsewhere) has two copies; both deployments keep the one with the smaller clock
+        // value, and so does the transcript, whichever copy arrives last.
+        let kept = self
+            .entries
+            .iter()
+            .any(|e| e.id == message.id && e.status == DeliveryStatus::Sent && e.hlc < message.hlc);
+        if kept || self.entries.contains(&entry) {
             return false;
         }
         self.entries.retain(|e| e.id != message.id);
@@ -261,6 +269,33 @@ mod tests {
         assert!(!t.apply_stored(&elsewhere));
         t.remove_pending(MessageId::from_parts(1, [0; 10]));
         assert_eq!(t.entries().len(), 1);
+    }
+
+    #[test]
+    fn of_two_stored_copies_the_smaller_clock_value_is_kept_in_either_order() {
+        let earlier = {
+            let mut m = stored(1, 40);
+            m.hlc = 5;
+            m
+        };
+        let later = {
+            let mut m = stored(1, 41);
+            m.hlc = 50;
+            m
+        };
+        for copies in [[&earlier, &later], [&later, &earlier]] {
+            let mut t = Transcript::new(Some(conversation()));
+            t.apply_stored(&stored(2, 20));
+            for copy in copies {
+                t.apply_stored(copy);
+            }
+            let order: Vec<_> = t
+                .entries()
+                .iter()
+                .map(|e| (e.body.as_str(), e.hlc))
+                .collect();
+            assert_eq!(order, [("m1", 5), ("m2", 20)]);
+        }
     }
 
     #[test]

@@ -127,7 +127,7 @@ async fn the_same_message_stored_on_both_sides_is_kept_once_with_one_clock_value
     let id = MessageId(uuid::Uuid::now_v7());
     // The widget sent the message to the primary, lost the ack, and resent it to the redundant
     // deployment before replication ran: both opened the conversation and stored the message.
-    post(
+    let on_a = post(
         &a,
         visitor_poster(visitor),
         conversation,
@@ -135,7 +135,7 @@ async fn the_same_message_stored_on_both_sides_is_kept_once_with_one_clock_value
         "are you there?",
     )
     .await;
-    post(
+    let on_b = post(
         &b,
         visitor_poster(visitor),
         conversation,
@@ -153,6 +153,50 @@ async fn the_same_message_stored_on_both_sides_is_kept_once_with_one_clock_value
         .unwrap()
         .len();
     assert_eq!(count, 1);
+
+    // The side whose copy gave way numbered the kept one anew: a client that had the other
+    // copy and resumes after it gets the kept one, with the clock value both sides show it by.
+    let (kept, replaced, replaced_side) = if on_a.hlc < on_b.hlc {
+        (on_a, on_b, &b)
+    } else {
+        (on_b, on_a, &a)
+    };
+    let after = replaced.seq;
+    let resumed = replaced_side
+        .store
+        .read(move |c| c.messages_after(conversation, after))
+        .await
+        .unwrap();
+    assert_eq!(resumed.len(), 1, "{resumed:?}");
+    assert_eq!((resumed[0].id, resumed[0].hlc), (id, kept.hlc));
+    assert!(resumed[0].seq > replaced.seq);
+    // The full-text index followed the new number, and later messages number on above it.
+    let next = post(
+        replaced_side,
+        visitor_poster(visitor),
+        conversation,
+        MessageId(uuid::Uuid::now_v7()),
+        "hello?",
+    )
+    .await;
+    assert!(next.seq > resumed[0].seq);
+    let db =
+        rusqlite::Connection::open(replaced_side.dir.path().join(server::store::DATABASE_FILE))
+            .unwrap();
+    db.execute(
+        "INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')",
+        [],
+    )
+    .unwrap();
+    let found: i64 = db
+        .query_row(
+            "SELECT count(*) FROM messages_fts f JOIN messages m ON m.seq = f.rowid
+             WHERE messages_fts MATCH 'there' AND m.id = ?1",
+            [id.to_string()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(found, 1);
 }
 
 #[tokio::test]

@@ -464,6 +464,11 @@ fn visitor_register(
 /// **Messages: a grow-only set by id.** If both deployments stored the same id before
 /// replicating (a client resent it elsewhere), the copy with the smaller (hlc, origin) is kept on
 /// both. The conversation's preview shows the message with the largest clock value.
+///
+/// A copy replaced that way takes the next local sequence number (above every number handed out,
+/// those of removed rows included): a client that received the other copy and resumes from its
+/// last sequence number gets the kept one again and shows it where both deployments do. Setting
+/// `body` (to the same text) moves the full-text index's row with it (`messages_fts_update`).
 fn message_posted(
     conn: &Connection,
     stamp: &Stamp,
@@ -479,7 +484,9 @@ fn message_posted(
         "INSERT INTO messages (id, conversation_id, author_kind, author_id, author_name, body, sent_at, hlc, origin, origin_seq, attachment, attachment_hash, private)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
          ON CONFLICT(id) DO UPDATE SET hlc = excluded.hlc, origin = excluded.origin, sent_at = excluded.sent_at,
-             origin_seq = excluded.origin_seq
+             origin_seq = excluded.origin_seq, body = excluded.body,
+             seq = 1 + max((SELECT max(seq) FROM messages),
+                           coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0))
          WHERE (excluded.hlc, excluded.origin) < (messages.hlc, messages.origin)",
         params![
             id.to_string(),

@@ -115,8 +115,11 @@ pub struct Store {
     writer_thread: Arc<Mutex<Option<JoinHandle<()>>>>,
     /// The checkpointer thread (see [`checkpoint`]), joined after the writer.
     checkpoint_thread: Arc<Mutex<Option<JoinHandle<()>>>>,
-    /// Idle read connections, reused to avoid reopening the file for every read.
+    /// Idle read connections, reused to avoid reopening the file for every read; at most
+    /// [`MAX_READERS`] are kept.
     readers: Arc<Mutex<Vec<Connection>>>,
+    /// One permit per read that may run at once (see [`MAX_READERS`]).
+    read_permits: Arc<tokio::sync::Semaphore>,
     /// The database file, for opening more read connections.
     path: PathBuf,
     /// This deployment's name: the origin of the events it records.
@@ -135,6 +138,14 @@ pub struct Store {
     /// The identity of this database's message log (see [`meta::message_log`]).
     message_log: Arc<str>,
 }
+
+/// The most reads that run at once, and so the most read connections the pool holds. Reads run
+/// on tokio's blocking threads, of which there may be 512: unbounded, a burst of visitors saying
+/// hello opened a database connection per thread (a file descriptor, a page cache and prepared
+/// statements each), all kept in the pool for good, taking descriptors from WebSockets and
+/// memory from every connection's budget. A few at a time read as fast on a small machine; the
+/// rest wait their turn in order.
+pub const MAX_READERS: usize = 8;
 
 /// When the last durability probe ran, and its answer.
 type LastProbe = (std::time::Instant, Result<(), String>);
@@ -200,6 +211,7 @@ impl Store {
             writer_thread: Arc::new(Mutex::new(Some(thread))),
             checkpoint_thread: Arc::new(Mutex::new(Some(checkpoint_thread))),
             readers: Arc::new(Mutex::new(Vec::new())),
+            read_permits: Arc::new(tokio::sync::Semaphore::new(MAX_READERS)),
             path,
             origin,
             clock,
@@ -261,9 +273,21 @@ impl Store {
         F: FnOnce(&Reader) -> Result<R, StoreError> + Send + 'static,
     {
         let store = self.clone();
-        tokio::task::spawn_blocking(move || store.read_blocking(f))
+        // The permit goes with the job, so a caller that stops waiting does not let another
+        // read start before this one ends.
+        let permit = self
+            .read_permits
+            .clone()
+            .acquire_owned()
             .await
-            .map_err(|_| StoreError::Closed)?
+            .map_err(|_| StoreError::Closed)?;
+        tokio::task::spawn_blocking(move || {
+            let result = store.read_blocking(f);
+            drop(permit);
+            result
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
     }
 
     /// The same as [`Store::read`], for callers that are not async (the command line).
@@ -273,7 +297,12 @@ impl Store {
     ) -> Result<R, StoreError> {
         let conn = self.take_reader()?;
         let result = f(&Reader { conn: &conn });
-        self.readers.lock().expect("reader pool lock").push(conn);
+        // Callers outside `read` (the command line, start-up) are not counted by its permits; a
+        // connection beyond the bound is closed rather than kept.
+        let mut idle = self.readers.lock().expect("reader pool lock");
+        if idle.len() < MAX_READERS {
+            idle.push(conn);
+        }
         result
     }
 

@@ -392,3 +392,42 @@ async fn long_expired_sessions_are_purged_and_check_sync_ignores_them() {
     );
     drop(b);
 }
+
+/// A burst of reads (a crowd of visitors saying hello at once) runs a few at a time and leaves
+/// the pool with at most `MAX_READERS` connections, each a file descriptor the WebSockets need.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_reads_runs_a_few_at_a_time_on_a_bounded_pool() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let running = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let reads: Vec<_> = (0..200)
+        .map(|_| {
+            let (store, running, most) = (store.clone(), running.clone(), most.clone());
+            tokio::spawn(async move {
+                store
+                    .read(move |r| {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(2));
+                        let found = r.meta("nothing");
+                        running.fetch_sub(1, Ordering::SeqCst);
+                        found
+                    })
+                    .await
+            })
+        })
+        .collect();
+    for read in reads {
+        assert_eq!(read.await.unwrap().unwrap(), None);
+    }
+    let most = most.load(Ordering::SeqCst);
+    assert!(
+        (1..=MAX_READERS).contains(&most),
+        "{most} reads ran at once"
+    );
+    let pooled = store.readers.lock().unwrap().len();
+    assert!(pooled <= MAX_READERS, "{pooled} connections kept");
+    store.shutdown();
+}
