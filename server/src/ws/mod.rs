@@ -91,11 +91,14 @@ async fn upgrade(
     // message limit, where it was 16 times the frame limit (784 KiB) before.
     let hard_limit = session::frame_limit(state.config.max_message_bytes) * 2;
     // Most connections are idle most of the time: small buffers (the defaults are 128 KiB each)
-    // keep an idle connection to a few KiB of memory. Larger frames still arrive whole; they are
-    // only read in more steps.
+    // keep an idle connection to a few KiB of memory. tungstenite fills its whole read buffer
+    // with zeros before each read, so the buffer's size is resident for every connection that
+    // ever sent a frame: 1 KiB holds a few of the client's usual frames (a message or a ping is
+    // a few hundred bytes). Larger frames still arrive whole (the buffer grows to the frame's
+    // announced length); they are only read in more steps.
     ws.max_message_size(hard_limit)
         .max_frame_size(hard_limit)
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(1024)
         .write_buffer_size(0)
         .on_upgrade(move |socket| run(socket, state, origin, address, place))
 }
