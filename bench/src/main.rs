@@ -441,7 +441,8 @@ mod idle {
             .ok_or_else(|| anyhow::anyhow!("the primary is not running"))?;
         let server: std::net::SocketAddr = format!("127.0.0.1:{}", member.port).parse()?;
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let before = super::stats::rss_bytes(pid);
+        let mut rss = super::stats::Rss::of(pid)?;
+        let before = rss.bytes()?;
         let mut held = Vec::with_capacity(count);
         let batch = 500;
         for start in (0..count).step_by(batch) {
@@ -471,7 +472,7 @@ mod idle {
             }
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let after = super::stats::rss_bytes(pid);
+        let after = rss.bytes()?;
         let per = after.saturating_sub(before) as f64 / held.len().max(1) as f64;
         Ok((held.len(), per))
     }

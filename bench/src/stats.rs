@@ -21,17 +21,30 @@ pub fn quantile(samples: &mut [f64], q: f64) -> f64 {
     samples[index]
 }
 
-/// Resident memory of process `pid` in bytes (`VmRSS` from `/proc`).
-pub fn rss_bytes(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<u64>().ok())
-        })
-        .map(|kb| kb * 1024)
-        .unwrap_or(0)
+/// Resident memory of a process, read from `/proc/<pid>/status` through a file opened once: the
+/// idle-connection measurement holds as many sockets as this process may open, so a file opened
+/// only at the end would fail, and the figure would read as nothing.
+pub struct Rss(std::fs::File);
+
+impl Rss {
+    /// Opens the status file of process `pid`.
+    pub fn of(pid: u32) -> std::io::Result<Rss> {
+        std::fs::File::open(format!("/proc/{pid}/status")).map(Rss)
+    }
+
+    /// The resident memory now, in bytes (`VmRSS`): the kernel writes the file afresh when it is
+    /// read again from its start.
+    pub fn bytes(&mut self) -> std::io::Result<u64> {
+        use std::io::{Read, Seek};
+        self.0.rewind()?;
+        let mut status = String::new();
+        self.0.read_to_string(&mut status)?;
+        status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+            .ok_or_else(|| std::io::Error::other("no VmRSS line"))
+    }
 }

@@ -14,16 +14,19 @@
 //! says when to ask for the next page.
 
 use protocol::{ClientFrame, ConversationId, Message, ServerFrame, SYNC_PAGE};
-use std::collections::BTreeMap;
 
 /// A deployment (its index in the link's list) and the identity of its message log ("" for a
 /// deployment that does not name it).
 type LogKey = (usize, String);
 
 /// The highest sequence number received of each conversation, per deployment and message log.
+///
+/// A client knows a handful of logs and at most some hundreds of conversations, so these are
+/// plain lists searched in turn: a map's code would weigh more in the widget's download than the
+/// searches cost.
 #[derive(Debug, Default, Clone)]
 pub struct Cursors {
-    logs: BTreeMap<LogKey, BTreeMap<ConversationId, u64>>,
+    logs: Vec<(LogKey, Vec<(ConversationId, u64)>)>,
     /// The log of the current welcome.
     here: Option<LogKey>,
 }
@@ -38,7 +41,7 @@ impl Cursors {
         let key = (deployment, log.clone().unwrap_or_default());
         // A deployment that does not name its log may have a new one after any absence.
         if log.is_none() && self.here.as_ref() != Some(&key) {
-            self.logs.remove(&key);
+            self.logs.retain(|(known, _)| *known != key);
         }
         self.here = Some(key);
     }
@@ -47,12 +50,12 @@ impl Cursors {
     /// what the client received from it (everything, if nothing).
     pub fn sync(&self, conversation_id: ConversationId) -> ClientFrame {
         let after_seq = self
-            .here
-            .as_ref()
-            .and_then(|key| self.logs.get(key))
-            .and_then(|seqs| seqs.get(&conversation_id))
-            .copied()
-            .unwrap_or(0);
+            .logs
+            .iter()
+            .filter(|(key, _)| Some(key) == self.here.as_ref())
+            .flat_map(|(_, seqs)| seqs)
+            .find(|(id, _)| *id == conversation_id)
+            .map_or(0, |(_, seq)| *seq);
         ClientFrame::Sync {
             conversation_id,
             after_seq,
@@ -65,13 +68,21 @@ impl Cursors {
         let Some(key) = &self.here else {
             return;
         };
-        let seq = self
-            .logs
-            .entry(key.clone())
-            .or_default()
-            .entry(message.conversation_id)
-            .or_default();
-        *seq = (*seq).max(message.seq);
+        let at = match self.logs.iter().position(|(known, _)| known == key) {
+            Some(at) => at,
+            None => {
+                self.logs.push((key.clone(), Vec::new()));
+                self.logs.len() - 1
+            }
+        };
+        let seqs = &mut self.logs[at].1;
+        match seqs
+            .iter_mut()
+            .find(|(id, _)| *id == message.conversation_id)
+        {
+            Some((_, seq)) => *seq = (*seq).max(message.seq),
+            None => seqs.push((message.conversation_id, message.seq)),
+        }
     }
 
     /// Notes a `history` page of `conversation_id`, and returns the `sync` for the next page
@@ -93,8 +104,8 @@ impl Cursors {
 
     /// Forgets `conversation_id` everywhere: the next `sync` of it asks for everything.
     pub fn forget(&mut self, conversation_id: ConversationId) {
-        for seqs in self.logs.values_mut() {
-            seqs.remove(&conversation_id);
+        for (_, seqs) in &mut self.logs {
+            seqs.retain(|(id, _)| *id != conversation_id);
         }
     }
 

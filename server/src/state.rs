@@ -88,8 +88,18 @@ impl AppState {
         };
         let login = LoginGuard::new(&config);
         let visitors = Arc::new(VisitorLimits::new(&config));
-        let connections =
-            Connections::new(config.max_connections_per_address, config.max_connections);
+        let open_files = crate::throttle::connections::open_files_limit();
+        let max_connections =
+            crate::throttle::connections::within_open_files(config.max_connections, open_files);
+        if max_connections < config.max_connections {
+            tracing::warn!(
+                configured = config.max_connections,
+                open_files,
+                max_connections,
+                "the open-file limit leaves room for fewer WebSockets than max_connections; raise it (systemd: LimitNOFILE=) to hold more"
+            );
+        }
+        let connections = Connections::new(config.max_connections_per_address, max_connections);
         let signer = TokenSigner::new(secret.as_bytes());
         let introduction = protocol::replication::Introduction {
             instance: format!("{:032x}", rand::random::<u128>()),

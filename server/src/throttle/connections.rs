@@ -17,6 +17,40 @@ pub enum Full {
     Everyone,
 }
 
+/// The most file descriptors kept free of WebSockets: the database, its write-ahead log and
+/// index, the read connections, the replication link, HTTP requests, files being served. A small
+/// limit keeps an eighth of itself (at least 64) instead.
+pub const RESERVED_FILES: usize = 1024;
+
+/// `configured`, or fewer when the process may open only `open_files` files (its soft limit,
+/// `None` when unlimited or unknown) and must keep some for itself (see [`RESERVED_FILES`]).
+/// Past its limit a deployment can open neither a socket nor a database connection: visitors
+/// saying hello got storage failures where they should be told to try the other deployment.
+pub fn within_open_files(configured: usize, open_files: Option<u64>) -> usize {
+    let Some(limit) = open_files.and_then(|l| usize::try_from(l).ok()) else {
+        return configured;
+    };
+    let reserve = (limit / 8).clamp(64, RESERVED_FILES);
+    configured.min(limit.saturating_sub(reserve).max(1))
+}
+
+/// Raises this process's soft limit on open files to its hard limit (as servers commonly do; a
+/// shell's default soft limit is often 1,024) and returns the soft limit then in force, if any.
+pub fn open_files_limit() -> Option<u64> {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.maximum != limit.current {
+        let raised = rustix::process::Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if setrlimit(Resource::Nofile, raised).is_err() {
+            return limit.current;
+        }
+    }
+    getrlimit(Resource::Nofile).current
+}
+
 /// The open connections, by address. Cheap to share (`Arc`).
 pub struct Connections {
     limits: (usize, usize),
@@ -94,5 +128,17 @@ mod tests {
         drop(first);
         assert_eq!(connections.open(), 2);
         assert!(connections.admit(a).is_ok());
+    }
+
+    #[test]
+    fn the_open_file_limit_caps_websockets_with_room_to_spare() {
+        // This machine's limit: 20,000 files, so at most 18,976 WebSockets.
+        assert_eq!(within_open_files(1_000_000, Some(20_000)), 18_976);
+        assert_eq!(within_open_files(10_000, Some(20_000)), 10_000);
+        assert_eq!(within_open_files(10_000, None), 10_000);
+        // A shell's default limit keeps an eighth for the deployment.
+        assert_eq!(within_open_files(10_000, Some(1_024)), 896);
+        // A limit below the reserve still lets one in rather than none at all.
+        assert_eq!(within_open_files(10_000, Some(40)), 1);
     }
 }
