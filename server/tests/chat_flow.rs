@@ -399,13 +399,9 @@ async fn a_long_conversation_is_synced_a_page_at_a_time_from_a_named_log() {
     let total = protocol::SYNC_PAGE + 5;
     let server =
         TestServer::start_with(|c| c.messages_per_minute_per_connection = total as u32 * 2).await;
+    let hello = support::visitor_hello("acme", Some(format!("{}/", support::ORIGIN)));
     let mut writer = server.connect().await;
-    writer
-        .send(&support::visitor_hello(
-            "acme",
-            Some(format!("{}/", support::ORIGIN)),
-        ))
-        .await;
+    writer.send(&hello).await;
     let ServerFrame::Welcome {
         log: Some(log),
         session: Session::Visitor { token, .. },
@@ -461,12 +457,7 @@ async fn a_long_conversation_is_synced_a_page_at_a_time_from_a_named_log() {
     assert_eq!(pages, [protocol::SYNC_PAGE, 5]);
 
     let mut again = server.connect().await;
-    again
-        .send(&support::visitor_hello(
-            "acme",
-            Some(format!("{}/", support::ORIGIN)),
-        ))
-        .await;
+    again.send(&hello).await;
     match again.recv().await {
         ServerFrame::Welcome {
             log: Some(same), ..
