@@ -79,7 +79,9 @@ impl Transcript {
         &self.entries
     }
 
-    /// The highest sequence number held: a reconnecting client asks for what follows it.
+    /// The highest sequence number held, whichever deployment numbered it. Clients resume by
+    /// [`crate::Cursors`], which know which deployment's log each number came from; this is
+    /// only a figure about the transcript.
     pub fn last_seq(&self) -> u64 {
         self.entries.iter().filter_map(|e| e.seq).max().unwrap_or(0)
     }
