@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
-pub use tokio::sync::broadcast::error::RecvError;
+pub use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 /// How many events an operator's connection may lag behind before it is told to resynchronise.
 const CAPACITY: usize = 4096;
@@ -180,6 +180,14 @@ impl Subscription {
         match &mut self.feed {
             Feed::Everyone(receiver) => receiver.recv().await,
             Feed::Visitor(receiver) => receiver.recv().await.map(|event| (*event).clone()),
+        }
+    }
+
+    /// The next event if one is queued already, without waiting.
+    pub fn try_recv(&mut self) -> Result<Event, TryRecvError> {
+        match &mut self.feed {
+            Feed::Everyone(receiver) => receiver.try_recv(),
+            Feed::Visitor(receiver) => receiver.try_recv().map(|event| (*event).clone()),
         }
     }
 

@@ -194,6 +194,7 @@ async fn logouts_logged_before_the_tombstone_table_existed_become_tombstones() {
              DROP TRIGGER messages_fts_delete;
              DROP TRIGGER messages_fts_update;
              DROP TABLE messages_fts;
+             DROP TABLE messages_fts_pending;
              DROP INDEX conversations_history;
              DROP INDEX conversations_queue;
              DROP INDEX conversations_by_operator;

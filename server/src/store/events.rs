@@ -6,6 +6,19 @@ use super::{Reader, StoreError, Writer};
 use protocol::replication::{Change, LoggedEvent};
 use rusqlite::{params, OptionalExtension};
 
+/// The query behind [`Reader::local_events_after`]. The limit is written into the text, not bound:
+/// SQLite's planner reads a bound `LIMIT` and marks the statement to be compiled again whenever
+/// it is bound, so a cached statement with `LIMIT ?` is parsed and planned anew on every call.
+/// This one runs for every pull of the peer, and that recompilation was a seventh of the
+/// primary's request threads under load (see docs/benchmarks.md). Each limit used is its own
+/// cached statement; there are two.
+pub(super) fn local_events_sql(limit: usize) -> String {
+    format!(
+        "SELECT id, origin_seq, hlc, body FROM events WHERE origin = ?1 AND origin_seq > ?2
+         ORDER BY origin_seq LIMIT {limit}"
+    )
+}
+
 impl Reader<'_> {
     /// Whether an event was already recorded or applied here.
     pub fn contains_event(&self, id: uuid::Uuid) -> Result<bool, StoreError> {
@@ -47,10 +60,8 @@ impl Reader<'_> {
         after_seq: u64,
         limit: usize,
     ) -> Result<Vec<LoggedEvent>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, origin_seq, hlc, body FROM events WHERE origin = ?1 AND origin_seq > ?2 ORDER BY origin_seq LIMIT ?3",
-        )?;
-        let rows = stmt.query_map(params![origin, after_seq as i64, limit as i64], |row| {
+        let mut stmt = self.conn.prepare_cached(&local_events_sql(limit))?;
+        let rows = stmt.query_map(params![origin, after_seq as i64], |row| {
             Ok((
                 row.get::<_, String>(0)?,
                 row.get::<_, i64>(1)?,

@@ -1,13 +1,31 @@
 //! History: closed conversations of an operator's sites, filtered and searched with SQLite's
-//! FTS5 over message bodies (`messages_fts`, kept by triggers: schema migration 15), newest
-//! activity first, a page at a time; and a conversation's whole transcript for operators.
+//! FTS5 over message bodies (`messages_fts`, kept by triggers and [`index_pending`]: schema
+//! migrations 15 and 18), newest activity first, a page at a time; and a conversation's whole
+//! transcript for operators.
 
 use super::conversations::{conversation_from_row, select};
 use super::{Reader, StoreError};
 use protocol::admin::{OperatorState, SiteScope};
 use protocol::history::{HistoryPage, HistoryQuery, TranscriptPage, HISTORY_PAGE};
 use protocol::{ConversationId, OperatorCard, OperatorProfile, SiteId};
-use rusqlite::params;
+use rusqlite::{params, Connection};
+
+use super::rows::Cached;
+
+/// Indexes the messages noted in `messages_fts_pending` (every message stored since the last
+/// call) and empties the list: the writer calls it once per batch, just before the commit and
+/// outside every job's savepoint, so the batch adds one segment to the full-text index instead
+/// of one per message (see schema migration 18). The store also calls it when it opens, in case
+/// anything wrote messages without it.
+pub(super) fn index_pending(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_cached(
+        "INSERT INTO messages_fts (rowid, body)
+         SELECT m.seq, m.body FROM messages_fts_pending p JOIN messages m ON m.seq = p.seq",
+        [],
+    )?;
+    conn.execute_cached("DELETE FROM messages_fts_pending", [])?;
+    Ok(())
+}
 
 /// A history search after the caller's input was checked: the full-text query already built.
 #[derive(Debug, Default)]

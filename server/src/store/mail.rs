@@ -83,11 +83,13 @@ impl Writer<'_> {
 impl Reader<'_> {
     /// E-mails due at `now_ms`, oldest first (at most `limit`).
     pub fn mail_due(&self, now_ms: i64, limit: usize) -> Result<Vec<Mail>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
+        // The limit is in the text: a bound `LIMIT` recompiles the statement on every call (see
+        // `events::local_events_sql`).
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT id, to_addr, reply_to, subject, body, attempts FROM mail_outbox
-             WHERE sent_at IS NULL AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(params![now_ms, limit as i64], |row| {
+             WHERE sent_at IS NULL AND next_attempt_at <= ?1 ORDER BY id LIMIT {limit}"
+        ))?;
+        let rows = stmt.query_map(params![now_ms], |row| {
             Ok(Mail {
                 id: row.get(0)?,
                 to: row.get(1)?,

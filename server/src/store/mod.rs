@@ -174,6 +174,12 @@ impl Store {
                 supported: schema::MIGRATIONS.len(),
             });
         }
+        // Whatever wrote messages without the writer left them to be indexed now.
+        {
+            let tx = conn.transaction()?;
+            history::index_pending(&tx)?;
+            tx.commit()?;
+        }
         // A database created just now may stand in for one that was lost: see `rebuild`.
         if found == 0 {
             rebuild::mark_for_rebuild(&conn, wall())?;

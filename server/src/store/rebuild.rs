@@ -98,17 +98,14 @@ impl Reader<'_> {
         below: u64,
         limit: usize,
     ) -> Result<ReturnedEvents, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
+        // The limit is in the text: a bound `LIMIT` recompiles the statement on every call (see
+        // `events::local_events_sql`).
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT seq, id, origin_seq, hlc, body FROM events
-             WHERE origin = ?1 AND seq > ?2 AND origin_seq < ?3 ORDER BY seq LIMIT ?4",
-        )?;
+             WHERE origin = ?1 AND seq > ?2 AND origin_seq < ?3 ORDER BY seq LIMIT {limit}"
+        ))?;
         let rows = stmt.query_map(
-            params![
-                origin,
-                after as i64,
-                below.min(i64::MAX as u64) as i64,
-                limit as i64
-            ],
+            params![origin, after as i64, below.min(i64::MAX as u64) as i64],
             |row| {
                 Ok((
                     row.get::<_, i64>(0)?,

@@ -8,6 +8,7 @@
 //! both, and the console of the operator who lost it sees the chat's summary name someone else.
 
 use super::conversations::StateChange;
+use super::rows::Cached;
 use super::{Reader, StoreError, Writer};
 use protocol::admin::{AdminOperator, OperatorState};
 use protocol::replication::SiteSetting;
@@ -35,7 +36,7 @@ impl Reader<'_> {
     pub fn site_routing(&self, id: &SiteId) -> Result<RoutingMode, StoreError> {
         let found = self
             .conn
-            .query_row(
+            .query_row_cached(
                 "SELECT value FROM site_settings WHERE site_id = ?1 AND key = 'routing'",
                 [&id.0],
                 |row| {
@@ -80,13 +81,15 @@ impl Reader<'_> {
         site: &SiteId,
         limit: usize,
     ) -> Result<Vec<ConversationSummary>, StoreError> {
-        let sql = super::conversations::select(
+        // The limit is in the text: a bound `LIMIT` recompiles the statement on every call (see
+        // `events::local_events_sql`).
+        let sql = super::conversations::select(&format!(
             "WHERE c.site_id = ?1 AND c.state = 'waiting' AND c.kind = 'chat'
-             ORDER BY c.created_at, c.id LIMIT ?2",
-        );
+             ORDER BY c.created_at, c.id LIMIT {limit}"
+        ));
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(
-            rusqlite::params![site.0, limit as i64],
+            rusqlite::params![site.0],
             super::conversations::conversation_from_row,
         )?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -94,7 +97,7 @@ impl Reader<'_> {
 
     /// How many active chats an operator has now.
     pub fn active_chats(&self, operator: OperatorId) -> Result<u32, StoreError> {
-        let count: i64 = self.conn.query_row(
+        let count: i64 = self.conn.query_row_cached(
             "SELECT count(*) FROM conversations WHERE operator_id = ?1 AND state = 'active'",
             [operator.to_string()],
             |row| row.get(0),

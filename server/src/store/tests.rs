@@ -431,3 +431,104 @@ async fn a_burst_of_reads_runs_a_few_at_a_time_on_a_bounded_pool() {
     assert!(pooled <= MAX_READERS, "{pooled} connections kept");
     store.shutdown();
 }
+
+/// The peer pulls our log all the time. Its query must stay compiled between pulls: SQLite
+/// recompiles a statement whose `LIMIT` is bound on every call, and that once cost the primary
+/// a seventh of its request threads under load.
+#[tokio::test]
+async fn the_log_read_for_the_peer_is_compiled_once_however_often_it_is_read() {
+    let (dir, store, poster, _) = setup().await;
+    let (conversation, _) = new_ids();
+    let conn = rusqlite::Connection::open_with_flags(
+        dir.path().join(DATABASE_FILE),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .unwrap();
+    let reader = Reader { conn: &conn };
+    for round in 1..=5 {
+        let id = MessageId(uuid::Uuid::now_v7());
+        post(&store, &poster, conversation, id, "hello")
+            .await
+            .unwrap();
+        let events = reader.local_events_after(store.origin(), 0, 100).unwrap();
+        assert!(events.len() > round, "each round's message is in the log");
+    }
+    let statement = conn
+        .prepare_cached(&super::events::local_events_sql(100))
+        .unwrap();
+    assert_eq!(
+        statement.get_status(rusqlite::StatementStatus::RePrepare),
+        0,
+        "the cached query was compiled again"
+    );
+}
+
+/// Messages join the full-text index once per group commit (schema migration 18): a batch's
+/// messages are all searchable after its commit, one rolled back with its job never is, the
+/// list of messages waiting to be indexed is empty between transactions, and the index agrees
+/// with the table.
+#[tokio::test]
+async fn a_batch_of_messages_is_indexed_at_its_commit_and_a_refused_one_never_is() {
+    let (_dir, store, poster, _) = setup().await;
+    let (conversation, first) = new_ids();
+    post(&store, &poster, conversation, first, "opening kiwi")
+        .await
+        .unwrap();
+    let mut writes = Vec::new();
+    for i in 0..40 {
+        let (store, poster) = (store.clone(), poster.clone());
+        writes.push(tokio::spawn(async move {
+            let id = MessageId(uuid::Uuid::now_v7());
+            let body = if i == 20 {
+                "refused mango"
+            } else {
+                "ripe mango"
+            };
+            store
+                .write(move |w| {
+                    w.post_message(&poster, conversation, id, body, None, None)?;
+                    match i {
+                        20 => Err(StoreError::Invalid("refused on purpose".into())),
+                        _ => Ok(()),
+                    }
+                })
+                .await
+        }));
+    }
+    let mut refused = 0;
+    for write in writes {
+        refused += write.await.unwrap().is_err() as usize;
+    }
+    assert_eq!(refused, 1);
+    let count = |query: &'static str| {
+        store.read_blocking(move |r| {
+            Ok(r.conn.query_row(
+                "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?1",
+                [query],
+                |row| row.get::<_, i64>(0),
+            )?)
+        })
+    };
+    assert_eq!(count("mango").unwrap(), 39);
+    assert_eq!(count("kiwi").unwrap(), 1);
+    assert_eq!(count("refused").unwrap(), 0);
+    let waiting: i64 = store
+        .read_blocking(|r| {
+            Ok(r.conn
+                .query_row("SELECT count(*) FROM messages_fts_pending", [], |row| {
+                    row.get(0)
+                })?)
+        })
+        .unwrap();
+    assert_eq!(waiting, 0);
+    store
+        .write(|w| {
+            w.conn().execute(
+                "INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')",
+                [],
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+}

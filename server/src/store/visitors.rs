@@ -1,7 +1,7 @@
 //! Visitor context: the pages a visitor opens and what their browser said, recorded when their
 //! widget says hello, and read for the operators' context panel.
 
-use super::rows;
+use super::rows::{self, Cached};
 use super::{Reader, StoreError, Writer};
 use protocol::replication::Change;
 use protocol::visitor::{PageView, VisitorContext, VisitorContextView, PAGES_SHOWN};
@@ -20,7 +20,7 @@ impl Reader<'_> {
     ) -> Result<Option<VisitorContext>, StoreError> {
         Ok(self
             .conn
-            .query_row(
+            .query_row_cached(
                 "SELECT value FROM visitor_contexts WHERE visitor_id = ?1",
                 [visitor.to_string()],
                 |row| {
@@ -75,7 +75,7 @@ impl Reader<'_> {
     ) -> Result<Option<(protocol::SiteId, VisitorContextView)>, StoreError> {
         let found: Option<(String, i64)> = self
             .conn
-            .query_row(
+            .query_row_cached(
                 "SELECT site_id, created_at FROM visitors WHERE id = ?1",
                 [visitor.to_string()],
                 |row| Ok((row.get(0)?, row.get(1)?)),
@@ -110,7 +110,7 @@ impl Writer<'_> {
         if let Some(url) = page {
             let last: Option<String> = self
                 .conn
-                .query_row(
+                .query_row_cached(
                     "SELECT url FROM page_views WHERE visitor_id = ?1 ORDER BY at DESC, origin DESC, origin_seq DESC LIMIT 1",
                     [visitor_id.to_string()],
                     |row| row.get(0),

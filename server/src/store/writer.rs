@@ -420,7 +420,7 @@ fn commit_batch(writer: &Writer, batch: Vec<Job>) -> bool {
     let conn = writer.conn();
     let began = std::time::Instant::now();
     let jobs = batch.len();
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = conn.execute_cached("BEGIN IMMEDIATE", []) {
         tracing::error!(error = %e, "could not begin a write transaction");
         // The jobs never ran, so each is told the batch failed without touching the database.
         for job in batch {
@@ -430,9 +430,10 @@ fn commit_batch(writer: &Writer, batch: Vec<Job>) -> bool {
     }
     let mut finishers = Vec::with_capacity(batch.len());
     for job in batch {
-        let closed = conn.execute_batch("SAVEPOINT job").and_then(|()| {
+        // Cached, like every statement of the hot path: `execute_batch` parses its text anew.
+        let closed = conn.execute_cached("SAVEPOINT job", []).and_then(|_| {
             if (job.run)(writer) {
-                conn.execute_batch("RELEASE job")
+                conn.execute_cached("RELEASE job", []).map(drop)
             } else {
                 conn.execute_batch("ROLLBACK TO job; RELEASE job")
             }
@@ -449,7 +450,16 @@ fn commit_batch(writer: &Writer, batch: Vec<Job>) -> bool {
             return false;
         }
     }
-    let committed = conn.execute_batch("COMMIT").map_err(|e| {
+    // The batch's messages join the full-text index together, in the same transaction.
+    if let Err(e) = super::history::index_pending(conn) {
+        tracing::error!(error = %e, "could not index the batch's messages; rolling it back");
+        let _ = conn.execute_batch("ROLLBACK");
+        for finish in finishers {
+            finish(Err(e.to_string()));
+        }
+        return false;
+    }
+    let committed = conn.execute_cached("COMMIT", []).map(drop).map_err(|e| {
         let _ = conn.execute_batch("ROLLBACK");
         tracing::error!(error = %e, "group commit failed");
         e.to_string()

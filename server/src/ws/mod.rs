@@ -14,6 +14,7 @@
 
 mod audience;
 mod outcome;
+mod outgoing;
 mod session;
 
 use crate::error::ApiFailure;
@@ -166,9 +167,7 @@ async fn run(
                 if events.is_none() {
                     events = session.take_subscription();
                 }
-                for frame in &outcome.replies {
-                    if send(&mut socket, frame).await.is_err() { return; }
-                }
+                if outgoing::send_all(&mut socket, &outcome.replies).await.is_err() { return; }
                 // Noted, not re-armed: resetting a timer on every frame costs the timer wheel's
                 // lock under load; the deadline re-arms itself from this when it fires.
                 last_frame = tokio::time::Instant::now();
@@ -262,19 +261,21 @@ async fn run(
                     if send(&mut socket, frame).await.is_err() { return; }
                 }
             }
-            event = next_event(&mut events) => match event {
-                Ok(event) => {
-                    if let Some(frame) = session.filter_event(event) {
-                        if send(&mut socket, &frame).await.is_err() { return; }
-                    }
+            event = next_event(&mut events) => {
+                let first = match event {
+                    Ok(event) => event,
+                    Err(RecvError::Lagged(_)) => return fell_behind(&mut socket).await,
+                    Err(RecvError::Closed) => return,
+                };
+                let Some(feed) = events.as_mut() else { return };
+                // With whatever else is queued for this connection, in one write.
+                let (frames, lagged) =
+                    outgoing::ready_events(first, feed, |event| session.filter_event(event));
+                if outgoing::send_all(&mut socket, &frames).await.is_err() { return; }
+                if lagged {
+                    return fell_behind(&mut socket).await;
                 }
-                Err(RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "a connection fell behind the hub; asking it to resynchronise");
-                    close(&mut socket, CLOSE_TRY_AGAIN, "fell behind; reconnect and sync").await;
-                    return;
-                }
-                Err(RecvError::Closed) => return,
-            },
+            }
         }
     }
 }
@@ -430,6 +431,13 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
             reason: reason.into(),
         })))
         .await;
+}
+
+/// Closes a connection that fell too far behind the hub: it reconnects and catches up from the
+/// database, so nothing it missed is lost.
+async fn fell_behind(socket: &mut WebSocket) {
+    tracing::warn!("a connection fell behind the hub; asking it to resynchronise");
+    close(socket, CLOSE_TRY_AGAIN, "fell behind; reconnect and sync").await;
 }
 
 /// The next event of the connection's feed; never, before `hello` subscribed it to one.
