@@ -11,9 +11,22 @@ use crate::throttle::{Connections, LoginGuard, VisitorLimits};
 use std::sync::Arc;
 use tokio::sync::watch;
 
-/// What every request handler shares. Cheap to clone.
+/// What every request handler shares: one pointer, so a clone costs a reference count and every
+/// open WebSocket (which holds one for its life, twice: its loop and its session) a few bytes,
+/// not the hundreds the fields take.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The deployment's shared parts, reached through [`AppState`].
+pub struct Shared {
     /// The database.
     pub store: Store,
     /// Signs and checks visitor tokens.
@@ -105,7 +118,7 @@ impl AppState {
             instance: format!("{:032x}", rand::random::<u128>()),
             token_check: signer.check_value(),
         };
-        Ok(AppState {
+        Ok(AppState(Arc::new(Shared {
             store,
             signer,
             hub: Hub::default(),
@@ -126,7 +139,7 @@ impl AppState {
             server_tls,
             shutdown,
             shutdown_sender: Arc::new(shutdown_sender),
-        })
+        })))
     }
 
     /// The deployment's wall clock in Unix milliseconds (the store's, skewed in tests): token and

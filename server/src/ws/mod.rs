@@ -104,177 +104,202 @@ async fn upgrade(
         .on_upgrade(move |socket| run(socket, state, origin, address, place))
 }
 
-async fn run(
+/// The connection's loop. Written as a function returning an `async` block, not as an `async fn`:
+/// an `async fn` moves each argument into a local of its own and keeps both in its future, so the
+/// socket was held twice by every connection, idle or not; the block uses what it captured in
+/// place.
+#[allow(clippy::manual_async_fn)]
+fn run(
     mut socket: WebSocket,
     state: AppState,
     origin: Option<String>,
     address: Option<IpAddr>,
     // Held for the connection's life: dropping it gives the place back.
-    _place: ConnectionGuard,
-) {
-    let connection_id = state.hub.connection_id();
-    // Subscribed by a successful `hello`, to the feed its peer may see.
-    let mut events: Option<Subscription> = None;
-    let mut shutdown = state.shutdown.clone();
-    let mut confirmed = state.link.confirmed();
-    let mut role = state.role.subscribe();
-    let mut session = Session::new(state.clone(), connection_id, origin, address);
-    // One deadline, so an idle connection holds one timer: for `hello` until it arrives, then
-    // for silence (clients ping every second; one silent this long went away without closing).
-    let idle_limit = Duration::from_secs(state.config.idle_timeout_secs);
-    let deadline = tokio::time::sleep(HELLO_TIMEOUT);
-    tokio::pin!(deadline);
-    let mut last_frame = tokio::time::Instant::now();
-    // Operators only (visitors' connections hold nothing for it): when their session is checked
-    // next, and the account changes that call for a check at once.
-    let mut operator: Option<OperatorWatch> = None;
-    // Visitors only: the presence board, so the widget hears when someone comes online.
-    let mut presence: Option<tokio::sync::watch::Receiver<u64>> = None;
-    // Counts the connection by role from `hello` on, for as long as it stays open.
-    let mut connected = crate::telemetry::Connected::default();
-    // Set once the deployment started shutting down and told the client so.
-    let mut draining: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
-    // Frames that arrived while an earlier one was being handled, in order (pings excepted:
-    // those were answered at once).
-    let mut early = Early::default();
-    loop {
-        tokio::select! {
-            // In this order: what the client sends first (a message waits for its `ack`, a
-            // ping for its `pong`), the rare signals (deadlines, confirmations, decisions,
-            // shutdown), queued `sync`s (see `session::syncs`), and hub events last.
-            biased;
-            incoming = next_frame(&mut socket, &mut early) => {
-                let text = match incoming {
-                    Some(Ok(WsMessage::Text(text))) => text,
-                    Some(Ok(WsMessage::Binary(_))) => {
-                        let reply = ServerFrame::error(ErrorCode::Malformed, "frames must be JSON text");
-                        if send(&mut socket, &reply).await.is_err() { return; }
-                        continue;
+    place: ConnectionGuard,
+) -> impl std::future::Future<Output = ()> {
+    async move {
+        // Captured, so that it lives as long as the connection.
+        let _held = &place;
+        let connection_id = state.hub.connection_id();
+        // Subscribed by a successful `hello`, to the feed its peer may see.
+        let mut events: Option<Subscription> = None;
+        let mut shutdown = state.shutdown.clone();
+        let mut confirmed = state.link.confirmed();
+        let mut role = state.role.subscribe();
+        let mut session = Session::new(state.clone(), connection_id, origin, address);
+        // One deadline, so an idle connection holds one timer: for `hello` until it arrives, then
+        // for silence (clients ping every second; one silent this long went away without closing).
+        let idle_limit = Duration::from_secs(state.config.idle_timeout_secs);
+        let deadline = tokio::time::sleep(HELLO_TIMEOUT);
+        tokio::pin!(deadline);
+        let mut last_frame = tokio::time::Instant::now();
+        // Operators only (visitors' connections hold nothing for it): when their session is checked
+        // next, and the account changes that call for a check at once.
+        let mut operator: Option<OperatorWatch> = None;
+        // Visitors only: the presence board, so the widget hears when someone comes online.
+        let mut presence: Option<tokio::sync::watch::Receiver<u64>> = None;
+        // Counts the connection by role from `hello` on, for as long as it stays open.
+        let mut connected = crate::telemetry::Connected::default();
+        // Set once the deployment started shutting down and told the client so.
+        let mut draining: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+        // Frames that arrived while an earlier one was being handled, in order (pings excepted:
+        // those were answered at once).
+        let mut early = Early::default();
+        loop {
+            // What this turn sends, and whether the connection closes after it. Every branch only
+            // decides; the writing happens once, below: each `await` of an async function keeps a
+            // place of its own in the connection's future, which every idle connection holds.
+            let mut frames: Vec<ServerFrame> = Vec::new();
+            let mut closing: Option<(u16, &'static str)> = None;
+            tokio::select! {
+                // In this order: what the client sends first (a message waits for its `ack`, a
+                // ping for its `pong`), the rare signals (deadlines, confirmations, decisions,
+                // shutdown), queued `sync`s (see `session::syncs`), and hub events last.
+                biased;
+                incoming = next_frame(&mut socket, &mut early) => {
+                    let text = match incoming {
+                        Some(Ok(WsMessage::Text(text))) => Some(text),
+                        Some(Ok(WsMessage::Binary(_))) => {
+                            frames.push(ServerFrame::error(ErrorCode::Malformed, "frames must be JSON text"));
+                            None
+                        }
+                        Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return,
+                        Some(Ok(_)) => continue,
+                    };
+                    if let Some(text) = text {
+                        let was_authenticated = session.is_authenticated();
+                        let arrived = std::time::Instant::now();
+                        // Boxed: handling a frame needs a large future, and only while it runs.
+                        let Some(outcome) = Box::pin(handle_answering_pings(
+                            &mut session,
+                            &mut socket,
+                            text.as_str(),
+                            &mut early,
+                        ))
+                        .await
+                        else {
+                            return;
+                        };
+                        if outcome.replies.iter().any(|f| matches!(f, ServerFrame::Ack { .. })) {
+                            crate::telemetry::acknowledged_after(arrived.elapsed());
+                        }
+                        if events.is_none() {
+                            events = session.take_subscription();
+                        }
+                        frames = outcome.replies;
+                        // Noted, not re-armed: resetting a timer on every frame costs the timer
+                        // wheel's lock under load; the deadline re-arms itself from this when it fires.
+                        last_frame = tokio::time::Instant::now();
+                        if !was_authenticated && session.is_authenticated() {
+                            deadline.as_mut().reset(last_frame + idle_limit);
+                            connected.counted_as(
+                                match (session.watches_presence(), session.session_expires_at().is_some()) {
+                                    (true, _) => "visitor",
+                                    (false, true) => "operator",
+                                    (false, false) => "other",
+                                },
+                            );
+                            if session.watches_presence() {
+                                let mut board = state.presence.subscribe();
+                                board.mark_unchanged();
+                                presence = Some(board);
+                            }
+                            if session.session_expires_at().is_some() {
+                                operator = Some(OperatorWatch {
+                                    timer: Box::pin(tokio::time::sleep_until(next_session_check(&state, &session))),
+                                    accounts: state.store.accounts_changed(),
+                                });
+                            }
+                            frames.extend(crate::role::redirect_for(role.borrow_and_update().as_ref(), &state.config.deployment));
+                        }
+                        closing = outcome.close.map(|reason| (CLOSE_POLICY, reason));
                     }
-                    Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return,
-                    Some(Ok(_)) => continue,
-                };
-                let was_authenticated = session.is_authenticated();
-                let arrived = std::time::Instant::now();
-                let Some(outcome) =
-                    handle_answering_pings(&mut session, &mut socket, text.as_str(), &mut early).await
-                else {
-                    return;
-                };
-                if outcome.replies.iter().any(|f| matches!(f, ServerFrame::Ack { .. })) {
-                    crate::telemetry::acknowledged_after(arrived.elapsed());
                 }
-                if events.is_none() {
-                    events = session.take_subscription();
+                () = &mut deadline => {
+                    if session.is_authenticated() {
+                        if last_frame.elapsed() < idle_limit {
+                            deadline.as_mut().reset(last_frame + idle_limit);
+                            continue;
+                        }
+                        closing = Some((CLOSE_POLICY, "idle for too long"));
+                    } else {
+                        frames.push(ServerFrame::error(ErrorCode::HelloRequired, "no hello received in time"));
+                        closing = Some((CLOSE_POLICY, "no hello"));
+                    }
                 }
-                if outgoing::send_all(&mut socket, &outcome.replies).await.is_err() { return; }
-                // Noted, not re-armed: resetting a timer on every frame costs the timer wheel's
-                // lock under load; the deadline re-arms itself from this when it fires.
-                last_frame = tokio::time::Instant::now();
-                if !was_authenticated && session.is_authenticated() {
-                    deadline.as_mut().reset(last_frame + idle_limit);
-                    connected.counted_as(
-                        match (session.watches_presence(), session.session_expires_at().is_some()) {
-                            (true, _) => "visitor",
-                            (false, true) => "operator",
-                            (false, false) => "other",
-                        },
-                    );
-                    if session.watches_presence() {
-                        let mut board = state.presence.subscribe();
-                        board.mark_unchanged();
-                        presence = Some(board);
+                Ok(()) = confirmed.changed() => {
+                    let up_to = *confirmed.borrow_and_update();
+                    frames.extend(session.replicated_up_to(up_to));
+                }
+                alive = session_due(&mut operator) => {
+                    if !alive { return; }
+                    match Box::pin(session.session_ended()).await {
+                        // The console shows the sentence on its login form.
+                        Some(reason) => {
+                            frames.push(ServerFrame::error(ErrorCode::Unauthorized, reason));
+                            closing = Some((CLOSE_POLICY, "signed out"));
+                        }
+                        None => {
+                            if let Some(watch) = &mut operator {
+                                watch.timer.as_mut().reset(next_session_check(&state, &session));
+                            }
+                        }
                     }
-                    if session.session_expires_at().is_some() {
-                        operator = Some(OperatorWatch {
-                            timer: Box::pin(tokio::time::sleep_until(next_session_check(&state, &session))),
-                            accounts: state.store.accounts_changed(),
-                        });
-                    }
+                }
+                Some(()) = presence_changed(&mut presence) => {
+                    frames.extend(session.availability_changed());
+                }
+                Ok(()) = role.changed() => {
                     let redirect = crate::role::redirect_for(role.borrow_and_update().as_ref(), &state.config.deployment);
-                    if let Some(frame) = redirect {
-                        if send(&mut socket, &frame).await.is_err() { return; }
+                    frames.extend(redirect.filter(|_| session.is_authenticated()));
+                }
+                _ = shutdown.changed(), if draining.is_none() => {
+                    // A socket before `hello` holds nothing worth a grace.
+                    if session.is_authenticated() {
+                        frames.push(ServerFrame::Draining);
+                        draining = Some(Box::pin(tokio::time::sleep(DRAIN_GRACE)));
+                    } else {
+                        closing = Some((CLOSE_GOING_AWAY, "deployment shutting down"));
                     }
                 }
-                if let Some(reason) = outcome.close {
-                    close(&mut socket, CLOSE_POLICY, reason).await;
-                    return;
+                () = grace_over(&mut draining) => {
+                    closing = Some((CLOSE_GOING_AWAY, "deployment shutting down"));
                 }
-            }
-            () = &mut deadline => {
-                if session.is_authenticated() {
-                    if last_frame.elapsed() < idle_limit {
-                        deadline.as_mut().reset(last_frame + idle_limit);
-                        continue;
+                // Queued `sync`s before hub events, as when each was answered on arrival: events
+                // wait while a client catches up, and each follows the snapshots taken before it.
+                () = std::future::ready(()), if session.has_waiting_syncs() => {
+                    frames = Box::pin(session.answer_next_sync()).await.replies;
+                }
+                event = next_event(&mut events) => {
+                    let first = match event {
+                        Ok(event) => Some(event),
+                        Err(RecvError::Lagged(_)) => None,
+                        Err(RecvError::Closed) => return,
+                    };
+                    let Some(feed) = events.as_mut() else { return };
+                    // With whatever else is queued for this connection, in one write.
+                    let lagged = match first {
+                        Some(first) => {
+                            let (ready, lagged) =
+                                outgoing::ready_events(first, feed, |event| session.filter_event(event));
+                            frames = ready;
+                            lagged
+                        }
+                        None => true,
+                    };
+                    if lagged {
+                        // It reconnects and catches up from the database, so nothing it missed is lost.
+                        tracing::warn!("a connection fell behind the hub; asking it to resynchronise");
+                        closing = Some((CLOSE_TRY_AGAIN, "fell behind; reconnect and sync"));
                     }
-                    close(&mut socket, CLOSE_POLICY, "idle for too long").await;
-                } else {
-                    let reply = ServerFrame::error(ErrorCode::HelloRequired, "no hello received in time");
-                    let _ = send(&mut socket, &reply).await;
-                    close(&mut socket, CLOSE_POLICY, "no hello").await;
                 }
+            }
+            if outgoing::send_all(&mut socket, &frames).await.is_err() {
                 return;
             }
-            Ok(()) = confirmed.changed() => {
-                let up_to = *confirmed.borrow_and_update();
-                if let Some(frame) = session.replicated_up_to(up_to) {
-                    if send(&mut socket, &frame).await.is_err() { return; }
-                }
-            }
-            alive = session_due(&mut operator) => {
-                if !alive { return; }
-                if let Some(reason) = session.session_ended().await {
-                    sign_out(&mut socket, reason).await;
-                    return;
-                }
-                if let Some(watch) = &mut operator {
-                    watch.timer.as_mut().reset(next_session_check(&state, &session));
-                }
-            }
-            Some(()) = presence_changed(&mut presence) => {
-                if let Some(frame) = session.availability_changed() {
-                    if send(&mut socket, &frame).await.is_err() { return; }
-                }
-            }
-            Ok(()) = role.changed() => {
-                let redirect = crate::role::redirect_for(role.borrow_and_update().as_ref(), &state.config.deployment);
-                if let Some(frame) = redirect.filter(|_| session.is_authenticated()) {
-                    if send(&mut socket, &frame).await.is_err() { return; }
-                }
-            }
-            _ = shutdown.changed(), if draining.is_none() => {
-                // A socket before `hello` holds nothing worth a grace.
-                if !session.is_authenticated() || send(&mut socket, &ServerFrame::Draining).await.is_err() {
-                    close(&mut socket, CLOSE_GOING_AWAY, "deployment shutting down").await;
-                    return;
-                }
-                draining = Some(Box::pin(tokio::time::sleep(DRAIN_GRACE)));
-            }
-            () = grace_over(&mut draining) => {
-                close(&mut socket, CLOSE_GOING_AWAY, "deployment shutting down").await;
+            if let Some((code, reason)) = closing {
+                close(&mut socket, code, reason).await;
                 return;
-            }
-            // Queued `sync`s before hub events, as when each was answered on arrival: events
-            // wait while a client catches up, and each follows the snapshots taken before it.
-            () = std::future::ready(()), if session.has_waiting_syncs() => {
-                for frame in &session.answer_next_sync().await.replies {
-                    if send(&mut socket, frame).await.is_err() { return; }
-                }
-            }
-            event = next_event(&mut events) => {
-                let first = match event {
-                    Ok(event) => event,
-                    Err(RecvError::Lagged(_)) => return fell_behind(&mut socket).await,
-                    Err(RecvError::Closed) => return,
-                };
-                let Some(feed) = events.as_mut() else { return };
-                // With whatever else is queued for this connection, in one write.
-                let (frames, lagged) =
-                    outgoing::ready_events(first, feed, |event| session.filter_event(event));
-                if outgoing::send_all(&mut socket, &frames).await.is_err() { return; }
-                if lagged {
-                    return fell_behind(&mut socket).await;
-                }
             }
         }
     }
@@ -412,13 +437,6 @@ fn next_session_check(state: &AppState, session: &Session) -> tokio::time::Insta
     tokio::time::Instant::now() + left.min(SESSION_RECHECK)
 }
 
-/// Tells an operator why their session ended, then closes: the console shows the sentence on its
-/// login form.
-async fn sign_out(socket: &mut WebSocket, reason: &str) {
-    let _ = send(socket, &ServerFrame::error(ErrorCode::Unauthorized, reason)).await;
-    close(socket, CLOSE_POLICY, "signed out").await;
-}
-
 async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> Result<(), axum::Error> {
     crate::telemetry::frame_sent(frame);
     socket.send(WsMessage::Text(frame.encode().into())).await
@@ -433,17 +451,32 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
         .await;
 }
 
-/// Closes a connection that fell too far behind the hub: it reconnects and catches up from the
-/// database, so nothing it missed is lost.
-async fn fell_behind(socket: &mut WebSocket) {
-    tracing::warn!("a connection fell behind the hub; asking it to resynchronise");
-    close(socket, CLOSE_TRY_AGAIN, "fell behind; reconnect and sync").await;
-}
-
 /// The next event of the connection's feed; never, before `hello` subscribed it to one.
 async fn next_event(events: &mut Option<Subscription>) -> Result<crate::hub::Event, RecvError> {
     match events {
         Some(events) => events.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The size of the future a function returns, without calling it.
+    fn future_size<A, B, C, D, E, F: std::future::Future>(_: fn(A, B, C, D, E) -> F) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    /// Every open WebSocket holds its loop's future for its whole life, idle or not, so its size
+    /// is most of what an idle connection costs (target: 4 KiB in all, `docs/benchmarks.md`).
+    /// It was 5,952 bytes before the handling of a frame was boxed, the writes gathered into one
+    /// place, the state shared through one pointer and the socket no longer held twice; a change
+    /// that adds an `await` of a large future in the loop shows here.
+    #[test]
+    fn the_connection_loop_future_stays_small() {
+        let size = future_size(super::run);
+        assert!(
+            size <= 3_000,
+            "the connection loop's future is {size} bytes"
+        );
     }
 }
