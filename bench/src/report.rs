@@ -41,6 +41,7 @@ pub fn write(
     let mut table = String::from("| figure | value | target | met |\n|---|---:|---|---|\n");
     for (key, value) in figures {
         let (goal, met) = match target(key) {
+            Some((op, bound)) if value.is_nan() => (format!("{op} {bound}"), "**no**"),
             Some((op, bound)) => {
                 let met = if op == ">=" {
                     *value >= bound
@@ -51,7 +52,9 @@ pub fn write(
             }
             None => (String::new(), ""),
         };
-        let shown = if value.fract() == 0.0 {
+        let shown = if value.is_nan() {
+            "not measured".to_owned()
+        } else if value.fract() == 0.0 {
             format!("{value:.0}")
         } else {
             format!("{value:.2}")

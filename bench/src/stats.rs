@@ -11,10 +11,12 @@ pub fn now_us() -> u64 {
     EPOCH.get_or_init(Instant::now).elapsed().as_micros() as u64
 }
 
-/// The `q` quantile (0..=1) of `samples` (sorted here), or 0 when there are none.
+/// The `q` quantile (0..=1) of `samples` (sorted here), or NaN when there are none: a phase
+/// that measured nothing (a full run's 10,000 conversations once delivered nothing inside their
+/// window) is reported as not measured, never as a latency of 0 that meets its target.
 pub fn quantile(samples: &mut [f64], q: f64) -> f64 {
     if samples.is_empty() {
-        return 0.0;
+        return f64::NAN;
     }
     samples.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
     let index = ((samples.len() - 1) as f64 * q).round() as usize;

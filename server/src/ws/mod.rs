@@ -227,7 +227,10 @@ fn run(
                         closing = Some((CLOSE_POLICY, "no hello"));
                     }
                 }
-                Ok(()) = confirmed.changed() => {
+                // Only while a message of this connection waits for the peer: the confirmation moves
+            // with every batch the peer applies, and waking every open connection for each one
+            // (thousands of idle visitors) cost more than the messages did.
+            Ok(()) = confirmed.changed(), if session.awaits_peer() => {
                     let up_to = *confirmed.borrow_and_update();
                     frames.extend(session.replicated_up_to(up_to));
                 }

@@ -533,9 +533,17 @@ impl Session {
         }
     }
 
+    /// Whether a message sent on this connection waits for the peer's confirmation.
+    pub fn awaits_peer(&self) -> bool {
+        !self.awaiting_peer.is_empty()
+    }
+
     /// The `replicated` frame for this connection's messages that the peer has confirmed, now
     /// that it has confirmed our log up to `confirmed`.
     pub fn replicated_up_to(&mut self, confirmed: u64) -> Option<ServerFrame> {
+        if self.awaiting_peer.is_empty() {
+            return None;
+        }
         let (done, waiting): (Vec<_>, Vec<_>) = self
             .awaiting_peer
             .drain(..)
