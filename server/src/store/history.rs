@@ -12,11 +12,16 @@ use rusqlite::{params, Connection};
 
 use super::rows::Cached;
 
-/// Indexes the messages noted in `messages_fts_pending` (every message stored since the last
-/// call) and empties the list: the writer calls it once per batch, just before the commit and
-/// outside every job's savepoint, so the batch adds one segment to the full-text index instead
-/// of one per message (see schema migration 18). The store also calls it when it opens, in case
-/// anything wrote messages without it.
+/// Whether messages wait to be indexed: every message stored since the last
+/// [`index_pending`] is listed in `messages_fts_pending` (schema migration 18).
+pub(super) fn any_pending(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.exists_cached("SELECT 1 FROM messages_fts_pending LIMIT 1", [])
+}
+
+/// Indexes the messages noted in `messages_fts_pending` and empties the list: the writer calls it
+/// once per batch, just before the commit and outside every job's savepoint, so the batch adds
+/// one segment to the full-text index instead of one per message. The store also calls it when
+/// it opens, if anything wrote messages without it.
 pub(super) fn index_pending(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_cached(
         "INSERT INTO messages_fts (rowid, body)

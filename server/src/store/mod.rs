@@ -174,9 +174,12 @@ impl Store {
                 supported: schema::MIGRATIONS.len(),
             });
         }
-        // Whatever wrote messages without the writer left them to be indexed now.
-        {
-            let tx = conn.transaction()?;
+        // Whatever wrote messages without the writer left them to be indexed now. Only then is a
+        // write lock taken, and taken first (`IMMEDIATE`): a command run beside a serving
+        // deployment opens the store too, and a read transaction turned into a write one after
+        // the deployment committed fails at once with "database is locked".
+        if history::any_pending(&conn)? {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             history::index_pending(&tx)?;
             tx.commit()?;
         }
