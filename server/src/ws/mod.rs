@@ -384,7 +384,7 @@ async fn handle_answering_pings(
             incoming = socket.recv(), if early.has_room() => match incoming {
                 Some(Ok(WsMessage::Text(next))) => match ClientFrame::decode(next.as_str()) {
                     Ok(ClientFrame::Ping { nonce }) => {
-                        send(socket, &ServerFrame::Pong { nonce }).await.ok()?;
+                        outgoing::send_all(socket, &[ServerFrame::Pong { nonce }]).await.ok()?;
                     }
                     _ => early.push(WsMessage::Text(next)),
                 },
@@ -438,11 +438,6 @@ fn next_session_check(state: &AppState, session: &Session) -> tokio::time::Insta
         .map(|at| Duration::from_millis(u64::try_from(at - state.now_ms()).unwrap_or(0)))
         .unwrap_or(SESSION_RECHECK);
     tokio::time::Instant::now() + left.min(SESSION_RECHECK)
-}
-
-async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> Result<(), axum::Error> {
-    crate::telemetry::frame_sent(frame);
-    socket.send(WsMessage::Text(frame.encode().into())).await
 }
 
 async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
