@@ -19,21 +19,37 @@ fn gz_file(path: &Path) -> anyhow::Result<u64> {
     Ok(gz_len(&std::fs::read(path)?))
 }
 
-/// `widget_wasm_gz_bytes`, `widget_total_gz_bytes`, `launcher_gz_bytes`.
+/// `widget_wasm_gz_bytes`, `widget_total_gz_bytes`, `launcher_gz_bytes`,
+/// `widget_chunks_gz_bytes`.
 ///
 /// The snippet's inline loader, `widget.js` and `widget_bg.wasm` are everything the open widget
-/// needs (its stylesheet is compiled in). The loader draws the launcher button itself and imports
-/// the module only on the first click (or at once for a returning visitor), so what a new visitor
-/// loads before touching the widget is the loader alone, inlined in the page.
+/// needs before the panel is usable (its stylesheet is compiled in). The loader draws the launcher
+/// button itself and imports the module only on the first click (or at once for a returning
+/// visitor), so what a new visitor loads before touching the widget is the loader alone, inlined
+/// in the page. The chunks (`*.wasm` beside the module: the forms, the rating, the transcript
+/// tools, the emoji picker's buttons, the file views) are fetched only when one of them is first
+/// shown, so they are reported apart and not counted in the first load.
 pub fn measure(site: &Path, root: &Path) -> anyhow::Result<Vec<(&'static str, f64)>> {
     let wasm = gz_file(&site.join("widget/widget_bg.wasm"))?;
     let js = gz_file(&site.join("widget/widget.js"))?;
     let loader = gz_file(&root.join("www/loader.js"))?;
     let total = wasm + js + loader;
+    let mut chunks = 0;
+    for entry in std::fs::read_dir(site.join("widget"))? {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if name.ends_with(".wasm") && name != "widget_bg.wasm" {
+            chunks += gz_file(&path)?;
+        }
+    }
     Ok(vec![
         ("widget_wasm_gz_bytes", wasm as f64),
         ("widget_total_gz_bytes", total as f64),
         ("launcher_gz_bytes", loader as f64),
+        ("widget_chunks_gz_bytes", chunks as f64),
     ])
 }
 

@@ -148,7 +148,12 @@ pub fn size_label(bytes: u64) -> String {
         b if b < KB => format!("{b} B"),
         b if b < MB => format!("{} KB", b.div_ceil(KB)),
         b if b % MB == 0 => format!("{} MB", b / MB),
-        b => format!("{:.1} MB", b as f64 / MB as f64),
+        // Tenths by integer arithmetic (half up): formatting a float here would put Rust's
+        // float printing into the widget's download for one decimal.
+        b => {
+            let tenths = (b * 10 + MB / 2) / MB;
+            format!("{}.{} MB", tenths / 10, tenths % 10)
+        }
     }
 }
 

@@ -462,6 +462,17 @@ async fn a_reply_to_a_closed_panel_chimes_counts_and_shows_in_the_title_unless_m
     }
 }
 
+/// Whether the widget fetched its chunk of code loaded on first use (`widget/src/ui/later.rs`).
+async fn chunk_fetched(client: &Client) -> bool {
+    let script = "return performance.getEntriesByType('resource').some(e => e.name.includes('/widget/split_'));";
+    client
+        .execute(script, vec![])
+        .await
+        .unwrap()
+        .as_bool()
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn emoji_come_from_the_picker_and_from_shortcodes_and_load_only_when_used() {
     let deployment = tests::deployment::Deployment::start();
@@ -501,19 +512,26 @@ async fn emoji_come_from_the_picker_and_from_shortcodes_and_load_only_when_used(
     widget_type(&visitor, "chat-input", "Great :+1:").await;
     widget_click(&visitor, "chat-send").await;
     widget_shows(&visitor, &["Great 👍"]).await;
+    // The picker's buttons are code fetched when it first opens.
+    assert!(
+        !chunk_fetched(&visitor).await,
+        "the picker is not part of the first load"
+    );
     widget_click(&visitor, "chat-emoji").await;
     let host = visitor.find(Locator::Id("livechat-root")).await.unwrap();
-    host.shadow_root()
-        .await
-        .unwrap()
-        .find(Locator::Css(
-            "[data-testid=\"emoji-option\"][data-shortcode=\"tada\"]",
-        ))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    let tada = eventually("the picker's 🎉", WAIT, || async {
+        host.shadow_root()
+            .await
+            .ok()?
+            .find(Locator::Css(
+                "[data-testid=\"emoji-option\"][data-shortcode=\"tada\"]",
+            ))
+            .await
+            .ok()
+    })
+    .await;
+    assert!(chunk_fetched(&visitor).await);
+    tada.click().await.unwrap();
     widget_click(&visitor, "chat-send").await;
     widget_shows(&visitor, &["Great 👍", "🎉"]).await;
     visitor.close().await.unwrap();

@@ -7,8 +7,8 @@
 use std::time::{Duration, Instant};
 use tests::browser::{
     console_accept_first, console_deployment, console_login, console_reply, console_shows, lines,
-    open_widget, widget_has, widget_online, widget_shows, widget_state, widget_write, ChromeDriver,
-    WAIT,
+    open_widget, widget_element, widget_has, widget_online, widget_shows, widget_state,
+    widget_write, ChromeDriver, WAIT,
 };
 use tests::deployment::SITE_ID;
 use tests::eventually;
@@ -82,6 +82,39 @@ async fn kill_9_of_the_primary_mid_chat_goes_unnoticed_and_failback_loses_nothin
     assert_eq!(widget_state(&visitor).await, "online");
     assert!(!widget_has(&visitor, "chat-notice").await, "no error shown");
     assert_eq!(console_deployment(&operator).await, redundant.url());
+
+    // The emoji picker was never opened, so its code (a chunk fetched on first use) and its
+    // table were never fetched: both come from the redundant, the primary being dead.
+    widget_element(&visitor, "chat-emoji")
+        .await
+        .click()
+        .await
+        .unwrap();
+    widget_element(&visitor, "emoji-option").await;
+    widget_element(&visitor, "chat-emoji")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let fetched = visitor
+        .execute(
+            "return performance.getEntriesByType('resource').map((e) => e.name)\
+                .filter((n) => n.includes('/widget/split_') || n.endsWith('/widget/emoji.json'))",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let fetched: Vec<String> = serde_json::from_value(fetched).unwrap();
+    for part in ["/widget/split_", "/widget/emoji.json"] {
+        assert!(
+            fetched
+                .iter()
+                .any(|url| url.starts_with(&redundant.url()) && url.contains(part)),
+            "{part} from the redundant: {fetched:?}"
+        );
+    }
+    assert!(!widget_has(&visitor, "chat-notice").await, "no error shown");
+    assert!(!widget_has(&visitor, "chat-part-failed").await);
 
     // The primary comes back; once it holds everything the moderator makes it active again and
     // both screens are sent back to it. The chat goes on there. It comes back after the

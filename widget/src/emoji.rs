@@ -1,6 +1,6 @@
 //! Emoji: the picker's table and the shortcodes (`:smile:` becomes 😄), from `emoji.json` beside
-//! the widget, fetched the first time the picker opens or a message holds a shortcode, so the
-//! widget's first load does not carry it.
+//! the widget (on whichever deployment answers), fetched the first time the picker opens or a
+//! message holds a shortcode, so the widget's first load does not carry it.
 
 use crate::settings::Settings;
 use crate::state::ChatState;
@@ -19,11 +19,8 @@ pub fn load(
         then(Ok(()));
         return;
     }
-    let url = settings.asset_url("widget/emoji.json");
-    browser::get_text(&url, 10_000, move |answer| {
-        let table = answer
-            .filter(|(status, _)| *status == 200)
-            .and_then(|(_, body)| browser::from_json::<Table>(&body));
+    crate::settings::get_asset(settings, "widget/emoji.json", move |answer| {
+        let table = answer.and_then(|body| browser::from_json::<Table>(&body));
         match table {
             Some(table) => {
                 state.emoji.set(Some(table));

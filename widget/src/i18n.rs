@@ -76,10 +76,10 @@ pub fn install(settings: &Settings, state: ChatState) {
         if loaded.as_deref() == Some(language) {
             return;
         }
-        let url = settings.asset_url(&format!("widget/locales/{language}.txt"));
-        browser::get_text(&url, 10_000, move |answer| {
-            // Unreachable: English stays until a later change of language tries again.
-            let Some((200, body)) = answer else { return };
+        let path = format!("widget/locales/{language}.txt");
+        crate::settings::get_asset(&settings, &path, move |answer| {
+            // No deployment gave it: English stays until a later change of language tries again.
+            let Some(body) = answer else { return };
             // A slow answer for a language no longer shown is dropped.
             if language_of(&state.shown_locale_untracked()) != language {
                 return;

@@ -75,12 +75,28 @@ impl Settings {
     /// The URL of a file beside the widget (`widget/notify.wav`): on the deployment that served
     /// it, else the first one the snippet names.
     pub fn asset_url(&self, path: &str) -> String {
-        let base = self
-            .asset_base
-            .as_deref()
-            .or(self.deployments.first().map(String::as_str))
-            .unwrap_or_default();
-        format!("{}/{path}", base.trim_end_matches('/'))
+        self.asset_urls(path).swap_remove(0)
+    }
+
+    /// Every URL of a file beside the widget, the deployment that served the widget first, then
+    /// the others: where [`get_asset`] looks when one is gone.
+    pub fn asset_urls(&self, path: &str) -> Vec<String> {
+        let mut bases: Vec<String> = self.asset_base.iter().cloned().collect();
+        for base in self.deployment_bases() {
+            if !bases
+                .iter()
+                .any(|b| b.trim_end_matches('/') == base.trim_end_matches('/'))
+            {
+                bases.push(base);
+            }
+        }
+        if bases.is_empty() {
+            bases.push(String::new());
+        }
+        bases
+            .iter()
+            .map(|base| format!("{}/{path}", base.trim_end_matches('/')))
+            .collect()
     }
 
     /// The text colour on the accent: white, or the widget's near-black where white would not
@@ -163,7 +179,9 @@ fn luminance(hex: &str) -> f64 {
         if v <= 0.039_28 {
             v / 12.92
         } else {
-            ((v + 0.055) / 1.055).powf(2.4)
+            // The browser's `Math.pow`: Rust's `powf` would bring its own copy (2 KB) into
+            // every visitor's download for this one line.
+            js_sys::Math::pow((v + 0.055) / 1.055, 2.4)
         }
     };
     0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5)
@@ -176,4 +194,21 @@ fn contrast_with_white(hex: &str) -> f64 {
 /// Against `#1d2230`, the widget's text colour (luminance about 0.0162).
 fn contrast_with_ink(hex: &str) -> f64 {
     (luminance(hex) + 0.05) / (luminance("#1d2230") + 0.05)
+}
+
+/// Fetches a text file beside the widget (the emoji table, a language): from the deployment that
+/// served the widget, else from the others in turn, so that a visitor who first needs it after
+/// that deployment died still gets it. `done` has the text, or `None` when no deployment gave it.
+pub fn get_asset(settings: &Settings, path: &str, done: impl FnOnce(Option<String>) + 'static) {
+    fn attempt(urls: Vec<String>, index: usize, done: Box<dyn FnOnce(Option<String>)>) {
+        let Some(url) = urls.get(index).cloned() else {
+            done(None);
+            return;
+        };
+        browser::get_text(&url, 10_000, move |answer| match answer {
+            Some((200, body)) => done(Some(body)),
+            _ => attempt(urls, index + 1, done),
+        });
+    }
+    attempt(settings.asset_urls(path), 0, Box::new(done));
 }

@@ -3,15 +3,15 @@
 
 mod files;
 mod forms;
+mod later;
 
 use crate::driver;
 use crate::i18n::{t, t_with};
 use crate::settings::Settings;
 use crate::state::{ChatState, ConnectionState};
-use browser::files::{AttachmentView, UploadList};
 use client_core::{shown_status, Entry};
 use files::AttachButton;
-use forms::{OfflineForm, PrechatForm, RatingForm, TranscriptTools};
+use later::on_first_use;
 use leptos::prelude::*;
 use protocol::admin::OfflineMode;
 use protocol::conversation::RatingScale;
@@ -235,8 +235,11 @@ fn Panel(
                 </p>
             </Show>
             {move || match shown.get() {
-                Body::Offline => view! { <OfflineForm state=state /> }.into_any(),
-                Body::Prechat => view! { <PrechatForm fields=prechat_fields.clone() state=state /> }.into_any(),
+                Body::Offline => on_first_use(move || later::offline_form(state)).into_any(),
+                Body::Prechat => {
+                    let fields = StoredValue::new(prechat_fields.clone());
+                    on_first_use(move || later::prechat_form(fields.get_value(), state)).into_any()
+                }
                 Body::Chat => view! { <Transcript greeting=greeting.clone() scale=scale mail=mail state=state /> }.into_any(),
             }}
             <Show when=move || state.offline_sent.get()>
@@ -259,7 +262,9 @@ fn Panel(
             <Show when=move || state.notice.get().is_some()>
                 <div class="notice" data-testid="chat-notice" role="status">{move || state.notice.get().unwrap_or_default()}</div>
             </Show>
-            <UploadList uploads=state.uploads conversation=None testid="chat-upload" />
+            <Show when=move || state.uploads.with(|u| !u.is_empty())>
+                {on_first_use(move || later::uploads(state))}
+            </Show>
             <Show when=move || shown.get() == Body::Chat>
                 <Composer settings=composer_settings.clone() state=state />
             </Show>
@@ -320,8 +325,7 @@ fn Transcript(
             </For>
             <Show when=ended>
                 <p class="ended">{move || t("chat.ended")}</p>
-                <RatingForm scale=scale state=state />
-                <TranscriptTools mail=mail state=state />
+                {on_first_use(move || later::after_chat(scale, mail, state))}
             </Show>
         </div>
     }
@@ -352,8 +356,9 @@ fn MessageLine(
             data-author=author data-status=status>
             {entry.author.name.map(|name| view! { <span class="name">{name}</span> })}
             <span class="body">{entry.body}</span>
-            {entry.attachment.map(|file| view! {
-                <AttachmentView file=file testid="chat-attachment" source=state.file_source() />
+            {entry.attachment.map(|file| {
+                let file = StoredValue::new(file);
+                on_first_use(move || later::attachment(file.get_value(), state))
             })}
             <span class="meta">
                 <time data-testid="chat-time" datetime=move || when.get().2 title=move || when.get().1>
@@ -412,27 +417,6 @@ fn Composer(
             Err(e) => state.notice.set(Some(e)),
         });
     };
-    let options = move || {
-        state.emoji.get().map(|table| {
-            let mut shown: Vec<String> = Vec::new();
-            table
-                .into_iter()
-                .filter(|(_, emoji)| {
-                    let fresh = !shown.contains(emoji);
-                    shown.push(emoji.clone());
-                    fresh
-                })
-                .map(|(code, emoji)| {
-                    let title = format!(":{code}:");
-                    let insert = emoji.clone();
-                    view! {
-                        <button type="button" data-testid="emoji-option" data-shortcode=code title=title
-                            on:click=move |_| text.update(|d| d.push_str(&insert))>{emoji}</button>
-                    }
-                })
-                .collect_view()
-        })
-    };
     let disabled = move || {
         matches!(
             state.connection.get(),
@@ -441,7 +425,9 @@ fn Composer(
     };
     view! {
         <Show when=move || state.emoji_open.get()>
-            <div class="emoji-picker" role="group" aria-label=move || t("composer.emoji")>{options}</div>
+            <div class="emoji-picker" role="group" aria-label=move || t("composer.emoji")>
+                {on_first_use(move || later::emoji_options(state))}
+            </div>
         </Show>
         <form class="composer" on:submit=move |ev| { ev.prevent_default(); send(); }>
             <button type="button" class="emoji" data-testid="chat-emoji" aria-label=move || t("composer.emoji")

@@ -23,6 +23,7 @@ mod demo;
 mod dist;
 mod site;
 mod tools;
+mod widget;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -7,29 +7,27 @@ use crate::{root, run, step, target_dir};
 use std::path::Path;
 use std::process::Command;
 
-/// Builds both WebAssembly apps with Trunk and copies the loader.
+/// Builds both WebAssembly apps (the console with Trunk, the widget with [`crate::widget`]) and
+/// copies the loader.
 pub fn build(release: bool) -> anyhow::Result<()> {
     let site = target_dir().join("site");
-    for app in ["widget", "console"] {
-        step(&format!(
-            "Building the {app} ({})",
-            if release { "release" } else { "debug" }
-        ));
-        let mut trunk = Command::new("trunk");
-        trunk
-            .current_dir(root())
-            .env("PATH", path_with_tools())
-            .env("TRUNK_SKIP_VERSION_CHECK", "true")
-            .args(["--config", "Trunk.toml", "build"])
-            .arg(format!("{app}/index.html"))
-            .arg("--dist")
-            .arg(site.join(app))
-            .args(["--public-url", &format!("/{app}/")]);
-        if release {
-            trunk.arg("--release");
-        }
-        run(&mut trunk)?;
+    let profile = if release { "release" } else { "debug" };
+    step(&format!("Building the widget ({profile})"));
+    crate::widget::build(release, &site.join("widget"))?;
+    step(&format!("Building the console ({profile})"));
+    let mut trunk = Command::new("trunk");
+    trunk
+        .current_dir(root())
+        .env("PATH", path_with_tools())
+        .env("TRUNK_SKIP_VERSION_CHECK", "true")
+        .args(["--config", "Trunk.toml", "build", "console/index.html"])
+        .arg("--dist")
+        .arg(site.join("console"))
+        .args(["--public-url", "/console/"]);
+    if release {
+        trunk.arg("--release");
     }
+    run(&mut trunk)?;
     std::fs::copy(root().join("www/loader.js"), site.join("loader.js"))?;
     Ok(())
 }

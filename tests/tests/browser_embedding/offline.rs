@@ -1,7 +1,8 @@
 //! The chat with no deployment reachable, in Chromium: a returning visitor reloads the page
 //! while both deployments are down; the loader finds no deployment and starts the widget kept
-//! in the page's Cache Storage, which shows the conversation as last seen and the unsent
-//! messages as pending, and takes one more.
+//! in the page's Cache Storage, which shows the conversation as last seen (a file in it shown by
+//! the chunk of code kept beside the widget) and the unsent messages as pending, and takes one
+//! more.
 //! Only the redundant deployment comes back: all six arrive once and in order.
 
 use std::time::Duration;
@@ -27,6 +28,49 @@ async fn kept_versions(client: &fantoccini::Client) -> usize {
         .unwrap_or(0) as usize
 }
 
+/// How many of the widget's chunks (code fetched on first use) the page's Cache Storage holds.
+async fn kept_chunks(client: &fantoccini::Client) -> usize {
+    let script = r#"
+        const done = arguments[arguments.length - 1];
+        caches.open('livechat-widget').then((c) => c.keys())
+            .then((keys) => done(keys.filter((k) => k.url.includes('/chunk/')).length), () => done(0));
+    "#;
+    client
+        .execute_async(script, vec![])
+        .await
+        .ok()
+        .and_then(|v| v.as_u64())
+        .unwrap_or(0) as usize
+}
+
+/// Drops a small PDF named `name` on the widget's panel, as a visitor dragging a file would.
+async fn drop_file(client: &fantoccini::Client, name: &str) {
+    let script = r#"
+        const [name] = arguments;
+        const panel = document.getElementById('livechat-root').shadowRoot.querySelector('.panel');
+        const data = new DataTransfer();
+        data.items.add(new File(['%PDF-1.4\n% kept through an outage\n'], name, { type: 'application/pdf' }));
+        panel.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+    "#;
+    client.execute(script, vec![name.into()]).await.unwrap();
+}
+
+/// How many files named `name` the widget shows.
+async fn files_shown(client: &fantoccini::Client, name: &str) -> usize {
+    let script = r#"
+        const [name] = arguments;
+        const root = document.getElementById('livechat-root')?.shadowRoot;
+        return Array.from(root?.querySelectorAll('[data-testid="chat-attachment"]') || [])
+            .filter((e) => e.dataset.name === name).length;
+    "#;
+    client
+        .execute(script, vec![name.into()])
+        .await
+        .ok()
+        .and_then(|v| v.as_u64())
+        .unwrap_or(0) as usize
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_returning_visitor_writes_through_a_total_outage_and_a_reload() {
     let mut pair = demo_pair().await;
@@ -44,9 +88,20 @@ async fn a_returning_visitor_writes_through_a_total_outage_and_a_reload() {
     widget_online(&visitor).await;
     widget_write(&visitor, "Before the outage").await;
     widget_shows(&visitor, &["Before the outage"]).await;
-    eventually("the widget to be kept in Cache Storage", WAIT, || async {
-        (kept_versions(&visitor).await == 1).then_some(())
+    // A file: the widget shows it with code fetched on first use, which the page keeps too.
+    drop_file(&visitor, "menu.pdf").await;
+    widget_shows(&visitor, &["Before the outage", ""]).await;
+    eventually("the file shown", WAIT, || async {
+        (files_shown(&visitor, "menu.pdf").await == 1).then_some(())
     })
+    .await;
+    eventually(
+        "the widget and its chunk kept in Cache Storage",
+        WAIT,
+        || async {
+            (kept_versions(&visitor).await == 1 && kept_chunks(&visitor).await == 1).then_some(())
+        },
+    )
     .await;
     tests::pair::in_sync(&pair.primary, &pair.redundant).await;
 
@@ -79,11 +134,12 @@ async fn a_returning_visitor_writes_through_a_total_outage_and_a_reload() {
                 .map(|l| l.text.as_str())
                 .collect();
             // The conversation as last seen (kept in localStorage), then what waits.
-            let earlier = shown
-                .first()
-                .is_some_and(|l| l.text == "Before the outage" && l.acknowledged());
+            let earlier = shown.len() > 2
+                && shown[0].text == "Before the outage"
+                && shown[1].text.is_empty()
+                && shown[..2].iter().all(|l| l.acknowledged());
             let waiting = pending == written[..5].iter().map(String::as_str).collect::<Vec<_>>();
-            (earlier && waiting && shown.len() == 6).then_some(())
+            (earlier && waiting && shown.len() == 7).then_some(())
         },
     )
     .await;
@@ -97,6 +153,12 @@ async fn a_returning_visitor_writes_through_a_total_outage_and_a_reload() {
         .await
         .unwrap();
     assert_eq!(from_cache, true);
+    // The file, shown by the chunk the page kept: no deployment could have served it.
+    eventually("the file shown by the kept chunk", WAIT, || async {
+        (files_shown(&visitor, "menu.pdf").await == 1).then_some(())
+    })
+    .await;
+    assert!(!widget_has(&visitor, "chat-part-failed").await);
     let state = widget_element(&visitor, "chat-connection")
         .await
         .attr("data-state")
@@ -108,7 +170,8 @@ async fn a_returning_visitor_writes_through_a_total_outage_and_a_reload() {
 
     // Only the redundant deployment comes back: all six arrive, once, in order.
     pair.redundant.start();
-    let expected: Vec<&str> = std::iter::once("Before the outage")
+    let expected: Vec<&str> = ["Before the outage", ""]
+        .into_iter()
         .chain(written.iter().map(String::as_str))
         .collect();
     let shown = tokio::time::timeout(Duration::from_secs(90), widget_shows(&visitor, &expected))

@@ -1,0 +1,140 @@
+//! The parts of the panel a visitor may never see, kept out of the first download: the pre-chat
+//! and offline forms, the rating and the transcript tools after a chat, and the emoji picker's
+//! buttons. Each `#[wasm_split(extras)]` function below is moved by the build (`cargo xtask`,
+//! `xtask/src/widget.rs`) into one separate WebAssembly chunk, `extras.wasm`, which the widget
+//! fetches the first time one of them is shown: from the deployment that served the widget, else
+//! from the others in turn, else from the copy the browser kept (see `widget/split.js`).
+//!
+//! Everything these views call that nothing else calls (the forms' checks, the transcript's
+//! files, the picker's rendering) goes into the chunk with them.
+
+use super::forms::{OfflineForm, PrechatForm, RatingForm, TranscriptTools};
+use crate::i18n::t;
+use crate::state::ChatState;
+use browser::files::{AttachmentView, UploadList};
+use leptos::prelude::*;
+use leptos::reactive::computed::ScopedFuture;
+use leptos::wasm_split::{wasm_split, SplitLoaderError};
+use protocol::admin::FormField;
+use protocol::conversation::{Attachment, RatingScale};
+use std::future::Future;
+
+/// Shows what `load` makes once its chunk is in. Until then the place is empty (the chunk is
+/// small and usually arrives within a frame or two); if no deployment and no kept copy can give
+/// it, a short notice with a button that tries again.
+pub fn on_first_use<F, Fut>(load: F) -> impl IntoView
+where
+    F: Fn() -> Fut + Copy + Send + Sync + 'static,
+    Fut: Future<Output = Result<AnyView, SplitLoaderError>> + 'static,
+{
+    // An `AnyView` is shown once: the closure below takes it out of the slot when it renders.
+    let slot = StoredValue::new_local(None::<AnyView>);
+    let ready = RwSignal::new(false);
+    let failed = RwSignal::new(false);
+    // The view is made after the chunk arrives, in a task: it is made under this place's owner
+    // (so it is cleaned up with it, and `For` and effects find one) and tracked by no one.
+    let owner = StoredValue::new(Owner::current().unwrap_or_default());
+    let fetch = move || {
+        failed.set(false);
+        let made = owner.with_value(|owner| owner.with(|| ScopedFuture::new_untracked(load())));
+        leptos::task::spawn_local(async move {
+            match made.await {
+                Ok(view) => {
+                    slot.set_value(Some(view));
+                    ready.set(true);
+                }
+                Err(_) => failed.set(true),
+            }
+        });
+    };
+    fetch();
+    view! {
+        {move || ready.get().then(|| slot.try_update_value(Option::take).flatten())}
+        <Show when=move || failed.get()>
+            <p class="error" data-testid="chat-part-failed" role="alert">
+                {move || t("part.failed")}
+                " "
+                <button type="button" on:click=move |_| fetch()>{move || t("part.retry")}</button>
+            </p>
+        </Show>
+    }
+}
+
+// The split functions cross into the chunk with the C calling convention; both sides are this
+// same build, so passing the widget's own types by value is sound even though C has no such types.
+
+#[allow(improper_ctypes_definitions, improper_ctypes)]
+#[wasm_split(extras, wasm_split_path = leptos::wasm_split, fallible)]
+pub fn offline_form(state: ChatState) -> Result<AnyView, SplitLoaderError> {
+    Ok(view! { <OfflineForm state=state /> }.into_any())
+}
+
+#[allow(improper_ctypes_definitions, improper_ctypes)]
+#[wasm_split(extras, wasm_split_path = leptos::wasm_split, fallible)]
+pub fn prechat_form(fields: Vec<FormField>, state: ChatState) -> Result<AnyView, SplitLoaderError> {
+    Ok(view! { <PrechatForm fields=fields state=state /> }.into_any())
+}
+
+#[allow(improper_ctypes_definitions, improper_ctypes)]
+#[wasm_split(extras, wasm_split_path = leptos::wasm_split, fallible)]
+pub fn after_chat(
+    scale: RatingScale,
+    mail: bool,
+    state: ChatState,
+) -> Result<AnyView, SplitLoaderError> {
+    Ok(view! {
+        <RatingForm scale=scale state=state />
+        <TranscriptTools mail=mail state=state />
+    }
+    .into_any())
+}
+
+/// The emoji picker's buttons, one per emoji of the table (loaded by then), which add it to the
+/// message being written.
+#[allow(improper_ctypes_definitions, improper_ctypes)]
+#[wasm_split(extras, wasm_split_path = leptos::wasm_split, fallible)]
+pub fn emoji_options(state: ChatState) -> Result<AnyView, SplitLoaderError> {
+    let text = state.draft;
+    let options = move || {
+        state.emoji.get().map(|table| {
+            let mut shown: Vec<String> = Vec::new();
+            table
+                .into_iter()
+                .filter(|(_, emoji)| {
+                    let fresh = !shown.contains(emoji);
+                    shown.push(emoji.clone());
+                    fresh
+                })
+                .map(|(code, emoji)| {
+                    let title = format!(":{code}:");
+                    let insert = emoji.clone();
+                    view! {
+                        <button type="button" data-testid="emoji-option" data-shortcode=code title=title
+                            on:click=move |_| text.update(|d| d.push_str(&insert))>{emoji}</button>
+                    }
+                })
+                .collect_view()
+        })
+    };
+    Ok(options.into_any())
+}
+
+/// A file in a message: a thumbnail for an image, else a named link with its size.
+#[allow(improper_ctypes_definitions, improper_ctypes)]
+#[wasm_split(extras, wasm_split_path = leptos::wasm_split, fallible)]
+pub fn attachment(file: Attachment, state: ChatState) -> Result<AnyView, SplitLoaderError> {
+    Ok(view! {
+        <AttachmentView file=file testid="chat-attachment" source=state.file_source() />
+    }
+    .into_any())
+}
+
+/// The files being uploaded, with their progress.
+#[allow(improper_ctypes_definitions, improper_ctypes)]
+#[wasm_split(extras, wasm_split_path = leptos::wasm_split, fallible)]
+pub fn uploads(state: ChatState) -> Result<AnyView, SplitLoaderError> {
+    Ok(
+        view! { <UploadList uploads=state.uploads conversation=None testid="chat-upload" /> }
+            .into_any(),
+    )
+}

@@ -1,0 +1,240 @@
+//! Builds the visitor widget into `target/site/widget/`: the module every visitor downloads
+//! (`widget.js`, `widget_bg.wasm`) and the chunks fetched only when first used
+//! (`widget/src/ui/later.rs`).
+//!
+//! Trunk has no step for splitting a module, so the widget is built here, as Trunk builds the
+//! console plus one step:
+//!
+//! 1. `cargo rustc` for wasm32, linked with `--emit-relocs` so that the splitter can move code.
+//! 2. `wasm_split_cli_support` (the splitter Leptos's `#[lazy]` is made for) moves every function
+//!    reachable only from a `#[wasm_split]` function into a chunk and writes the small JavaScript
+//!    module that loads chunks.
+//! 3. `wasm-bindgen`, keeping the linker's exports the chunks import.
+//! 4. In release, `wasm-opt` on the module (as Trunk did) and on each chunk.
+//! 5. The chunks are renamed after the build (`extras.<build>.wasm`), and the chunk loader is
+//!    written into `widget.js` (the loader may run `widget.js` from a kept copy, where a relative
+//!    import would not resolve), fetching through `widget/split.js`, which fails over between
+//!    deployments like the loader does.
+
+use crate::tools::path_with_tools;
+use crate::{cargo, root, run, target_dir};
+use std::hash::Hasher;
+use std::path::Path;
+use std::process::Command;
+
+/// What `wasm_split_cli_support` names the chunk loader, and how `widget.js` imports it.
+const LINK_MODULE: &str = "./__wasm_split.js";
+
+/// Builds the widget into `out` (emptied first).
+pub fn build(release: bool, out: &Path) -> anyhow::Result<()> {
+    let profile = if release { "release" } else { "debug" };
+    let mut rustc = cargo();
+    rustc.args([
+        "rustc",
+        "--package",
+        "widget",
+        "--bin",
+        "widget",
+        "--target",
+        "wasm32-unknown-unknown",
+    ]);
+    if release {
+        rustc.arg("--release");
+    }
+    // Only the final link takes the flag, so the widget's dependencies stay shared with every
+    // other wasm32 build (the console, clippy).
+    rustc.args(["--", "-C", "link-arg=--emit-relocs"]);
+    run(&mut rustc)?;
+
+    let linked = target_dir()
+        .join("wasm32-unknown-unknown")
+        .join(profile)
+        .join("widget.wasm");
+    let work = target_dir().join("widget-split").join(profile);
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work)?;
+    let main = work.join("main.wasm");
+    let input = std::fs::read(&linked)?;
+    let split = wasm_split_cli_support::transform({
+        let mut options = wasm_split_cli_support::Options::new(&input);
+        options.output_dir = &work;
+        options.main_out_path = &main;
+        options.link_name = LINK_MODULE;
+        options.main_module = "./widget.js";
+        options
+    })
+    .map_err(|e| anyhow::anyhow!("splitting the widget: {e:?}"))?;
+
+    let _ = std::fs::remove_dir_all(out);
+    std::fs::create_dir_all(out)?;
+    run(Command::new("wasm-bindgen")
+        .env("PATH", path_with_tools())
+        .args([
+            "--target",
+            "web",
+            "--no-typescript",
+            "--keep-lld-exports",
+            "--out-name",
+            "widget",
+            "--out-dir",
+        ])
+        .arg(out)
+        .arg(&main))?;
+
+    let module = out.join("widget_bg.wasm");
+    if release {
+        // Every visitor downloads the module, so it is shrunk as far as it goes: -Oz until
+        // nothing improves, without the producers section, and knowing that the module's own
+        // memory starts zeroed, so zero bytes need no data segment. A chunk shares the module's
+        // memory, which is not zero where it lands, so it is not told that.
+        wasm_opt(&module, &["--zero-filled-memory"])?;
+        for chunk in &split.split_modules {
+            wasm_opt(chunk, &[])?;
+        }
+    }
+
+    // The chunks are named after the build: the module and every chunk.
+    let mut build = std::hash::DefaultHasher::new();
+    build.write(&std::fs::read(&module)?);
+    let mut chunks = Vec::new();
+    for chunk in &split.split_modules {
+        build.write(&std::fs::read(chunk)?);
+    }
+    let build = format!("{:016x}", build.finish());
+    for chunk in &split.split_modules {
+        let stem = chunk
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .ok_or_else(|| anyhow::anyhow!("a chunk without a name: {}", chunk.display()))?;
+        let named = format!("{stem}.{build}.wasm");
+        std::fs::copy(chunk, out.join(&named))?;
+        chunks.push((format!("{stem}.wasm"), named));
+    }
+
+    let link = std::fs::read_to_string(work.join(LINK_MODULE))?;
+    let fetch = std::fs::read_to_string(root().join("widget/split.js"))?;
+    let glue_path = out.join("widget.js");
+    let glue = std::fs::read_to_string(&glue_path)?;
+    std::fs::write(
+        &glue_path,
+        inline_link_module(&glue, &link, &fetch, &chunks)?,
+    )?;
+
+    // The files the widget fetches on first use: the chime, the emoji table, the languages.
+    let assets = root().join("widget");
+    std::fs::copy(assets.join("assets/notify.wav"), out.join("notify.wav"))?;
+    std::fs::copy(assets.join("assets/emoji.json"), out.join("emoji.json"))?;
+    let locales = out.join("locales");
+    std::fs::create_dir_all(&locales)?;
+    for entry in std::fs::read_dir(assets.join("locales"))? {
+        let entry = entry?;
+        std::fs::copy(entry.path(), locales.join(entry.file_name()))?;
+    }
+    Ok(())
+}
+
+fn wasm_opt(file: &Path, extra: &[&str]) -> anyhow::Result<()> {
+    run(Command::new("wasm-opt")
+        .env("PATH", path_with_tools())
+        .arg(file)
+        .arg("-o")
+        .arg(file)
+        .args(["-Oz", "--converge", "--strip-producers"])
+        .args(extra))
+}
+
+/// `glue` (wasm-bindgen's `widget.js`) with its import of the chunk loader replaced by the chunk
+/// loader itself: `link` without its import of `widget.js` (it is inside it now) and its exports
+/// bound to the name the glue imported it as, fetching each chunk (`chunks`: the splitter's file
+/// name, the served one) through `fetch`'s `livechatChunk`.
+fn inline_link_module(
+    glue: &str,
+    link: &str,
+    fetch: &str,
+    chunks: &[(String, String)],
+) -> anyhow::Result<String> {
+    let import_line = glue
+        .lines()
+        .find(|line| line.starts_with("import * as ") && line.contains(LINK_MODULE))
+        .ok_or_else(|| anyhow::anyhow!("widget.js does not import {LINK_MODULE}"))?;
+    let bound = import_line
+        .trim_start_matches("import * as ")
+        .split_whitespace()
+        .next()
+        .unwrap_or_default();
+    let mut code = String::new();
+    let mut exported = Vec::new();
+    let mut saw_main_import = false;
+    for line in link.lines() {
+        if line.starts_with("import ") && line.contains("\"./widget.js\"") {
+            saw_main_import = true;
+            continue;
+        }
+        match line.strip_prefix("export const ") {
+            Some(rest) => {
+                let name = rest.split([' ', '=']).next().unwrap_or_default();
+                exported.push(name.to_owned());
+                code.push_str("const ");
+                code.push_str(rest);
+            }
+            None => code.push_str(line),
+        }
+        code.push('\n');
+    }
+    anyhow::ensure!(
+        saw_main_import,
+        "the chunk loader no longer imports widget.js as expected"
+    );
+    for (file, served) in chunks {
+        let relative = format!("fetch(new URL(\"./{file}\", import.meta.url))");
+        anyhow::ensure!(
+            code.contains(&relative),
+            "the chunk loader does not fetch {file} as expected"
+        );
+        code = code.replace(&relative, &format!("livechatChunk(\"{served}\")"));
+    }
+    anyhow::ensure!(
+        !code.contains("import.meta.url"),
+        "the chunk loader fetches something else beside widget.js"
+    );
+    let inlined = format!(
+        "{fetch}\n{code}\nconst {bound} = {{ {} }};",
+        exported.join(", ")
+    );
+    Ok(glue.replacen(import_line, &inlined, 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chunk_loader_is_inlined_and_fetches_through_the_failover() {
+        let glue =
+            "import * as __wbg_star0 from './__wasm_split.js';\nlet wasm;\nexport { initSync };\n";
+        let link = "import { initSync } from \"./widget.js\";\n\
+                    const __chunk_0 = makeLoad(() => {\n    const src = fetch(new URL(\"./chunk_0_extras.wasm\", import.meta.url));\n}, []);\n\
+                    export const __wasm_split_load_extras = wrapAsyncCb(__chunk_0);\n";
+        let chunks = [(
+            "chunk_0_extras.wasm".to_owned(),
+            "chunk_0_extras.0123.wasm".to_owned(),
+        )];
+        let inlined =
+            inline_link_module(glue, link, "function livechatChunk(name) {}", &chunks).unwrap();
+        assert!(!inlined.contains("import "), "{inlined}");
+        assert!(inlined.contains("livechatChunk(\"chunk_0_extras.0123.wasm\")"));
+        assert!(inlined.contains("const __wbg_star0 = { __wasm_split_load_extras };"));
+        assert!(inlined.contains("const __wasm_split_load_extras = wrapAsyncCb"));
+        assert!(inlined.ends_with("let wasm;\nexport { initSync };\n"));
+    }
+
+    #[test]
+    fn a_changed_chunk_loader_fails_the_build_instead_of_fetching_beside_the_module() {
+        let glue = "import * as __wbg_star0 from './__wasm_split.js';\n";
+        let link =
+            "import { initSync } from \"./widget.js\";\nconst src = fetch(\"./chunk_0.wasm\");\n";
+        let chunks = [("chunk_0.wasm".to_owned(), "chunk_0.1.wasm".to_owned())];
+        assert!(inline_link_module(glue, link, "", &chunks).is_err());
+        assert!(inline_link_module("let wasm;\n", link, "", &[]).is_err());
+    }
+}
