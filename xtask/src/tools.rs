@@ -45,7 +45,7 @@ fn version_of(program: &str, arg: &str) -> Option<String> {
         .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
-/// The wasm32 target, wasm-bindgen-cli, Trunk and wasm-opt.
+/// The wasm32 target, wasm-bindgen-cli, Trunk, wasm-opt and terser.
 pub fn ensure_wasm_tools() -> anyhow::Result<()> {
     let targets = Command::new("rustup")
         .args(["target", "list", "--installed"])
@@ -89,7 +89,21 @@ pub fn ensure_wasm_tools() -> anyhow::Result<()> {
             anyhow::anyhow!("{e}; wasm-opt comes from npm, so Node.js and npm must be installed")
         })?;
     }
+    if !version_of(terser().to_str().unwrap_or("terser"), "--version")
+        .is_some_and(|v| v.ends_with(TERSER_VERSION))
+    {
+        step(&format!("Installing terser {TERSER_VERSION} (npm)"));
+        npm_install("tools/terser", &format!("terser@{TERSER_VERSION}"))?;
+    }
     Ok(())
+}
+
+/// npm's `terser`, which minifies the widget's JavaScript glue (`xtask/src/widget.rs`).
+pub const TERSER_VERSION: &str = "5.51.4";
+
+/// Where `terser` is installed (its own prefix, so installing it leaves binaryen alone).
+pub fn terser() -> PathBuf {
+    target_dir().join("tools/terser/node_modules/.bin/terser")
 }
 
 /// Installs an npm `package` (`name@version`) under `target/<prefix>`. Each tool has its own
