@@ -32,7 +32,7 @@ fn gz_file(path: &Path) -> anyhow::Result<u64> {
 pub fn measure(site: &Path, root: &Path) -> anyhow::Result<Vec<(&'static str, f64)>> {
     let wasm = gz_file(&site.join("widget/widget_bg.wasm"))?;
     let js = gz_file(&site.join("widget/widget.js"))?;
-    let loader = gz_file(&root.join("www/loader.js"))?;
+    let loader = gz_file(&root.join("www/loader.min.js"))?;
     let total = wasm + js + loader;
     let mut chunks = 0;
     for entry in std::fs::read_dir(site.join("widget"))? {
@@ -62,7 +62,7 @@ mod tests {
     /// copy or the look add to it.
     #[test]
     fn the_inline_loader_stays_within_its_budget() {
-        let loader = Path::new(env!("CARGO_MANIFEST_DIR")).join("../www/loader.js");
+        let loader = Path::new(env!("CARGO_MANIFEST_DIR")).join("../www/loader.min.js");
         let size = gz_file(&loader).unwrap();
         assert!(
             size <= LAUNCHER_BUDGET_GZ_BYTES,

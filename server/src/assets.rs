@@ -25,8 +25,10 @@ use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 /// The loader, built into the binary so that every deployment renders the same snippet
-/// (`GET /v1/admin/sites/{id}/snippet`) whether or not it serves the static site.
-pub const LOADER: &str = include_str!("../../www/loader.js");
+/// (`GET /v1/admin/sites/{id}/snippet`) whether or not it serves the static site: minified
+/// (`www/loader.min.js`, made from `www/loader.js` by `cargo xtask`), since every page of a
+/// customer's site carries it.
+pub const LOADER: &str = include_str!("../../www/loader.min.js");
 
 /// The site built into the binary. Missing when the server was compiled before the site was
 /// built: then it is empty and a deployment serves the API only, unless given `--assets-dir`.

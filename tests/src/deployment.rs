@@ -76,7 +76,7 @@ impl Deployment {
                 .expect("symlink");
         }
         std::fs::copy(
-            crate::root().join("www/loader.js"),
+            crate::root().join(xtask::LOADER_MIN),
             assets_dir.path().join("loader.js"),
         )
         .expect("loader.js");

@@ -1,10 +1,24 @@
 //! What the xtask binary shares with the end-to-end tests: rendering the demo customer page, whose
 //! snippet names the deployments and the moderator and inlines the loader.
 
+use sha2::Digest;
 use std::path::Path;
 
+/// The minified loader, what the snippet inlines (made from `www/loader.js` by `cargo xtask`).
+pub const LOADER_MIN: &str = "www/loader.min.js";
+
+/// The first line of `www/loader.min.js` made from the loader `source`: where it comes from and
+/// the source's SHA-256, so that a minified loader older than its source is noticed.
+pub fn loader_min_header(source: &str) -> String {
+    let hash: String = sha2::Sha256::digest(source.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("/* LiveChat loader, minified from www/loader.js (sha256 {hash}) */")
+}
+
 /// The demo page (`www/index.html`) with its snippet filled in: `deployments` (primary first),
-/// the `moderator` if any, and `www/loader.js` inlined, so the page loads the widget from
+/// the `moderator` if any, and the loader (`www/loader.min.js`) inlined, so the page loads the widget from
 /// whichever deployment answers even when the primary is down.
 pub fn render_demo_page(
     root: &Path,
@@ -13,7 +27,7 @@ pub fn render_demo_page(
     site_id: &str,
 ) -> std::io::Result<String> {
     let template = std::fs::read_to_string(root.join("www/index.html"))?;
-    let loader = std::fs::read_to_string(root.join("www/loader.js"))?;
+    let loader = std::fs::read_to_string(root.join(LOADER_MIN))?;
     let quoted = |s: &str| format!("\"{s}\"");
     let list = deployments
         .iter()

@@ -28,7 +28,35 @@ pub fn build(release: bool) -> anyhow::Result<()> {
         trunk.arg("--release");
     }
     run(&mut trunk)?;
-    std::fs::copy(root().join("www/loader.js"), site.join("loader.js"))?;
+    minify_loader()?;
+    std::fs::copy(root().join(xtask::LOADER_MIN), site.join("loader.js"))?;
+    Ok(())
+}
+
+/// Writes `www/loader.min.js`, what the snippet inlines on customers' pages, from `www/loader.js`
+/// with terser, unless it is already made from the loader as it is now (its first line names the
+/// source's hash). It is committed, so that building the server needs no Node.js; a tidy test
+/// fails when it is stale.
+pub fn minify_loader() -> anyhow::Result<()> {
+    let source = std::fs::read_to_string(root().join("www/loader.js"))?;
+    let header = xtask::loader_min_header(&source);
+    let min_path = root().join(xtask::LOADER_MIN);
+    let current = std::fs::read_to_string(&min_path).unwrap_or_default();
+    if current.lines().next() == Some(header.as_str()) {
+        return Ok(());
+    }
+    step("Minifying the loader (www/loader.min.js)");
+    let output = Command::new(crate::tools::terser())
+        .arg(root().join("www/loader.js"))
+        .args(["--compress", "--mangle"])
+        .output()?;
+    anyhow::ensure!(
+        output.status.success(),
+        "terser failed on www/loader.js: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let minified = String::from_utf8(output.stdout)?;
+    std::fs::write(&min_path, format!("{header}\n{}\n", minified.trim()))?;
     Ok(())
 }
 

@@ -874,3 +874,17 @@ fn the_inline_text_check_tells_texts_from_values() {
     assert!(inline_texts(r#"        "de" => "Deutsch","#).is_empty());
     assert!(inline_texts(r#"        "application/json""#).is_empty());
 }
+
+/// The snippet inlines `www/loader.min.js`, made from `www/loader.js` by `cargo xtask` (site,
+/// demo, test): it must be made from the loader as it is now, or customers would paste an older
+/// loader than the one reviewed here.
+#[test]
+fn the_minified_loader_is_made_from_the_loader_as_it_is() {
+    let source = read(&root().join("www/loader.js"));
+    let minified = read(&root().join(xtask::LOADER_MIN));
+    assert_eq!(
+        minified.lines().next(),
+        Some(xtask::loader_min_header(&source).as_str()),
+        "www/loader.min.js is stale: run `cargo xtask site` and commit it"
+    );
+}
