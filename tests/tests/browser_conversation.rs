@@ -462,11 +462,12 @@ async fn a_reply_to_a_closed_panel_chimes_counts_and_shows_in_the_title_unless_m
     }
 }
 
-/// Whether the widget fetched its chunk of code loaded on first use (`widget/src/ui/later.rs`).
-async fn chunk_fetched(client: &Client) -> bool {
-    let script = "return performance.getEntriesByType('resource').some(e => e.name.includes('/widget/split_'));";
+/// Whether the page fetched a file whose URL has `part` in it.
+async fn fetched(client: &Client, part: &str) -> bool {
+    let script =
+        "return performance.getEntriesByType('resource').some(e => e.name.includes(arguments[0]));";
     client
-        .execute(script, vec![])
+        .execute(script, vec![part.into()])
         .await
         .unwrap()
         .as_bool()
@@ -482,20 +483,8 @@ async fn emoji_come_from_the_picker_and_from_shortcodes_and_load_only_when_used(
     let visitor = chrome.session().await;
     open_widget(&visitor, &format!("{}/", deployment.page_origin())).await;
     widget_element(&visitor, "chat-input").await;
-    let fetched = |client: &Client| {
-        let client = client.clone();
-        async move {
-            let script = "return performance.getEntriesByType('resource').some(e => e.name.endsWith('/emoji.json'));";
-            client
-                .execute(script, vec![])
-                .await
-                .unwrap()
-                .as_bool()
-                .unwrap()
-        }
-    };
     assert!(
-        !fetched(&visitor).await,
+        !fetched(&visitor, "/widget/emoji.json").await,
         "the emoji table is not part of the first load"
     );
     // An unknown shortcode: named, nothing sent, the text kept.
@@ -507,14 +496,14 @@ async fn emoji_come_from_the_picker_and_from_shortcodes_and_load_only_when_used(
         .unwrap();
     assert!(notice.contains(":nosuchemoji:"), "{notice}");
     assert!(lines(&visitor, true, "").await.is_empty());
-    assert!(fetched(&visitor).await);
+    assert!(fetched(&visitor, "/widget/emoji.json").await);
     // A known one, and one from the picker.
     widget_type(&visitor, "chat-input", "Great :+1:").await;
     widget_click(&visitor, "chat-send").await;
     widget_shows(&visitor, &["Great 👍"]).await;
     // The picker's buttons are code fetched when it first opens.
     assert!(
-        !chunk_fetched(&visitor).await,
+        !fetched(&visitor, "/widget/split_").await,
         "the picker is not part of the first load"
     );
     widget_click(&visitor, "chat-emoji").await;
@@ -530,7 +519,7 @@ async fn emoji_come_from_the_picker_and_from_shortcodes_and_load_only_when_used(
             .ok()
     })
     .await;
-    assert!(chunk_fetched(&visitor).await);
+    assert!(fetched(&visitor, "/widget/split_").await);
     tada.click().await.unwrap();
     widget_click(&visitor, "chat-send").await;
     widget_shows(&visitor, &["Great 👍", "🎉"]).await;

@@ -13,30 +13,17 @@ use tests::browser::{
 use tests::eventually;
 use tests::page::demo_pair;
 
-/// How many versions of the widget the page's Cache Storage holds.
-async fn kept_versions(client: &fantoccini::Client) -> usize {
+/// How many entries of the page's Cache Storage (where the loader keeps the widget) have `part`
+/// in their URL: `/wasm/` for the kept versions of the widget, `/chunk/` for its chunks (code
+/// fetched on first use).
+async fn kept(client: &fantoccini::Client, part: &str) -> usize {
     let script = r#"
-        const done = arguments[arguments.length - 1];
+        const [part, done] = arguments;
         caches.open('livechat-widget').then((c) => c.keys())
-            .then((keys) => done(keys.filter((k) => k.url.includes('/wasm/')).length), () => done(0));
+            .then((keys) => done(keys.filter((k) => k.url.includes(part)).length), () => done(0));
     "#;
     client
-        .execute_async(script, vec![])
-        .await
-        .ok()
-        .and_then(|v| v.as_u64())
-        .unwrap_or(0) as usize
-}
-
-/// How many of the widget's chunks (code fetched on first use) the page's Cache Storage holds.
-async fn kept_chunks(client: &fantoccini::Client) -> usize {
-    let script = r#"
-        const done = arguments[arguments.length - 1];
-        caches.open('livechat-widget').then((c) => c.keys())
-            .then((keys) => done(keys.filter((k) => k.url.includes('/chunk/')).length), () => done(0));
-    "#;
-    client
-        .execute_async(script, vec![])
+        .execute_async(script, vec![part.into()])
         .await
         .ok()
         .and_then(|v| v.as_u64())
@@ -99,7 +86,8 @@ async fn a_returning_visitor_writes_through_a_total_outage_and_a_reload() {
         "the widget and its chunk kept in Cache Storage",
         WAIT,
         || async {
-            (kept_versions(&visitor).await == 1 && kept_chunks(&visitor).await == 1).then_some(())
+            (kept(&visitor, "/wasm/").await == 1 && kept(&visitor, "/chunk/").await == 1)
+                .then_some(())
         },
     )
     .await;
