@@ -191,3 +191,38 @@ async fn the_widget_works_on_a_customer_page_with_the_documented_strict_policy()
     );
     visitor.close().await.unwrap();
 }
+
+/// A page may import the widget with its own code instead of the snippet's loader. The widget
+/// then draws its own button, with code fetched on first use (`widget/src/ui/later.rs`); it opens
+/// the panel, and the chat works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_loader_the_widget_draws_its_own_button() {
+    let deployment = Deployment::start();
+    let base = deployment.url();
+    let site = tests::deployment::SITE_ID;
+    let page = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Shop</title></head><body>\
+         <script>window.LiveChat = {{ siteId: \"{site}\", deployments: [\"{base}\"] }};</script>\
+         <script type=\"module\">import init from \"{base}/widget/widget.js\";\
+         await init({{ module_or_path: \"{base}/widget/widget_bg.wasm\" }});</script>\
+         </body></html>"
+    );
+    let url = tests::page::serve_page(page).await;
+    deployment.allow_origins(&[url.trim_end_matches('/')]);
+    let _standby = Visitor::standby([deployment.url(), deployment.url()], None).await;
+    let mut chrome = ChromeDriver::start().await;
+    let visitor = chrome.session().await;
+    visitor.goto(&url).await.unwrap();
+    let launcher = widget_element(&visitor, "chat-launcher").await;
+    let loader = visitor
+        .execute("return window.__liveChatLoader === true", vec![])
+        .await
+        .unwrap();
+    assert_eq!(loader, false, "no loader ran: the button is the widget's");
+    launcher.click().await.unwrap();
+    widget_element(&visitor, "chat-panel").await;
+    widget_online(&visitor).await;
+    widget_write(&visitor, "Drawn without the loader").await;
+    widget_shows(&visitor, &["Drawn without the loader"]).await;
+    visitor.close().await.unwrap();
+}

@@ -29,10 +29,13 @@ pub fn app(
             adopt_launcher(button, state);
             None
         }
+        // Without the loader (the module imported by a page's own code), the button is drawn
+        // here: rarely needed, so it waits for the chunk like the other extras.
         None => {
-            let label = settings.launcher_label.clone();
-            let label = move || label.clone().unwrap_or_else(|| t("launcher.open"));
-            Some(view! { <Launcher label=label state=state /> })
+            let label = StoredValue::new(settings.launcher_label.clone());
+            Some(on_first_use(move || {
+                later::launcher(label.get_value(), state)
+            }))
         }
     };
     view! {
@@ -44,7 +47,7 @@ pub fn app(
 }
 
 /// Gives the loader's button the launcher's behaviour: it toggles the panel, says whether the
-/// panel is open, and shows the unread count, exactly as [`Launcher`] renders them.
+/// panel is open, and shows the unread count, exactly as `later::launcher` renders them.
 fn adopt_launcher(button: web_sys::HtmlElement, state: ChatState) {
     use wasm_bindgen::{closure::Closure, JsCast};
     let toggle = Closure::<dyn FnMut()>::new(move || {
@@ -85,32 +88,6 @@ fn adopt_launcher(button: web_sys::HtmlElement, state: ChatState) {
             }
         }
     });
-}
-
-/// The round button that opens and closes the panel, with the unread count.
-#[component]
-fn Launcher(
-    /// Its accessible name.
-    label: impl Fn() -> String + Send + Sync + 'static,
-    /// The widget's state.
-    state: ChatState,
-) -> impl IntoView {
-    let toggle = move |_| {
-        crate::focus::launcher_used();
-        state.open.update(|open| *open = !*open);
-        state.unread.set(0);
-    };
-    view! {
-        <button class="launcher" data-testid="chat-launcher" aria-label=label
-            style:display=move || state.launcher_hidden.get().then_some("none")
-            aria-expanded=move || state.open.get().to_string() data-chimes=move || state.chimes.get().to_string()
-            on:click=toggle>
-            <svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 4h16v12H7l-3 3z"/></svg>
-            <Show when=move || { state.unread.get() > 0 }>
-                <span class="badge" data-testid="chat-unread">{move || state.unread.get()}</span>
-            </Show>
-        </button>
-    }
 }
 
 /// What the panel's body shows.

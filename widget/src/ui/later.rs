@@ -1,6 +1,7 @@
-//! The parts of the panel a visitor may never see, kept out of the first download: the pre-chat
-//! and offline forms, the rating and the transcript tools after a chat, and the emoji picker's
-//! buttons. Each `#[wasm_split(extras)]` function below is moved by the build (`cargo xtask`,
+//! The parts of the widget a visitor may never see, kept out of the first download: the pre-chat
+//! and offline forms, the rating and the transcript tools after a chat, the emoji picker's
+//! buttons, the views of a file and of an upload, and the launcher for a page without the
+//! loader (which draws its own). Each `#[wasm_split(extras)]` function below is moved by the build (`cargo xtask`,
 //! `xtask/src/widget.rs`) into one separate WebAssembly chunk, `extras.wasm`, which the widget
 //! fetches the first time one of them is shown: from the deployment that served the widget, else
 //! from the others in turn, else from the copy the browser kept (see `widget/split.js`).
@@ -57,6 +58,40 @@ where
                 <button type="button" on:click=move |_| fetch()>{move || t("part.retry")}</button>
             </p>
         </Show>
+    }
+}
+
+/// The launcher, drawn by the widget when no loader drew one (see `ui::app`).
+#[allow(improper_ctypes_definitions, improper_ctypes)]
+#[wasm_split(extras, wasm_split_path = leptos::wasm_split, fallible)]
+pub fn launcher(label: Option<String>, state: ChatState) -> Result<AnyView, SplitLoaderError> {
+    let label = move || label.clone().unwrap_or_else(|| t("launcher.open"));
+    Ok(view! { <Launcher label=label state=state /> }.into_any())
+}
+
+/// The round button that opens and closes the panel, with the unread count.
+#[component]
+pub(super) fn Launcher(
+    /// Its accessible name.
+    label: impl Fn() -> String + Send + Sync + 'static,
+    /// The widget's state.
+    state: ChatState,
+) -> impl IntoView {
+    let toggle = move |_| {
+        crate::focus::launcher_used();
+        state.open.update(|open| *open = !*open);
+        state.unread.set(0);
+    };
+    view! {
+        <button class="launcher" data-testid="chat-launcher" aria-label=label
+            style:display=move || state.launcher_hidden.get().then_some("none")
+            aria-expanded=move || state.open.get().to_string() data-chimes=move || state.chimes.get().to_string()
+            on:click=toggle>
+            <svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 4h16v12H7l-3 3z"/></svg>
+            <Show when=move || { state.unread.get() > 0 }>
+                <span class="badge" data-testid="chat-unread">{move || state.unread.get()}</span>
+            </Show>
+        </button>
     }
 }
 
