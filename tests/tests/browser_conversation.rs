@@ -525,3 +525,55 @@ async fn emoji_come_from_the_picker_and_from_shortcodes_and_load_only_when_used(
     widget_shows(&visitor, &["Great 👍", "🎉"]).await;
     visitor.close().await.unwrap();
 }
+
+/// A part of the widget loaded on first use that nothing can give (no deployment serves its
+/// code, none is kept) says so, with a button that tries again; the rest of the widget works on,
+/// and once the code can be fetched the button brings the part.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_part_whose_code_cannot_be_fetched_says_so_and_tries_again() {
+    let deployment = tests::deployment::Deployment::start();
+    let _standby =
+        tests::visitor::Visitor::standby([deployment.url(), deployment.url()], None).await;
+    let mut chrome = ChromeDriver::start().await;
+    let visitor = chrome.session().await;
+    open_widget(&visitor, &format!("{}/", deployment.page_origin())).await;
+    widget_element(&visitor, "chat-input").await;
+    // Every fetch of the widget's chunk fails, as when no deployment answers, until allowed.
+    let block = r#"
+        const fetchFirst = window.fetch;
+        window.chunkBlocked = true;
+        window.fetch = (url, ...rest) => window.chunkBlocked && String(url).includes('/widget/split_')
+            ? Promise.reject(new TypeError('unreachable'))
+            : fetchFirst(url, ...rest);
+    "#;
+    visitor.execute(block, vec![]).await.unwrap();
+    widget_click(&visitor, "chat-emoji").await;
+    let failed = widget_element(&visitor, "chat-part-failed")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(failed.contains("could not be loaded"), "{failed}");
+    assert!(!widget_has(&visitor, "emoji-option").await);
+    // The chat itself is unaffected.
+    widget_write(&visitor, "Still here").await;
+    widget_shows(&visitor, &["Still here"]).await;
+    // The code can be fetched again: the button brings the picker.
+    visitor
+        .execute("window.chunkBlocked = false", vec![])
+        .await
+        .unwrap();
+    let host = visitor.find(Locator::Id("livechat-root")).await.unwrap();
+    host.shadow_root()
+        .await
+        .unwrap()
+        .find(Locator::Css("[data-testid=\"chat-part-failed\"] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    widget_element(&visitor, "emoji-option").await;
+    assert!(!widget_has(&visitor, "chat-part-failed").await);
+    visitor.close().await.unwrap();
+}
