@@ -1,7 +1,7 @@
 //! `cargo xtask dist`: the release binaries, with the site built into `server`, and a check that
 //! the `server` binary alone runs a deployment: copied into an empty directory and started there
 //! with an empty environment (no site, no configuration, no secret), it must answer `/health`,
-//! serve the widget, the console and the loader, and stop cleanly on SIGTERM.
+//! serve the widget (its chunks too), the console and the loader, and stop cleanly on SIGTERM.
 
 use crate::{cargo, run, site, step, target_dir, tools};
 use anyhow::{bail, Context};
@@ -71,14 +71,27 @@ fn check_alone(binary: &Path) -> anyhow::Result<()> {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        for (path, kind) in [
+        // The widget's chunks (loaded on first use) are served like its module.
+        let mut chunks = Vec::new();
+        for entry in std::fs::read_dir(target_dir().join("site/widget"))? {
+            let name = entry?.file_name().to_string_lossy().into_owned();
+            if name.starts_with("split_") && name.ends_with(".wasm") {
+                chunks.push(format!("/widget/{name}"));
+            }
+        }
+        if chunks.is_empty() {
+            bail!("the site has no widget chunk (split_*.wasm)");
+        }
+        let fixed = [
             ("/health", "application/json"),
             ("/widget/widget.js", "javascript"),
             ("/widget/widget_bg.wasm", "application/wasm"),
             ("/console/", "text/html"),
             ("/console/console_bg.wasm", "application/wasm"),
             ("/loader.js", "javascript"),
-        ] {
+        ];
+        let chunks = chunks.iter().map(|c| (c.as_str(), "application/wasm"));
+        for (path, kind) in fixed.into_iter().chain(chunks) {
             let (status, content_type, length) = fetch(port, path)?;
             if status != 200 || !content_type.contains(kind) || length == 0 {
                 bail!("{path}: {status} {content_type}, {length} bytes");
