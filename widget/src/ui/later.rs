@@ -1,13 +1,18 @@
 //! The parts of the widget a visitor may never see, kept out of the first download: the pre-chat
 //! and offline forms, the rating and the transcript tools after a chat, the emoji picker's
-//! buttons, the views of a file and of an upload, and the launcher for a page without the
-//! loader (which draws its own). Each `#[wasm_split(extras)]` function below is moved by the build (`cargo xtask`,
-//! `xtask/src/widget.rs`) into one separate WebAssembly chunk, `extras.wasm`, which the widget
-//! fetches the first time one of them is shown: from the deployment that served the widget, else
-//! from the others in turn, else from the copy the browser kept (see `widget/split.js`).
+//! buttons, the views of a file and of an upload, and the launcher for a page without the loader
+//! (which draws its own). The build (`cargo xtask`, `xtask/src/widget.rs`) moves each
+//! `#[wasm_split(extras)]` function below into one separate WebAssembly chunk,
+//! `split_extras.<build>.wasm`, which the widget fetches the first time one of them is shown: from
+//! the deployment that served the widget, else from the others in turn, else from the copy the
+//! browser kept (see `widget/split.js`).
 //!
 //! Everything these views call that nothing else calls (the forms' checks, the transcript's
 //! files, the picker's rendering) goes into the chunk with them.
+//!
+//! The split functions cross into the chunk with the C calling convention; both sides are this
+//! same build, so passing the widget's own types by value is sound even though C has no such
+//! types (hence the `improper_ctypes` allowances).
 
 use super::forms::{OfflineForm, PrechatForm, RatingForm, TranscriptTools};
 use crate::i18n::t;
@@ -71,7 +76,7 @@ pub fn launcher(label: Option<String>, state: ChatState) -> Result<AnyView, Spli
 
 /// The round button that opens and closes the panel, with the unread count.
 #[component]
-pub(super) fn Launcher(
+fn Launcher(
     /// Its accessible name.
     label: impl Fn() -> String + Send + Sync + 'static,
     /// The widget's state.
@@ -95,21 +100,22 @@ pub(super) fn Launcher(
     }
 }
 
-// The split functions cross into the chunk with the C calling convention; both sides are this
-// same build, so passing the widget's own types by value is sound even though C has no such types.
-
+/// The offline form, when nobody is online.
 #[allow(improper_ctypes_definitions, improper_ctypes)]
 #[wasm_split(extras, wasm_split_path = leptos::wasm_split, fallible)]
 pub fn offline_form(state: ChatState) -> Result<AnyView, SplitLoaderError> {
     Ok(view! { <OfflineForm state=state /> }.into_any())
 }
 
+/// The pre-chat form with the site's `fields`.
 #[allow(improper_ctypes_definitions, improper_ctypes)]
 #[wasm_split(extras, wasm_split_path = leptos::wasm_split, fallible)]
 pub fn prechat_form(fields: Vec<FormField>, state: ChatState) -> Result<AnyView, SplitLoaderError> {
     Ok(view! { <PrechatForm fields=fields state=state /> }.into_any())
 }
 
+/// After a chat ended: the rating on the site's `scale`, and the transcript's download links and
+/// (where the deployment can mail) its e-mail form.
 #[allow(improper_ctypes_definitions, improper_ctypes)]
 #[wasm_split(extras, wasm_split_path = leptos::wasm_split, fallible)]
 pub fn after_chat(
