@@ -462,6 +462,23 @@ async fn a_reply_to_a_closed_panel_chimes_counts_and_shows_in_the_title_unless_m
     }
 }
 
+/// One deployment with an operator standing by, and a visitor whose widget is open and ready.
+async fn one_visitor() -> (
+    tests::deployment::Deployment,
+    tests::visitor::Visitor,
+    ChromeDriver,
+    Client,
+) {
+    let deployment = tests::deployment::Deployment::start();
+    let standby =
+        tests::visitor::Visitor::standby([deployment.url(), deployment.url()], None).await;
+    let mut chrome = ChromeDriver::start().await;
+    let visitor = chrome.session().await;
+    open_widget(&visitor, &format!("{}/", deployment.page_origin())).await;
+    widget_element(&visitor, "chat-input").await;
+    (deployment, standby, chrome, visitor)
+}
+
 /// Whether the page fetched a file whose URL has `part` in it.
 async fn fetched(client: &Client, part: &str) -> bool {
     let script =
@@ -476,13 +493,7 @@ async fn fetched(client: &Client, part: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn emoji_come_from_the_picker_and_from_shortcodes_and_load_only_when_used() {
-    let deployment = tests::deployment::Deployment::start();
-    let _standby =
-        tests::visitor::Visitor::standby([deployment.url(), deployment.url()], None).await;
-    let mut chrome = ChromeDriver::start().await;
-    let visitor = chrome.session().await;
-    open_widget(&visitor, &format!("{}/", deployment.page_origin())).await;
-    widget_element(&visitor, "chat-input").await;
+    let (_deployment, _standby, _chrome, visitor) = one_visitor().await;
     assert!(
         !fetched(&visitor, "/widget/emoji.json").await,
         "the emoji table is not part of the first load"
@@ -531,13 +542,7 @@ async fn emoji_come_from_the_picker_and_from_shortcodes_and_load_only_when_used(
 /// and once the code can be fetched the button brings the part.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_part_whose_code_cannot_be_fetched_says_so_and_tries_again() {
-    let deployment = tests::deployment::Deployment::start();
-    let _standby =
-        tests::visitor::Visitor::standby([deployment.url(), deployment.url()], None).await;
-    let mut chrome = ChromeDriver::start().await;
-    let visitor = chrome.session().await;
-    open_widget(&visitor, &format!("{}/", deployment.page_origin())).await;
-    widget_element(&visitor, "chat-input").await;
+    let (_deployment, _standby, _chrome, visitor) = one_visitor().await;
     // Every fetch of the widget's chunk fails, as when no deployment answers, until allowed.
     let block = r#"
         const fetchFirst = window.fetch;
