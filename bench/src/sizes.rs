@@ -19,8 +19,23 @@ fn gz_file(path: &Path) -> anyhow::Result<u64> {
     Ok(gz_len(&std::fs::read(path)?))
 }
 
+/// The brotli copy the build wrote beside `path` (what a deployment sends a browser that takes
+/// brotli), by its size.
+fn br_copy(path: &Path) -> anyhow::Result<u64> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".br");
+    let copy = Path::new(&name);
+    anyhow::ensure!(
+        copy.exists(),
+        "{} has no brotli copy: the site was built without `precompress`",
+        path.display()
+    );
+    Ok(std::fs::metadata(copy)?.len())
+}
+
 /// `widget_wasm_gz_bytes`, `widget_total_gz_bytes`, `launcher_gz_bytes`,
-/// `widget_chunks_gz_bytes`.
+/// `widget_chunks_gz_bytes`, and as served to a browser that takes brotli,
+/// `widget_wasm_br_bytes` and `widget_total_br_bytes`.
 ///
 /// The snippet's inline loader, `widget.js` and `widget_bg.wasm` are everything the open widget
 /// needs before the panel is usable (its stylesheet is compiled in). The loader draws the launcher
@@ -29,11 +44,18 @@ fn gz_file(path: &Path) -> anyhow::Result<u64> {
 /// in the page. The chunks (`*.wasm` beside the module: the forms, the rating, the transcript
 /// tools, the emoji picker's buttons, the file views) are fetched only when one of them is first
 /// shown, so they are reported apart and not counted in the first load.
+///
+/// The `_gz_` figures are `gzip -9` of each file, comparable across every run since the first.
+/// A deployment sends the build's brotli copies to browsers that take them (all current ones):
+/// the `_br_` figures are those copies' sizes, with the loader still counted gzipped, since it
+/// arrives inside the customer's own page, compressed however their server compresses it.
 pub fn measure(site: &Path, root: &Path) -> anyhow::Result<Vec<(&'static str, f64)>> {
     let wasm = gz_file(&site.join("widget/widget_bg.wasm"))?;
     let js = gz_file(&site.join("widget/widget.js"))?;
     let loader = gz_file(&root.join("www/loader.min.js"))?;
     let total = wasm + js + loader;
+    let wasm_br = br_copy(&site.join("widget/widget_bg.wasm"))?;
+    let total_br = wasm_br + br_copy(&site.join("widget/widget.js"))? + loader;
     let mut chunks = 0;
     for entry in std::fs::read_dir(site.join("widget"))? {
         let path = entry?.path();
@@ -50,6 +72,8 @@ pub fn measure(site: &Path, root: &Path) -> anyhow::Result<Vec<(&'static str, f6
         ("widget_total_gz_bytes", total as f64),
         ("launcher_gz_bytes", loader as f64),
         ("widget_chunks_gz_bytes", chunks as f64),
+        ("widget_wasm_br_bytes", wasm_br as f64),
+        ("widget_total_br_bytes", total_br as f64),
     ])
 }
 

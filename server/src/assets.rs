@@ -14,6 +14,11 @@
 //! browser keeps a copy but revalidates it (`If-Modified-Since` from a directory, the file's
 //! content hash as `ETag` when embedded, answered 304), so a visitor never runs a JavaScript glue
 //! file from one release against the `.wasm` of another.
+//!
+//! What a visitor downloads is compressed once, at build time: `cargo xtask` writes a brotli
+//! (`.br`, best quality) and a gzip (`.gz`, level 9) copy beside every module, script, stylesheet
+//! and JSON file, and a browser that accepts one gets it as it is (brotli first). Files without a
+//! copy are gzipped per request.
 
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -73,7 +78,11 @@ impl Assets {
 /// A router serving every file of `assets`; directories serve their `index.html`.
 pub fn router<S: Clone + Send + Sync + 'static>(assets: &Assets) -> Router<S> {
     let files = match assets {
-        Assets::Dir(dir) => Router::new().fallback_service(ServeDir::new(dir)),
+        // The build wrote a brotli and a gzip copy beside each file a browser runs (`cargo xtask`,
+        // `precompress`): those are sent as they are when the browser takes them, so what a
+        // visitor downloads is compressed as far as it goes without a compressor per request.
+        Assets::Dir(dir) => Router::new()
+            .fallback_service(ServeDir::new(dir).precompressed_br().precompressed_gzip()),
         Assets::Embedded => Router::new().fallback(embedded),
     };
     files
@@ -81,8 +90,46 @@ pub fn router<S: Clone + Send + Sync + 'static>(assets: &Assets) -> Router<S> {
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-cache"),
         ))
+        // The files are public: any page may see how long they took and how much was
+        // downloaded (the Resource Timing sizes a customer's monitoring, and the tests, read).
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::HeaderName::from_static("timing-allow-origin"),
+            HeaderValue::from_static("*"),
+        ))
+        // Every file may be sent in more than one encoding: caches keep one copy per encoding.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::VARY,
+            HeaderValue::from_static("accept-encoding"),
+        ))
         .layer(CorsLayer::new().allow_origin(tower_http::cors::Any))
+        // Whatever has no compressed copy (the pages, the sound) is gzipped per request; a
+        // response that already has a `Content-Encoding` passes through untouched.
         .layer(CompressionLayer::new())
+}
+
+/// The compressed copy of a file to send for a request's `Accept-Encoding`: brotli when the
+/// browser takes it, else gzip, else none (`identity`). An encoding given `q=0` is refused.
+fn preferred_encoding(headers: &HeaderMap) -> Option<&'static str> {
+    let accepted: Vec<&str> = headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let name = parts.next()?;
+            let refused = parts.any(|param| {
+                param
+                    .strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            (!refused).then_some(name)
+        })
+        .collect();
+    ["br", "gzip"]
+        .into_iter()
+        .find(|encoding| accepted.iter().any(|a| a.eq_ignore_ascii_case(encoding)))
 }
 
 /// One file of the embedded site, answered like the directory service answers: `GET` and `HEAD`
@@ -113,6 +160,16 @@ async fn embedded(method: Method, uri: Uri, headers: HeaderMap) -> Response {
         }
         return StatusCode::NOT_FOUND.into_response();
     };
+    let content_type = file.metadata.mimetype().to_owned();
+    // The compressed copy the build made, when the browser takes one: its own bytes, so its own
+    // tag.
+    let (file, encoding) = match preferred_encoding(&headers).and_then(|encoding| {
+        let suffix = if encoding == "br" { "br" } else { "gz" };
+        Site::get(&format!("{name}.{suffix}")).map(|copy| (copy, encoding))
+    }) {
+        Some((copy, encoding)) => (copy, Some(encoding)),
+        None => (file, None),
+    };
     let hash = file.metadata.sha256_hash();
     let etag = format!("\"{}\"", hex(&hash[..16]));
     let current = headers
@@ -122,18 +179,21 @@ async fn embedded(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     if current {
         return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
     }
-    (
-        [
-            (header::CONTENT_TYPE, file.metadata.mimetype().to_owned()),
-            (header::ETAG, etag),
-        ],
+    let mut response = (
+        [(header::CONTENT_TYPE, content_type), (header::ETAG, etag)],
         // Embedded files are borrowed from the binary: no copy per request.
         match file.data {
             std::borrow::Cow::Borrowed(data) => axum::body::Bytes::from_static(data),
             std::borrow::Cow::Owned(data) => axum::body::Bytes::from(data),
         },
     )
-        .into_response()
+        .into_response();
+    if let Some(encoding) = encoding {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
+    }
+    response
 }
 
 fn hex(bytes: &[u8]) -> String {

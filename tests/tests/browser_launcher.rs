@@ -34,6 +34,21 @@ async fn module_fetched(client: &fantoccini::Client) -> bool {
     })
 }
 
+/// What the page downloaded for the widget's module and what that decoded to, in bytes.
+async fn module_sizes(client: &fantoccini::Client) -> (u64, u64) {
+    let sizes = client
+        .execute(
+            "const e = performance.getEntriesByType('resource')\
+               .find(e => e.name.endsWith('widget_bg.wasm'));\
+             return [e.encodedBodySize, e.decodedBodySize];",
+            vec![],
+        )
+        .await
+        .expect("script runs");
+    let size = |i: usize| sizes[i].as_u64().expect("a size");
+    (size(0), size(1))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_widget_loads_on_the_first_click_and_adopts_the_loaders_button() {
     let deployment = Deployment::start();
@@ -58,6 +73,27 @@ async fn the_widget_loads_on_the_first_click_and_adopts_the_loaders_button() {
     launcher.click().await.unwrap();
     widget_element(&visitor, "chat-panel").await;
     assert!(module_fetched(&visitor).await);
+    // What came over the wire is the build's compressed copy (brotli, or gzip where the browser
+    // does not offer brotli), byte for byte, not the module itself.
+    let (downloaded, module) = module_sizes(&visitor).await;
+    let site = tests::deployment::site_dir();
+    let copy = |suffix: &str| {
+        std::fs::metadata(site.join(format!("widget/widget_bg.wasm.{suffix}")))
+            .map(|m| m.len())
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        module,
+        std::fs::metadata(site.join("widget/widget_bg.wasm"))
+            .unwrap()
+            .len()
+    );
+    assert!(
+        downloaded == copy("br") || downloaded == copy("gz"),
+        "downloaded {downloaded} B of the {module} B module; copies: {} B brotli, {} B gzip",
+        copy("br"),
+        copy("gz")
+    );
     widget_online(&visitor).await;
     widget_write(&visitor, "Is the Ethiopian roast in stock?").await;
     widget_shows(&visitor, &["Is the Ethiopian roast in stock?"]).await;

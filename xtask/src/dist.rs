@@ -98,6 +98,15 @@ fn check_alone(binary: &Path) -> anyhow::Result<()> {
             }
             println!("  {path}: {status} {content_type}, {length} bytes");
         }
+        // What a visitor's browser gets: the build's brotli copy of the module, as it is.
+        let path = "/widget/widget_bg.wasm";
+        let site = target_dir().join("site");
+        let copy = std::fs::metadata(site.join("widget/widget_bg.wasm.br"))?.len() as usize;
+        let (status, _, encoding, length) = fetch_encoded(port, path, "gzip, deflate, br")?;
+        if status != 200 || encoding != "br" || length != copy {
+            bail!("{path} for brotli: {status} {encoding:?}, {length} bytes, the copy {copy}");
+        }
+        println!("  {path} (brotli): {status}, {length} bytes");
         Ok(())
     })();
     Command::new("kill")
@@ -113,11 +122,23 @@ fn check_alone(binary: &Path) -> anyhow::Result<()> {
 
 /// A plain HTTP/1.1 GET on loopback: the status, the content type and the body's length.
 fn fetch(port: u16, path: &str) -> anyhow::Result<(u16, String, usize)> {
+    let (status, content_type, _, length) = fetch_encoded(port, path, "identity")?;
+    Ok((status, content_type, length))
+}
+
+/// A GET taking `accept_encoding`: the status, the content type, the content encoding and the
+/// body's length.
+fn fetch_encoded(
+    port: u16,
+    path: &str,
+    accept_encoding: &str,
+) -> anyhow::Result<(u16, String, String, usize)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: {accept_encoding}\r\n\
+         Connection: close\r\n\r\n"
     )?;
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer)?;
@@ -131,11 +152,17 @@ fn fetch(port: u16, path: &str) -> anyhow::Result<(u16, String, usize)> {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let content_type = head
-        .lines()
-        .find_map(|line| line.strip_prefix("content-type:"))
-        .unwrap_or_default()
-        .trim()
-        .to_owned();
-    Ok((status, content_type, answer.len() - split - 4))
+    let header = |name: &str| {
+        head.lines()
+            .find_map(|line| line.strip_prefix(name))
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    };
+    Ok((
+        status,
+        header("content-type:"),
+        header("content-encoding:"),
+        answer.len() - split - 4,
+    ))
 }

@@ -2,7 +2,27 @@
 //! snippet names the deployments and the moderator and inlines the loader.
 
 use sha2::Digest;
+use std::io::Write;
 use std::path::Path;
+
+/// `data` compressed with brotli at `quality` (0 to 11), as a deployment serves it to browsers
+/// that accept `br`.
+pub fn brotli(data: &[u8], quality: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        // A 4 MB window (22 bits, brotli's default) holds any file of the site whole.
+        let mut writer = brotli::CompressorWriter::new(&mut out, 64 * 1024, quality, 22);
+        writer.write_all(data).expect("writing to memory");
+    }
+    out
+}
+
+/// `data` gzipped at `level` (0 to 9), as a deployment serves it to browsers without brotli.
+pub fn gzip(data: &[u8], level: u32) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
+    encoder.write_all(data).expect("writing to memory");
+    encoder.finish().expect("writing to memory")
+}
 
 /// The minified loader, what the snippet inlines (made from `www/loader.js` by `cargo xtask`).
 pub const LOADER_MIN: &str = "www/loader.min.js";

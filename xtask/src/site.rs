@@ -30,6 +30,51 @@ pub fn build(release: bool) -> anyhow::Result<()> {
     run(&mut trunk)?;
     minify_loader()?;
     std::fs::copy(root().join(xtask::LOADER_MIN), site.join("loader.js"))?;
+    step("Compressing the site (brotli and gzip, beside each file)");
+    precompress(&site, release)?;
+    Ok(())
+}
+
+/// The files a deployment serves compressed ahead of time: everything a browser runs or reads.
+/// Not HTML: the demo page is written into the site after the build (and the console's page is
+/// answered with its policy by the server), so a compressed copy could be stale.
+const PRECOMPRESSED: [&str; 4] = ["wasm", "js", "json", "css"];
+
+/// Writes a brotli (`.br`) and a gzip (`.gz`) copy beside every file of `site` that a deployment
+/// serves compressed (see [`PRECOMPRESSED`]), so that what a visitor downloads is compressed as
+/// far as it goes once, at build time, rather than at the middling level a server can afford per
+/// request. Release builds use brotli's best quality (about a second per megabyte; the widget's
+/// module comes out about 14% smaller than with `gzip -9`); debug builds, whose modules are ten
+/// times larger and rebuilt often, a fast one. A copy that would not be smaller is not written.
+pub fn precompress(site: &Path, release: bool) -> anyhow::Result<()> {
+    let quality = if release { 11 } else { 5 };
+    let mut dirs = vec![site.to_owned()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let kind = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+            if !PRECOMPRESSED.contains(&kind) {
+                continue;
+            }
+            let data = std::fs::read(&path)?;
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let br = path.with_file_name(format!("{name}.br"));
+            let gz = path.with_file_name(format!("{name}.gz"));
+            let brotli = xtask::brotli(&data, quality);
+            let gzip = xtask::gzip(&data, if release { 9 } else { 6 });
+            for (copy, bytes) in [(br, brotli), (gz, gzip)] {
+                if bytes.len() < data.len() {
+                    std::fs::write(copy, bytes)?;
+                } else if copy.exists() {
+                    std::fs::remove_file(copy)?;
+                }
+            }
+        }
+    }
     Ok(())
 }
 
@@ -71,4 +116,51 @@ pub fn render_demo_page(
     let page = xtask::render_demo_page(&root(), deployment_urls, moderator, site_id)?;
     std::fs::write(dir.join("index.html"), page)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::precompress;
+    use std::io::Read;
+
+    #[test]
+    fn every_script_module_and_table_gets_copies_that_decode_to_it_and_pages_do_not() {
+        let site = std::env::temp_dir().join(format!("xtask-precompress-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&site);
+        std::fs::create_dir_all(site.join("widget/locales")).unwrap();
+        let text = "const greeting = 'hello, visitor';\n".repeat(200);
+        for name in ["widget/widget.js", "widget/locales/en.json", "index.html"] {
+            std::fs::write(site.join(name), &text).unwrap();
+        }
+        // Too small to gain anything: no copy, and a stale one from an earlier build goes.
+        std::fs::write(site.join("widget/tiny.js"), "1").unwrap();
+        std::fs::write(site.join("widget/tiny.js.br"), "stale").unwrap();
+
+        precompress(&site, false).unwrap();
+
+        for name in ["widget/widget.js", "widget/locales/en.json"] {
+            let br = std::fs::read(site.join(format!("{name}.br"))).unwrap();
+            let mut decoded = String::new();
+            brotli::Decompressor::new(&br[..], 4096)
+                .read_to_string(&mut decoded)
+                .unwrap();
+            assert_eq!(decoded, text, "{name}.br");
+            let gz = std::fs::read(site.join(format!("{name}.gz"))).unwrap();
+            let mut decoded = String::new();
+            flate2::read::GzDecoder::new(&gz[..])
+                .read_to_string(&mut decoded)
+                .unwrap();
+            assert_eq!(decoded, text, "{name}.gz");
+            assert!(br.len() < text.len() / 10, "{name}: {} bytes", br.len());
+        }
+        for missing in [
+            "index.html.br",
+            "index.html.gz",
+            "widget/tiny.js.br",
+            "widget/tiny.js.gz",
+        ] {
+            assert!(!site.join(missing).exists(), "{missing}");
+        }
+        std::fs::remove_dir_all(&site).unwrap();
+    }
 }
