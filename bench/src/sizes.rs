@@ -38,7 +38,7 @@ fn br_copy(path: &Path) -> anyhow::Result<u64> {
 /// `widget_wasm_br_bytes` and `widget_total_br_bytes`.
 ///
 /// The snippet's inline loader, `widget.js` and `widget_bg.wasm` are everything the open widget
-/// needs before the panel is usable (its stylesheet is compiled in). The loader draws the launcher
+/// needs before the panel is usable (its stylesheet is compiled in; the chunk brings its own). The loader draws the launcher
 /// button itself and imports the module only on the first click (or at once for a returning
 /// visitor), so what a new visitor loads before touching the widget is the loader alone, inlined
 /// in the page. The chunks (`*.wasm` beside the module: the forms, the rating, the transcript

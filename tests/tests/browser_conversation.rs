@@ -179,6 +179,16 @@ async fn offline_and_prechat_forms_reach_the_operator_and_survive_a_killed_prima
     open_widget(&bea, &page_url).await;
     widget_attr_becomes(&bea, "chat-availability", "data-state", "online").await;
     widget_element(&bea, "prechat-form").await;
+    // The form came in the chunk, and its styles with it: laid out as a column, not inline.
+    let display = bea
+        .execute(
+            "return getComputedStyle(document.getElementById('livechat-root').shadowRoot\
+               .querySelector('[data-testid=prechat-form]')).display",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(display, "flex");
     widget_click(&bea, "prechat-submit").await;
     let error = widget_element(&bea, "form-error")
         .await

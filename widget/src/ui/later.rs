@@ -23,6 +23,7 @@ use leptos::reactive::computed::ScopedFuture;
 use leptos::wasm_split::{wasm_split, SplitLoaderError};
 use protocol::admin::FormField;
 use protocol::conversation::{Attachment, RatingScale};
+use std::cell::Cell;
 use std::future::Future;
 
 /// Shows what `load` makes once its chunk is in. Until then the place is empty (the chunk is
@@ -66,10 +67,33 @@ where
     }
 }
 
+/// Adds the stylesheet of the parts in the chunk (`extras.css`) to the widget's shadow root, once.
+/// Each of those parts calls it first, so the styles travel in the chunk with them and weigh
+/// nothing in the first download.
+fn add_styles() {
+    thread_local! {
+        static ADDED: Cell<bool> = const { Cell::new(false) };
+    }
+    if ADDED.with(|added| added.replace(true)) {
+        return;
+    }
+    let Some(document) = web_sys::window().and_then(|window| window.document()) else {
+        return;
+    };
+    let shadow = document
+        .get_element_by_id(crate::HOST_ID)
+        .and_then(|host| host.shadow_root());
+    if let (Some(shadow), Ok(style)) = (shadow, document.create_element("style")) {
+        style.set_text_content(Some(include_str!("extras.css")));
+        let _ = shadow.append_child(&style);
+    }
+}
+
 /// The launcher, drawn by the widget when no loader drew one (see `ui::app`).
 #[allow(improper_ctypes_definitions, improper_ctypes)]
 #[wasm_split(extras, wasm_split_path = leptos::wasm_split, fallible)]
 pub fn launcher(label: Option<String>, state: ChatState) -> Result<AnyView, SplitLoaderError> {
+    add_styles();
     let label = move || label.clone().unwrap_or_else(|| t("launcher.open"));
     Ok(view! { <Launcher label=label state=state /> }.into_any())
 }
@@ -104,6 +128,7 @@ fn Launcher(
 #[allow(improper_ctypes_definitions, improper_ctypes)]
 #[wasm_split(extras, wasm_split_path = leptos::wasm_split, fallible)]
 pub fn offline_form(state: ChatState) -> Result<AnyView, SplitLoaderError> {
+    add_styles();
     Ok(view! { <OfflineForm state=state /> }.into_any())
 }
 
@@ -111,6 +136,7 @@ pub fn offline_form(state: ChatState) -> Result<AnyView, SplitLoaderError> {
 #[allow(improper_ctypes_definitions, improper_ctypes)]
 #[wasm_split(extras, wasm_split_path = leptos::wasm_split, fallible)]
 pub fn prechat_form(fields: Vec<FormField>, state: ChatState) -> Result<AnyView, SplitLoaderError> {
+    add_styles();
     Ok(view! { <PrechatForm fields=fields state=state /> }.into_any())
 }
 
@@ -123,6 +149,7 @@ pub fn after_chat(
     mail: bool,
     state: ChatState,
 ) -> Result<AnyView, SplitLoaderError> {
+    add_styles();
     Ok(view! {
         <RatingForm scale=scale state=state />
         <TranscriptTools mail=mail state=state />
@@ -135,6 +162,7 @@ pub fn after_chat(
 #[allow(improper_ctypes_definitions, improper_ctypes)]
 #[wasm_split(extras, wasm_split_path = leptos::wasm_split, fallible)]
 pub fn emoji_options(state: ChatState) -> Result<AnyView, SplitLoaderError> {
+    add_styles();
     let text = state.draft;
     let options = move || {
         state.emoji.get().map(|table| {
@@ -164,6 +192,7 @@ pub fn emoji_options(state: ChatState) -> Result<AnyView, SplitLoaderError> {
 #[allow(improper_ctypes_definitions, improper_ctypes)]
 #[wasm_split(extras, wasm_split_path = leptos::wasm_split, fallible)]
 pub fn attachment(file: Attachment, state: ChatState) -> Result<AnyView, SplitLoaderError> {
+    add_styles();
     Ok(view! {
         <AttachmentView file=file testid="chat-attachment" source=state.file_source() />
     }
@@ -174,6 +203,7 @@ pub fn attachment(file: Attachment, state: ChatState) -> Result<AnyView, SplitLo
 #[allow(improper_ctypes_definitions, improper_ctypes)]
 #[wasm_split(extras, wasm_split_path = leptos::wasm_split, fallible)]
 pub fn uploads(state: ChatState) -> Result<AnyView, SplitLoaderError> {
+    add_styles();
     Ok(
         view! { <UploadList uploads=state.uploads conversation=None testid="chat-upload" /> }
             .into_any(),
