@@ -2,11 +2,11 @@
 //! `#` comments are skipped), one file per language, so a translator edits plain text. A text
 //! may name values in braces (`{n}`), which [`fill`] replaces.
 
-use std::collections::HashMap;
-
-/// One language's texts, by key.
+/// One language's texts, by key: a list searched from the end (a key given twice means its last
+/// text). A hundred-odd keys are looked up faster than a render notices, and a list keeps a hash
+/// table's code out of every visitor's download.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Catalog(HashMap<String, String>);
+pub struct Catalog(Vec<(String, String)>);
 
 impl Catalog {
     /// Reads a catalogue; a line without ` = ` is skipped (the tidy test names it).
@@ -23,7 +23,11 @@ impl Catalog {
 
     /// The text of `key`, if this catalogue has it.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str)
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, text)| text.as_str())
     }
 }
 

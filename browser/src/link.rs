@@ -12,7 +12,6 @@ use client_core::{Action, Event, Link};
 use protocol::moderation::ActiveDeployment;
 use std::any::Any;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 /// What the widget or the console does with the link: it hears every event and renders state.
@@ -49,8 +48,9 @@ enum Input {
 struct Connection {
     /// The state machine.
     link: Link,
-    /// Its open sockets, by the link's connection number.
-    sockets: HashMap<u64, Socket>,
+    /// Its open sockets, with the link's number for each (two at most, during a switch or a
+    /// race: a list is enough, and keeps a hash table's code out of the download).
+    sockets: Vec<(u64, Socket)>,
     /// When the earliest pending timer fires (monotonic ms), so timers are not stacked up.
     timer_at: Option<u64>,
     /// Which link this is: callbacks of a replaced link carry an older number and are ignored.
@@ -136,7 +136,7 @@ impl<A: LinkApp> Driver<A> {
             link.start(monotonic_ms());
             inner.connection = Some(Connection {
                 link,
-                sockets: HashMap::new(),
+                sockets: Vec::new(),
                 timer_at: None,
                 generation,
             });
@@ -226,9 +226,15 @@ impl Connection {
     /// they are freed on the next turn; their late callbacks find no link of their generation.
     fn close(mut self) {
         self.link.stop();
-        for (_, socket) in self.sockets.drain() {
+        for (_, socket) in self.sockets.drain(..) {
             socket.dispose_later();
         }
+    }
+
+    /// Removes the socket of connection `conn`, if it is open.
+    fn take_socket(&mut self, conn: u64) -> Option<Socket> {
+        let at = self.sockets.iter().position(|(c, _)| *c == conn)?;
+        Some(self.sockets.swap_remove(at).1)
     }
 
     /// Feeds one browser event to the link.
@@ -242,7 +248,7 @@ impl Connection {
                 None => web_sys::console::warn_1(&"LiveChat: ignoring an unreadable frame".into()),
             },
             Input::Closed(conn) => {
-                if let Some(socket) = self.sockets.remove(&conn) {
+                if let Some(socket) = self.take_socket(conn) {
                     // This runs inside the socket's own callback: free it afterwards.
                     socket.dispose_later();
                 }
@@ -279,7 +285,8 @@ impl Connection {
                     );
                     match socket {
                         Ok(socket) => {
-                            self.sockets.insert(conn, socket);
+                            // The link never reuses a connection's number.
+                            self.sockets.push((conn, socket));
                         }
                         // An invalid URL fails at once; report it as a closed connection on
                         // the next turn, as a browser would.
@@ -290,12 +297,12 @@ impl Connection {
                     }
                 }
                 Action::Send { conn, frame } => {
-                    if let Some(socket) = self.sockets.get(&conn) {
+                    if let Some((_, socket)) = self.sockets.iter().find(|(c, _)| *c == conn) {
                         socket.send(&frame);
                     }
                 }
                 Action::Close { conn } => {
-                    if let Some(socket) = self.sockets.remove(&conn) {
+                    if let Some(socket) = self.take_socket(conn) {
                         socket.dispose_later();
                     }
                 }

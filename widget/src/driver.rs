@@ -127,9 +127,10 @@ struct Widget {
     read_sent: u64,
     /// Whether a request to e-mail the transcript awaits its answer (a refusal is shown then).
     awaiting_transcript: bool,
-    /// The files the visitor sent from this page, by hash: uploaded again should a deployment
-    /// that never got one be asked to take the message carrying it.
-    files: std::collections::HashMap<String, web_sys::File>,
+    /// The files the visitor sent from this page, with their hashes: uploaded again should a
+    /// deployment that never got one be asked to take the message carrying it. A page sends a
+    /// handful, so a list (no hash table's code in the download).
+    files: Vec<(String, web_sys::File)>,
     /// Numbers the uploads shown.
     next_upload: u64,
     /// A change of visitor (`identify`, `shutdown`) waiting for the outbox to drain.

@@ -74,8 +74,8 @@ impl Widget {
         let held = message
             .attachment
             .as_ref()
-            .and_then(|a| self.files.get(&a.hash))
-            .cloned();
+            .and_then(|a| self.files.iter().find(|(hash, _)| *hash == a.hash))
+            .map(|(_, file)| file.clone());
         let Some(file) = held else {
             return false;
         };
@@ -93,7 +93,10 @@ impl Widget {
         attachment: protocol::conversation::Attachment,
     ) {
         browser::files::untrack(self.state.uploads, key);
-        self.files.insert(attachment.hash.clone(), file);
+        // The same file sent twice is held once.
+        if !self.files.iter().any(|(hash, _)| *hash == attachment.hash) {
+            self.files.push((attachment.hash.clone(), file));
+        }
         match then {
             Then::Send => {
                 self.compose(link, "", Some(attachment));
