@@ -114,8 +114,7 @@ impl Transcript {
             return false;
         }
         self.entries.retain(|e| e.id != message.id);
-        self.entries.push(entry);
-        self.sort();
+        self.insert(entry);
         true
     }
 
@@ -124,7 +123,7 @@ impl Transcript {
         if self.entries.iter().any(|e| e.id == id) {
             return;
         }
-        self.entries.push(Entry {
+        self.insert(Entry {
             id,
             author: Author {
                 kind: author,
@@ -138,7 +137,6 @@ impl Transcript {
             attachment: None,
             private: false,
         });
-        self.sort();
     }
 
     /// Adds a message of the outbox (written here by `author`, not yet acknowledged).
@@ -165,9 +163,13 @@ impl Transcript {
             .retain(|e| !(e.id == id && e.status == DeliveryStatus::Pending));
     }
 
-    fn sort(&mut self) {
-        // Stored messages by (hlc, id), then pending ones by id (UUIDv7: writing order).
-        self.entries.sort_by_key(|e| (e.seq.is_none(), e.hlc, e.id));
+    /// Puts `entry` in its place. The entries are always in display order: stored messages by
+    /// (hlc, id), then pending ones by id (UUIDv7: writing order). Every change adds one entry or
+    /// removes some, so finding the place is enough, and no sort's code is in the widget.
+    fn insert(&mut self, entry: Entry) {
+        let key = |e: &Entry| (e.seq.is_none(), e.hlc, e.id);
+        let at = self.entries.partition_point(|e| key(e) < key(&entry));
+        self.entries.insert(at, entry);
     }
 }
 

@@ -12,7 +12,6 @@ use crate::state::{ChatState, ConnectionState};
 use leptos::prelude::*;
 use protocol::{ConversationId, ConversationState, ConversationSummary, Message, MessageId};
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeSet;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -34,11 +33,12 @@ thread_local! {
     static LISTENERS: RefCell<Vec<(&'static str, js_sys::Function)>> = const { RefCell::new(Vec::new()) };
     /// Whether `ready` fired (a listener added later is called at once).
     static READY: Cell<bool> = const { Cell::new(false) };
-    /// The visitor's messages acknowledged once on this page and not yet on both deployments:
-    /// `sent` fires once per stage.
-    static STORED: RefCell<BTreeSet<MessageId>> = const { RefCell::new(BTreeSet::new()) };
+    /// The visitor's messages acknowledged once on this page and not yet on both deployments,
+    /// oldest first: `sent` fires once per stage. (Lists, here and below: short, and an ordered
+    /// set's code would weigh in every visitor's download.)
+    static STORED: RefCell<Vec<MessageId>> = const { RefCell::new(Vec::new()) };
     /// The conversations whose end was announced.
-    static ENDED: RefCell<BTreeSet<ConversationId>> = const { RefCell::new(BTreeSet::new()) };
+    static ENDED: RefCell<Vec<ConversationId>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Replaces the loader's stub with the real `window.livechat` and runs what was queued.
@@ -129,10 +129,14 @@ pub fn acknowledged(message: &Message) {
     let fresh = STORED.with(|s| {
         let mut stored = s.borrow_mut();
         // Bounded: a page that never hears `replicated` (a deployment alone) forgets the oldest.
-        if stored.len() >= 1_000 {
-            stored.pop_first();
+        if stored.contains(&message.id) {
+            return false;
         }
-        stored.insert(message.id)
+        if stored.len() >= 1_000 {
+            stored.remove(0);
+        }
+        stored.push(message.id);
+        true
     });
     if fresh {
         sent(message.id, message.conversation_id, false);
@@ -149,9 +153,7 @@ pub fn outbox_now(pending: &[MessageId]) {
             .filter(|id| !pending.contains(id))
             .copied()
             .collect();
-        for id in &done {
-            stored.remove(id);
-        }
+        stored.retain(|id| pending.contains(id));
         done
     });
     for id in done {
@@ -194,7 +196,15 @@ pub fn conversation_changed(state: ChatState, summary: &ConversationSummary) {
     if summary.state != ConversationState::Closed || !was_open {
         return;
     }
-    if ENDED.with(|e| e.borrow_mut().insert(summary.id)) {
+    let first = ENDED.with(|e| {
+        let mut ended = e.borrow_mut();
+        let first = !ended.contains(&summary.id);
+        if first {
+            ended.push(summary.id);
+        }
+        first
+    });
+    if first {
         emit(
             "conversation:end",
             &object(&[("conversationId", summary.id.to_string().into())]),

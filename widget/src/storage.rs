@@ -122,8 +122,9 @@ impl Persisted {
     pub fn remember(&self, message: &protocol::Message) {
         let mut kept = self.recent(message.conversation_id);
         kept.retain(|m| m.id != message.id);
-        kept.push(message.clone());
-        kept.sort_by_key(|m| (m.hlc, m.id));
+        // Kept in (hlc, id) order, so the new one only needs its place.
+        let at = kept.partition_point(|m| (m.hlc, m.id) < (message.hlc, message.id));
+        kept.insert(at, message.clone());
         let excess = kept.len().saturating_sub(KEPT_MESSAGES);
         kept.drain(..excess);
         self.store

@@ -93,7 +93,9 @@ impl Link {
             ServerFrame::Draining => self.leave_draining(conn, now),
             ServerFrame::Ack { message_id, .. } => {
                 if self.replicates {
-                    self.acked.insert(message_id);
+                    if !self.acked.contains(&message_id) {
+                        self.acked.push(message_id);
+                    }
                 } else if self.outbox.remove(message_id) {
                     self.events.push_back(Event::OutboxChanged);
                 }
@@ -101,8 +103,8 @@ impl Link {
             }
             ServerFrame::Replicated { ref message_ids } => {
                 let mut changed = false;
+                self.acked.retain(|id| !message_ids.contains(id));
                 for id in message_ids {
-                    self.acked.remove(id);
                     changed |= self.outbox.remove(*id);
                 }
                 if changed {
@@ -117,7 +119,7 @@ impl Link {
             } if !code.retryable() => {
                 // A refusal of a message no longer held (refused twice) has been reported already.
                 if let Some(pending) = self.outbox.take(id) {
-                    self.acked.remove(&id);
+                    self.acked.retain(|acked| *acked != id);
                     self.events.push_back(Event::OutboxChanged);
                     self.events.push_back(Event::Refused {
                         message: pending,

@@ -43,7 +43,7 @@ use crate::outbox::{Outbox, PendingMessage};
 use crate::Backoff;
 use protocol::moderation::ActiveDeployment;
 use protocol::{Auth, ClientFrame, MessageId, ServerFrame, Session};
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 
 mod frames;
 mod interface;
@@ -84,8 +84,10 @@ pub struct Link {
     /// What a widget says of its browser in every `hello`.
     context: Option<protocol::visitor::VisitorContext>,
     outbox: Outbox,
-    /// Messages acknowledged by a replicating deployment and not yet replicated.
-    acked: BTreeSet<MessageId>,
+    /// Messages acknowledged by a replicating deployment and not yet replicated, each once. A
+    /// list: it holds at most what the outbox holds, and an ordered set's code weighed more in
+    /// the widget's download than anything it saves here.
+    acked: Vec<MessageId>,
     /// Whether the deployment of the current connection sends `replicated`.
     replicates: bool,
     phase: Phase,
@@ -165,7 +167,7 @@ impl Link {
             page_url,
             context: None,
             outbox,
-            acked: BTreeSet::new(),
+            acked: Vec::new(),
             replicates: false,
             phase: Phase::Idle,
             next_conn: 0,
