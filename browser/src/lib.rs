@@ -102,7 +102,11 @@ pub fn monotonic_ms() -> u64 {
 /// A random number from the browser's cryptographic generator (a seed for jitter).
 pub fn random_u64() -> u64 {
     let bytes = random_bytes();
-    u64::from_le_bytes(bytes[..8].try_into().expect("eight bytes"))
+    // Copied rather than `try_into`: the conversion's error type would bring its formatting
+    // into the widget's download.
+    let mut eight = [0; 8];
+    eight.copy_from_slice(&bytes[..8]);
+    u64::from_le_bytes(eight)
 }
 
 /// GETs `url` within `timeout_ms`; `done` receives the status and the body, or `None` when the
@@ -243,7 +247,10 @@ impl LocalStore {
 
     /// Writes a JSON value (with `serde_json`, which writes integers above 2^53 exactly).
     pub fn set_json<T: Serialize>(&self, key: &str, value: &T) {
-        let text = serde_json::to_string(value).expect("stored values serialise");
+        // Our values have string keys only, so writing cannot fail; `expect` would bring the
+        // formatting of serde_json's error into the widget's download.
+        let text = serde_json::to_string(value)
+            .unwrap_or_else(|_| unreachable!("stored values serialise"));
         self.set(key, Some(&text));
     }
 }
