@@ -6,7 +6,7 @@ mod forms;
 mod later;
 
 use crate::driver;
-use crate::i18n::{t, t_with};
+use crate::i18n::{t, t_with, tr};
 use crate::settings::Settings;
 use crate::state::{ChatState, ConnectionState};
 use client_core::{shown_status, Entry};
@@ -201,9 +201,9 @@ fn Panel(
                     {move || if state.muted.get() { "🔕" } else { "🔔" }}
                 </button>
                 <Show when=can_end>
-                    <button class="end" data-testid="chat-end" on:click=move |_| driver::end_chat()>{move || t("panel.end")}</button>
+                    <button class="end" data-testid="chat-end" on:click=move |_| driver::end_chat()>{tr("panel.end")}</button>
                 </Show>
-                <button class="close" aria-label=move || t("panel.close")
+                <button class="close" aria-label=tr("panel.close")
                     on:click=move |_| if let Some(panel) = panel.get() { crate::focus::close_to_launcher(&panel, state) }>"×"</button>
             </header>
             <Show when=move || availability().is_some()>
@@ -220,7 +220,7 @@ fn Panel(
                 Body::Chat => view! { <Transcript greeting=greeting.clone() scale=scale mail=mail state=state /> }.into_any(),
             }}
             <Show when=move || state.offline_sent.get()>
-                <p class="sent" data-testid="offline-sent" role="status">{move || t("offline.sent")}</p>
+                <p class="sent" data-testid="offline-sent" role="status">{tr("offline.sent")}</p>
             </Show>
             <Show when=move || queue_position().is_some()>
                 <p class="queue" data-testid="queue-position" data-position=move || queue_position().unwrap_or_default().to_string() role="status">
@@ -301,7 +301,7 @@ fn Transcript(
                 <MessageLine entry=entry state=state />
             </For>
             <Show when=ended>
-                <p class="ended">{move || t("chat.ended")}</p>
+                <p class="ended">{tr("chat.ended")}</p>
                 {on_first_use(move || later::after_chat(scale, mail, state))}
             </Show>
         </div>
@@ -402,22 +402,22 @@ fn Composer(
     };
     view! {
         <Show when=move || state.emoji_open.get()>
-            <div class="emoji-picker" role="group" aria-label=move || t("composer.emoji")>
+            <div class="emoji-picker" role="group" aria-label=tr("composer.emoji")>
                 {on_first_use(move || later::emoji_options(state))}
             </div>
         </Show>
         <form class="composer" on:submit=move |ev| { ev.prevent_default(); send(); }>
-            <button type="button" class="emoji" data-testid="chat-emoji" aria-label=move || t("composer.emoji")
+            <button type="button" class="emoji" data-testid="chat-emoji" aria-label=tr("composer.emoji")
                 aria-expanded=move || state.emoji_open.get().to_string() on:click=toggle_picker>"🙂"</button>
             <AttachButton />
-            <input data-testid="chat-input" type="text" placeholder=move || t("composer.placeholder") aria-label=move || t("composer.label")
+            <input data-testid="chat-input" type="text" placeholder=tr("composer.placeholder") aria-label=tr("composer.label")
                 autocomplete="off" prop:value=move || text.get() disabled=disabled on:paste=files::pasted
                 on:input=move |ev| {
                     let value = event_target_value(&ev);
                     driver::typing(!value.is_empty());
                     text.set(value);
                 } />
-            <button data-testid="chat-send" type="submit" disabled=disabled>{move || t("composer.send")}</button>
+            <button data-testid="chat-send" type="submit" disabled=disabled>{tr("composer.send")}</button>
         </form>
     }
 }

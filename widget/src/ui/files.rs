@@ -2,7 +2,7 @@
 //! drop on the panel or a paste into the message field hands to the driver. The checks, the upload and the sending are the driver's.
 
 use crate::driver;
-use crate::i18n::t;
+use crate::i18n::tr;
 use browser::files::files_of;
 use leptos::prelude::*;
 
@@ -18,9 +18,9 @@ pub fn AttachButton() -> impl IntoView {
         }
     };
     view! {
-        <label class="attach" title=move || t("composer.attach")>
+        <label class="attach" title=tr("composer.attach")>
             "📎"
-            <input type="file" class="attach-input" data-testid="chat-attach" aria-label=move || t("composer.attach")
+            <input type="file" class="attach-input" data-testid="chat-attach" aria-label=tr("composer.attach")
                 multiple=true node_ref=input on:change=picked />
         </label>
     }

@@ -3,7 +3,7 @@
 //! the deployment); these only collect and show.
 
 use crate::driver;
-use crate::i18n::t;
+use crate::i18n::{t, tr};
 use crate::state::ChatState;
 use leptos::prelude::*;
 use protocol::admin::{FieldKind, FormField};
@@ -80,10 +80,10 @@ pub(super) fn PrechatForm(
         .collect_view();
     view! {
         <form class="form" data-testid="prechat-form" on:submit=submit novalidate=true>
-            <p>{move || t("prechat.intro")}</p>
+            <p>{tr("prechat.intro")}</p>
             {inputs}
             {form_error(state)}
-            <button data-testid="prechat-submit" type="submit">{move || t("prechat.start")}</button>
+            <button data-testid="prechat-submit" type="submit">{tr("prechat.start")}</button>
         </form>
     }
 }
@@ -110,20 +110,20 @@ pub(super) fn OfflineForm(
     };
     view! {
         <form class="form" data-testid="offline-form" on:submit=submit novalidate=true>
-            <label>{move || t("form.name")}" *"
+            <label>{tr("form.name")}" *"
                 <input data-testid="offline-name" type="text" autocomplete="name"
                     prop:value=move || name.get() on:input=move |ev| { state.form_dirty.set(true); name.set(event_target_value(&ev)) } />
             </label>
-            <label>{move || t("form.email")}" *"
+            <label>{tr("form.email")}" *"
                 <input data-testid="offline-email" type="email" autocomplete="email"
                     prop:value=move || email.get() on:input=move |ev| { state.form_dirty.set(true); email.set(event_target_value(&ev)) } />
             </label>
-            <label>{move || t("form.message")}" *"
+            <label>{tr("form.message")}" *"
                 <textarea data-testid="offline-message" rows="4"
                     prop:value=move || message.get() on:input=move |ev| { state.form_dirty.set(true); message.set(event_target_value(&ev)) }></textarea>
             </label>
             {form_error(state)}
-            <button data-testid="offline-submit" type="submit">{move || t("form.send")}</button>
+            <button data-testid="offline-submit" type="submit">{tr("form.send")}</button>
         </form>
     }
 }
@@ -174,14 +174,14 @@ pub(super) fn RatingForm(
             <Show when=move || !state.rating_given.get()
                 fallback=|| view! { <p class="sent" role="status">{t("rating.thanks")}</p> }>
                 <form class="form rating" data-testid="rating-form" on:submit=submit>
-                    <p>{move || t("rating.question")}</p>
+                    <p>{tr("rating.question")}</p>
                     <div class="options">{options}</div>
-                    <textarea data-testid="rating-comment" rows="2" placeholder=move || t("rating.comment")
+                    <textarea data-testid="rating-comment" rows="2" placeholder=tr("rating.comment")
                         prop:value=move || comment.get() on:input=move |ev| comment.set(event_target_value(&ev))></textarea>
                     <Show when=move || error.get().is_some()>
                         <p class="error" role="alert">{move || error.get().unwrap_or_default()}</p>
                     </Show>
-                    <button data-testid="rating-submit" type="submit">{move || t("rating.send")}</button>
+                    <button data-testid="rating-submit" type="submit">{tr("rating.send")}</button>
                 </form>
             </Show>
         </Show>
@@ -253,18 +253,18 @@ pub(super) fn TranscriptTools(
     };
     view! {
         <div class="transcript">
-            <span>{move || t("transcript.label")}" "</span>
+            <span>{tr("transcript.label")}" "</span>
             <a data-testid="transcript-download" data-format="text" download="chat.txt"
-                href=move || transcript_file(state, false)>{move || t("transcript.text")}</a>
+                href=move || transcript_file(state, false)>{tr("transcript.text")}</a>
             " · "
             <a data-testid="transcript-download" data-format="html" download="chat.html"
                 href=move || transcript_file(state, true)>"HTML"</a>
             <Show when=move || mail>
                 <form class="mail" on:submit=send novalidate=true>
                     <input data-testid="transcript-email-input" type="email" placeholder="you@example.com"
-                        aria-label=move || t("transcript.email_label") autocomplete="email"
+                        aria-label=tr("transcript.email_label") autocomplete="email"
                         prop:value=move || address.get() on:input=move |ev| address.set(event_target_value(&ev)) />
-                    <button data-testid="transcript-email-send" type="submit">{move || t("transcript.email_send")}</button>
+                    <button data-testid="transcript-email-send" type="submit">{tr("transcript.email_send")}</button>
                 </form>
                 {move || state.transcript_mail.get().map(|outcome| match outcome {
                     Ok(()) => view! { <p class="sent" data-testid="transcript-emailed" role="status">{t("transcript.emailed")}</p> }.into_any(),

@@ -15,7 +15,7 @@
 //! types (hence the `improper_ctypes` allowances).
 
 use super::forms::{OfflineForm, PrechatForm, RatingForm, TranscriptTools};
-use crate::i18n::t;
+use crate::i18n::{t, tr};
 use crate::state::ChatState;
 use browser::files::{AttachmentView, UploadList};
 use leptos::prelude::*;
@@ -34,7 +34,7 @@ where
     F: Fn() -> Fut + Copy + Send + Sync + 'static,
     Fut: Future<Output = Result<AnyView, SplitLoaderError>> + 'static,
 {
-    // An `AnyView` is shown once: the closure below takes it out of the slot when it renders.
+    // An `AnyView` is shown once: the view below takes it out of the slot when it renders.
     let slot = StoredValue::new_local(None::<AnyView>);
     let ready = RwSignal::new(false);
     let failed = RwSignal::new(false);
@@ -55,13 +55,26 @@ where
         });
     };
     fetch();
+    // Only the fetch depends on what is loaded: the place itself is drawn by one function for
+    // every part, so its code is in the download once rather than once for each.
+    let fetch: std::rc::Rc<dyn Fn()> = std::rc::Rc::new(fetch);
+    place(slot, ready, failed, StoredValue::new_local(fetch))
+}
+
+/// The place of a part loaded on first use: the part once `ready`, the notice while `failed`.
+fn place(
+    slot: StoredValue<Option<AnyView>, LocalStorage>,
+    ready: RwSignal<bool>,
+    failed: RwSignal<bool>,
+    fetch: StoredValue<std::rc::Rc<dyn Fn()>, LocalStorage>,
+) -> impl IntoView {
     view! {
         {move || ready.get().then(|| slot.try_update_value(Option::take).flatten())}
         <Show when=move || failed.get()>
             <p class="error" data-testid="chat-part-failed" role="alert">
-                {move || t("part.failed")}
+                {tr("part.failed")}
                 " "
-                <button type="button" on:click=move |_| fetch()>{move || t("part.retry")}</button>
+                <button type="button" on:click=move |_| fetch.with_value(|fetch| fetch())>{tr("part.retry")}</button>
             </p>
         </Show>
     }
