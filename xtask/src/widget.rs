@@ -83,6 +83,12 @@ pub fn build(release: bool, out: &Path) -> anyhow::Result<()> {
         .arg(&main))?;
 
     let module = out.join("widget_bg.wasm");
+    let dropped = drop_stream_exports(&module)?;
+    anyhow::ensure!(
+        dropped == 0 || dropped == STREAM_EXPORTS,
+        "the widget exported {dropped} of wasm-streams' {STREAM_EXPORTS} functions: check \
+         `drop_stream_exports` against the Leptos in Cargo.lock"
+    );
     if release {
         // Every visitor downloads the module, so it is shrunk as far as it goes: -Oz until
         // nothing improves, without the producers section, and knowing that the module's own
@@ -138,6 +144,48 @@ pub fn build(release: bool, out: &Path) -> anyhow::Result<()> {
         std::fs::copy(entry.path(), locales.join(entry.file_name()))?;
     }
     Ok(())
+}
+
+/// How many functions wasm-streams exports: its three classes' methods and destructors.
+const STREAM_EXPORTS: usize = 13;
+
+/// Leptos always builds in the browser client of its server functions, and with it wasm-streams,
+/// whose `#[wasm_bindgen]` classes (`IntoUnderlyingSink`, `IntoUnderlyingSource`,
+/// `IntoUnderlyingByteSource`) are exports of every Leptos module: nothing could remove their
+/// code, about 10 KB before gzip. The widget calls no server function and never makes one of
+/// those classes, so their exports are dropped from `module` and `wasm-opt` removes the code.
+/// Their JavaScript classes stay in the glue, unused (they call into the module only when used).
+/// Returns how many exports were dropped.
+fn drop_stream_exports(module: &Path) -> anyhow::Result<usize> {
+    use wasm_encoder::reencode::{utils, Error, Reencode};
+
+    struct Dropping(usize);
+    impl Reencode for Dropping {
+        type Error = std::convert::Infallible;
+
+        fn parse_export(
+            &mut self,
+            exports: &mut wasm_encoder::ExportSection,
+            export: wasmparser::Export<'_>,
+        ) -> Result<(), Error<Self::Error>> {
+            let class_method = export.name.starts_with("intounderlying");
+            let destructor = export.name.starts_with("__wbg_intounderlying");
+            if class_method || destructor {
+                self.0 += 1;
+                return Ok(());
+            }
+            utils::parse_export(self, exports, export)
+        }
+    }
+
+    let input = std::fs::read(module)?;
+    let mut output = wasm_encoder::Module::new();
+    let mut dropping = Dropping(0);
+    dropping
+        .parse_core_module(&mut output, wasmparser::Parser::new(0), &input)
+        .map_err(|e| anyhow::anyhow!("rewriting {}: {e:?}", module.display()))?;
+    std::fs::write(module, output.finish())?;
+    Ok(dropping.0)
 }
 
 fn wasm_opt(file: &Path, extra: &[&str]) -> anyhow::Result<()> {
@@ -214,6 +262,54 @@ fn inline_link_module(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_stream_classes_exports_are_dropped() {
+        use wasm_encoder::{
+            CodeSection, ExportKind, ExportSection, Function, FunctionSection, Instruction, Module,
+            TypeSection,
+        };
+        let mut module = Module::new();
+        let mut types = TypeSection::new();
+        types.ty().function([], []);
+        module.section(&types);
+        let mut functions = FunctionSection::new();
+        functions.function(0);
+        module.section(&functions);
+        let mut exports = ExportSection::new();
+        for name in [
+            "main",
+            "intounderlyingsink_write",
+            "__wbg_intounderlyingsource_free",
+        ] {
+            exports.export(name, ExportKind::Func, 0);
+        }
+        module.section(&exports);
+        let mut code = CodeSection::new();
+        let mut body = Function::new([]);
+        body.instruction(&Instruction::End);
+        code.function(&body);
+        module.section(&code);
+        let path = std::env::temp_dir().join(format!("xtask-exports-{}.wasm", std::process::id()));
+        std::fs::write(&path, module.finish()).unwrap();
+
+        assert_eq!(drop_stream_exports(&path).unwrap(), 2);
+
+        let rewritten = std::fs::read(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        wasmparser::Validator::new()
+            .validate_all(&rewritten)
+            .unwrap();
+        let mut names = Vec::new();
+        for payload in wasmparser::Parser::new(0).parse_all(&rewritten) {
+            if let wasmparser::Payload::ExportSection(section) = payload.unwrap() {
+                for export in section {
+                    names.push(export.unwrap().name.to_owned());
+                }
+            }
+        }
+        assert_eq!(names, ["main"]);
+    }
 
     #[test]
     fn the_chunk_loader_is_inlined_and_fetches_through_the_failover() {
