@@ -32,15 +32,15 @@ pub fn install(settings: &Settings, state: ChatState) {
         .muted
         .set(store(settings).get("muted").as_deref() == Some("1"));
     let kept = store(settings);
-    Effect::new(move |_| {
+    crate::state::effect(move || {
         kept.set("muted", state.muted.get().then_some("1"));
     });
-    Effect::new(move |_| {
+    crate::state::effect(move || {
         if state.open.get() && state.visible.get() {
             state.unread.set(0);
         }
     });
-    Effect::new(move |_| show_in_title(state.unread.get()));
+    crate::state::effect(move || show_in_title(state.unread.get()));
 }
 
 /// An operator's message arrived: counted and chimed unless the visitor is looking.

@@ -70,7 +70,7 @@ pub fn install(settings: &Settings, state: ChatState) {
     let version = RwSignal::new(0);
     VERSION.with(|v| *v.borrow_mut() = Some(version));
     let settings = settings.clone();
-    Effect::new(move |_| {
+    crate::state::effect(move || {
         let language = language_of(&state.shown_locale());
         let loaded = CURRENT.with(|c| c.borrow().as_ref().map(|(l, _)| l.clone()));
         if language == "en" {

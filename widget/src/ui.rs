@@ -59,7 +59,7 @@ fn adopt_launcher(button: web_sys::HtmlElement, state: ChatState) {
     // The button lives as long as the page; so does its handler.
     toggle.forget();
     let button = send_wrapper::SendWrapper::new(button);
-    Effect::new(move |_| {
+    crate::state::effect(move || {
         let open = state.open.get();
         let unread = state.unread.get();
         let _ = button.set_attribute("aria-expanded", &open.to_string());
@@ -175,7 +175,7 @@ fn Panel(
         }
     };
     let panel = NodeRef::<leptos::html::Section>::new();
-    Effect::new(move |_| {
+    crate::state::effect(move || {
         if let Some(panel) = panel.get() {
             crate::focus::panel_shown(&panel);
         }
@@ -273,14 +273,14 @@ fn Transcript(
     state: ChatState,
 ) -> impl IntoView {
     // Messages shown while the panel is open and the page visible are read.
-    Effect::new(move |_| {
+    crate::state::effect(move || {
         state.transcript.track();
         if state.open.get() && state.visible.get() {
             driver::mark_read();
         }
     });
     let list = NodeRef::<leptos::html::Div>::new();
-    Effect::new(move |_| {
+    crate::state::effect(move || {
         state.transcript.track();
         state.operator_typing.track();
         if let Some(list) = list.get() {

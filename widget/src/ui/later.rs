@@ -25,15 +25,26 @@ use protocol::admin::FormField;
 use protocol::conversation::{Attachment, RatingScale};
 use std::cell::Cell;
 use std::future::Future;
+use std::pin::Pin;
+
+/// What loading a part gives: its view, made once its chunk is in, or why it could not be.
+type Loading = Pin<Box<dyn Future<Output = Result<AnyView, SplitLoaderError>>>>;
 
 /// Shows what `load` makes once its chunk is in. Until then the place is empty (the chunk is
 /// small and usually arrives within a frame or two); if no deployment and no kept copy can give
 /// it, a short notice with a button that tries again.
 pub fn on_first_use<F, Fut>(load: F) -> impl IntoView
 where
-    F: Fn() -> Fut + Copy + Send + Sync + 'static,
+    F: Fn() -> Fut + 'static,
     Fut: Future<Output = Result<AnyView, SplitLoaderError>> + 'static,
 {
+    // Only this line depends on the part: the rest is one function for every part, so its code
+    // is in the download once rather than once for each.
+    first_use(std::rc::Rc::new(move || Box::pin(load()) as Loading))
+}
+
+/// [`on_first_use`] for any part.
+fn first_use(load: std::rc::Rc<dyn Fn() -> Loading>) -> impl IntoView {
     // An `AnyView` is shown once: the view below takes it out of the slot when it renders.
     let slot = StoredValue::new_local(None::<AnyView>);
     let ready = RwSignal::new(false);
@@ -55,8 +66,6 @@ where
         });
     };
     fetch();
-    // Only the fetch depends on what is loaded: the place itself is drawn by one function for
-    // every part, so its code is in the download once rather than once for each.
     let fetch: std::rc::Rc<dyn Fn()> = std::rc::Rc::new(fetch);
     place(slot, ready, failed, StoredValue::new_local(fetch))
 }
