@@ -81,9 +81,16 @@ impl Drop for Socket {
     }
 }
 
+/// `f` as a JavaScript function to be called once. Every callback made here is one type, so
+/// wasm-bindgen's code for a one-time callback is in the download once rather than once for
+/// each caller.
+pub(crate) fn once_js(f: Box<dyn FnOnce()>) -> wasm_bindgen::JsValue {
+    Closure::once_into_js(f)
+}
+
 /// Runs `f` once after `ms` milliseconds.
 pub fn set_timeout(ms: u64, f: impl FnOnce() + 'static) {
-    let callback = Closure::once_into_js(f);
+    let callback = once_js(Box::new(f));
     if let Some(window) = web_sys::window() {
         let ms = ms.min(i32::MAX as u64) as i32;
         let _ = window
@@ -123,11 +130,11 @@ pub fn get_text(url: &str, timeout_ms: u64, done: impl FnOnce(Option<(u16, Strin
     }
     request.set_timeout(timeout_ms.min(u32::MAX as u64) as u32);
     let handle = request.clone();
-    let on_end = Closure::once_into_js(move || {
+    let on_end = once_js(Box::new(move || {
         let status = handle.status().unwrap_or(0);
         let body = handle.response_text().ok().flatten();
         done((status != 0).then_some(()).and(body.map(|b| (status, b))));
-    });
+    }));
     request.set_onloadend(Some(on_end.unchecked_ref()));
     if request.send().is_err() {
         request.set_onloadend(None);

@@ -69,7 +69,7 @@ pub fn install(state: ChatState) {
 /// connection (its state and the deployment, so a failover is visible to the page). Needs the
 /// reactive owner of the mounted app; `ready` fires last.
 pub fn watch(state: ChatState) {
-    Effect::new(move |before: Option<bool>| {
+    crate::state::effect_on(move |before: Option<bool>| {
         let open = state.open.get();
         // The panel starts closed: opened by a queued call (or the loader's click), it fires.
         if before.unwrap_or(false) != open {
@@ -77,14 +77,14 @@ pub fn watch(state: ChatState) {
         }
         open
     });
-    Effect::new(move |before: Option<u32>| {
+    crate::state::effect_on(move |before: Option<u32>| {
         let unread = state.unread.get();
         if before.unwrap_or(0) != unread {
             emit("unread", &object(&[("count", unread.into())]));
         }
         unread
     });
-    Effect::new(move |before: Option<(ConnectionState, Option<String>)>| {
+    crate::state::effect_on(move |before: Option<(ConnectionState, Option<String>)>| {
         let now = (state.connection.get(), state.deployment.get());
         if before.as_ref() != Some(&now) {
             let deployment = now.1.clone().map_or(JsValue::NULL, JsValue::from);

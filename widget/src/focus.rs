@@ -118,7 +118,7 @@ pub fn install(container: web_sys::HtmlElement, state: ChatState) {
         .map(send_wrapper::SendWrapper::new);
     // Followed as the window changes size (a phone turned, a window narrowed).
     let small = RwSignal::new(small_screen());
-    Effect::new(move |locked: Option<bool>| {
+    crate::state::effect_on(move |locked: Option<bool>| {
         let lock = state.open.get() && small.get();
         if let Some(root) = &root {
             if lock && locked != Some(true) {

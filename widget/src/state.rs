@@ -195,3 +195,10 @@ pub fn effect(f: impl FnMut() + 'static) {
     let f: Box<dyn FnMut()> = Box::new(f);
     Effect::new(f);
 }
+
+/// [`effect`] for a function of the value it returned the time before (`None` the first time),
+/// like `Effect::new` with a parameter.
+pub fn effect_on<T: 'static>(mut f: impl FnMut(Option<T>) -> T + 'static) {
+    let mut last = None;
+    effect(move || last = Some(f(last.take())));
+}

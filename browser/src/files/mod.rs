@@ -67,7 +67,7 @@ pub fn upload(
         upload.set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
     }
     let handle = request.clone();
-    let on_end = Closure::once_into_js(move || {
+    let on_end = crate::once_js(Box::new(move || {
         // No progress follows the end: the handler is detached, then freed with this closure.
         if let Some(upload) = upload {
             upload.set_onprogress(None);
@@ -80,7 +80,7 @@ pub fn upload(
             400..=499 => Uploaded::Refused(reason(&body)),
             _ => Uploaded::Failed,
         });
-    });
+    }));
     request.set_onloadend(Some(on_end.unchecked_ref()));
     if request.send_with_opt_blob(Some(file)).is_err() {
         request.set_onloadend(None);
@@ -187,13 +187,13 @@ pub fn download(base: &str, token: &str, hash: &str, done: impl FnOnce(Option<St
     request.set_response_type(XmlHttpRequestResponseType::Blob);
     request.set_timeout(120_000);
     let handle = request.clone();
-    let on_end = Closure::once_into_js(move || {
+    let on_end = crate::once_js(Box::new(move || {
         let blob = (handle.status().unwrap_or(0) == 200)
             .then(|| handle.response().ok())
             .flatten()
             .and_then(|r| r.dyn_into::<web_sys::Blob>().ok());
         done(blob.and_then(|b| web_sys::Url::create_object_url_with_blob(&b).ok()));
-    });
+    }));
     request.set_onloadend(Some(on_end.unchecked_ref()));
     if request.send().is_err() {
         request.set_onloadend(None);
