@@ -1,22 +1,14 @@
 //! Widget weight: what the browser downloads, gzipped, from the release build of the site.
 
-use flate2::write::GzEncoder;
-use flate2::Compression;
-use std::io::Write;
 use std::path::Path;
 
 /// The most the inline loader may weigh, gzipped: all a new visitor downloads for the chat
 /// until they touch it.
 pub const LAUNCHER_BUDGET_GZ_BYTES: u64 = 5_000;
 
-fn gz_len(bytes: &[u8]) -> u64 {
-    let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
-    encoder.write_all(bytes).expect("in memory");
-    encoder.finish().expect("in memory").len() as u64
-}
-
+/// `path` gzipped at the best level, with the compressor the build uses for the site's copies.
 fn gz_file(path: &Path) -> anyhow::Result<u64> {
-    Ok(gz_len(&std::fs::read(path)?))
+    Ok(xtask::gzip(&std::fs::read(path)?, 9).len() as u64)
 }
 
 /// The brotli copy the build wrote beside `path` (what a deployment sends a browser that takes
