@@ -43,7 +43,8 @@ where
     first_use(std::rc::Rc::new(move || Box::pin(load()) as Loading))
 }
 
-/// [`on_first_use`] for any part.
+/// [`on_first_use`] for any part: the place of the part once it is in, and the notice while it
+/// cannot be fetched.
 fn first_use(load: std::rc::Rc<dyn Fn() -> Loading>) -> impl IntoView {
     // An `AnyView` is shown once: the view below takes it out of the slot when it renders.
     let slot = StoredValue::new_local(None::<AnyView>);
@@ -66,17 +67,8 @@ fn first_use(load: std::rc::Rc<dyn Fn() -> Loading>) -> impl IntoView {
         });
     };
     fetch();
-    let fetch: std::rc::Rc<dyn Fn()> = std::rc::Rc::new(fetch);
-    place(slot, ready, failed, StoredValue::new_local(fetch))
-}
-
-/// The place of a part loaded on first use: the part once `ready`, the notice while `failed`.
-fn place(
-    slot: StoredValue<Option<AnyView>, LocalStorage>,
-    ready: RwSignal<bool>,
-    failed: RwSignal<bool>,
-    fetch: StoredValue<std::rc::Rc<dyn Fn()>, LocalStorage>,
-) -> impl IntoView {
+    // The retry button calls it again; it holds `load`, which is not `Send`, so it is kept here.
+    let fetch = StoredValue::new_local(fetch);
     view! {
         {move || ready.get().then(|| slot.try_update_value(Option::take).flatten())}
         <Show when=move || failed.get()>
