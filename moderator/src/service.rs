@@ -189,6 +189,14 @@ pub struct Driver {
     push_in_flight: [bool; 2],
     /// The epoch each deployment last reported knowing.
     known_epochs: [u64; 2],
+    rounds: mpsc::Sender<[Probed; 2]>,
+    round_results: mpsc::Receiver<[Probed; 2]>,
+    /// Whether a probe round is under way.
+    round_in_flight: bool,
+    /// Whether a tick came while a round was under way: the next round then starts as soon as
+    /// that one ends, as the interval would have had it (a silent deployment makes each round
+    /// last the whole probe timeout, longer than the interval).
+    round_missed: bool,
 }
 
 const BOTH: [Deployment; 2] = [Deployment::Primary, Deployment::Redundant];
@@ -242,6 +250,7 @@ pub fn open(config: Config, client: HttpClient) -> Result<(Handle, Driver), LogE
     let status = Arc::new(Mutex::new(status));
     let (command_sender, commands) = mpsc::channel(16);
     let (pushes, push_results) = mpsc::channel(8);
+    let (rounds, round_results) = mpsc::channel(1);
     let handle = Handle {
         status: status.clone(),
         commands: command_sender,
@@ -259,6 +268,10 @@ pub fn open(config: Config, client: HttpClient) -> Result<(Handle, Driver), LogE
         push_results,
         push_in_flight: [false; 2],
         known_epochs: [0; 2],
+        rounds,
+        round_results,
+        round_in_flight: false,
+        round_missed: false,
     };
     Ok((handle, driver))
 }
@@ -320,7 +333,14 @@ impl Driver {
                 .map(|ms| self.clock.instant_at(ms))
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
             tokio::select! {
-                _ = ticks.tick() => self.probe_round().await?,
+                _ = ticks.tick() => self.start_round(),
+                Some([primary, redundant]) = self.round_results.recv() => {
+                    self.round_in_flight = false;
+                    self.apply_round(primary, redundant)?;
+                    if std::mem::take(&mut self.round_missed) {
+                        self.start_round();
+                    }
+                }
                 Some(request) = self.commands.recv() => {
                     let now = self.clock.now_ms();
                     match request.command {
@@ -346,13 +366,34 @@ impl Driver {
         }
     }
 
-    /// Probes both deployments at once and feeds the results to the decider, the redundant
-    /// deployment first so the primary's `caught_up` can use its report from the same round.
-    async fn probe_round(&mut self) -> Result<(), LogError> {
-        let (primary, redundant) = tokio::join!(
-            self.probe(Deployment::Primary),
-            self.probe(Deployment::Redundant)
+    /// Starts probing both deployments at once, in a task of its own: a deployment that accepts
+    /// connections and never answers holds a round for the whole probe timeout, and the loop must
+    /// go on answering admin commands meanwhile (a pin of the live deployment is what an operator
+    /// reaches for exactly then).
+    fn start_round(&mut self) {
+        if self.round_in_flight {
+            self.round_missed = true;
+            return;
+        }
+        self.round_in_flight = true;
+        let (client, config, clock, results) = (
+            self.client.clone(),
+            self.config.clone(),
+            self.clock,
+            self.rounds.clone(),
         );
+        tokio::spawn(async move {
+            let (primary, redundant) = tokio::join!(
+                probe(&client, &config, clock, Deployment::Primary),
+                probe(&client, &config, clock, Deployment::Redundant)
+            );
+            let _ = results.send([primary, redundant]).await;
+        });
+    }
+
+    /// Feeds a round's results to the decider, the redundant deployment first so the primary's
+    /// `caught_up` can use its report from the same round.
+    fn apply_round(&mut self, primary: Probed, redundant: Probed) -> Result<(), LogError> {
         let now = self.clock.now_ms();
         let redundant_confirmed = redundant
             .health
@@ -400,44 +441,6 @@ impl Driver {
             status.deployments[1].last_probe = Some(redundant.report);
         }
         self.publish()
-    }
-
-    async fn probe(&self, deployment: Deployment) -> Probed {
-        let url = format!(
-            "{}/health",
-            endpoint(&self.config, deployment).url.trim_end_matches('/')
-        );
-        let started = Instant::now();
-        let at_ms = self.clock.now_ms();
-        let answer = self
-            .client
-            .call(
-                Method::GET,
-                &url,
-                // The deployment shows its replication state and the decision it knows (what
-                // failback and re-pushes need) only to callers holding this secret.
-                self.config.deployment_secret.as_deref(),
-                None,
-                Duration::from_millis(self.config.probe_timeout_ms),
-            )
-            .await;
-        let latency_ms = started.elapsed().as_millis() as u64;
-        crate::telemetry::probed(&endpoint(&self.config, deployment).id, started.elapsed());
-        let (health, error) = match answer {
-            Err(reason) => (None, Some(reason.to_string())),
-            Ok(answer) => read_health(answer.status, &answer.body),
-        };
-        Probed {
-            report: ProbeReport {
-                at_ms,
-                healthy: error.is_none(),
-                latency_ms,
-                error,
-                replication: health.as_ref().and_then(|h| h.replication.clone()),
-                role: health.as_ref().and_then(|h| h.role.clone()),
-            },
-            health,
-        }
     }
 
     /// Logs every new decision, then updates what `/v1/active` and `/v1/status` show, then pushes
@@ -523,5 +526,48 @@ impl Driver {
                 let _ = results.send((deployment, result)).await;
             });
         }
+    }
+}
+
+/// One probe of `deployment`'s `/health`, bounded by the probe timeout.
+async fn probe(
+    client: &HttpClient,
+    config: &Config,
+    clock: Clock,
+    deployment: Deployment,
+) -> Probed {
+    let url = format!(
+        "{}/health",
+        endpoint(config, deployment).url.trim_end_matches('/')
+    );
+    let started = Instant::now();
+    let at_ms = clock.now_ms();
+    let answer = client
+        .call(
+            Method::GET,
+            &url,
+            // The deployment shows its replication state and the decision it knows (what
+            // failback and re-pushes need) only to callers holding this secret.
+            config.deployment_secret.as_deref(),
+            None,
+            Duration::from_millis(config.probe_timeout_ms),
+        )
+        .await;
+    let latency_ms = started.elapsed().as_millis() as u64;
+    crate::telemetry::probed(&endpoint(config, deployment).id, started.elapsed());
+    let (health, error) = match answer {
+        Err(reason) => (None, Some(reason.to_string())),
+        Ok(answer) => read_health(answer.status, &answer.body),
+    };
+    Probed {
+        report: ProbeReport {
+            at_ms,
+            healthy: error.is_none(),
+            latency_ms,
+            error,
+            replication: health.as_ref().and_then(|h| h.replication.clone()),
+            role: health.as_ref().and_then(|h| h.role.clone()),
+        },
+        health,
     }
 }

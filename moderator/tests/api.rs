@@ -57,6 +57,11 @@ struct Running {
 }
 
 async fn start(primary: String, redundant: String) -> Running {
+    start_probing(primary, redundant, 100).await
+}
+
+/// Like [`start`], with probes that wait `probe_timeout_ms` for an answer.
+async fn start_probing(primary: String, redundant: String, probe_timeout_ms: u64) -> Running {
     let data = tempfile::tempdir().unwrap();
     let config = Config {
         data_dir: data.path().to_owned(),
@@ -69,7 +74,7 @@ async fn start(primary: String, redundant: String) -> Running {
             url: redundant,
         },
         check_interval_ms: 50,
-        probe_timeout_ms: 100,
+        probe_timeout_ms,
         admin_secret: Some(ADMIN.into()),
         ..Config::default()
     };
@@ -193,6 +198,28 @@ async fn the_admin_api_needs_the_secret_and_pins_until_released() {
         (body["epoch"].as_u64(), body["pinned"].as_bool()),
         (Some(3), Some(false))
     );
+}
+
+/// A frozen data centre accepts connections and never answers, so each probe of it lasts the
+/// whole probe timeout; the admin pinning the other deployment is answered meanwhile, not after.
+#[tokio::test]
+async fn an_admin_command_is_answered_while_a_probe_waits_on_a_silent_deployment() {
+    // The probe timeout is six times the call's own timeout below: a command that waited for the
+    // round would fail, however fast the machine.
+    let moderator =
+        start_probing(silent_deployment().await, silent_deployment().await, 30_000).await;
+    // The first round starts at once; let it be under way.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for to in ["redundant", "primary", "redundant"] {
+        let (code, body) = call(
+            &format!("{}/v1/admin/failover", moderator.url),
+            Method::POST,
+            Some(ADMIN),
+            Some(&format!(r#"{{"to":"{to}"}}"#)),
+        )
+        .await;
+        assert_eq!((code, body["active"].as_str()), (200, Some(to)), "{body}");
+    }
 }
 
 #[tokio::test]

@@ -113,13 +113,19 @@ impl ModeratorProcess {
         command
             .args(["--moderator-url", &self.url])
             .args(args)
-            .env_remove("LIVECHAT_MODERATOR_ADMIN_SECRET")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .env_remove("LIVECHAT_MODERATOR_ADMIN_SECRET");
         if let Some(secret) = secret {
             command.env("LIVECHAT_MODERATOR_ADMIN_SECRET", secret);
         }
-        command.status().expect("the moderator CLI runs").success()
+        let output = command.output().expect("the moderator CLI runs");
+        if !output.status.success() {
+            // A refusal the test did not expect is then explained in its output.
+            eprintln!(
+                "moderator {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        output.status.success()
     }
 
     /// Waits until `/v1/active` names `deployment`, failing after `timeout`; returns the decision.
