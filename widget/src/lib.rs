@@ -113,7 +113,7 @@ fn add_container(
     shadow: &web_sys::ShadowRoot,
 ) -> Option<web_sys::HtmlElement> {
     let style = document.create_element("style").ok()?;
-    style.set_text_content(Some(include_str!("widget.css")));
+    style.set_text_content(Some(include_str!(concat!(env!("OUT_DIR"), "/widget.css"))));
     shadow.append_child(&style).ok()?;
     let container = document.create_element("div").ok()?;
     container.set_class_name("livechat");

@@ -98,7 +98,7 @@ fn add_styles() {
         .get_element_by_id(crate::HOST_ID)
         .and_then(|host| host.shadow_root());
     if let (Some(shadow), Ok(style)) = (shadow, document.create_element("style")) {
-        style.set_text_content(Some(include_str!("extras.css")));
+        style.set_text_content(Some(include_str!(concat!(env!("OUT_DIR"), "/extras.css"))));
         let _ = shadow.append_child(&style);
     }
 }
