@@ -1,6 +1,7 @@
 //! `cargo xtask bench [--quick]`: starts the real binaries (release builds) and measures what the
 //! product promises, each figure beside a bare baseline measured in the same run. Writes
-//! `target/bench/summary.json`, `summary.md` and `failover.svg`, and prints the table.
+//! `target/bench/summary.json`, `summary.md`, `failover.svg` and `throughput.svg`, and prints the
+//! table.
 //!
 //! Sections, in order: widget weight; the SQLite baseline; the relay baseline and the real
 //! throughput (with replication lag sampled meanwhile); latency at many quiet conversations; idle
@@ -8,6 +9,7 @@
 //! with active chats (`failover.rs`), and the messages lost or doubled across all of them.
 
 mod failover;
+mod generators;
 mod load;
 mod peer;
 mod relay;
@@ -64,6 +66,9 @@ const FULL: Scale = Scale {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    if std::env::args().any(|a| a == generators::WORKER_FLAG) {
+        return generators::worker().await;
+    }
     let quick = std::env::args().any(|a| a == "--quick");
     let scale = if quick { QUICK } else { FULL };
     let root = tests::root();
@@ -93,7 +98,7 @@ async fn main() -> anyhow::Result<()> {
         scale.throughput_conversations, scale.throughput_secs
     );
     let relay_url = relay::start().await?;
-    let (relay_rate, _, _) = throughput(
+    let (relay_rate, relay_trace, _) = throughput(
         vec![relay_url],
         None,
         "relay".into(),
@@ -110,7 +115,7 @@ async fn main() -> anyhow::Result<()> {
     moderator.wait_until_pushed().await;
     let deployments = vec![primary.url(), redundant.url()];
     let token = load::operator_token(&primary.url()).await?;
-    let (rate, _, lags) = throughput(
+    let (rate, trace, lags) = throughput(
         deployments.clone(),
         Some(moderator.url.clone()),
         token.clone(),
@@ -120,6 +125,13 @@ async fn main() -> anyhow::Result<()> {
     )
     .await;
     add(&mut figures, "throughput_msgs_per_s", rate);
+    report::throughput_svg(
+        &out.join("throughput.svg"),
+        &[
+            ("bare relay (in memory)", "#dd6b20", &relay_trace),
+            ("this product (durable, replicated)", "#2b6cb0", &trace),
+        ],
+    )?;
     add(&mut figures, "throughput_ratio", rate / relay_rate.max(1.0));
     let mut lags = lags;
     add(
@@ -284,7 +296,8 @@ fn date() -> String {
 
 /// Visitors writing as fast as confirmations allow (4 unconfirmed each) for `duration` after a
 /// 3 s warm-up, one operator counting deliveries. Returns messages per second that were both
-/// delivered to the operator and confirmed to their sender inside the window, the latencies, and
+/// delivered to the operator and confirmed to their sender inside the window, when each message
+/// reached the operator (for `throughput.svg`), and
 /// (when `lag_of` names a deployment) its replication lag sampled every 100 ms.
 async fn throughput(
     deployments: Vec<String>,
@@ -293,7 +306,7 @@ async fn throughput(
     conversations: usize,
     duration: Duration,
     lag_of: Option<String>,
-) -> (f64, Vec<f64>, Vec<f64>) {
+) -> (f64, report::RateTrace, Vec<f64>) {
     let start = now_us();
     let window = Window {
         from_us: start + 3_000_000,
@@ -334,11 +347,24 @@ async fn throughput(
     let delivered = seen.delivered.load(Ordering::Relaxed);
     let confirmed = seen.confirmed.load(Ordering::Relaxed);
     let rate = delivered.min(confirmed) as f64 / duration.as_secs_f64();
-    (rate, seen.latency_values(), lags)
+    let received_us = seen
+        .deliveries
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|d| d.1)
+        .collect();
+    let trace = report::RateTrace {
+        received_us,
+        start_us: start,
+        window_us: (window.from_us, window.to_us),
+    };
+    (rate, trace, lags)
 }
 
 /// One operator and `conversations` visitors (visitor `i` paced by `pace(i)`) writing until the
-/// window ends; what they saw goes to `seen`.
+/// window ends; what they saw goes to `seen`. The visitors run in [`generators::processes`]
+/// processes, dealt out in turn so that each process gets visitors of every pace and offset.
 async fn run_load(
     deployments: Vec<String>,
     moderator: Option<String>,
@@ -357,20 +383,44 @@ async fn run_load(
         seen.clone(),
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let visitors: Vec<_> = (0..conversations)
-        .map(|i| {
-            load::visitor(
-                deployments.clone(),
-                moderator.clone(),
-                pace(i),
-                window,
-                load::deadline(window.to_us),
-                seen.clone(),
-            )
-        })
-        .collect();
-    for visitor in visitors {
-        let _ = visitor.await;
+    let processes = generators::processes().min(conversations.max(1));
+    if processes == 1 {
+        let visitors: Vec<_> = (0..conversations)
+            .map(|i| {
+                load::visitor(
+                    deployments.clone(),
+                    moderator.clone(),
+                    pace(i),
+                    window,
+                    load::deadline(window.to_us),
+                    seen.clone(),
+                )
+            })
+            .collect();
+        for visitor in visitors {
+            let _ = visitor.await;
+        }
+    } else {
+        let workers: Vec<_> = (0..processes)
+            .map(|p| {
+                let share = generators::Share {
+                    deployments: deployments.clone(),
+                    moderator: moderator.clone(),
+                    window,
+                    paces: (p..conversations).step_by(processes).map(&pace).collect(),
+                };
+                tokio::spawn(generators::run(share))
+            })
+            .collect();
+        for worker in workers {
+            match worker.await {
+                Ok(Ok(confirmed)) => {
+                    seen.confirmed.fetch_add(confirmed, Ordering::Relaxed);
+                }
+                Ok(Err(why)) => println!("  a load generator process failed: {why:#}"),
+                Err(why) => println!("  a load generator process failed: {why}"),
+            }
+        }
     }
     let _ = operator.await;
 }

@@ -1,14 +1,35 @@
 //! Small statistics over samples, and the shared clock load generators stamp messages with.
 
 use std::sync::OnceLock;
-use std::time::Instant;
 
-static EPOCH: OnceLock<Instant> = OnceLock::new();
+/// The environment variable that hands the bench's start to the load generator's other processes.
+pub const EPOCH_VAR: &str = "LIVECHAT_BENCH_EPOCH_US";
 
-/// Microseconds since the bench started, on a monotonic clock shared by every task of the
-/// process, so a message body can carry its send time and the receiver can compute the latency.
+static EPOCH: OnceLock<u64> = OnceLock::new();
+
+/// The system's monotonic clock in µs: the same clock in every process on the machine (unlike
+/// `Instant`, whose values cannot leave their process), and never set back.
+fn monotonic_us() -> u64 {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    now.tv_sec as u64 * 1_000_000 + now.tv_nsec as u64 / 1_000
+}
+
+/// When the bench started on [`monotonic_us`]'s clock: read from [`EPOCH_VAR`] in a process the
+/// bench started, else now.
+pub fn epoch_us() -> u64 {
+    *EPOCH.get_or_init(|| {
+        std::env::var(EPOCH_VAR)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(monotonic_us)
+    })
+}
+
+/// Microseconds since the bench started, on a monotonic clock shared by every task and every
+/// process of the bench, so a message body can carry its send time and the receiver, wherever it
+/// runs, can compute the latency.
 pub fn now_us() -> u64 {
-    EPOCH.get_or_init(Instant::now).elapsed().as_micros() as u64
+    monotonic_us().saturating_sub(epoch_us())
 }
 
 /// The `q` quantile (0..=1) of `samples` (sorted here), or NaN when there are none: a phase
