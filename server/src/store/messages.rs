@@ -299,7 +299,7 @@ impl Writer<'_> {
         conversation_id: ConversationId,
         intake: Option<&Intake>,
     ) -> Result<(), StoreError> {
-        let current = self.conversation(conversation_id)?;
+        let current = self.gate(conversation_id)?;
         if intake.is_some() && (current.is_some() || author.operator().is_some()) {
             return Err(StoreError::Invalid(
                 "form answers come with the first message of a visitor's conversation".into(),
@@ -342,15 +342,41 @@ impl Writer<'_> {
             (Some(c), Identity::Visitor { visitor_id, .. }) if c.visitor_id != *visitor_id => Err(
                 StoreError::Forbidden("this conversation belongs to another visitor".into()),
             ),
-            (Some(c), Identity::Operator(op))
-                if c.operator.as_ref().map(|o| o.id) != Some(op.id) =>
-            {
-                Err(StoreError::Forbidden(
-                    "accept the conversation before replying".into(),
-                ))
-            }
+            (Some(c), Identity::Operator(op)) if c.operator_id != Some(op.id.0) => Err(
+                StoreError::Forbidden("accept the conversation before replying".into()),
+            ),
             (Some(_), _) => Ok(()),
         }
+    }
+
+    /// What deciding whether a message may be posted needs of a conversation, read alone: every
+    /// message passes here, and the whole summary (its operator's card, the visitor's details, the
+    /// read marks, the rating, the place in the queue) is read once, for the answer, after the
+    /// message is written.
+    fn gate(&self, id: ConversationId) -> Result<Option<Gate>, StoreError> {
+        Ok(self
+            .conn
+            .query_row_cached(
+                "SELECT state, visitor_id, operator_id FROM conversations WHERE id = ?1",
+                [id.to_string()],
+                |row| {
+                    Ok(Gate {
+                        state: rows::parsed(row, 0, "conversation state", |s| {
+                            ConversationState::parse(s).ok_or("not a state")
+                        })?,
+                        visitor_id: protocol::VisitorId(rows::uuid(
+                            row,
+                            1,
+                            "conversation visitor_id",
+                        )?),
+                        operator_id: match row.get::<_, Option<String>>(2)? {
+                            Some(_) => Some(rows::uuid(row, 2, "conversation operator_id")?),
+                            None => None,
+                        },
+                    })
+                },
+            )
+            .optional()?)
     }
 
     /// Records a message posted now by `author` in a conversation.
@@ -374,4 +400,11 @@ impl Writer<'_> {
         })?;
         Ok(())
     }
+}
+
+/// A conversation as [`Writer::post_message`] checks it.
+struct Gate {
+    state: ConversationState,
+    visitor_id: protocol::VisitorId,
+    operator_id: Option<uuid::Uuid>,
 }
