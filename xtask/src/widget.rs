@@ -84,6 +84,7 @@ pub fn build(release: bool, out: &Path) -> anyhow::Result<()> {
 
     let module = out.join("widget_bg.wasm");
     let dropped = drop_stream_exports(&module)?;
+    let renamed = shorten_glue_imports(&module)?;
     anyhow::ensure!(
         dropped == 0 || dropped == STREAM_EXPORTS,
         "the widget exported {dropped} of wasm-streams' {STREAM_EXPORTS} functions: check \
@@ -121,7 +122,7 @@ pub fn build(release: bool, out: &Path) -> anyhow::Result<()> {
     let link = std::fs::read_to_string(work.join(LINK_MODULE))?;
     let fetch = std::fs::read_to_string(root().join("widget/split.js"))?;
     let glue_path = out.join("widget.js");
-    let glue = std::fs::read_to_string(&glue_path)?;
+    let glue = rename_glue_imports(&std::fs::read_to_string(&glue_path)?, &renamed)?;
     std::fs::write(
         &glue_path,
         inline_link_module(&glue, &link, &fetch, &chunks)?,
@@ -186,6 +187,99 @@ fn drop_stream_exports(module: &Path) -> anyhow::Result<usize> {
         .map_err(|e| anyhow::anyhow!("rewriting {}: {e:?}", module.display()))?;
     std::fs::write(module, output.finish())?;
     Ok(dropping.0)
+}
+
+/// The module the glue's imports come from, as wasm-bindgen names it.
+const GLUE_MODULE: &str = "./widget_bg.js";
+
+/// What the glue's imports are called instead: one letter for the module, `$` and a base-36 number
+/// for each function.
+const SHORT_GLUE_MODULE: &str = "a";
+
+/// Gives each of `module`'s imports from the glue a short name. wasm-bindgen names them after
+/// the Rust function and a 16-digit hash (`__wbg_instanceof_Object_97e16a01fd368661`), two
+/// hundred and more of them, written once in the module's import section and once in the glue's
+/// import object; the hashes do not compress, so the names cost about 6 KB of the gzipped first
+/// load. Returns each old name with its new one, for [`rename_glue_imports`].
+fn shorten_glue_imports(module: &Path) -> anyhow::Result<Vec<(String, String)>> {
+    use wasm_encoder::reencode::{utils, Error, Reencode};
+
+    struct Shortening(Vec<(String, String)>);
+    impl Reencode for Shortening {
+        type Error = String;
+
+        fn parse_imports(
+            &mut self,
+            section: &mut wasm_encoder::ImportSection,
+            imports: wasmparser::Imports<'_>,
+        ) -> Result<(), Error<Self::Error>> {
+            let wasmparser::Imports::Single(_, import) = imports else {
+                // wasm-bindgen writes one entry per import; a grouped form would be new to it.
+                return Err(Error::UserError("grouped imports".into()));
+            };
+            if import.module != GLUE_MODULE {
+                return utils::parse_imports(self, section, imports);
+            }
+            let short = format!("${}", base36(self.0.len()));
+            section.import(SHORT_GLUE_MODULE, &short, self.entity_type(import.ty)?);
+            self.0.push((import.name.to_owned(), short));
+            Ok(())
+        }
+    }
+
+    let input = std::fs::read(module)?;
+    let mut output = wasm_encoder::Module::new();
+    let mut shortening = Shortening(Vec::new());
+    shortening
+        .parse_core_module(&mut output, wasmparser::Parser::new(0), &input)
+        .map_err(|e| anyhow::anyhow!("renaming the imports of {}: {e}", module.display()))?;
+    std::fs::write(module, output.finish())?;
+    Ok(shortening.0)
+}
+
+fn base36(mut n: usize) -> String {
+    let mut digits = Vec::new();
+    loop {
+        digits.push(b"0123456789abcdefghijklmnopqrstuvwxyz"[n % 36]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    digits.reverse();
+    String::from_utf8(digits).expect("ASCII digits")
+}
+
+/// `glue` with the import object's names as [`shorten_glue_imports`] renamed them in the module.
+/// Each old name must stand exactly once in the glue, as a whole name (its key in the import
+/// object), and the module's key once: a glue of another shape fails the build rather than a
+/// visitor's page.
+fn rename_glue_imports(glue: &str, renamed: &[(String, String)]) -> anyhow::Result<String> {
+    let module_key = format!("\"{GLUE_MODULE}\":");
+    anyhow::ensure!(
+        glue.matches(&module_key).count() == 1,
+        "the glue names {GLUE_MODULE} other than once as its import object's key"
+    );
+    let mut glue = glue.replacen(&module_key, &format!("{SHORT_GLUE_MODULE}:"), 1);
+    let part_of_name = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '$';
+    for (old, new) in renamed {
+        let found: Vec<usize> = glue
+            .match_indices(old.as_str())
+            .map(|(at, _)| at)
+            .filter(|&at| {
+                let before = glue[..at].chars().next_back();
+                let after = glue[at + old.len()..].chars().next();
+                !before.is_some_and(part_of_name) && !after.is_some_and(part_of_name)
+            })
+            .collect();
+        anyhow::ensure!(
+            found.len() == 1,
+            "the glue names the import {old} {} times, not once",
+            found.len()
+        );
+        glue.replace_range(found[0]..found[0] + old.len(), new);
+    }
+    Ok(glue)
 }
 
 fn wasm_opt(file: &Path, extra: &[&str]) -> anyhow::Result<()> {
@@ -309,6 +403,74 @@ mod tests {
             }
         }
         assert_eq!(names, ["main"]);
+    }
+
+    #[test]
+    fn the_glues_imports_get_short_names_in_the_module_and_the_glue_alike() {
+        use wasm_encoder::{EntityType, ImportSection, Module, TypeSection};
+        let mut module = Module::new();
+        let mut types = TypeSection::new();
+        types.ty().function([], []);
+        module.section(&types);
+        let mut imports = ImportSection::new();
+        imports.import(
+            GLUE_MODULE,
+            "__wbg_log_0123456789abcdef",
+            EntityType::Function(0),
+        );
+        imports.import(
+            LINK_MODULE,
+            "__wasm_split_load_extras",
+            EntityType::Function(0),
+        );
+        imports.import(
+            GLUE_MODULE,
+            "__wbindgen_init_externref_table",
+            EntityType::Function(0),
+        );
+        module.section(&imports);
+        let path = std::env::temp_dir().join(format!("xtask-imports-{}.wasm", std::process::id()));
+        std::fs::write(&path, module.finish()).unwrap();
+
+        let renamed = shorten_glue_imports(&path).unwrap();
+
+        let rewritten = std::fs::read(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        wasmparser::Validator::new()
+            .validate_all(&rewritten)
+            .unwrap();
+        let mut names = Vec::new();
+        for payload in wasmparser::Parser::new(0).parse_all(&rewritten) {
+            if let wasmparser::Payload::ImportSection(section) = payload.unwrap() {
+                for import in section.into_imports() {
+                    let import = import.unwrap();
+                    names.push(format!("{}.{}", import.module, import.name));
+                }
+            }
+        }
+        // The chunk loader's import keeps its name: the split's own code looks for it.
+        assert_eq!(
+            names,
+            ["a.$0", "./__wasm_split.js.__wasm_split_load_extras", "a.$1"]
+        );
+
+        let glue =
+            "const imports = { __wbg_log_0123456789abcdef: function(a) { console.log(a) },\n\
+                    __wbindgen_init_externref_table: function() {} };\n\
+                    return { \"./widget_bg.js\": imports, \"./__wasm_split.js\": split };";
+        assert_eq!(
+            rename_glue_imports(glue, &renamed).unwrap(),
+            "const imports = { $0: function(a) { console.log(a) },\n\
+             $1: function() {} };\n\
+             return { a: imports, \"./__wasm_split.js\": split };"
+        );
+        // A name the glue uses twice, or not at all, stops the build.
+        let twice = glue.replace("console.log(a)", "__wbg_log_0123456789abcdef(a)");
+        assert!(rename_glue_imports(&twice, &renamed).is_err());
+        let without = glue.replace("__wbindgen_init_externref_table", "init");
+        assert!(rename_glue_imports(&without, &renamed).is_err());
+        assert_eq!(base36(35), "z");
+        assert_eq!(base36(36), "10");
     }
 
     #[test]
