@@ -189,6 +189,7 @@ pub struct Driver {
     push_in_flight: [bool; 2],
     /// The epoch each deployment last reported knowing.
     known_epochs: [u64; 2],
+    /// Where a probe round's task hands its results (primary first), and where the loop reads them.
     rounds: mpsc::Sender<[Probed; 2]>,
     round_results: mpsc::Receiver<[Probed; 2]>,
     /// Whether a probe round is under way.
