@@ -2,7 +2,7 @@
 //! visitors are shared out between processes of this same binary (`bench --load-worker`), one for
 //! every four cores unless `LIVECHAT_BENCH_GENERATORS` says otherwise (1: all in the bench's own
 //! process). The deployments, the moderator and the relay need cores of their own: on the 2-core
-//! reference machine two generator processes halved the relay's figure (13,275 against 28,272
+//! reference machine two generator processes halved the relay's figure (13,276 against 28,272
 //! messages a second in one process) and left ours where it was (3,206 against 3,234), so there
 //! the visitors stay in the bench's process.
 //! The operator, who measures delivery and latency, stays in the bench's process; the messages
@@ -34,9 +34,13 @@ pub fn processes() -> usize {
 
 /// What one worker runs: its visitors' paces, against these deployments, counting inside `window`.
 pub struct Share {
+    /// The deployments' base URLs, primary first.
     pub deployments: Vec<String>,
+    /// The moderator's base URL, where there is one.
     pub moderator: Option<String>,
+    /// When confirmations count; the visitors stop writing at its end.
     pub window: Window,
+    /// One pace per visitor.
     pub paces: Vec<Pace>,
 }
 
