@@ -357,6 +357,24 @@ fn inline_link_module(
 mod tests {
     use super::*;
 
+    /// Writes `module` to a file of its own, runs `step` on it as the build does, and returns what
+    /// `step` returned with the module it left, checked to be valid.
+    fn rewrite<T>(
+        name: &str,
+        module: wasm_encoder::Module,
+        step: impl FnOnce(&Path) -> T,
+    ) -> (T, Vec<u8>) {
+        let path = std::env::temp_dir().join(format!("xtask-{name}-{}.wasm", std::process::id()));
+        std::fs::write(&path, module.finish()).unwrap();
+        let result = step(&path);
+        let rewritten = std::fs::read(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        wasmparser::Validator::new()
+            .validate_all(&rewritten)
+            .unwrap();
+        (result, rewritten)
+    }
+
     #[test]
     fn only_the_stream_classes_exports_are_dropped() {
         use wasm_encoder::{
@@ -384,16 +402,8 @@ mod tests {
         body.instruction(&Instruction::End);
         code.function(&body);
         module.section(&code);
-        let path = std::env::temp_dir().join(format!("xtask-exports-{}.wasm", std::process::id()));
-        std::fs::write(&path, module.finish()).unwrap();
-
-        assert_eq!(drop_stream_exports(&path).unwrap(), 2);
-
-        let rewritten = std::fs::read(&path).unwrap();
-        std::fs::remove_file(&path).unwrap();
-        wasmparser::Validator::new()
-            .validate_all(&rewritten)
-            .unwrap();
+        let (dropped, rewritten) = rewrite("exports", module, drop_stream_exports);
+        assert_eq!(dropped.unwrap(), 2);
         let mut names = Vec::new();
         for payload in wasmparser::Parser::new(0).parse_all(&rewritten) {
             if let wasmparser::Payload::ExportSection(section) = payload.unwrap() {
@@ -429,16 +439,8 @@ mod tests {
             EntityType::Function(0),
         );
         module.section(&imports);
-        let path = std::env::temp_dir().join(format!("xtask-imports-{}.wasm", std::process::id()));
-        std::fs::write(&path, module.finish()).unwrap();
-
-        let renamed = shorten_glue_imports(&path).unwrap();
-
-        let rewritten = std::fs::read(&path).unwrap();
-        std::fs::remove_file(&path).unwrap();
-        wasmparser::Validator::new()
-            .validate_all(&rewritten)
-            .unwrap();
+        let (renamed, rewritten) = rewrite("imports", module, shorten_glue_imports);
+        let renamed = renamed.unwrap();
         let mut names = Vec::new();
         for payload in wasmparser::Parser::new(0).parse_all(&rewritten) {
             if let wasmparser::Payload::ImportSection(section) = payload.unwrap() {
