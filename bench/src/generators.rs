@@ -138,23 +138,14 @@ pub async fn worker() -> anyhow::Result<()> {
     tokio::io::stdin().read_to_string(&mut input).await?;
     let share = Share::from_json(&serde_json::from_str(&input)?)?;
     let seen = Arc::new(Seen::default());
-    let visitors: Vec<_> = share
-        .paces
-        .iter()
-        .map(|pace| {
-            load::visitor(
-                share.deployments.clone(),
-                share.moderator.clone(),
-                *pace,
-                share.window,
-                load::deadline(share.window.to_us),
-                seen.clone(),
-            )
-        })
-        .collect();
-    for visitor in visitors {
-        let _ = visitor.await;
-    }
+    load::visitors(
+        &share.deployments,
+        share.moderator,
+        share.paces,
+        share.window,
+        seen.clone(),
+    )
+    .await;
     let confirmed = seen.confirmed.load(Ordering::Relaxed);
     println!("{}", serde_json::json!({ "confirmed": confirmed }));
     Ok(())

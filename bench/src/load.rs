@@ -176,6 +176,33 @@ pub fn deadline(at_us: u64) -> Deadline {
     Arc::new(AtomicU64::new(at_us))
 }
 
+/// Runs one visitor per pace in this process until the window ends, and waits for them all
+/// (the bench's own process and each generator process alike).
+pub async fn visitors(
+    deployments: &[String],
+    moderator: Option<String>,
+    paces: impl IntoIterator<Item = Pace>,
+    window: Window,
+    seen: Arc<Seen>,
+) {
+    let running: Vec<_> = paces
+        .into_iter()
+        .map(|pace| {
+            visitor(
+                deployments.to_vec(),
+                moderator.clone(),
+                pace,
+                window,
+                deadline(window.to_us),
+                seen.clone(),
+            )
+        })
+        .collect();
+    for visitor in running {
+        let _ = visitor.await;
+    }
+}
+
 /// Runs one visitor until the deadline; returns the number of messages it wrote.
 pub fn visitor(
     deployments: Vec<String>,

@@ -385,21 +385,14 @@ async fn run_load(
     tokio::time::sleep(Duration::from_millis(500)).await;
     let processes = generators::processes().min(conversations.max(1));
     if processes == 1 {
-        let visitors: Vec<_> = (0..conversations)
-            .map(|i| {
-                load::visitor(
-                    deployments.clone(),
-                    moderator.clone(),
-                    pace(i),
-                    window,
-                    load::deadline(window.to_us),
-                    seen.clone(),
-                )
-            })
-            .collect();
-        for visitor in visitors {
-            let _ = visitor.await;
-        }
+        load::visitors(
+            &deployments,
+            moderator.clone(),
+            (0..conversations).map(pace),
+            window,
+            seen.clone(),
+        )
+        .await;
     } else {
         let workers: Vec<_> = (0..processes)
             .map(|p| {
