@@ -17,11 +17,28 @@ pub fn brotli(data: &[u8], quality: u32) -> Vec<u8> {
     out
 }
 
-/// `data` gzipped at `level` (0 to 9), as a deployment serves it to browsers without brotli.
+/// `data` gzipped at `level` (0 to 9) by zlib's method: quick, for debug builds and for what
+/// is compressed by someone else's server (the loader inlined in a customer's page).
 pub fn gzip(data: &[u8], level: u32) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
     encoder.write_all(data).expect("writing to memory");
     encoder.finish().expect("writing to memory")
+}
+
+/// `data` gzipped as small as the format allows, for the copies of a release build that a
+/// deployment serves to browsers without brotli. Zopfli searches far harder than zlib's level 9
+/// for the same format (any gzip reader decodes it): the widget's module comes out about 4.5%
+/// smaller, for about a second of build time per megabyte.
+pub fn gzip_best(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    zopfli::compress(
+        zopfli::Options::default(),
+        zopfli::Format::Gzip,
+        data,
+        &mut out,
+    )
+    .expect("writing to memory");
+    out
 }
 
 /// The minified loader, what the snippet inlines (made from `www/loader.js` by `cargo xtask`).
