@@ -18,10 +18,11 @@
 //!   behind a full-screen panel.
 //! - [`alerts`]: the unread count, the tab title and the chime.
 //! - [`api`]: `window.livechat`, the JavaScript API for the site's own code, and its events.
-//! - [`ui`]: the components.
+//! - [`ui`]: the launcher and the panel, drawn with [`dom`]'s few tools.
 
 pub mod alerts;
 pub mod api;
+pub mod dom;
 pub mod driver;
 pub mod emoji;
 pub mod focus;
@@ -92,16 +93,19 @@ pub fn boot() {
     // The calls the page queued before the widget loaded run now, in order: an `identify`
     // among them changes the credentials before the first hello goes out.
     api::install(state);
-    // The alerts' effects need Leptos's executor, which starts with the mount.
-    let watched = container.clone();
-    leptos::mount::mount_to(container, move || {
+    // Effects run as tasks of the browser's microtask queue; Leptos's mount started that
+    // executor, and the panel has no mount (see `dom`).
+    let _ = any_spawner::Executor::init_wasm_bindgen();
+    // The widget's reactive owner, for the whole life of the page.
+    let owner = leptos::prelude::Owner::new();
+    owner.with(move || {
         alerts::install(&settings, state);
-        focus::install(watched, state);
+        focus::install(container.clone(), state);
         i18n::install(&settings, state);
         api::watch(state);
-        ui::app(settings, state, launcher)
-    })
-    .forget();
+        ui::app(settings, state, launcher, &container);
+    });
+    std::mem::forget(owner);
 }
 
 /// The attribute the loader puts on the host element it created for its button.

@@ -1,49 +1,49 @@
-//! The widget's components: a launcher button and the chat panel. They only render [`ChatState`]
-//! and call the driver; all chat logic lives in the driver and in `client-core`.
+//! The widget's views: the launcher button and the chat panel. They only render [`ChatState`]
+//! and call the driver; all chat logic lives in the driver and in `client-core`. The panel is
+//! drawn with the DOM directly (see [`crate::dom`] for why); the parts loaded on first use
+//! (`later`) are drawn by Leptos inside their chunk.
 
 mod files;
 mod forms;
 mod later;
 
+use crate::dom::{self, listen, swap, El};
 use crate::driver;
-use crate::i18n::{t, t_with, tr};
+use crate::i18n::{t, t_with};
 use crate::settings::Settings;
 use crate::state::{ChatState, ConnectionState};
 use client_core::{shown_status, Entry};
-use files::AttachButton;
 use later::on_first_use;
 use leptos::prelude::*;
 use protocol::admin::OfflineMode;
 use protocol::conversation::RatingScale;
 use protocol::{AuthorKind, ConversationState};
+use wasm_bindgen::JsCast;
+use web_sys::{Element, Node};
 
-/// The whole widget. `adopted` is the loader's button when the loader drew one: it becomes the
-/// launcher instead of a new one.
+/// The whole widget, drawn into `container`. `adopted` is the loader's button when the loader
+/// drew one: it becomes the launcher instead of a new one.
 pub fn app(
     settings: Settings,
     state: ChatState,
     adopted: Option<web_sys::HtmlElement>,
-) -> impl IntoView {
-    let own_launcher = match adopted {
-        Some(button) => {
-            adopt_launcher(button, state);
-            None
-        }
+    container: &Element,
+) {
+    match adopted {
+        Some(button) => adopt_launcher(button, state),
         // Without the loader (the module imported by a page's own code), the button is drawn
         // here: rarely needed, so it waits for the chunk like the other extras.
         None => {
-            let label = StoredValue::new(settings.launcher_label.clone());
-            Some(on_first_use(move || {
-                later::launcher(label.get_value(), state)
-            }))
+            let label = settings.launcher_label.clone();
+            let place = on_first_use(move |place| later::launcher(place, label.clone(), state));
+            let _ = container.append_child(&place);
         }
-    };
-    view! {
-        {own_launcher}
-        <Show when=move || state.open.get()>
-            <Panel settings=settings.clone() state=state />
-        </Show>
     }
+    swap(
+        container,
+        Box::new(move || u8::from(state.open.get())),
+        Box::new(move |open| (open == 1).then(|| panel(&settings, state))),
+    );
 }
 
 /// Gives the loader's button the launcher's behaviour: it toggles the panel, says whether the
@@ -122,17 +122,10 @@ fn body(settings: &Settings, state: ChatState) -> Body {
 }
 
 /// The chat panel: header, availability, then the conversation or a form.
-#[component]
-fn Panel(
-    /// The site's settings.
-    settings: Settings,
-    /// The widget's state.
-    state: ChatState,
-) -> impl IntoView {
+fn panel(settings: &Settings, state: ChatState) -> Element {
     let connection = move || state.connection.get();
     let site_title = settings.title.clone();
-    let title = StoredValue::new(site_title);
-    let title = move || title.get_value().unwrap_or_else(|| t("panel.title"));
+    let title = move || site_title.clone().unwrap_or_else(|| t("panel.title"));
     let greeting = settings.greeting.clone();
     let away_text = settings.away_text.clone();
     let availability = move || {
@@ -166,88 +159,193 @@ fn Panel(
             .conversation
             .with(|c| c.as_ref().and_then(|c| c.queue_position))
     };
-    let locale = move || state.shown_locale();
     let dir = move || {
-        if crate::state::right_to_left(&locale()) {
-            "rtl"
+        Some(if crate::state::right_to_left(&state.shown_locale()) {
+            "rtl".to_owned()
         } else {
-            "ltr"
-        }
+            "ltr".to_owned()
+        })
     };
-    let panel = NodeRef::<leptos::html::Section>::new();
-    crate::state::effect(move || {
-        if let Some(panel) = panel.get() {
-            crate::focus::panel_shown(&panel);
-        }
-    });
-    view! {
-        <section class="panel" data-testid="chat-panel" role="dialog" aria-label=title lang=locale dir=dir
-            node_ref=panel on:keydown=move |ev| crate::focus::panel_key(&ev, state)
-            on:dragover=|ev| ev.prevent_default() on:drop=files::dropped>
-            // The language and direction every text inside is in (`display: contents`: the
-            // panel's layout is as if this element were not there).
-            <div class="lang" data-testid="chat-language" data-lang=locale dir=dir>
-            <header>
-                <span class="title">{title}</span>
-                <span class="connection" data-testid="chat-connection" data-state=move || connection().as_str()
-                    data-deployment=move || state.deployment.get().unwrap_or_default()
-                    title=move || connection_label(connection())>
-                    {move || connection_label(connection())}
-                </span>
-                <button class="sound" data-testid="chat-sound-toggle"
-                    aria-pressed=move || state.muted.get().to_string()
-                    aria-label=move || if state.muted.get() { t("sound.unmute") } else { t("sound.mute") }
-                    on:click=move |_| state.muted.update(|m| *m = !*m)>
-                    {move || if state.muted.get() { "🔕" } else { "🔔" }}
-                </button>
-                <Show when=can_end>
-                    <button class="end" data-testid="chat-end" on:click=move |_| driver::end_chat()>{tr("panel.end")}</button>
-                </Show>
-                <button class="close" aria-label=tr("panel.close")
-                    on:click=move |_| if let Some(panel) = panel.get() { crate::focus::close_to_launcher(&panel, state) }>"×"</button>
-            </header>
-            <Show when=move || availability().is_some()>
-                <p class="availability" data-testid="chat-availability" data-state=move || availability().unwrap_or_default()>
-                    {let away = away_text.clone(); move || if availability() == Some("online") { t("availability.online") } else { away.clone().unwrap_or_else(|| t("availability.away")) }}
-                </p>
-            </Show>
-            {move || match shown.get() {
-                Body::Offline => on_first_use(move || later::offline_form(state)).into_any(),
-                Body::Prechat => {
-                    let fields = StoredValue::new(prechat_fields.clone());
-                    on_first_use(move || later::prechat_form(fields.get_value(), state)).into_any()
-                }
-                Body::Chat => view! { <Transcript greeting=greeting.clone() scale=scale mail=mail state=state /> }.into_any(),
-            }}
-            <Show when=move || state.offline_sent.get()>
-                <p class="sent" data-testid="offline-sent" role="status">{tr("offline.sent")}</p>
-            </Show>
-            <Show when=move || queue_position().is_some()>
-                <p class="queue" data-testid="queue-position" data-position=move || queue_position().unwrap_or_default().to_string() role="status">
-                    {move || match queue_position() {
+    let locale = move || Some(state.shown_locale());
+
+    let header = El::new("header")
+        .child(El::new("span").class("title").text_with(title.clone()).el())
+        .child(
+            El::new("span")
+                .class("connection")
+                .testid("chat-connection")
+                .attr_with("data-state", move || Some(connection().as_str().to_owned()))
+                .attr_with("data-deployment", move || {
+                    Some(state.deployment.get().unwrap_or_default())
+                })
+                .attr_with("title", move || Some(connection_label(connection())))
+                .text_with(move || connection_label(connection()))
+                .el(),
+        )
+        .child(
+            El::new("button")
+                .class("sound")
+                .testid("chat-sound-toggle")
+                .attr_with("aria-pressed", move || Some(state.muted.get().to_string()))
+                .attr_with("aria-label", move || {
+                    Some(if state.muted.get() {
+                        t("sound.unmute")
+                    } else {
+                        t("sound.mute")
+                    })
+                })
+                .on("click", move |_| state.muted.update(|m| *m = !*m))
+                .text_with(move || if state.muted.get() { "🔕" } else { "🔔" }.to_owned())
+                .el(),
+        )
+        .show(can_end, || {
+            El::new("button")
+                .class("end")
+                .testid("chat-end")
+                .on("click", |_| driver::end_chat())
+                .text_with(|| t("panel.end"))
+                .el()
+        });
+    let header = header.el();
+    let close = El::new("button")
+        .class("close")
+        .attr_with("aria-label", || Some(t("panel.close")))
+        .text("×")
+        .el();
+    let _ = header.append_child(&close);
+
+    let lang = El::new("div")
+        .class("lang")
+        .testid("chat-language")
+        .attr_with("data-lang", locale)
+        .attr_with("dir", dir)
+        .child(header)
+        .show(
+            move || availability().is_some(),
+            move || {
+                let away = away_text.clone();
+                El::new("p")
+                    .class("availability")
+                    .testid("chat-availability")
+                    .attr_with("data-state", move || {
+                        Some(availability().unwrap_or_default().to_owned())
+                    })
+                    .text_with(move || {
+                        if availability() == Some("online") {
+                            t("availability.online")
+                        } else {
+                            away.clone().unwrap_or_else(|| t("availability.away"))
+                        }
+                    })
+                    .el()
+            },
+        )
+        .el();
+    swap(
+        &lang,
+        Box::new(move || shown.get() as u8),
+        Box::new(move |body| {
+            Some(if body == Body::Offline as u8 {
+                on_first_use(move |place| later::offline_form(place, state))
+            } else if body == Body::Prechat as u8 {
+                let fields = prechat_fields.clone();
+                on_first_use(move |place| later::prechat_form(place, fields.clone(), state))
+            } else {
+                transcript(greeting.clone(), scale, mail, state)
+            })
+        }),
+    );
+    let lang = El(lang)
+        .show(
+            move || state.offline_sent.get(),
+            || {
+                El::new("p")
+                    .class("sent")
+                    .testid("offline-sent")
+                    .attr("role", "status")
+                    .text_with(|| t("offline.sent"))
+                    .el()
+            },
+        )
+        .show(
+            move || queue_position().is_some(),
+            move || {
+                El::new("p")
+                    .class("queue")
+                    .testid("queue-position")
+                    .attr_with("data-position", move || {
+                        Some(queue_position().unwrap_or_default().to_string())
+                    })
+                    .attr("role", "status")
+                    .text_with(move || match queue_position() {
                         Some(1) => t("queue.next"),
                         Some(n) => t_with("queue.position", &[("n", &n.to_string())]),
                         None => String::new(),
-                    }}
-                </p>
-            </Show>
-            <Show when=move || state.operator_typing.get().is_some()>
-                <div class="typing" data-testid="chat-typing">
-                    {move || t_with("typing", &[("name", &state.operator_typing.get().unwrap_or_default())])}
-                </div>
-            </Show>
-            <Show when=move || state.notice.get().is_some()>
-                <div class="notice" data-testid="chat-notice" role="status">{move || state.notice.get().unwrap_or_default()}</div>
-            </Show>
-            <Show when=move || state.uploads.with(|u| !u.is_empty())>
-                {on_first_use(move || later::uploads(state))}
-            </Show>
-            <Show when=move || shown.get() == Body::Chat>
-                <Composer settings=composer_settings.clone() state=state />
-            </Show>
-            </div>
-        </section>
-    }
+                    })
+                    .el()
+            },
+        )
+        .show(
+            move || state.operator_typing.get().is_some(),
+            move || {
+                El::new("div")
+                    .class("typing")
+                    .testid("chat-typing")
+                    .text_with(move || {
+                        let name = state.operator_typing.get().unwrap_or_default();
+                        t_with("typing", &[("name", &name)])
+                    })
+                    .el()
+            },
+        )
+        .show(
+            move || state.notice.get().is_some(),
+            move || {
+                El::new("div")
+                    .class("notice")
+                    .testid("chat-notice")
+                    .attr("role", "status")
+                    .text_with(move || state.notice.get().unwrap_or_default())
+                    .el()
+            },
+        )
+        .show(
+            move || state.uploads.with(|u| !u.is_empty()),
+            move || on_first_use(move |place| later::uploads(place, state)),
+        )
+        .show(
+            move || shown.get() == Body::Chat,
+            move || composer(&composer_settings, state),
+        )
+        .el();
+
+    let section = El::new("section")
+        .class("panel")
+        .testid("chat-panel")
+        .attr("role", "dialog")
+        .attr_with("aria-label", move || Some(title()))
+        .attr_with("lang", locale)
+        .attr_with("dir", dir)
+        .on("keydown", move |ev| {
+            crate::focus::panel_key(ev.unchecked_ref(), state)
+        })
+        .on("dragover", |ev| ev.prevent_default())
+        .on("drop", |ev| files::dropped(ev.unchecked_into()))
+        // The language and direction every text inside is in (`display: contents`: the
+        // panel's layout is as if this element were not there).
+        .child(lang)
+        .el();
+    let panel: web_sys::HtmlElement = section.clone().unchecked_into();
+    let closing = panel.clone();
+    listen(
+        &close,
+        "click",
+        Box::new(move |_| crate::focus::close_to_launcher(&closing, state)),
+    );
+    // Effects first run after the panel is in the page and its parts are drawn: the focus can
+    // move into it then.
+    crate::state::effect(move || crate::focus::panel_shown(&panel));
+    section
 }
 
 fn connection_label(state: ConnectionState) -> String {
@@ -260,18 +358,14 @@ fn connection_label(state: ConnectionState) -> String {
     })
 }
 
-/// The messages, kept scrolled to the newest.
-#[component]
-fn Transcript(
-    /// Shown while the conversation is empty (the site's; a translated default without).
+/// The messages, kept scrolled to the newest: the greeting, a line per message, and once the
+/// conversation ended, the rating and the transcript tools.
+fn transcript(
     greeting: Option<String>,
-    /// The site's rating scale, asked for once the conversation ended.
     scale: RatingScale,
-    /// Whether the deployment can e-mail the transcript.
     mail: bool,
-    /// The widget's state.
     state: ChatState,
-) -> impl IntoView {
+) -> Element {
     // Messages shown while the panel is open and the page visible are read.
     crate::state::effect(move || {
         state.transcript.track();
@@ -279,43 +373,94 @@ fn Transcript(
             driver::mark_read();
         }
     });
-    let list = NodeRef::<leptos::html::Div>::new();
-    crate::state::effect(move || {
-        state.transcript.track();
-        state.operator_typing.track();
-        if let Some(list) = list.get() {
-            list.set_scroll_top(list.scroll_height());
-        }
-    });
-    let entries = move || state.transcript.with(|t| t.entries().to_vec());
     let ended = move || {
         state.conversation.with(|c| {
             c.as_ref()
                 .is_some_and(|c| c.state == ConversationState::Closed)
         })
     };
-    view! {
-        <div class="messages" node_ref=list role="log" aria-live="polite">
-            <p class="greeting">{move || greeting.clone().unwrap_or_else(|| t("panel.greeting"))}</p>
-            <For each=entries key=|e: &Entry| (e.id, e.status, e.seq) let:entry>
-                <MessageLine entry=entry state=state />
-            </For>
-            <Show when=ended>
-                <p class="ended">{tr("chat.ended")}</p>
-                {on_first_use(move || later::after_chat(scale, mail, state))}
-            </Show>
-        </div>
-    }
+    let list = El::new("div")
+        .class("messages")
+        .attr("role", "log")
+        .attr("aria-live", "polite")
+        .child(
+            El::new("p")
+                .class("greeting")
+                .text_with(move || greeting.clone().unwrap_or_else(|| t("panel.greeting")))
+                .el(),
+        )
+        .el();
+    // The lines go before this mark, the end of the conversation after it.
+    let end = dom::document().create_text_node("");
+    let _ = list.append_child(&end);
+    let list = El(list)
+        .show(ended, move || {
+            El::new("div")
+                .class("part")
+                .child(
+                    El::new("p")
+                        .class("ended")
+                        .text_with(|| t("chat.ended"))
+                        .el(),
+                )
+                .child(on_first_use(move |place| {
+                    later::after_chat(place, scale, mail, state)
+                }))
+                .el()
+        })
+        .el();
+
+    // One line per message, kept while its id, status and sequence number stay (as Leptos's
+    // `For` keyed them), each under an owner of its own.
+    let outer = Owner::current();
+    let mut lines: Vec<(LineKey, Element, Owner)> = Vec::new();
+    let holder = list.clone();
+    crate::state::effect(move || {
+        let entries = state.transcript.with(|t| t.entries().to_vec());
+        let mut old = std::mem::take(&mut lines);
+        for entry in entries {
+            let key = (entry.id, entry.status, entry.seq);
+            let line = match old.iter().position(|(k, ..)| *k == key) {
+                Some(at) => old.swap_remove(at),
+                None => {
+                    let (owner, element) = dom::build(&outer, || message_line(entry, state));
+                    (key, element, owner)
+                }
+            };
+            lines.push(line);
+        }
+        for (_, element, owner) in old {
+            element.remove();
+            owner.cleanup();
+        }
+        // Only the lines out of place move (a new one, one reordered by the clock), so the
+        // focus on a link in a line that stays is kept.
+        let mut next: Node = end.clone().into();
+        for (_, element, _) in lines.iter().rev() {
+            if element.next_sibling().as_ref() != Some(&next) {
+                let _ = holder.insert_before(element, Some(&next));
+            }
+            next = element.clone().into();
+        }
+    });
+    let scrolled = list.clone();
+    crate::state::effect(move || {
+        state.transcript.track();
+        state.operator_typing.track();
+        scrolled.set_scroll_top(scrolled.scroll_height());
+    });
+    list
 }
 
+/// What keeps a message's line: its id, delivery status and sequence number.
+type LineKey = (
+    protocol::MessageId,
+    client_core::DeliveryStatus,
+    Option<u64>,
+);
+
 /// One message. The body is rendered as text, never as HTML.
-#[component]
-fn MessageLine(
-    /// The message.
-    entry: Entry,
-    /// The widget's state (what is confirmed, what the operator read).
-    state: ChatState,
-) -> impl IntoView {
+fn message_line(entry: Entry, state: ChatState) -> Element {
     let author = entry.author.kind.as_str();
     let at = entry.at;
     let when = Memo::new(move |_| browser::local_time_in(at, &state.shown_locale()));
@@ -328,41 +473,54 @@ fn MessageLine(
             .with(|c| c.as_ref().map_or(0, |c| c.operator_read));
         shown_status(&line, AuthorKind::Visitor, in_outbox, read)
     });
-    view! {
-        <div class=format!("message {author}") data-testid="chat-message" data-id=entry.id.to_string()
-            data-author=author data-status=status>
-            {entry.author.name.map(|name| view! { <span class="name">{name}</span> })}
-            <span class="body">{entry.body}</span>
-            {entry.attachment.map(|file| {
-                let file = StoredValue::new(file);
-                on_first_use(move || later::attachment(file.get_value(), state))
-            })}
-            <span class="meta">
-                <time data-testid="chat-time" datetime=move || when.get().2 title=move || when.get().1>
-                    {move || when.get().0}
-                </time>
-                <span class="status">{move || match status.get() {
-                    "pending" => t("message.sending"),
-                    "read" => t("message.read"),
-                    _ => String::new(),
-                }}</span>
-            </span>
-        </div>
+    let mut element = El::new("div")
+        .class(&format!("message {author}"))
+        .testid("chat-message")
+        .attr("data-id", &id.to_string())
+        .attr("data-author", author)
+        .attr_with("data-status", move || Some(status.get().to_owned()));
+    if let Some(name) = &entry.author.name {
+        element = element.child(El::new("span").class("name").text(name).el());
     }
+    element = element.child(El::new("span").class("body").text(&entry.body).el());
+    if let Some(file) = entry.attachment {
+        element = element.child(on_first_use(move |place| {
+            later::attachment(place, file.clone(), state)
+        }));
+    }
+    element
+        .child(
+            El::new("span")
+                .class("meta")
+                .child(
+                    El::new("time")
+                        .testid("chat-time")
+                        .attr_with("datetime", move || Some(when.get().2))
+                        .attr_with("title", move || Some(when.get().1))
+                        .text_with(move || when.get().0)
+                        .el(),
+                )
+                .child(
+                    El::new("span")
+                        .class("status")
+                        .text_with(move || match status.get() {
+                            "pending" => t("message.sending"),
+                            "read" => t("message.read"),
+                            _ => String::new(),
+                        })
+                        .el(),
+                )
+                .el(),
+        )
+        .el()
 }
 
-/// The text field, the emoji picker and the send button. Enter sends; shortcodes (`:smile:`)
-/// become emoji first (an unknown one is named, and nothing is sent); the field clears once the
-/// message is queued.
-#[component]
-fn Composer(
-    /// The site's settings (where the emoji table is).
-    settings: Settings,
-    /// The widget's state.
-    state: ChatState,
-) -> impl IntoView {
+/// The emoji picker, the text field, the attach button and the send button. Enter sends;
+/// shortcodes (`:smile:`) become emoji first (an unknown one is named, and nothing is sent); the
+/// field clears once the message is queued.
+fn composer(settings: &Settings, state: ChatState) -> Element {
     let text = state.draft;
-    let settings = StoredValue::new(settings);
+    let settings = StoredValue::new(settings.clone());
     let send = move || {
         let draft = text.get_untracked();
         if !crate::emoji::has_shortcode(&draft) {
@@ -399,25 +557,74 @@ fn Composer(
             state.connection.get(),
             ConnectionState::Outdated | ConnectionState::Unavailable
         )
+        .then(String::new)
     };
-    view! {
-        <Show when=move || state.emoji_open.get()>
-            <div class="emoji-picker" role="group" aria-label=tr("composer.emoji")>
-                {on_first_use(move || later::emoji_options(state))}
-            </div>
-        </Show>
-        <form class="composer" on:submit=move |ev| { ev.prevent_default(); send(); }>
-            <button type="button" class="emoji" data-testid="chat-emoji" aria-label=tr("composer.emoji")
-                aria-expanded=move || state.emoji_open.get().to_string() on:click=toggle_picker>"🙂"</button>
-            <AttachButton />
-            <input data-testid="chat-input" type="text" placeholder=tr("composer.placeholder") aria-label=tr("composer.label")
-                autocomplete="off" prop:value=move || text.get() disabled=disabled on:paste=files::pasted
-                on:input=move |ev| {
-                    let value = event_target_value(&ev);
-                    driver::typing(!value.is_empty());
-                    text.set(value);
-                } />
-            <button data-testid="chat-send" type="submit" disabled=disabled>{tr("composer.send")}</button>
-        </form>
-    }
+    let input = El::new("input")
+        .testid("chat-input")
+        .attr("type", "text")
+        .attr_with("placeholder", || Some(t("composer.placeholder")))
+        .attr_with("aria-label", || Some(t("composer.label")))
+        .attr("autocomplete", "off")
+        .attr_with("disabled", disabled)
+        .on("paste", |ev| files::pasted(ev.unchecked_into()))
+        .on("input", move |ev| {
+            let value = dom::input_value(&ev);
+            driver::typing(!value.is_empty());
+            text.set(value);
+        })
+        .el();
+    let field: web_sys::HtmlInputElement = input.clone().unchecked_into();
+    crate::state::effect(move || {
+        let draft = text.get();
+        if field.value() != draft {
+            field.set_value(&draft);
+        }
+    });
+    let form = El::new("form")
+        .class("composer")
+        .on("submit", move |ev| {
+            ev.prevent_default();
+            send();
+        })
+        .child(
+            El::new("button")
+                .attr("type", "button")
+                .class("emoji")
+                .testid("chat-emoji")
+                .attr_with("aria-label", || Some(t("composer.emoji")))
+                .attr_with("aria-expanded", move || {
+                    Some(state.emoji_open.get().to_string())
+                })
+                .on("click", toggle_picker)
+                .text("🙂")
+                .el(),
+        )
+        .child(files::attach_button())
+        .child(input)
+        .child(
+            El::new("button")
+                .testid("chat-send")
+                .attr("type", "submit")
+                .attr_with("disabled", disabled)
+                .text_with(|| t("composer.send"))
+                .el(),
+        )
+        .el();
+    El::new("div")
+        .class("part")
+        .show(
+            move || state.emoji_open.get(),
+            move || {
+                El::new("div")
+                    .class("emoji-picker")
+                    .attr("role", "group")
+                    .attr_with("aria-label", || Some(t("composer.emoji")))
+                    .child(on_first_use(move |place| {
+                        later::emoji_options(place, state)
+                    }))
+                    .el()
+            },
+        )
+        .child(form)
+        .el()
 }

@@ -15,7 +15,8 @@
 //! types (hence the `improper_ctypes` allowances).
 
 use super::forms::{OfflineForm, PrechatForm, RatingForm, TranscriptTools};
-use crate::i18n::{t, tr};
+use crate::dom::El;
+use crate::i18n::t;
 use crate::state::ChatState;
 use browser::files::{AttachmentView, UploadList};
 use leptos::prelude::*;
@@ -23,62 +24,94 @@ use leptos::reactive::computed::ScopedFuture;
 use leptos::wasm_split::{wasm_split, SplitLoaderError};
 use protocol::admin::FormField;
 use protocol::conversation::{Attachment, RatingScale};
+use send_wrapper::SendWrapper;
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
+use web_sys::{Element, HtmlElement};
 
-/// What loading a part gives: its view, made once its chunk is in, or why it could not be.
-type Loading = Pin<Box<dyn Future<Output = Result<AnyView, SplitLoaderError>>>>;
+/// What a part's function in the chunk gives once it has drawn the part into its place: how to
+/// take it out again (its Leptos view and that view's reactive owner). The code behind it is in
+/// the chunk; the first download only calls it.
+pub type Unmount = Box<dyn FnOnce()>;
 
-/// Shows what `load` makes once its chunk is in. Until then the place is empty (the chunk is
-/// small and usually arrives within a frame or two); if no deployment and no kept copy can give
-/// it, a short notice with a button that tries again.
-pub fn on_first_use<F, Fut>(load: F) -> impl IntoView
+/// What loading a part gives: the part drawn, or why it could not be.
+type Loading = Pin<Box<dyn Future<Output = Result<Unmount, SplitLoaderError>>>>;
+
+/// A place (`<div class="part">`, laid out as if it were not there) that `load` draws its part
+/// into once the chunk is in. Until then the place is empty (the chunk is small and usually
+/// arrives within a frame or two); if no deployment and no kept copy can give it, a short notice
+/// with a button that tries again. The part goes when the place's owner is cleaned up.
+pub fn on_first_use<F, Fut>(load: F) -> Element
 where
-    F: Fn() -> Fut + 'static,
-    Fut: Future<Output = Result<AnyView, SplitLoaderError>> + 'static,
+    F: Fn(HtmlElement) -> Fut + 'static,
+    Fut: Future<Output = Result<Unmount, SplitLoaderError>> + 'static,
 {
     // Only this line depends on the part: the rest is one function for every part, so its code
     // is in the download once rather than once for each.
-    first_use(std::rc::Rc::new(move || Box::pin(load()) as Loading))
+    first_use(Rc::new(move |place| Box::pin(load(place)) as Loading))
 }
 
-/// [`on_first_use`] for any part: the place of the part once it is in, and the notice while it
-/// cannot be fetched.
-fn first_use(load: std::rc::Rc<dyn Fn() -> Loading>) -> impl IntoView {
-    // An `AnyView` is shown once: the view below takes it out of the slot when it renders.
-    let slot = StoredValue::new_local(None::<AnyView>);
-    let ready = RwSignal::new(false);
+/// [`on_first_use`] for any part.
+fn first_use(load: Rc<dyn Fn(HtmlElement) -> Loading>) -> Element {
     let failed = RwSignal::new(false);
-    // The view is made after the chunk arrives, in a task: it is made under this place's owner
-    // (so it is cleaned up with it, and `For` and effects find one) and tracked by no one.
-    let owner = StoredValue::new(Owner::current().unwrap_or_default());
-    let fetch = move || {
+    let attempt = RwSignal::new(0u32);
+    let place = El::new("div")
+        .class("part")
+        .show(
+            move || failed.get(),
+            move || {
+                El::new("p")
+                    .class("error")
+                    .testid("chat-part-failed")
+                    .attr("role", "alert")
+                    .text_with(|| t("part.failed"))
+                    .text(" ")
+                    .child(
+                        El::new("button")
+                            .attr("type", "button")
+                            .text_with(|| t("part.retry"))
+                            .on("click", move |_| attempt.update(|n| *n += 1))
+                            .el(),
+                    )
+                    .el()
+            },
+        )
+        .el();
+    let target: HtmlElement = wasm_bindgen::JsCast::unchecked_into(place.clone());
+    // The part is drawn under the place's owner, so it goes with the place, and tracked by no
+    // one.
+    let owner = Owner::current().unwrap_or_default();
+    let drawn: Rc<Cell<Option<Unmount>>> = Rc::default();
+    let holder = drawn.clone();
+    crate::state::effect(move || {
+        attempt.track();
         failed.set(false);
-        let made = owner.with_value(|owner| owner.with(|| ScopedFuture::new_untracked(load())));
+        let made = owner.with(|| ScopedFuture::new_untracked(load(target.clone())));
+        let holder = holder.clone();
         leptos::task::spawn_local(async move {
             match made.await {
-                Ok(view) => {
-                    slot.set_value(Some(view));
-                    ready.set(true);
-                }
+                Ok(unmount) => holder.set(Some(unmount)),
                 Err(_) => failed.set(true),
             }
         });
-    };
-    fetch();
-    // The retry button calls it again; it holds `load`, which is not `Send`, so it is kept here.
-    let fetch = StoredValue::new_local(fetch);
-    view! {
-        {move || ready.get().then(|| slot.try_update_value(Option::take).flatten())}
-        <Show when=move || failed.get()>
-            <p class="error" data-testid="chat-part-failed" role="alert">
-                {tr("part.failed")}
-                " "
-                <button type="button" on:click=move |_| fetch.with_value(|fetch| fetch())>{tr("part.retry")}</button>
-            </p>
-        </Show>
-    }
+    });
+    let drawn = SendWrapper::new(drawn);
+    Owner::on_cleanup(move || {
+        if let Some(unmount) = drawn.take().take() {
+            unmount();
+        }
+    });
+    place
+}
+
+/// Draws `view` into `place` with Leptos (in the chunk, where the renderer is) and says how to
+/// take it out again.
+fn mount(place: HtmlElement, view: Box<dyn FnOnce() -> AnyView>) -> Unmount {
+    add_styles();
+    let handle = leptos::mount::mount_to(place, view);
+    Box::new(move || drop(handle))
 }
 
 /// Adds the stylesheet of the parts in the chunk (`extras.css`) to the widget's shadow root, once.
@@ -106,10 +139,16 @@ fn add_styles() {
 /// The launcher, drawn by the widget when no loader drew one (see `ui::app`).
 #[allow(improper_ctypes_definitions, improper_ctypes)]
 #[wasm_split(extras, wasm_split_path = leptos::wasm_split, fallible)]
-pub fn launcher(label: Option<String>, state: ChatState) -> Result<AnyView, SplitLoaderError> {
-    add_styles();
+pub fn launcher(
+    place: HtmlElement,
+    label: Option<String>,
+    state: ChatState,
+) -> Result<Unmount, SplitLoaderError> {
     let label = move || label.clone().unwrap_or_else(|| t("launcher.open"));
-    Ok(view! { <Launcher label=label state=state /> }.into_any())
+    Ok(mount(
+        place,
+        Box::new(move || view! { <Launcher label=label state=state /> }.into_any()),
+    ))
 }
 
 /// The round button that opens and closes the panel, with the unread count.
@@ -141,17 +180,25 @@ fn Launcher(
 /// The offline form, when nobody is online.
 #[allow(improper_ctypes_definitions, improper_ctypes)]
 #[wasm_split(extras, wasm_split_path = leptos::wasm_split, fallible)]
-pub fn offline_form(state: ChatState) -> Result<AnyView, SplitLoaderError> {
-    add_styles();
-    Ok(view! { <OfflineForm state=state /> }.into_any())
+pub fn offline_form(place: HtmlElement, state: ChatState) -> Result<Unmount, SplitLoaderError> {
+    Ok(mount(
+        place,
+        Box::new(move || view! { <OfflineForm state=state /> }.into_any()),
+    ))
 }
 
 /// The pre-chat form with the site's `fields`.
 #[allow(improper_ctypes_definitions, improper_ctypes)]
 #[wasm_split(extras, wasm_split_path = leptos::wasm_split, fallible)]
-pub fn prechat_form(fields: Vec<FormField>, state: ChatState) -> Result<AnyView, SplitLoaderError> {
-    add_styles();
-    Ok(view! { <PrechatForm fields=fields state=state /> }.into_any())
+pub fn prechat_form(
+    place: HtmlElement,
+    fields: Vec<FormField>,
+    state: ChatState,
+) -> Result<Unmount, SplitLoaderError> {
+    Ok(mount(
+        place,
+        Box::new(move || view! { <PrechatForm fields=fields state=state /> }.into_any()),
+    ))
 }
 
 /// After a chat ended: the rating on the site's `scale`, and the transcript's download links and
@@ -159,24 +206,28 @@ pub fn prechat_form(fields: Vec<FormField>, state: ChatState) -> Result<AnyView,
 #[allow(improper_ctypes_definitions, improper_ctypes)]
 #[wasm_split(extras, wasm_split_path = leptos::wasm_split, fallible)]
 pub fn after_chat(
+    place: HtmlElement,
     scale: RatingScale,
     mail: bool,
     state: ChatState,
-) -> Result<AnyView, SplitLoaderError> {
-    add_styles();
-    Ok(view! {
-        <RatingForm scale=scale state=state />
-        <TranscriptTools mail=mail state=state />
-    }
-    .into_any())
+) -> Result<Unmount, SplitLoaderError> {
+    Ok(mount(
+        place,
+        Box::new(move || {
+            view! {
+                <RatingForm scale=scale state=state />
+                <TranscriptTools mail=mail state=state />
+            }
+            .into_any()
+        }),
+    ))
 }
 
 /// The emoji picker's buttons, one per emoji of the table (loaded by then), which add it to the
 /// message being written.
 #[allow(improper_ctypes_definitions, improper_ctypes)]
 #[wasm_split(extras, wasm_split_path = leptos::wasm_split, fallible)]
-pub fn emoji_options(state: ChatState) -> Result<AnyView, SplitLoaderError> {
-    add_styles();
+pub fn emoji_options(place: HtmlElement, state: ChatState) -> Result<Unmount, SplitLoaderError> {
     let text = state.draft;
     let options = move || {
         state.emoji.get().map(|table| {
@@ -199,27 +250,35 @@ pub fn emoji_options(state: ChatState) -> Result<AnyView, SplitLoaderError> {
                 .collect_view()
         })
     };
-    Ok(options.into_any())
+    Ok(mount(place, Box::new(move || options.into_any())))
 }
 
 /// A file in a message: a thumbnail for an image, else a named link with its size.
 #[allow(improper_ctypes_definitions, improper_ctypes)]
 #[wasm_split(extras, wasm_split_path = leptos::wasm_split, fallible)]
-pub fn attachment(file: Attachment, state: ChatState) -> Result<AnyView, SplitLoaderError> {
-    add_styles();
-    Ok(view! {
-        <AttachmentView file=file testid="chat-attachment" source=state.file_source() />
-    }
-    .into_any())
+pub fn attachment(
+    place: HtmlElement,
+    file: Attachment,
+    state: ChatState,
+) -> Result<Unmount, SplitLoaderError> {
+    Ok(mount(
+        place,
+        Box::new(move || {
+            view! { <AttachmentView file=file testid="chat-attachment" source=state.file_source() /> }
+                .into_any()
+        }),
+    ))
 }
 
 /// The files being uploaded, with their progress.
 #[allow(improper_ctypes_definitions, improper_ctypes)]
 #[wasm_split(extras, wasm_split_path = leptos::wasm_split, fallible)]
-pub fn uploads(state: ChatState) -> Result<AnyView, SplitLoaderError> {
-    add_styles();
-    Ok(
-        view! { <UploadList uploads=state.uploads conversation=None testid="chat-upload" /> }
-            .into_any(),
-    )
+pub fn uploads(place: HtmlElement, state: ChatState) -> Result<Unmount, SplitLoaderError> {
+    Ok(mount(
+        place,
+        Box::new(move || {
+            view! { <UploadList uploads=state.uploads conversation=None testid="chat-upload" /> }
+                .into_any()
+        }),
+    ))
 }
