@@ -1,9 +1,10 @@
-//! The visitor's chat widget, a Leptos (CSR) app compiled to WebAssembly.
+//! The visitor's chat widget, compiled to WebAssembly: Leptos's reactive state, drawn with the DOM
+//! directly (see [`dom`]), with the parts a visitor may never see drawn by Leptos in a chunk.
 //!
 //! The loader (`www/loader.js`) shows the chat button and imports this module from a deployment on
 //! the first click (or at once for a returning visitor); [`boot`] then reads the site's settings
 //! from `window.LiveChat`, takes over the loader's host element and its **shadow root** on the
-//! customer's page (or creates them), and mounts the app inside it, so the page's CSS cannot reach the widget and
+//! customer's page (or creates them), and draws the app inside it, so the page's CSS cannot reach the widget and
 //! the widget's CSS cannot leak out. The widget runs in the host page (not in an iframe) so that its
 //! `localStorage` belongs to the customer's origin: the visitor's token and outbox are found again
 //! whichever deployment served the assets.

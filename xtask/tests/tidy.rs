@@ -134,10 +134,12 @@ fn testids_in_sources() -> BTreeSet<String> {
         let text = read(&path);
         // `testid="…"` is the prop of components that render the hook themselves (the
         // console's error lines); `data-testid=\"…\"` is HTML written in a Rust string (the
-        // moderator's page).
+        // moderator's page); `.testid("…")` an element the widget draws with the DOM
+        // (`widget/src/dom.rs`).
         for (marker, end_mark) in [
             ("data-testid=\"", '"'),
             ("set_attribute(\"data-testid\", \"", '"'),
+            (".testid(\"", '"'),
             ("testid=\"", '"'),
             ("data-testid=\\\"", '\\'),
         ] {
