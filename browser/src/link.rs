@@ -101,6 +101,7 @@ impl<A: LinkApp> Driver<A> {
             generations: 0,
         }));
         INSTALLED.with(|installed| *installed.borrow_mut() = Some(inner.clone()));
+        listen_for_the_network(Rc::downgrade(&inner));
         Driver { inner }
     }
 
@@ -186,6 +187,37 @@ impl<A: LinkApp> Driver<A> {
             generation: current.generation,
         });
     }
+}
+
+/// Tells the link when the browser's network is back (`online`), so that it stops waiting on
+/// what failed while it was gone (see [`Link::network_back`]): a visitor whose connection came
+/// back talks again at once, not after the rest of a backoff of up to ten seconds and a
+/// connection attempt's timeout. The listener lives as long as the page; once its driver is
+/// replaced, it finds nothing behind its weak handle.
+fn listen_for_the_network<A: LinkApp>(inner: Weak<RefCell<Inner<A>>>) {
+    use wasm_bindgen::{closure::Closure, JsCast};
+    fn back<A: LinkApp>(inner: &Weak<RefCell<Inner<A>>>) {
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        if inner.try_borrow_mut().is_err() {
+            // The driver is busy (never seen: events do not interrupt a handler); next turn.
+            let weak = Rc::downgrade(&inner);
+            set_timeout(0, move || back(&weak));
+            return;
+        }
+        Driver { inner }.update(|_, link| {
+            if let Some(link) = link {
+                link.network_back(monotonic_ms());
+            }
+        });
+    }
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let online = Closure::<dyn FnMut()>::new(move || back(&inner));
+    let _ = window.add_event_listener_with_callback("online", online.as_ref().unchecked_ref());
+    online.forget();
 }
 
 /// How browser callbacks reach a driver: by a weak handle (a dropped driver hears nothing), and

@@ -22,7 +22,9 @@
 //! sockets close: the other is tried at once. A client that fled the
 //! deployment believed active asks the moderator again after a while (5 s, doubling after each
 //! failed return) and goes back if it still names it: a deployment back before the moderator
-//! noticed it was gone changes no decision, so no redirect would bring the client back.
+//! noticed it was gone changes no decision, so no redirect would bring the client back. When the
+//! device's network comes back ([`Link::network_back`]), what failed while it was gone no longer
+//! counts: the link tries at once, or checks the connection it has.
 //!
 //! **Liveness.** While online the link sends `ping` whenever it has sent nothing for
 //! `heartbeat_ms`, and declares the link dead when nothing at all arrived for `silence_ms`, which
@@ -203,6 +205,32 @@ impl Link {
             self.abandon_probe();
             self.actions.push_back(Action::Close { conn });
             self.connect_to(target, now);
+        }
+    }
+
+    /// The device's network is back (the browser's `online` event). What the link did while it
+    /// was gone says nothing about the deployments, so it stops acting on it: a link waiting out
+    /// its backoff tries again at once, and attempts opened into the dead network (which may
+    /// hang until their timeout) are opened anew, with no deployment held suspect. A link that
+    /// is online checks its connection, which may not have survived a change of network: a
+    /// `ping` now, and the connection is given up if nothing answers within
+    /// `active_silence_ms`.
+    pub fn network_back(&mut self, now: u64) {
+        self.suspect_until.fill(0);
+        self.backoff.reset();
+        match self.phase {
+            Phase::Waiting { .. } => self.begin_round(now),
+            Phase::Connecting { conn, target, .. } => {
+                self.abandon_probe();
+                self.actions.push_back(Action::Close { conn });
+                self.connect_to(target, now);
+            }
+            Phase::Online { conn, .. } => {
+                self.awaiting_since = Some(now);
+                self.nonce += 1;
+                self.send_on(conn, now, ClientFrame::Ping { nonce: self.nonce });
+            }
+            Phase::Idle | Phase::Asking { .. } => {}
         }
     }
 

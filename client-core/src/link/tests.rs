@@ -725,6 +725,82 @@ fn an_attempt_nobody_answers_is_raced_by_the_other_deployment_after_a_second() {
     assert_eq!(sim.online_at(), Some(0));
 }
 
+#[test]
+fn a_link_waiting_out_its_backoff_tries_again_as_soon_as_the_network_is_back() {
+    let mut sim = Sim::new(false);
+    sim.write(1);
+    // The device loses its network: to the link, both deployments refuse, round after round,
+    // and the waits between rounds grow to seconds.
+    sim.kill(0);
+    sim.kill(1);
+    sim.advance(20_000);
+    assert_eq!(sim.online_at(), None);
+    let Phase::Waiting { until } = sim.link.phase else {
+        panic!("waiting between rounds, not {:?}", sim.link.phase);
+    };
+    assert!(
+        until - sim.now > 1_000,
+        "a long wait ahead: {} ms",
+        until - sim.now
+    );
+    // The network is back: the browser says so, and the link connects at once.
+    sim.deployments[0].up = true;
+    sim.deployments[1].up = true;
+    sim.link.network_back(sim.now);
+    sim.settle();
+    assert_eq!(sim.online_at(), Some(0), "the primary, no longer suspect");
+    assert!(sim.deployments[0].stored.contains(&sim.written[0]));
+}
+
+#[test]
+fn attempts_opened_into_a_dead_network_are_opened_anew_when_it_is_back() {
+    let mut sim = Sim::new(false);
+    // Both paths swallow everything (a network gone without an error), and the client happens
+    // to connect anew: both attempts hang, as they would until their 4 s timeout.
+    sim.deployments[0].frozen = true;
+    sim.deployments[1].frozen = true;
+    sim.link.reconnect(sim.now);
+    sim.settle();
+    sim.advance(1_500);
+    assert_eq!(sim.online_at(), None);
+    let opened = sim.opened_to.len();
+    // The network is back; the hung attempts would never be answered.
+    sim.deployments[0].frozen = false;
+    sim.deployments[1].frozen = false;
+    sim.link.network_back(sim.now);
+    sim.settle();
+    assert_eq!(
+        sim.online_at(),
+        Some(0),
+        "a fresh attempt, welcomed at once"
+    );
+    assert_eq!(sim.opened_to[opened..], [0]);
+}
+
+#[test]
+fn an_online_link_checks_its_connection_when_the_network_is_back() {
+    let mut sim = Sim::new(false);
+    // Just after a heartbeat was answered, so the idle threshold would take 2.5 s from here.
+    sim.advance(1_000);
+    // The device moved to another network: the old connection is silently dead.
+    sim.deployments[0].frozen = true;
+    sim.link.network_back(sim.now);
+    sim.settle();
+    let checked = sim.now;
+    sim.advance(1_400);
+    assert_eq!(sim.online_at(), Some(0), "1.5 s for the answer to the ping");
+    sim.advance(200);
+    assert_eq!(sim.online_at(), Some(1), "left without the idle 2.5 s");
+    assert!(sim.now - checked <= 1_600);
+    // A connection that answers is kept, and the chat counts as idle again after it.
+    let mut sim = Sim::new(false);
+    sim.link.network_back(sim.now);
+    sim.settle();
+    sim.advance(5_000);
+    assert_eq!(sim.online_at(), Some(0));
+    assert_eq!(sim.opened_to, [0]);
+}
+
 mod schedules {
     use super::*;
     use proptest::prelude::*;
