@@ -32,10 +32,13 @@ function freePort() {
   });
 }
 
-function startServer(port) {
-  const child = fork(path.join(__dirname, "server.js"), [String(port)], { stdio: "inherit" });
+// Starts a server on a port of its own choosing and resolves to it and its port, once it
+// listens. (Ports chosen here and then bound by the child could be taken in between: a round
+// once failed with EADDRINUSE right after the bench's own phases.)
+function startServer() {
+  const child = fork(path.join(__dirname, "server.js"), [], { stdio: "inherit" });
   return new Promise((resolve) => {
-    child.once("message", () => resolve(child));
+    child.once("message", ({ port }) => resolve({ child, port }));
   });
 }
 
@@ -86,8 +89,10 @@ async function reachable(port) {
 async function round(index) {
   const dir = path.join(workDir, `round-${index}`);
   fs.mkdirSync(dir, { recursive: true });
-  const [front, primary, backup] = [await freePort(), await freePort(), await freePort()];
-  const servers = [await startServer(primary), await startServer(backup)];
+  const started = [await startServer(), await startServer()];
+  const servers = started.map(({ child }) => child);
+  const [primary, backup] = started.map(({ port }) => port);
+  const front = await freePort();
   const conf = path.join(dir, "nginx.conf");
   fs.writeFileSync(conf, nginxConfig(dir, front, primary, backup));
   const nginx = spawn(nginxBin, ["-p", dir, "-c", conf, "-e", path.join(dir, "error.log"), "-g", "daemon off;"], {

@@ -6,14 +6,16 @@
 // the runner can kill the one the chats are on.
 "use strict";
 
+const http = require("http");
 const { Server } = require("socket.io");
 
-const port = Number(process.argv[2]);
-const io = new Server(port, {
+const httpServer = http.createServer();
+const io = new Server(httpServer, {
   // Polling would need sticky sessions behind nginx; the comparison is about failover, so both
   // sides use WebSockets only.
   transports: ["websocket"],
 });
+let port = 0;
 
 io.on("connection", (socket) => {
   socket.on("operator", () => socket.join("operators"));
@@ -27,4 +29,8 @@ process.on("message", (request) => {
   if (request === "count") process.send({ port, connections: io.engine.clientsCount });
 });
 
-if (process.send) process.send({ port, ready: true });
+// A port of the system's choosing, on loopback only; the runner learns it from the first message.
+httpServer.listen(0, "127.0.0.1", () => {
+  port = httpServer.address().port;
+  if (process.send) process.send({ port, ready: true });
+});

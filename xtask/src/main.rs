@@ -224,6 +224,7 @@ fn chaos(args: &[String]) -> anyhow::Result<()> {
 /// connections are file descriptors, in the bench and in the server).
 fn bench(quick: bool) -> anyhow::Result<()> {
     tools::ensure_wasm_tools()?;
+    tools::ensure_nginx();
     site::build(true)?;
     step("Building the server, the moderator and the bench (bench-native profile)");
     run(cargo().args([

@@ -194,19 +194,55 @@ pub fn ensure_schemathesis() -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!("{e}; the OpenAPI test needs Python 3 with pip"))
 }
 
+/// Whether xtask runs as root (and may install system packages).
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// nginx for the bench's peer (`bench/src/peer.rs`), from apt (`nginx-light`), where it can be
+/// installed: the peer is part of every bench run, and without nginx it is skipped, so two runs
+/// on different machines would not report the same figures. Best effort: when it cannot be
+/// installed the bench says so and runs without the peer. The bench starts nginx itself, on its
+/// own ports and configuration; the system service the package starts is stopped again.
+pub fn ensure_nginx() {
+    let present = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .iter()
+        .any(|p| std::path::Path::new(p).exists());
+    if present || !is_root() {
+        return;
+    }
+    step("Installing nginx for the bench's peer (apt-get install nginx-light)");
+    let installed = run(Command::new("apt-get").arg("update")).and_then(|()| {
+        run(Command::new("apt-get").args([
+            "-o",
+            "DPkg::Lock::Timeout=120",
+            "install",
+            "-y",
+            "nginx-light",
+        ]))
+    });
+    match installed {
+        Ok(()) => {
+            let _ = Command::new("/usr/sbin/nginx")
+                .args(["-s", "quit"])
+                .status();
+        }
+        Err(e) => eprintln!("nginx could not be installed ({e}); the bench runs without the peer"),
+    }
+}
+
 /// Chromium and ChromeDriver for the browser tests, from Debian's packages.
 pub fn ensure_chromium() -> anyhow::Result<()> {
     let present = |p: &str| std::path::Path::new(p).exists();
     if present("/usr/bin/chromium") && present("/usr/bin/chromedriver") {
         return Ok(());
     }
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false);
     anyhow::ensure!(
-        is_root,
+        is_root(),
         "the browser tests need Chromium and ChromeDriver: run `sudo apt-get install -y chromium chromium-driver` and try again"
     );
     step("Installing Chromium and ChromeDriver (apt-get)");
